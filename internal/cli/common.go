@@ -1,0 +1,175 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"gocloud.dev/blob"
+	"github.com/spf13/pflag"
+	"golang.org/x/term"
+
+	"github.com/kferry/kferry/internal/kafka"
+	"github.com/kferry/kferry/internal/pipeline"
+	"github.com/kferry/kferry/internal/plan"
+	"github.com/kferry/kferry/pkg/store"
+)
+
+// kafkaFlags are the connection flags of every command that talks to Kafka.
+type kafkaFlags struct {
+	brokers []string
+	timeout time.Duration
+}
+
+func (k *kafkaFlags) addFlags(fs *pflag.FlagSet) {
+	fs.StringSliceVar(&k.brokers, "brokers", nil, "Kafka bootstrap brokers, host:port[,host:port]")
+	fs.DurationVar(&k.timeout, "timeout", kafka.DefaultTimeout, "how long to wait for Kafka to answer before failing")
+}
+
+func (k *kafkaFlags) config() (kafka.Config, error) {
+	if len(k.brokers) == 0 {
+		return kafka.Config{}, usageErrorf("--brokers is required (or KFERRY_BROKERS)")
+	}
+	return kafka.Config{Brokers: k.brokers, Timeout: k.timeout, ClientID: "kferry/" + Version}, nil
+}
+
+// selectFlags choose topics.
+type selectFlags struct {
+	topics []string
+	regex  string
+}
+
+func (s *selectFlags) addFlags(fs *pflag.FlagSet) {
+	fs.StringSliceVar(&s.topics, "topics", nil, "topics to take, comma-separated")
+	fs.StringVar(&s.regex, "topic-regex", "", "take topics whose whole name matches this regex (internal __ topics only when named)")
+}
+
+func (s *selectFlags) selector() (plan.Selector, error) {
+	sel := plan.Selector{Names: s.topics}
+	if s.regex != "" {
+		if _, err := regexp.Compile(s.regex); err != nil {
+			return sel, usageErrorf("--topic-regex: %v", err)
+		}
+		sel.Regex = regexp.MustCompile(`\A(?:` + s.regex + `)\z`)
+	}
+	return sel, nil
+}
+
+// openBucket opens a bucket URL and checks that it answers; the caller closes it.
+func openBucket(ctx context.Context, raw string) (*blob.Bucket, error) {
+	b, err := store.Open(ctx, raw)
+	if err != nil {
+		return nil, err
+	}
+	if err := store.Check(ctx, b, raw); err != nil {
+		b.Close()
+		return nil, err
+	}
+	return b, nil
+}
+
+// reportFlags hold --report.
+type reportFlags struct{ path string }
+
+func (r *reportFlags) addFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&r.path, "report", "", "write the final summary as JSON to this file")
+}
+
+// finish prints the human summary and writes the JSON report, also after a
+// failed run (then the summary says how far it got).
+func (r *reportFlags) finish(w io.Writer, s pipeline.Summary, runErr error) error {
+	printSummary(w, s)
+	if r.path == "" {
+		return runErr
+	}
+	type report struct {
+		pipeline.Summary
+		Error string `json:"error,omitempty"`
+	}
+	rep := report{Summary: s}
+	if runErr != nil {
+		rep.Error = runErr.Error()
+	}
+	body, err := json.MarshalIndent(rep, "", "  ")
+	if err == nil {
+		err = os.WriteFile(r.path, append(body, '\n'), 0o644)
+	}
+	if err != nil && runErr == nil {
+		return fmt.Errorf("write report %s: %w", r.path, err)
+	}
+	return runErr
+}
+
+func printSummary(w io.Writer, s pipeline.Summary) {
+	if s.Command == "" {
+		return
+	}
+	fmt.Fprintf(w, "%s summary (%s)\n", s.Command, s.Bucket)
+	fmt.Fprintf(w, "  %-32s %-24s %10s %12s %8s %s\n", "TOPIC", "TARGET", "RECORDS", "BYTES", "OBJECTS", "OFFSETS (partition:first-last)")
+	for _, t := range s.Topics {
+		var ranges []string
+		for _, p := range t.Partitions {
+			if p.Records > 0 {
+				ranges = append(ranges, fmt.Sprintf("%d:%d-%d", p.Partition, p.FirstOffset, p.LastOffset))
+			}
+		}
+		target := t.Target
+		if target == "" {
+			target = "-"
+		}
+		fmt.Fprintf(w, "  %-32s %-24s %10d %12d %8d %s\n", t.Topic, target, t.Records, t.Bytes, t.Objects, abbreviate(ranges, 6))
+	}
+	fmt.Fprintf(w, "  total: %d records, %d bytes, %d objects in %.2fs (%.1f MB/s)\n", s.Records, s.Bytes, s.Objects, s.Seconds, s.MBPerSec)
+	for _, warn := range s.Warnings {
+		fmt.Fprintf(w, "  warning: %s\n", warn)
+	}
+}
+
+func abbreviate(items []string, n int) string {
+	if len(items) <= n {
+		return strings.Join(items, " ")
+	}
+	return strings.Join(items[:n], " ") + fmt.Sprintf(" … (+%d)", len(items)-n)
+}
+
+// progress is a progress bar on a terminal and nothing otherwise (logs tell).
+type progress struct{ bar *progressbar.ProgressBar }
+
+func newProgress(w io.Writer, desc string, total int64) *progress {
+	f, ok := w.(*os.File)
+	if !ok || !term.IsTerminal(int(f.Fd())) {
+		return nil
+	}
+	return &progress{bar: progressbar.NewOptions64(total,
+		progressbar.OptionSetWriter(w),
+		progressbar.OptionSetDescription(desc),
+		progressbar.OptionShowCount(),
+		progressbar.OptionShowIts(),
+		progressbar.OptionSetItsString("rec"),
+		progressbar.OptionThrottle(200*time.Millisecond),
+		progressbar.OptionClearOnFinish(),
+	)}
+}
+
+// Add implements pipeline.Progress.
+func (p *progress) Add(records, _ int64) { _ = p.bar.Add64(records) }
+
+func (p *progress) done() {
+	if p != nil {
+		_ = p.bar.Finish()
+	}
+}
+
+// asProgress avoids handing the pipeline a typed nil.
+func asProgress(p *progress) pipeline.Progress {
+	if p == nil {
+		return nil
+	}
+	return p
+}

@@ -1,0 +1,59 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/kferry/kferry/pkg/format"
+	"github.com/kferry/kferry/pkg/layout"
+	"github.com/kferry/kferry/pkg/store"
+)
+
+// Exit codes, as DESIGN.md fixes them.
+const (
+	ExitOK      = 0
+	ExitFailed  = 1
+	ExitUsage   = 2
+	exitSignals = 130
+)
+
+// ErrUsage marks an error in how kferry was called (a flag, an argument).
+var ErrUsage = errors.New("usage")
+
+// usageErrorf returns an error that ExitCode maps to 2.
+func usageErrorf(f string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrUsage, fmt.Sprintf(f, args...))
+}
+
+// ExitCode is the one table from errors to process exit status.
+func ExitCode(err error) int {
+	switch {
+	case err == nil:
+		return ExitOK
+	case errors.Is(err, context.Canceled):
+		return exitSignals
+	case errors.Is(err, ErrUsage),
+		errors.Is(err, layout.ErrInvalidFilter),
+		errors.Is(err, layout.ErrInvalidRename),
+		errors.Is(err, format.ErrUnknownFormat),
+		errors.Is(err, store.ErrBadURL),
+		isCobraUsage(err):
+		return ExitUsage
+	default:
+		return ExitFailed
+	}
+}
+
+// isCobraUsage recognises cobra's and pflag's own argument errors, which carry no
+// sentinel.
+func isCobraUsage(err error) bool {
+	msg := err.Error()
+	for _, p := range []string{"unknown flag", "unknown shorthand flag", "unknown command", "invalid argument", "flag needs an argument", "required flag", "accepts ", "requires at least", "bad flag syntax"} {
+		if strings.Contains(msg, p) {
+			return true
+		}
+	}
+	return false
+}

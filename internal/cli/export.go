@@ -1,0 +1,149 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/kferry/kferry/internal/kafka"
+	"github.com/kferry/kferry/internal/pipeline"
+	"github.com/kferry/kferry/pkg/layout"
+	"github.com/kferry/kferry/pkg/store"
+)
+
+type exportOptions struct {
+	kafka          kafkaFlags
+	sel            selectFlags
+	report         reportFlags
+	to             string
+	format         string
+	keysFormat     string
+	headersFormat  string
+	storeKeys      bool
+	storeHeaders   bool
+	flushSize      int
+	rotateBytes    string
+	rotateInterval time.Duration
+	compression    string
+	pad            int
+	topicsDir      string
+	parallelism    int
+}
+
+func newExportCmd(g *globals) *cobra.Command {
+	o := &exportOptions{}
+	cmd := &cobra.Command{
+		Use:   "export --brokers B (--topics a,b | --topic-regex RE) --to URL",
+		Short: "Copy topics to a bucket in the Confluent S3 Sink layout (one-shot)",
+		Long: `export reads every selected partition from its start up to the end offset captured
+when it starts (read_committed), and writes objects named as Confluent's S3 Sink
+does: topics/<topic>/partition=<p>/<topic>+<p>+<startOffset>.<ext>.
+
+Objects become visible only when complete, and their names depend only on the
+offsets, so a rerun after a failure rewrites the same objects.
+
+Exit status: 0 done, 1 failed, 2 usage error.` + envHelp,
+		Example: `  kferry export --brokers localhost:9092 --topics orders --to s3://bucket/backup?region=eu-west-1
+  kferry export --brokers b:9092 --topic-regex 'source-topic-\d' --to file:///tmp/out \
+      --format json --store-keys --store-headers --flush-size 1000 --compression gzip`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := applyEnv(cmd.Flags(), map[string]string{"brokers": "SOURCE_KAFKA_BOOTSTRAP_SEVERS", "topics": "SOURCE_TOPICS_LIST"}); err != nil {
+				return err
+			}
+			if o.to == "" {
+				o.to = recipeBucket()
+			}
+			return runExport(cmd.Context(), g, o)
+		},
+	}
+	fs := cmd.Flags()
+	o.kafka.addFlags(fs)
+	o.sel.addFlags(fs)
+	o.report.addFlags(fs)
+	fs.StringVar(&o.to, "to", "", "bucket URL: s3://bucket/prefix?region=R[&endpoint=URL&use_path_style=true], gs://, azblob://, file:///dir or a local path")
+	fs.StringVar(&o.format, "format", "json", "value format: json (Confluent JsonFormat) or bytes (ByteArrayFormat)")
+	fs.StringVar(&o.keysFormat, "keys-format", "", "format of the .keys objects (default: the value format)")
+	fs.StringVar(&o.headersFormat, "headers-format", "json", "format of the .headers objects")
+	fs.BoolVar(&o.storeKeys, "store-keys", false, "also write record keys to parallel .keys objects (store.kafka.keys)")
+	fs.BoolVar(&o.storeHeaders, "store-headers", false, "also write record headers to parallel .headers objects (store.kafka.headers)")
+	fs.IntVar(&o.flushSize, "flush-size", 0, "records per object (flush.size); 0: no limit")
+	fs.StringVar(&o.rotateBytes, "rotate-bytes", "64MiB", "start a new object after this many uncompressed bytes; 0: no limit")
+	fs.DurationVar(&o.rotateInterval, "rotate-interval", 0, "start a new object when a record's timestamp is this far after the object's first (rotate.interval.ms)")
+	fs.StringVar(&o.compression, "compression", "none", "object compression: none or gzip (s3.compression.type)")
+	fs.IntVar(&o.pad, "offset-pad", layout.DefaultPad, "zero-pad width of offsets in object names (filename.offset.zero.pad.width)")
+	fs.StringVar(&o.topicsDir, "topics-dir", layout.DefaultTopicsDir, "top folder of the objects (topics.dir)")
+	fs.IntVar(&o.parallelism, "parallelism", 0, "partitions exported at once (default: 2 × CPUs)")
+	return cmd
+}
+
+// recipeBucket builds a bucket URL from the Connect recipe's S3_BUCKET and REGION.
+func recipeBucket() string {
+	b := lookupEnv("S3_BUCKET")
+	if b == "" {
+		return ""
+	}
+	if r := lookupEnv("REGION"); r != "" {
+		return "s3://" + b + "?region=" + r
+	}
+	return "s3://" + b
+}
+
+func runExport(ctx context.Context, g *globals, o *exportOptions) error {
+	log, err := g.logger()
+	if err != nil {
+		return err
+	}
+	cfg, err := o.kafka.config()
+	if err != nil {
+		return err
+	}
+	sel, err := o.sel.selector()
+	if err != nil {
+		return err
+	}
+	if o.to == "" {
+		return usageErrorf("--to is required: the bucket URL to write to")
+	}
+	rotateBytes, err := parseSize(o.rotateBytes)
+	if err != nil {
+		return usageErrorf("--rotate-bytes: %v", err)
+	}
+	var gz bool
+	switch strings.ToLower(o.compression) {
+	case "none", "":
+	case "gzip":
+		gz = true
+	default:
+		return usageErrorf("--compression %q: use none or gzip (Confluent compresses only json and bytes, with gzip)", o.compression)
+	}
+	if o.flushSize < 0 || o.pad < 1 || o.pad > 19 {
+		return usageErrorf("--flush-size must be ≥ 0 and --offset-pad between 1 and 19")
+	}
+	b, err := openBucket(ctx, o.to)
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	kc, err := kafka.Dial(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer kc.Close()
+	bar := newProgress(g.stderr, "export", -1)
+	s, err := pipeline.Export(ctx, kc, b, store.Redact(o.to), pipeline.ExportOptions{
+		Selector: sel, Format: o.format, KeysFormat: o.keysFormat, HeadersFormat: o.headersFormat,
+		StoreKeys: o.storeKeys, StoreHeaders: o.storeHeaders,
+		Naming:    layout.Naming{TopicsDir: o.topicsDir, Pad: o.pad},
+		FlushSize: o.flushSize, RotateBytes: rotateBytes, RotateInterval: o.rotateInterval,
+		Gzip: gz, Parallelism: o.parallelism, Progress: asProgress(bar), Logger: log,
+	})
+	bar.done()
+	if err != nil && s.Objects > 0 {
+		err = fmt.Errorf("%w; the %d objects completed before the error are whole and a rerun rewrites them", err, s.Objects)
+	}
+	return o.report.finish(g.stdout, s, err)
+}

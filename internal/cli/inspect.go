@@ -1,0 +1,236 @@
+package cli
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/spf13/cobra"
+
+	"github.com/kferry/kferry/internal/pipeline"
+	"github.com/kferry/kferry/pkg/layout"
+	"github.com/kferry/kferry/pkg/record"
+	"github.com/kferry/kferry/pkg/store"
+)
+
+type lsOptions struct {
+	topicsDir string
+	json      bool
+}
+
+func newLsCmd(g *globals) *cobra.Command {
+	o := &lsOptions{}
+	cmd := &cobra.Command{
+		Use:   "ls URL",
+		Short: "Show the topics, partitions and objects of a bucket",
+		Long: `ls lists a bucket in the Confluent S3 Sink layout: per topic and partition the
+number of objects, the first and last object's start offsets and the bytes.
+
+Exit status: 0 done, 1 failed, 2 usage error.` + envHelp,
+		Example: `  kferry ls s3://bucket/backup?region=eu-west-1
+  kferry ls file:///tmp/out --json`,
+		Args: checkArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := applyEnv(cmd.Flags(), nil); err != nil {
+				return err
+			}
+			return runLs(cmd.Context(), g, args[0], o)
+		},
+	}
+	cmd.Flags().StringVar(&o.topicsDir, "topics-dir", layout.DefaultTopicsDir, "top folder of the objects (topics.dir)")
+	cmd.Flags().BoolVar(&o.json, "json", false, "print JSON instead of a table")
+	return cmd
+}
+
+type lsPartition struct {
+	Topic         string `json:"topic"`
+	Partition     int32  `json:"partition"`
+	Objects       int    `json:"objects"`
+	FirstStart    int64  `json:"first_start_offset"`
+	LastStart     int64  `json:"last_start_offset"`
+	Bytes         int64  `json:"bytes"`
+	KeysObjects   int    `json:"keys_objects"`
+	HeaderObjects int    `json:"headers_objects"`
+}
+
+func runLs(ctx context.Context, g *globals, raw string, o *lsOptions) error {
+	b, err := openBucket(ctx, raw)
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	cat, err := pipeline.Scan(ctx, b, o.topicsDir, false)
+	if err != nil {
+		return err
+	}
+	var rows []lsPartition
+	for _, t := range cat.TopicNames() {
+		for _, p := range cat.Partitions(t) {
+			row := lsPartition{Topic: t, Partition: p.Partition, Objects: len(p.Groups), Bytes: p.Bytes,
+				FirstStart: p.Groups[0].Start, LastStart: p.Groups[len(p.Groups)-1].Start}
+			for _, gr := range p.Groups {
+				if gr.Keys != nil {
+					row.KeysObjects++
+					row.Bytes += gr.Keys.Size
+				}
+				if gr.Headers != nil {
+					row.HeaderObjects++
+					row.Bytes += gr.Headers.Size
+				}
+			}
+			rows = append(rows, row)
+		}
+	}
+	if o.json {
+		enc := json.NewEncoder(g.stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(map[string]any{"bucket": store.Redact(raw), "partitions": rows, "skipped_keys": len(cat.Skipped)})
+	}
+	fmt.Fprintf(g.stdout, "%-32s %9s %8s %14s %14s %12s %s\n", "TOPIC", "PARTITION", "OBJECTS", "FIRST-START", "LAST-START", "BYTES", "SIDECARS")
+	for _, r := range rows {
+		side := []string{}
+		if r.KeysObjects > 0 {
+			side = append(side, fmt.Sprintf("keys:%d", r.KeysObjects))
+		}
+		if r.HeaderObjects > 0 {
+			side = append(side, fmt.Sprintf("headers:%d", r.HeaderObjects))
+		}
+		fmt.Fprintf(g.stdout, "%-32s %9d %8d %14d %14d %12d %s\n", r.Topic, r.Partition, r.Objects, r.FirstStart, r.LastStart, r.Bytes, strings.Join(side, " "))
+	}
+	if len(cat.Skipped) > 0 {
+		fmt.Fprintf(g.stdout, "%d keys under %q are not object names (first: %s)\n", len(cat.Skipped), o.topicsDir, cat.Skipped[0])
+	}
+	return nil
+}
+
+type catOptions struct{ topicsDir string }
+
+func newCatCmd(g *globals) *cobra.Command {
+	o := &catOptions{}
+	cmd := &cobra.Command{
+		Use:   "cat URL/OBJECT-KEY",
+		Short: "Print an object's records as JSON lines",
+		Long: `cat prints the records of one values object, with its .keys and .headers objects
+when present, as JSON lines: {"topic","partition","offset","key","value","headers"}.
+Values that are JSON are embedded as JSON; other bytes are a string when they are
+UTF-8 text and {"base64": "..."} otherwise. Offsets are the object's start offset
+plus the record's index.
+
+Exit status: 0 done, 1 failed, 2 usage error.` + envHelp,
+		Example: `  kferry cat file:///tmp/out/topics/orders/partition=3/orders+3+0000000040.json`,
+		Args:    checkArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := applyEnv(cmd.Flags(), nil); err != nil {
+				return err
+			}
+			return runCat(cmd.Context(), g, args[0], o)
+		},
+	}
+	cmd.Flags().StringVar(&o.topicsDir, "topics-dir", layout.DefaultTopicsDir, "top folder of the objects (topics.dir)")
+	return cmd
+}
+
+// splitObjectURL splits "scheme://bucket/prefix/topics/t/partition=0/name" into the
+// bucket URL and the object key, at the last "/<topicsDir>/" that starts a valid
+// object key.
+func splitObjectURL(raw, topicsDir string) (string, string, layout.Object, error) {
+	u, err := url.Parse(raw)
+	if err != nil || u.Scheme == "" {
+		u = &url.URL{Scheme: "file", Path: raw}
+	}
+	path := u.Path
+	marker := "/" + strings.Trim(topicsDir, "/") + "/"
+	for i := strings.LastIndex(path, marker); i >= 0; i = strings.LastIndex(path[:i], marker) {
+		key := path[i+1:]
+		obj, err := layout.Parse(key, topicsDir)
+		if err != nil {
+			continue
+		}
+		bu := *u
+		bu.Path = path[:i]
+		if bu.Scheme == "file" && bu.Path == "" {
+			bu.Path = "/"
+		}
+		return bu.String(), key, obj, nil
+	}
+	return "", "", layout.Object{}, usageErrorf("%s does not end in an object key like %s/<topic>/partition=<p>/<topic>+<p>+<offset>.<ext>", store.Redact(raw), topicsDir)
+}
+
+func runCat(ctx context.Context, g *globals, raw string, o *catOptions) error {
+	bucketURL, key, obj, err := splitObjectURL(raw, o.topicsDir)
+	if err != nil {
+		return err
+	}
+	if obj.View != layout.ViewValues {
+		return usageErrorf("%s is a %s object; cat the values object and its sidecars are read with it", key, obj.View)
+	}
+	b, err := openBucket(ctx, bucketURL)
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	group := pipeline.Group{Start: obj.StartOffset, Values: pipeline.ObjectInfo{Object: obj, Key: key}}
+	for _, v := range []layout.View{layout.ViewKeys, layout.ViewHeaders} {
+		for _, ext := range []string{obj.Ext, ".json"} {
+			side := obj
+			side.View, side.Ext = v, ext
+			sideKey := sidecarKey(key, v, obj.Ext, ext)
+			if ok, _ := b.Exists(ctx, sideKey); ok {
+				info := &pipeline.ObjectInfo{Object: side, Key: sideKey}
+				if v == layout.ViewKeys {
+					group.Keys = info
+				} else {
+					group.Headers = info
+				}
+				break
+			}
+		}
+	}
+	return pipeline.Dump(ctx, b, group, func(rec *record.Record) error {
+		return json.NewEncoder(g.stdout).Encode(catLine(rec, obj.Ext == ".json"))
+	})
+}
+
+// sidecarKey turns ".../t+0+00.json[.gz]" into ".../t+0+00.keys.<ext>[.gz]".
+func sidecarKey(key string, v layout.View, valueExt, sideExt string) string {
+	gz := strings.HasSuffix(key, ".gz")
+	base := strings.TrimSuffix(key, ".gz")
+	base = strings.TrimSuffix(base, valueExt)
+	out := base + "." + v.String() + sideExt
+	if gz {
+		out += ".gz"
+	}
+	return out
+}
+
+func catLine(rec *record.Record, valueIsJSON bool) map[string]any {
+	line := map[string]any{"topic": rec.Topic, "partition": rec.Partition, "offset": rec.Offset}
+	if rec.Key != nil {
+		line["key"] = bytesJSON(rec.Key, false)
+	}
+	line["value"] = bytesJSON(rec.Value, valueIsJSON)
+	if rec.Headers != nil {
+		hs := make([]map[string]any, 0, len(rec.Headers))
+		for _, h := range rec.Headers {
+			hs = append(hs, map[string]any{"key": h.Key, "value": bytesJSON(h.Value, false)})
+		}
+		line["headers"] = hs
+	}
+	return line
+}
+
+func bytesJSON(b []byte, isJSON bool) any {
+	switch {
+	case b == nil:
+		return nil
+	case isJSON && json.Valid(b):
+		return json.RawMessage(b)
+	case utf8.Valid(b):
+		return string(b)
+	}
+	return map[string]string{"base64": base64.StdEncoding.EncodeToString(b)}
+}

@@ -1,0 +1,117 @@
+// Package cli wires kferry's commands: per command an options struct, its flags
+// and a runX function; no package-level flag variables.
+package cli
+
+import (
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	_ "github.com/kferry/kferry/pkg/format/bytesfmt" // --format bytes
+	_ "github.com/kferry/kferry/pkg/format/jsonfmt"  // --format json
+)
+
+// Version is set at build time with -ldflags "-X github.com/kferry/kferry/internal/cli.Version=...".
+var Version = "dev"
+
+// globals are the flags every command has.
+type globals struct {
+	logFormat string
+	logLevel  string
+	stdout    io.Writer
+	stderr    io.Writer
+}
+
+func (g *globals) addFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&g.logFormat, "log-format", "text", "log format: text or json")
+	fs.StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+}
+
+func (g *globals) logger() (*slog.Logger, error) {
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(g.logLevel)); err != nil {
+		return nil, usageErrorf("--log-level %q: use debug, info, warn or error", g.logLevel)
+	}
+	opts := &slog.HandlerOptions{Level: lvl}
+	switch g.logFormat {
+	case "text":
+		return slog.New(slog.NewTextHandler(g.stderr, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(g.stderr, opts)), nil
+	}
+	return nil, usageErrorf("--log-format %q: use text or json", g.logFormat)
+}
+
+// NewRoot builds the kferry command tree.
+func NewRoot() *cobra.Command {
+	g := &globals{stdout: os.Stdout, stderr: os.Stderr}
+	root := &cobra.Command{
+		Use:   "kferry",
+		Short: "Move Kafka topic data through object storage",
+		Long: `kferry exports Kafka topics to object storage (S3 and S3-compatible stores, GCS,
+Azure Blob, a local folder) in the Confluent S3 Sink layout, and imports them back,
+renamed if you like, into the same or another cluster.
+
+Exit status: 0 done, 1 failed, 2 usage error.`,
+		Version:       Version,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	g.addFlags(root.PersistentFlags())
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageErrorf("%v (see %s --help)", err, c.CommandPath()) })
+	root.AddCommand(newExportCmd(g), newImportCmd(g), newLsCmd(g), newCatCmd(g), newDemoCmd(g))
+	return root
+}
+
+// envName is the KFERRY_ variable that stands for a flag.
+func envName(flag string) string {
+	return "KFERRY_" + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
+}
+
+// applyEnv sets every flag the command line left alone from KFERRY_<FLAG>, then
+// from the Kafka Connect recipe's variables in fallbacks (flag -> variable).
+func applyEnv(fs *pflag.FlagSet, fallbacks map[string]string) error {
+	var err error
+	fs.VisitAll(func(f *pflag.Flag) {
+		if err != nil || f.Changed {
+			return
+		}
+		v, ok := os.LookupEnv(envName(f.Name))
+		if !ok {
+			if name, has := fallbacks[f.Name]; has {
+				v, ok = os.LookupEnv(name)
+			}
+		}
+		if !ok || v == "" {
+			return
+		}
+		if serr := fs.Set(f.Name, v); serr != nil {
+			err = usageErrorf("environment for --%s: %v", f.Name, serr)
+		}
+	})
+	return err
+}
+
+// envHelp is appended to every command's help.
+const envHelp = `
+Every flag can also be set as KFERRY_<FLAG> (e.g. KFERRY_BROKERS); the command line wins.`
+
+func checkArgs(n int) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) != n {
+			return usageErrorf("%s takes %d argument(s), got %d (see --help)", cmd.CommandPath(), n, len(args))
+		}
+		return nil
+	}
+}
+
+func noArgs(cmd *cobra.Command, args []string) error {
+	if len(args) > 0 {
+		return usageErrorf("%s takes no arguments, got %q (see --help)", cmd.CommandPath(), args)
+	}
+	return nil
+}

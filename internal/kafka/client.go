@@ -1,0 +1,208 @@
+package kafka
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// ErrUnreachable means no seed broker answered within Config.Timeout.
+var ErrUnreachable = errors.New("kafka unreachable")
+
+// ErrUnknownTopic means a topic named on the command line does not exist.
+var ErrUnknownTopic = errors.New("unknown topic")
+
+// DefaultTimeout bounds connecting and each admin call unless Config says otherwise.
+const DefaultTimeout = 10 * time.Second
+
+// Config says how to reach one cluster.
+type Config struct {
+	Brokers  []string
+	ClientID string
+	// Timeout bounds the first contact and every admin request (DefaultTimeout if 0).
+	Timeout time.Duration
+}
+
+func (c Config) timeout() time.Duration {
+	if c.Timeout > 0 {
+		return c.Timeout
+	}
+	return DefaultTimeout
+}
+
+func (c Config) options() ([]kgo.Opt, error) {
+	if len(c.Brokers) == 0 {
+		return nil, fmt.Errorf("no brokers: pass --brokers host:port (or set KFERRY_BROKERS)")
+	}
+	id := c.ClientID
+	if id == "" {
+		id = "kferry"
+	}
+	return []kgo.Opt{
+		kgo.SeedBrokers(c.Brokers...),
+		kgo.ClientID(id),
+		kgo.DialTimeout(min(c.timeout(), 10*time.Second)),
+		kgo.RetryTimeout(c.timeout()),
+		kgo.RetryBackoffFn(backoff),
+	}, nil
+}
+
+// backoff is exponential from 100 ms to 2 s with jitter, so many workers retrying
+// a leader change do not stampede the new leader.
+func backoff(tries int) time.Duration {
+	d := 100 * time.Millisecond << min(tries, 5)
+	d = min(d, 2*time.Second)
+	return d/2 + time.Duration(time.Now().UnixNano()%int64(d/2))
+}
+
+// Client is an admin-capable connection to one cluster, safe for concurrent use.
+type Client struct {
+	cfg Config
+	cl  *kgo.Client
+	adm *kadm.Client
+}
+
+// Dial connects to the cluster and checks that it answers within cfg.Timeout, so a
+// wrong address fails fast with a clear error instead of retrying forever.
+func Dial(ctx context.Context, cfg Config, extra ...kgo.Opt) (*Client, error) {
+	opts, err := cfg.options()
+	if err != nil {
+		return nil, err
+	}
+	cl, err := kgo.NewClient(append(opts, extra...)...)
+	if err != nil {
+		return nil, fmt.Errorf("kafka client: %w", err)
+	}
+	c := &Client{cfg: cfg, cl: cl, adm: kadm.NewClient(cl)}
+	pctx, cancel := context.WithTimeout(ctx, cfg.timeout())
+	defer cancel()
+	if err := cl.Ping(pctx); err != nil {
+		cl.Close()
+		return nil, unreachable(ctx, cfg, err)
+	}
+	return c, nil
+}
+
+// unreachable builds the one-line error for a cluster that did not answer, with
+// the concrete dial error when there is one (refused, no such host).
+func unreachable(ctx context.Context, cfg Config, err error) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	reason := err.Error()
+	if errors.Is(err, context.DeadlineExceeded) {
+		reason = fmt.Sprintf("no answer within %s", cfg.timeout())
+		d := net.Dialer{Timeout: 2 * time.Second}
+		if conn, derr := d.DialContext(ctx, "tcp", cfg.Brokers[0]); derr != nil {
+			reason = derr.Error()
+		} else {
+			conn.Close()
+		}
+	}
+	return fmt.Errorf("%w: brokers %s: %s; check --brokers (or KFERRY_BROKERS), the network and the security settings, or raise --timeout",
+		ErrUnreachable, strings.Join(cfg.Brokers, ","), reason)
+}
+
+// Close releases the client's connections.
+func (c *Client) Close() { c.cl.Close() }
+
+// Config returns the configuration the client was made from.
+func (c *Client) Config() Config { return c.cfg }
+
+// TopicInfo is what kferry needs to know of a topic.
+type TopicInfo struct {
+	Name              string
+	Partitions        int
+	ReplicationFactor int
+	Internal          bool
+}
+
+// Topics lists every topic of the cluster.
+func (c *Client) Topics(ctx context.Context) (map[string]TopicInfo, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.timeout())
+	defer cancel()
+	td, err := c.adm.ListTopicsWithInternal(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list topics: %w", err)
+	}
+	out := make(map[string]TopicInfo, len(td))
+	for name, t := range td {
+		if t.Err != nil {
+			return nil, fmt.Errorf("list topics: %s: %w", name, t.Err)
+		}
+		rf := 0
+		for _, p := range t.Partitions {
+			rf = max(rf, len(p.Replicas))
+		}
+		out[name] = TopicInfo{Name: name, Partitions: len(t.Partitions), ReplicationFactor: rf, Internal: t.IsInternal}
+	}
+	return out, nil
+}
+
+// PartitionRange is one partition and the offsets [Start, End) to move.
+type PartitionRange struct {
+	Topic     string
+	Partition int32
+	Start     int64
+	End       int64
+}
+
+// Ranges returns, for every partition of the topics, the log start offset and
+// the last stable offset (read_committed end), captured now. One-shot exports stop
+// there.
+func (c *Client) Ranges(ctx context.Context, topics []string) ([]PartitionRange, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.timeout())
+	defer cancel()
+	starts, err := c.adm.ListStartOffsets(ctx, topics...)
+	if err == nil {
+		err = starts.Error()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list start offsets: %w", err)
+	}
+	ends, err := c.adm.ListCommittedOffsets(ctx, topics...)
+	if err == nil {
+		err = ends.Error()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list end offsets: %w", err)
+	}
+	var out []PartitionRange
+	ends.Each(func(o kadm.ListedOffset) {
+		s, _ := starts.Lookup(o.Topic, o.Partition)
+		out = append(out, PartitionRange{Topic: o.Topic, Partition: o.Partition, Start: s.Offset, End: o.Offset})
+	})
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Topic != out[j].Topic {
+			return out[i].Topic < out[j].Topic
+		}
+		return out[i].Partition < out[j].Partition
+	})
+	return out, nil
+}
+
+// CreateTopic creates a topic; replicationFactor -1 takes the broker's default.
+// It reports whether this call created it (false when it already existed).
+func (c *Client) CreateTopic(ctx context.Context, name string, partitions int32, replicationFactor int16) (bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.timeout())
+	defer cancel()
+	resp, err := c.adm.CreateTopic(ctx, partitions, replicationFactor, nil, name)
+	if err == nil {
+		err = resp.Err
+	}
+	if errors.Is(err, kerr.TopicAlreadyExists) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("create topic %s (%d partitions): %w", name, partitions, err)
+	}
+	return true, nil
+}

@@ -1,0 +1,192 @@
+package pipeline
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+
+	"gocloud.dev/blob"
+
+	"github.com/kferry/kferry/pkg/layout"
+)
+
+// ErrBadObjectName is returned in strict mode for a key under the topics folder
+// that is not a Confluent object name.
+var ErrBadObjectName = errors.New("unparsable object name")
+
+// ObjectInfo is one listed object.
+type ObjectInfo struct {
+	layout.Object
+	Key  string
+	Size int64
+}
+
+// Group is a values object and the keys and headers objects of the same start
+// offset, if present.
+type Group struct {
+	Start   int64
+	Values  ObjectInfo
+	Keys    *ObjectInfo
+	Headers *ObjectInfo
+}
+
+// PartitionObjects is every object group of one source partition, in offset order.
+type PartitionObjects struct {
+	Topic     string
+	Partition int32
+	Groups    []Group
+	Bytes     int64
+}
+
+// Catalog is what a bucket holds in the Confluent layout.
+type Catalog struct {
+	Topics map[string]map[int32]*PartitionObjects
+	Metas  map[string]TopicMeta
+	// Skipped names keys under the topics folder that are not object names.
+	Skipped []string
+}
+
+// TopicNames returns the catalog's topics, sorted.
+func (c *Catalog) TopicNames() []string {
+	out := make([]string, 0, len(c.Topics))
+	for t := range c.Topics {
+		out = append(out, t)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Partitions returns a topic's partitions in order.
+func (c *Catalog) Partitions(topic string) []*PartitionObjects {
+	var out []*PartitionObjects
+	for _, p := range c.Topics[topic] {
+		out = append(out, p)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Partition < out[j].Partition })
+	return out
+}
+
+// PartitionCount is the number of partitions the topic had at export: from the
+// export's metadata when present, else one more than the highest partition seen.
+func (c *Catalog) PartitionCount(topic string) int {
+	n := 0
+	for p := range c.Topics[topic] {
+		n = max(n, int(p)+1)
+	}
+	if m, ok := c.Metas[topic]; ok {
+		n = max(n, m.Partitions)
+	}
+	return n
+}
+
+// Scan lists the bucket (page by page; only names and sizes are kept) and groups
+// the Confluent objects under topicsDir by topic and partition. Keys that do not
+// parse are skipped and reported, or are an error when strict.
+func Scan(ctx context.Context, b *blob.Bucket, topicsDir string, strict bool) (*Catalog, error) {
+	c := &Catalog{Topics: map[string]map[int32]*PartitionObjects{}, Metas: map[string]TopicMeta{}}
+	prefix := ""
+	if d := strings.Trim(topicsDir, "/"); d != "" {
+		prefix = d + "/"
+	}
+	type slot struct{ values, keys, headers *ObjectInfo }
+	slots := map[string]map[int32]map[int64]*slot{}
+	it := b.List(&blob.ListOptions{Prefix: prefix})
+	for {
+		obj, err := it.Next(ctx)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("list %s: %w", prefix, err)
+		}
+		if obj.IsDir {
+			continue
+		}
+		parsed, err := layout.Parse(obj.Key, topicsDir)
+		if err != nil {
+			if strict {
+				return nil, fmt.Errorf("%w: %v (drop --strict to skip it with a warning)", ErrBadObjectName, err)
+			}
+			c.Skipped = append(c.Skipped, obj.Key)
+			continue
+		}
+		info := &ObjectInfo{Object: parsed, Key: obj.Key, Size: obj.Size}
+		byP := slots[parsed.Topic]
+		if byP == nil {
+			byP = map[int32]map[int64]*slot{}
+			slots[parsed.Topic] = byP
+		}
+		byS := byP[parsed.Partition]
+		if byS == nil {
+			byS = map[int64]*slot{}
+			byP[parsed.Partition] = byS
+		}
+		s := byS[parsed.StartOffset]
+		if s == nil {
+			s = &slot{}
+			byS[parsed.StartOffset] = s
+		}
+		target := &s.values
+		switch parsed.View {
+		case layout.ViewKeys:
+			target = &s.keys
+		case layout.ViewHeaders:
+			target = &s.headers
+		}
+		if *target != nil {
+			return nil, fmt.Errorf("two %s objects for %s/%d at offset %d: %s and %s; remove one", parsed.View, parsed.Topic, parsed.Partition, parsed.StartOffset, (*target).Key, obj.Key)
+		}
+		*target = info
+	}
+	for topic, byP := range slots {
+		for p, byS := range byP {
+			po := &PartitionObjects{Topic: topic, Partition: p}
+			for start, s := range byS {
+				if s.values == nil {
+					continue // sidecars of an interrupted export; a rerun rewrites them
+				}
+				g := Group{Start: start, Values: *s.values, Keys: s.keys, Headers: s.headers}
+				po.Groups = append(po.Groups, g)
+				po.Bytes += s.values.Size
+			}
+			if len(po.Groups) == 0 {
+				continue
+			}
+			sort.Slice(po.Groups, func(i, j int) bool { return po.Groups[i].Start < po.Groups[j].Start })
+			if c.Topics[topic] == nil {
+				c.Topics[topic] = map[int32]*PartitionObjects{}
+			}
+			c.Topics[topic][p] = po
+		}
+	}
+	if err := c.readMetas(ctx, b); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func (c *Catalog) readMetas(ctx context.Context, b *blob.Bucket) error {
+	it := b.List(&blob.ListOptions{Prefix: "_kferry/topics/"})
+	for {
+		obj, err := it.Next(ctx)
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("list _kferry/topics/: %w", err)
+		}
+		body, err := b.ReadAll(ctx, obj.Key)
+		if err != nil {
+			return fmt.Errorf("read %s: %w", obj.Key, err)
+		}
+		var m TopicMeta
+		if err := json.Unmarshal(body, &m); err != nil {
+			return fmt.Errorf("read %s: %w", obj.Key, err)
+		}
+		c.Metas[m.Topic] = m
+	}
+}

@@ -1,0 +1,259 @@
+package pipeline
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"runtime"
+	"sort"
+	"time"
+
+	"gocloud.dev/blob"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/kferry/kferry/internal/kafka"
+	"github.com/kferry/kferry/internal/plan"
+	"github.com/kferry/kferry/pkg/format"
+	"github.com/kferry/kferry/pkg/layout"
+	"github.com/kferry/kferry/pkg/record"
+)
+
+// ExportOptions configure a one-shot export.
+type ExportOptions struct {
+	Selector plan.Selector
+	// Format writes values ("json", "bytes"); KeysFormat (default: Format) and
+	// HeadersFormat (default: "json") write the sidecars when stored.
+	Format, KeysFormat, HeadersFormat string
+	StoreKeys, StoreHeaders           bool
+	Naming                            layout.Naming
+	// Rotation: a new object starts after FlushSize records, after RotateBytes
+	// uncompressed bytes, or when a record's timestamp is RotateInterval or more
+	// after the first record of the object (record time, so reruns name objects
+	// the same). Zero disables a rule.
+	FlushSize      int
+	RotateBytes    int64
+	RotateInterval time.Duration
+	Gzip           bool
+	Parallelism    int
+	Progress       Progress
+	Logger         *slog.Logger
+}
+
+func (o *ExportOptions) formats() (viewFormats, error) {
+	var vf viewFormats
+	var err error
+	if vf[layout.ViewValues], err = format.Lookup(o.Format); err != nil {
+		return vf, err
+	}
+	if o.StoreKeys {
+		name := o.KeysFormat
+		if name == "" {
+			name = o.Format
+		}
+		if vf[layout.ViewKeys], err = format.Lookup(name); err != nil {
+			return vf, fmt.Errorf("--keys-format: %w", err)
+		}
+	}
+	if o.StoreHeaders {
+		name := o.HeadersFormat
+		if name == "" {
+			name = "json"
+		}
+		if vf[layout.ViewHeaders], err = format.Lookup(name); err != nil {
+			return vf, fmt.Errorf("--headers-format: %w", err)
+		}
+		if _, err := vf[layout.ViewHeaders].NewEncoder(nil, layout.ViewHeaders); err != nil {
+			return vf, fmt.Errorf("--headers-format %s: %w", name, err)
+		}
+	}
+	return vf, nil
+}
+
+// TopicMeta is written to _kferry/topics/<topic>.json by export so that import can
+// recreate a topic with its partition count even when some partitions were empty.
+type TopicMeta struct {
+	Topic             string    `json:"topic"`
+	Partitions        int       `json:"partitions"`
+	ReplicationFactor int       `json:"replication_factor"`
+	Format            string    `json:"format"`
+	ExportedAt        time.Time `json:"exported_at"`
+}
+
+// TopicMetaKey is where export keeps a topic's metadata in the bucket.
+func TopicMetaKey(topic string) string { return "_kferry/topics/" + topic + ".json" }
+
+// Export copies every selected partition from its start to the end offset
+// captured now into objects of b. It stops at the first error; objects completed
+// before it are whole and named deterministically, so a rerun rewrites them.
+func Export(ctx context.Context, kc *kafka.Client, b *blob.Bucket, bucketName string, o ExportOptions) (Summary, error) {
+	started := time.Now()
+	log := o.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	vf, err := o.formats()
+	if err != nil {
+		return Summary{}, err
+	}
+	topics, err := kc.Topics(ctx)
+	if err != nil {
+		return Summary{}, err
+	}
+	names := make([]string, 0, len(topics))
+	for n := range topics {
+		names = append(names, n)
+	}
+	selected, err := plan.Select(names, o.Selector, "cluster "+fmt.Sprint(kc.Config().Brokers))
+	if err != nil {
+		return Summary{}, err
+	}
+	ranges, err := kc.Ranges(ctx, selected)
+	if err != nil {
+		return Summary{}, err
+	}
+	sort.Slice(ranges, func(i, j int) bool {
+		return ranges[i].End-ranges[i].Start > ranges[j].End-ranges[j].Start
+	})
+	col := newCollector()
+	for _, r := range ranges {
+		col.partition(r.Topic, r.Partition)
+	}
+	log.Info("export starting", "topics", len(selected), "partitions", len(ranges), "format", o.Format, "bucket", bucketName)
+
+	par := o.Parallelism
+	if par <= 0 {
+		par = runtime.NumCPU() * 2
+	}
+	tasks := make(chan kafka.PartitionRange, len(ranges))
+	for _, r := range ranges {
+		tasks <- r
+	}
+	close(tasks)
+	g, gctx := errgroup.WithContext(ctx)
+	for range min(par, max(len(ranges), 1)) {
+		g.Go(func() error {
+			rd, err := kafka.NewReader(gctx, kc.Config())
+			if err != nil {
+				return err
+			}
+			defer rd.Close()
+			for r := range tasks {
+				pe := partitionExport{o: &o, b: b, vf: vf, col: col, log: log, pr: r}
+				if err := pe.run(gctx, rd); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return col.summary("export", bucketName, started), err
+	}
+	for _, t := range selected {
+		info := topics[t]
+		meta := TopicMeta{Topic: t, Partitions: info.Partitions, ReplicationFactor: info.ReplicationFactor, Format: o.Format, ExportedAt: started.UTC()}
+		body, _ := json.MarshalIndent(meta, "", "  ")
+		if err := b.WriteAll(ctx, TopicMetaKey(t), append(body, '\n'), nil); err != nil {
+			return col.summary("export", bucketName, started), fmt.Errorf("write %s: %w", TopicMetaKey(t), err)
+		}
+	}
+	s := col.summary("export", bucketName, started)
+	log.Info("export done", "records", s.Records, "objects", s.Objects, "seconds", s.Seconds)
+	return s, nil
+}
+
+// partitionExport moves one partition range into objects.
+type partitionExport struct {
+	o   *ExportOptions
+	b   *blob.Bucket
+	vf  viewFormats
+	col *collector
+	log *slog.Logger
+	pr  kafka.PartitionRange
+
+	set     *objectSet
+	firstTS time.Time
+}
+
+func (pe *partitionExport) run(ctx context.Context, rd *kafka.Reader) error {
+	pr := pe.pr
+	if pr.Start >= pr.End {
+		return nil
+	}
+	expected := pr.Start
+	err := rd.Read(ctx, pr, func(batch []*record.Record) error {
+		if batch[0].Offset > expected && expected == pr.Start {
+			pe.col.warn(fmt.Sprintf("%s/%d: first record at offset %d, not %d: retention removed records while the export ran", pr.Topic, pr.Partition, batch[0].Offset, pr.Start))
+		}
+		expected = batch[len(batch)-1].Offset + 1
+		var n, bytes int64
+		for _, rec := range batch {
+			if err := pe.add(ctx, rec); err != nil {
+				return err
+			}
+			n++
+			bytes += int64(rec.Size())
+		}
+		pe.col.update(pr.Topic, pr.Partition, func(ps *PartitionSummary) {
+			if ps.FirstOffset < 0 {
+				ps.FirstOffset = batch[0].Offset
+			}
+			ps.LastOffset = batch[len(batch)-1].Offset
+			ps.Records += n
+			ps.Bytes += bytes
+		})
+		if pe.o.Progress != nil {
+			pe.o.Progress.Add(n, bytes)
+		}
+		return nil
+	})
+	if err == nil {
+		err = pe.rotate()
+	}
+	if err != nil {
+		if pe.set != nil {
+			pe.set.Abort()
+		}
+		return fmt.Errorf("export %s/%d: %w", pr.Topic, pr.Partition, err)
+	}
+	return nil
+}
+
+func (pe *partitionExport) add(ctx context.Context, rec *record.Record) error {
+	o := pe.o
+	if pe.set != nil && o.RotateInterval > 0 && rec.Timestamp.Sub(pe.firstTS) >= o.RotateInterval {
+		if err := pe.rotate(); err != nil {
+			return err
+		}
+	}
+	if pe.set == nil {
+		set, err := openObjectSet(ctx, pe.b, o.Naming, pe.vf, o.Gzip, rec.Topic, rec.Partition, rec.Offset)
+		if err != nil {
+			return err
+		}
+		pe.set, pe.firstTS = set, rec.Timestamp
+	}
+	if err := pe.set.Add(rec); err != nil {
+		return err
+	}
+	if (o.FlushSize > 0 && pe.set.records >= o.FlushSize) || (o.RotateBytes > 0 && pe.set.Bytes() >= o.RotateBytes) {
+		return pe.rotate()
+	}
+	return nil
+}
+
+// rotate commits the open object set, if any.
+func (pe *partitionExport) rotate() error {
+	if pe.set == nil {
+		return nil
+	}
+	set := pe.set
+	pe.set = nil
+	if err := set.Commit(); err != nil {
+		return err
+	}
+	pe.col.update(pe.pr.Topic, pe.pr.Partition, func(ps *PartitionSummary) { ps.Objects++ })
+	pe.log.Debug("object written", "topic", pe.pr.Topic, "partition", pe.pr.Partition, "key", set.keys[0], "records", set.records)
+	return nil
+}

@@ -1,0 +1,130 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/klauspost/compress/gzip"
+	"gocloud.dev/blob"
+
+	"github.com/kferry/kferry/pkg/format"
+	"github.com/kferry/kferry/pkg/record"
+)
+
+// objectReader streams one object's records through its format's decoder.
+type objectReader struct {
+	info ObjectInfo
+	r    *blob.Reader
+	gz   *gzip.Reader
+	dec  format.Decoder
+}
+
+func openObject(ctx context.Context, b *blob.Bucket, info ObjectInfo) (*objectReader, error) {
+	f, err := format.ByExt(info.Ext)
+	if err != nil {
+		return nil, fmt.Errorf("object %s: %w", info.Key, err)
+	}
+	r, err := b.NewReader(ctx, info.Key, nil)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", info.Key, err)
+	}
+	or := &objectReader{info: info, r: r}
+	var src io.Reader = r
+	if info.Gzip {
+		if or.gz, err = gzip.NewReader(r); err != nil {
+			r.Close()
+			return nil, fmt.Errorf("object %s: not gzip: %w", info.Key, err)
+		}
+		src = or.gz
+	}
+	if or.dec, err = f.NewDecoder(src, info.View); err != nil {
+		or.Close()
+		return nil, fmt.Errorf("object %s: %w", info.Key, err)
+	}
+	return or, nil
+}
+
+// Next fills this object's view of rec; io.EOF at the end.
+func (or *objectReader) Next(rec *record.Record) error {
+	err := or.dec.Next(rec)
+	if err != nil && err != io.EOF {
+		return fmt.Errorf("object %s: %w", or.info.Key, err)
+	}
+	return err
+}
+
+func (or *objectReader) Close() {
+	if or.gz != nil {
+		or.gz.Close()
+	}
+	or.r.Close()
+}
+
+// groupReader reads a values object and its sidecars in lock step.
+type groupReader struct {
+	g     Group
+	parts []*objectReader
+}
+
+func openGroup(ctx context.Context, b *blob.Bucket, g Group) (*groupReader, error) {
+	gr := &groupReader{g: g}
+	for _, info := range []*ObjectInfo{&g.Values, g.Keys, g.Headers} {
+		if info == nil {
+			continue
+		}
+		or, err := openObject(ctx, b, *info)
+		if err != nil {
+			gr.Close()
+			return nil, err
+		}
+		gr.parts = append(gr.parts, or)
+	}
+	return gr, nil
+}
+
+// Next fills rec from every object of the group. A sidecar that ends before or
+// after the values object is an error naming both objects.
+func (gr *groupReader) Next(rec *record.Record) error {
+	err := gr.parts[0].Next(rec)
+	for _, side := range gr.parts[1:] {
+		serr := side.Next(rec)
+		switch {
+		case err == io.EOF && serr == io.EOF:
+		case err == io.EOF && serr == nil:
+			return fmt.Errorf("object %s has more records than %s", side.info.Key, gr.g.Values.Key)
+		case err == nil && serr == io.EOF:
+			return fmt.Errorf("object %s has fewer records than %s", side.info.Key, gr.g.Values.Key)
+		case serr != nil && serr != io.EOF:
+			return serr
+		}
+	}
+	return err
+}
+
+func (gr *groupReader) Close() {
+	for _, p := range gr.parts {
+		p.Close()
+	}
+}
+
+// Dump streams one object group's records to fn, with offsets counted from the
+// group's start offset.
+func Dump(ctx context.Context, b *blob.Bucket, g Group, fn func(*record.Record) error) error {
+	gr, err := openGroup(ctx, b, g)
+	if err != nil {
+		return err
+	}
+	defer gr.Close()
+	for off := g.Start; ; off++ {
+		rec := record.Record{Topic: g.Values.Topic, Partition: g.Values.Partition, Offset: off}
+		if err := gr.Next(&rec); err == io.EOF {
+			return nil
+		} else if err != nil {
+			return err
+		}
+		if err := fn(&rec); err != nil {
+			return err
+		}
+	}
+}

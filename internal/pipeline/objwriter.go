@@ -1,0 +1,140 @@
+package pipeline
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/klauspost/compress/gzip"
+	"gocloud.dev/blob"
+
+	"github.com/kferry/kferry/pkg/format"
+	"github.com/kferry/kferry/pkg/layout"
+	"github.com/kferry/kferry/pkg/record"
+)
+
+// viewFormats says which format writes each view; a nil entry means the view is
+// not written.
+type viewFormats [3]format.Format
+
+// objectSet is the values object and its optional keys and headers siblings for
+// one start offset, written in lock step so record i of each belongs together.
+// Objects become visible only when Commit closes them (S3 completes the upload,
+// file:// renames a temporary file); Abort leaves nothing behind.
+type objectSet struct {
+	cancel  context.CancelFunc
+	views   []*viewWriter
+	records int
+	bytes   int64
+	keys    []string
+}
+
+type viewWriter struct {
+	key  string
+	bw   *blob.Writer
+	gz   *gzip.Writer
+	buf  *bufio.Writer
+	enc  format.Encoder
+	size int64 // bytes handed to the encoder, before compression
+}
+
+func (v *viewWriter) Write(p []byte) (int, error) {
+	v.size += int64(len(p))
+	return v.buf.Write(p)
+}
+
+func openObjectSet(ctx context.Context, b *blob.Bucket, naming layout.Naming, formats viewFormats, gz bool, topic string, p int32, start int64) (*objectSet, error) {
+	wctx, cancel := context.WithCancel(ctx)
+	set := &objectSet{cancel: cancel}
+	for v, f := range formats {
+		if f == nil {
+			continue
+		}
+		key := naming.Key(layout.Object{Topic: topic, Partition: p, StartOffset: start, View: layout.View(v), Ext: f.Ext(), Gzip: gz})
+		bw, err := b.NewWriter(wctx, key, &blob.WriterOptions{ContentType: contentType(f, gz)})
+		if err != nil {
+			set.Abort()
+			return nil, fmt.Errorf("open %s: %w", key, err)
+		}
+		vw := &viewWriter{key: key, bw: bw}
+		var sink io.Writer = bw
+		if gz {
+			vw.gz, _ = gzip.NewWriterLevel(bw, gzip.DefaultCompression)
+			sink = vw.gz
+		}
+		vw.buf = bufio.NewWriterSize(sink, 256<<10)
+		enc, err := f.NewEncoder(vw, layout.View(v))
+		if err != nil {
+			set.views = append(set.views, vw)
+			set.Abort()
+			return nil, err
+		}
+		vw.enc = enc
+		set.views = append(set.views, vw)
+		set.keys = append(set.keys, key)
+	}
+	return set, nil
+}
+
+func contentType(f format.Format, gz bool) string {
+	if gz {
+		return "application/gzip"
+	}
+	if f.Ext() == ".json" {
+		return "application/x-ndjson"
+	}
+	return "application/octet-stream"
+}
+
+// Add encodes rec into every view. On an error the set must be aborted.
+func (s *objectSet) Add(rec *record.Record) error {
+	for _, v := range s.views {
+		if err := v.enc.Encode(rec); err != nil {
+			return err
+		}
+	}
+	s.records++
+	s.bytes += int64(rec.Size())
+	return nil
+}
+
+// Bytes is the uncompressed size of the values object so far.
+func (s *objectSet) Bytes() int64 { return s.views[0].size }
+
+// Commit flushes and closes every view, making the objects visible. The values
+// object is closed last: a reader that sees it finds its keys and headers too, and
+// a crash in between leaves only sidecars that readers ignore and a rerun rewrites.
+func (s *objectSet) Commit() error {
+	defer s.cancel()
+	for i := len(s.views) - 1; i >= 0; i-- {
+		v := s.views[i]
+		err := v.buf.Flush()
+		if err == nil && v.gz != nil {
+			err = v.gz.Close()
+		}
+		if err == nil {
+			if err = v.bw.Close(); err != nil {
+				err = fmt.Errorf("upload %s: %w", v.key, err)
+			}
+		} else {
+			err = fmt.Errorf("write %s: %w", v.key, err)
+		}
+		if err != nil {
+			s.cancel()
+			for _, rest := range s.views[:i+1] {
+				_ = rest.bw.Close() // after cancel, Close discards the upload
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+// Abort cancels every upload in the set; none of its objects becomes visible.
+func (s *objectSet) Abort() {
+	s.cancel()
+	for _, v := range s.views {
+		_ = v.bw.Close() // after cancel, Close discards the upload
+	}
+}

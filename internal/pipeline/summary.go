@@ -1,0 +1,113 @@
+package pipeline
+
+import (
+	"sort"
+	"sync"
+	"time"
+)
+
+// PartitionSummary is what moved for one partition.
+type PartitionSummary struct {
+	Partition   int32 `json:"partition"`
+	Records     int64 `json:"records"`
+	Bytes       int64 `json:"bytes"`
+	Objects     int   `json:"objects"`
+	FirstOffset int64 `json:"first_offset"`
+	LastOffset  int64 `json:"last_offset"`
+}
+
+// TopicSummary is what moved for one topic.
+type TopicSummary struct {
+	Topic      string             `json:"topic"`
+	Target     string             `json:"target,omitempty"`
+	Records    int64              `json:"records"`
+	Bytes      int64              `json:"bytes"`
+	Objects    int                `json:"objects"`
+	Partitions []PartitionSummary `json:"partitions"`
+}
+
+// Summary is the result of a run, printed at the end and written by --report.
+type Summary struct {
+	Command  string         `json:"command"`
+	Bucket   string         `json:"bucket"`
+	Started  time.Time      `json:"started"`
+	Seconds  float64        `json:"seconds"`
+	Records  int64          `json:"records"`
+	Bytes    int64          `json:"bytes"`
+	Objects  int            `json:"objects"`
+	MBPerSec float64        `json:"mb_per_sec"`
+	Topics   []TopicSummary `json:"topics"`
+	Warnings []string       `json:"warnings,omitempty"`
+}
+
+// Progress receives counts as records move; nil means nobody listens.
+type Progress interface {
+	Add(records, bytes int64)
+}
+
+// collector gathers per-partition results from concurrent workers.
+type collector struct {
+	mu       sync.Mutex
+	parts    map[string]map[int32]*PartitionSummary
+	targets  map[string]string
+	warnings []string
+}
+
+func newCollector() *collector {
+	return &collector{parts: map[string]map[int32]*PartitionSummary{}, targets: map[string]string{}}
+}
+
+func (c *collector) partition(topic string, p int32) *PartitionSummary {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	m := c.parts[topic]
+	if m == nil {
+		m = map[int32]*PartitionSummary{}
+		c.parts[topic] = m
+	}
+	ps := m[p]
+	if ps == nil {
+		ps = &PartitionSummary{Partition: p, FirstOffset: -1, LastOffset: -1}
+		m[p] = ps
+	}
+	return ps
+}
+
+func (c *collector) update(topic string, p int32, fn func(*PartitionSummary)) {
+	ps := c.partition(topic, p)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	fn(ps)
+}
+
+func (c *collector) warn(msg string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.warnings = append(c.warnings, msg)
+}
+
+func (c *collector) summary(command, bucket string, started time.Time) Summary {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s := Summary{Command: command, Bucket: bucket, Started: started, Warnings: c.warnings}
+	s.Seconds = time.Since(started).Seconds()
+	for topic, m := range c.parts {
+		ts := TopicSummary{Topic: topic, Target: c.targets[topic]}
+		for _, ps := range m {
+			ts.Records += ps.Records
+			ts.Bytes += ps.Bytes
+			ts.Objects += ps.Objects
+			ts.Partitions = append(ts.Partitions, *ps)
+		}
+		sort.Slice(ts.Partitions, func(i, j int) bool { return ts.Partitions[i].Partition < ts.Partitions[j].Partition })
+		s.Records += ts.Records
+		s.Bytes += ts.Bytes
+		s.Objects += ts.Objects
+		s.Topics = append(s.Topics, ts)
+	}
+	sort.Slice(s.Topics, func(i, j int) bool { return s.Topics[i].Topic < s.Topics[j].Topic })
+	if s.Seconds > 0 {
+		s.MBPerSec = float64(s.Bytes) / 1e6 / s.Seconds
+	}
+	return s
+}

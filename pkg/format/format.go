@@ -1,0 +1,113 @@
+// Package format is the contract between kferry's pipeline and its object formats:
+// a Format turns records into the bytes of one object view and back, and a registry
+// finds formats by name (for writers) and by object extension (for readers).
+package format
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"sync"
+
+	"github.com/kferry/kferry/pkg/layout"
+	"github.com/kferry/kferry/pkg/record"
+)
+
+// ErrUnsupported is returned by an Encoder for a record the format cannot hold
+// (a non-JSON value in json, a null key, a value containing the separator in
+// bytes). The message names the field and suggests the format that can carry it.
+var ErrUnsupported = errors.New("record not representable in this format")
+
+// ErrMalformed is returned by a Decoder for object content that does not parse.
+var ErrMalformed = errors.New("malformed object")
+
+// ErrUnknownFormat is returned by Lookup and ByExt for names nobody registered.
+var ErrUnknownFormat = errors.New("unknown format")
+
+// Format is one object format. A Format is stateless and safe for concurrent use;
+// its Encoders and Decoders are not.
+type Format interface {
+	// Name is the value of --format that selects it ("json", "bytes").
+	Name() string
+	// Ext is the extension of its objects without view and compression (".json").
+	Ext() string
+	// NewEncoder returns an encoder that writes the view's part of each record to w.
+	// The caller owns w and closes it after the encoder's last Encode.
+	NewEncoder(w io.Writer, view layout.View) (Encoder, error)
+	// NewDecoder returns a decoder reading one object of the given view from r.
+	NewDecoder(r io.Reader, view layout.View) (Decoder, error)
+}
+
+// Encoder writes records, one per call, in the order given.
+type Encoder interface {
+	// Encode writes the encoder's view of rec (its value, key or headers). On an
+	// error wrapping ErrUnsupported nothing was written for rec.
+	Encode(rec *record.Record) error
+}
+
+// Decoder reads the records of one object view in order.
+type Decoder interface {
+	// Next fills the decoder's view of rec (Value, Key or Headers) and leaves the
+	// other fields alone. It returns io.EOF after the last record, and errors
+	// wrapping ErrMalformed that name the line or byte position. Slices in rec
+	// stay valid after the next call.
+	Next(rec *record.Record) error
+}
+
+var (
+	mu     sync.RWMutex
+	byName = map[string]Format{}
+	byExt  = map[string]Format{}
+)
+
+// Register makes a format available to Lookup and ByExt. It panics on a duplicate
+// name or extension, a programming error caught at start-up.
+func Register(f Format) {
+	mu.Lock()
+	defer mu.Unlock()
+	if _, dup := byName[f.Name()]; dup {
+		panic("format: duplicate name " + f.Name())
+	}
+	if _, dup := byExt[f.Ext()]; dup {
+		panic("format: duplicate extension " + f.Ext())
+	}
+	byName[f.Name()] = f
+	byExt[f.Ext()] = f
+}
+
+// Lookup returns the format registered under name.
+func Lookup(name string) (Format, error) {
+	mu.RLock()
+	defer mu.RUnlock()
+	if f, ok := byName[name]; ok {
+		return f, nil
+	}
+	return nil, fmt.Errorf("%w %q (known: %v)", ErrUnknownFormat, name, namesLocked())
+}
+
+// ByExt returns the format whose objects end in ext (".json").
+func ByExt(ext string) (Format, error) {
+	mu.RLock()
+	defer mu.RUnlock()
+	if f, ok := byExt[ext]; ok {
+		return f, nil
+	}
+	return nil, fmt.Errorf("%w for extension %q (known: %v)", ErrUnknownFormat, ext, namesLocked())
+}
+
+// Names lists the registered format names, sorted.
+func Names() []string {
+	mu.RLock()
+	defer mu.RUnlock()
+	return namesLocked()
+}
+
+func namesLocked() []string {
+	names := make([]string, 0, len(byName))
+	for n := range byName {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
