@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/schollz/progressbar/v3"
-	"gocloud.dev/blob"
 	"github.com/spf13/pflag"
+	"gocloud.dev/blob"
 	"golang.org/x/term"
 
 	"github.com/kferry/kferry/internal/kafka"

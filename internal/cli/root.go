@@ -62,7 +62,9 @@ Exit status: 0 done, 1 failed, 2 usage error.`,
 		SilenceErrors: true,
 	}
 	g.addFlags(root.PersistentFlags())
-	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageErrorf("%v (see %s --help)", err, c.CommandPath()) })
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return usageErrorf("%v (see %s --help)", err, c.CommandPath())
+	})
 	root.AddCommand(newExportCmd(g), newImportCmd(g), newLsCmd(g), newCatCmd(g), newDemoCmd(g))
 	return root
 }
