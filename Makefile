@@ -15,3 +15,9 @@ test: vet
 
 demo:
 	$(GO) run ./cmd/kferry demo
+
+.PHONY: bench
+# bench: 1,000,000 records of 1 KiB over 9 partitions on an in-process kfake broker,
+# kferry export/import next to kcat consume/produce, with peak RSS.
+bench:
+	bash bench/run.sh
