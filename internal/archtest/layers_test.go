@@ -1,0 +1,75 @@
+package archtest
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+const module = "github.com/kferry/kferry"
+
+// imports returns each package of the module with its direct imports (tests
+// included, since a test importing franz-go is fine only where code may).
+func imports(t *testing.T) map[string][]string {
+	t.Helper()
+	out, err := exec.Command("go", "list", "-f", `{{.ImportPath}} {{join .Imports " "}} {{join .TestImports " "}}`, module+"/...").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	m := map[string][]string{}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		f := strings.Fields(line)
+		m[f[0]] = f[1:]
+	}
+	return m
+}
+
+func TestLayers(t *testing.T) {
+	pkgs := imports(t)
+	if len(pkgs) < 5 {
+		t.Fatalf("go list found only %d packages", len(pkgs))
+	}
+	rules := []struct {
+		name    string
+		forbids func(imp string) bool
+		allowed func(pkg string) bool
+	}{
+		{"only internal/kafka imports franz-go",
+			func(imp string) bool { return strings.HasPrefix(imp, "github.com/twmb/franz-go") },
+			func(pkg string) bool {
+				return strings.HasPrefix(pkg, module+"/internal/kafka") || strings.HasPrefix(pkg, module+"/test/")
+			}},
+		{"only pkg/store imports gocloud drivers and AWS SDKs",
+			func(imp string) bool {
+				return strings.HasPrefix(imp, "github.com/aws/") || (strings.HasPrefix(imp, "gocloud.dev/blob/") && !strings.HasSuffix(imp, "/blob"))
+			},
+			func(pkg string) bool { return pkg == module+"/pkg/store" || strings.HasPrefix(pkg, module+"/test/") }},
+		{"pkg never imports internal",
+			func(imp string) bool { return strings.HasPrefix(imp, module+"/internal/") },
+			func(pkg string) bool { return !strings.HasPrefix(pkg, module+"/pkg/") }},
+		{"plan does no I/O",
+			func(imp string) bool {
+				for _, io := range []string{"os", "net", "net/http", "gocloud.dev/blob", "github.com/twmb/franz-go/pkg/kgo"} {
+					if imp == io {
+						return true
+					}
+				}
+				return false
+			},
+			func(pkg string) bool { return pkg != module+"/internal/plan" }},
+	}
+	for _, r := range rules {
+		t.Run(r.name, func(t *testing.T) {
+			for pkg, imps := range pkgs {
+				if r.allowed(pkg) {
+					continue
+				}
+				for _, imp := range imps {
+					if r.forbids(imp) {
+						t.Errorf("%s imports %s", pkg, imp)
+					}
+				}
+			}
+		})
+	}
+}
