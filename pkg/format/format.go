@@ -46,6 +46,13 @@ type Encoder interface {
 	Encode(rec *record.Record) error
 }
 
+// Closer is implemented by encoders that must write a trailer (the last block
+// of a container format) after their last record. The caller calls Close before
+// it closes the underlying writer.
+type Closer interface {
+	Close() error
+}
+
 // Decoder reads the records of one object view in order.
 type Decoder interface {
 	// Next fills the decoder's view of rec (Value, Key or Headers) and leaves the

@@ -1,0 +1,232 @@
+// Package manifest is the versioned catalogue of a kferry backup: what each run
+// captured (topics, configs, consumer groups, objects with checksums) and how to
+// find the newest one in a bucket.
+package manifest
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/kferry/kferry/pkg/record"
+)
+
+// FormatVersion is the manifest version kferry writes (major.minor). Readers
+// refuse an unknown major version and accept newer minors.
+const FormatVersion = "1.0"
+
+// Prefix is the folder of the bucket that holds manifests.
+const Prefix = "_kferry/backups/"
+
+// ErrVersion is returned for a manifest of a major version this kferry cannot read.
+var ErrVersion = errors.New("unsupported manifest version")
+
+// ErrNoBackup is returned when a bucket holds no manifest (or not the one asked for).
+var ErrNoBackup = errors.New("no backup")
+
+// Manifest describes one backup run and, because backups are incremental, every
+// object the backup consists of (including those written by earlier runs).
+type Manifest struct {
+	FormatVersion string    `json:"format_version"`
+	ID            string    `json:"id"`
+	Parent        string    `json:"parent,omitempty"`
+	KferryVersion string    `json:"kferry_version"`
+	ClusterID     string    `json:"cluster_id,omitempty"`
+	Started       time.Time `json:"started"`
+	Finished      time.Time `json:"finished"`
+	// MinTimestamp and MaxTimestamp bound the record timestamps of all objects
+	// (Unix ms; 0 when the backup holds no records).
+	MinTimestamp int64    `json:"min_timestamp"`
+	MaxTimestamp int64    `json:"max_timestamp"`
+	Topics       []Topic  `json:"topics"`
+	Groups       []Group  `json:"groups,omitempty"`
+	Warnings     []string `json:"warnings,omitempty"`
+}
+
+// Topic is one backed-up topic.
+type Topic struct {
+	Name              string `json:"name"`
+	ID                string `json:"id,omitempty"` // Kafka topic id, to notice a deleted and recreated topic
+	Partitions        int    `json:"partitions"`
+	ReplicationFactor int    `json:"replication_factor"`
+	// Configs holds the topic's non-default configs (cleanup.policy, retention.ms…).
+	Configs   map[string]string `json:"configs,omitempty"`
+	Partition []Partition       `json:"partition_details"`
+}
+
+// Partition is the backed-up part of one partition.
+type Partition struct {
+	Partition int32 `json:"partition"`
+	// Lineage counts how often the partition started over (topic recreated):
+	// objects of older lineages are kept for the record but not restored.
+	Lineage int `json:"lineage,omitempty"`
+	// StartOffset..EndOffset is the offset range covered: every committed record
+	// in [StartOffset, EndOffset) is in Objects, except inside Gaps.
+	StartOffset int64    `json:"start_offset"`
+	EndOffset   int64    `json:"end_offset"`
+	Records     int64    `json:"records"`
+	Gaps        []Gap    `json:"gaps,omitempty"`
+	Objects     []Object `json:"objects"`
+	// Digest is the rolling content digest after the last record (see Roll).
+	Digest string `json:"digest"`
+}
+
+// Gap is an offset range that should have been backed up but was gone (retention
+// removed it before it was read).
+type Gap struct {
+	From   int64  `json:"from"`
+	To     int64  `json:"to"` // exclusive
+	Reason string `json:"reason"`
+}
+
+// Object is one native object of a partition.
+type Object struct {
+	Key          string `json:"key"`
+	BackupID     string `json:"backup_id"` // the run that wrote it
+	FirstOffset  int64  `json:"first_offset"`
+	LastOffset   int64  `json:"last_offset"`
+	Records      int64  `json:"records"`
+	MinTimestamp int64  `json:"min_timestamp"`
+	MaxTimestamp int64  `json:"max_timestamp"`
+	Size         int64  `json:"size"`
+	SHA256       string `json:"sha256"`
+	// Digest is the partition's rolling digest after this object's last record.
+	Digest string `json:"digest"`
+}
+
+// Group is one consumer group's committed offsets on backed-up partitions.
+type Group struct {
+	Group   string        `json:"group"`
+	Offsets []GroupOffset `json:"offsets"`
+}
+
+// GroupOffset is a committed offset: the next record the group will read.
+type GroupOffset struct {
+	Topic     string `json:"topic"`
+	Partition int32  `json:"partition"`
+	Offset    int64  `json:"offset"`
+	Metadata  string `json:"metadata,omitempty"`
+}
+
+// Key is where the manifest with this id lives in the bucket.
+func Key(id string) string { return Prefix + id + ".json" }
+
+// IDFromKey returns the id of a manifest key, or false if key is not one.
+func IDFromKey(key string) (string, bool) {
+	id, ok := strings.CutPrefix(key, Prefix)
+	if !ok {
+		return "", false
+	}
+	id, ok = strings.CutSuffix(id, ".json")
+	return id, ok && id != "" && !strings.Contains(id, "/")
+}
+
+// NewID returns an id that sorts by time: 20261126T003500.123Z.
+func NewID(t time.Time) string {
+	return t.UTC().Format("20060102T150405.000Z")
+}
+
+// Newest returns the greatest id (ids sort by time).
+func Newest(ids []string) (string, error) {
+	if len(ids) == 0 {
+		return "", fmt.Errorf("%w: no manifest under %s", ErrNoBackup, Prefix)
+	}
+	sorted := append([]string(nil), ids...)
+	sort.Strings(sorted)
+	return sorted[len(sorted)-1], nil
+}
+
+// Marshal encodes m as indented JSON.
+func Marshal(m *Manifest) ([]byte, error) {
+	b, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	return append(b, '\n'), nil
+}
+
+// Unmarshal decodes a manifest and refuses unknown major versions.
+func Unmarshal(b []byte) (*Manifest, error) {
+	var probe struct {
+		FormatVersion string `json:"format_version"`
+	}
+	if err := json.Unmarshal(b, &probe); err != nil {
+		return nil, fmt.Errorf("manifest: %w", err)
+	}
+	if major, _, _ := strings.Cut(probe.FormatVersion, "."); major != "1" {
+		return nil, fmt.Errorf("%w %q (this kferry reads 1.x); upgrade kferry", ErrVersion, probe.FormatVersion)
+	}
+	var m Manifest
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, fmt.Errorf("manifest: %w", err)
+	}
+	return &m, nil
+}
+
+// Topic returns the named topic, or nil.
+func (m *Manifest) Topic(name string) *Topic {
+	for i := range m.Topics {
+		if m.Topics[i].Name == name {
+			return &m.Topics[i]
+		}
+	}
+	return nil
+}
+
+// PartitionByID returns the partition with number p, or nil.
+func (t *Topic) PartitionByID(p int32) *Partition {
+	for i := range t.Partition {
+		if t.Partition[i].Partition == p {
+			return &t.Partition[i]
+		}
+	}
+	return nil
+}
+
+// Roll extends a partition's rolling digest with one record: SHA-256 over the
+// previous digest and the record's key, value, headers and timestamp, each length-
+// prefixed with null distinct from empty. Offsets are left out so a restored
+// topic (new offsets) compares equal to its backup.
+func Roll(prev []byte, rec *record.Record) []byte {
+	h := sha256.New()
+	h.Write(prev)
+	var scratch [9]byte
+	field := func(b []byte) {
+		if b == nil {
+			h.Write([]byte{0})
+			return
+		}
+		scratch[0] = 1
+		n := uint64(len(b))
+		for i := 1; i < 9; i++ {
+			scratch[i] = byte(n >> (8 * (8 - i)))
+		}
+		h.Write(scratch[:])
+		h.Write(b)
+	}
+	field(rec.Key)
+	field(rec.Value)
+	n := len(rec.Headers)
+	field([]byte{byte(n >> 24), byte(n >> 16), byte(n >> 8), byte(n)})
+	for _, hd := range rec.Headers {
+		field([]byte(hd.Key))
+		field(hd.Value)
+	}
+	var ts uint64
+	if !rec.Timestamp.IsZero() {
+		ts = uint64(rec.Timestamp.UnixMilli())
+	}
+	for i := range 8 {
+		scratch[i] = byte(ts >> (8 * (7 - i)))
+	}
+	h.Write(scratch[:8])
+	return h.Sum(nil)
+}
+
+// HexDigest formats a digest for the manifest.
+func HexDigest(d []byte) string { return hex.EncodeToString(d) }
