@@ -109,7 +109,13 @@ func (s *objectSet) Commit() error {
 	defer s.cancel()
 	for i := len(s.views) - 1; i >= 0; i-- {
 		v := s.views[i]
-		err := v.buf.Flush()
+		var err error
+		if c, ok := v.enc.(format.Closer); ok {
+			err = c.Close()
+		}
+		if err == nil {
+			err = v.buf.Flush()
+		}
 		if err == nil && v.gz != nil {
 			err = v.gz.Close()
 		}
