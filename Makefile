@@ -1,7 +1,7 @@
 # kferry: `make test` installs what the tests need (kcat, an S3 server) and runs them all.
 GO ?= go
 
-.PHONY: test build vet demo
+.PHONY: test build vet demo race
 
 build:
 	$(GO) build -o bin/kferry ./cmd/kferry
@@ -10,8 +10,18 @@ vet:
 	gofmt -l . | (! grep .) || (echo "gofmt needed"; exit 1)
 	$(GO) vet ./...
 
+# test: the gofmt check and vet, then every test. scripts/test-env.sh installs kcat
+# (Debian) and builds versitygw (a real S3 server, pinned) into a cache folder when
+# they are missing, starts versitygw on 127.0.0.1, exports KFERRY_TEST_* for the
+# tests and stops it when they end. -count=1: test/e2e runs a binary built from
+# the tree, which Go's test cache cannot see.
 test: vet
-	$(GO) test ./...
+	GO=$(GO) bash scripts/test-env.sh $(GO) test -count=1 ./...
+
+# race: the packages that run goroutines, under the race detector (slow to build,
+# so not part of test).
+race:
+	$(GO) test -race ./internal/pipeline/... ./internal/kafka/...
 
 demo:
 	$(GO) run ./cmd/kferry demo

@@ -61,9 +61,20 @@ func (s *selectFlags) selector() (plan.Selector, error) {
 	return sel, nil
 }
 
-// openBucket opens a bucket URL and checks that it answers; the caller closes it.
+// openBucket opens a bucket URL to read and checks that it answers; the caller
+// closes it.
 func openBucket(ctx context.Context, raw string) (*blob.Bucket, error) {
-	b, err := store.Open(ctx, raw)
+	return checked(ctx, raw, store.Open)
+}
+
+// openDestination is openBucket for a bucket to write: a missing local folder is
+// created.
+func openDestination(ctx context.Context, raw string) (*blob.Bucket, error) {
+	return checked(ctx, raw, store.OpenDestination)
+}
+
+func checked(ctx context.Context, raw string, open func(context.Context, string) (*blob.Bucket, error)) (*blob.Bucket, error) {
+	b, err := open(ctx, raw)
 	if err != nil {
 		return nil, err
 	}

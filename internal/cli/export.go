@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"io"
 	"strings"
 	"time"
 
@@ -10,6 +11,7 @@ import (
 
 	"github.com/kferry/kferry/internal/kafka"
 	"github.com/kferry/kferry/internal/pipeline"
+	"github.com/kferry/kferry/pkg/format"
 	"github.com/kferry/kferry/pkg/layout"
 	"github.com/kferry/kferry/pkg/store"
 )
@@ -123,7 +125,10 @@ func runExport(ctx context.Context, g *globals, o *exportOptions) error {
 	if o.flushSize < 0 || o.pad < 1 || o.pad > 19 {
 		return usageErrorf("--flush-size must be ≥ 0 and --offset-pad between 1 and 19")
 	}
-	b, err := openBucket(ctx, o.to)
+	if err := o.checkFormats(); err != nil {
+		return err
+	}
+	b, err := openDestination(ctx, o.to)
 	if err != nil {
 		return err
 	}
@@ -146,4 +151,24 @@ func runExport(ctx context.Context, g *globals, o *exportOptions) error {
 		err = fmt.Errorf("%w; the %d objects completed before the error are whole and a rerun rewrites them", err, s.Objects)
 	}
 	return o.report.finish(g.stdout, s, err)
+}
+
+// checkFormats refuses unknown format names before anything is opened, so a typo
+// is a usage error and not a failure after connecting.
+func (o *exportOptions) checkFormats() error {
+	for _, f := range []struct{ flag, name string }{{"--format", o.format}, {"--keys-format", o.keysFormat}, {"--headers-format", o.headersFormat}} {
+		if f.name == "" {
+			continue
+		}
+		if _, err := format.Lookup(f.name); err != nil {
+			return usageErrorf("%s: %v", f.flag, err)
+		}
+	}
+	if o.storeHeaders && o.headersFormat != "" {
+		hf, _ := format.Lookup(o.headersFormat)
+		if _, err := hf.NewEncoder(io.Discard, layout.ViewHeaders); err != nil {
+			return usageErrorf("--headers-format %s: %v", o.headersFormat, err)
+		}
+	}
+	return nil
 }

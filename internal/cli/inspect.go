@@ -190,8 +190,10 @@ func runCat(ctx context.Context, g *globals, raw string, o *catOptions) error {
 			}
 		}
 	}
+	enc := json.NewEncoder(g.stdout)
+	enc.SetEscapeHTML(false) // print values as they are: <, > and & stay themselves
 	return pipeline.Dump(ctx, b, group, func(rec *record.Record) error {
-		return json.NewEncoder(g.stdout).Encode(catLine(rec, obj.Ext == ".json"))
+		return enc.Encode(catLine(rec, obj.Ext == ".json"))
 	})
 }
 

@@ -7,11 +7,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"net"
 	"net/url"
 	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/aws/smithy-go"
 	"gocloud.dev/blob"
 	_ "gocloud.dev/blob/azureblob" // azblob:// buckets
 	"gocloud.dev/blob/fileblob"
@@ -27,6 +30,9 @@ var ErrBucketNotFound = errors.New("bucket not found")
 // ErrAccessDenied means the credentials in use may not read or write the bucket.
 var ErrAccessDenied = errors.New("access to bucket denied")
 
+// ErrUnreachable means the storage endpoint did not accept a connection.
+var ErrUnreachable = errors.New("bucket endpoint unreachable")
+
 // ErrBadURL means the bucket URL cannot be parsed or names an unknown scheme.
 var ErrBadURL = errors.New("bad bucket URL")
 
@@ -36,8 +42,23 @@ const CheckTimeout = 20 * time.Second
 // Open opens raw as a bucket. raw is a gocloud.dev URL ("s3://bucket/prefix?region=..",
 // "file:///dir", "mem://") or a plain local path. For s3, gs and azblob the URL path
 // is a key prefix inside the bucket. Local folders are written without gocloud's
-// ".attrs" sidecar files, so they hold exactly the Confluent layout.
+// ".attrs" sidecar files, so they hold exactly the Confluent layout, and with
+// temporary files next to their final names, so that writing works when the folder
+// is on another file system than $TMPDIR. A local folder that does not exist is
+// ErrBucketNotFound. Errors never show the values of credential-like URL
+// parameters.
 func Open(ctx context.Context, raw string) (*blob.Bucket, error) {
+	return open(ctx, raw, false)
+}
+
+// OpenDestination is Open for a bucket that is about to be written: a local folder
+// that does not exist yet is created, as mkdir -p would. Cloud buckets are never
+// created.
+func OpenDestination(ctx context.Context, raw string) (*blob.Bucket, error) {
+	return open(ctx, raw, true)
+}
+
+func open(ctx context.Context, raw string, createDir bool) (*blob.Bucket, error) {
 	u, err := parse(raw)
 	if err != nil {
 		return nil, err
@@ -49,6 +70,12 @@ func Open(ctx context.Context, raw string) (*blob.Bucket, error) {
 		if q.Get("metadata") == "" {
 			q.Set("metadata", string(fileblob.MetadataDontWrite))
 		}
+		if q.Get("no_tmp_dir") == "" {
+			q.Set("no_tmp_dir", "true")
+		}
+		if createDir && q.Get("create_dir") == "" {
+			q.Set("create_dir", "true")
+		}
 		u.RawQuery = q.Encode()
 	case "mem":
 	default:
@@ -58,9 +85,15 @@ func Open(ctx context.Context, raw string) (*blob.Bucket, error) {
 		}
 		u.Path = ""
 	}
-	b, err := blob.OpenBucket(ctx, u.String())
+	opened := u.String()
+	b, err := blob.OpenBucket(ctx, opened)
 	if err != nil {
-		return nil, classify(fmt.Errorf("open %s: %w", Redact(raw), err), raw)
+		if detail := err.Error(); strings.Contains(detail, "query parameter") {
+			// gocloud refuses parameters it does not know, repeating the URL.
+			detail = strings.TrimPrefix(detail, "open bucket "+opened+": ")
+			return nil, scrub(fmt.Errorf("%w: %s: %s", ErrBadURL, Redact(raw), detail), raw, opened)
+		}
+		return nil, classify(fmt.Errorf("open %s: %w", Redact(raw), scrub(err, opened)), raw)
 	}
 	if prefix != "" {
 		b = blob.PrefixedBucket(b, prefix)
@@ -82,30 +115,144 @@ func Check(ctx context.Context, b *blob.Bucket, raw string) error {
 	return classify(fmt.Errorf("bucket %s: %w", Redact(raw), err), raw)
 }
 
-// classify wraps err with the sentinel that matches its gocloud error code.
-func classify(err error, raw string) error {
-	switch gcerrors.Code(err) {
-	case gcerrors.NotFound:
-		return fmt.Errorf("%w: %s does not exist; create it first (or check the URL and region): %v", ErrBucketNotFound, Redact(raw), rootCause(err))
-	case gcerrors.PermissionDenied:
-		return fmt.Errorf("%w: %s: the credentials in use may not access it; check AWS_PROFILE/AWS_ACCESS_KEY_ID or the bucket policy: %v", ErrAccessDenied, Redact(raw), rootCause(err))
-	}
-	if strings.Contains(err.Error(), "InvalidAccessKeyId") || strings.Contains(err.Error(), "SignatureDoesNotMatch") || strings.Contains(err.Error(), "AccessDenied") {
-		return fmt.Errorf("%w: %s: the credentials were refused; check AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or AWS_PROFILE: %v", ErrAccessDenied, Redact(raw), rootCause(err))
-	}
-	return err
+// A failure is a class of bucket errors: the sentinel it wraps and what to tell
+// the user.
+type failure struct {
+	sentinel error
+	hint     string
 }
 
-// rootCause returns the innermost error's message, which for the AWS SDK is the
-// service's own words, without the layers of operation names around it.
+var (
+	notFound = failure{ErrBucketNotFound, "it does not exist; create it first (or check the URL and region)"}
+	denied   = failure{ErrAccessDenied, "the credentials in use may not access it; check AWS_PROFILE/AWS_ACCESS_KEY_ID or the bucket policy"}
+	refused  = failure{ErrAccessDenied, "the credentials were refused; check AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or AWS_PROFILE"}
+	noCreds  = failure{ErrAccessDenied, "no credentials found; set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or AWS_PROFILE, or run with an instance role"}
+	noConn   = failure{ErrUnreachable, "check the endpoint in the URL and the network"}
+)
+
+// apiCodes maps the error codes S3 and S3-compatible servers answer with to a
+// failure class: provider quirks as data.
+var apiCodes = map[string]failure{
+	"NoSuchBucket":          notFound,
+	"AccessDenied":          denied,
+	"AllAccessDisabled":     denied,
+	"AccountProblem":        denied,
+	"InvalidAccessKeyId":    refused,
+	"SignatureDoesNotMatch": refused,
+	"ExpiredToken":          refused,
+	"InvalidToken":          refused,
+	"TokenRefreshRequired":  refused,
+}
+
+// classify wraps err with the sentinel that matches its S3 error code or its
+// gocloud error code, with a hint and the service's own words, on one line.
+func classify(err error, raw string) error {
+	f, ok := failureOf(err)
+	if !ok {
+		return scrub(err, raw)
+	}
+	return scrub(fmt.Errorf("%w: %s: %s: %s", f.sentinel, Redact(raw), f.hint, rootCause(err)), raw)
+}
+
+func failureOf(err error) (failure, bool) {
+	var api smithy.APIError
+	if errors.As(err, &api) {
+		if f, ok := apiCodes[api.ErrorCode()]; ok {
+			return f, true
+		}
+	}
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return notFound, true
+	case gcerrors.Code(err) == gcerrors.NotFound:
+		return notFound, true
+	case gcerrors.Code(err) == gcerrors.PermissionDenied:
+		return denied, true
+	case strings.Contains(err.Error(), "get credentials:"):
+		// The AWS SDK found no credentials anywhere in its chain.
+		return noCreds, true
+	}
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "dial" {
+		return noConn, true
+	}
+	return failure{}, false
+}
+
+// rootCause returns the service's own words: the S3 error code and message when
+// there is one, else the innermost error's message, on one line.
 func rootCause(err error) string {
+	var api smithy.APIError
+	if errors.As(err, &api) {
+		return oneLine(api.ErrorCode() + ": " + api.ErrorMessage())
+	}
+	var op *net.OpError
+	if errors.As(err, &op) {
+		return oneLine(op.Error())
+	}
 	for {
 		next := errors.Unwrap(err)
 		if next == nil {
-			return strings.TrimSpace(err.Error())
+			return oneLine(err.Error())
 		}
 		err = next
 	}
+}
+
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+// scrubbed is an error whose message had secrets taken out; errors.Is and
+// errors.As still see the original chain.
+type scrubbed struct {
+	msg string
+	err error
+}
+
+func (e *scrubbed) Error() string { return e.msg }
+func (e *scrubbed) Unwrap() error { return e.err }
+
+// scrub returns err on one line, with every URL of urls replaced by its redacted
+// form and the values of credential-like parameters in them removed, so that an
+// error made from a URL never shows a secret.
+func scrub(err error, urls ...string) error {
+	msg := err.Error()
+	clean := strings.NewReplacer("\r\n", " ", "\n", " ", "\r", " ").Replace(msg)
+	for _, raw := range urls {
+		clean = strings.ReplaceAll(clean, raw, Redact(raw))
+		for _, v := range secretValues(raw) {
+			clean = strings.ReplaceAll(clean, v, "REDACTED")
+			clean = strings.ReplaceAll(clean, url.QueryEscape(v), "REDACTED")
+		}
+	}
+	if clean == msg {
+		return err
+	}
+	return &scrubbed{msg: clean, err: err}
+}
+
+// secretValues returns the non-empty values of raw's credential-like parameters.
+func secretValues(raw string) []string {
+	var out []string
+	rawQuery := raw
+	if i := strings.IndexByte(raw, '?'); i >= 0 {
+		rawQuery = raw[i+1:]
+	}
+	for _, pair := range strings.Split(rawQuery, "&") {
+		k, v, ok := strings.Cut(pair, "=")
+		if !ok || v == "" || !isSecretParam(k) {
+			continue
+		}
+		out = append(out, v)
+		if dec, err := url.QueryUnescape(v); err == nil && dec != v {
+			out = append(out, dec)
+		}
+	}
+	if u, err := url.Parse(raw); err == nil && u.User != nil {
+		if p, ok := u.User.Password(); ok && p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 func parse(raw string) (*url.URL, error) {
@@ -142,7 +289,7 @@ var secretParams = map[string]bool{"secret_key_path": true, "access_key": true, 
 func Redact(raw string) string {
 	u, err := url.Parse(raw)
 	if err != nil || u.Scheme == "" {
-		if strings.Contains(raw, "@") {
+		if strings.Contains(raw, "@") || len(secretValues(raw)) > 0 {
 			return "<unparsable URL>"
 		}
 		return raw
@@ -150,16 +297,22 @@ func Redact(raw string) string {
 	if u.User != nil {
 		u.User = url.User("REDACTED")
 	}
-	q := u.Query()
-	changed := false
-	for k := range q {
-		if secretParams[strings.ToLower(k)] {
-			q.Set(k, "REDACTED")
-			changed = true
+	// Work on the raw query, so that the rest of it reads as the user wrote it and
+	// a value with a broken escape (which url.Values would drop) is redacted too.
+	pairs := strings.Split(u.RawQuery, "&")
+	for i, pair := range pairs {
+		if k, _, ok := strings.Cut(pair, "="); ok && isSecretParam(k) {
+			pairs[i] = k + "=REDACTED"
 		}
 	}
-	if changed {
-		u.RawQuery = q.Encode()
-	}
+	u.RawQuery = strings.Join(pairs, "&")
 	return u.String()
+}
+
+func isSecretParam(rawKey string) bool {
+	k, err := url.QueryUnescape(rawKey)
+	if err != nil {
+		k = rawKey
+	}
+	return secretParams[strings.ToLower(k)]
 }
