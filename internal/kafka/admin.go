@@ -1,0 +1,212 @@
+package kafka
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"sort"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// ErrGroupActive means a consumer group has members, so its offsets may not be
+// changed underneath it.
+var ErrGroupActive = errors.New("consumer group has active members")
+
+// ClusterID returns the cluster's id ("" for clusters too old to have one).
+func (c *Client) ClusterID(ctx context.Context) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.timeout())
+	defer cancel()
+	m, err := c.adm.BrokerMetadata(ctx)
+	if err != nil {
+		return "", fmt.Errorf("cluster metadata: %w", err)
+	}
+	return m.Cluster, nil
+}
+
+// TopicDetails is a topic's shape and its explicitly set configs.
+type TopicDetails struct {
+	TopicInfo
+	ID      string
+	Configs map[string]string
+}
+
+// DescribeTopics returns partition count, replication factor, topic id and the
+// configs set on each topic (not broker defaults), for restoring it elsewhere.
+func (c *Client) DescribeTopics(ctx context.Context, topics []string) (map[string]TopicDetails, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.timeout())
+	defer cancel()
+	td, err := c.adm.ListTopicsWithInternal(ctx, topics...)
+	if err != nil {
+		return nil, fmt.Errorf("describe topics: %w", err)
+	}
+	out := map[string]TopicDetails{}
+	for name, t := range td {
+		if t.Err != nil {
+			return nil, fmt.Errorf("describe topic %s: %w", name, t.Err)
+		}
+		rf := 0
+		for _, p := range t.Partitions {
+			rf = max(rf, len(p.Replicas))
+		}
+		out[name] = TopicDetails{
+			TopicInfo: TopicInfo{Name: name, Partitions: len(t.Partitions), ReplicationFactor: rf, Internal: t.IsInternal},
+			ID:        fmt.Sprintf("%x", t.ID[:]),
+			Configs:   map[string]string{},
+		}
+	}
+	rcs, err := c.adm.DescribeTopicConfigs(ctx, topics...)
+	if err != nil {
+		return nil, fmt.Errorf("describe topic configs: %w", err)
+	}
+	for _, rc := range rcs {
+		if rc.Err != nil {
+			return nil, fmt.Errorf("describe configs of %s: %w", rc.Name, rc.Err)
+		}
+		d, ok := out[rc.Name]
+		if !ok {
+			continue
+		}
+		for _, cfg := range rc.Configs {
+			if cfg.Value == nil || cfg.Sensitive || cfg.Source != kmsg.ConfigSourceDynamicTopicConfig {
+				continue
+			}
+			d.Configs[cfg.Key] = *cfg.Value
+		}
+	}
+	return out, nil
+}
+
+// CreateTopicWithConfigs creates a topic with configs; replicationFactor -1 takes
+// the broker's default. It reports whether this call created it.
+func (c *Client) CreateTopicWithConfigs(ctx context.Context, name string, partitions int32, replicationFactor int16, configs map[string]string) (bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.timeout())
+	defer cancel()
+	cfgs := map[string]*string{}
+	for k, v := range configs {
+		cfgs[k] = &v
+	}
+	resp, err := c.adm.CreateTopic(ctx, partitions, replicationFactor, cfgs, name)
+	if err == nil {
+		err = resp.Err
+	}
+	if errors.Is(err, kerr.TopicAlreadyExists) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("create topic %s (%d partitions): %w", name, partitions, err)
+	}
+	return true, nil
+}
+
+// GroupOffset is one committed offset of a consumer group.
+type GroupOffset struct {
+	Group     string
+	Topic     string
+	Partition int32
+	Offset    int64
+	Metadata  string
+}
+
+// GroupOffsets returns the committed offsets on the given topics of every group
+// whose name matches re (nil: all groups), sorted by group, topic, partition.
+func (c *Client) GroupOffsets(ctx context.Context, re *regexp.Regexp, topics []string) ([]GroupOffset, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.timeout())
+	defer cancel()
+	listed, err := c.adm.ListGroups(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list groups: %w", err)
+	}
+	var out []GroupOffset
+	for _, g := range listed.Groups() {
+		if re != nil && !re.MatchString(g) {
+			continue
+		}
+		resps, err := c.adm.FetchOffsetsForTopics(ctx, g, topics...)
+		if err != nil {
+			return nil, fmt.Errorf("fetch offsets of group %s: %w", g, err)
+		}
+		resps.Each(func(r kadm.OffsetResponse) {
+			if r.Err != nil || r.At < 0 {
+				return
+			}
+			out = append(out, GroupOffset{Group: g, Topic: r.Topic, Partition: r.Partition, Offset: r.At, Metadata: r.Metadata})
+		})
+	}
+	sort.Slice(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		if a.Group != b.Group {
+			return a.Group < b.Group
+		}
+		if a.Topic != b.Topic {
+			return a.Topic < b.Topic
+		}
+		return a.Partition < b.Partition
+	})
+	return out, nil
+}
+
+// CheckGroupsIdle returns ErrGroupActive naming the first group that has members.
+func (c *Client) CheckGroupsIdle(ctx context.Context, groups []string) error {
+	if len(groups) == 0 {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.timeout())
+	defer cancel()
+	described, err := c.adm.DescribeGroups(ctx, groups...)
+	if err != nil {
+		return fmt.Errorf("describe groups: %w", err)
+	}
+	for _, g := range groups {
+		if d, ok := described[g]; ok && len(d.Members) > 0 {
+			return fmt.Errorf("%w: %s has %d members on the target; stop its consumers first", ErrGroupActive, g, len(d.Members))
+		}
+	}
+	return nil
+}
+
+// CommittedOffsets returns the offsets a group committed on topics.
+func (c *Client) CommittedOffsets(ctx context.Context, group string, topics []string) (map[string]map[int32]int64, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.timeout())
+	defer cancel()
+	resps, err := c.adm.FetchOffsetsForTopics(ctx, group, topics...)
+	if err != nil {
+		return nil, fmt.Errorf("fetch offsets of group %s: %w", group, err)
+	}
+	out := map[string]map[int32]int64{}
+	resps.Each(func(r kadm.OffsetResponse) {
+		if r.Err != nil || r.At < 0 {
+			return
+		}
+		if out[r.Topic] == nil {
+			out[r.Topic] = map[int32]int64{}
+		}
+		out[r.Topic][r.Partition] = r.At
+	})
+	return out, nil
+}
+
+// OffsetsAfter returns, per partition, the first offset whose timestamp is at or
+// after ms (Kafka's offsets-for-times), or the end offset when none is.
+func (c *Client) OffsetsAfter(ctx context.Context, ms int64, topics []string) (map[string]map[int32]int64, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.timeout())
+	defer cancel()
+	lo, err := c.adm.ListOffsetsAfterMilli(ctx, ms, topics...)
+	if err == nil {
+		err = lo.Error()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("offsets for time %d: %w", ms, err)
+	}
+	out := map[string]map[int32]int64{}
+	lo.Each(func(o kadm.ListedOffset) {
+		if out[o.Topic] == nil {
+			out[o.Topic] = map[int32]int64{}
+		}
+		out[o.Topic][o.Partition] = o.Offset
+	})
+	return out, nil
+}

@@ -1,0 +1,209 @@
+package kafka
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/kferry/kferry/pkg/record"
+)
+
+// TxnWriter produces records inside Kafka transactions and commits consumer-group
+// offsets in the same transaction, so records and progress land together or not
+// at all. A restarted TxnWriter with the same transactional id fences the old one.
+// It is not safe for concurrent use.
+type TxnWriter struct {
+	cl    *kgo.Client
+	adm   *kadm.Client
+	txnID string
+	ids   map[string][16]byte
+
+	mu  sync.Mutex
+	err error
+}
+
+// NewTxnWriter returns a writer with the given transactional id.
+func NewTxnWriter(ctx context.Context, cfg Config, txnID string, o WriterOptions) (*TxnWriter, error) {
+	opts, err := cfg.options()
+	if err != nil {
+		return nil, err
+	}
+	codec, err := codecFor(o.Compression)
+	if err != nil {
+		return nil, err
+	}
+	opts = append(opts,
+		kgo.TransactionalID(txnID),
+		kgo.RecordPartitioner(kgo.ManualPartitioner()),
+		kgo.ProducerBatchCompression(codec),
+		kgo.MaxBufferedBytes(64<<20),
+		kgo.ProducerBatchMaxBytes(1<<20),
+	)
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("kafka transactional writer: %w", err)
+	}
+	return &TxnWriter{cl: cl, adm: kadm.NewClient(cl), txnID: txnID, ids: map[string][16]byte{}}, nil
+}
+
+// Close releases the writer; an open transaction is aborted by the broker
+// after its timeout, or at once by the next writer with the same id.
+func (w *TxnWriter) Close() { w.cl.Close() }
+
+// Begin starts a transaction.
+func (w *TxnWriter) Begin() error {
+	w.mu.Lock()
+	w.err = nil
+	w.mu.Unlock()
+	if err := w.cl.BeginTransaction(); err != nil {
+		return fmt.Errorf("begin transaction: %w", err)
+	}
+	return nil
+}
+
+// Produce queues rec in the open transaction with its own timestamp; onAck, if
+// not nil, receives the offset the record got.
+func (w *TxnWriter) Produce(ctx context.Context, rec *record.Record, onAck func(offset int64)) {
+	kr := &kgo.Record{Topic: rec.Topic, Partition: rec.Partition, Key: rec.Key, Value: rec.Value, Timestamp: rec.Timestamp}
+	if len(rec.Headers) > 0 {
+		kr.Headers = make([]kgo.RecordHeader, len(rec.Headers))
+		for i, h := range rec.Headers {
+			kr.Headers[i] = kgo.RecordHeader{Key: h.Key, Value: h.Value}
+		}
+	}
+	w.cl.Produce(ctx, kr, func(r *kgo.Record, err error) {
+		if err != nil {
+			w.mu.Lock()
+			if w.err == nil {
+				w.err = fmt.Errorf("produce to %s/%d: %w", r.Topic, r.Partition, err)
+			}
+			w.mu.Unlock()
+			return
+		}
+		if onAck != nil {
+			onAck(r.Offset)
+		}
+	})
+}
+
+// Flush waits for every queued record of the transaction; afterwards every
+// onAck has run.
+func (w *TxnWriter) Flush(ctx context.Context) error {
+	if err := w.cl.Flush(ctx); err != nil {
+		return fmt.Errorf("flush: %w", err)
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.err
+}
+
+// Commit flushes, adds the group offsets to the transaction and commits it. The
+// transaction must hold at least one record when offsets are given (a
+// transaction of offsets only is not committed by franz-go's EndTransaction).
+// On any error the transaction is aborted and nothing of it is visible.
+func (w *TxnWriter) Commit(ctx context.Context, offsets []GroupOffset) error {
+	err := w.Flush(ctx)
+	if err == nil {
+		err = w.commitOffsets(ctx, offsets)
+	}
+	if err != nil {
+		w.Abort(ctx)
+		return err
+	}
+	if err := w.cl.EndTransaction(ctx, kgo.TryCommit); err != nil {
+		return fmt.Errorf("commit transaction: %w", err)
+	}
+	return nil
+}
+
+// Abort ends the open transaction without committing.
+func (w *TxnWriter) Abort(ctx context.Context) {
+	_ = w.cl.AbortBufferedRecords(ctx)
+	_ = w.cl.EndTransaction(ctx, kgo.TryAbort)
+}
+
+// commitOffsets sends AddOffsetsToTxn and TxnOffsetCommit for each group, the
+// two requests a consume-transform-produce client sends, outside of any group
+// membership (generation -1).
+func (w *TxnWriter) commitOffsets(ctx context.Context, offsets []GroupOffset) error {
+	if len(offsets) == 0 {
+		return nil
+	}
+	pid, epoch, err := w.cl.ProducerID(ctx)
+	if err != nil {
+		return fmt.Errorf("producer id: %w", err)
+	}
+	byGroup := map[string]map[string][]GroupOffset{}
+	var topics []string
+	for _, o := range offsets {
+		if byGroup[o.Group] == nil {
+			byGroup[o.Group] = map[string][]GroupOffset{}
+		}
+		if _, seen := w.ids[o.Topic]; !seen {
+			topics = append(topics, o.Topic)
+		}
+		byGroup[o.Group][o.Topic] = append(byGroup[o.Group][o.Topic], o)
+	}
+	if err := w.loadTopicIDs(ctx, topics); err != nil {
+		return err
+	}
+	for group, byTopic := range byGroup {
+		add := kmsg.NewPtrAddOffsetsToTxnRequest()
+		add.TransactionalID, add.ProducerID, add.ProducerEpoch, add.Group = w.txnID, pid, epoch, group
+		addResp, err := add.RequestWith(ctx, w.cl)
+		if err == nil {
+			err = kerr.ErrorForCode(addResp.ErrorCode)
+		}
+		if err != nil {
+			return fmt.Errorf("add offsets of group %s to transaction: %w", group, err)
+		}
+		req := kmsg.NewPtrTxnOffsetCommitRequest()
+		req.TransactionalID, req.Group, req.ProducerID, req.ProducerEpoch = w.txnID, group, pid, epoch
+		req.Generation, req.MemberID = -1, ""
+		for topic, os := range byTopic {
+			rt := kmsg.NewTxnOffsetCommitRequestTopic()
+			rt.Topic, rt.TopicID = topic, w.ids[topic]
+			for _, o := range os {
+				rp := kmsg.NewTxnOffsetCommitRequestTopicPartition()
+				rp.Partition, rp.Offset, rp.LeaderEpoch = o.Partition, o.Offset, -1
+				if o.Metadata != "" {
+					md := o.Metadata
+					rp.Metadata = &md
+				}
+				rt.Partitions = append(rt.Partitions, rp)
+			}
+			req.Topics = append(req.Topics, rt)
+		}
+		resp, err := req.RequestWith(ctx, w.cl)
+		if err != nil {
+			return fmt.Errorf("commit offsets of group %s in transaction: %w", group, err)
+		}
+		for _, t := range resp.Topics {
+			for _, p := range t.Partitions {
+				if err := kerr.ErrorForCode(p.ErrorCode); err != nil {
+					return fmt.Errorf("commit offset of group %s on %s/%d in transaction: %w", group, t.Topic, p.Partition, err)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+func (w *TxnWriter) loadTopicIDs(ctx context.Context, topics []string) error {
+	if len(topics) == 0 {
+		return nil
+	}
+	td, err := w.adm.ListTopics(ctx, topics...)
+	if err != nil {
+		return fmt.Errorf("topic ids: %w", err)
+	}
+	for name, t := range td {
+		w.ids[name] = t.ID
+	}
+	return nil
+}
