@@ -13,9 +13,11 @@ import (
 )
 
 func main() {
+	stopProfiling := cli.StartProfiling() // KFERRY_CPUPROFILE, KFERRY_MEMPROFILE
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := cli.NewRoot().ExecuteContext(ctx)
 	stop()
+	stopProfiling()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "kferry:", err)
 	}

@@ -168,6 +168,28 @@ func (c *Client) CheckGroupsIdle(ctx context.Context, groups []string) error {
 	return nil
 }
 
+// CommittedOffsetsMeta returns the offsets a group committed on topics, with
+// their metadata.
+func (c *Client) CommittedOffsetsMeta(ctx context.Context, group string, topics []string) (map[string]map[int32]GroupOffset, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.timeout())
+	defer cancel()
+	resps, err := c.adm.FetchOffsetsForTopics(ctx, group, topics...)
+	if err != nil {
+		return nil, fmt.Errorf("fetch offsets of group %s: %w", group, err)
+	}
+	out := map[string]map[int32]GroupOffset{}
+	resps.Each(func(r kadm.OffsetResponse) {
+		if r.Err != nil || r.At < 0 {
+			return
+		}
+		if out[r.Topic] == nil {
+			out[r.Topic] = map[int32]GroupOffset{}
+		}
+		out[r.Topic][r.Partition] = GroupOffset{Group: group, Topic: r.Topic, Partition: r.Partition, Offset: r.At, Metadata: r.Metadata}
+	})
+	return out, nil
+}
+
 // CommittedOffsets returns the offsets a group committed on topics.
 func (c *Client) CommittedOffsets(ctx context.Context, group string, topics []string) (map[string]map[int32]int64, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.timeout())

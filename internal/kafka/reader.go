@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/kferry/kferry/pkg/record"
@@ -18,6 +20,10 @@ var ErrStalled = errors.New("partition read stalled")
 // Reader reads partition ranges, one at a time, with one client. It is not safe
 // for concurrent use; run one Reader per worker.
 type Reader struct {
+	// OnGap, if set, learns of offsets [from, to) that retention removed before
+	// they could be read; reading goes on at to.
+	OnGap func(pr PartitionRange, from, to int64)
+
 	cl   *kgo.Client
 	idle time.Duration
 	recs []record.Record
@@ -36,9 +42,15 @@ func NewReader(ctx context.Context, cfg Config) (*Reader, error) {
 		// Control records are kept so offsets advance past transaction markers
 		// that sit right before the captured end offset.
 		kgo.KeepControlRecords(),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		// No automatic reset: when retention removes offsets we have not read
+		// yet, Read must notice and report the gap instead of skipping silently.
+		kgo.ConsumeResetOffset(kgo.NoResetOffset()),
+		// A Reader holds one partition at a time, and franz-go keeps about three
+		// fetches of it alive (one being read, one buffered, one in flight), so the
+		// partition limit sets the memory per worker: 1 MiB (Kafka's default) is
+		// as fast as larger fetches and keeps a 16-worker export under 100 MiB.
 		kgo.FetchMaxBytes(16<<20),
-		kgo.FetchMaxPartitionBytes(8<<20),
+		kgo.FetchMaxPartitionBytes(1<<20),
 		kgo.FetchMaxWait(500*time.Millisecond),
 	)
 	cl, err := kgo.NewClient(opts...)
@@ -53,8 +65,8 @@ func (r *Reader) Close() { r.cl.Close() }
 
 // Read delivers the records of pr in offset order, in batches, to fn, and returns
 // when the record before pr.End has been delivered. The batch and its records are
-// reused after fn returns. If retention already removed offsets from pr.Start on,
-// reading starts at the log start and the first record's offset shows the gap.
+// reused after fn returns. Offsets that retention removed before they were read
+// are reported to OnGap and skipped.
 func (r *Reader) Read(ctx context.Context, pr PartitionRange, fn func(batch []*record.Record) error) error {
 	if pr.Start >= pr.End {
 		return nil
@@ -71,7 +83,12 @@ func (r *Reader) Read(ctx context.Context, pr PartitionRange, fn func(batch []*r
 			return ctx.Err()
 		}
 		var ferr error
+		var outOfRange bool
 		fetches.EachError(func(t string, p int32, err error) {
+			if errors.Is(err, kerr.OffsetOutOfRange) {
+				outOfRange = true
+				return
+			}
 			if errors.Is(err, context.DeadlineExceeded) {
 				err = fmt.Errorf("%w: nothing for %s at offset %d (end %d)", ErrStalled, r.idle, next, pr.End)
 			}
@@ -81,6 +98,13 @@ func (r *Reader) Read(ctx context.Context, pr PartitionRange, fn func(batch []*r
 		})
 		if ferr != nil {
 			return ferr
+		}
+		if outOfRange {
+			var err error
+			if next, err = r.skipGap(ctx, pr, next); err != nil {
+				return err
+			}
+			continue
 		}
 		r.recs, r.ptrs = r.recs[:0], r.ptrs[:0]
 		fetches.EachRecord(func(kr *kgo.Record) {
@@ -103,6 +127,33 @@ func (r *Reader) Read(ctx context.Context, pr PartitionRange, fn func(batch []*r
 		}
 	}
 	return nil
+}
+
+// skipGap handles OffsetOutOfRange at next: retention removed records before
+// they were read. It reports the gap to OnGap, restarts at the log start and
+// returns it. An offset beyond the log end (truncation) is an error.
+func (r *Reader) skipGap(ctx context.Context, pr PartitionRange, next int64) (int64, error) {
+	ctx, cancel := context.WithTimeout(ctx, r.idle)
+	defer cancel()
+	starts, err := kadm.NewClient(r.cl).ListStartOffsets(ctx, pr.Topic)
+	if err == nil {
+		err = starts.Error()
+	}
+	if err != nil {
+		return next, fmt.Errorf("read %s/%d: offset %d out of range, and the log start is unknown: %w", pr.Topic, pr.Partition, next, err)
+	}
+	so, _ := starts.Lookup(pr.Topic, pr.Partition)
+	if so.Offset <= next {
+		return next, fmt.Errorf("read %s/%d: offset %d out of range although the log starts at %d (log truncated?)", pr.Topic, pr.Partition, next, so.Offset)
+	}
+	if r.OnGap != nil {
+		r.OnGap(pr, next, min(so.Offset, pr.End))
+	}
+	r.cl.RemoveConsumePartitions(map[string][]int32{pr.Topic: {pr.Partition}})
+	if so.Offset < pr.End {
+		r.cl.AddConsumePartitions(map[string]map[int32]kgo.Offset{pr.Topic: {pr.Partition: kgo.NewOffset().At(so.Offset)}})
+	}
+	return so.Offset, nil
 }
 
 func fromKgo(kr *kgo.Record) record.Record {

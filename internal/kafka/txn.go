@@ -27,7 +27,9 @@ type TxnWriter struct {
 	err error
 }
 
-// NewTxnWriter returns a writer with the given transactional id.
+// NewTxnWriter returns a writer with the given transactional id. An empty id
+// gives an at-least-once writer with the same API: records are produced
+// idempotently and offsets are committed with a plain OffsetCommit after them.
 func NewTxnWriter(ctx context.Context, cfg Config, txnID string, o WriterOptions) (*TxnWriter, error) {
 	opts, err := cfg.options()
 	if err != nil {
@@ -37,8 +39,10 @@ func NewTxnWriter(ctx context.Context, cfg Config, txnID string, o WriterOptions
 	if err != nil {
 		return nil, err
 	}
+	if txnID != "" {
+		opts = append(opts, kgo.TransactionalID(txnID))
+	}
 	opts = append(opts,
-		kgo.TransactionalID(txnID),
 		kgo.RecordPartitioner(kgo.ManualPartitioner()),
 		kgo.ProducerBatchCompression(codec),
 		kgo.MaxBufferedBytes(64<<20),
@@ -60,6 +64,9 @@ func (w *TxnWriter) Begin() error {
 	w.mu.Lock()
 	w.err = nil
 	w.mu.Unlock()
+	if w.txnID == "" {
+		return nil
+	}
 	if err := w.cl.BeginTransaction(); err != nil {
 		return fmt.Errorf("begin transaction: %w", err)
 	}
@@ -107,6 +114,12 @@ func (w *TxnWriter) Flush(ctx context.Context) error {
 // transaction of offsets only is not committed by franz-go's EndTransaction).
 // On any error the transaction is aborted and nothing of it is visible.
 func (w *TxnWriter) Commit(ctx context.Context, offsets []GroupOffset) error {
+	if w.txnID == "" {
+		if err := w.Flush(ctx); err != nil {
+			return err
+		}
+		return w.CommitPlain(ctx, offsets)
+	}
 	err := w.Flush(ctx)
 	if err == nil {
 		err = w.commitOffsets(ctx, offsets)
@@ -124,6 +137,9 @@ func (w *TxnWriter) Commit(ctx context.Context, offsets []GroupOffset) error {
 // Abort ends the open transaction without committing.
 func (w *TxnWriter) Abort(ctx context.Context) {
 	_ = w.cl.AbortBufferedRecords(ctx)
+	if w.txnID == "" {
+		return
+	}
 	_ = w.cl.EndTransaction(ctx, kgo.TryAbort)
 }
 
@@ -193,6 +209,33 @@ func (w *TxnWriter) commitOffsets(ctx context.Context, offsets []GroupOffset) er
 	}
 	return nil
 }
+
+// CommitPlain commits offsets outside any transaction (at-least-once mode, and
+// offsets that no record accompanies).
+func (w *TxnWriter) CommitPlain(ctx context.Context, offsets []GroupOffset) error {
+	byGroup := map[string]kadm.Offsets{}
+	for _, o := range offsets {
+		os := byGroup[o.Group]
+		if os == nil {
+			os = kadm.Offsets{}
+			byGroup[o.Group] = os
+		}
+		os.Add(kadm.Offset{Topic: o.Topic, Partition: o.Partition, At: o.Offset, LeaderEpoch: -1, Metadata: o.Metadata})
+	}
+	for group, os := range byGroup {
+		resp, err := w.adm.CommitOffsets(ctx, group, os)
+		if err == nil {
+			err = resp.Error()
+		}
+		if err != nil {
+			return fmt.Errorf("commit offsets of group %s: %w", group, err)
+		}
+	}
+	return nil
+}
+
+// Transactional reports whether the writer uses transactions.
+func (w *TxnWriter) Transactional() bool { return w.txnID != "" }
 
 func (w *TxnWriter) loadTopicIDs(ctx context.Context, topics []string) error {
 	if len(topics) == 0 {

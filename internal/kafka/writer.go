@@ -25,8 +25,9 @@ type WriterOptions struct {
 // order Produce is called per partition, idempotently with acks=all. Produce may be
 // called from several goroutines; per partition, calls must come from one.
 type Writer struct {
-	cl   *kgo.Client
-	keep bool
+	cl      *kgo.Client
+	keep    bool
+	promise func(*kgo.Record, error)
 
 	mu      sync.Mutex
 	err     error
@@ -51,13 +52,19 @@ func NewWriter(ctx context.Context, cfg Config, o WriterOptions) (*Writer, error
 		kgo.ProducerLinger(5*time.Millisecond),
 		kgo.MaxBufferedBytes(64<<20),
 		kgo.ProducerBatchMaxBytes(1<<20),
-		kgo.RecordDeliveryTimeout(5*time.Minute),
 	)
+	if !o.KeepTimestamps {
+		// kgo measures the delivery timeout from each record's Timestamp, so with
+		// kept timestamps every record older than the timeout would fail at once.
+		opts = append(opts, kgo.RecordDeliveryTimeout(5*time.Minute))
+	}
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {
 		return nil, fmt.Errorf("kafka writer: %w", err)
 	}
-	return &Writer{cl: cl, keep: o.KeepTimestamps}, nil
+	w := &Writer{cl: cl, keep: o.KeepTimestamps}
+	w.promise = w.delivered
+	return w, nil
 }
 
 func codecFor(name string) (kgo.CompressionCodec, error) {
@@ -92,20 +99,27 @@ func (w *Writer) Produce(ctx context.Context, rec *record.Record) error {
 			kr.Headers[i] = kgo.RecordHeader{Key: h.Key, Value: h.Value}
 		}
 	}
-	size := int64(rec.Size())
-	w.cl.Produce(ctx, kr, func(r *kgo.Record, err error) {
-		w.mu.Lock()
-		defer w.mu.Unlock()
-		if err != nil {
-			if w.err == nil {
-				w.err = fmt.Errorf("produce to %s/%d: %w", r.Topic, r.Partition, err)
-			}
-			return
-		}
-		w.records++
-		w.bytes += size
-	})
+	w.cl.Produce(ctx, kr, w.promise)
 	return nil
+}
+
+// delivered records the outcome of one record; w.promise is this method's value,
+// made once so that Produce allocates no closure per record.
+func (w *Writer) delivered(r *kgo.Record, err error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if err != nil {
+		if w.err == nil {
+			w.err = fmt.Errorf("produce to %s/%d: %w", r.Topic, r.Partition, err)
+		}
+		return
+	}
+	size := len(r.Key) + len(r.Value)
+	for _, h := range r.Headers {
+		size += len(h.Key) + len(h.Value)
+	}
+	w.records++
+	w.bytes += int64(size)
 }
 
 // Err returns the first delivery error, if any.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"regexp"
 	"sort"
 	"strings"
 
@@ -103,10 +104,13 @@ func Scan(ctx context.Context, b *blob.Bucket, topicsDir string, strict bool) (*
 		if err != nil {
 			return nil, fmt.Errorf("list %s: %w", prefix, err)
 		}
-		if obj.IsDir {
-			continue
+		if obj.IsDir || strings.HasPrefix(obj.Key, metaPrefix) {
+			continue // with a blank topics dir, kferry's own metadata is listed too
 		}
 		parsed, err := layout.Parse(obj.Key, topicsDir)
+		if err == nil && tempFile.MatchString(obj.Key) {
+			err = fmt.Errorf("object key %q: temporary file of an interrupted write to a local folder", obj.Key)
+		}
 		if err != nil {
 			if strict {
 				return nil, fmt.Errorf("%w: %v (drop --strict to skip it with a warning)", ErrBadObjectName, err)
@@ -169,15 +173,23 @@ func Scan(ctx context.Context, b *blob.Bucket, topicsDir string, strict bool) (*
 	return c, nil
 }
 
+// tempFile matches the temporary files fileblob writes next to an object's final
+// name ("<key>.<hex time>.tmp") and leaves behind when the process is killed; they
+// parse as objects with an odd extension, so they must be skipped explicitly.
+var tempFile = regexp.MustCompile(`\.[0-9a-f]+\.tmp$`)
+
+// metaPrefix is the folder of the TopicMeta objects (see TopicMetaKey).
+const metaPrefix = "_kferry/topics/"
+
 func (c *Catalog) readMetas(ctx context.Context, b *blob.Bucket) error {
-	it := b.List(&blob.ListOptions{Prefix: "_kferry/topics/"})
+	it := b.List(&blob.ListOptions{Prefix: metaPrefix})
 	for {
 		obj, err := it.Next(ctx)
 		if errors.Is(err, io.EOF) {
 			return nil
 		}
 		if err != nil {
-			return fmt.Errorf("list _kferry/topics/: %w", err)
+			return fmt.Errorf("list %s: %w", metaPrefix, err)
 		}
 		body, err := b.ReadAll(ctx, obj.Key)
 		if err != nil {

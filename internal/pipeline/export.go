@@ -81,7 +81,7 @@ type TopicMeta struct {
 }
 
 // TopicMetaKey is where export keeps a topic's metadata in the bucket.
-func TopicMetaKey(topic string) string { return "_kferry/topics/" + topic + ".json" }
+func TopicMetaKey(topic string) string { return metaPrefix + topic + ".json" }
 
 // Export copies every selected partition from its start to the end offset
 // captured now into objects of b. It stops at the first error; objects completed
@@ -121,7 +121,30 @@ func Export(ctx context.Context, kc *kafka.Client, b *blob.Bucket, bucketName st
 	}
 	log.Info("export starting", "topics", len(selected), "partitions", len(ranges), "format", o.Format, "bucket", bucketName)
 
-	par := o.Parallelism
+	err = runPartitions(ctx, kc, ranges, o.Parallelism, func(r kafka.PartitionRange) *partitionExport {
+		return &partitionExport{o: &o, b: b, vf: vf, col: col, log: log, pr: r}
+	})
+	if err != nil {
+		return col.summary("export", bucketName, started), err
+	}
+	for _, t := range selected {
+		info := topics[t]
+		meta := TopicMeta{Topic: t, Partitions: info.Partitions, ReplicationFactor: info.ReplicationFactor, Format: o.Format, ExportedAt: started.UTC()}
+		body, _ := json.MarshalIndent(meta, "", "  ")
+		if err := b.WriteAll(ctx, TopicMetaKey(t), append(body, '\n'), nil); err != nil {
+			return col.summary("export", bucketName, started), fmt.Errorf("write %s: %w", TopicMetaKey(t), err)
+		}
+	}
+	s := col.summary("export", bucketName, started)
+	log.Info("export done", "records", s.Records, "objects", s.Objects, "seconds", s.Seconds)
+	return s, nil
+}
+
+// runPartitions exports ranges with at most par workers (2 × CPUs when 0), each
+// with its own Kafka reader; newExport makes the per-partition worker. Offsets
+// that retention removed before they were read become warnings (and whatever the
+// worker's onGap does).
+func runPartitions(ctx context.Context, kc *kafka.Client, ranges []kafka.PartitionRange, par int, newExport func(kafka.PartitionRange) *partitionExport) error {
 	if par <= 0 {
 		par = runtime.NumCPU() * 2
 	}
@@ -139,7 +162,13 @@ func Export(ctx context.Context, kc *kafka.Client, b *blob.Bucket, bucketName st
 			}
 			defer rd.Close()
 			for r := range tasks {
-				pe := partitionExport{o: &o, b: b, vf: vf, col: col, log: log, pr: r}
+				pe := newExport(r)
+				rd.OnGap = func(pr kafka.PartitionRange, from, to int64) {
+					pe.col.warn(fmt.Sprintf("%s/%d: offsets %d to %d were removed by retention before they could be read; they are missing", pr.Topic, pr.Partition, from, to-1))
+					if pe.onGap != nil {
+						pe.onGap(from, to)
+					}
+				}
 				if err := pe.run(gctx, rd); err != nil {
 					return err
 				}
@@ -147,20 +176,7 @@ func Export(ctx context.Context, kc *kafka.Client, b *blob.Bucket, bucketName st
 			return nil
 		})
 	}
-	if err := g.Wait(); err != nil {
-		return col.summary("export", bucketName, started), err
-	}
-	for _, t := range selected {
-		info := topics[t]
-		meta := TopicMeta{Topic: t, Partitions: info.Partitions, ReplicationFactor: info.ReplicationFactor, Format: o.Format, ExportedAt: started.UTC()}
-		body, _ := json.MarshalIndent(meta, "", "  ")
-		if err := b.WriteAll(ctx, TopicMetaKey(t), append(body, '\n'), nil); err != nil {
-			return col.summary("export", bucketName, started), fmt.Errorf("write %s: %w", TopicMetaKey(t), err)
-		}
-	}
-	s := col.summary("export", bucketName, started)
-	log.Info("export done", "records", s.Records, "objects", s.Objects, "seconds", s.Seconds)
-	return s, nil
+	return g.Wait()
 }
 
 // partitionExport moves one partition range into objects.
@@ -172,8 +188,14 @@ type partitionExport struct {
 	log *slog.Logger
 	pr  kafka.PartitionRange
 
-	set     *objectSet
-	firstTS time.Time
+	set *objectSet
+
+	// Backups hook in here: onRecord sees every record added to an object,
+	// onCommit every object once it is durable.
+	onRecord func(rec *record.Record)
+	onCommit func(set *objectSet)
+	onGap    func(from, to int64)
+	firstTS  time.Time
 }
 
 func (pe *partitionExport) run(ctx context.Context, rd *kafka.Reader) error {
@@ -181,12 +203,7 @@ func (pe *partitionExport) run(ctx context.Context, rd *kafka.Reader) error {
 	if pr.Start >= pr.End {
 		return nil
 	}
-	expected := pr.Start
 	err := rd.Read(ctx, pr, func(batch []*record.Record) error {
-		if batch[0].Offset > expected && expected == pr.Start {
-			pe.col.warn(fmt.Sprintf("%s/%d: first record at offset %d, not %d: retention removed records while the export ran", pr.Topic, pr.Partition, batch[0].Offset, pr.Start))
-		}
-		expected = batch[len(batch)-1].Offset + 1
 		var n, bytes int64
 		for _, rec := range batch {
 			if err := pe.add(ctx, rec); err != nil {
@@ -195,14 +212,6 @@ func (pe *partitionExport) run(ctx context.Context, rd *kafka.Reader) error {
 			n++
 			bytes += int64(rec.Size())
 		}
-		pe.col.update(pr.Topic, pr.Partition, func(ps *PartitionSummary) {
-			if ps.FirstOffset < 0 {
-				ps.FirstOffset = batch[0].Offset
-			}
-			ps.LastOffset = batch[len(batch)-1].Offset
-			ps.Records += n
-			ps.Bytes += bytes
-		})
 		if pe.o.Progress != nil {
 			pe.o.Progress.Add(n, bytes)
 		}
@@ -237,6 +246,9 @@ func (pe *partitionExport) add(ctx context.Context, rec *record.Record) error {
 	if err := pe.set.Add(rec); err != nil {
 		return err
 	}
+	if pe.onRecord != nil {
+		pe.onRecord(rec)
+	}
 	if (o.FlushSize > 0 && pe.set.records >= o.FlushSize) || (o.RotateBytes > 0 && pe.set.Bytes() >= o.RotateBytes) {
 		return pe.rotate()
 	}
@@ -253,7 +265,20 @@ func (pe *partitionExport) rotate() error {
 	if err := set.Commit(); err != nil {
 		return err
 	}
-	pe.col.update(pe.pr.Topic, pe.pr.Partition, func(ps *PartitionSummary) { ps.Objects++ })
+	if pe.onCommit != nil {
+		pe.onCommit(set)
+	}
+	// The summary counts what completed objects hold, so after an error it
+	// still tells how far the bucket goes.
+	pe.col.update(pe.pr.Topic, pe.pr.Partition, func(ps *PartitionSummary) {
+		if ps.FirstOffset < 0 {
+			ps.FirstOffset = set.first
+		}
+		ps.LastOffset = set.last
+		ps.Records += int64(set.records)
+		ps.Bytes += set.bytes
+		ps.Objects++
+	})
 	pe.log.Debug("object written", "topic", pe.pr.Topic, "partition", pe.pr.Partition, "key", set.keys[0], "records", set.records)
 	return nil
 }

@@ -107,7 +107,10 @@ func Import(ctx context.Context, kc *kafka.Client, b *blob.Bucket, bucketName st
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(par)
 	for _, t := range tasks {
-		g.Go(func() error { return importPartition(gctx, b, w, t, &o, col) })
+		// Records are queued with ctx, not gctx: errgroup cancels gctx as soon as
+		// Wait returns, and franz-go fails every record still buffered whose
+		// context is done, so the final Flush would lose the tail.
+		g.Go(func() error { return importPartition(gctx, ctx, b, w, t, &o, col) })
 	}
 	err = g.Wait()
 	if ferr := w.Flush(ctx); err == nil {
@@ -210,7 +213,7 @@ func filterGroups(po *PartitionObjects, f layout.FileFilters) *PartitionObjects 
 // inside an object are its start offset plus the record's index (exact when the
 // partition had no gaps); records of an object that starts before the previous
 // one ended are skipped, as they were already written.
-func importPartition(ctx context.Context, b *blob.Bucket, w *kafka.Writer, t importTask, o *ImportOptions, col *collector) error {
+func importPartition(ctx, produceCtx context.Context, b *blob.Bucket, w *kafka.Writer, t importTask, o *ImportOptions, col *collector) error {
 	next := int64(-1)
 	for _, g := range t.src.Groups {
 		gr, err := openGroup(ctx, b, g)
@@ -218,8 +221,9 @@ func importPartition(ctx context.Context, b *blob.Bucket, w *kafka.Writer, t imp
 			return fmt.Errorf("import %s/%d: %w", t.src.Topic, t.src.Partition, err)
 		}
 		var n, bytes, skipped int64
+		var rec record.Record // one for all: Produce copies what it keeps
 		for off := g.Start; ; off++ {
-			rec := record.Record{}
+			rec = record.Record{}
 			err := gr.Next(&rec)
 			if errors.Is(err, io.EOF) {
 				break
@@ -233,7 +237,7 @@ func importPartition(ctx context.Context, b *blob.Bucket, w *kafka.Writer, t imp
 				continue
 			}
 			rec.Topic, rec.Partition, rec.Offset = t.target, t.src.Partition, off
-			if err := w.Produce(ctx, &rec); err != nil {
+			if err := w.Produce(produceCtx, &rec); err != nil {
 				gr.Close()
 				return err
 			}

@@ -16,11 +16,18 @@ import (
 type objectReader struct {
 	info ObjectInfo
 	r    *blob.Reader
+	src  io.Reader // r, possibly wrapped
 	gz   *gzip.Reader
 	dec  format.Decoder
 }
 
 func openObject(ctx context.Context, b *blob.Bucket, info ObjectInfo) (*objectReader, error) {
+	return openObjectVia(ctx, b, info, nil)
+}
+
+// openObjectVia is openObject with the object's raw bytes passed through wrap
+// (to hash them, say) before they are decompressed and decoded.
+func openObjectVia(ctx context.Context, b *blob.Bucket, info ObjectInfo, wrap func(io.Reader) io.Reader) (*objectReader, error) {
 	f, err := format.ByExt(info.Ext)
 	if err != nil {
 		return nil, fmt.Errorf("object %s: %w", info.Key, err)
@@ -29,10 +36,13 @@ func openObject(ctx context.Context, b *blob.Bucket, info ObjectInfo) (*objectRe
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", info.Key, err)
 	}
-	or := &objectReader{info: info, r: r}
-	var src io.Reader = r
+	or := &objectReader{info: info, r: r, src: r}
+	if wrap != nil {
+		or.src = wrap(r)
+	}
+	src := or.src
 	if info.Gzip {
-		if or.gz, err = gzip.NewReader(r); err != nil {
+		if or.gz, err = gzip.NewReader(or.src); err != nil {
 			r.Close()
 			return nil, fmt.Errorf("object %s: not gzip: %w", info.Key, err)
 		}

@@ -3,7 +3,10 @@ package pipeline
 import (
 	"bufio"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
+	"hash"
 	"io"
 
 	"github.com/klauspost/compress/gzip"
@@ -28,15 +31,36 @@ type objectSet struct {
 	records int
 	bytes   int64
 	keys    []string
+	// first and last are the offsets of the first and last record added.
+	first, last int64
+}
+
+// countingHash measures the bytes that reach the bucket: their SHA-256 and size.
+type countingHash struct {
+	h    hash.Hash
+	size int64
+}
+
+func (c *countingHash) Write(p []byte) (int, error) {
+	c.h.Write(p)
+	c.size += int64(len(p))
+	return len(p), nil
+}
+
+// Stored returns the SHA-256 (hex) and size of the values object as stored.
+func (s *objectSet) Stored() (string, int64) {
+	v := s.views[0].stored
+	return hex.EncodeToString(v.h.Sum(nil)), v.size
 }
 
 type viewWriter struct {
-	key  string
-	bw   *blob.Writer
-	gz   *gzip.Writer
-	buf  *bufio.Writer
-	enc  format.Encoder
-	size int64 // bytes handed to the encoder, before compression
+	stored *countingHash
+	key    string
+	bw     *blob.Writer
+	gz     *gzip.Writer
+	buf    *bufio.Writer
+	enc    format.Encoder
+	size   int64 // bytes handed to the encoder, before compression
 }
 
 func (v *viewWriter) Write(p []byte) (int, error) {
@@ -46,7 +70,7 @@ func (v *viewWriter) Write(p []byte) (int, error) {
 
 func openObjectSet(ctx context.Context, b *blob.Bucket, naming layout.Naming, formats viewFormats, gz bool, topic string, p int32, start int64) (*objectSet, error) {
 	wctx, cancel := context.WithCancel(ctx)
-	set := &objectSet{cancel: cancel}
+	set := &objectSet{cancel: cancel, first: start, last: start - 1}
 	for v, f := range formats {
 		if f == nil {
 			continue
@@ -57,8 +81,8 @@ func openObjectSet(ctx context.Context, b *blob.Bucket, naming layout.Naming, fo
 			set.Abort()
 			return nil, fmt.Errorf("open %s: %w", key, err)
 		}
-		vw := &viewWriter{key: key, bw: bw}
-		var sink io.Writer = bw
+		vw := &viewWriter{key: key, bw: bw, stored: &countingHash{h: sha256.New()}}
+		var sink io.Writer = io.MultiWriter(bw, vw.stored)
 		if gz {
 			vw.gz, _ = gzip.NewWriterLevel(bw, gzip.DefaultCompression)
 			sink = vw.gz
@@ -96,6 +120,7 @@ func (s *objectSet) Add(rec *record.Record) error {
 	}
 	s.records++
 	s.bytes += int64(rec.Size())
+	s.last = rec.Offset
 	return nil
 }
 

@@ -230,3 +230,11 @@ func Roll(prev []byte, rec *record.Record) []byte {
 
 // HexDigest formats a digest for the manifest.
 func HexDigest(d []byte) string { return hex.EncodeToString(d) }
+
+// ParseDigest decodes a digest written by HexDigest ("" is the empty digest).
+func ParseDigest(s string) ([]byte, error) {
+	if s == "" {
+		return nil, nil
+	}
+	return hex.DecodeString(s)
+}

@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/kferry/kferry/internal/kafka"
 	"github.com/kferry/kferry/pkg/record"
@@ -117,4 +119,21 @@ func EachRecord(ctx context.Context, cfg kafka.Config, topic string, fn func(*re
 		}
 	}
 	return nil
+}
+
+// DeleteRecordsBefore advances the log start of topic/partition to offset, as
+// retention would.
+func (c *Cluster) DeleteRecordsBefore(ctx context.Context, topic string, partition int32, offset int64) error {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...))
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	os := kadm.Offsets{}
+	os.Add(kadm.Offset{Topic: topic, Partition: partition, At: offset})
+	resp, err := kadm.NewClient(cl).DeleteRecords(ctx, os)
+	if err == nil {
+		err = resp.Error()
+	}
+	return err
 }

@@ -77,6 +77,7 @@ func (e *encoder) Encode(rec *record.Record) error {
 type decoder struct {
 	lines *linereader.Reader
 	view  layout.View
+	slab  linereader.Slab
 }
 
 // Next fills rec.Value (or rec.Key) with the next record's bytes.
@@ -85,7 +86,7 @@ func (d *decoder) Next(rec *record.Record) error {
 	if err != nil {
 		return err
 	}
-	v := bytes.Clone(b)
+	v := d.slab.Clone(b)
 	if v == nil {
 		v = []byte{}
 	}

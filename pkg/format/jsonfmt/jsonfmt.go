@@ -54,9 +54,11 @@ func (e *encoder) Encode(rec *record.Record) error {
 		if rec.Value == nil {
 			return fmt.Errorf("%w: null value (tombstone) at offset %d; JSON objects cannot hold tombstones, use --format native", format.ErrUnsupported, rec.Offset)
 		}
-		if err := json.Compact(&e.buf, rec.Value); err != nil {
+		var err error
+		if e.scr, err = appendCompact(e.scr[:0], rec.Value); err != nil {
 			return fmt.Errorf("%w: value at offset %d is not JSON (%v); use --format bytes or --format native", format.ErrUnsupported, rec.Offset, err)
 		}
+		e.buf.Write(e.scr)
 	case layout.ViewKeys:
 		if rec.Key == nil {
 			return fmt.Errorf("%w: null key at offset %d; --store-keys cannot hold null keys (as in Confluent), drop --store-keys or use --format native", format.ErrUnsupported, rec.Offset)
@@ -71,6 +73,9 @@ func (e *encoder) Encode(rec *record.Record) error {
 		for i, h := range rec.Headers {
 			if i > 0 {
 				e.scr = append(e.scr, ',')
+			}
+			if !utf8.ValidString(h.Key) {
+				return fmt.Errorf("%w: header key %q at offset %d is not UTF-8 text; Confluent header objects hold strings only, use --format native", format.ErrUnsupported, h.Key, rec.Offset)
 			}
 			e.scr = append(e.scr, `{"key":`...)
 			e.scr = AppendString(e.scr, []byte(h.Key))
@@ -98,7 +103,7 @@ func (e *encoder) Encode(rec *record.Record) error {
 type decoder struct {
 	lines *linereader.Reader
 	view  layout.View
-	buf   bytes.Buffer
+	slab  linereader.Slab
 }
 
 type headerLine struct {
@@ -117,11 +122,13 @@ func (d *decoder) Next(rec *record.Record) error {
 	n := d.lines.Line()
 	switch d.view {
 	case layout.ViewValues:
-		d.buf.Reset()
-		if err := json.Compact(&d.buf, line); err != nil {
+		// Compacting never lengthens a value, so a slab slice of the line's
+		// size holds it without reallocating.
+		v, err := appendCompact(d.slab.Alloc(len(line))[:0], line)
+		if err != nil {
 			return fmt.Errorf("%w: line %d: invalid JSON: %v", format.ErrMalformed, n, err)
 		}
-		rec.Value = bytes.Clone(d.buf.Bytes())
+		rec.Value = v[:len(v):len(v)]
 	case layout.ViewKeys:
 		key, err := decodeKey(line)
 		if err != nil {

@@ -49,7 +49,11 @@ func (r *Reader) Next() ([]byte, error) {
 	for {
 		chunk, err := r.r.ReadSlice(r.sep)
 		r.buf = append(r.buf, chunk...)
-		if len(r.buf) > MaxRecordBytes {
+		n := len(r.buf)
+		if err == nil {
+			n-- // the separator is not part of the record
+		}
+		if n > MaxRecordBytes {
 			return nil, fmt.Errorf("line %d at byte %d: %w", r.line+1, r.pos, ErrTooLong)
 		}
 		switch {

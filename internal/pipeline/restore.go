@@ -1,0 +1,508 @@
+package pipeline
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"log/slog"
+	"regexp"
+	"runtime"
+	"sort"
+	"strings"
+	"time"
+
+	"gocloud.dev/blob"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/kferry/kferry/internal/kafka"
+	"github.com/kferry/kferry/internal/plan"
+	"github.com/kferry/kferry/pkg/layout"
+	"github.com/kferry/kferry/pkg/manifest"
+	"github.com/kferry/kferry/pkg/record"
+)
+
+// ErrChecksum means an object's bytes or record count differ from the manifest.
+var ErrChecksum = errors.New("object does not match the manifest")
+
+// ErrTargetConfig means an existing target topic's cleanup.policy differs from
+// the backed-up topic's.
+var ErrTargetConfig = errors.New("target topic config differs")
+
+// RestoreOptions configure a restore.
+type RestoreOptions struct {
+	Selector          plan.Selector
+	Renames           layout.Renames
+	BackupID          string // "" = newest
+	Since, Until      time.Time
+	Groups            *regexp.Regexp // groups to translate; nil = all in the manifest
+	ReplicationFactor int16
+	Force             bool
+	AtLeastOnce       bool
+	Parallelism       int
+	Progress          Progress
+	Logger            *slog.Logger
+}
+
+// RestoreGroup is the consumer group that records a restore's progress: its
+// offset on a target partition is the next source offset to restore.
+func RestoreGroup(backupID string) string { return "kferry-restore-" + backupID }
+
+type restoreTask struct {
+	src    *manifest.Partition
+	topic  string // source topic
+	target string
+	groups []manifest.GroupOffset // user group offsets on this source partition, by offset
+}
+
+// Restore writes a backup back into Kafka: topics created with their partition
+// counts and configs, records in order into the same partition numbers with
+// their keys, values, headers and timestamps, one Kafka transaction per object
+// together with the restore's progress and the translated consumer-group offsets,
+// so a restore killed at any moment and run again writes every record once.
+func Restore(ctx context.Context, kc *kafka.Client, b *blob.Bucket, bucketName string, o RestoreOptions) (Summary, error) {
+	started := time.Now()
+	log := o.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	m, err := LoadManifest(ctx, b, o.BackupID)
+	if err != nil {
+		return Summary{}, err
+	}
+	var names []string
+	for _, t := range m.Topics {
+		names = append(names, t.Name)
+	}
+	selected, err := plan.Select(names, o.Selector, "backup "+m.ID)
+	if err != nil {
+		return Summary{}, err
+	}
+	col := newCollector()
+	tasks, err := prepareRestoreTargets(ctx, kc, m, selected, &o, col, log)
+	if err != nil {
+		return Summary{}, err
+	}
+	if !o.AtLeastOnce {
+		log.Info("restoring with transactions (exactly once)", "backup", m.ID, "progress_group", RestoreGroup(m.ID))
+	} else {
+		col.warn("--at-least-once: no transactions; a restore interrupted and run again may write some records twice")
+	}
+	par := o.Parallelism
+	if par <= 0 {
+		par = runtime.NumCPU() * 2
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(par)
+	for _, t := range tasks {
+		g.Go(func() error { return restorePartition(gctx, kc, b, m, t, &o, col, log) })
+	}
+	err = g.Wait()
+	s := col.summary("restore", bucketName, started)
+	if err != nil {
+		return s, err
+	}
+	log.Info("restore done", "backup", m.ID, "records", s.Records, "seconds", s.Seconds)
+	return s, nil
+}
+
+// LoadManifest reads the manifest with the given id, or the newest one.
+func LoadManifest(ctx context.Context, b *blob.Bucket, id string) (*manifest.Manifest, error) {
+	if id == "" {
+		ids, err := ListBackups(ctx, b)
+		if err != nil {
+			return nil, err
+		}
+		if id, err = manifest.Newest(ids); err != nil {
+			return nil, fmt.Errorf("%w; run kferry backup first, or check the URL", err)
+		}
+	}
+	body, err := b.ReadAll(ctx, manifest.Key(id))
+	if err != nil {
+		return nil, fmt.Errorf("%w %s: read %s: %v (kferry ls lists the backups)", manifest.ErrNoBackup, id, manifest.Key(id), err)
+	}
+	m, err := manifest.Unmarshal(body)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", manifest.Key(id), err)
+	}
+	return m, nil
+}
+
+// ListBackups returns the ids of every manifest in the bucket, sorted.
+func ListBackups(ctx context.Context, b *blob.Bucket) ([]string, error) {
+	var ids []string
+	it := b.List(&blob.ListOptions{Prefix: manifest.Prefix})
+	for {
+		obj, err := it.Next(ctx)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("list %s: %w", manifest.Prefix, err)
+		}
+		if id, ok := manifest.IDFromKey(obj.Key); ok {
+			ids = append(ids, id)
+		}
+	}
+	sort.Strings(ids)
+	return ids, nil
+}
+
+func prepareRestoreTargets(ctx context.Context, kc *kafka.Client, m *manifest.Manifest, selected []string, o *RestoreOptions, col *collector, log *slog.Logger) ([]restoreTask, error) {
+	existing, err := kc.DescribeTopics(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	targetOf := map[string]string{}
+	sourceOf := map[string]string{}
+	for _, src := range selected {
+		dst, err := o.Renames.Target(src)
+		if err != nil {
+			return nil, fmt.Errorf("rename %s: %w", src, err)
+		}
+		if other, dup := sourceOf[dst]; dup {
+			return nil, fmt.Errorf("topics %s and %s would both be restored into %s; refine --rename", other, src, dst)
+		}
+		sourceOf[dst], targetOf[src] = src, dst
+	}
+	progress := RestoreGroup(m.ID)
+	var targets []string
+	for _, src := range selected {
+		t := m.Topic(src)
+		dst := targetOf[src]
+		targets = append(targets, dst)
+		cur, ok := existing[dst]
+		if !ok {
+			continue
+		}
+		if cur.Partitions < t.Partitions {
+			return nil, fmt.Errorf("%w: %s has %d partitions but the backup of %s has %d; add partitions first (kafka-topics --alter --topic %s --partitions %d)", ErrTargetPartitions, dst, cur.Partitions, src, t.Partitions, dst, t.Partitions)
+		}
+		want, have := policy(t.Configs), policy(cur.Configs)
+		if want != have && !o.Force {
+			return nil, fmt.Errorf("%w: %s has cleanup.policy=%s but the backup of %s has %s; pass --force to restore anyway", ErrTargetConfig, dst, have, src, want)
+		}
+	}
+	done, err := kc.CommittedOffsets(ctx, progress, targets)
+	if err != nil {
+		return nil, err
+	}
+	// A target that holds records is refused unless this restore wrote them
+	// (then it resumes) or --force says to add to it.
+	var check []string
+	for _, dst := range targets {
+		if _, ok := existing[dst]; ok && len(done[dst]) == 0 {
+			check = append(check, dst)
+		}
+	}
+	if len(check) > 0 && !o.Force {
+		ranges, err := kc.Ranges(ctx, check)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range ranges {
+			if r.End > r.Start {
+				return nil, fmt.Errorf("%w: %s partition %d already holds %d records; restore into an empty topic, or pass --force to add to it", ErrTargetNotEmpty, r.Topic, r.Partition, r.End-r.Start)
+			}
+		}
+	}
+	groupsBy := map[string]map[int32][]manifest.GroupOffset{}
+	var groupNames []string
+	for _, g := range m.Groups {
+		if o.Groups != nil && !o.Groups.MatchString(g.Group) {
+			continue
+		}
+		groupNames = append(groupNames, g.Group)
+		for _, off := range g.Offsets {
+			if groupsBy[off.Topic] == nil {
+				groupsBy[off.Topic] = map[int32][]manifest.GroupOffset{}
+			}
+			go2 := off
+			go2.Metadata = g.Group // carry the group name along
+			groupsBy[off.Topic][off.Partition] = append(groupsBy[off.Topic][off.Partition], go2)
+		}
+	}
+	if err := kc.CheckGroupsIdle(ctx, groupNames); err != nil {
+		return nil, err
+	}
+	var tasks []restoreTask
+	for _, src := range selected {
+		t := m.Topic(src)
+		dst := targetOf[src]
+		if _, ok := existing[dst]; !ok {
+			created, err := kc.CreateTopicWithConfigs(ctx, dst, int32(t.Partitions), o.ReplicationFactor, t.Configs)
+			if err != nil {
+				return nil, err
+			}
+			if created {
+				log.Info("topic created", "topic", dst, "partitions", t.Partitions, "configs", len(t.Configs))
+			}
+		}
+		if t.Configs["message.timestamp.type"] == "LogAppendTime" {
+			col.warn(fmt.Sprintf("%s uses LogAppendTime: the broker stamps restored records with the restore time", dst))
+		}
+		col.targets[src] = dst
+		for i := range t.Partition {
+			p := &t.Partition[i]
+			col.partition(src, p.Partition)
+			gs := groupsBy[src][p.Partition]
+			sort.Slice(gs, func(a, b int) bool { return gs[a].Offset < gs[b].Offset })
+			tasks = append(tasks, restoreTask{src: p, topic: src, target: dst, groups: gs})
+		}
+	}
+	return tasks, nil
+}
+
+func policy(configs map[string]string) string {
+	if p, ok := configs["cleanup.policy"]; ok {
+		return p
+	}
+	return "delete"
+}
+
+// partitionRestore carries one partition's state across its objects.
+type partitionRestore struct {
+	t        restoreTask
+	o        *RestoreOptions
+	w        *kafka.TxnWriter
+	progress string
+	next     int64 // next source offset to restore
+	started  bool  // the --since point was passed (always true without --since)
+	stopped  bool  // the --until point was reached
+	pending  []manifest.GroupOffset
+	lastDst  int64 // target offset of the last restored record
+}
+
+// sincePassed marks, in the progress group's commit metadata, that the --since
+// point lies behind, so a resumed restore does not skip early-stamped records
+// that follow it.
+const sincePassed = "since-passed"
+
+func restorePartition(ctx context.Context, kc *kafka.Client, b *blob.Bucket, m *manifest.Manifest, t restoreTask, o *RestoreOptions, col *collector, log *slog.Logger) error {
+	pr := &partitionRestore{t: t, o: o, progress: RestoreGroup(m.ID), next: t.src.StartOffset, lastDst: -1, started: o.Since.IsZero()}
+	done, err := kc.CommittedOffsetsMeta(ctx, pr.progress, []string{t.target})
+	if err != nil {
+		return err
+	}
+	prev, resumed := done[t.target][t.src.Partition]
+	if resumed {
+		pr.next = prev.Offset
+		pr.started = pr.started || prev.Metadata == sincePassed
+		log.Info("resuming", "topic", t.target, "partition", t.src.Partition, "next_source_offset", prev.Offset)
+	}
+	for _, g := range t.groups {
+		// A group whose offset lies before the resume point went out in the
+		// transaction that restored its record.
+		if !resumed || g.Offset >= pr.next {
+			pr.pending = append(pr.pending, g)
+		}
+	}
+	txnID := ""
+	if !o.AtLeastOnce {
+		txnID = fmt.Sprintf("%s-%s-%d", pr.progress, t.target, t.src.Partition)
+	}
+	if pr.w, err = kafka.NewTxnWriter(ctx, kc.Config(), txnID, kafka.WriterOptions{}); err != nil {
+		return err
+	}
+	defer pr.w.Close()
+	for _, obj := range t.src.Objects {
+		if obj.LastOffset < pr.next || pr.stopped {
+			continue
+		}
+		n, bytes, err := pr.restoreObject(ctx, b, obj)
+		if err != nil {
+			return fmt.Errorf("restore %s/%d: %w", t.topic, t.src.Partition, err)
+		}
+		col.update(t.topic, t.src.Partition, func(ps *PartitionSummary) {
+			if ps.FirstOffset < 0 {
+				ps.FirstOffset = obj.FirstOffset
+			}
+			ps.LastOffset = pr.next - 1
+			ps.Records += n
+			ps.Bytes += bytes
+			ps.Objects++
+		})
+		if o.Progress != nil {
+			o.Progress.Add(n, bytes)
+		}
+	}
+	return pr.finishGroups(ctx, kc)
+}
+
+// take reports whether rec is restored, applying the resume point, --since and
+// --until (Kafka's offsets-for-times rule: everything before the first record
+// stamped after --until).
+func (pr *partitionRestore) take(rec *record.Record) bool {
+	switch {
+	case rec.Offset < pr.next || pr.stopped:
+		return false
+	case !pr.o.Until.IsZero() && rec.Timestamp.After(pr.o.Until):
+		pr.stopped = true
+		pr.next = rec.Offset
+		return false
+	case !pr.started && rec.Timestamp.Before(pr.o.Since):
+		return false
+	}
+	pr.started = true
+	return true
+}
+
+// restoreObject restores the records of obj from pr.next on in one transaction,
+// committed only if the object's bytes and count match the manifest.
+func (pr *partitionRestore) restoreObject(ctx context.Context, b *blob.Bucket, obj manifest.Object) (int64, int64, error) {
+	info := ObjectInfo{Key: obj.Key, Size: obj.Size, Object: layout.Object{Topic: pr.t.topic, Partition: pr.t.src.Partition, StartOffset: obj.FirstOffset, View: layout.ViewValues, Ext: ".kfr"}}
+	hr, err := openHashedObject(ctx, b, info)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer hr.Close()
+	if err := pr.w.Begin(); err != nil {
+		return 0, 0, err
+	}
+	type ack struct {
+		src int64
+		dst *int64
+	}
+	var (
+		n, bytes, seen int64
+		acks           []ack
+	)
+	for {
+		rec := record.Record{Offset: -1}
+		err := hr.Next(&rec)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			pr.w.Abort(ctx)
+			return 0, 0, err
+		}
+		seen++
+		if !pr.take(&rec) {
+			continue
+		}
+		rec.Topic, rec.Partition = pr.t.target, pr.t.src.Partition
+		dst := new(int64)
+		acks = append(acks, ack{src: rec.Offset, dst: dst})
+		pr.w.Produce(ctx, &rec, func(off int64) { *dst = off })
+		n++
+		bytes += int64(rec.Size())
+	}
+	if err := hr.check(obj, seen); err == nil {
+		err = pr.w.Flush(ctx)
+	} else {
+		pr.w.Abort(ctx)
+		return 0, 0, err
+	}
+	next := pr.next
+	if !pr.stopped {
+		next = obj.LastOffset + 1
+	}
+	meta := ""
+	if pr.started && !pr.o.Since.IsZero() {
+		meta = sincePassed
+	}
+	offsets := []kafka.GroupOffset{{Group: pr.progress, Topic: pr.t.target, Partition: pr.t.src.Partition, Offset: next, Metadata: meta}}
+	// A group's committed source offset O becomes the target offset of the first
+	// restored record whose source offset is ≥ O, in the same transaction.
+	var keep []manifest.GroupOffset
+	for _, g := range pr.pending {
+		i := sort.Search(len(acks), func(i int) bool { return acks[i].src >= g.Offset })
+		if i < len(acks) {
+			offsets = append(offsets, kafka.GroupOffset{Group: g.Metadata, Topic: pr.t.target, Partition: pr.t.src.Partition, Offset: *acks[i].dst})
+			continue
+		}
+		keep = append(keep, g)
+	}
+	if n > 0 || !pr.w.Transactional() {
+		err = pr.w.Commit(ctx, offsets)
+	} else {
+		// A transaction without records cannot carry offsets; nothing was
+		// written, so committing the progress plainly keeps it exact.
+		pr.w.Abort(ctx)
+		err = pr.w.CommitPlain(ctx, offsets)
+	}
+	if err != nil {
+		return 0, 0, err
+	}
+	if len(acks) > 0 {
+		pr.lastDst = *acks[len(acks)-1].dst
+	}
+	pr.pending, pr.next = keep, next
+	return n, bytes, nil
+}
+
+// finishGroups commits the groups whose offsets lie beyond every restored record:
+// they land at the end of the target partition.
+func (pr *partitionRestore) finishGroups(ctx context.Context, kc *kafka.Client) error {
+	if len(pr.pending) == 0 {
+		return nil
+	}
+	end := pr.lastDst + 1
+	if pr.lastDst < 0 {
+		ranges, err := kc.Ranges(ctx, []string{pr.t.target})
+		if err != nil {
+			return err
+		}
+		for _, r := range ranges {
+			if r.Partition == pr.t.src.Partition {
+				end = r.End
+			}
+		}
+	}
+	var offsets []kafka.GroupOffset
+	for _, g := range pr.pending {
+		offsets = append(offsets, kafka.GroupOffset{Group: g.Metadata, Topic: pr.t.target, Partition: pr.t.src.Partition, Offset: end})
+	}
+	return pr.w.CommitPlain(ctx, offsets)
+}
+
+// hashedObject reads a native object while hashing its bytes.
+type hashedObject struct {
+	*objectReader
+	h    hash.Hash
+	size int64
+}
+
+type teeReader struct {
+	r    io.Reader
+	h    hash.Hash
+	size *int64
+}
+
+func (t teeReader) Read(p []byte) (int, error) {
+	n, err := t.r.Read(p)
+	t.h.Write(p[:n])
+	*t.size += int64(n)
+	return n, err
+}
+
+func openHashedObject(ctx context.Context, b *blob.Bucket, info ObjectInfo) (*hashedObject, error) {
+	ho := &hashedObject{h: sha256.New()}
+	or, err := openObjectVia(ctx, b, info, func(r io.Reader) io.Reader { return teeReader{r: r, h: ho.h, size: &ho.size} })
+	if err != nil {
+		return nil, err
+	}
+	ho.objectReader = or
+	return ho, nil
+}
+
+// check drains the object and compares size, checksum and count with the manifest.
+func (ho *hashedObject) check(obj manifest.Object, records int64) error {
+	if _, err := io.Copy(io.Discard, ho.src); err != nil {
+		return fmt.Errorf("read %s: %w", obj.Key, err)
+	}
+	sum := hex.EncodeToString(ho.h.Sum(nil))
+	switch {
+	case ho.size != obj.Size:
+		return fmt.Errorf("%w: %s is %d bytes, the manifest says %d (truncated or replaced)", ErrChecksum, obj.Key, ho.size, obj.Size)
+	case !strings.EqualFold(sum, obj.SHA256):
+		return fmt.Errorf("%w: %s has SHA-256 %s, the manifest says %s (altered)", ErrChecksum, obj.Key, sum, obj.SHA256)
+	case records != obj.Records:
+		return fmt.Errorf("%w: %s holds %d records, the manifest says %d", ErrChecksum, obj.Key, records, obj.Records)
+	}
+	return nil
+}

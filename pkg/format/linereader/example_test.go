@@ -1,0 +1,24 @@
+package linereader_test
+
+import (
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/kferry/kferry/pkg/format/linereader"
+)
+
+func ExampleReader() {
+	r := linereader.New(strings.NewReader("first\nsecond\nno final separator"), '\n')
+	for {
+		b, err := r.Next()
+		if err == io.EOF {
+			break
+		}
+		fmt.Printf("line %d at byte %d: %s\n", r.Line(), r.Offset(), b)
+	}
+	// Output:
+	// line 1 at byte 0: first
+	// line 2 at byte 6: second
+	// line 3 at byte 13: no final separator
+}
