@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/spf13/cobra"
+	"gocloud.dev/blob"
 
 	"github.com/kferry/kferry/internal/pipeline"
 	"github.com/kferry/kferry/pkg/layout"
@@ -85,10 +87,21 @@ func runLs(ctx context.Context, g *globals, raw string, o *lsOptions) error {
 			rows = append(rows, row)
 		}
 	}
+	backups, err := listBackups(ctx, b)
+	if err != nil {
+		return err
+	}
 	if o.json {
 		enc := json.NewEncoder(g.stdout)
 		enc.SetIndent("", "  ")
-		return enc.Encode(map[string]any{"bucket": store.Redact(raw), "partitions": rows, "skipped_keys": len(cat.Skipped)})
+		return enc.Encode(map[string]any{"bucket": store.Redact(raw), "partitions": rows, "skipped_keys": len(cat.Skipped), "backups": backups})
+	}
+	if len(backups) > 0 {
+		fmt.Fprintf(g.stdout, "%-22s %-22s %6s %6s %12s %-24s %-24s\n", "BACKUP", "PARENT", "TOPICS", "GROUPS", "RECORDS", "OLDEST RECORD", "NEWEST RECORD")
+		for _, bk := range backups {
+			fmt.Fprintf(g.stdout, "%-22s %-22s %6d %6d %12d %-24s %-24s\n", bk.ID, orDash(bk.Parent), bk.Topics, bk.Groups, bk.Records, msTime(bk.MinTimestamp), msTime(bk.MaxTimestamp))
+		}
+		fmt.Fprintln(g.stdout)
 	}
 	fmt.Fprintf(g.stdout, "%-32s %9s %8s %14s %14s %12s %s\n", "TOPIC", "PARTITION", "OBJECTS", "FIRST-START", "LAST-START", "BYTES", "SIDECARS")
 	for _, r := range rows {
@@ -235,4 +248,45 @@ func bytesJSON(b []byte, isJSON bool) any {
 		return string(b)
 	}
 	return map[string]string{"base64": base64.StdEncoding.EncodeToString(b)}
+}
+
+type lsBackup struct {
+	ID           string `json:"id"`
+	Parent       string `json:"parent,omitempty"`
+	Topics       int    `json:"topics"`
+	Groups       int    `json:"groups"`
+	Records      int64  `json:"records"`
+	MinTimestamp int64  `json:"min_timestamp"`
+	MaxTimestamp int64  `json:"max_timestamp"`
+	Warnings     int    `json:"warnings"`
+}
+
+// listBackups summarises every manifest in the bucket, oldest first.
+func listBackups(ctx context.Context, b *blob.Bucket) ([]lsBackup, error) {
+	ids, err := pipeline.ListBackups(ctx, b)
+	if err != nil {
+		return nil, err
+	}
+	var out []lsBackup
+	for _, id := range ids {
+		m, err := pipeline.LoadManifest(ctx, b, id)
+		if err != nil {
+			return nil, err
+		}
+		bk := lsBackup{ID: m.ID, Parent: m.Parent, Topics: len(m.Topics), Groups: len(m.Groups), MinTimestamp: m.MinTimestamp, MaxTimestamp: m.MaxTimestamp, Warnings: len(m.Warnings)}
+		for _, t := range m.Topics {
+			for _, p := range t.Partition {
+				bk.Records += p.Records
+			}
+		}
+		out = append(out, bk)
+	}
+	return out, nil
+}
+
+func msTime(ms int64) string {
+	if ms <= 0 {
+		return "-"
+	}
+	return time.UnixMilli(ms).UTC().Format(time.RFC3339)
 }

@@ -13,6 +13,7 @@ import (
 
 	_ "github.com/kferry/kferry/pkg/format/bytesfmt" // --format bytes
 	_ "github.com/kferry/kferry/pkg/format/jsonfmt"  // --format json
+	_ "github.com/kferry/kferry/pkg/format/native"   // --format native, backup
 )
 
 // Version is set at build time with -ldflags "-X github.com/kferry/kferry/internal/cli.Version=...".
@@ -65,7 +66,7 @@ Exit status: 0 done, 1 failed, 2 usage error.`,
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageErrorf("%v (see %s --help)", err, c.CommandPath())
 	})
-	root.AddCommand(newExportCmd(g), newImportCmd(g), newLsCmd(g), newCatCmd(g), newDemoCmd(g))
+	root.AddCommand(newExportCmd(g), newImportCmd(g), newBackupCmd(g), newRestoreCmd(g), newVerifyCmd(g), newLsCmd(g), newCatCmd(g), newDemoCmd(g))
 	return root
 }
 

@@ -169,17 +169,28 @@ func (c *Client) CheckGroupsIdle(ctx context.Context, groups []string) error {
 }
 
 // CommittedOffsetsMeta returns the offsets a group committed on topics, with
-// their metadata.
+// their metadata. It asks for the group's offsets only (no topic metadata), so
+// topics that do not exist yet or were just created are simply absent.
 func (c *Client) CommittedOffsetsMeta(ctx context.Context, group string, topics []string) (map[string]map[int32]GroupOffset, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.timeout())
 	defer cancel()
-	resps, err := c.adm.FetchOffsetsForTopics(ctx, group, topics...)
+	resps, err := c.adm.FetchOffsets(ctx, group)
+	if err == nil {
+		err = resps.Error()
+	}
+	if errors.Is(err, kerr.GroupIDNotFound) {
+		return map[string]map[int32]GroupOffset{}, nil // no commits yet
+	}
 	if err != nil {
 		return nil, fmt.Errorf("fetch offsets of group %s: %w", group, err)
 	}
+	want := map[string]bool{}
+	for _, t := range topics {
+		want[t] = true
+	}
 	out := map[string]map[int32]GroupOffset{}
 	resps.Each(func(r kadm.OffsetResponse) {
-		if r.Err != nil || r.At < 0 {
+		if r.Err != nil || r.At < 0 || !want[r.Topic] {
 			return
 		}
 		if out[r.Topic] == nil {
@@ -192,22 +203,17 @@ func (c *Client) CommittedOffsetsMeta(ctx context.Context, group string, topics 
 
 // CommittedOffsets returns the offsets a group committed on topics.
 func (c *Client) CommittedOffsets(ctx context.Context, group string, topics []string) (map[string]map[int32]int64, error) {
-	ctx, cancel := context.WithTimeout(ctx, c.cfg.timeout())
-	defer cancel()
-	resps, err := c.adm.FetchOffsetsForTopics(ctx, group, topics...)
+	meta, err := c.CommittedOffsetsMeta(ctx, group, topics)
 	if err != nil {
-		return nil, fmt.Errorf("fetch offsets of group %s: %w", group, err)
+		return nil, err
 	}
 	out := map[string]map[int32]int64{}
-	resps.Each(func(r kadm.OffsetResponse) {
-		if r.Err != nil || r.At < 0 {
-			return
+	for t, ps := range meta {
+		out[t] = map[int32]int64{}
+		for p, o := range ps {
+			out[t][p] = o.Offset
 		}
-		if out[r.Topic] == nil {
-			out[r.Topic] = map[int32]int64{}
-		}
-		out[r.Topic][r.Partition] = r.At
-	})
+	}
 	return out, nil
 }
 

@@ -237,7 +237,8 @@ func (pe *partitionExport) add(ctx context.Context, rec *record.Record) error {
 		}
 	}
 	if pe.set == nil {
-		set, err := openObjectSet(ctx, pe.b, o.Naming, pe.vf, o.Gzip, rec.Topic, rec.Partition, rec.Offset)
+		// Only observers of commits (backups) read the checksum.
+		set, err := openObjectSet(ctx, pe.b, o.Naming, pe.vf, o.Gzip, rec.Topic, rec.Partition, rec.Offset, pe.onCommit != nil)
 		if err != nil {
 			return err
 		}

@@ -127,10 +127,12 @@ func verifyObject(ctx context.Context, b *blob.Bucket, topic string, p int32, ob
 			break
 		}
 		if err != nil {
+			_, _ = io.Copy(io.Discard, ho.src) // count what is there to tell truncated from altered
+			kind := "altered"
 			if ho.size < obj.Size {
-				return fmt.Sprintf("truncated object %s: %v", obj.Key, err)
+				kind = "truncated"
 			}
-			return fmt.Sprintf("corrupt object %s: %v", obj.Key, err)
+			return fmt.Sprintf("%s object %s (%d of %d bytes): %s", kind, obj.Key, ho.size, obj.Size, clip(strings.TrimPrefix(err.Error(), "object "+obj.Key+": "), 160))
 		}
 		n++
 	}
@@ -289,4 +291,12 @@ func (m *manifestRecords) close() {
 	if m.cur != nil {
 		m.cur.Close()
 	}
+}
+
+// clip shortens decoder messages that quote whole schemas.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
 }
