@@ -2,11 +2,15 @@ package kafka
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -29,6 +33,8 @@ type Config struct {
 	ClientID string
 	// Timeout bounds the first contact and every admin request (DefaultTimeout if 0).
 	Timeout time.Duration
+	// Security holds TLS and SASL settings.
+	Security Security
 }
 
 func (c Config) timeout() time.Duration {
@@ -46,13 +52,17 @@ func (c Config) options() ([]kgo.Opt, error) {
 	if id == "" {
 		id = "kferry"
 	}
-	return []kgo.Opt{
+	sec, err := c.Security.options()
+	if err != nil {
+		return nil, err
+	}
+	return append([]kgo.Opt{
 		kgo.SeedBrokers(c.Brokers...),
 		kgo.ClientID(id),
 		kgo.DialTimeout(min(c.timeout(), 10*time.Second)),
 		kgo.RetryTimeout(c.timeout()),
 		kgo.RetryBackoffFn(backoff),
-	}, nil
+	}, sec...), nil
 }
 
 // backoff is exponential from 100 ms to 2 s with jitter, so many workers retrying
@@ -91,11 +101,31 @@ func Dial(ctx context.Context, cfg Config, extra ...kgo.Opt) (*Client, error) {
 	return c, nil
 }
 
-// unreachable builds the one-line error for a cluster that did not answer, with
-// the concrete dial error when there is one (refused, no such host).
+// ErrAuth means the cluster refused the credentials, or the TLS handshake failed.
+var ErrAuth = errors.New("kafka authentication failed")
+
+// unreachable builds the one-line error for a cluster that did not answer or
+// refused us, with the concrete cause when there is one (refused connection,
+// unknown host, wrong password, untrusted certificate).
 func unreachable(ctx context.Context, cfg Config, err error) error {
 	if ctx.Err() != nil {
 		return ctx.Err()
+	}
+	brokers := strings.Join(cfg.Brokers, ",")
+	var certErr *tls.CertificateVerificationError
+	var unknownAuth x509.UnknownAuthorityError
+	var hostErr x509.HostnameError
+	switch {
+	case errors.Is(err, kerr.SaslAuthenticationFailed), errors.Is(err, kerr.IllegalSaslState), errors.Is(err, kerr.UnsupportedSaslMechanism):
+		return fmt.Errorf("%w: brokers %s refused SASL %s for user %q: %s; check --sasl-mechanism, --sasl-username and --sasl-password", ErrAuth, brokers, cfg.Security.SASLMechanism, cfg.Security.SASLUsername, kerrText(err))
+	case errors.As(err, &certErr), errors.As(err, &unknownAuth), errors.As(err, &hostErr):
+		return fmt.Errorf("%w: TLS to brokers %s: the broker's certificate is not trusted (%s); pass its CA with --tls-ca, or --tls-server-name if the name differs", ErrAuth, brokers, tlsReason(err))
+	case errors.Is(err, ErrSecurityConfig):
+		return err
+	case closedEarly(err) && cfg.Security.SASLMechanism != "":
+		return fmt.Errorf("%w: brokers %s closed the connection during SASL %s authentication of user %q; the user or password is probably wrong (check --sasl-username and --sasl-password)", ErrAuth, brokers, cfg.Security.SASLMechanism, cfg.Security.SASLUsername)
+	case cfg.Security.tlsOn() && (closedEarly(err) || strings.Contains(err.Error(), "tls: certificate required")):
+		return fmt.Errorf("%w: brokers %s closed the connection during the TLS handshake; if the listener requires a client certificate, pass --tls-cert and --tls-key", ErrAuth, brokers)
 	}
 	reason := err.Error()
 	if errors.Is(err, context.DeadlineExceeded) {
@@ -105,10 +135,40 @@ func unreachable(ctx context.Context, cfg Config, err error) error {
 			reason = derr.Error()
 		} else {
 			conn.Close()
+			if cfg.Security.TLS || cfg.Security.SASLMechanism != "" {
+				reason += " (the port answers: check that TLS and SASL settings match the listener)"
+			}
 		}
 	}
 	return fmt.Errorf("%w: brokers %s: %s; check --brokers (or KFERRY_BROKERS), the network and the security settings, or raise --timeout",
-		ErrUnreachable, strings.Join(cfg.Brokers, ","), reason)
+		ErrUnreachable, brokers, reason)
+}
+
+// closedEarly reports a connection the broker closed before answering, which is
+// how brokers (and kfake) end a failed authentication.
+func closedEarly(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET)
+}
+
+// kerrText is the broker's own message for a Kafka error code.
+func kerrText(err error) string {
+	var ke *kerr.Error
+	if errors.As(err, &ke) {
+		return ke.Message
+	}
+	return err.Error()
+}
+
+func tlsReason(err error) string {
+	for e := err; e != nil; e = errors.Unwrap(e) {
+		if _, ok := e.(x509.UnknownAuthorityError); ok {
+			return e.Error()
+		}
+		if _, ok := e.(x509.HostnameError); ok {
+			return e.Error()
+		}
+	}
+	return err.Error()
 }
 
 // Close releases the client's connections.
