@@ -21,6 +21,8 @@ var Version = "dev"
 
 // globals are the flags every command has.
 type globals struct {
+	config    string
+	profile   string
 	logFormat string
 	logLevel  string
 	stdout    io.Writer
@@ -28,6 +30,8 @@ type globals struct {
 }
 
 func (g *globals) addFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&g.config, "config", "", "YAML file of settings: flag names as keys, optionally under profiles: {name: {...}}")
+	fs.StringVar(&g.profile, "profile", "", "profile of the --config file to use (over its top-level settings)")
 	fs.StringVar(&g.logFormat, "log-format", "text", "log format: text or json")
 	fs.StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 }
@@ -49,7 +53,10 @@ func (g *globals) logger() (*slog.Logger, error) {
 
 // NewRoot builds the kferry command tree.
 func NewRoot() *cobra.Command {
-	g := &globals{stdout: os.Stdout, stderr: os.Stderr}
+	return newRoot(&globals{stdout: os.Stdout, stderr: os.Stderr})
+}
+
+func newRoot(g *globals) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "kferry",
 		Short: "Move Kafka topic data through object storage",
@@ -66,7 +73,7 @@ Exit status: 0 done, 1 failed, 2 usage error.`,
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageErrorf("%v (see %s --help)", err, c.CommandPath())
 	})
-	root.AddCommand(newExportCmd(g), newImportCmd(g), newBackupCmd(g), newRestoreCmd(g), newVerifyCmd(g), newLsCmd(g), newCatCmd(g), newDemoCmd(g))
+	root.AddCommand(newExportCmd(g), newImportCmd(g), newBackupCmd(g), newRestoreCmd(g), newVerifyCmd(g), newLsCmd(g), newCatCmd(g), newDemoCmd(g), newConfigCmd(g))
 	return root
 }
 
@@ -76,8 +83,17 @@ func envName(flag string) string {
 }
 
 // applyEnv sets every flag the command line left alone from KFERRY_<FLAG>, then
-// from the Kafka Connect recipe's variables in fallbacks (flag -> variable).
+// from the Kafka Connect recipe's variables in fallbacks (flag -> variable), then
+// from the --config file: flag > env > file > default.
 func applyEnv(fs *pflag.FlagSet, fallbacks map[string]string) error {
+	if err := applyEnvOnly(fs, fallbacks); err != nil {
+		return err
+	}
+	_, err := applyFile(fs)
+	return err
+}
+
+func applyEnvOnly(fs *pflag.FlagSet, fallbacks map[string]string) error {
 	var err error
 	fs.VisitAll(func(f *pflag.Flag) {
 		if err != nil || f.Changed {

@@ -52,6 +52,13 @@ func (s Security) Secrets() []string {
 	return out
 }
 
+// Validate checks the settings without connecting: TLS files readable and
+// matching, SASL mechanism known and complete.
+func (s Security) Validate() error {
+	_, err := s.options()
+	return err
+}
+
 func (s Security) tlsOn() bool {
 	return s.TLS || s.TLSCA != "" || s.TLSCert != "" || s.TLSInsecureSkipVerify || s.TLSServerName != ""
 }

@@ -1,0 +1,99 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// run executes kferry with args and returns stdout, stderr and the exit code.
+func run(t *testing.T, args ...string) (string, string, int) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	root := newRoot(&globals{stdout: &out, stderr: &errb})
+	root.SetArgs(args)
+	root.SetOut(&out)
+	root.SetErr(&errb)
+	err := root.ExecuteContext(context.Background())
+	if err != nil {
+		errb.WriteString("kferry: " + err.Error() + "\n")
+	}
+	return out.String(), errb.String(), ExitCode(err)
+}
+
+func writeFile(t *testing.T, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "kferry.yaml")
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestConfigPrecedenceAndMasking(t *testing.T) {
+	const secret = "hunter2-very-secret"
+	cfg := writeFile(t, `
+brokers: [file-a:9092, file-b:9092]
+sasl-mechanism: scram-sha-512
+sasl-username: from-file
+sasl-password: `+secret+`
+timeout: 4s
+profiles:
+  target:
+    brokers: target:9092
+    tls: true
+`)
+	t.Setenv("KFERRY_SASL_USERNAME", "from-env")
+	out, errOut, code := run(t, "config", "check", "--config", cfg, "--profile", "target", "--timeout", "3s")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	for _, want := range []string{
+		"brokers                    [target:9092]", "(file)",
+		"sasl-username              from-env", "(env KFERRY_SASL_USERNAME)",
+		"timeout                    3s", "(flag)",
+		"tls                        true",
+		"sasl-password              ****",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out+errOut, secret) {
+		t.Errorf("secret printed:\n%s%s", out, errOut)
+	}
+}
+
+func TestConfigErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		file string
+		args []string
+		msg  string
+	}{
+		{"unknown key", "brokers: a:1\nbrokerz: b:1\n", nil, `unknown setting "brokerz"`},
+		{"unknown profile", "brokers: a:1\n", []string{"--profile", "nope"}, `--profile "nope"`},
+		{"not yaml", "brokers: [a:1\n", nil, "not YAML"},
+		{"bad value", "brokers: a:1\ntimeout: soon\n", nil, "timeout"},
+		{"incomplete sasl", "brokers: a:1\nsasl-mechanism: plain\nsasl-username: u\n", nil, "--sasl-password"},
+		{"missing tls ca", "brokers: a:1\ntls-ca: /nonexistent/ca.pem\n", nil, "--tls-ca"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			args := append([]string{"config", "check", "--config", writeFile(t, tt.file)}, tt.args...)
+			_, errOut, code := run(t, args...)
+			if code != ExitUsage {
+				t.Errorf("exit %d, want %d: %s", code, ExitUsage, errOut)
+			}
+			if !strings.Contains(errOut, tt.msg) {
+				t.Errorf("stderr %q lacks %q", errOut, tt.msg)
+			}
+			if n := strings.Count(strings.TrimSpace(errOut), "\n"); n != 0 {
+				t.Errorf("error is %d lines: %q", n+1, errOut)
+			}
+		})
+	}
+}
