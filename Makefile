@@ -27,7 +27,13 @@ demo:
 	$(GO) run ./cmd/kferry demo
 
 .PHONY: bench
-# bench: 1,000,000 records of 1 KiB over 9 partitions on an in-process kfake broker,
-# kferry export/import next to kcat consume/produce, with peak RSS.
+# bench: 1,000,000 records of 1 KiB over 9 partitions on a kfake cluster in its own
+# process (test/kfakeserver), kferry export/import next to kcat consume/produce, with
+# peak RSS; BENCH_RECORDS=200000 for a quick run (bench/run.sh lists the knobs).
 bench:
 	bash bench/run.sh
+
+.PHONY: fuzz
+# fuzz: every decoder and parser fuzz target for FUZZTIME each (default 30s).
+fuzz:
+	bash scripts/fuzz.sh

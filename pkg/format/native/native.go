@@ -4,6 +4,7 @@
 package native
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -46,6 +47,12 @@ const Schema = `{"type":"record","name":"Record","namespace":"io.kferry.native.v
 var ErrVersion = errors.New("unsupported native format version")
 
 var schema = avro.MustParse(Schema)
+
+// MaxRecordBytes bounds one key, value or header value on read. hamba/avro's
+// default (1 MiB) is below what brokers are often configured to accept.
+const MaxRecordBytes = 64 << 20
+
+var decoderConfig = avro.Config{MaxByteSliceSize: MaxRecordBytes, MaxSliceAllocSize: MaxRecordBytes}.Freeze()
 
 type wireHeader struct {
 	Key   string  `avro:"key"`
@@ -160,46 +167,67 @@ func nullable(b []byte) *[]byte {
 }
 
 type decoder struct {
-	r     io.Reader
-	dec   *ocf.Decoder
-	index int
-	wire  wireRecord
+	r      io.Reader
+	c      *containerReader
+	block  *bytes.Reader
+	avro   *avro.Decoder
+	left   int64 // records left in the current block
+	index  int
+	wire   wireRecord
+	closed bool
 }
 
 func (d *decoder) open() error {
-	dec, err := ocf.NewDecoder(d.r)
+	c, err := newContainerReader(d.r)
 	if err != nil {
 		return fmt.Errorf("%w: not an Avro container file: %v", format.ErrMalformed, err)
 	}
-	meta := dec.Metadata()
-	if string(meta[MetaFormat]) != "native" {
+	if string(c.meta[MetaFormat]) != "native" {
+		c.close()
 		return fmt.Errorf("%w: Avro file without %s=native metadata; not a kferry native object", format.ErrMalformed, MetaFormat)
 	}
-	v := string(meta[MetaVersion])
+	v := string(c.meta[MetaVersion])
 	if major, _, _ := strings.Cut(v, "."); major != "1" {
+		c.close()
 		return fmt.Errorf("%w %q (this kferry reads 1.x); upgrade kferry", ErrVersion, v)
 	}
-	d.dec = dec
+	if ws, err := avro.Parse(string(c.meta["avro.schema"])); err != nil || ws.Fingerprint() != schema.Fingerprint() {
+		c.close()
+		return fmt.Errorf("%w: the file's schema is not the native version 1 schema", format.ErrMalformed)
+	}
+	d.c = c
+	d.block = bytes.NewReader(nil)
+	d.avro = decoderConfig.NewDecoder(schema, d.block)
 	return nil
 }
 
 // Next fills every field of rec: offset, timestamp, key, value, headers.
 func (d *decoder) Next(rec *record.Record) error {
-	if d.dec == nil {
+	if d.c == nil {
 		if err := d.open(); err != nil {
 			return err
 		}
 	}
-	if !d.dec.HasNext() {
-		if err := d.dec.Error(); err != nil {
+	for d.left == 0 {
+		if d.block.Len() > 0 {
+			return fmt.Errorf("%w: record %d: %d stray bytes at the end of a block", format.ErrMalformed, d.index, d.block.Len())
+		}
+		count, data, err := d.c.next()
+		if errors.Is(err, io.EOF) {
+			d.c.close()
+			return io.EOF
+		}
+		if err != nil {
 			return fmt.Errorf("%w: record %d: %v", format.ErrMalformed, d.index+1, err)
 		}
-		return io.EOF
+		d.left = count
+		d.block.Reset(data)
 	}
 	d.wire = wireRecord{}
-	if err := d.dec.Decode(&d.wire); err != nil {
+	if err := d.avro.Decode(&d.wire); err != nil {
 		return fmt.Errorf("%w: record %d: %v", format.ErrMalformed, d.index+1, err)
 	}
+	d.left--
 	d.index++
 	w := &d.wire
 	rec.Offset = w.Offset
