@@ -204,7 +204,14 @@ func prepareRestoreTargets(ctx context.Context, kc *kafka.Client, m *manifest.Ma
 			return nil, err
 		}
 		for _, r := range ranges {
-			if r.End > r.Start {
+			if r.End <= r.Start {
+				continue
+			}
+			held, err := holdsRecords(ctx, kc, r)
+			if err != nil {
+				return nil, err
+			}
+			if held {
 				return nil, fmt.Errorf("%w: %s partition %d already holds %d records; restore into an empty topic, or pass --force to add to it", ErrTargetNotEmpty, r.Topic, r.Partition, r.End-r.Start)
 			}
 		}
@@ -254,6 +261,26 @@ func prepareRestoreTargets(ctx context.Context, kc *kafka.Client, m *manifest.Ma
 		}
 	}
 	return tasks, nil
+}
+
+// holdsRecords reports whether r holds a committed record. Offsets alone do not
+// tell: a restore killed before its first commit leaves aborted transactions
+// (records no reader sees, and their markers) behind, and its rerun must resume.
+func holdsRecords(ctx context.Context, kc *kafka.Client, r kafka.PartitionRange) (bool, error) {
+	rd, err := kafka.NewReader(ctx, kc.Config())
+	if err != nil {
+		return false, err
+	}
+	defer rd.Close()
+	errHeld := errors.New("holds a record")
+	err = rd.Read(ctx, r, func([]*record.Record) error { return errHeld })
+	if errors.Is(err, errHeld) {
+		return true, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("check %s/%d is empty: %w", r.Topic, r.Partition, err)
+	}
+	return false, nil
 }
 
 func policy(configs map[string]string) string {
@@ -441,16 +468,17 @@ func (pr *partitionRestore) finishGroups(ctx context.Context, kc *kafka.Client) 
 	if len(pr.pending) == 0 {
 		return nil
 	}
+	// The end is the target partition's end offset, not lastDst+1: the last
+	// transaction's commit marker follows the last record, and a group that had
+	// read everything must sit after it (or it lags by one forever).
 	end := pr.lastDst + 1
-	if pr.lastDst < 0 {
-		ranges, err := kc.Ranges(ctx, []string{pr.t.target})
-		if err != nil {
-			return err
-		}
-		for _, r := range ranges {
-			if r.Partition == pr.t.src.Partition {
-				end = r.End
-			}
+	ranges, err := kc.Ranges(ctx, []string{pr.t.target})
+	if err != nil {
+		return err
+	}
+	for _, r := range ranges {
+		if r.Partition == pr.t.src.Partition {
+			end = max(end, r.End)
 		}
 	}
 	var offsets []kafka.GroupOffset

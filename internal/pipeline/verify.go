@@ -75,8 +75,9 @@ func Verify(ctx context.Context, b *blob.Bucket, o VerifyOptions) (VerifyReport,
 			if !wanted(o.Topics, t.Name) {
 				continue
 			}
+			same := isSourceTopic(ctx, o, t)
 			for _, p := range t.Partition {
-				n, problem, err := compareLive(ctx, b, o, t.Name, p)
+				n, problem, err := compareLive(ctx, b, o, t.Name, p, same)
 				if err != nil {
 					return rep, err
 				}
@@ -169,9 +170,26 @@ func extraObjects(ctx context.Context, b *blob.Bucket, m *manifest.Manifest, wan
 	return extra, nil
 }
 
+// isSourceTopic reports whether the live topic that t is compared with is the
+// very topic the backup was read from (same Kafka topic id), whose offsets must
+// match too. A restored copy has offsets of its own (transaction markers, no
+// compaction gaps), even under the same name or on the same cluster.
+func isSourceTopic(ctx context.Context, o VerifyOptions, t manifest.Topic) bool {
+	live := o.Renames.Apply(t.Name)
+	if live != t.Name || strings.Trim(t.ID, "0") == "" {
+		return false
+	}
+	d, err := o.Kafka.DescribeTopics(ctx, []string{live})
+	if err != nil {
+		return false // a missing topic is reported by compareLive
+	}
+	return d[live].ID == t.ID
+}
+
 // compareLive streams the backup of one partition next to the live topic and
-// reports the first record that differs in key, value, headers or timestamp.
-func compareLive(ctx context.Context, b *blob.Bucket, o VerifyOptions, topic string, p manifest.Partition) (int64, string, error) {
+// reports the first record that differs in key, value, headers or timestamp
+// (and offset, when same says the live topic is the backup's source).
+func compareLive(ctx context.Context, b *blob.Bucket, o VerifyOptions, topic string, p manifest.Partition, same bool) (int64, string, error) {
 	live := o.Renames.Apply(topic)
 	ranges, err := o.Kafka.Ranges(ctx, []string{live})
 	if err != nil {
@@ -188,7 +206,6 @@ func compareLive(ctx context.Context, b *blob.Bucket, o VerifyOptions, topic str
 	}
 	src := &manifestRecords{ctx: ctx, b: b, topic: topic, p: p}
 	defer src.close()
-	same := live == topic // comparing with the source itself: offsets must match too
 	if same {
 		pr.Start = max(pr.Start, p.StartOffset)
 		pr.End = min(pr.End, p.EndOffset)

@@ -29,7 +29,9 @@ func TestAppendCompactMatchesEncodingJSON(t *testing.T) {
 
 func FuzzAppendCompact(f *testing.F) {
 	for _, in := range compactCases {
-		f.Add([]byte(in))
+		if len(in) < 4096 { // the long cases would slow the fuzzer down
+			f.Add([]byte(in))
+		}
 	}
 	f.Fuzz(func(t *testing.T, in []byte) { checkCompact(t, in) })
 }

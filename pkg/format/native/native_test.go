@@ -23,6 +23,8 @@ func sample() []record.Record {
 		{Topic: "t", Partition: 4, Offset: 11, Timestamp: ts.Add(30 * 24 * time.Hour), TimestampType: record.TimestampCreateTime, Key: nil, Value: nil},
 		{Topic: "t", Partition: 4, Offset: 15, Timestamp: ts, TimestampType: record.TimestampLogAppendTime, Key: []byte{}, Value: []byte{}},
 		{Topic: "t", Partition: 4, Offset: 16, Timestamp: ts, Key: []byte{0x80, 0x81}, Value: bytes.Repeat([]byte{0xfe}, 900<<10)},
+		// Above hamba/avro's default 1 MiB limit for bytes fields.
+		{Topic: "t", Partition: 4, Offset: 17, Timestamp: ts, Value: bytes.Repeat([]byte("kferry"), 3<<20/6)},
 	}
 }
 
