@@ -96,7 +96,7 @@ func openObjectSet(ctx context.Context, b *blob.Bucket, naming layout.Naming, fo
 		}
 		var sink io.Writer = io.MultiWriter(bw, vw.stored)
 		if gz {
-			vw.gz, _ = gzip.NewWriterLevel(bw, gzip.DefaultCompression)
+			vw.gz, _ = gzip.NewWriterLevel(sink, gzip.DefaultCompression) // the checksum covers the stored (compressed) bytes
 			sink = vw.gz
 		}
 		vw.buf = bufio.NewWriterSize(sink, 256<<10)

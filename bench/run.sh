@@ -1,0 +1,202 @@
+#!/usr/bin/env bash
+# make bench: kferry export/import next to kcat consume/produce, measured in the
+# same run against a kfake cluster that runs as its own process on 127.0.0.1
+# (test/kfakeserver), so that kcat and kferry both talk to it over loopback TCP.
+#
+# One round per format in BENCH_FORMATS, each on a fresh cluster:
+#   1. kcat -P produces BENCH_RECORDS JSON lines of BENCH_RECORD_BYTES into topic
+#      "bench" (BENCH_PARTITIONS partitions)                     -> kcat produce
+#   2. kcat -C -e -o beginning reads them all to /dev/null         -> kcat consume
+#   3. kferry export --format F --to file://DIR                    -> export
+#   4. kferry import --from file://DIR --rename bench=bench-copy   -> import
+#   5. the record counts of export, import and of bench-copy (read with kcat) are
+#      checked against BENCH_RECORDS.
+# Rates are records over the wall-clock seconds of each process, start to exit;
+# peak RSS is GNU time's "Maximum resident set size"; CPU is the process's user +
+# system time and the broker's over the same step (from /proc). Export is compared
+# with kcat's consume rate, import with kcat's produce rate. The table is printed
+# and kept in bench/results/ (gitignored).
+#
+# Environment: BENCH_RECORDS (1000000), BENCH_RECORD_BYTES (1024), BENCH_PARTITIONS
+# (9), BENCH_BROKERS (3), BENCH_FORMATS ("bytes json"), BENCH_TIMEOUT seconds per
+# step (900), BENCH_KEEP=1 keeps the work folder, BENCH_KFERRY=path runs that kferry
+# binary instead of building one (before/after comparisons), KFERRY_CPUPROFILE and
+# KFERRY_MEMPROFILE are passed to kferry ("%s" in them becomes the step's name).
+set -euo pipefail
+
+N=${BENCH_RECORDS:-1000000}
+SIZE=${BENCH_RECORD_BYTES:-1024}
+P=${BENCH_PARTITIONS:-9}
+BROKERS_N=${BENCH_BROKERS:-3}
+FORMATS=${BENCH_FORMATS:-bytes json}
+STEP_TIMEOUT=${BENCH_TIMEOUT:-900}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+RESULTS=$ROOT/bench/results
+GO=${GO:-go}
+
+log() { printf '%s bench: %s\n' "$(date +%T)" "$*" >&2; }
+die() { log "$*"; exit 1; }
+
+(( SIZE >= 32 )) || die "BENCH_RECORD_BYTES must be at least 32"
+
+apt_install() { # Debian package; waits for another apt run to finish
+	[[ $(id -u) == 0 ]] || die "$1 is missing: apt-get install -y $1"
+	log "installing $1"
+	for _ in $(seq 20); do
+		if timeout 300 apt-get update -qq >/dev/null 2>&1 &&
+			DEBIAN_FRONTEND=noninteractive timeout 300 apt-get install -y -qq "$1" >/dev/null 2>&1; then
+			return 0
+		fi
+		sleep 6 # most likely the apt lock of a concurrent install
+	done
+	die "could not install $1"
+}
+command -v kcat >/dev/null || apt_install kcat
+[[ -x /usr/bin/time ]] || apt_install time
+
+SERVER_PID=
+stop_kfake() {
+	[[ -n $SERVER_PID ]] || return 0
+	kill -TERM "$SERVER_PID" 2>/dev/null || true
+	for _ in $(seq 50); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
+	kill -KILL "$SERVER_PID" 2>/dev/null || true
+	wait "$SERVER_PID" 2>/dev/null || true
+	SERVER_PID=
+}
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/kferry-bench.XXXXXX")
+cleanup() {
+	stop_kfake
+	if [[ ${BENCH_KEEP:-0} == 1 ]]; then log "kept $WORK"; else rm -rf "$WORK"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+log "building kferry and kfakeserver into $WORK"
+(cd "$ROOT" && $GO build -o "$WORK/kferry" ./cmd/kferry && $GO build -o "$WORK/kfakeserver" ./test/kfakeserver)
+if [[ -n ${BENCH_KFERRY:-} ]]; then # another build, e.g. to compare before and after a change
+	log "using kferry $BENCH_KFERRY"
+	cp "$BENCH_KFERRY" "$WORK/kferry"
+fi
+
+log "generating $N records of $SIZE bytes"
+awk -v n="$N" -v size="$SIZE" 'BEGIN {
+	pad = ""
+	while (length(pad) < size) pad = pad "abcdefghijklmnopqrstuvwxyz0123456789"
+	for (i = 0; i < n; i++) {
+		h = sprintf("{\"id\":%d,\"pad\":\"", i)
+		printf "%s%s\"}\n", h, substr(pad, 1, size - length(h) - 2)
+	}
+}' >"$WORK/records.jsonl"
+[[ $(head -c "$((SIZE + 1))" "$WORK/records.jsonl" | wc -c) == $((SIZE + 1)) ]] || die "generator made a wrong line size"
+
+start_kfake() { # starts a fresh cluster with topic bench and sets BROKERS
+	stop_kfake
+	"$WORK/kfakeserver" -brokers "$BROKERS_N" -topic "bench:$P" >"$WORK/addrs" 2>"$WORK/kfake.log" &
+	SERVER_PID=$!
+	for _ in $(seq 100); do [[ -s $WORK/addrs ]] && break; sleep 0.1; done
+	BROKERS=$(head -n1 "$WORK/addrs")
+	[[ -n $BROKERS ]] || die "kfakeserver printed no addresses: $(cat "$WORK/kfake.log")"
+	log "kfake ($BROKERS_N brokers, topic bench with $P partitions) on $BROKERS"
+}
+# kfake_cpu prints the CPU ticks the kfake process has used so far.
+kfake_cpu() { awk '{print $14 + $15}' "/proc/$SERVER_PID/stat"; }
+
+: >"$WORK/results.tsv"
+# measure NAME RECORDS STDIN STDOUT CMD... runs CMD under GNU time with a timeout
+# and appends "NAME RECORDS NANOSECONDS MAXRSS_KB CPU_S KFAKE_CPU_S" to results.tsv.
+measure() {
+	local name=$1 recs=$2 in=$3 out=$4
+	shift 4
+	log "$name: $*"
+	local t0 t1 k0 k1 rc=0 file=$WORK/${name//\//-}
+	k0=$(kfake_cpu)
+	t0=$(date +%s%N)
+	timeout -k 10 "$STEP_TIMEOUT" /usr/bin/time -v -o "$file.time" "$@" <"$in" >"$out" 2>"$file.log" || rc=$?
+	t1=$(date +%s%N)
+	k1=$(kfake_cpu)
+	if ((rc != 0)); then
+		tail -n 20 "$file.log" >&2 || true
+		die "$name exited with $rc"
+	fi
+	local rss cpu
+	rss=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$file.time")
+	cpu=$(awk -F': ' '/User time|System time/ {s += $2} END {print s}' "$file.time")
+	echo "$name $recs $((t1 - t0)) $rss $cpu $(awk -v k=$((k1 - k0)) -v hz="$(getconf CLK_TCK)" 'BEGIN {print k / hz}')" >>"$WORK/results.tsv"
+	log "$name: $(awk -v ns=$((t1 - t0)) -v r="$recs" -v kb="$rss" 'BEGIN { printf "%.2fs, %.0f records/s, peak RSS %.0f MiB", ns/1e9, r/(ns/1e9), kb/1024 }')"
+}
+
+# reported FILE prints the records count of a kferry --report file.
+reported() { awk -F'[:,]' '/^  "records":/ {gsub(/ /, "", $2); print $2; exit}' "$1"; }
+
+profile() { # NAME: KFERRY_*PROFILE with %s replaced by NAME
+	local v
+	for v in KFERRY_CPUPROFILE KFERRY_MEMPROFILE; do
+		[[ -n ${!v:-} ]] && printf '%s=%s ' "$v" "${!v//%s/$1}"
+	done
+	return 0
+}
+
+# One round per format on a fresh cluster, so that every ratio compares kferry
+# with kcat on the same cluster state and kfake holds at most two copies.
+kfake_rss=0
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+for f in $FORMATS; do
+	start_kfake
+	# kcat's produce rate: one process, librdkafka defaults (acks=all, linger
+	# 5 ms, 1 MB batches), records spread over the partitions by its partitioner.
+	measure "$f/kcat-produce" "$N" "$WORK/records.jsonl" /dev/null kcat -P -b "$BROKERS" -t bench -X acks=all
+	measure "$f/kcat-consume" "$N" /dev/null /dev/null kcat -C -b "$BROKERS" -t bench -e -o beginning -q
+	rm -rf "$WORK/bucket"
+	mkdir -p "$WORK/bucket"
+	measure "$f/export" "$N" /dev/null /dev/null env $(profile "export-$f") "$WORK/kferry" export \
+		--brokers "$BROKERS" --topics bench --to "file://$WORK/bucket" --format "$f" \
+		--report "$WORK/export-$f.json" --log-format text
+	got=$(reported "$WORK/export-$f.json")
+	[[ $got == "$N" ]] || die "export --format $f wrote $got records, want $N"
+	measure "$f/import" "$N" /dev/null /dev/null env $(profile "import-$f") "$WORK/kferry" import \
+		--brokers "$BROKERS" --from "file://$WORK/bucket" --rename "bench=bench-copy" \
+		--report "$WORK/import-$f.json" --log-format text
+	got=$(reported "$WORK/import-$f.json")
+	[[ $got == "$N" ]] || die "import --format $f wrote $got records, want $N"
+	got=$(timeout "$STEP_TIMEOUT" kcat -C -b "$BROKERS" -t bench-copy -e -o beginning -q -f 'x\n' | wc -l)
+	[[ $got == "$N" ]] || die "kcat reads $got records from bench-copy, want $N"
+	kfake_rss=$(awk -v m="$kfake_rss" '/VmHWM/ {print ($2 > m ? $2 : m)}' "/proc/$SERVER_PID/status")
+	stop_kfake
+done
+
+mkdir -p "$RESULTS"
+stamp=$(date +%Y%m%d-%H%M%S)
+table=$RESULTS/bench-$stamp.md
+kcat_version=$(kcat -V 2>&1 | sed -n 's/^Version \([^ ]*\).*\(librdkafka [^ ]*\).*/kcat \1, \2/p')
+awk -v size="$SIZE" -v n="$N" -v p="$P" -v b="$BROKERS_N" -v kfake="$kfake_rss" -v kcat="$kcat_version" \
+	-v load="$load_before / $(cut -d' ' -f1-3 /proc/loadavg)" -v gover="$($GO env GOVERSION)" \
+	-v cpus="$(nproc)" -v when="$(date -u +%FT%TZ)" -v rev="$(cd "$ROOT" && git describe --always --dirty 2>/dev/null || echo unknown)" '
+{ name[NR] = $1; recs[$1] = $2; secs[$1] = $3 / 1e9; rss[$1] = $4; cpu[$1] = $5; kcpu[$1] = $6 }
+END {
+	printf "kferry bench %s (%s, %s, %s): %d records of %d B (%.2f GiB) over %d partitions;\n", when, rev, gover, kcat, n, size, n * size / 2^30, p
+	printf "kfake with %d brokers in its own process; %d CPUs, load average before / after %s\n\n", b, cpus, load
+	printf "| step | seconds | records/s | MB/s | peak RSS MiB | CPU s | kfake CPU s | vs kcat |\n"
+	printf "|---|---:|---:|---:|---:|---:|---:|---|\n"
+	verdict = "PASS"
+	for (i = 1; i <= NR; i++) {
+		s = name[i]; r = recs[s] / secs[s]
+		split(s, part, "/")
+		vs = ""; ref = ""
+		if (part[2] == "export") ref = part[1] "/kcat-consume"
+		if (part[2] == "import") ref = part[1] "/kcat-produce"
+		if (ref != "") {
+			ratio = r / (recs[ref] / secs[ref])
+			vs = sprintf("%.2f× %s", ratio, ref)
+			if (ratio < 0.8) { vs = vs " (below 0.8)"; verdict = "MISSED" }
+		}
+		if (part[2] == "export" && rss[s] > 256 * 1024) { vs = vs ", RSS above 256 MiB"; verdict = "MISSED" }
+		printf "| %s | %.2f | %.0f | %.1f | %.0f | %.2f | %.2f | %s |\n", s, secs[s], r, r * size / 1e6, rss[s] / 1024, cpu[s], kcpu[s], vs
+	}
+	printf "\nMB/s counts value bytes (10^6 B/s). CPU s is the step'"'"'s own user+system time, kfake CPU s the\n"
+	printf "broker'"'"'s during the step; kfake peak RSS %.0f MiB. Each format runs on a fresh cluster.\n", kfake / 1024
+	printf "Targets (export and import >= 0.80× kcat consume/produce, export peak RSS <= 256 MiB): %s\n", verdict
+}' "$WORK/results.tsv" >"$table"
+cp "$table" "$RESULTS/latest.md"
+cp "$WORK/results.tsv" "$RESULTS/bench-$stamp.tsv"
+echo
+cat "$table"
