@@ -1,0 +1,53 @@
+package cli
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/kferry/kferry/pkg/seal"
+)
+
+func newKeygenCmd(g *globals) *cobra.Command {
+	var out string
+	cmd := &cobra.Command{
+		Use:   "keygen [--out FILE]",
+		Short: "Create an encryption key for backups (an age X25519 identity)",
+		Long: `keygen writes a new age identity. Pass it to backup, restore and verify with
+--encrypt-key-file FILE or as KFERRY_ENCRYPTION_KEY. Keep it apart from the bucket:
+without it the backup cannot be read by anyone, including you. The public key
+printed on stderr is what manifests record as the key id. Standard age tools
+decrypt kferry's objects with the same file (age -d -i FILE).
+
+Exit status: 0 done, 1 failed, 2 usage error.`,
+		Example: `  kferry keygen --out kferry-backup.key`,
+		Args:    noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			k, err := seal.Generate()
+			if err != nil {
+				return err
+			}
+			body := fmt.Sprintf("# kferry backup key; public key: %s\n%s\n", k.ID(), k.String())
+			if out == "" {
+				fmt.Fprint(g.stdout, body)
+			} else {
+				f, err := os.OpenFile(out, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+				if err != nil {
+					return fmt.Errorf("keygen: %w (an existing key is never overwritten)", err)
+				}
+				if _, err := f.WriteString(body); err != nil {
+					f.Close()
+					return err
+				}
+				if err := f.Close(); err != nil {
+					return err
+				}
+			}
+			fmt.Fprintf(g.stderr, "public key (key id): %s\n", k.ID())
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&out, "out", "", "write the key to this new file (mode 0600) instead of stdout")
+	return cmd
+}

@@ -1,0 +1,180 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/kferry/kferry/internal/kafka/kafkatest"
+)
+
+// proc is a kferry run in the background, for tests that kill it.
+type proc struct {
+	args           []string
+	cmd            *exec.Cmd
+	stdout, stderr bytes.Buffer
+	done           chan struct{}
+	err            error
+	start          time.Time
+}
+
+// startKferry starts the binary (environment as kferry's) without waiting; the
+// test's cleanup kills it if it still runs.
+func startKferry(t *testing.T, o runOpts, args ...string) *proc {
+	t.Helper()
+	p := &proc{args: args, cmd: exec.Command(kferryBin, args...), done: make(chan struct{})}
+	p.cmd.Env = append(baseEnv(t), o.env...)
+	p.cmd.Stdout, p.cmd.Stderr = &p.stdout, &p.stderr
+	p.start = time.Now()
+	if err := p.cmd.Start(); err != nil {
+		t.Fatalf("start kferry: %v", err)
+	}
+	go func() {
+		p.err = p.cmd.Wait()
+		close(p.done)
+	}()
+	t.Cleanup(func() {
+		_ = p.cmd.Process.Kill()
+		<-p.done
+	})
+	return p
+}
+
+// exited reports whether the process has ended.
+func (p *proc) exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+func (p *proc) String() string {
+	return fmt.Sprintf("kferry %s (%v after %s)\nstdout:\n%s\nstderr:\n%s", strings.Join(p.args, " "), p.err, time.Since(p.start).Round(time.Millisecond), p.stdout.String(), p.stderr.String())
+}
+
+// kill sends SIGKILL and fails the test unless that is what ended the process
+// (a run that ended on its own was not interrupted).
+func (p *proc) kill(t *testing.T) {
+	t.Helper()
+	if err := p.cmd.Process.Kill(); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		t.Fatalf("kill: %v", err)
+	}
+	select {
+	case <-p.done:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("kferry did not end within 30s of SIGKILL")
+	}
+	ws, ok := p.cmd.ProcessState.Sys().(syscall.WaitStatus)
+	if !ok || !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
+		t.Fatalf("kferry ended before it was killed: %s", p)
+	}
+}
+
+// waitUntil polls cond until it holds, failing the test if p ends first or the
+// deadline passes.
+func waitUntil(t *testing.T, p *proc, what string, timeout time.Duration, cond func(ctx context.Context) (bool, error)) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		ok, err := cond(ctx)
+		if ok {
+			return
+		}
+		if p.exited() {
+			t.Fatalf("waiting for %s: kferry ended first (last error %v)\n%s", what, err, p)
+		}
+		select {
+		case <-ctx.Done():
+			_ = p.cmd.Process.Kill() // before reading its output
+			<-p.done
+			t.Fatalf("waiting for %s: not within %s (last error %v)\n%s", what, timeout, err, p)
+		case <-tick.C:
+		}
+	}
+}
+
+// admin is a franz-go admin client for watching a cluster from the test.
+type admin struct {
+	cl  *kgo.Client
+	adm *kadm.Client
+}
+
+func newAdmin(t *testing.T, c *kafkatest.Cluster) *admin {
+	t.Helper()
+	// A short metadata age: kadm caches metadata, and the tests watch topics
+	// appear.
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...), kgo.MetadataMinAge(10*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	return &admin{cl: cl, adm: kadm.NewClient(cl)}
+}
+
+// committed sums a group's committed offsets over topics (0 without commits).
+func (a *admin) committed(ctx context.Context, group string, topics []string) (int64, error) {
+	resps, err := a.adm.FetchOffsets(ctx, group)
+	if errors.Is(err, kerr.GroupIDNotFound) {
+		return 0, nil // nothing committed yet
+	}
+	if err != nil {
+		return 0, err
+	}
+	want := map[string]bool{}
+	for _, t := range topics {
+		want[t] = true
+	}
+	var sum int64
+	resps.Each(func(r kadm.OffsetResponse) {
+		if r.Err == nil && r.At > 0 && want[r.Topic] {
+			sum += r.At
+		}
+	})
+	return sum, nil
+}
+
+// endOffsets sums the high watermarks (uncommitted records included) of the
+// topics; topics that do not exist count 0.
+func (a *admin) endOffsets(ctx context.Context, topics []string) (int64, error) {
+	ends, err := a.adm.ListEndOffsets(ctx, topics...)
+	if err != nil {
+		return 0, err
+	}
+	var sum int64
+	ends.Each(func(o kadm.ListedOffset) {
+		if o.Err == nil {
+			sum += o.Offset
+		}
+	})
+	return sum, nil
+}
+
+// topicsExist reports whether every topic exists.
+func (a *admin) topicsExist(ctx context.Context, topics []string) (bool, error) {
+	td, err := a.adm.ListTopics(ctx, topics...)
+	if err != nil {
+		return false, err
+	}
+	for _, t := range topics {
+		if d, ok := td[t]; !ok || d.Err != nil {
+			return false, nil
+		}
+	}
+	return true, nil
+}
