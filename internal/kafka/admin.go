@@ -35,7 +35,8 @@ type TopicDetails struct {
 }
 
 // DescribeTopics returns partition count, replication factor, topic id and the
-// configs set on each topic (not broker defaults), for restoring it elsewhere.
+// configs set on each topic (not broker defaults), for restoring it elsewhere;
+// no topics means every topic of the cluster.
 func (c *Client) DescribeTopics(ctx context.Context, topics []string) (map[string]TopicDetails, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.timeout())
 	defer cancel()
@@ -58,7 +59,13 @@ func (c *Client) DescribeTopics(ctx context.Context, topics []string) (map[strin
 			Configs:   map[string]string{},
 		}
 	}
-	rcs, err := c.adm.DescribeTopicConfigs(ctx, topics...)
+	names := topics
+	if len(names) == 0 { // every topic: kadm describes no configs for an empty list
+		for name := range out {
+			names = append(names, name)
+		}
+	}
+	rcs, err := c.adm.DescribeTopicConfigs(ctx, names...)
 	if err != nil {
 		return nil, fmt.Errorf("describe topic configs: %w", err)
 	}

@@ -52,7 +52,7 @@ func NewReader(ctx context.Context, cfg Config) (*Reader, error) {
 		// (1 GiB, 4 workers) from ~380 to ~100 MiB; 9 workers peak at ~145 MiB.
 		kgo.FetchMaxBytes(16<<20),
 		kgo.FetchMaxPartitionBytes(1<<20),
-		kgo.FetchMaxWait(500*time.Millisecond),
+		kgo.FetchMaxWait(100*time.Millisecond), // short: switching partitions waits for the previous long-poll
 	)
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {

@@ -27,11 +27,35 @@ type TxnWriter struct {
 	err error
 }
 
+// TxnOption tunes a TxnWriter.
+type TxnOption func(*txnOptions)
+
+type txnOptions struct {
+	batchMaxBytes int32
+}
+
+// BatchMaxBytes sets the largest record batch the writer produces, 1 MiB by
+// default. Set it to the target topic's max.message.bytes: a record larger than
+// the batch limit is refused by the client even when the topic accepts it, and
+// a batch larger than the topic's limit is refused by the broker. 0 keeps the
+// default.
+func BatchMaxBytes(n int32) TxnOption {
+	return func(o *txnOptions) {
+		if n > 0 {
+			o.batchMaxBytes = n
+		}
+	}
+}
+
 // NewTxnWriter returns a writer with the given transactional id. An empty id
 // gives an at-least-once writer with the same API: records are produced
 // idempotently and offsets are committed with a plain OffsetCommit after them.
-func NewTxnWriter(ctx context.Context, cfg Config, txnID string, o WriterOptions) (*TxnWriter, error) {
-	opts, err := cfg.options()
+func NewTxnWriter(ctx context.Context, cfg Config, txnID string, o WriterOptions, opts ...TxnOption) (*TxnWriter, error) {
+	to := txnOptions{batchMaxBytes: 1 << 20}
+	for _, opt := range opts {
+		opt(&to)
+	}
+	kopts, err := cfg.options()
 	if err != nil {
 		return nil, err
 	}
@@ -40,15 +64,15 @@ func NewTxnWriter(ctx context.Context, cfg Config, txnID string, o WriterOptions
 		return nil, err
 	}
 	if txnID != "" {
-		opts = append(opts, kgo.TransactionalID(txnID))
+		kopts = append(kopts, kgo.TransactionalID(txnID))
 	}
-	opts = append(opts,
+	kopts = append(kopts,
 		kgo.RecordPartitioner(kgo.ManualPartitioner()),
 		kgo.ProducerBatchCompression(codec),
-		kgo.MaxBufferedBytes(64<<20),
-		kgo.ProducerBatchMaxBytes(1<<20),
+		kgo.MaxBufferedBytes(max(64<<20, 2*int(to.batchMaxBytes))),
+		kgo.ProducerBatchMaxBytes(to.batchMaxBytes),
 	)
-	cl, err := kgo.NewClient(opts...)
+	cl, err := kgo.NewClient(kopts...)
 	if err != nil {
 		return nil, fmt.Errorf("kafka transactional writer: %w", err)
 	}

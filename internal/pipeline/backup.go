@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"log/slog"
 	"regexp"
+	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -45,6 +47,10 @@ type backupPartition struct {
 	mu     sync.Mutex
 	entry  manifest.Partition
 	digest []byte
+	// resumeAt is where the previous backup of this lineage ended (the start
+	// offset for a new one): reading starts later only if retention removed
+	// records in between.
+	resumeAt int64
 	// per open object
 	minTS, maxTS int64
 }
@@ -102,8 +108,13 @@ func Backup(ctx context.Context, kc *kafka.Client, b *blob.Bucket, bucketName st
 	col := newCollector()
 	parts := map[string]map[int32]*backupPartition{}
 	var tasks []kafka.PartitionRange
+	var gapsMu sync.Mutex
+	var gaps []string
 	for _, r := range ranges {
 		bp, task := planPartition(prev, details[r.Topic], r, col)
+		if task.Start > bp.resumeAt {
+			gaps = append(gaps, fmt.Sprintf("%s/%d offsets %d-%d", r.Topic, r.Partition, bp.resumeAt, task.Start-1))
+		}
 		if parts[r.Topic] == nil {
 			parts[r.Topic] = map[int32]*backupPartition{}
 		}
@@ -120,11 +131,18 @@ func Backup(ctx context.Context, kc *kafka.Client, b *blob.Bucket, bucketName st
 	}
 	eo := &ExportOptions{Format: "native", Naming: o.Naming, FlushSize: o.FlushSize, RotateBytes: o.RotateBytes, Progress: o.Progress, Logger: log}
 	log.Info("backup starting", "id", m.ID, "parent", m.Parent, "topics", len(selected), "partitions", len(ranges), "bucket", bucketName)
-	var gapsMu sync.Mutex
-	var gaps []string
 	err = runPartitions(ctx, kc, tasks, o.Parallelism, func(r kafka.PartitionRange) *partitionExport {
 		bp := parts[r.Topic][r.Partition]
-		pe := &partitionExport{o: eo, b: b, vf: viewFormats{native}, col: col, log: log, pr: r}
+		peo := eo
+		if l := bp.entry.Lineage; l > 0 {
+			// A new lineage starts at offsets the old one has objects for: its
+			// objects get names of their own, or they would overwrite objects
+			// that older manifests list.
+			lo := *eo
+			lo.Naming.TopicsDir = lineageDir(eo.Naming.TopicsDir, l)
+			peo = &lo
+		}
+		pe := &partitionExport{o: peo, b: b, vf: viewFormats{native}, col: col, log: log, pr: r}
 		pe.onRecord = bp.addRecord
 		pe.onCommit = func(set *objectSet) { bp.addObject(set, m.ID) }
 		pe.onGap = func(from, to int64) {
@@ -141,6 +159,13 @@ func Backup(ctx context.Context, kc *kafka.Client, b *blob.Bucket, bucketName st
 	groups, err := kc.GroupOffsets(ctx, o.Groups, selected)
 	if err != nil {
 		return col.summary("backup", bucketName, started), nil, err
+	}
+	if o.Groups == nil {
+		groups = slices.DeleteFunc(groups, func(g kafka.GroupOffset) bool {
+			// A restore's own progress is not a consumer's position; carrying it
+			// into a backup would make a later restore think it is resuming.
+			return strings.HasPrefix(g.Group, "kferry-restore-")
+		})
 	}
 	assemble(m, selected, details, parts, groups)
 	carryOver(m, prev, selected)
@@ -159,6 +184,15 @@ func Backup(ctx context.Context, kc *kafka.Client, b *blob.Bucket, bucketName st
 		return s, m, fmt.Errorf("%w: %d ranges were removed by retention before they were read (%s); the rest is backed up and manifest %s records the gaps", ErrGaps, len(gaps), abbreviateList(gaps, 3), m.ID)
 	}
 	return s, m, nil
+}
+
+// lineageDir is the topics folder of the objects of lineage l (> 0) of a
+// partition: "<topicsDir>/lineage=<l>", a name no Kafka topic can have.
+func lineageDir(topicsDir string, l int) string {
+	if d := strings.Trim(topicsDir, "/"); d != "" {
+		return fmt.Sprintf("%s/lineage=%d", d, l)
+	}
+	return fmt.Sprintf("lineage=%d", l)
 }
 
 func orNone(id string) string {
@@ -206,6 +240,7 @@ func planPartition(prev *manifest.Manifest, td kafka.TopicDetails, r kafka.Parti
 		bp.digest, _ = manifest.ParseDigest(pp.Digest) // a bad digest only makes verify --brokers report a difference
 	}
 	from := bp.entry.EndOffset
+	bp.resumeAt = from
 	if from < r.Start {
 		bp.addGap(from, r.Start, "retention removed these records before this backup")
 		col.warn(fmt.Sprintf("%s/%d: offsets %d to %d were removed by retention since the last backup; they are missing", r.Topic, r.Partition, from, r.Start-1))

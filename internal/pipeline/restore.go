@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"runtime"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -56,6 +57,8 @@ type restoreTask struct {
 	topic  string // source topic
 	target string
 	groups []manifest.GroupOffset // user group offsets on this source partition, by offset
+	// batchMax is the target topic's max.message.bytes, if set (0: the default).
+	batchMax int32
 }
 
 // Restore writes a backup back into Kafka: topics created with their partition
@@ -203,17 +206,18 @@ func prepareRestoreTargets(ctx context.Context, kc *kafka.Client, m *manifest.Ma
 		if err != nil {
 			return nil, err
 		}
+		var nonEmpty []kafka.PartitionRange
 		for _, r := range ranges {
-			if r.End <= r.Start {
-				continue
+			if r.End > r.Start {
+				nonEmpty = append(nonEmpty, r)
 			}
-			held, err := holdsRecords(ctx, kc, r)
-			if err != nil {
-				return nil, err
-			}
-			if held {
-				return nil, fmt.Errorf("%w: %s partition %d already holds %d records; restore into an empty topic, or pass --force to add to it", ErrTargetNotEmpty, r.Topic, r.Partition, r.End-r.Start)
-			}
+		}
+		r, err := firstHoldingRecords(ctx, kc, nonEmpty)
+		if err != nil {
+			return nil, err
+		}
+		if r != nil {
+			return nil, fmt.Errorf("%w: %s partition %d already holds %d records; restore into an empty topic, or pass --force to add to it", ErrTargetNotEmpty, r.Topic, r.Partition, r.End-r.Start)
 		}
 	}
 	groupsBy := map[string]map[int32][]manifest.GroupOffset{}
@@ -239,6 +243,13 @@ func prepareRestoreTargets(ctx context.Context, kc *kafka.Client, m *manifest.Ma
 	for _, src := range selected {
 		t := m.Topic(src)
 		dst := targetOf[src]
+		// Records as large as the target topic accepts: its own limit, or the
+		// backed-up one it is created with.
+		limit := t.Configs["max.message.bytes"]
+		if cur, ok := existing[dst]; ok {
+			limit = cur.Configs["max.message.bytes"]
+		}
+		batchMax, _ := strconv.ParseInt(limit, 10, 32)
 		if _, ok := existing[dst]; !ok {
 			created, err := kc.CreateTopicWithConfigs(ctx, dst, int32(t.Partitions), o.ReplicationFactor, t.Configs)
 			if err != nil {
@@ -257,30 +268,36 @@ func prepareRestoreTargets(ctx context.Context, kc *kafka.Client, m *manifest.Ma
 			col.partition(src, p.Partition)
 			gs := groupsBy[src][p.Partition]
 			sort.Slice(gs, func(a, b int) bool { return gs[a].Offset < gs[b].Offset })
-			tasks = append(tasks, restoreTask{src: p, topic: src, target: dst, groups: gs})
+			tasks = append(tasks, restoreTask{src: p, topic: src, target: dst, groups: gs, batchMax: int32(batchMax)})
 		}
 	}
 	return tasks, nil
 }
 
-// holdsRecords reports whether r holds a committed record. Offsets alone do not
-// tell: a restore killed before its first commit leaves aborted transactions
-// (records no reader sees, and their markers) behind, and its rerun must resume.
-func holdsRecords(ctx context.Context, kc *kafka.Client, r kafka.PartitionRange) (bool, error) {
+// firstHoldingRecords returns the first of ranges that holds a committed record,
+// or nil. Offsets alone do not tell: a restore killed before its first commit
+// leaves aborted transactions (records no reader sees, and their markers)
+// behind, and its rerun must resume rather than refuse the target.
+func firstHoldingRecords(ctx context.Context, kc *kafka.Client, ranges []kafka.PartitionRange) (*kafka.PartitionRange, error) {
+	if len(ranges) == 0 {
+		return nil, nil
+	}
 	rd, err := kafka.NewReader(ctx, kc.Config())
 	if err != nil {
-		return false, err
+		return nil, err
 	}
 	defer rd.Close()
 	errHeld := errors.New("holds a record")
-	err = rd.Read(ctx, r, func([]*record.Record) error { return errHeld })
-	if errors.Is(err, errHeld) {
-		return true, nil
+	for i := range ranges {
+		err := rd.Read(ctx, ranges[i], func([]*record.Record) error { return errHeld })
+		if errors.Is(err, errHeld) {
+			return &ranges[i], nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("check that %s/%d is empty: %w", ranges[i].Topic, ranges[i].Partition, err)
+		}
 	}
-	if err != nil {
-		return false, fmt.Errorf("check %s/%d is empty: %w", r.Topic, r.Partition, err)
-	}
-	return false, nil
+	return nil, nil
 }
 
 func policy(configs map[string]string) string {
@@ -331,7 +348,7 @@ func restorePartition(ctx context.Context, kc *kafka.Client, b *blob.Bucket, m *
 	if !o.AtLeastOnce {
 		txnID = fmt.Sprintf("%s-%s-%d", pr.progress, t.target, t.src.Partition)
 	}
-	if pr.w, err = kafka.NewTxnWriter(ctx, kc.Config(), txnID, kafka.WriterOptions{}); err != nil {
+	if pr.w, err = kafka.NewTxnWriter(ctx, kc.Config(), txnID, kafka.WriterOptions{}, kafka.BatchMaxBytes(t.batchMax)); err != nil {
 		return err
 	}
 	defer pr.w.Close()

@@ -146,9 +146,12 @@ func verifyObject(ctx context.Context, b *blob.Bucket, topic string, p int32, ob
 	return ""
 }
 
-// extraObjects lists native objects of the manifest's topics that it does not name.
+// extraObjects lists native objects of the manifest's topics that no manifest
+// of the bucket names: objects of later backups (verifying an older one) and of
+// older lineages (a topic recreated) belong to the backup too.
 func extraObjects(ctx context.Context, b *blob.Bucket, m *manifest.Manifest, want map[string]bool, topics []string) ([]string, error) {
 	var extra []string
+	var others map[string]bool // keys named by the other manifests, read on first need
 	for _, t := range m.Topics {
 		if !wanted(topics, t.Name) {
 			continue
@@ -162,12 +165,47 @@ func extraObjects(ctx context.Context, b *blob.Bucket, m *manifest.Manifest, wan
 			if err != nil {
 				return nil, fmt.Errorf("list %s: %w", t.Name, err)
 			}
-			if strings.HasSuffix(obj.Key, ".kfr") && !want[obj.Key] {
-				extra = append(extra, "extra object "+obj.Key+" (not in manifest "+m.ID+"; left by an interrupted backup, or another run)")
+			if !strings.HasSuffix(obj.Key, ".kfr") || want[obj.Key] {
+				continue
+			}
+			if others == nil {
+				if others, err = otherManifestsObjects(ctx, b, m.ID); err != nil {
+					return nil, err
+				}
+			}
+			if !others[obj.Key] {
+				extra = append(extra, "extra object "+obj.Key+" (in no manifest; left by an interrupted backup)")
 			}
 		}
 	}
 	return extra, nil
+}
+
+// otherManifestsObjects returns the object keys named by every manifest of the
+// bucket but the one with id skip.
+func otherManifestsObjects(ctx context.Context, b *blob.Bucket, skip string) (map[string]bool, error) {
+	ids, err := ListBackups(ctx, b)
+	if err != nil {
+		return nil, err
+	}
+	keys := map[string]bool{}
+	for _, id := range ids {
+		if id == skip {
+			continue
+		}
+		m, err := LoadManifest(ctx, b, id)
+		if err != nil {
+			return nil, err
+		}
+		for _, t := range m.Topics {
+			for _, p := range t.Partition {
+				for _, o := range p.Objects {
+					keys[o.Key] = true
+				}
+			}
+		}
+	}
+	return keys, nil
 }
 
 // isSourceTopic reports whether the live topic that t is compared with is the

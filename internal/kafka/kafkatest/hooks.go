@@ -1,0 +1,186 @@
+package kafkatest
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/kferry/kferry/pkg/record"
+)
+
+// BeforeFetch runs fn once, inside the broker, when the first fetch request that
+// asks for topic/partition arrives, before the broker answers it. fn may call the
+// cluster's admin methods (DeleteRecords, Compact…): a test changes the log
+// deterministically between a client capturing offsets and reading them.
+func (c *Cluster) BeforeFetch(topic string, partition int32, fn func()) {
+	var id [16]byte
+	if ti := c.TopicInfo(topic); ti != nil {
+		id = ti.TopicID
+	}
+	c.ControlKey(int16(kmsg.Fetch), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		fr, ok := req.(*kmsg.FetchRequest)
+		if !ok {
+			return nil, nil, false
+		}
+		for _, t := range fr.Topics {
+			if t.Topic != topic && t.TopicID != id {
+				continue
+			}
+			for _, p := range t.Partitions {
+				if p.Partition == partition {
+					c.DropControl()
+					fn()
+					return nil, nil, false
+				}
+			}
+		}
+		return nil, nil, false // not handled: the control stays for the next fetch
+	})
+}
+
+// ProduceBatch writes recs, all of one topic and partition, as one record batch
+// in one produce request (timestamps kept when set), and checks that the broker
+// received exactly that: tests of record timestamps far apart inside one batch
+// rely on it.
+func (c *Cluster) ProduceBatch(ctx context.Context, recs []record.Record) error {
+	if len(recs) == 0 {
+		return nil
+	}
+	topic, partition := recs[0].Topic, recs[0].Partition
+	var id [16]byte
+	if ti := c.TopicInfo(topic); ti != nil {
+		id = ti.TopicID
+	}
+	var (
+		mu      sync.Mutex
+		batches []int32 // records per batch the broker received
+		done    bool
+		perr    error
+	)
+	c.ControlKey(int16(kmsg.Produce), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		mu.Lock()
+		defer mu.Unlock()
+		if done {
+			c.DropControl()
+			return nil, nil, false
+		}
+		pr, ok := req.(*kmsg.ProduceRequest)
+		if !ok {
+			return nil, nil, false
+		}
+		for _, t := range pr.Topics {
+			if t.Topic != topic && t.TopicID != id {
+				continue
+			}
+			for _, p := range t.Partitions {
+				if p.Partition != partition {
+					continue
+				}
+				var b kmsg.RecordBatch
+				if err := b.ReadFrom(p.Records); err != nil {
+					perr = cmp.Or(perr, err)
+					continue
+				}
+				batches = append(batches, b.NumRecords)
+			}
+		}
+		return nil, nil, false
+	})
+	defer func() {
+		mu.Lock()
+		done = true
+		mu.Unlock()
+	}()
+	cl, err := kgo.NewClient(
+		kgo.SeedBrokers(c.ListenAddrs()...),
+		kgo.RecordPartitioner(kgo.ManualPartitioner()),
+		kgo.ProducerLinger(time.Minute),   // nothing leaves before Flush: one batch
+		kgo.ProducerBatchMaxBytes(64<<20), // records as large as the topic allows
+	)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	for i := range recs {
+		rec := &recs[i]
+		if rec.Topic != topic || rec.Partition != partition {
+			return fmt.Errorf("ProduceBatch: record %d is for %s/%d, not %s/%d", i, rec.Topic, rec.Partition, topic, partition)
+		}
+		kr := &kgo.Record{Topic: topic, Partition: partition, Key: rec.Key, Value: rec.Value, Timestamp: rec.Timestamp}
+		for _, h := range rec.Headers {
+			kr.Headers = append(kr.Headers, kgo.RecordHeader{Key: h.Key, Value: h.Value})
+		}
+		cl.Produce(ctx, kr, func(_ *kgo.Record, err error) {
+			if err != nil {
+				mu.Lock()
+				perr = cmp.Or(perr, err)
+				mu.Unlock()
+			}
+		})
+	}
+	err = cl.Flush(ctx)
+	mu.Lock()
+	defer mu.Unlock()
+	if err = cmp.Or(err, perr); err != nil {
+		return fmt.Errorf("produce one batch to %s/%d: %w", topic, partition, err)
+	}
+	if len(batches) != 1 || batches[0] != int32(len(recs)) {
+		return fmt.Errorf("produce one batch to %s/%d: the broker received batches of %v records, want one of %d", topic, partition, batches, len(recs))
+	}
+	return nil
+}
+
+// JoinGroup starts a consumer that joins group, subscribed to topics, and returns
+// once the group is stable with it as the only member; leave stops it. The
+// topics must exist: franz-go joins a group only for topics it can consume.
+func (c *Cluster) JoinGroup(ctx context.Context, group string, topics ...string) (leave func(), err error) {
+	cl, err := kgo.NewClient(
+		kgo.SeedBrokers(c.ListenAddrs()...),
+		kgo.ConsumerGroup(group),
+		kgo.ConsumeTopics(topics...),
+	)
+	if err != nil {
+		return nil, err
+	}
+	pctx, cancel := context.WithCancel(context.Background())
+	polled := make(chan struct{})
+	go func() { // polling keeps the member alive the way a real consumer does
+		defer close(polled)
+		for pctx.Err() == nil {
+			cl.PollFetches(pctx)
+		}
+	}()
+	leave = func() {
+		cancel()
+		<-polled
+		cl.Close()
+	}
+	if _, err := c.WaitGroupStable(ctx, group, 1); err != nil {
+		leave()
+		return nil, fmt.Errorf("join group %s: %w", group, err)
+	}
+	return leave, nil
+}
+
+// AddPartitions grows topic to total partitions.
+func (c *Cluster) AddPartitions(ctx context.Context, topic string, total int) error {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...))
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	resp, err := kadm.NewClient(cl).UpdatePartitions(ctx, total, topic)
+	if err == nil {
+		err = resp.Error()
+	}
+	if err != nil {
+		return fmt.Errorf("add partitions to %s: %w", topic, err)
+	}
+	return nil
+}

@@ -1,0 +1,256 @@
+package pipeline_test
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kferry/kferry/internal/kafka"
+	"github.com/kferry/kferry/internal/pipeline"
+	"github.com/kferry/kferry/pkg/record"
+)
+
+// groupSource fills "orders" (compacted: records at offsets 2, 4, 5, 6, 7, 8 of
+// 0..8) and "payments" (transactions: records at 0, 1, 2, 3, 7, 8; 4 and 6 are
+// markers, 5 is aborted), and commits consumer groups at the start, inside
+// gaps, and at the end of both.
+func groupSource(t *testing.T, e *env) map[string]map[string]int64 {
+	t.Helper()
+	ts := time.Now().Add(-time.Hour).Truncate(time.Millisecond)
+	e.createTopicConfigs("orders", 1, map[string]string{"cleanup.policy": "compact"})
+	for _, b := range [][]string{{"k1", "k2", "k3"}, {"k1", "k4"}, {"k2", "k5"}, {"k1"}, {"k9"}} {
+		var recs []record.Record
+		for _, k := range b {
+			recs = append(recs, record.Record{Topic: "orders", Key: []byte(k), Value: fmt.Appendf(nil, "%s@%d", k, len(recs)), Timestamp: ts})
+		}
+		e.produce(recs...)
+	}
+	e.cluster.Compact()
+
+	e.createTopic("payments", 1)
+	pay := func(vals ...string) []record.Record {
+		var out []record.Record
+		for _, v := range vals {
+			out = append(out, record.Record{Topic: "payments", Value: []byte(v), Timestamp: ts})
+		}
+		return out
+	}
+	e.produce(pay("p0", "p1")...)
+	if err := e.cluster.ProduceTxn(e.ctx, "groups-commit", pay("c0", "c1"), true); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.cluster.ProduceTxn(e.ctx, "groups-abort", pay("x0"), false); err != nil {
+		t.Fatal(err)
+	}
+	e.produce(pay("p2", "p3")...)
+
+	for topic, want := range map[string][]int64{"orders": {2, 4, 5, 6, 7, 8}, "payments": {0, 1, 2, 3, 7, 8}} {
+		if got := offsetsOf(readTopic(t, e.ctx, e.cluster.Config(), topic)[0]); !slices.Equal(got, want) {
+			t.Fatalf("%s offsets = %v, want %v", topic, got, want)
+		}
+	}
+	groups := map[string]map[string]int64{
+		"at-start":      {"orders": 0, "payments": 0},
+		"at-first":      {"orders": 2},                // the first record after the log start
+		"in-gap":        {"orders": 3, "payments": 4}, // a compacted record; a commit marker
+		"in-gap-2":      {"orders": 1, "payments": 5}, // before the first record; an aborted record
+		"on-record":     {"orders": 6, "payments": 7}, // a record right after a gap
+		"before-marker": {"payments": 6},              // the abort marker
+		"at-end":        {"orders": 9, "payments": 9}, // the high watermark
+		"at-last":       {"orders": 8, "payments": 8}, // the last record
+	}
+	for g, offs := range groups {
+		for topic, o := range offs {
+			commitGroup(t, e.ctx, e.cluster.Config(), g, topic, map[int32]int64{0: o})
+		}
+	}
+	return groups
+}
+
+// wantTarget returns the target offset a group committed at source offset o must
+// get: that of the restored record holding the same content as the first source
+// record whose offset is ≥ o, or the target's end when there is none.
+func wantTarget(t *testing.T, src, dst []record.Record, dstEnd, o int64) int64 {
+	t.Helper()
+	if len(src) != len(dst) {
+		t.Fatalf("%d records restored of %d", len(dst), len(src))
+	}
+	for i := range src {
+		if src[i].Offset >= o {
+			if fullOf(&src[i]).V != fullOf(&dst[i]).V {
+				t.Fatalf("restored record %d is %q, want %q", i, dst[i].Value, src[i].Value)
+			}
+			return dst[i].Offset
+		}
+	}
+	return dstEnd
+}
+
+// TestRestoreTranslatesGroupOffsets: a group committed at the start, inside a
+// compaction gap, on a transaction marker or an aborted record, and at the end
+// of a partition lands on exactly the target record it would have read next.
+// Flush size 2 makes several transactions per partition, so the target's
+// offsets differ from the source's (commit markers between objects).
+func TestRestoreTranslatesGroupOffsets(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, "mem")
+	groups := groupSource(t, e)
+	m := e.mustBackup(pipeline.BackupOptions{FlushSize: 2})
+	var inManifest []string
+	for _, g := range m.Groups {
+		inManifest = append(inManifest, g.Group)
+	}
+	for g := range groups {
+		if !slices.Contains(inManifest, g) {
+			t.Errorf("group %s is not in the manifest (%v)", g, inManifest)
+		}
+	}
+
+	tg := e.newTarget()
+	e.mustRestore(tg, pipeline.RestoreOptions{})
+	for _, topic := range []string{"orders", "payments"} {
+		src := readTopic(t, e.ctx, e.cluster.Config(), topic)[0]
+		dst := readTopic(t, e.ctx, tg.cluster.Config(), topic)[0]
+		if contiguous(offsetsOf(dst)) {
+			t.Fatalf("%s target offsets %v: want the transaction markers' gaps, or the test shows nothing", topic, offsetsOf(dst))
+		}
+		end := endOffsets(t, e.ctx, tg.kc, topic)[0]
+		for g, offs := range groups {
+			o, ok := offs[topic]
+			if !ok {
+				continue
+			}
+			got, err := tg.kc.CommittedOffsets(e.ctx, g, []string{topic})
+			if err != nil {
+				t.Fatal(err)
+			}
+			at, ok := got[topic][0]
+			want := wantTarget(t, src, dst, end, o)
+			if !ok || at != want {
+				t.Errorf("group %s on %s/0: source offset %d became %d (committed %v), want %d (source offsets %v, target %v)",
+					g, topic, o, at, ok, want, offsetsOf(src), offsetsOf(dst))
+			}
+		}
+	}
+}
+
+// TestRestoreRefusesActiveGroup: a backed-up group with a live member on the
+// target is refused before anything is created or written, and restored once
+// the member leaves.
+func TestRestoreRefusesActiveGroup(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, "mem")
+	e.createTopic("events", 2)
+	e.produce(mkRecs("events", 0, 3)...)
+	commitGroup(t, e.ctx, e.cluster.Config(), "billing", "events", map[int32]int64{0: 2})
+	e.mustBackup(pipeline.BackupOptions{})
+
+	tg := e.newTarget()
+	if err := tg.cluster.CreateTopic(e.ctx, "elsewhere", 1); err != nil {
+		t.Fatal(err)
+	}
+	leave, err := tg.cluster.JoinGroup(e.ctx, "billing", "elsewhere")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.restore(tg, pipeline.RestoreOptions{})
+	wantErrContains(t, err, kafka.ErrGroupActive, "billing")
+	if n, ok := targetPartitions(t, e, tg)["events"]; ok {
+		t.Errorf("the refused restore created events (%d partitions)", n)
+	}
+
+	// Once the member left, the restore goes ahead.
+	leave()
+	e.mustRestore(tg, pipeline.RestoreOptions{})
+	got, err := tg.kc.CommittedOffsets(e.ctx, "billing", []string{"events"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got["events"][0] != 2 {
+		t.Errorf("billing on events/0 = %v after the member left, want 2", got)
+	}
+}
+
+// targetPartitions returns the partition count of every topic of the target,
+// asked through a fresh client (admin clients cache topic lists).
+func targetPartitions(t *testing.T, e *env, tg *target) map[string]int {
+	t.Helper()
+	kc, err := kafka.Dial(e.ctx, tg.cluster.Config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer kc.Close()
+	ts, err := kc.Topics(e.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]int{}
+	for name, info := range ts {
+		if !strings.HasPrefix(name, "__") {
+			out[name] = info.Partitions
+		}
+	}
+	return out
+}
+
+// TestRestoreGroupsResumed: a restore interrupted between objects and run again
+// commits each group exactly once, with the record it points at: a group whose
+// record was restored before the interruption is committed then (in that
+// record's transaction), one whose record comes later only by the rerun. Only
+// the groups --groups selects are translated, into the renamed topic.
+func TestRestoreGroupsResumed(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, "mem")
+	e.createTopic("ledger", 1)
+	e.produce(mkRecs("ledger", 0, 8)...)
+	groups := map[string]int64{"early": 1, "late": 6, "done": 8, "skipped": 3}
+	for g, o := range groups {
+		commitGroup(t, e.ctx, e.cluster.Config(), g, "ledger", map[int32]int64{0: o})
+	}
+	e.mustBackup(pipeline.BackupOptions{FlushSize: 3}) // objects [0,2] [3,5] [6,7]
+	tg := e.newTarget()
+	o := pipeline.RestoreOptions{Renames: renames(t, "ledger=ledger-copy"), Groups: regexp.MustCompile(`early|late|done`), Parallelism: 1}
+
+	ctx, cancel := context.WithCancel(e.ctx)
+	defer cancel()
+	first := o
+	first.Progress = &cancelAfter{n: 1, cancel: cancel}
+	if _, err := e.restoreCtx(ctx, tg, first); err == nil {
+		t.Fatal("the interrupted restore returned no error")
+	}
+	committed := func() map[string]int64 {
+		out := map[string]int64{}
+		for g := range groups {
+			got, err := tg.kc.CommittedOffsets(e.ctx, g, []string{"ledger-copy"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if o, ok := got["ledger-copy"][0]; ok {
+				out[g] = o
+			}
+		}
+		return out
+	}
+	if got := committed(); !mapsEqual(got, map[string]int64{"early": 1}) {
+		t.Errorf("after the interrupted run groups are at %v, want only early at 1", got)
+	}
+
+	e.mustRestore(tg, o)
+	dst := readTopic(t, e.ctx, tg.cluster.Config(), "ledger-copy")[0]
+	if len(dst) != 8 {
+		t.Fatalf("target holds %d records, want 8", len(dst))
+	}
+	src := readTopic(t, e.ctx, e.cluster.Config(), "ledger")[0]
+	end := endOffsets(t, e.ctx, tg.kc, "ledger-copy")[0]
+	want := map[string]int64{}
+	for _, g := range []string{"early", "late", "done"} {
+		want[g] = wantTarget(t, src, dst, end, groups[g])
+	}
+	if got := committed(); !mapsEqual(got, want) {
+		t.Errorf("after the rerun groups are at %v, want %v (target offsets %v)", got, want, offsetsOf(dst))
+	}
+}
