@@ -17,6 +17,7 @@ import (
 )
 
 type backupOptions struct {
+	key         keyFlags
 	kafka       kafkaFlags
 	sel         selectFlags
 	report      reportFlags
@@ -56,6 +57,7 @@ could be read: the rest is backed up and the manifest records the gaps), 2 usage
 	}
 	fs := cmd.Flags()
 	o.kafka.addFlags(fs)
+	o.key.addFlags(fs)
 	o.sel.addFlags(fs)
 	o.report.addFlags(fs)
 	fs.StringVar(&o.to, "to", "", "bucket URL to back up to (as for export)")
@@ -100,6 +102,10 @@ func runBackup(ctx context.Context, g *globals, o *backupOptions) error {
 	if o.to == "" {
 		return usageErrorf("--to is required: the bucket URL to back up to")
 	}
+	key, err := o.key.load()
+	if err != nil {
+		return err
+	}
 	b, err := openBucket(ctx, o.to)
 	if err != nil {
 		return err
@@ -113,7 +119,7 @@ func runBackup(ctx context.Context, g *globals, o *backupOptions) error {
 	bar := newProgress(g.stderr, "backup", -1)
 	s, m, err := pipeline.Backup(ctx, kc, b, store.Redact(o.to), pipeline.BackupOptions{
 		Selector: sel, Groups: groups, Naming: layout.Naming{TopicsDir: layout.DefaultTopicsDir},
-		FlushSize: o.flushSize, RotateBytes: rotate, Parallelism: o.parallelism, Version: Version,
+		Key: key, FlushSize: o.flushSize, RotateBytes: rotate, Parallelism: o.parallelism, Version: Version,
 		Progress: asProgress(bar), Logger: log,
 	})
 	bar.done()
@@ -131,6 +137,7 @@ func orDash(s string) string {
 }
 
 type restoreOptions struct {
+	key               keyFlags
 	kafka             kafkaFlags
 	sel               selectFlags
 	report            reportFlags
@@ -179,6 +186,7 @@ Exit status: 0 done, 1 failed, 2 usage error.` + envHelp,
 	}
 	fs := cmd.Flags()
 	o.kafka.addFlags(fs)
+	o.key.addFlags(fs)
 	o.sel.addFlags(fs)
 	o.report.addFlags(fs)
 	fs.StringVar(&o.from, "from", "", "bucket URL of the backup")
@@ -241,6 +249,10 @@ func runRestore(ctx context.Context, g *globals, o *restoreOptions) error {
 	if o.from == "" {
 		return usageErrorf("--from is required: the bucket URL of the backup")
 	}
+	key, err := o.key.load()
+	if err != nil {
+		return err
+	}
 	if o.replicationFactor < -1 || o.replicationFactor == 0 || o.replicationFactor > 32767 {
 		return usageErrorf("--replication-factor must be -1 or a positive number")
 	}
@@ -257,7 +269,7 @@ func runRestore(ctx context.Context, g *globals, o *restoreOptions) error {
 	bar := newProgress(g.stderr, "restore", -1)
 	s, err := pipeline.Restore(ctx, kc, b, store.Redact(o.from), pipeline.RestoreOptions{
 		Selector: sel, Renames: renames, BackupID: o.backupID, Since: since, Until: until, Groups: groups,
-		ReplicationFactor: int16(o.replicationFactor), Force: o.force, AtLeastOnce: o.atLeastOnce,
+		ReplicationFactor: int16(o.replicationFactor), Force: o.force, AtLeastOnce: o.atLeastOnce, Key: key,
 		Parallelism: o.parallelism, Progress: asProgress(bar), Logger: log,
 	})
 	bar.done()
@@ -265,6 +277,7 @@ func runRestore(ctx context.Context, g *globals, o *restoreOptions) error {
 }
 
 type verifyOptions struct {
+	key      keyFlags
 	kafka    kafkaFlags
 	backupID string
 	renames  []string
@@ -298,6 +311,7 @@ Exit status: 0 the backup is intact (and equal), 1 problems found, 2 usage error
 	fs.StringSliceVar(&o.kafka.brokers, "brokers", nil, "compare with the live topics of this cluster")
 	fs.DurationVar(&o.kafka.timeout, "timeout", kafka.DefaultTimeout, "how long to wait for Kafka to answer before failing")
 	fs.StringVar(&o.backupID, "backup", "", "backup id (default: the newest)")
+	o.key.addFlags(fs)
 	fs.StringArrayVar(&o.renames, "rename", nil, "compare backed-up topic T with the live topic its rename gives")
 	fs.StringSliceVar(&o.topics, "topics", nil, "verify only these backed-up topics")
 	fs.BoolVar(&o.json, "json", false, "print the report as JSON")
@@ -314,7 +328,11 @@ func runVerify(ctx context.Context, g *globals, raw string, o *verifyOptions) er
 		return err
 	}
 	defer b.Close()
-	vo := pipeline.VerifyOptions{BackupID: o.backupID, Renames: renames, Topics: o.topics}
+	key, err := o.key.load()
+	if err != nil {
+		return err
+	}
+	vo := pipeline.VerifyOptions{BackupID: o.backupID, Renames: renames, Topics: o.topics, Key: key}
 	if len(o.kafka.brokers) > 0 {
 		cfg, err := o.kafka.config()
 		if err != nil {

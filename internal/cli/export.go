@@ -17,6 +17,7 @@ import (
 )
 
 type exportOptions struct {
+	key            keyFlags
 	kafka          kafkaFlags
 	sel            selectFlags
 	report         reportFlags
@@ -64,6 +65,7 @@ Exit status: 0 done, 1 failed, 2 usage error.` + envHelp,
 	}
 	fs := cmd.Flags()
 	o.kafka.addFlags(fs)
+	o.key.addFlags(fs)
 	o.sel.addFlags(fs)
 	o.report.addFlags(fs)
 	fs.StringVar(&o.to, "to", "", "bucket URL: s3://bucket/prefix?region=R[&endpoint=URL&use_path_style=true], gs://, azblob://, file:///dir or a local path")
@@ -128,6 +130,10 @@ func runExport(ctx context.Context, g *globals, o *exportOptions) error {
 	if err := o.checkFormats(); err != nil {
 		return err
 	}
+	key, err := o.key.load()
+	if err != nil {
+		return err
+	}
 	b, err := openDestination(ctx, o.to)
 	if err != nil {
 		return err
@@ -144,7 +150,7 @@ func runExport(ctx context.Context, g *globals, o *exportOptions) error {
 		StoreKeys: o.storeKeys, StoreHeaders: o.storeHeaders,
 		Naming:    layout.Naming{TopicsDir: o.topicsDir, Pad: o.pad},
 		FlushSize: o.flushSize, RotateBytes: rotateBytes, RotateInterval: o.rotateInterval,
-		Gzip: gz, Parallelism: o.parallelism, Progress: asProgress(bar), Logger: log,
+		Gzip: gz, Key: key, Parallelism: o.parallelism, Progress: asProgress(bar), Logger: log,
 	})
 	bar.done()
 	if err != nil && s.Objects > 0 {

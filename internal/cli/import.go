@@ -12,6 +12,7 @@ import (
 )
 
 type importOptions struct {
+	key               keyFlags
 	kafka             kafkaFlags
 	sel               selectFlags
 	report            reportFlags
@@ -65,6 +66,7 @@ Exit status: 0 done, 1 failed, 2 usage error.` + envHelp,
 	}
 	fs := cmd.Flags()
 	o.kafka.addFlags(fs)
+	o.key.addFlags(fs)
 	o.sel.addFlags(fs)
 	o.report.addFlags(fs)
 	fs.StringVar(&o.from, "from", "", "bucket URL to read (as for export --to)")
@@ -107,6 +109,10 @@ func runImport(ctx context.Context, g *globals, o *importOptions) error {
 	if o.replicationFactor < -1 || o.replicationFactor == 0 || o.replicationFactor > 32767 {
 		return usageErrorf("--replication-factor must be -1 or a positive number")
 	}
+	key, err := o.key.load()
+	if err != nil {
+		return err
+	}
 	b, err := openBucket(ctx, o.from)
 	if err != nil {
 		return err
@@ -121,7 +127,7 @@ func runImport(ctx context.Context, g *globals, o *importOptions) error {
 	s, err := pipeline.Import(ctx, kc, b, store.Redact(o.from), pipeline.ImportOptions{
 		Selector: sel, Files: files, Renames: renames, TopicsDir: o.topicsDir, Strict: o.strict,
 		CreateTopics: o.createTopics, ReplicationFactor: int16(o.replicationFactor), Append: o.appendTo,
-		Parallelism: o.parallelism, Producer: kafka.WriterOptions{Compression: o.compression},
+		Parallelism: o.parallelism, Key: key, Producer: kafka.WriterOptions{Compression: o.compression},
 		Progress: asProgress(bar), Logger: log,
 	})
 	bar.done()

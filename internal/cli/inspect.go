@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/url"
 	"strings"
@@ -15,11 +16,14 @@ import (
 
 	"github.com/kferry/kferry/internal/pipeline"
 	"github.com/kferry/kferry/pkg/layout"
+	"github.com/kferry/kferry/pkg/manifest"
 	"github.com/kferry/kferry/pkg/record"
+	"github.com/kferry/kferry/pkg/seal"
 	"github.com/kferry/kferry/pkg/store"
 )
 
 type lsOptions struct {
+	key       keyFlags
 	topicsDir string
 	json      bool
 }
@@ -45,6 +49,7 @@ Exit status: 0 done, 1 failed, 2 usage error.` + envHelp,
 	}
 	cmd.Flags().StringVar(&o.topicsDir, "topics-dir", layout.DefaultTopicsDir, "top folder of the objects (topics.dir)")
 	cmd.Flags().BoolVar(&o.json, "json", false, "print JSON instead of a table")
+	o.key.addFlags(cmd.Flags())
 	return cmd
 }
 
@@ -87,7 +92,11 @@ func runLs(ctx context.Context, g *globals, raw string, o *lsOptions) error {
 			rows = append(rows, row)
 		}
 	}
-	backups, err := listBackups(ctx, b)
+	key, err := o.key.load()
+	if err != nil {
+		return err
+	}
+	backups, err := listBackups(ctx, b, key)
 	if err != nil {
 		return err
 	}
@@ -99,6 +108,10 @@ func runLs(ctx context.Context, g *globals, raw string, o *lsOptions) error {
 	if len(backups) > 0 {
 		fmt.Fprintf(g.stdout, "%-22s %-22s %6s %6s %12s %-24s %-24s\n", "BACKUP", "PARENT", "TOPICS", "GROUPS", "RECORDS", "OLDEST RECORD", "NEWEST RECORD")
 		for _, bk := range backups {
+			if bk.Encrypted {
+				fmt.Fprintf(g.stdout, "%-22s (encrypted: pass --encrypt-key-file to see its contents)\n", bk.ID)
+				continue
+			}
 			fmt.Fprintf(g.stdout, "%-22s %-22s %6d %6d %12d %-24s %-24s\n", bk.ID, orDash(bk.Parent), bk.Topics, bk.Groups, bk.Records, msTime(bk.MinTimestamp), msTime(bk.MaxTimestamp))
 		}
 		fmt.Fprintln(g.stdout)
@@ -120,7 +133,10 @@ func runLs(ctx context.Context, g *globals, raw string, o *lsOptions) error {
 	return nil
 }
 
-type catOptions struct{ topicsDir string }
+type catOptions struct {
+	topicsDir string
+	key       keyFlags
+}
 
 func newCatCmd(g *globals) *cobra.Command {
 	o := &catOptions{}
@@ -144,6 +160,7 @@ Exit status: 0 done, 1 failed, 2 usage error.` + envHelp,
 		},
 	}
 	cmd.Flags().StringVar(&o.topicsDir, "topics-dir", layout.DefaultTopicsDir, "top folder of the objects (topics.dir)")
+	o.key.addFlags(cmd.Flags())
 	return cmd
 }
 
@@ -205,7 +222,11 @@ func runCat(ctx context.Context, g *globals, raw string, o *catOptions) error {
 	}
 	enc := json.NewEncoder(g.stdout)
 	enc.SetEscapeHTML(false) // print values as they are: <, > and & stay themselves
-	return pipeline.Dump(ctx, b, group, func(rec *record.Record) error {
+	sealKey, err := o.key.load()
+	if err != nil {
+		return err
+	}
+	return pipeline.Dump(ctx, b, group, sealKey, func(rec *record.Record) error {
 		return enc.Encode(catLine(rec, obj.Ext == ".json"))
 	})
 }
@@ -259,17 +280,22 @@ type lsBackup struct {
 	MinTimestamp int64  `json:"min_timestamp"`
 	MaxTimestamp int64  `json:"max_timestamp"`
 	Warnings     int    `json:"warnings"`
+	Encrypted    bool   `json:"encrypted,omitempty"` // and no (right) key given: no details
 }
 
 // listBackups summarises every manifest in the bucket, oldest first.
-func listBackups(ctx context.Context, b *blob.Bucket) ([]lsBackup, error) {
+func listBackups(ctx context.Context, b *blob.Bucket, key *seal.Key) ([]lsBackup, error) {
 	ids, err := pipeline.ListBackups(ctx, b)
 	if err != nil {
 		return nil, err
 	}
 	var out []lsBackup
 	for _, id := range ids {
-		m, err := pipeline.LoadManifest(ctx, b, id)
+		m, err := pipeline.LoadManifest(ctx, b, id, key)
+		if errors.Is(err, manifest.ErrSealed) {
+			out = append(out, lsBackup{ID: id, Encrypted: true})
+			continue
+		}
 		if err != nil {
 			return nil, err
 		}

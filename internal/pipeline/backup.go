@@ -20,6 +20,7 @@ import (
 	"github.com/kferry/kferry/pkg/layout"
 	"github.com/kferry/kferry/pkg/manifest"
 	"github.com/kferry/kferry/pkg/record"
+	"github.com/kferry/kferry/pkg/seal"
 )
 
 // ErrGaps means a backup completed but records were missing: retention removed
@@ -31,8 +32,11 @@ type BackupOptions struct {
 	Selector plan.Selector
 	// Groups selects the consumer groups whose offsets are kept; nil keeps every
 	// group that has committed offsets on the selected topics.
-	Groups      *regexp.Regexp
-	Naming      layout.Naming
+	Groups *regexp.Regexp
+	Naming layout.Naming
+	// Key, if set, encrypts every object and the manifest (pkg/seal); an
+	// incremental backup must use the key of the backups before it.
+	Key         *seal.Key
 	FlushSize   int
 	RotateBytes int64
 	Parallelism int
@@ -71,7 +75,7 @@ func Backup(ctx context.Context, kc *kafka.Client, b *blob.Bucket, bucketName st
 	if log == nil {
 		log = slog.Default()
 	}
-	prev, err := LoadManifest(ctx, b, "")
+	prev, err := LoadManifest(ctx, b, "", o.Key)
 	if err != nil && !errors.Is(err, manifest.ErrNoBackup) {
 		return Summary{}, nil, err
 	}
@@ -129,7 +133,7 @@ func Backup(ctx context.Context, kc *kafka.Client, b *blob.Bucket, bucketName st
 	if err != nil {
 		return Summary{}, nil, err
 	}
-	eo := &ExportOptions{Format: "native", Naming: o.Naming, FlushSize: o.FlushSize, RotateBytes: o.RotateBytes, Progress: o.Progress, Logger: log}
+	eo := &ExportOptions{Format: "native", Naming: o.Naming, FlushSize: o.FlushSize, RotateBytes: o.RotateBytes, Key: o.Key, Progress: o.Progress, Logger: log}
 	log.Info("backup starting", "id", m.ID, "parent", m.Parent, "topics", len(selected), "partitions", len(ranges), "bucket", bucketName)
 	err = runPartitions(ctx, kc, tasks, o.Parallelism, func(r kafka.PartitionRange) *partitionExport {
 		bp := parts[r.Topic][r.Partition]
@@ -171,7 +175,7 @@ func Backup(ctx context.Context, kc *kafka.Client, b *blob.Bucket, bucketName st
 	carryOver(m, prev, selected)
 	m.Warnings = col.warnings
 	m.Finished = now().UTC()
-	body, err := manifest.Marshal(m)
+	body, err := manifest.MarshalSealed(m, o.Key)
 	if err != nil {
 		return Summary{}, nil, err
 	}

@@ -33,7 +33,7 @@ func TestBackupRetentionGapWhileRunning(t *testing.T) {
 	if m == nil {
 		t.Fatal("no manifest returned with ErrGaps")
 	}
-	stored, lerr := pipeline.LoadManifest(e.ctx, e.b, "")
+	stored, lerr := pipeline.LoadManifest(e.ctx, e.b, "", nil)
 	if lerr != nil || stored.ID != m.ID {
 		t.Fatalf("newest manifest in the bucket = %v, %v; want %s written", stored, lerr, m.ID)
 	}

@@ -37,7 +37,7 @@ func BenchmarkObjectSetAdd(b *testing.B) {
 			var set *objectSet
 			for i := 0; b.Loop(); i++ {
 				if set == nil {
-					if set, err = openObjectSet(ctx, bucket, layout.Naming{Pad: 10}, viewFormats{f}, false, "bench", 0, int64(i), false); err != nil {
+					if set, err = openObjectSet(ctx, bucket, layout.Naming{Pad: 10}, viewFormats{f}, false, "bench", 0, int64(i), false, nil); err != nil {
 						b.Fatal(err)
 					}
 				}

@@ -17,6 +17,7 @@ import (
 	"github.com/kferry/kferry/pkg/format"
 	"github.com/kferry/kferry/pkg/layout"
 	"github.com/kferry/kferry/pkg/record"
+	"github.com/kferry/kferry/pkg/seal"
 )
 
 // ExportOptions configure a one-shot export.
@@ -35,9 +36,11 @@ type ExportOptions struct {
 	RotateBytes    int64
 	RotateInterval time.Duration
 	Gzip           bool
-	Parallelism    int
-	Progress       Progress
-	Logger         *slog.Logger
+	// Key, if set, encrypts every object (pkg/seal).
+	Key         *seal.Key
+	Parallelism int
+	Progress    Progress
+	Logger      *slog.Logger
 }
 
 func (o *ExportOptions) formats() (viewFormats, error) {
@@ -238,7 +241,7 @@ func (pe *partitionExport) add(ctx context.Context, rec *record.Record) error {
 	}
 	if pe.set == nil {
 		// Only observers of commits (backups) read the checksum.
-		set, err := openObjectSet(ctx, pe.b, o.Naming, pe.vf, o.Gzip, rec.Topic, rec.Partition, rec.Offset, pe.onCommit != nil)
+		set, err := openObjectSet(ctx, pe.b, o.Naming, pe.vf, o.Gzip, rec.Topic, rec.Partition, rec.Offset, pe.onCommit != nil, o.Key)
 		if err != nil {
 			return err
 		}

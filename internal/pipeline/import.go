@@ -18,6 +18,7 @@ import (
 	"github.com/kferry/kferry/internal/plan"
 	"github.com/kferry/kferry/pkg/layout"
 	"github.com/kferry/kferry/pkg/record"
+	"github.com/kferry/kferry/pkg/seal"
 )
 
 // ErrTargetPartitions means a target topic has fewer partitions than the bucket needs.
@@ -40,6 +41,7 @@ type ImportOptions struct {
 	ReplicationFactor int16 // -1: the broker's default
 	Append            bool  // allow targets that already hold records
 	Parallelism       int
+	Key               *seal.Key // decrypts encrypted objects
 	Producer          kafka.WriterOptions
 	Progress          Progress
 	Logger            *slog.Logger
@@ -90,6 +92,9 @@ func Import(ctx context.Context, kc *kafka.Client, b *blob.Bucket, bucketName st
 			return Summary{}, fmt.Errorf("%w: --files names none of the topics in the bucket (%s)", plan.ErrNothingSelected, strings.Join(selected, ", "))
 		}
 		selected = kept
+	}
+	if err := preflight(ctx, b, cat, selected, o.Key); err != nil {
+		return Summary{}, err
 	}
 	tasks, err := prepareTargets(ctx, kc, cat, selected, &o, col, log)
 	if err != nil {
@@ -216,7 +221,7 @@ func filterGroups(po *PartitionObjects, f layout.FileFilters) *PartitionObjects 
 func importPartition(ctx, produceCtx context.Context, b *blob.Bucket, w *kafka.Writer, t importTask, o *ImportOptions, col *collector) error {
 	next := int64(-1)
 	for _, g := range t.src.Groups {
-		gr, err := openGroup(ctx, b, g)
+		gr, err := openGroup(ctx, b, g, o.Key)
 		if err != nil {
 			return fmt.Errorf("import %s/%d: %w", t.src.Topic, t.src.Partition, err)
 		}
@@ -260,6 +265,29 @@ func importPartition(ctx, produceCtx context.Context, b *blob.Bucket, w *kafka.W
 		})
 		if o.Progress != nil {
 			o.Progress.Add(n, bytes)
+		}
+	}
+	return nil
+}
+
+// preflight reads the first record of each selected topic before any topic is
+// created or record written, so a missing or wrong key, or an object that is
+// not what its name says, fails the import with nothing changed.
+func preflight(ctx context.Context, b *blob.Bucket, cat *Catalog, selected []string, key *seal.Key) error {
+	for _, t := range selected {
+		parts := cat.Partitions(t)
+		if len(parts) == 0 {
+			continue
+		}
+		gr, err := openGroup(ctx, b, parts[0].Groups[0], key)
+		if err != nil {
+			return err
+		}
+		var rec record.Record
+		err = gr.Next(&rec)
+		gr.Close()
+		if err != nil && !errors.Is(err, io.EOF) {
+			return err
 		}
 	}
 	return nil

@@ -10,6 +10,7 @@ import (
 
 	"github.com/kferry/kferry/pkg/format"
 	"github.com/kferry/kferry/pkg/record"
+	"github.com/kferry/kferry/pkg/seal"
 )
 
 // objectReader streams one object's records through its format's decoder.
@@ -21,13 +22,13 @@ type objectReader struct {
 	dec  format.Decoder
 }
 
-func openObject(ctx context.Context, b *blob.Bucket, info ObjectInfo) (*objectReader, error) {
-	return openObjectVia(ctx, b, info, nil)
+func openObject(ctx context.Context, b *blob.Bucket, info ObjectInfo, key *seal.Key) (*objectReader, error) {
+	return openObjectVia(ctx, b, info, key, nil)
 }
 
 // openObjectVia is openObject with the object's raw bytes passed through wrap
 // (to hash them, say) before they are decompressed and decoded.
-func openObjectVia(ctx context.Context, b *blob.Bucket, info ObjectInfo, wrap func(io.Reader) io.Reader) (*objectReader, error) {
+func openObjectVia(ctx context.Context, b *blob.Bucket, info ObjectInfo, key *seal.Key, wrap func(io.Reader) io.Reader) (*objectReader, error) {
 	f, err := format.ByExt(info.Ext)
 	if err != nil {
 		return nil, fmt.Errorf("object %s: %w", info.Key, err)
@@ -40,9 +41,15 @@ func openObjectVia(ctx context.Context, b *blob.Bucket, info ObjectInfo, wrap fu
 	if wrap != nil {
 		or.src = wrap(r)
 	}
-	src := or.src
+	// Encrypted objects are recognised by the age header, so a bucket may mix
+	// them with plain ones (a key added later, Confluent's own objects).
+	src, err := seal.OpenMaybe(or.src, key)
+	if err != nil {
+		r.Close()
+		return nil, fmt.Errorf("object %s: %w", info.Key, err)
+	}
 	if info.Gzip {
-		if or.gz, err = gzip.NewReader(or.src); err != nil {
+		if or.gz, err = gzip.NewReader(src); err != nil {
 			r.Close()
 			return nil, fmt.Errorf("object %s: not gzip: %w", info.Key, err)
 		}
@@ -77,13 +84,13 @@ type groupReader struct {
 	parts []*objectReader
 }
 
-func openGroup(ctx context.Context, b *blob.Bucket, g Group) (*groupReader, error) {
+func openGroup(ctx context.Context, b *blob.Bucket, g Group, key *seal.Key) (*groupReader, error) {
 	gr := &groupReader{g: g}
 	for _, info := range []*ObjectInfo{&g.Values, g.Keys, g.Headers} {
 		if info == nil {
 			continue
 		}
-		or, err := openObject(ctx, b, *info)
+		or, err := openObject(ctx, b, *info, key)
 		if err != nil {
 			gr.Close()
 			return nil, err
@@ -120,8 +127,8 @@ func (gr *groupReader) Close() {
 
 // Dump streams one object group's records to fn, with offsets counted from the
 // group's start offset.
-func Dump(ctx context.Context, b *blob.Bucket, g Group, fn func(*record.Record) error) error {
-	gr, err := openGroup(ctx, b, g)
+func Dump(ctx context.Context, b *blob.Bucket, g Group, key *seal.Key, fn func(*record.Record) error) error {
+	gr, err := openGroup(ctx, b, g, key)
 	if err != nil {
 		return err
 	}

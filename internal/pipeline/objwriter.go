@@ -15,6 +15,7 @@ import (
 	"github.com/kferry/kferry/pkg/format"
 	"github.com/kferry/kferry/pkg/layout"
 	"github.com/kferry/kferry/pkg/record"
+	"github.com/kferry/kferry/pkg/seal"
 )
 
 // viewFormats says which format writes each view; a nil entry means the view is
@@ -60,6 +61,7 @@ func (s *objectSet) Stored() (string, int64) {
 }
 
 type viewWriter struct {
+	sealer io.WriteCloser // encrypts into the object when a key is set
 	stored *countingHash
 	key    string
 	bw     *blob.Writer
@@ -77,7 +79,7 @@ func (v *viewWriter) Write(p []byte) (int, error) {
 // openObjectSet opens the objects of one start offset. With checksum, the values
 // object's SHA-256 is computed as it is written (for backup manifests); plain
 // exports skip it, as hashing would cost them about a quarter of their CPU.
-func openObjectSet(ctx context.Context, b *blob.Bucket, naming layout.Naming, formats viewFormats, gz bool, topic string, p int32, start int64, checksum bool) (*objectSet, error) {
+func openObjectSet(ctx context.Context, b *blob.Bucket, naming layout.Naming, formats viewFormats, gz bool, topic string, p int32, start int64, checksum bool, sealKey *seal.Key) (*objectSet, error) {
 	wctx, cancel := context.WithCancel(ctx)
 	set := &objectSet{cancel: cancel, first: start, last: start - 1}
 	for v, f := range formats {
@@ -95,6 +97,14 @@ func openObjectSet(ctx context.Context, b *blob.Bucket, naming layout.Naming, fo
 			vw.stored.h = sha256.New()
 		}
 		var sink io.Writer = io.MultiWriter(bw, vw.stored)
+		if sealKey != nil {
+			if vw.sealer, err = sealKey.Seal(sink); err != nil {
+				set.views = append(set.views, vw)
+				set.Abort()
+				return nil, fmt.Errorf("encrypt %s: %w", key, err)
+			}
+			sink = vw.sealer
+		}
 		if gz {
 			vw.gz, _ = gzip.NewWriterLevel(sink, gzip.DefaultCompression) // the checksum covers the stored (compressed) bytes
 			sink = vw.gz
@@ -155,6 +165,9 @@ func (s *objectSet) Commit() error {
 		}
 		if err == nil && v.gz != nil {
 			err = v.gz.Close()
+		}
+		if err == nil && v.sealer != nil {
+			err = v.sealer.Close()
 		}
 		if err == nil {
 			if err = v.bw.Close(); err != nil {

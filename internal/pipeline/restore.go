@@ -24,6 +24,7 @@ import (
 	"github.com/kferry/kferry/pkg/layout"
 	"github.com/kferry/kferry/pkg/manifest"
 	"github.com/kferry/kferry/pkg/record"
+	"github.com/kferry/kferry/pkg/seal"
 )
 
 // ErrChecksum means an object's bytes or record count differ from the manifest.
@@ -43,6 +44,7 @@ type RestoreOptions struct {
 	ReplicationFactor int16
 	Force             bool
 	AtLeastOnce       bool
+	Key               *seal.Key // decrypts an encrypted backup
 	Parallelism       int
 	Progress          Progress
 	Logger            *slog.Logger
@@ -72,7 +74,7 @@ func Restore(ctx context.Context, kc *kafka.Client, b *blob.Bucket, bucketName s
 	if log == nil {
 		log = slog.Default()
 	}
-	m, err := LoadManifest(ctx, b, o.BackupID)
+	m, err := LoadManifest(ctx, b, o.BackupID, o.Key)
 	if err != nil {
 		return Summary{}, err
 	}
@@ -113,7 +115,7 @@ func Restore(ctx context.Context, kc *kafka.Client, b *blob.Bucket, bucketName s
 }
 
 // LoadManifest reads the manifest with the given id, or the newest one.
-func LoadManifest(ctx context.Context, b *blob.Bucket, id string) (*manifest.Manifest, error) {
+func LoadManifest(ctx context.Context, b *blob.Bucket, id string, key *seal.Key) (*manifest.Manifest, error) {
 	if id == "" {
 		ids, err := ListBackups(ctx, b)
 		if err != nil {
@@ -127,7 +129,7 @@ func LoadManifest(ctx context.Context, b *blob.Bucket, id string) (*manifest.Man
 	if err != nil {
 		return nil, fmt.Errorf("%w %s: read %s: %v (kferry ls lists the backups)", manifest.ErrNoBackup, id, manifest.Key(id), err)
 	}
-	m, err := manifest.Unmarshal(body)
+	m, err := manifest.UnmarshalSealed(body, key)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", manifest.Key(id), err)
 	}
@@ -398,7 +400,7 @@ func (pr *partitionRestore) take(rec *record.Record) bool {
 // committed only if the object's bytes and count match the manifest.
 func (pr *partitionRestore) restoreObject(ctx context.Context, b *blob.Bucket, obj manifest.Object) (int64, int64, error) {
 	info := ObjectInfo{Key: obj.Key, Size: obj.Size, Object: layout.Object{Topic: pr.t.topic, Partition: pr.t.src.Partition, StartOffset: obj.FirstOffset, View: layout.ViewValues, Ext: ".kfr"}}
-	hr, err := openHashedObject(ctx, b, info)
+	hr, err := openHashedObject(ctx, b, info, pr.o.Key)
 	if err != nil {
 		return 0, 0, err
 	}
@@ -525,9 +527,9 @@ func (t teeReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-func openHashedObject(ctx context.Context, b *blob.Bucket, info ObjectInfo) (*hashedObject, error) {
+func openHashedObject(ctx context.Context, b *blob.Bucket, info ObjectInfo, key *seal.Key) (*hashedObject, error) {
 	ho := &hashedObject{h: sha256.New()}
-	or, err := openObjectVia(ctx, b, info, func(r io.Reader) io.Reader { return teeReader{r: r, h: ho.h, size: &ho.size} })
+	or, err := openObjectVia(ctx, b, info, key, func(r io.Reader) io.Reader { return teeReader{r: r, h: ho.h, size: &ho.size} })
 	if err != nil {
 		return nil, err
 	}

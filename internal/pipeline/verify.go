@@ -15,6 +15,7 @@ import (
 	"github.com/kferry/kferry/pkg/layout"
 	"github.com/kferry/kferry/pkg/manifest"
 	"github.com/kferry/kferry/pkg/record"
+	"github.com/kferry/kferry/pkg/seal"
 )
 
 // ErrVerify means verification found problems; the report lists them.
@@ -22,6 +23,8 @@ var ErrVerify = errors.New("verification failed")
 
 // VerifyOptions configure Verify.
 type VerifyOptions struct {
+	// Key decrypts an encrypted backup.
+	Key      *seal.Key
 	BackupID string
 	// Kafka, if set, compares the backup record by record with the live topics
 	// (renamed by Renames, e.g. the targets of a restore).
@@ -44,7 +47,7 @@ type VerifyReport struct {
 // with a Kafka client compares the backup with live topics record by record,
 // naming the first differing offset.
 func Verify(ctx context.Context, b *blob.Bucket, o VerifyOptions) (VerifyReport, error) {
-	m, err := LoadManifest(ctx, b, o.BackupID)
+	m, err := LoadManifest(ctx, b, o.BackupID, o.Key)
 	if err != nil {
 		return VerifyReport{}, err
 	}
@@ -59,13 +62,13 @@ func Verify(ctx context.Context, b *blob.Bucket, o VerifyOptions) (VerifyReport,
 				want[obj.Key] = true
 				rep.Objects++
 				rep.Records += obj.Records
-				if problem := verifyObject(ctx, b, t.Name, p.Partition, obj); problem != "" {
+				if problem := verifyObject(ctx, b, t.Name, p.Partition, obj, o.Key); problem != "" {
 					rep.Problems = append(rep.Problems, problem)
 				}
 			}
 		}
 	}
-	extra, err := extraObjects(ctx, b, m, want, o.Topics)
+	extra, err := extraObjects(ctx, b, m, want, o.Topics, o.Key)
 	if err != nil {
 		return rep, err
 	}
@@ -111,8 +114,8 @@ func nativeInfo(topic string, p int32, obj manifest.Object) ObjectInfo {
 }
 
 // verifyObject returns "" when obj matches the manifest, else what is wrong.
-func verifyObject(ctx context.Context, b *blob.Bucket, topic string, p int32, obj manifest.Object) string {
-	ho, err := openHashedObject(ctx, b, nativeInfo(topic, p, obj))
+func verifyObject(ctx context.Context, b *blob.Bucket, topic string, p int32, obj manifest.Object, key *seal.Key) string {
+	ho, err := openHashedObject(ctx, b, nativeInfo(topic, p, obj), key)
 	if err != nil {
 		if gcerrors.Code(err) == gcerrors.NotFound {
 			return "missing object " + obj.Key
@@ -149,7 +152,7 @@ func verifyObject(ctx context.Context, b *blob.Bucket, topic string, p int32, ob
 // extraObjects lists native objects of the manifest's topics that no manifest
 // of the bucket names: objects of later backups (verifying an older one) and of
 // older lineages (a topic recreated) belong to the backup too.
-func extraObjects(ctx context.Context, b *blob.Bucket, m *manifest.Manifest, want map[string]bool, topics []string) ([]string, error) {
+func extraObjects(ctx context.Context, b *blob.Bucket, m *manifest.Manifest, want map[string]bool, topics []string, key *seal.Key) ([]string, error) {
 	var extra []string
 	var others map[string]bool // keys named by the other manifests, read on first need
 	for _, t := range m.Topics {
@@ -169,7 +172,7 @@ func extraObjects(ctx context.Context, b *blob.Bucket, m *manifest.Manifest, wan
 				continue
 			}
 			if others == nil {
-				if others, err = otherManifestsObjects(ctx, b, m.ID); err != nil {
+				if others, err = otherManifestsObjects(ctx, b, m.ID, key); err != nil {
 					return nil, err
 				}
 			}
@@ -183,7 +186,7 @@ func extraObjects(ctx context.Context, b *blob.Bucket, m *manifest.Manifest, wan
 
 // otherManifestsObjects returns the object keys named by every manifest of the
 // bucket but the one with id skip.
-func otherManifestsObjects(ctx context.Context, b *blob.Bucket, skip string) (map[string]bool, error) {
+func otherManifestsObjects(ctx context.Context, b *blob.Bucket, skip string, key *seal.Key) (map[string]bool, error) {
 	ids, err := ListBackups(ctx, b)
 	if err != nil {
 		return nil, err
@@ -193,7 +196,7 @@ func otherManifestsObjects(ctx context.Context, b *blob.Bucket, skip string) (ma
 		if id == skip {
 			continue
 		}
-		m, err := LoadManifest(ctx, b, id)
+		m, err := LoadManifest(ctx, b, id, key)
 		if err != nil {
 			return nil, err
 		}
@@ -242,7 +245,7 @@ func compareLive(ctx context.Context, b *blob.Bucket, o VerifyOptions, topic str
 	if pr == nil {
 		return 0, fmt.Sprintf("%s/%d: partition missing on the cluster", live, p.Partition), nil
 	}
-	src := &manifestRecords{ctx: ctx, b: b, topic: topic, p: p}
+	src := &manifestRecords{ctx: ctx, b: b, topic: topic, p: p, key: o.Key}
 	defer src.close()
 	if same {
 		pr.Start = max(pr.Start, p.StartOffset)
@@ -311,6 +314,7 @@ func sameBytes(a, b []byte) bool { return (a == nil) == (b == nil) && bytes.Equa
 // manifestRecords pulls one partition's backed-up records in order, object by
 // object.
 type manifestRecords struct {
+	key   *seal.Key
 	ctx   context.Context
 	b     *blob.Bucket
 	topic string
@@ -325,7 +329,7 @@ func (m *manifestRecords) next() (*record.Record, error) {
 			if m.i >= len(m.p.Objects) {
 				return nil, io.EOF
 			}
-			or, err := openObject(m.ctx, m.b, nativeInfo(m.topic, m.p.Partition, m.p.Objects[m.i]))
+			or, err := openObject(m.ctx, m.b, nativeInfo(m.topic, m.p.Partition, m.p.Objects[m.i]), m.key)
 			if err != nil {
 				return nil, err
 			}

@@ -4,16 +4,19 @@
 package manifest
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/kferry/kferry/pkg/record"
+	"github.com/kferry/kferry/pkg/seal"
 )
 
 // FormatVersion is the manifest version kferry writes (major.minor). Readers
@@ -46,6 +49,8 @@ type Manifest struct {
 	Topics       []Topic  `json:"topics"`
 	Groups       []Group  `json:"groups,omitempty"`
 	Warnings     []string `json:"warnings,omitempty"`
+	// Encryption is set when the backup's objects (and this manifest) are encrypted.
+	Encryption *Encryption `json:"encryption,omitempty"`
 }
 
 // Topic is one backed-up topic.
@@ -237,4 +242,91 @@ func ParseDigest(s string) ([]byte, error) {
 		return nil, nil
 	}
 	return hex.DecodeString(s)
+}
+
+// ErrSealed means the manifest is encrypted and no key (or the wrong one) was given.
+var ErrSealed = errors.New("manifest is encrypted")
+
+// Encryption says how a backup's objects and manifest are encrypted.
+type Encryption struct {
+	Scheme string `json:"scheme"` // "age-x25519"
+	KeyID  string `json:"key_id"` // the key's public recipient, age1…
+}
+
+// envelope is what an encrypted manifest looks like in the bucket: enough in
+// the clear to list it and name the key it needs, the rest sealed.
+type envelope struct {
+	FormatVersion string      `json:"format_version"`
+	ID            string      `json:"id"`
+	Encryption    *Encryption `json:"encryption,omitempty"`
+	Sealed        []byte      `json:"sealed,omitempty"`
+}
+
+// MarshalSealed encodes m and, with a key, encrypts it into an envelope that
+// names the key id.
+func MarshalSealed(m *Manifest, key *seal.Key) ([]byte, error) {
+	if key == nil {
+		return Marshal(m)
+	}
+	m.Encryption = &Encryption{Scheme: "age-x25519", KeyID: key.ID()}
+	inner, err := Marshal(m)
+	if err != nil {
+		return nil, err
+	}
+	var buf bytes.Buffer
+	w, err := key.Seal(&buf)
+	if err == nil {
+		_, err = w.Write(inner)
+	}
+	if err == nil {
+		err = w.Close()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("encrypt manifest: %w", err)
+	}
+	b, err := json.MarshalIndent(envelope{FormatVersion: FormatVersion, ID: m.ID, Encryption: m.Encryption, Sealed: buf.Bytes()}, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	return append(b, '\n'), nil
+}
+
+// UnmarshalSealed decodes a manifest, decrypting it with key when it is
+// encrypted. A missing or wrong key is an error naming the key id it needs.
+func UnmarshalSealed(b []byte, key *seal.Key) (*Manifest, error) {
+	var env envelope
+	if err := json.Unmarshal(b, &env); err != nil {
+		return nil, fmt.Errorf("manifest: %w", err)
+	}
+	if env.Sealed == nil {
+		return Unmarshal(b)
+	}
+	need := "an unknown key"
+	if env.Encryption != nil {
+		need = env.Encryption.KeyID
+	}
+	if key == nil {
+		return nil, fmt.Errorf("%w with key %s; pass --encrypt-key-file or KFERRY_ENCRYPTION_KEY", ErrSealed, need)
+	}
+	if env.Encryption != nil && env.Encryption.KeyID != key.ID() {
+		return nil, fmt.Errorf("%w with key %s, not with the given key %s: %w", ErrSealed, need, key.ID(), seal.ErrWrongKey)
+	}
+	r, err := key.Open(bytes.NewReader(env.Sealed))
+	if err != nil {
+		return nil, fmt.Errorf("%w with key %s: %w", ErrSealed, need, err)
+	}
+	inner, err := io.ReadAll(r)
+	if err != nil {
+		return nil, fmt.Errorf("manifest %s: decrypt: %w", env.ID, err)
+	}
+	return Unmarshal(inner)
+}
+
+// Peek returns the id and encryption of a manifest without decrypting it.
+func Peek(b []byte) (string, *Encryption, error) {
+	var env envelope
+	if err := json.Unmarshal(b, &env); err != nil {
+		return "", nil, fmt.Errorf("manifest: %w", err)
+	}
+	return env.ID, env.Encryption, nil
 }
