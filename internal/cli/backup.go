@@ -308,8 +308,7 @@ Exit status: 0 the backup is intact (and equal), 1 problems found, 2 usage error
 		},
 	}
 	fs := cmd.Flags()
-	fs.StringSliceVar(&o.kafka.brokers, "brokers", nil, "compare with the live topics of this cluster")
-	fs.DurationVar(&o.kafka.timeout, "timeout", kafka.DefaultTimeout, "how long to wait for Kafka to answer before failing")
+	o.kafka.addFlags(fs) // --brokers: compare with the live topics of this cluster
 	fs.StringVar(&o.backupID, "backup", "", "backup id (default: the newest)")
 	o.key.addFlags(fs)
 	fs.StringArrayVar(&o.renames, "rename", nil, "compare backed-up topic T with the live topic its rename gives")

@@ -142,6 +142,9 @@ func Scan(ctx context.Context, b *blob.Bucket, topicsDir string, strict bool) (*
 			target = &s.headers
 		}
 		if *target != nil {
+			if (*target).Ext != parsed.Ext {
+				return nil, fmt.Errorf("%s/%d holds objects of two formats (%s and %s, e.g. %s): give kferry export and kferry backup different buckets or prefixes", parsed.Topic, parsed.Partition, (*target).Ext, parsed.Ext, obj.Key)
+			}
 			return nil, fmt.Errorf("two %s objects for %s/%d at offset %d: %s and %s; remove one", parsed.View, parsed.Topic, parsed.Partition, parsed.StartOffset, (*target).Key, obj.Key)
 		}
 		*target = info

@@ -1,0 +1,123 @@
+package e2e
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kfake"
+
+	"github.com/kferry/kferry/internal/kafka"
+	"github.com/kferry/kferry/internal/kafka/kafkatest"
+	"github.com/kferry/kferry/pkg/record"
+	"github.com/kferry/kferry/pkg/seal"
+)
+
+// TestSecretsNeverShown runs every kind of command, succeeding and failing, with
+// a SASL password, an OAuth token and an encryption key, at debug level in text
+// and JSON logs, and greps everything they leave behind for those secrets:
+// stdout, stderr, --report files, and every object in the bucket.
+func TestSecretsNeverShown(t *testing.T) {
+	const (
+		password = "Sasl-Pa55word-7f3e9"
+		token    = "oauth-token-2b8c41"
+	)
+	key, err := seal.Generate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyText := key.String()
+	secrets := []string{password, token, keyText, strings.TrimPrefix(keyText, "AGE-SECRET-KEY-1")}
+
+	c, err := kafkatest.Start(1, kfake.EnableSASL(), kfake.Superuser("SCRAM-SHA-256", "kferry", password))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	admin := c.Config()
+	admin.Security = kafka.Security{SASLMechanism: "scram-sha-256", SASLUsername: "kferry", SASLPassword: password}
+	kc, err := kafka.Dial(ctx, admin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer kc.Close()
+	if _, err := kc.CreateTopic(ctx, "pay", 2, -1); err != nil {
+		t.Fatal(err)
+	}
+	w, err := kafka.NewWriter(ctx, admin, kafka.WriterOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 200 {
+		if err := w.Produce(ctx, &record.Record{Topic: "pay", Partition: int32(i % 2), Key: []byte{byte(i)}, Value: []byte(`{"n":1}`)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+
+	dir := t.TempDir()
+	bucket := "file://" + filepath.Join(dir, "bucket")
+	brokers := strings.Join(c.ListenAddrs(), ",")
+	sasl := []string{"--brokers", brokers, "--sasl-mechanism", "scram-sha-256", "--sasl-username", "kferry"}
+	withEnv := runOpts{env: []string{"KFERRY_SASL_PASSWORD=" + password, "KFERRY_ENCRYPTION_KEY=" + keyText}}
+	report := func(name string) string { return filepath.Join(dir, name+".json") }
+	debug := []string{"--log-level", "debug"}
+
+	var runs []result
+	add := func(r result) result { runs = append(runs, r); return r }
+	mustSucceed(t, add(kferry(t, withEnv, append(append([]string{"backup", "--to", bucket + "?create_dir=1", "--report", report("backup")}, sasl...), debug...)...)))
+	mustSucceed(t, add(kferry(t, withEnv, append(append([]string{"export", "--to", bucket + "-export?create_dir=1", "--format", "json", "--report", report("export"), "--log-format", "json"}, sasl...), debug...)...)))
+	mustSucceed(t, add(kferry(t, withEnv, "verify", bucket, "--brokers", brokers, "--sasl-mechanism", "scram-sha-256", "--sasl-username", "kferry")))
+	mustSucceed(t, add(kferry(t, withEnv, "ls", bucket, "--json")))
+	// Secrets on the command line itself, in failing runs.
+	wantError(t, add(kferry(t, runOpts{}, "export", "--to", bucket, "--brokers", brokers, "--sasl-mechanism", "scram-sha-256", "--sasl-username", "kferry", "--sasl-password", password+"x", "--report", report("wrong"), "--timeout", "5s")), 1, "kferry")
+	wantError(t, add(kferry(t, runOpts{}, "restore", "--from", bucket, "--brokers", brokers, "--sasl-mechanism", "oauthbearer", "--oauth-token", token, "--timeout", "5s")), 1)
+	wrongKey, _ := seal.Generate()
+	wantError(t, add(kferry(t, runOpts{env: []string{"KFERRY_SASL_PASSWORD=" + password, "KFERRY_ENCRYPTION_KEY=" + wrongKey.String()}}, append([]string{"restore", "--from", bucket, "--rename", "pay=pay2"}, sasl...)...)), 1, key.ID())
+	wantError(t, add(kferry(t, runOpts{}, "restore", "--from", bucket, "--brokers", brokers, "--encrypt-key-file", writeSecretFile(t, dir, "bad.key", "AGE-SECRET-KEY-1"+strings.ToUpper(token)))), 2, "age identity")
+	mustSucceed(t, add(kferry(t, runOpts{}, "config", "check", "--brokers", brokers, "--sasl-mechanism", "plain", "--sasl-username", "u", "--sasl-password", password, "--oauth-token", token)))
+
+	var places []string
+	for _, r := range runs {
+		places = append(places, r.stdout, r.stderr)
+	}
+	filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() || strings.HasSuffix(p, ".key") {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		places = append(places, p+"\n"+string(b))
+		return nil
+	})
+	if len(places) < 20 {
+		t.Fatalf("only %d outputs and files were checked; the runs did not leave what they should", len(places))
+	}
+	for _, s := range secrets {
+		for _, text := range places {
+			if strings.Contains(text, s) {
+				first, _, _ := strings.Cut(text, "\n")
+				t.Errorf("a secret (%d chars) appears in %q", len(s), first)
+			}
+		}
+	}
+}
+
+func writeSecretFile(t *testing.T, dir, name, body string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, []byte(body+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
