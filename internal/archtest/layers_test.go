@@ -48,6 +48,10 @@ func TestLayers(t *testing.T) {
 			func(pkg string) bool {
 				return pkg == module+"/pkg/store" || pkg == module+"/internal/kafka" || strings.HasPrefix(pkg, module+"/test/")
 			}},
+		// One-shot runs must not pay for metrics: pipeline reports through an interface.
+		{"only internal/metrics imports Prometheus",
+			func(imp string) bool { return strings.HasPrefix(imp, "github.com/prometheus/") },
+			func(pkg string) bool { return pkg == module+"/internal/metrics" }},
 		{"pkg never imports internal",
 			func(imp string) bool { return strings.HasPrefix(imp, module+"/internal/") },
 			func(pkg string) bool { return !strings.HasPrefix(pkg, module+"/pkg/") }},

@@ -34,24 +34,28 @@ type exportOptions struct {
 	pad            int
 	topicsDir      string
 	parallelism    int
+	follow         followFlags
 }
 
 func newExportCmd(g *globals) *cobra.Command {
 	o := &exportOptions{}
 	cmd := &cobra.Command{
 		Use:   "export --brokers B (--topics a,b | --topic-regex RE) --to URL",
-		Short: "Copy topics to a bucket in the Confluent S3 Sink layout (one-shot)",
+		Short: "Copy topics to a bucket in the Confluent S3 Sink layout (one-shot, or continuously with --follow)",
 		Long: `export reads every selected partition from its start up to the end offset captured
 when it starts (read_committed), and writes objects named as Confluent's S3 Sink
 does: topics/<topic>/partition=<p>/<topic>+<p>+<startOffset>.<ext>.
 
 Objects become visible only when complete, and their names depend only on the
 offsets, so a rerun after a failure rewrites the same objects.
+` + followHelp + `
 
 Exit status: 0 done, 1 failed, 2 usage error.` + envHelp,
 		Example: `  kferry export --brokers localhost:9092 --topics orders --to s3://bucket/backup?region=eu-west-1
   kferry export --brokers b:9092 --topic-regex 'source-topic-\d' --to file:///tmp/out \
-      --format json --store-keys --store-headers --flush-size 1000 --compression gzip`,
+      --format json --store-keys --store-headers --flush-size 1000 --compression gzip
+  kferry export --follow --brokers b:9092 --topic-regex 'orders-.*' --to s3://bucket/live?region=eu-west-1 \
+      --rotate-interval 5s --metrics-addr 127.0.0.1:9464     # run N copies to share the partitions`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := applyEnv(cmd.Flags(), map[string]string{"brokers": "SOURCE_KAFKA_BOOTSTRAP_SEVERS", "topics": "SOURCE_TOPICS_LIST"}); err != nil {
@@ -60,6 +64,7 @@ Exit status: 0 done, 1 failed, 2 usage error.` + envHelp,
 			if o.to == "" {
 				o.to = recipeBucket()
 			}
+			o.follow.intervalSet = cmd.Flags().Changed("rotate-interval")
 			return runExport(cmd.Context(), g, o)
 		},
 	}
@@ -68,6 +73,7 @@ Exit status: 0 done, 1 failed, 2 usage error.` + envHelp,
 	o.key.addFlags(fs)
 	o.sel.addFlags(fs)
 	o.report.addFlags(fs)
+	o.follow.addFlags(fs)
 	fs.StringVar(&o.to, "to", "", "bucket URL: s3://bucket/prefix?region=R[&endpoint=URL&use_path_style=true], gs://, azblob://, file:///dir or a local path")
 	fs.StringVar(&o.format, "format", "json", "value format: json (Confluent JsonFormat) or bytes (ByteArrayFormat)")
 	fs.StringVar(&o.keysFormat, "keys-format", "", "format of the .keys objects (default: the value format)")
@@ -76,7 +82,7 @@ Exit status: 0 done, 1 failed, 2 usage error.` + envHelp,
 	fs.BoolVar(&o.storeHeaders, "store-headers", false, "also write record headers to parallel .headers objects (store.kafka.headers)")
 	fs.IntVar(&o.flushSize, "flush-size", 0, "records per object (flush.size); 0: no limit")
 	fs.StringVar(&o.rotateBytes, "rotate-bytes", "64MiB", "start a new object after this many uncompressed bytes; 0: no limit")
-	fs.DurationVar(&o.rotateInterval, "rotate-interval", 0, "start a new object when a record's timestamp is this far after the object's first (rotate.interval.ms)")
+	fs.DurationVar(&o.rotateInterval, "rotate-interval", 0, "start a new object when a record's timestamp is this far after the object's first (rotate.interval.ms); with --follow: wall-clock time since the object's first record arrived (default 10s)")
 	fs.StringVar(&o.compression, "compression", "none", "object compression: none or gzip (s3.compression.type)")
 	fs.IntVar(&o.pad, "offset-pad", layout.DefaultPad, "zero-pad width of offsets in object names (filename.offset.zero.pad.width)")
 	fs.StringVar(&o.topicsDir, "topics-dir", layout.DefaultTopicsDir, "top folder of the objects (topics.dir)")
@@ -130,6 +136,9 @@ func runExport(ctx context.Context, g *globals, o *exportOptions) error {
 	if err := o.checkFormats(); err != nil {
 		return err
 	}
+	if err := o.follow.check(); err != nil {
+		return err
+	}
 	key, err := o.key.load()
 	if err != nil {
 		return err
@@ -144,14 +153,19 @@ func runExport(ctx context.Context, g *globals, o *exportOptions) error {
 		return err
 	}
 	defer kc.Close()
-	bar := newProgress(g.stderr, "export", -1)
-	s, err := pipeline.Export(ctx, kc, b, store.Redact(o.to), pipeline.ExportOptions{
+	eo := pipeline.ExportOptions{
 		Selector: sel, Format: o.format, KeysFormat: o.keysFormat, HeadersFormat: o.headersFormat,
 		StoreKeys: o.storeKeys, StoreHeaders: o.storeHeaders,
 		Naming:    layout.Naming{TopicsDir: o.topicsDir, Pad: o.pad},
 		FlushSize: o.flushSize, RotateBytes: rotateBytes, RotateInterval: o.rotateInterval,
-		Gzip: gz, Key: key, Parallelism: o.parallelism, Progress: asProgress(bar), Logger: log,
-	})
+		Gzip: gz, Key: key, Parallelism: o.parallelism, Logger: log,
+	}
+	if o.follow.on {
+		return o.follow.run(ctx, g, o, kc, b, eo)
+	}
+	bar := newProgress(g.stderr, "export", -1)
+	eo.Progress = asProgress(bar)
+	s, err := pipeline.Export(ctx, kc, b, store.Redact(o.to), eo)
 	bar.done()
 	if err != nil && s.Objects > 0 {
 		err = fmt.Errorf("%w; the %d objects completed before the error are whole and a rerun rewrites them", err, s.Objects)

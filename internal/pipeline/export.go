@@ -199,6 +199,13 @@ type partitionExport struct {
 	onCommit func(set *objectSet)
 	onGap    func(from, to int64)
 	firstTS  time.Time
+	// uploadTook is how long the last rotate's Commit took (for follow metrics).
+	uploadTook time.Duration
+	// noChecksum: onCommit does not read the set's checksum (export --follow).
+	noChecksum bool
+	// beforeCommit, if set, may veto making a set visible (the set is then
+	// aborted and rotate returns the error).
+	beforeCommit func(set *objectSet) error
 }
 
 func (pe *partitionExport) run(ctx context.Context, rd *kafka.Reader) error {
@@ -241,7 +248,7 @@ func (pe *partitionExport) add(ctx context.Context, rec *record.Record) error {
 	}
 	if pe.set == nil {
 		// Only observers of commits (backups) read the checksum.
-		set, err := openObjectSet(ctx, pe.b, o.Naming, pe.vf, o.Gzip, rec.Topic, rec.Partition, rec.Offset, pe.onCommit != nil, o.Key)
+		set, err := openObjectSet(ctx, pe.b, o.Naming, pe.vf, o.Gzip, rec.Topic, rec.Partition, rec.Offset, pe.onCommit != nil && !pe.noChecksum, o.Key)
 		if err != nil {
 			return err
 		}
@@ -266,9 +273,17 @@ func (pe *partitionExport) rotate() error {
 	}
 	set := pe.set
 	pe.set = nil
+	if pe.beforeCommit != nil {
+		if err := pe.beforeCommit(set); err != nil {
+			set.Abort()
+			return err
+		}
+	}
+	started := time.Now()
 	if err := set.Commit(); err != nil {
 		return err
 	}
+	pe.uploadTook = time.Since(started)
 	if pe.onCommit != nil {
 		pe.onCommit(set)
 	}

@@ -1,0 +1,71 @@
+package kafkatest
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// SetPartitions grows topic to n partitions, as kafka-topics --alter does.
+func (c *Cluster) SetPartitions(ctx context.Context, topic string, n int) error {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...))
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	resps, err := kadm.NewClient(cl).UpdatePartitions(ctx, n, topic)
+	if err == nil {
+		err = resps.Error()
+	}
+	if err != nil {
+		return fmt.Errorf("set %s to %d partitions: %w", topic, n, err)
+	}
+	return nil
+}
+
+// HoldOffsetCommits leaves every later OffsetCommit request of group
+// unanswered, as a stalled coordinator would, for the rest of the cluster's
+// life. The returned function tells how many requests it holds.
+func (c *Cluster) HoldOffsetCommits(group string) func() int64 {
+	var held atomic.Int64
+	c.ControlKey(int16(kmsg.OffsetCommit), func(kr kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		if kr.(*kmsg.OffsetCommitRequest).Group != group {
+			return nil, nil, false
+		}
+		held.Add(1)
+		return nil, nil, true
+	})
+	return held.Load
+}
+
+// FenceOffsetCommits answers every later OffsetCommit of group with
+// ILLEGAL_GENERATION, as the coordinator does for a member the group has moved
+// on from (it stalled past its session timeout).
+func (c *Cluster) FenceOffsetCommits(group string) {
+	c.ControlKey(int16(kmsg.OffsetCommit), func(kr kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		req := kr.(*kmsg.OffsetCommitRequest)
+		if req.Group != group {
+			return nil, nil, false
+		}
+		resp := req.ResponseKind().(*kmsg.OffsetCommitResponse)
+		resp.Version = req.Version
+		for _, t := range req.Topics {
+			rt := kmsg.NewOffsetCommitResponseTopic()
+			rt.Topic, rt.TopicID = t.Topic, t.TopicID
+			for _, p := range t.Partitions {
+				rp := kmsg.NewOffsetCommitResponseTopicPartition()
+				rp.Partition, rp.ErrorCode = p.Partition, kerr.IllegalGeneration.Code
+				rt.Partitions = append(rt.Partitions, rp)
+			}
+			resp.Topics = append(resp.Topics, rt)
+		}
+		return resp, nil, true
+	})
+}

@@ -1,0 +1,470 @@
+package pipeline
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"gocloud.dev/blob"
+
+	"github.com/kferry/kferry/internal/kafka"
+	"github.com/kferry/kferry/internal/plan"
+)
+
+// Defaults of a continuous export.
+const (
+	DefaultFollowRotate    = 10 * time.Second
+	DefaultShutdownTimeout = 30 * time.Second
+	defaultLagInterval     = 2 * time.Second
+)
+
+// ErrShutdownTimeout means a continuous export was stopped but could not finish
+// its open objects within FollowOptions.ShutdownTimeout; the error names them.
+var ErrShutdownTimeout = errors.New("shutdown timed out")
+
+// FollowMetrics receives what a continuous export does (internal/metrics
+// implements it for Prometheus). Methods are called from many goroutines.
+type FollowMetrics interface {
+	// ObjectWritten: an object set is visible and its offsets are committed.
+	ObjectWritten(topic string, partition int32, records, bytes int64, upload time.Duration)
+	// Lag is an owned partition's end offset minus the group's committed one.
+	Lag(topic string, partition int32, records int64)
+	// Forget: the member no longer owns the partition.
+	Forget(topic string, partition int32)
+	Owned(partitions int)
+	Error(kind string)
+	Retry(op string)
+	// Ready: whether the member is in its group.
+	Ready(ok bool)
+}
+
+type noMetrics struct{}
+
+func (noMetrics) ObjectWritten(string, int32, int64, int64, time.Duration) {}
+func (noMetrics) Lag(string, int32, int64)                                 {}
+func (noMetrics) Forget(string, int32)                                     {}
+func (noMetrics) Owned(int)                                                {}
+func (noMetrics) Error(string)                                             {}
+func (noMetrics) Retry(string)                                             {}
+func (noMetrics) Ready(bool)                                               {}
+
+// FollowOptions configure a continuous export (export --follow). The embedded
+// ExportOptions apply as for a one-shot export, except that RotateInterval is
+// wall-clock time since an object's first record arrived (DefaultFollowRotate
+// when 0), which bounds how long a record waits before it is in the bucket.
+type FollowOptions struct {
+	ExportOptions
+	// Group is the consumer group the members of one continuous export share
+	// (see DefaultGroup).
+	Group string
+	// ShutdownTimeout bounds finishing open objects once ctx ends
+	// (DefaultShutdownTimeout when 0).
+	ShutdownTimeout time.Duration
+	// SessionTimeout is how long the group waits for a member that stopped
+	// answering (a crash) before giving its partitions to others (45s when 0).
+	SessionTimeout time.Duration
+	// MetadataMaxAge bounds how long new partitions and topics go unnoticed
+	// (10s when 0).
+	MetadataMaxAge time.Duration
+	// LagInterval is how often the lag of owned partitions is measured (2s when 0).
+	LagInterval time.Duration
+	Metrics     FollowMetrics
+}
+
+// DefaultGroup is the consumer group of a continuous export when none is
+// given: one per bucket URL (without secrets), topics folder and topic
+// selection, so that copies started with the same flags share the work.
+func DefaultGroup(bucketURL, topicsDir string, sel plan.Selector) string {
+	names := slices.Clone(sel.Names)
+	slices.Sort(names)
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\x00%s\x00%s\x00", bucketURL, strings.Trim(topicsDir, "/"), strings.Join(names, ","))
+	if sel.Regex != nil {
+		h.Write([]byte(sel.Regex.String()))
+	}
+	return "kferry-export-" + hex.EncodeToString(h.Sum(nil))[:12]
+}
+
+// Follow exports the selected topics continuously as one member of the consumer
+// group o.Group: Kafka spreads the partitions over the members, and new
+// partitions and (with a regex) new topics are taken as they appear. Objects are
+// named by start offset as in Export; a partition's offset is committed to the
+// group only once the object holding the records before it is complete in the
+// bucket, and the next object is made visible only after that commit, so at most
+// one visible object per partition is uncommitted, and whoever reads the
+// partition next rewrites it under the same name. A partition the member gives
+// up in a rebalance has its open object finished and committed first.
+//
+// When ctx ends, Follow finishes and commits every open object, leaves the group
+// and returns the summary of what this member wrote, with a nil error; past
+// o.ShutdownTimeout it abandons what is still open (uncommitted, so it is
+// exported again by the next owner) and returns ErrShutdownTimeout naming it.
+func Follow(ctx context.Context, kc *kafka.Client, b *blob.Bucket, bucketName string, o FollowOptions) (Summary, error) {
+	started := time.Now()
+	f, err := newFollower(kc, b, &o)
+	if err != nil {
+		return Summary{}, err
+	}
+	defer f.stopWork()
+	summary := func() Summary { return f.col.summary("export", bucketName, started) }
+	if err := f.checkSelection(ctx); err != nil {
+		return summary(), err
+	}
+	if f.gr, err = kafka.NewGroupReader(ctx, kc.Config(), f.groupOptions()); err != nil {
+		return summary(), err
+	}
+	f.log.Info("export --follow starting", "group", o.Group, "selection", o.Selector.String(), "format", o.Format, "bucket", bucketName, "rotate_interval", o.RotateInterval.String())
+
+	pollCtx, stopPoll := context.WithCancel(ctx)
+	defer stopPoll()
+	f.stopPoll = stopPoll
+	lagDone := make(chan struct{})
+	go func() {
+		defer close(lagDone)
+		f.reportLag(pollCtx)
+	}()
+	for pollCtx.Err() == nil {
+		if err := f.gr.Poll(pollCtx, f.dispatch(pollCtx), f.transient); err != nil && pollCtx.Err() == nil {
+			f.fail(err)
+		}
+	}
+	<-lagDone
+	err = f.shutdown(ctx.Err() != nil)
+	s := summary()
+	f.log.Info("export --follow stopped", "records", s.Records, "objects", s.Objects, "seconds", s.Seconds)
+	return s, err
+}
+
+// follower is one member's state of a continuous export.
+type follower struct {
+	o   *FollowOptions
+	eo  ExportOptions // what partitionExport sees: no record-time rotation
+	kc  *kafka.Client
+	b   *blob.Bucket
+	vf  viewFormats
+	col *collector
+	log *slog.Logger
+	m   FollowMetrics
+	gr  *kafka.GroupReader
+
+	// work carries uploads and commits; it ends only when the shutdown times
+	// out, so that a stop signal lets them finish.
+	work     context.Context
+	stopWork context.CancelFunc
+	stopPoll context.CancelFunc
+	timedOut atomic.Bool
+
+	mu        sync.Mutex
+	workers   map[kafka.TopicPartition]*partWorker
+	metas     map[string]int // topic → partition count written to its TopicMeta
+	failure   error
+	abandoned []string
+}
+
+func newFollower(kc *kafka.Client, b *blob.Bucket, o *FollowOptions) (*follower, error) {
+	if o.Group == "" {
+		return nil, errors.New("export --follow: no consumer group")
+	}
+	if o.RotateInterval <= 0 {
+		o.RotateInterval = DefaultFollowRotate
+	}
+	if o.ShutdownTimeout <= 0 {
+		o.ShutdownTimeout = DefaultShutdownTimeout
+	}
+	if o.LagInterval <= 0 {
+		o.LagInterval = defaultLagInterval
+	}
+	f := &follower{o: o, eo: o.ExportOptions, kc: kc, b: b, col: newCollector(), log: o.Logger, m: o.Metrics,
+		workers: map[kafka.TopicPartition]*partWorker{}, metas: map[string]int{}}
+	f.eo.RotateInterval, f.eo.Progress = 0, nil // the workers rotate by wall clock
+	if f.log == nil {
+		f.log = slog.Default()
+	}
+	if f.m == nil {
+		f.m = noMetrics{}
+	}
+	var err error
+	if f.vf, err = o.formats(); err != nil {
+		return nil, err
+	}
+	f.work, f.stopWork = context.WithCancel(context.Background())
+	return f, nil
+}
+
+// checkSelection refuses named topics that do not exist, as Export does; a
+// regex that matches nothing yet is only a warning, since topics may appear.
+func (f *follower) checkSelection(ctx context.Context) error {
+	topics, err := f.kc.Topics(ctx)
+	if err != nil {
+		return err
+	}
+	names := make([]string, 0, len(topics))
+	for n := range topics {
+		names = append(names, n)
+	}
+	_, err = plan.Select(names, f.o.Selector, "cluster "+fmt.Sprint(f.kc.Config().Brokers))
+	if errors.Is(err, plan.ErrNothingSelected) && f.o.Selector.Regex != nil {
+		f.log.Warn("no topic matches yet; waiting for one to appear", "selection", f.o.Selector.String())
+		return nil
+	}
+	return err
+}
+
+func (f *follower) groupOptions() kafka.GroupOptions {
+	sel := f.o.Selector
+	g := kafka.GroupOptions{
+		Group: f.o.Group, MetadataMaxAge: f.o.MetadataMaxAge, SessionTimeout: f.o.SessionTimeout,
+		Topics:     sel.Names,
+		OnAssigned: f.assigned, OnRevoked: f.revoked, OnLost: f.lost,
+		OnRetry: func(op string, err error) {
+			f.m.Retry(op)
+			f.log.Warn("retrying", "op", op, "err", err)
+		},
+	}
+	if sel.Regex != nil || sel.Empty() {
+		re := `.*`
+		if sel.Regex != nil {
+			re = sel.Regex.String() // anchored by the CLI
+		}
+		g.Regexes = []string{re}
+		if !slices.ContainsFunc(sel.Names, func(n string) bool { return strings.HasPrefix(n, "__") }) {
+			g.Exclude = []string{`\A__`} // as plan.Selector: internal topics only when named
+		}
+	}
+	return g
+}
+
+// fail records the first fatal error and stops polling; open objects are still
+// finished by the shutdown.
+func (f *follower) fail(err error) {
+	f.mu.Lock()
+	if f.failure == nil {
+		f.failure = err
+		f.log.Error("export --follow failing", "err", err)
+	}
+	f.mu.Unlock()
+	f.stopPoll()
+}
+
+func (f *follower) transient(tp kafka.TopicPartition, err error) {
+	f.m.Error("fetch")
+	f.log.Warn("fetch error; retrying", "topic", tp.Topic, "partition", tp.Partition, "err", err)
+}
+
+// dispatch hands a polled batch to its partition's worker, starting one if
+// needed. It blocks while the worker is busy (bounded memory).
+func (f *follower) dispatch(ctx context.Context) func(kafka.Batch) error {
+	return func(b kafka.Batch) error {
+		w := f.worker(b.TopicPartition)
+		select {
+		case w.in <- b:
+			return nil
+		case <-w.done:
+			return fmt.Errorf("export %s: worker ended", b.TopicPartition)
+		case <-ctx.Done():
+			return ctx.Err() // the batch is not committed, so it is read again
+		}
+	}
+}
+
+func (f *follower) worker(tp kafka.TopicPartition) *partWorker {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if w := f.workers[tp]; w != nil {
+		return w
+	}
+	ctx, cancel := context.WithCancel(f.work)
+	log := f.log.With("topic", tp.Topic, "partition", tp.Partition)
+	w := &partWorker{f: f, tp: tp, log: log, ctx: ctx, cancel: cancel,
+		in: make(chan kafka.Batch, 4), done: make(chan struct{}), committed: f.gr.Committed(tp)}
+	w.pe = &partitionExport{o: &f.eo, b: f.b, vf: f.vf, col: f.col, log: f.log, // rotate adds topic and partition itself
+
+		pr: kafka.PartitionRange{Topic: tp.Topic, Partition: tp.Partition}}
+	w.pe.onCommit, w.pe.beforeCommit, w.pe.noChecksum = w.objectDone, w.checkOwner, true
+	f.col.partition(tp.Topic, tp.Partition)
+	f.workers[tp] = w
+	go w.run()
+	return w
+}
+
+// release ends tp's worker, if any, and waits for it: gracefully (finish,
+// upload and commit the open object) or, with abort, dropping the open object.
+func (f *follower) release(tp kafka.TopicPartition, abort bool) {
+	f.mu.Lock()
+	w := f.workers[tp]
+	f.mu.Unlock()
+	if w == nil {
+		return
+	}
+	if abort {
+		w.cancel()
+	} else {
+		w.closeOnce.Do(func() { close(w.in) })
+	}
+	<-w.done
+	f.mu.Lock()
+	if f.workers[tp] == w {
+		delete(f.workers, tp)
+	}
+	f.mu.Unlock()
+	f.m.Forget(tp.Topic, tp.Partition)
+}
+
+func (f *follower) releaseAll(parts []kafka.TopicPartition, abort bool) {
+	var wg sync.WaitGroup
+	for _, tp := range parts {
+		wg.Go(func() { f.release(tp, abort) })
+	}
+	wg.Wait()
+}
+
+func (f *follower) assigned(ctx context.Context, parts []kafka.TopicPartition) {
+	f.m.Ready(true)
+	if len(parts) == 0 {
+		return
+	}
+	f.log.Info("partitions assigned", "partitions", fmt.Sprint(parts))
+	f.writeMetas(parts)
+}
+
+func (f *follower) revoked(_ context.Context, parts []kafka.TopicPartition) {
+	f.log.Info("partitions revoked", "partitions", fmt.Sprint(parts))
+	f.releaseAll(parts, false)
+}
+
+func (f *follower) lost(_ context.Context, parts []kafka.TopicPartition) {
+	f.m.Ready(false)
+	f.log.Warn("partitions lost (group membership failed); dropping their open objects", "partitions", fmt.Sprint(parts))
+	f.releaseAll(parts, true)
+}
+
+// writeMetas writes the TopicMeta of topics not yet described, or whose
+// partition count grew, so that import recreates them with every partition.
+func (f *follower) writeMetas(parts []kafka.TopicPartition) {
+	f.mu.Lock()
+	need := map[string]int{}
+	for _, tp := range parts {
+		if int(tp.Partition) >= f.metas[tp.Topic] {
+			need[tp.Topic] = max(need[tp.Topic], int(tp.Partition)+1)
+		}
+	}
+	f.mu.Unlock()
+	if len(need) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(f.work, 30*time.Second)
+	defer cancel()
+	topics, err := f.kc.Topics(ctx)
+	if err != nil {
+		f.log.Warn("topic metadata not written", "err", err)
+		return
+	}
+	for t, n := range need {
+		info := topics[t]
+		meta := TopicMeta{Topic: t, Partitions: max(info.Partitions, n), ReplicationFactor: info.ReplicationFactor, Format: f.o.Format, ExportedAt: time.Now().UTC()}
+		body, _ := json.MarshalIndent(meta, "", "  ")
+		if err := f.b.WriteAll(ctx, TopicMetaKey(t), append(body, '\n'), nil); err != nil {
+			f.m.Error("upload")
+			f.log.Warn("topic metadata not written", "topic", t, "err", err)
+			continue
+		}
+		f.mu.Lock()
+		f.metas[t] = meta.Partitions
+		f.mu.Unlock()
+	}
+}
+
+// reportLag measures the owned partitions' lag every LagInterval until ctx ends.
+func (f *follower) reportLag(ctx context.Context) {
+	tick := time.NewTicker(f.o.LagInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		lctx, cancel := context.WithTimeout(ctx, max(f.o.LagInterval, 5*time.Second))
+		lags, err := f.gr.Lag(lctx)
+		cancel()
+		if err != nil {
+			if ctx.Err() == nil {
+				f.m.Error("lag")
+				f.log.Debug("lag not measured", "err", err)
+			}
+			continue
+		}
+		f.m.Owned(len(f.gr.Assigned()))
+		for _, l := range lags {
+			f.m.Lag(l.Topic, l.Partition, l.Lag)
+		}
+	}
+}
+
+// shutdown finishes every worker within the shutdown timeout, leaves the group
+// and returns the run's error.
+func (f *follower) shutdown(signalled bool) error {
+	deadline := time.Now().Add(f.o.ShutdownTimeout)
+	// Open objects get 4/5 of the time; leaving the group and closing the
+	// client the rest, so the whole stop fits in the timeout.
+	timer := time.AfterFunc(f.o.ShutdownTimeout*4/5, func() {
+		f.timedOut.Store(true)
+		f.stopWork()
+	})
+	defer timer.Stop()
+	f.mu.Lock()
+	parts := make([]kafka.TopicPartition, 0, len(f.workers))
+	for tp := range f.workers {
+		parts = append(parts, tp)
+	}
+	f.mu.Unlock()
+	if signalled {
+		f.log.Info("stopping: finishing open objects", "partitions", len(parts), "timeout", f.o.ShutdownTimeout.String())
+	}
+	f.releaseAll(parts, false)
+	f.m.Ready(false)
+	lctx, cancel := context.WithDeadline(context.Background(), deadline)
+	if err := f.gr.Leave(lctx); err != nil {
+		f.log.Warn("leaving the group", "err", err)
+	}
+	cancel()
+	// Closing waits for requests in flight; one stuck at a silent broker would
+	// hold the exit past the deadline, so past it the close goes on alone.
+	closed := make(chan struct{})
+	go func() {
+		defer close(closed)
+		f.gr.Close()
+	}()
+	select {
+	case <-closed:
+	case <-time.After(time.Until(deadline)):
+		f.log.Warn("kafka client not closed in time; exiting without waiting for it")
+	}
+	f.stopWork()
+
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	err := f.failure
+	if f.timedOut.Load() {
+		slices.Sort(f.abandoned)
+		what := "nothing was open"
+		if len(f.abandoned) > 0 {
+			what = "abandoned " + strings.Join(f.abandoned, ", ") + "; those records are not committed, so the member that takes the partitions over exports them again"
+		}
+		terr := fmt.Errorf("%w after %s: %s", ErrShutdownTimeout, f.o.ShutdownTimeout, what)
+		if err == nil {
+			return terr
+		}
+		return fmt.Errorf("%w; %w", err, terr)
+	}
+	return err
+}
