@@ -106,16 +106,11 @@ func runBackup(ctx context.Context, g *globals, o *backupOptions) error {
 	if err != nil {
 		return err
 	}
-	b, err := openBucket(ctx, o.to)
+	b, kc, release, err := connect(ctx, o.to, openBucket, cfg)
 	if err != nil {
 		return err
 	}
-	defer b.Close()
-	kc, err := kafka.Dial(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	defer kc.Close()
+	defer release()
 	bar := newProgress(g.stderr, "backup", -1)
 	s, m, err := pipeline.Backup(ctx, kc, b, store.Redact(o.to), pipeline.BackupOptions{
 		Selector: sel, Groups: groups, Naming: layout.Naming{TopicsDir: layout.DefaultTopicsDir},
@@ -256,16 +251,11 @@ func runRestore(ctx context.Context, g *globals, o *restoreOptions) error {
 	if o.replicationFactor < -1 || o.replicationFactor == 0 || o.replicationFactor > 32767 {
 		return usageErrorf("--replication-factor must be -1 or a positive number")
 	}
-	b, err := openBucket(ctx, o.from)
+	b, kc, release, err := connect(ctx, o.from, openBucket, cfg)
 	if err != nil {
 		return err
 	}
-	defer b.Close()
-	kc, err := kafka.Dial(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	defer kc.Close()
+	defer release()
 	bar := newProgress(g.stderr, "restore", -1)
 	s, err := pipeline.Restore(ctx, kc, b, store.Redact(o.from), pipeline.RestoreOptions{
 		Selector: sel, Renames: renames, BackupID: o.backupID, Since: since, Until: until, Groups: groups,

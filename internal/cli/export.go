@@ -9,7 +9,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/kferry/kferry/internal/kafka"
 	"github.com/kferry/kferry/internal/pipeline"
 	"github.com/kferry/kferry/pkg/format"
 	"github.com/kferry/kferry/pkg/layout"
@@ -143,16 +142,11 @@ func runExport(ctx context.Context, g *globals, o *exportOptions) error {
 	if err != nil {
 		return err
 	}
-	b, err := openDestination(ctx, o.to)
+	b, kc, release, err := connect(ctx, o.to, openDestination, cfg)
 	if err != nil {
 		return err
 	}
-	defer b.Close()
-	kc, err := kafka.Dial(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	defer kc.Close()
+	defer release()
 	eo := pipeline.ExportOptions{
 		Selector: sel, Format: o.format, KeysFormat: o.keysFormat, HeadersFormat: o.headersFormat,
 		StoreKeys: o.storeKeys, StoreHeaders: o.storeHeaders,

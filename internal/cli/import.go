@@ -113,16 +113,11 @@ func runImport(ctx context.Context, g *globals, o *importOptions) error {
 	if err != nil {
 		return err
 	}
-	b, err := openBucket(ctx, o.from)
+	b, kc, release, err := connect(ctx, o.from, openBucket, cfg)
 	if err != nil {
 		return err
 	}
-	defer b.Close()
-	kc, err := kafka.Dial(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	defer kc.Close()
+	defer release()
 	bar := newProgress(g.stderr, "import", -1)
 	s, err := pipeline.Import(ctx, kc, b, store.Redact(o.from), pipeline.ImportOptions{
 		Selector: sel, Files: files, Renames: renames, TopicsDir: o.topicsDir, Strict: o.strict,
