@@ -2,10 +2,15 @@ package cli
 
 import (
 	"context"
+	"fmt"
+	"time"
+
+	"gocloud.dev/blob"
 
 	"github.com/spf13/cobra"
 
 	"github.com/kferry/kferry/internal/kafka"
+	"github.com/kferry/kferry/internal/metrics"
 	"github.com/kferry/kferry/internal/pipeline"
 	"github.com/kferry/kferry/pkg/layout"
 	"github.com/kferry/kferry/pkg/store"
@@ -26,6 +31,14 @@ type importOptions struct {
 	topicsDir         string
 	parallelism       int
 	compression       string
+	group             string
+	atLeastOnce       bool
+	shard             string
+	follow            bool
+	pollInterval      time.Duration
+	holeWait          time.Duration
+	shutdownTimeout   time.Duration
+	metricsAddr       string
 }
 
 func newImportCmd(g *globals) *cobra.Command {
@@ -37,8 +50,35 @@ func newImportCmd(g *globals) *cobra.Command {
 and writes each source partition's records in offset order into the same
 partition number of the target topic, with keys and headers where their .keys
 and .headers objects exist. Target topics are checked (partition count, empty)
-and created if missing before any record is written. Produce is idempotent with
-acks=all.
+and created if missing before any record is written.
+
+Exactly once: each object's records are written in one Kafka transaction
+together with the import's progress, the next source offset, committed to the
+progress group on the target (--group, default kferry-import-<hash of bucket
+URL, topics dir, selection, --files and renames>). An import killed at any
+moment and run again resumes after the last committed object and writes every
+record once; a rerun of a finished import writes nothing. A target partition
+that holds records is refused unless the progress group shows this import wrote
+them (or --append). Readers of the target should use isolation.level=
+read_committed. --at-least-once drops the transactions (plain idempotent
+produce, progress committed after the records): a rerun may then write some
+records twice.
+
+With --follow, import keeps running: every --poll-interval (default 10s) it
+lists the bucket and imports new objects in order per partition. An object
+that appears below a partition's progress is skipped with a warning; one that
+starts past it leaves a hole that is waited on (unless nothing of the partition
+was imported yet) for --hole-wait, after which the hole is taken for offsets
+that never held records (transaction markers, compaction) and import goes on. SIGTERM or SIGINT finish the transaction in flight and exit
+0 within --shutdown-timeout. --metrics-addr serves Prometheus /metrics
+(kferry_import_* records, bytes, objects, lag in objects and records per
+partition), /healthz and /readyz.
+
+--shard I/N splits the work statically (e.g. a Kubernetes Indexed Job): the
+source partition (topic, p) belongs to shard FNV-1a("topic\x00p") mod N. Start N
+copies with shards 0/N … N-1/N and the same --group; each partition is then
+imported by exactly one of them. Restart a copy with its own shard, and never
+run two copies of one shard at once (both could import the same object).
 
 --rename follows Kafka Connect's RegexRouter: the regex must match the whole
 topic; the replacement uses Java syntax ($1, ${name}, \$ for a dollar).
@@ -47,7 +87,9 @@ topic; the replacement uses Java syntax ($1, ${name}, \$ for a dollar).
 Exit status: 0 done, 1 failed, 2 usage error.` + envHelp,
 		Example: `  kferry import --from s3://bucket/backup?region=eu-west-1 --brokers localhost:9092 \
       --rename 'source-topic-(\d+)=sink-topic-$1'
-  kferry import --from file:///tmp/out --brokers b:9092 --files 'orders:.*\.json\.gz'`,
+  kferry import --from file:///tmp/out --brokers b:9092 --files 'orders:.*\.json\.gz'
+  kferry import --follow --poll-interval 1s --shard 0/2 --from s3://bucket/live?region=eu-west-1 \
+      --brokers b:9092 --metrics-addr 127.0.0.1:9465     # and --shard 1/2 elsewhere`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := applyEnv(cmd.Flags(), map[string]string{"brokers": "SINK_KAFKA_BOOTSTRAP_SEVERS", "files": "TOPIC_REGEX_LIST"}); err != nil {
@@ -79,6 +121,14 @@ Exit status: 0 done, 1 failed, 2 usage error.` + envHelp,
 	fs.StringVar(&o.topicsDir, "topics-dir", layout.DefaultTopicsDir, "top folder of the objects (topics.dir)")
 	fs.IntVar(&o.parallelism, "parallelism", 0, "partitions imported at once (default: 2 × CPUs)")
 	fs.StringVar(&o.compression, "produce-compression", "none", "compression of produced batches: none, gzip, snappy, lz4, zstd")
+	fs.StringVar(&o.group, "group", "", "progress group on the target (default: kferry-import-<hash of bucket URL, topics dir, selection, --files and renames>)")
+	fs.BoolVar(&o.atLeastOnce, "at-least-once", false, "no transactions: produce idempotently and commit the progress after the records (a rerun may write records twice)")
+	fs.StringVar(&o.shard, "shard", "", "import only the partitions of shard I/N (FNV-1a of topic and partition mod N); run N copies with the same --group")
+	fs.BoolVar(&o.follow, "follow", false, "keep importing new objects as they appear in the bucket")
+	fs.DurationVar(&o.pollInterval, "poll-interval", pipeline.DefaultPollInterval, "with --follow: how often to list the bucket")
+	fs.DurationVar(&o.holeWait, "hole-wait", pipeline.DefaultHoleWait, "with --follow: how long to wait for a missing object at an offset hole before going past it")
+	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", pipeline.DefaultShutdownTimeout, "with --follow: how long SIGTERM/SIGINT may take to finish the transaction in flight")
+	fs.StringVar(&o.metricsAddr, "metrics-addr", "", "with --follow: serve Prometheus /metrics, /healthz and /readyz on host:port (e.g. 127.0.0.1:9465)")
 	return cmd
 }
 
@@ -109,6 +159,16 @@ func runImport(ctx context.Context, g *globals, o *importOptions) error {
 	if o.replicationFactor < -1 || o.replicationFactor == 0 || o.replicationFactor > 32767 {
 		return usageErrorf("--replication-factor must be -1 or a positive number")
 	}
+	shard, err := pipeline.ParseShard(o.shard)
+	if err != nil {
+		return usageErrorf("--shard: %v", err)
+	}
+	if !o.follow && o.metricsAddr != "" {
+		return usageErrorf("--metrics-addr needs --follow")
+	}
+	if o.pollInterval <= 0 || o.shutdownTimeout <= 0 {
+		return usageErrorf("--poll-interval and --shutdown-timeout must be positive")
+	}
 	key, err := o.key.load()
 	if err != nil {
 		return err
@@ -118,13 +178,45 @@ func runImport(ctx context.Context, g *globals, o *importOptions) error {
 		return err
 	}
 	defer release()
-	bar := newProgress(g.stderr, "import", -1)
-	s, err := pipeline.Import(ctx, kc, b, store.Redact(o.from), pipeline.ImportOptions{
+	group := o.group
+	if group == "" {
+		group = pipeline.ImportGroup(store.Redact(o.from), o.topicsDir, sel, o.files, o.renames)
+	}
+	iopts := pipeline.ImportOptions{
 		Selector: sel, Files: files, Renames: renames, TopicsDir: o.topicsDir, Strict: o.strict,
 		CreateTopics: o.createTopics, ReplicationFactor: int16(o.replicationFactor), Append: o.appendTo,
-		Parallelism: o.parallelism, Key: key, Producer: kafka.WriterOptions{Compression: o.compression},
-		Progress: asProgress(bar), Logger: log,
-	})
+		Parallelism: o.parallelism, HoleWait: o.holeWait, Key: key, Producer: kafka.WriterOptions{Compression: o.compression},
+		Group: group, AtLeastOnce: o.atLeastOnce, Shard: shard, Logger: log,
+	}
+	if o.follow {
+		return runImportFollow(ctx, g, o, kc, b, iopts)
+	}
+	bar := newProgress(g.stderr, "import", -1)
+	iopts.Progress = asProgress(bar)
+	s, err := pipeline.Import(ctx, kc, b, store.Redact(o.from), iopts)
 	bar.done()
+	return o.report.finish(g.stdout, s, err)
+}
+
+// runImportFollow is import --follow: it serves the metrics, if asked, and
+// runs the continuous import until ctx ends (a signal).
+func runImportFollow(ctx context.Context, g *globals, o *importOptions, kc *kafka.Client, b *blob.Bucket, io pipeline.ImportOptions) error {
+	if o.metricsAddr != "" {
+		m := metrics.NewImport()
+		srv, err := metrics.Serve(o.metricsAddr, m.Handler())
+		if err != nil {
+			return fmt.Errorf("--metrics-addr: %w", err)
+		}
+		defer func() {
+			cctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancel()
+			_ = srv.Close(cctx)
+		}()
+		io.Logger.Info("serving metrics", "addr", srv.Addr(), "paths", "/metrics /healthz /readyz")
+		io.Metrics = m
+	}
+	s, err := pipeline.ImportFollow(ctx, kc, b, store.Redact(o.from), pipeline.ImportFollowOptions{
+		ImportOptions: io, PollInterval: o.pollInterval, ShutdownTimeout: o.shutdownTimeout,
+	})
 	return o.report.finish(g.stdout, s, err)
 }

@@ -41,10 +41,32 @@ type ImportOptions struct {
 	ReplicationFactor int16 // -1: the broker's default
 	Append            bool  // allow targets that already hold records
 	Parallelism       int
-	Key               *seal.Key // decrypts encrypted objects
-	Producer          kafka.WriterOptions
-	Progress          Progress
-	Logger            *slog.Logger
+	// HoleWait (with follow) is how long to wait for a missing object at an
+	// offset hole before going past it (DefaultHoleWait when 0).
+	HoleWait time.Duration
+	Key      *seal.Key // decrypts encrypted objects
+	Producer kafka.WriterOptions
+	// Group is the progress group on the target (ImportGroup of the bucket and
+	// selection when empty): its offset on a target partition is the next
+	// source offset to import.
+	Group string
+	// AtLeastOnce drops the transactions: records are produced idempotently
+	// and the progress is committed after them, so an import interrupted and
+	// run again may write an object's records twice.
+	AtLeastOnce bool
+	// Shard limits the import to the source partitions it owns.
+	Shard    Shard
+	Progress Progress
+	// Metrics receives what the import does; nil for none.
+	Metrics ImportMetrics
+	Logger  *slog.Logger
+}
+
+func (o *ImportOptions) group(bucketName string) string {
+	if o.Group != "" {
+		return o.Group
+	}
+	return ImportGroup(bucketName, o.TopicsDir, o.Selector, "", nil)
 }
 
 type importTask struct {
@@ -96,38 +118,52 @@ func Import(ctx context.Context, kc *kafka.Client, b *blob.Bucket, bucketName st
 	if err := preflight(ctx, b, cat, selected, o.Key); err != nil {
 		return Summary{}, err
 	}
+	o.Group = o.group(bucketName)
 	tasks, err := prepareTargets(ctx, kc, cat, selected, &o, col, log)
 	if err != nil {
 		return Summary{}, err
 	}
-	w, err := kafka.NewWriter(ctx, kc.Config(), o.Producer)
-	if err != nil {
-		return Summary{}, err
-	}
-	defer w.Close()
+	logMode(col, log, &o)
 	par := o.Parallelism
 	if par <= 0 {
 		par = runtime.NumCPU() * 2
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(par)
+	metrics := o.metrics()
 	for _, t := range tasks {
-		// Records are queued with ctx, not gctx: errgroup cancels gctx as soon as
-		// Wait returns, and franz-go fails every record still buffered whose
-		// context is done, so the final Flush would lose the tail.
-		g.Go(func() error { return importPartition(gctx, ctx, b, w, t, &o, col) })
+		g.Go(func() error {
+			pi := newPartitionImport(t, &o, o.group(bucketName), kc.Config(), col, log, metrics)
+			defer pi.close()
+			if err := pi.loadProgress(gctx, kc); err != nil {
+				return err
+			}
+			return pi.pass(gctx, gctx, b, false)
+		})
 	}
 	err = g.Wait()
-	if ferr := w.Flush(ctx); err == nil {
-		err = ferr
-	}
 	s := col.summary("import", bucketName, started)
 	if err != nil {
-		delivered, _ := w.Delivered()
-		return s, fmt.Errorf("%w (%d records were written before the error; see the summary for which partitions)", err, delivered)
+		return s, fmt.Errorf("%w (%d records were written before the error; see the summary for which partitions)", err, s.Records)
 	}
 	log.Info("import done", "records", s.Records, "objects", s.Objects, "seconds", s.Seconds)
 	return s, nil
+}
+
+func (o *ImportOptions) metrics() ImportMetrics {
+	if o.Metrics == nil {
+		return noImportMetrics{}
+	}
+	return o.Metrics
+}
+
+// logMode says how the import keeps its progress.
+func logMode(col *collector, log *slog.Logger, o *ImportOptions) {
+	if o.AtLeastOnce {
+		col.warn("--at-least-once: no transactions; an import interrupted and run again may write some records twice")
+		return
+	}
+	log.Info("importing with transactions (exactly once)", "progress_group", o.Group)
 }
 
 // prepareTargets maps source topics to targets, checks every target's partition
@@ -162,15 +198,10 @@ func prepareTargets(ctx context.Context, kc *kafka.Client, cat *Catalog, selecte
 			return nil, fmt.Errorf("%w: %s does not exist; create it with %d partitions or drop --create-topics=false", ErrTargetMissing, dst, need)
 		}
 	}
-	if len(toCheck) > 0 && !o.Append {
-		ranges, err := kc.Ranges(ctx, toCheck)
-		if err != nil {
+	if !o.Append {
+		owned := func(dst string, p int32) bool { return o.Shard.Owns(sourceOf[dst], p) }
+		if err := checkTargetsEmpty(ctx, kc, o.Group, toCheck, owned); err != nil {
 			return nil, err
-		}
-		for _, r := range ranges {
-			if r.End > r.Start {
-				return nil, fmt.Errorf("%w: %s partition %d already holds %d records; import into an empty topic, or pass --append to add to it", ErrTargetNotEmpty, r.Topic, r.Partition, r.End-r.Start)
-			}
 		}
 	}
 	var tasks []importTask
@@ -188,7 +219,7 @@ func prepareTargets(ctx context.Context, kc *kafka.Client, cat *Catalog, selecte
 		col.targets[src] = dst
 		for _, po := range cat.Partitions(src) {
 			po := filterGroups(po, o.Files)
-			if len(po.Groups) == 0 {
+			if len(po.Groups) == 0 || !o.Shard.Owns(src, po.Partition) {
 				continue
 			}
 			col.partition(src, po.Partition)
@@ -212,62 +243,6 @@ func filterGroups(po *PartitionObjects, f layout.FileFilters) *PartitionObjects 
 		}
 	}
 	return out
-}
-
-// importPartition produces one source partition's objects in offset order. Offsets
-// inside an object are its start offset plus the record's index (exact when the
-// partition had no gaps); records of an object that starts before the previous
-// one ended are skipped, as they were already written.
-func importPartition(ctx, produceCtx context.Context, b *blob.Bucket, w *kafka.Writer, t importTask, o *ImportOptions, col *collector) error {
-	next := int64(-1)
-	for _, g := range t.src.Groups {
-		gr, err := openGroup(ctx, b, g, o.Key)
-		if err != nil {
-			return fmt.Errorf("import %s/%d: %w", t.src.Topic, t.src.Partition, err)
-		}
-		var n, bytes, skipped int64
-		var rec record.Record // one for all: Produce copies what it keeps
-		for off := g.Start; ; off++ {
-			rec = record.Record{}
-			err := gr.Next(&rec)
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			if err != nil {
-				gr.Close()
-				return fmt.Errorf("import %s/%d: %w", t.src.Topic, t.src.Partition, err)
-			}
-			if off < next {
-				skipped++
-				continue
-			}
-			rec.Topic, rec.Partition, rec.Offset = t.target, t.src.Partition, off
-			if err := w.Produce(produceCtx, &rec); err != nil {
-				gr.Close()
-				return err
-			}
-			n++
-			bytes += int64(rec.Size())
-		}
-		gr.Close()
-		if skipped > 0 {
-			col.warn(fmt.Sprintf("%s: %d records overlap earlier objects of %s/%d and were skipped", g.Values.Key, skipped, t.src.Topic, t.src.Partition))
-		}
-		next = max(next, g.Start+n+skipped)
-		col.update(t.src.Topic, t.src.Partition, func(ps *PartitionSummary) {
-			if ps.FirstOffset < 0 {
-				ps.FirstOffset = g.Start
-			}
-			ps.LastOffset = next - 1
-			ps.Records += n
-			ps.Bytes += bytes
-			ps.Objects++
-		})
-		if o.Progress != nil {
-			o.Progress.Add(n, bytes)
-		}
-	}
-	return nil
 }
 
 // preflight reads the first record of each selected topic before any topic is

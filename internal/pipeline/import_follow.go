@@ -1,0 +1,276 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"runtime"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"gocloud.dev/blob"
+
+	"github.com/kferry/kferry/internal/kafka"
+)
+
+// DefaultPollInterval is how often import --follow lists the bucket.
+const DefaultPollInterval = 10 * time.Second
+
+// ImportFollowOptions configure a continuous import (import --follow).
+type ImportFollowOptions struct {
+	ImportOptions
+	// PollInterval is the pause between two scans of the bucket
+	// (DefaultPollInterval when 0).
+	PollInterval time.Duration
+	// ShutdownTimeout bounds finishing the open transactions once ctx ends
+	// (DefaultShutdownTimeout when 0).
+	ShutdownTimeout time.Duration
+	// AfterScan, if set, is called after every scan with its number (from 1);
+	// tests use it to wait for a scan instead of sleeping.
+	AfterScan func(scan int)
+}
+
+// importFollower is the state of a continuous import across scans.
+type importFollower struct {
+	kc       *kafka.Client
+	b        *blob.Bucket
+	o        *ImportFollowOptions
+	log      *slog.Logger
+	col      *collector
+	metrics  ImportMetrics
+	targetOf map[string]string // prepared source topics → targets
+	sourceOf map[string]string
+	parts    map[string]map[int32]*partitionImport
+	failed   map[*partitionImport]bool // retried with the progress reloaded
+	skipped  map[string]bool           // unparsable keys already reported
+}
+
+// ImportFollow imports the selected topics continuously: every PollInterval it
+// lists the bucket and imports, per partition in offset order, the objects past
+// the partition's progress, each in one transaction with the progress (as
+// Import). Objects are visible only once complete (S3 uploads; file:// renames
+// into place), and fileblob's *.tmp files are ignored. An object that appears
+// below a partition's progress is skipped with a warning; one that starts past
+// it leaves a hole, which is waited on unless nothing of the partition was
+// imported yet. Topics that appear later and match the selection are taken.
+//
+// When ctx ends, ImportFollow finishes the objects in flight (their
+// transactions commit or abort; nothing is left half-written) and returns the
+// summary with a nil error; past o.ShutdownTimeout it abandons them and returns
+// ErrShutdownTimeout. A partition whose import fails is logged and retried at
+// the next scan from its committed progress; target checks that fail (too few
+// partitions, records the progress does not account for) end the import.
+func ImportFollow(ctx context.Context, kc *kafka.Client, b *blob.Bucket, bucketName string, o ImportFollowOptions) (Summary, error) {
+	started := time.Now()
+	if o.PollInterval <= 0 {
+		o.PollInterval = DefaultPollInterval
+	}
+	if o.ShutdownTimeout <= 0 {
+		o.ShutdownTimeout = DefaultShutdownTimeout
+	}
+	o.Group = o.group(bucketName)
+	f := &importFollower{
+		kc: kc, b: b, o: &o, log: o.Logger, col: newCollector(), metrics: o.metrics(),
+		targetOf: map[string]string{}, sourceOf: map[string]string{},
+		parts: map[string]map[int32]*partitionImport{}, failed: map[*partitionImport]bool{}, skipped: map[string]bool{},
+	}
+	if f.log == nil {
+		f.log = slog.Default()
+	}
+	defer f.closeAll()
+	logMode(f.col, f.log, &o.ImportOptions)
+	f.log.Info("import --follow starting", "progress_group", o.Group, "selection", o.Selector.String(), "bucket", bucketName, "shard", o.Shard.String(), "poll_interval", o.PollInterval.String())
+
+	// Transactions run on work, which outlives ctx by the shutdown timeout so
+	// that the object in flight is committed rather than aborted.
+	work, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelWork()
+	var expired atomic.Bool
+	stopTimer := context.AfterFunc(ctx, func() {
+		t := time.AfterFunc(o.ShutdownTimeout, func() { expired.Store(true); cancelWork() })
+		context.AfterFunc(work, func() { t.Stop() })
+	})
+	defer stopTimer()
+
+	summary := func() Summary { return f.col.summary("import", bucketName, started) }
+	for scan := 1; ; scan++ {
+		if err := f.scan(ctx, work); err != nil {
+			return summary(), err
+		}
+		f.metrics.Ready(true)
+		if o.AfterScan != nil {
+			o.AfterScan(scan)
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(o.PollInterval):
+			continue
+		}
+		break
+	}
+	cancelWork()
+	if expired.Load() {
+		return summary(), fmt.Errorf("%w after %s: the objects in flight were abandoned (their transactions abort; a restart imports them)", ErrShutdownTimeout, o.ShutdownTimeout)
+	}
+	s := summary()
+	f.log.Info("import --follow stopped", "records", s.Records, "objects", s.Objects, "seconds", s.Seconds)
+	return s, nil
+}
+
+func (f *importFollower) closeAll() {
+	for _, byP := range f.parts {
+		for _, pi := range byP {
+			pi.close()
+		}
+	}
+}
+
+// scan lists the bucket once and imports what is new. A listing error is
+// logged and retried at the next scan.
+func (f *importFollower) scan(ctx, work context.Context) error {
+	cat, err := Scan(work, f.b, f.o.TopicsDir, false)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		f.metrics.Error("list")
+		f.log.Warn("scan of the bucket failed; retrying at the next poll", "err", err)
+		return nil
+	}
+	f.reportSkipped(cat)
+	var fresh []string
+	for _, t := range cat.TopicNames() {
+		if _, ok := f.targetOf[t]; ok || !f.o.Selector.Matches(t) {
+			continue
+		}
+		if !f.o.Files.Empty() && !slices.Contains(f.o.Files.Topics(), t) {
+			continue
+		}
+		fresh = append(fresh, t)
+	}
+	if len(fresh) > 0 {
+		if err := f.prepare(work, cat, fresh); err != nil {
+			return err
+		}
+	}
+	var run []*partitionImport
+	for src, dst := range f.targetOf {
+		for _, po := range cat.Partitions(src) {
+			po = filterGroups(po, f.o.Files)
+			if len(po.Groups) == 0 || !f.o.Shard.Owns(src, po.Partition) {
+				continue
+			}
+			if f.parts[src] == nil {
+				f.parts[src] = map[int32]*partitionImport{}
+			}
+			pi := f.parts[src][po.Partition]
+			if pi == nil {
+				f.col.partition(src, po.Partition)
+				pi = newPartitionImport(importTask{src: po, target: dst}, &f.o.ImportOptions, f.o.Group, f.kc.Config(), f.col, f.log, f.metrics)
+				f.parts[src][po.Partition] = pi
+				f.failed[pi] = true // progress not loaded yet
+			}
+			pi.t.src = po
+			run = append(run, pi)
+		}
+	}
+	sort.Slice(run, func(i, j int) bool {
+		a, b := run[i].t.src, run[j].t.src
+		return a.Topic < b.Topic || a.Topic == b.Topic && a.Partition < b.Partition
+	})
+	f.runAll(ctx, work, run)
+	return nil
+}
+
+// runAll runs one pass over each partition, --parallelism at a time.
+func (f *importFollower) runAll(ctx, work context.Context, run []*partitionImport) {
+	par := f.o.Parallelism
+	if par <= 0 {
+		par = runtime.NumCPU() * 2
+	}
+	var (
+		mu  sync.Mutex
+		wg  sync.WaitGroup
+		sem = make(chan struct{}, par)
+	)
+	for _, pi := range run {
+		mu.Lock()
+		reload := f.failed[pi]
+		mu.Unlock()
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			err := f.passOne(ctx, work, pi, reload)
+			mu.Lock()
+			defer mu.Unlock()
+			if err == nil {
+				delete(f.failed, pi)
+				pi.lag()
+				return
+			}
+			f.failed[pi] = true
+			if ctx.Err() == nil {
+				f.log.Warn("import of a partition failed; retrying at the next poll from its committed progress", "topic", pi.t.src.Topic, "partition", pi.t.src.Partition, "err", err)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+func (f *importFollower) passOne(ctx, work context.Context, pi *partitionImport, reload bool) error {
+	if reload {
+		pi.close() // a failed transaction's writer is not reused
+		pi.next, pi.lastKey, pi.lastSize = -1, "", 0
+		if err := pi.loadProgress(work, f.kc); err != nil {
+			return err
+		}
+	}
+	err := pi.pass(ctx, work, f.b, true)
+	if ctx.Err() != nil && err == ctx.Err() {
+		return nil
+	}
+	return err
+}
+
+// prepare maps new source topics to targets, creates missing targets and
+// checks the existing ones as Import does, once per topic.
+func (f *importFollower) prepare(ctx context.Context, cat *Catalog, topics []string) error {
+	for _, src := range topics {
+		dst, err := f.o.Renames.Target(src)
+		if err != nil {
+			return fmt.Errorf("rename %s: %w", src, err)
+		}
+		if other, dup := f.sourceOf[dst]; dup {
+			return fmt.Errorf("topics %s and %s would both be imported into %s; their records would interleave, so refine --rename", other, src, dst)
+		}
+	}
+	col := newCollector() // prepareTargets' per-partition entries are made in scan
+	if _, err := prepareTargets(ctx, f.kc, cat, topics, &f.o.ImportOptions, col, f.log); err != nil {
+		return err
+	}
+	for _, w := range col.warnings {
+		f.col.warn(w)
+	}
+	for src, dst := range col.targets {
+		f.targetOf[src], f.sourceOf[dst] = dst, src
+		f.col.targets[src] = dst
+	}
+	return nil
+}
+
+// reportSkipped warns once per unparsable key; fileblob's *.tmp files of
+// objects being written are expected and ignored.
+func (f *importFollower) reportSkipped(cat *Catalog) {
+	for _, k := range cat.Skipped {
+		if f.skipped[k] || tempFile.MatchString(k) || strings.HasSuffix(k, ".tmp") {
+			continue
+		}
+		f.skipped[k] = true
+		f.log.Warn("key under the topics folder is not an object name; skipped", "key", k)
+	}
+}

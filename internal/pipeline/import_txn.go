@@ -1,0 +1,374 @@
+package pipeline
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"io"
+	"log/slog"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"gocloud.dev/blob"
+
+	"github.com/kferry/kferry/internal/kafka"
+	"github.com/kferry/kferry/internal/plan"
+	"github.com/kferry/kferry/pkg/record"
+)
+
+// ErrBadShard means a --shard value is not I/N with 0 ≤ I < N.
+var ErrBadShard = errors.New("bad shard")
+
+// Shard is a static share of the partitions of an import: the source partition
+// (topic, partition) belongs to shard FNV-1a("topic\x00partition") mod Count ==
+// Index. The zero Shard (Count 0) owns every partition. N copies started with
+// shards 0/N … N-1/N and the same progress group import every partition exactly
+// once between them.
+type Shard struct {
+	Index, Count int
+}
+
+// ParseShard reads "I/N".
+func ParseShard(s string) (Shard, error) {
+	if s == "" {
+		return Shard{}, nil
+	}
+	i, n, ok := strings.Cut(s, "/")
+	idx, err1 := strconv.Atoi(i)
+	cnt, err2 := strconv.Atoi(n)
+	if !ok || err1 != nil || err2 != nil || cnt < 1 || idx < 0 || idx >= cnt {
+		return Shard{}, fmt.Errorf("%w %q: want I/N with 0 ≤ I < N, e.g. 0/3", ErrBadShard, s)
+	}
+	return Shard{Index: idx, Count: cnt}, nil
+}
+
+// String is "I/N", or "" for the zero Shard.
+func (s Shard) String() string {
+	if s.Count == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%d/%d", s.Index, s.Count)
+}
+
+// Owns reports whether the source partition belongs to the shard.
+func (s Shard) Owns(topic string, partition int32) bool {
+	if s.Count <= 1 {
+		return true
+	}
+	h := fnv.New32a()
+	fmt.Fprintf(h, "%s\x00%d", topic, partition)
+	return int(h.Sum32()%uint32(s.Count)) == s.Index
+}
+
+// ImportGroup is the default progress group of an import: one per bucket URL
+// (without secrets), topics folder, topic selection, --files and renames, so a
+// rerun or another shard with the same flags shares the progress. Its offset on
+// a target partition is the next source offset to import.
+func ImportGroup(bucketURL, topicsDir string, sel plan.Selector, files string, renames []string) string {
+	names := slices.Clone(sel.Names)
+	slices.Sort(names)
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\x00%s\x00%s\x00", bucketURL, strings.Trim(topicsDir, "/"), strings.Join(names, ","))
+	if sel.Regex != nil {
+		h.Write([]byte(sel.Regex.String()))
+	}
+	fmt.Fprintf(h, "\x00%s\x00%s", files, strings.Join(renames, "\x00"))
+	return "kferry-import-" + hex.EncodeToString(h.Sum(nil))[:12]
+}
+
+// ImportMetrics receives what an import does (internal/metrics implements it
+// for Prometheus). Methods are called from many goroutines.
+type ImportMetrics interface {
+	// ObjectImported: an object's records and the progress are committed.
+	ObjectImported(topic string, partition int32, records, bytes int64)
+	// Lag is how far a partition's progress is behind the bucket: objects not
+	// yet imported, and records before the newest object's start offset.
+	Lag(topic string, partition int32, objects, records int64)
+	Error(kind string)
+	// Ready: the first scan of the bucket is done.
+	Ready(ok bool)
+}
+
+type noImportMetrics struct{}
+
+func (noImportMetrics) ObjectImported(string, int32, int64, int64) {}
+func (noImportMetrics) Lag(string, int32, int64, int64)            {}
+func (noImportMetrics) Error(string)                               {}
+func (noImportMetrics) Ready(bool)                                 {}
+
+// partitionImport carries one source partition's import state across objects
+// (and, with --follow, across scans of the bucket).
+type partitionImport struct {
+	t       importTask
+	o       *ImportOptions
+	group   string
+	col     *collector
+	log     *slog.Logger
+	metrics ImportMetrics
+	w       *kafka.TxnWriter
+	cfg     kafka.Config
+	// next is the next source offset to import, -1 while unknown (no progress
+	// committed and nothing imported yet).
+	next int64
+	// lastKey and lastSize name the object version last read to its end, so
+	// a scan does not read it again unless it was rewritten (a continuous
+	// export that crashed rewrites its last object under the same name).
+	lastKey  string
+	lastSize int64
+	// seen holds the values keys of the previous scan; hole is the progress
+	// at which a missing object was last reported.
+	seen      map[string]bool
+	hole      int64
+	holeScans int
+	holeSince time.Time
+}
+
+// HoleScans and HoleWait (ImportOptions, DefaultHoleWait) bound how long import
+// --follow waits at an offset hole: after both, it takes the hole for offsets
+// that never held records and goes on.
+const HoleScans = 3
+
+// DefaultHoleWait is how long import --follow waits at an offset hole by default.
+const DefaultHoleWait = time.Minute
+
+func newPartitionImport(t importTask, o *ImportOptions, group string, cfg kafka.Config, col *collector, log *slog.Logger, m ImportMetrics) *partitionImport {
+	return &partitionImport{t: t, o: o, group: group, cfg: cfg, col: col, log: log, metrics: m, next: -1, hole: -1}
+}
+
+// loadProgress reads the partition's committed progress from the group.
+func (pi *partitionImport) loadProgress(ctx context.Context, kc *kafka.Client) error {
+	done, err := kc.CommittedOffsets(ctx, pi.group, []string{pi.t.target})
+	if err != nil {
+		return err
+	}
+	if off, ok := done[pi.t.target][pi.t.src.Partition]; ok {
+		pi.next = off
+		pi.log.Info("resuming", "topic", pi.t.src.Topic, "partition", pi.t.src.Partition, "target", pi.t.target, "next_source_offset", off)
+	}
+	return nil
+}
+
+func (pi *partitionImport) close() {
+	if pi.w != nil {
+		pi.w.Close()
+		pi.w = nil
+	}
+}
+
+// pass imports the partition's objects from the progress on, in offset order.
+// Objects wholly before the progress are skipped unread. With follow, a gap
+// between the progress and the next object's start is waited on (the object
+// holding the missing records may not be visible yet) unless nothing of the
+// partition was imported yet. ctx is checked between objects; work carries
+// the transactions, so an object begun is finished (or aborted) even when ctx
+// ends.
+func (pi *partitionImport) pass(ctx, work context.Context, b *blob.Bucket, follow bool) error {
+	groups := pi.t.src.Groups
+	seen := make(map[string]bool, len(groups))
+	for _, g := range groups {
+		seen[g.Values.Key] = true
+	}
+	prev := pi.seen
+	pi.seen = seen
+	for i, g := range groups {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if g.Values.Key == pi.lastKey && g.Values.Size == pi.lastSize {
+			continue
+		}
+		fresh := follow && prev != nil && !prev[g.Values.Key]
+		if pi.next >= 0 && i+1 < len(groups) && groups[i+1].Start <= pi.next {
+			if fresh {
+				pi.warnImported(g)
+			}
+			continue
+		}
+		if pi.next >= 0 && g.Start > pi.next && follow {
+			if pi.hole != pi.next {
+				pi.hole, pi.holeScans, pi.holeSince = pi.next, 0, time.Now()
+				pi.log.Warn("waiting for a missing object: the next object starts after the progress", "topic", pi.t.src.Topic, "partition", pi.t.src.Partition, "next_source_offset", pi.next, "next_object", g.Values.Key)
+			}
+			// Objects of a partition appear in order, so a hole that outlasts a
+			// few scans is offsets without records (transaction markers,
+			// compaction), not an object still being written: go on.
+			wait := pi.o.HoleWait
+			if wait <= 0 {
+				wait = DefaultHoleWait
+			}
+			if pi.holeScans++; pi.holeScans <= HoleScans || time.Since(pi.holeSince) < wait {
+				return nil
+			}
+			pi.log.Warn("going past a hole: no object appeared for it; the source had no records there (transaction markers or compaction), or the object is lost", "topic", pi.t.src.Topic, "partition", pi.t.src.Partition, "from", pi.next, "to", g.Start-1)
+		}
+		if pi.next < 0 && follow {
+			pi.log.Info("first object of the partition", "topic", pi.t.src.Topic, "partition", pi.t.src.Partition, "object", g.Values.Key, "start_offset", g.Start)
+		}
+		before := pi.next
+		n, err := pi.importObject(work, b, g)
+		if err != nil {
+			pi.metrics.Error("import")
+			return fmt.Errorf("import %s/%d: %w", pi.t.src.Topic, pi.t.src.Partition, err)
+		}
+		if n == 0 && fresh && before >= 0 && g.Start < before {
+			pi.warnImported(g)
+		}
+	}
+	return nil
+}
+
+func (pi *partitionImport) warnImported(g Group) {
+	msg := fmt.Sprintf("%s starts at offset %d, before the progress %d of %s/%d: already imported, skipped", g.Values.Key, g.Start, pi.next, pi.t.src.Topic, pi.t.src.Partition)
+	pi.col.warn(msg)
+	pi.log.Warn(msg)
+}
+
+// lag reports the objects and records (a lower bound: those before the newest
+// object's start) the partition's progress is behind the bucket.
+func (pi *partitionImport) lag() {
+	var objects, records int64
+	groups := pi.t.src.Groups
+	for _, g := range groups {
+		if pi.next < 0 || g.Start >= pi.next {
+			objects++
+		}
+	}
+	if n := len(groups); n > 0 {
+		from := pi.next
+		if from < 0 {
+			from = groups[0].Start
+		}
+		records = max(0, groups[n-1].Start-from)
+	}
+	pi.metrics.Lag(pi.t.src.Topic, pi.t.src.Partition, objects, records)
+}
+
+// importObject writes the records of g from the progress on in one transaction
+// with the new progress (g's start plus its record count), and returns how many
+// it wrote. An object with nothing new writes and commits nothing.
+func (pi *partitionImport) importObject(ctx context.Context, b *blob.Bucket, g Group) (int64, error) {
+	gr, err := openGroup(ctx, b, g, pi.o.Key)
+	if err != nil {
+		return 0, err
+	}
+	defer gr.Close()
+	var n, bytes, count, skipped int64
+	begun := false
+	abort := func() {
+		if begun {
+			pi.w.Abort(ctx)
+		}
+	}
+	for off := g.Start; ; off++ {
+		rec := record.Record{}
+		err := gr.Next(&rec)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			abort()
+			return 0, err
+		}
+		count++
+		if off < pi.next {
+			skipped++
+			continue
+		}
+		if !begun {
+			if err := pi.begin(ctx); err != nil {
+				return 0, err
+			}
+			begun = true
+		}
+		rec.Topic, rec.Partition, rec.Offset = pi.t.target, pi.t.src.Partition, off
+		if !pi.o.Producer.KeepTimestamps {
+			rec.Timestamp = time.Time{} // stamped by the producer
+		}
+		pi.w.Produce(ctx, &rec, nil)
+		n++
+		bytes += int64(rec.Size())
+	}
+	end := g.Start + count
+	if skipped > 0 && n > 0 && pi.lastKey != "" {
+		pi.col.warn(fmt.Sprintf("%s: %d records overlap earlier objects of %s/%d and were skipped", g.Values.Key, skipped, pi.t.src.Topic, pi.t.src.Partition))
+	}
+	if n > 0 {
+		offsets := []kafka.GroupOffset{{Group: pi.group, Topic: pi.t.target, Partition: pi.t.src.Partition, Offset: end}}
+		if err := pi.w.Commit(ctx, offsets); err != nil {
+			return 0, err
+		}
+	}
+	pi.lastKey, pi.lastSize = g.Values.Key, g.Values.Size
+	pi.next = max(pi.next, end)
+	if n == 0 {
+		return 0, nil
+	}
+	pi.col.update(pi.t.src.Topic, pi.t.src.Partition, func(ps *PartitionSummary) {
+		if ps.FirstOffset < 0 {
+			ps.FirstOffset = end - n
+		}
+		ps.LastOffset = end - 1
+		ps.Records += n
+		ps.Bytes += bytes
+		ps.Objects++
+	})
+	pi.metrics.ObjectImported(pi.t.src.Topic, pi.t.src.Partition, n, bytes)
+	if pi.o.Progress != nil {
+		pi.o.Progress.Add(n, bytes)
+	}
+	return n, nil
+}
+
+// begin opens the partition's writer on first use (a rerun with nothing to do
+// connects no producer) and starts a transaction.
+func (pi *partitionImport) begin(ctx context.Context) error {
+	if pi.w == nil {
+		txnID := ""
+		if !pi.o.AtLeastOnce {
+			txnID = fmt.Sprintf("%s-%s-%d", pi.group, pi.t.target, pi.t.src.Partition)
+		}
+		w, err := kafka.NewTxnWriter(ctx, pi.cfg, txnID, pi.o.Producer)
+		if err != nil {
+			return err
+		}
+		pi.w = w
+	}
+	return pi.w.Begin()
+}
+
+// checkTargetsEmpty refuses target partitions that hold committed records the
+// progress group does not account for (this import did not write them), unless
+// --append. Partitions with progress are this import's own and resume.
+func checkTargetsEmpty(ctx context.Context, kc *kafka.Client, group string, targets []string, owned func(target string, p int32) bool) error {
+	if len(targets) == 0 {
+		return nil
+	}
+	done, err := kc.CommittedOffsets(ctx, group, targets)
+	if err != nil {
+		return err
+	}
+	ranges, err := kc.Ranges(ctx, targets)
+	if err != nil {
+		return err
+	}
+	var check []kafka.PartitionRange
+	for _, r := range ranges {
+		if _, ok := done[r.Topic][r.Partition]; ok || r.End <= r.Start || !owned(r.Topic, r.Partition) {
+			continue
+		}
+		check = append(check, r)
+	}
+	r, err := firstHoldingRecords(ctx, kc, check)
+	if err != nil {
+		return err
+	}
+	if r != nil {
+		return fmt.Errorf("%w: %s partition %d already holds %d records that progress group %s did not write; import into an empty topic, or pass --append to add to it", ErrTargetNotEmpty, r.Topic, r.Partition, r.End-r.Start, group)
+	}
+	return nil
+}
