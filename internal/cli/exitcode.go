@@ -50,8 +50,12 @@ func ExitCode(err error) int {
 // sentinel.
 func isCobraUsage(err error) bool {
 	msg := err.Error()
-	for _, p := range []string{"unknown flag", "unknown shorthand flag", "unknown command", "invalid argument", "flag needs an argument", "required flag", "accepts ", "requires at least", "bad flag syntax"} {
-		if strings.Contains(msg, p) {
+	// Flag errors come wrapped by the root's FlagErrorFunc and argument errors
+	// from our own validators; only cobra's "unknown command" arrives bare. The
+	// prefixes are anchored so an error that merely mentions these words (a
+	// server saying it "accepts" something) is not taken for a usage error.
+	for _, p := range []string{"unknown command", "unknown flag", "unknown shorthand flag"} {
+		if strings.HasPrefix(msg, p) {
 			return true
 		}
 	}

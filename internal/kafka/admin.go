@@ -181,10 +181,13 @@ func (c *Client) CheckGroupsIdle(ctx context.Context, groups []string) error {
 func (c *Client) CommittedOffsetsMeta(ctx context.Context, group string, topics []string) (map[string]map[int32]GroupOffset, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.timeout())
 	defer cancel()
-	resps, err := c.adm.FetchOffsets(ctx, group)
-	if err == nil {
-		err = resps.Error()
-	}
+	var resps kadm.OffsetResponses
+	err := retriable(ctx, c.cfg.timeout(), func() (err error) {
+		if resps, err = c.adm.FetchOffsets(ctx, group); err == nil {
+			err = resps.Error()
+		}
+		return err
+	})
 	if errors.Is(err, kerr.GroupIDNotFound) {
 		return map[string]map[int32]GroupOffset{}, nil // no commits yet
 	}

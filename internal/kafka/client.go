@@ -221,17 +221,22 @@ type PartitionRange struct {
 func (c *Client) Ranges(ctx context.Context, topics []string) ([]PartitionRange, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.timeout())
 	defer cancel()
-	starts, err := c.adm.ListStartOffsets(ctx, topics...)
-	if err == nil {
-		err = starts.Error()
-	}
+	var starts, ends kadm.ListedOffsets
+	err := retriable(ctx, c.cfg.timeout(), func() (err error) {
+		if starts, err = c.adm.ListStartOffsets(ctx, topics...); err == nil {
+			err = starts.Error()
+		}
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("list start offsets: %w", err)
 	}
-	ends, err := c.adm.ListCommittedOffsets(ctx, topics...)
-	if err == nil {
-		err = ends.Error()
-	}
+	err = retriable(ctx, c.cfg.timeout(), func() (err error) {
+		if ends, err = c.adm.ListCommittedOffsets(ctx, topics...); err == nil {
+			err = ends.Error()
+		}
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("list end offsets: %w", err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -22,6 +23,8 @@ type TxnWriter struct {
 	adm   *kadm.Client
 	txnID string
 	ids   map[string][16]byte
+	// timeout bounds the retries of a retriable error in commitOffsets.
+	timeout time.Duration
 
 	mu  sync.Mutex
 	err error
@@ -76,7 +79,7 @@ func NewTxnWriter(ctx context.Context, cfg Config, txnID string, o WriterOptions
 	if err != nil {
 		return nil, fmt.Errorf("kafka transactional writer: %w", err)
 	}
-	return &TxnWriter{cl: cl, adm: kadm.NewClient(cl), txnID: txnID, ids: map[string][16]byte{}}, nil
+	return &TxnWriter{cl: cl, adm: kadm.NewClient(cl), txnID: txnID, ids: map[string][16]byte{}, timeout: cfg.timeout()}, nil
 }
 
 // Close releases the writer; an open transaction is aborted by the broker
@@ -195,10 +198,13 @@ func (w *TxnWriter) commitOffsets(ctx context.Context, offsets []GroupOffset) er
 	for group, byTopic := range byGroup {
 		add := kmsg.NewPtrAddOffsetsToTxnRequest()
 		add.TransactionalID, add.ProducerID, add.ProducerEpoch, add.Group = w.txnID, pid, epoch, group
-		addResp, err := add.RequestWith(ctx, w.cl)
-		if err == nil {
-			err = kerr.ErrorForCode(addResp.ErrorCode)
-		}
+		err := retriable(ctx, w.timeout, func() error {
+			addResp, err := add.RequestWith(ctx, w.cl)
+			if err == nil {
+				err = kerr.ErrorForCode(addResp.ErrorCode)
+			}
+			return err
+		})
 		if err != nil {
 			return fmt.Errorf("add offsets of group %s to transaction: %w", group, err)
 		}
@@ -219,16 +225,22 @@ func (w *TxnWriter) commitOffsets(ctx context.Context, offsets []GroupOffset) er
 			}
 			req.Topics = append(req.Topics, rt)
 		}
-		resp, err := req.RequestWith(ctx, w.cl)
-		if err != nil {
-			return fmt.Errorf("commit offsets of group %s in transaction: %w", group, err)
-		}
-		for _, t := range resp.Topics {
-			for _, p := range t.Partitions {
-				if err := kerr.ErrorForCode(p.ErrorCode); err != nil {
-					return fmt.Errorf("commit offset of group %s on %s/%d in transaction: %w", group, t.Topic, p.Partition, err)
+		err = retriable(ctx, w.timeout, func() error {
+			resp, err := req.RequestWith(ctx, w.cl)
+			if err != nil {
+				return fmt.Errorf("commit offsets of group %s in transaction: %w", group, err)
+			}
+			for _, t := range resp.Topics {
+				for _, p := range t.Partitions {
+					if err := kerr.ErrorForCode(p.ErrorCode); err != nil {
+						return fmt.Errorf("commit offset of group %s on %s/%d in transaction: %w", group, w.topicName(t.Topic, t.TopicID), p.Partition, err)
+					}
 				}
 			}
+			return nil
+		})
+		if err != nil {
+			return err
 		}
 	}
 	return nil
@@ -256,6 +268,20 @@ func (w *TxnWriter) CommitPlain(ctx context.Context, offsets []GroupOffset) erro
 		}
 	}
 	return nil
+}
+
+// topicName is name, or the topic whose id is id when a response names topics
+// by id only.
+func (w *TxnWriter) topicName(name string, id [16]byte) string {
+	if name != "" {
+		return name
+	}
+	for topic, tid := range w.ids {
+		if tid == id {
+			return topic
+		}
+	}
+	return fmt.Sprintf("topic id %x", id)
 }
 
 // Transactional reports whether the writer uses transactions.

@@ -331,7 +331,25 @@ type partitionRestore struct {
 // that follow it.
 const sincePassed = "since-passed"
 
+// restoreRestarts bounds how often one partition's restore starts over after a
+// Kafka fault.
+const restoreRestarts = 5
+
+// restorePartition restores one partition. When a Kafka fault interrupts it (a
+// commit whose outcome the client cannot confirm after a broker restart, a
+// coordinator that moved away), it starts over from the progress committed so
+// far, exactly as a rerun would: the new writer fences the old transaction.
 func restorePartition(ctx context.Context, kc *kafka.Client, b *blob.Bucket, m *manifest.Manifest, t restoreTask, o *RestoreOptions, col *collector, log *slog.Logger) error {
+	for restarts := 0; ; restarts++ {
+		err := restorePartitionOnce(ctx, kc, b, m, t, o, col, log)
+		if err == nil || restarts == restoreRestarts || ctx.Err() != nil || !kafka.Transient(err) {
+			return err
+		}
+		log.Warn("restore interrupted by a Kafka fault; resuming from the committed progress", "topic", t.target, "partition", t.src.Partition, "error", err.Error())
+	}
+}
+
+func restorePartitionOnce(ctx context.Context, kc *kafka.Client, b *blob.Bucket, m *manifest.Manifest, t restoreTask, o *RestoreOptions, col *collector, log *slog.Logger) error {
 	pr := &partitionRestore{t: t, o: o, progress: RestoreGroup(m.ID), next: t.src.StartOffset, lastDst: -1, started: o.Since.IsZero()}
 	done, err := kc.CommittedOffsetsMeta(ctx, pr.progress, []string{t.target})
 	if err != nil {

@@ -20,7 +20,6 @@ import (
 	"gocloud.dev/blob/fileblob"
 	_ "gocloud.dev/blob/gcsblob" // gs:// buckets
 	_ "gocloud.dev/blob/memblob" // mem:// buckets
-	_ "gocloud.dev/blob/s3blob"  // s3:// buckets
 	"gocloud.dev/gcerrors"
 )
 
@@ -45,8 +44,9 @@ const CheckTimeout = 20 * time.Second
 // ".attrs" sidecar files, so they hold exactly the Confluent layout, and with
 // temporary files next to their final names, so that writing works when the folder
 // is on another file system than $TMPDIR. A local folder that does not exist is
-// ErrBucketNotFound. Errors never show the values of credential-like URL
-// parameters.
+// ErrBucketNotFound. s3 buckets retry the store's transient faults and time out
+// stalled connections (S3MaxAttempts, DefaultStallTimeout; docs/faults.md).
+// Errors never show the values of credential-like URL parameters.
 func Open(ctx context.Context, raw string) (*blob.Bucket, error) {
 	return open(ctx, raw, false)
 }
@@ -86,7 +86,12 @@ func open(ctx context.Context, raw string, createDir bool) (*blob.Bucket, error)
 		u.Path = ""
 	}
 	opened := u.String()
-	b, err := blob.OpenBucket(ctx, opened)
+	var b *blob.Bucket
+	if u.Scheme == "s3" {
+		b, err = openS3(ctx, u) // with kferry's retries and timeouts (s3.go)
+	} else {
+		b, err = blob.OpenBucket(ctx, opened)
+	}
 	if err != nil {
 		if detail := err.Error(); strings.Contains(detail, "query parameter") {
 			// gocloud refuses parameters it does not know, repeating the URL.
@@ -103,14 +108,18 @@ func open(ctx context.Context, raw string, createDir bool) (*blob.Bucket, error)
 
 // Check makes one cheap call to the bucket and turns the classic failures (missing
 // bucket, denied access, unreachable endpoint) into one-line errors that say what
-// to do.
-func Check(ctx context.Context, b *blob.Bucket, raw string) error {
-	ctx, cancel := context.WithTimeout(ctx, CheckTimeout)
+// to do. An endpoint that does not answer within CheckTimeout (or stalls every
+// attempt) is ErrUnreachable.
+func Check(parent context.Context, b *blob.Bucket, raw string) error {
+	ctx, cancel := context.WithTimeout(parent, CheckTimeout)
 	defer cancel()
-	it := b.List(&blob.ListOptions{})
+	it := b.List(&blob.ListOptions{BeforeList: limitCheckAttempts})
 	_, err := it.Next(ctx)
 	if err == nil || errors.Is(err, io.EOF) {
 		return nil
+	}
+	if parent.Err() == nil && ctx.Err() != nil && !errors.Is(err, ErrStalled) {
+		err = fmt.Errorf("%w: no answer within %s", ErrStalled, CheckTimeout)
 	}
 	return classify(fmt.Errorf("bucket %s: %w", Redact(raw), err), raw)
 }
@@ -128,6 +137,7 @@ var (
 	refused  = failure{ErrAccessDenied, "the credentials were refused; check AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or AWS_PROFILE"}
 	noCreds  = failure{ErrAccessDenied, "no credentials found; set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or AWS_PROFILE, or run with an instance role"}
 	noConn   = failure{ErrUnreachable, "check the endpoint in the URL and the network"}
+	silent   = failure{ErrUnreachable, "the endpoint takes connections but sends no answer; check the endpoint in the URL, proxies and the network"}
 )
 
 // apiCodes maps the error codes S3 and S3-compatible servers answer with to a
@@ -176,6 +186,9 @@ func failureOf(err error) (failure, bool) {
 	if errors.As(err, &op) && op.Op == "dial" {
 		return noConn, true
 	}
+	if errors.Is(err, ErrStalled) {
+		return silent, true
+	}
 	return failure{}, false
 }
 
@@ -189,6 +202,10 @@ func rootCause(err error) string {
 	var op *net.OpError
 	if errors.As(err, &op) {
 		return oneLine(op.Error())
+	}
+	var stall *stallError
+	if errors.As(err, &stall) {
+		return stall.Error()
 	}
 	for {
 		next := errors.Unwrap(err)

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/smithy-go"
 )
@@ -90,6 +91,7 @@ func TestClassify(t *testing.T) {
 		{errors.New("get identity: get credentials: failed to refresh cached credentials"), ErrAccessDenied, "no credentials found"},
 		{&net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connect: connection refused")}, ErrUnreachable, "connection refused"},
 		{api("SlowDown"), nil, "SlowDown"},
+		{fmt.Errorf("request send failed: %w", &stallError{dir: "received", timeout: time.Second}), ErrUnreachable, "sends no answer"},
 	} {
 		err := classify(fmt.Errorf("bucket %s: %w", Redact(raw), tc.err), raw)
 		if tc.want != nil && !errors.Is(err, tc.want) {

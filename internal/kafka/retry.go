@@ -1,0 +1,57 @@
+package kafka
+
+import (
+	"context"
+	"errors"
+	"net"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// retriable runs op until it succeeds, fails with an error that Kafka does not
+// mark retriable (kerr's Retriable: NOT_LEADER_OR_FOLLOWER, LEADER_NOT_AVAILABLE,
+// NOT_COORDINATOR, CONCURRENT_TRANSACTIONS, REQUEST_TIMED_OUT…), ctx ends or
+// limit has passed, backing off between tries; it returns op's last error.
+// franz-go retries such errors inside a request only in some cases (offsets
+// lookups while its cached metadata is old enough to be refreshed; none for a
+// CONCURRENT_TRANSACTIONS answer to AddOffsetsToTxn, which a broker gives while
+// the previous transaction's markers are being written), so without this a
+// leader election or a coordinator moving fails the run.
+func retriable(ctx context.Context, limit time.Duration, op func() error) error {
+	deadline := time.Now().Add(limit)
+	for tries := 0; ; tries++ {
+		err := op()
+		if err == nil || !isRetriable(err) {
+			return err
+		}
+		wait := backoff(tries)
+		if time.Now().Add(wait).After(deadline) {
+			return err
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		case <-t.C:
+		}
+	}
+}
+
+// isRetriable reports whether err may pass if the request is sent again: a
+// retriable Kafka error, CONCURRENT_TRANSACTIONS (not marked retriable, but a
+// broker answers it while the previous transaction is being completed), or a
+// broken or refused connection (a broker restarting; the client looks up the
+// new leader or coordinator on the next try).
+func isRetriable(err error) bool {
+	var op *net.OpError
+	return kerr.IsRetriable(err) || errors.Is(err, kerr.ConcurrentTransactions) ||
+		kgo.IsRetryableBrokerErr(err) || (errors.As(err, &op) && op.Op == "dial")
+}
+
+// Transient reports whether err is a Kafka fault that may pass (see
+// isRetriable). Work that can start over from a durable point, such as a
+// restore resuming from its committed progress, retries on it.
+func Transient(err error) bool { return isRetriable(err) }

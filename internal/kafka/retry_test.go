@@ -1,0 +1,64 @@
+package kafka
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+)
+
+func TestIsRetriable(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		want bool
+	}{
+		{kerr.NotLeaderForPartition, true},
+		{fmt.Errorf("commit: %w", kerr.NotCoordinator), true},
+		{kerr.CoordinatorLoadInProgress, true},
+		{kerr.ConcurrentTransactions, true},
+		{kerr.RequestTimedOut, true},
+		{&net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}, true},
+		{io.EOF, true},
+		{kerr.GroupIDNotFound, false},
+		{kerr.TopicAuthorizationFailed, false},
+		{kerr.InvalidProducerEpoch, false},
+		{context.Canceled, false},
+		{errors.New("something else"), false},
+	} {
+		if got := isRetriable(tc.err); got != tc.want {
+			t.Errorf("isRetriable(%v) = %v, want %v", tc.err, got, tc.want)
+		}
+	}
+}
+
+func TestRetriable(t *testing.T) {
+	ctx := context.Background()
+	calls := 0
+	err := retriable(ctx, 10*time.Second, func() error {
+		if calls++; calls < 3 {
+			return kerr.NotLeaderForPartition
+		}
+		return nil
+	})
+	if err != nil || calls != 3 {
+		t.Errorf("retriable = %v after %d calls, want success after 3", err, calls)
+	}
+
+	calls = 0
+	err = retriable(ctx, 10*time.Second, func() error { calls++; return kerr.TopicAuthorizationFailed })
+	if !errors.Is(err, kerr.TopicAuthorizationFailed) || calls != 1 {
+		t.Errorf("a permanent error: %v after %d calls, want it after 1", err, calls)
+	}
+
+	start := time.Now()
+	err = retriable(ctx, 300*time.Millisecond, func() error { return kerr.NotCoordinator })
+	if !errors.Is(err, kerr.NotCoordinator) || time.Since(start) > 2*time.Second {
+		t.Errorf("an error that persists: %v after %s, want it back within the limit", err, time.Since(start))
+	}
+}
