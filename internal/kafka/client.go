@@ -257,17 +257,5 @@ func (c *Client) Ranges(ctx context.Context, topics []string) ([]PartitionRange,
 // CreateTopic creates a topic; replicationFactor -1 takes the broker's default.
 // It reports whether this call created it (false when it already existed).
 func (c *Client) CreateTopic(ctx context.Context, name string, partitions int32, replicationFactor int16) (bool, error) {
-	ctx, cancel := context.WithTimeout(ctx, c.cfg.timeout())
-	defer cancel()
-	resp, err := c.adm.CreateTopic(ctx, partitions, replicationFactor, nil, name)
-	if err == nil {
-		err = resp.Err
-	}
-	if errors.Is(err, kerr.TopicAlreadyExists) {
-		return false, nil
-	}
-	if err != nil {
-		return false, fmt.Errorf("create topic %s (%d partitions): %w", name, partitions, err)
-	}
-	return true, nil
+	return c.CreateTopicWithConfigs(ctx, name, partitions, replicationFactor, nil)
 }
