@@ -133,12 +133,17 @@ func Import(ctx context.Context, kc *kafka.Client, b *blob.Bucket, bucketName st
 	metrics := o.metrics()
 	for _, t := range tasks {
 		g.Go(func() error {
-			pi := newPartitionImport(t, &o, o.group(bucketName), kc.Config(), col, log, metrics)
-			defer pi.close()
-			if err := pi.loadProgress(gctx, kc); err != nil {
-				return err
+			// A Kafka fault that leaves a commit's outcome unknown (broker
+			// restart, coordinator moved) starts the partition over from its
+			// committed progress, as a rerun would; the new writer fences the
+			// old transaction.
+			for restarts := 0; ; restarts++ {
+				err := importPartitionOnce(gctx, kc, b, t, &o, o.group(bucketName), col, log, metrics)
+				if err == nil || restarts == importRestarts || gctx.Err() != nil || !kafka.Transient(err) {
+					return err
+				}
+				log.Warn("import interrupted by a Kafka fault; resuming from the committed progress", "topic", t.target, "partition", t.src.Partition, "error", err.Error())
 			}
-			return pi.pass(gctx, gctx, b, false)
 		})
 	}
 	err = g.Wait()
@@ -266,4 +271,17 @@ func preflight(ctx context.Context, b *blob.Bucket, cat *Catalog, selected []str
 		}
 	}
 	return nil
+}
+
+// importRestarts bounds how often one partition's import starts over after a
+// Kafka fault.
+const importRestarts = 5
+
+func importPartitionOnce(ctx context.Context, kc *kafka.Client, b *blob.Bucket, t importTask, o *ImportOptions, group string, col *collector, log *slog.Logger, metrics ImportMetrics) error {
+	pi := newPartitionImport(t, o, group, kc.Config(), col, log, metrics)
+	defer pi.close()
+	if err := pi.loadProgress(ctx, kc); err != nil {
+		return err
+	}
+	return pi.pass(ctx, ctx, b, false)
 }
