@@ -33,6 +33,7 @@ type exportOptions struct {
 	pad            int
 	topicsDir      string
 	parallelism    int
+	shard          string
 	follow         followFlags
 }
 
@@ -86,6 +87,7 @@ Exit status: 0 done, 1 failed, 2 usage error.` + envHelp,
 	fs.IntVar(&o.pad, "offset-pad", layout.DefaultPad, "zero-pad width of offsets in object names (filename.offset.zero.pad.width)")
 	fs.StringVar(&o.topicsDir, "topics-dir", layout.DefaultTopicsDir, "top folder of the objects (topics.dir)")
 	fs.IntVar(&o.parallelism, "parallelism", 0, "partitions exported at once (default: 2 × CPUs)")
+	fs.StringVar(&o.shard, "shard", "", "one-shot: export only the partitions of shard I/N (FNV-1a of topic and partition mod N), e.g. from a Kubernetes Indexed Job")
 	return cmd
 }
 
@@ -135,6 +137,13 @@ func runExport(ctx context.Context, g *globals, o *exportOptions) error {
 	if err := o.checkFormats(); err != nil {
 		return err
 	}
+	shard, err := pipeline.ParseShard(o.shard)
+	if err != nil {
+		return usageErrorf("--shard: %v", err)
+	}
+	if o.shard != "" && o.follow.on {
+		return usageErrorf("--shard is for one-shot exports; with --follow, run copies with the same --group")
+	}
 	if err := o.follow.check(); err != nil {
 		return err
 	}
@@ -152,7 +161,7 @@ func runExport(ctx context.Context, g *globals, o *exportOptions) error {
 		StoreKeys: o.storeKeys, StoreHeaders: o.storeHeaders,
 		Naming:    layout.Naming{TopicsDir: o.topicsDir, Pad: o.pad},
 		FlushSize: o.flushSize, RotateBytes: rotateBytes, RotateInterval: o.rotateInterval,
-		Gzip: gz, Key: key, Parallelism: o.parallelism, Logger: log,
+		Gzip: gz, Key: key, Parallelism: o.parallelism, Shard: shard, Logger: log,
 	}
 	if o.follow.on {
 		return o.follow.run(ctx, g, o, kc, b, eo)

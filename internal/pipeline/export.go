@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime"
+	"slices"
 	"sort"
 	"time"
 
@@ -39,8 +40,11 @@ type ExportOptions struct {
 	// Key, if set, encrypts every object (pkg/seal).
 	Key         *seal.Key
 	Parallelism int
-	Progress    Progress
-	Logger      *slog.Logger
+	// Shard limits a one-shot export to the partitions of one static shard
+	// (the zero Shard: all); N runs with shards 0/N … N-1/N cover each once.
+	Shard    Shard
+	Progress Progress
+	Logger   *slog.Logger
 }
 
 func (o *ExportOptions) formats() (viewFormats, error) {
@@ -115,6 +119,7 @@ func Export(ctx context.Context, kc *kafka.Client, b *blob.Bucket, bucketName st
 	if err != nil {
 		return Summary{}, err
 	}
+	ranges = slices.DeleteFunc(ranges, func(r kafka.PartitionRange) bool { return !o.Shard.Owns(r.Topic, r.Partition) })
 	sort.Slice(ranges, func(i, j int) bool {
 		return ranges[i].End-ranges[i].Start > ranges[j].End-ranges[j].Start
 	})
