@@ -27,17 +27,17 @@ func objectKey(topic string, p int32, start int64) string {
 // target must hold for [0, upTo).
 func (e *env) putObjects(topic string, partitions int32, from, upTo, per int64) {
 	e.t.Helper()
-	objs := map[string]string{}
+	// Objects of a partition become visible in offset order, as exporters
+	// write them: a continuous import may scan between two puts.
 	for p := range partitions {
 		for start := from; start < upTo; start += per {
 			var body strings.Builder
 			for off := start; off < min(start+per, upTo); off++ {
 				fmt.Fprintf(&body, "\"p%d-%d\"\n", p, off)
 			}
-			objs[objectKey(topic, p, start)] = body.String()
+			e.put(map[string]string{objectKey(topic, p, start): body.String()})
 		}
 	}
-	e.put(objs)
 }
 
 // wantRecs is what putObjects(topic, partitions, 0, n, _) imports.
@@ -318,10 +318,8 @@ func TestImportFollowGoesPastOffsetGaps(t *testing.T) {
 	e.createTopic("txn", 1)
 	fr := e.importFollow(pipeline.ImportFollowOptions{ImportOptions: pipeline.ImportOptions{TopicsDir: "topics", HoleWait: time.Nanosecond}})
 	// Offsets 2 and 5 were transaction markers: objects start at 0 and 3.
-	e.put(map[string]string{
-		objectKey("txn", 0, 0): "\"a\"\n\"b\"\n",
-		objectKey("txn", 0, 3): "\"c\"\n\"d\"\n",
-	})
+	e.put(map[string]string{objectKey("txn", 0, 0): "\"a\"\n\"b\"\n"}) // in order, as exporters write
+	e.put(map[string]string{objectKey("txn", 0, 3): "\"c\"\n\"d\"\n"})
 	e.waitRecords("txn", []rec{
 		{P: 0, K: "null", V: strconv.Quote(`"a"`)}, {P: 0, K: "null", V: strconv.Quote(`"b"`)},
 		{P: 0, K: "null", V: strconv.Quote(`"c"`)}, {P: 0, K: "null", V: strconv.Quote(`"d"`)},
