@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"regexp"
 	"strconv"
 	"time"
 
@@ -66,16 +65,6 @@ could be read: the rest is backed up and the manifest records the gaps), 2 usage
 	fs.StringVar(&o.rotateBytes, "rotate-bytes", "64MiB", "start a new object after this many bytes of records")
 	fs.IntVar(&o.parallelism, "parallelism", 0, "partitions backed up at once (default: 2 × CPUs)")
 	return cmd
-}
-
-func fullRegex(flag, re string) (*regexp.Regexp, error) {
-	if re == "" {
-		return nil, nil
-	}
-	if _, err := regexp.Compile(re); err != nil {
-		return nil, usageErrorf("%s: %v", flag, err)
-	}
-	return regexp.MustCompile(`\A(?:` + re + `)\z`), nil
 }
 
 func runBackup(ctx context.Context, g *globals, o *backupOptions) error {

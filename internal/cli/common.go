@@ -66,14 +66,21 @@ func (s *selectFlags) addFlags(fs *pflag.FlagSet) {
 }
 
 func (s *selectFlags) selector() (plan.Selector, error) {
-	sel := plan.Selector{Names: s.topics}
-	if s.regex != "" {
-		if _, err := regexp.Compile(s.regex); err != nil {
-			return sel, usageErrorf("--topic-regex: %v", err)
-		}
-		sel.Regex = regexp.MustCompile(`\A(?:` + s.regex + `)\z`)
+	re, err := fullRegex("--topic-regex", s.regex)
+	return plan.Selector{Names: s.topics, Regex: re}, err
+}
+
+// fullRegex compiles a flag's regex to match whole names, as Kafka Connect's
+// topics.regex does. The regex is checked on its own first, so an unbalanced
+// one ("a)|(b") cannot slip through the anchoring group. "" gives nil.
+func fullRegex(flag, re string) (*regexp.Regexp, error) {
+	if re == "" {
+		return nil, nil
 	}
-	return sel, nil
+	if _, err := regexp.Compile(re); err != nil {
+		return nil, usageErrorf("%s: %v", flag, err)
+	}
+	return regexp.MustCompile(`\A(?:` + re + `)\z`), nil
 }
 
 // openBucket opens a bucket URL to read and checks that it answers; the caller
