@@ -125,21 +125,3 @@ func TestEncryptedExportImport(t *testing.T) {
 		t.Errorf("imported %d records, want 100", n)
 	}
 }
-
-// rawObjects returns every object of the bucket as stored, key → body.
-func (e *env) rawObjects() map[string]string {
-	e.t.Helper()
-	out := map[string]string{}
-	it := e.b.List(nil)
-	for {
-		obj, err := it.Next(e.ctx)
-		if err != nil {
-			return out
-		}
-		body, err := e.b.ReadAll(e.ctx, obj.Key)
-		if err != nil {
-			e.t.Fatal(err)
-		}
-		out[obj.Key] = string(body)
-	}
-}

@@ -111,9 +111,8 @@ func (e *env) put(objects map[string]string) {
 	}
 }
 
-// objects returns every object of the bucket, key → body, with .gz bodies
-// gunzipped (and checked to be one gzip stream).
-func (e *env) objects() map[string]string {
+// rawObjects returns every object of the bucket as stored, key → body.
+func (e *env) rawObjects() map[string]string {
 	e.t.Helper()
 	out := map[string]string{}
 	it := e.b.List(nil)
@@ -129,11 +128,21 @@ func (e *env) objects() map[string]string {
 		if err != nil {
 			e.t.Fatal(err)
 		}
-		if strings.HasSuffix(obj.Key, ".gz") {
-			body = gunzip(e.t, obj.Key, body)
-		}
 		out[obj.Key] = string(body)
 	}
+}
+
+// objects returns every object of the bucket, key → body, with .gz bodies
+// gunzipped (and checked to be one gzip stream).
+func (e *env) objects() map[string]string {
+	e.t.Helper()
+	out := e.rawObjects()
+	for k, body := range out {
+		if strings.HasSuffix(k, ".gz") {
+			out[k] = string(gunzip(e.t, k, []byte(body)))
+		}
+	}
+	return out
 }
 
 func gunzip(t *testing.T, key string, body []byte) []byte {
