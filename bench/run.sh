@@ -17,11 +17,25 @@
 # with kcat's consume rate, import with kcat's produce rate. The table is printed
 # and kept in bench/results/ (gitignored).
 #
-# Environment: BENCH_RECORDS (1000000), BENCH_RECORD_BYTES (1024), BENCH_PARTITIONS
-# (9), BENCH_BROKERS (3), BENCH_FORMATS ("bytes json"), BENCH_TIMEOUT seconds per
-# step (900), BENCH_KEEP=1 keeps the work folder, BENCH_KFERRY=path runs that kferry
-# binary instead of building one (before/after comparisons), KFERRY_CPUPROFILE and
-# KFERRY_MEMPROFILE are passed to kferry ("%s" in them becomes the step's name).
+#
+# Then the latency step, on a fresh cluster with topic "lat" (BENCH_PARTITIONS
+# partitions): kferry export --follow --rotate-interval 1s into file://DIR and
+# kferry import --follow --poll-interval 1s --rename lat=lat-copy run in the
+# background while bench/latency produces BENCH_LATENCY_RATE records/s round-robin
+# into lat for BENCH_LATENCY_DURATION and reads lat-copy (read_committed): a
+# record's latency is its arrival on lat-copy minus its produce time on lat. One
+# cluster holds both topics, so producer and consumer share one clock. Then both
+# kferry processes get SIGTERM and must exit 0. Targets: p50 <= 3 s and p99 <= 10 s;
+# the script exits 1 when they are missed or a record is missing or duplicated.
+#
+# Environment: BENCH_STEPS ("throughput latency"; e.g. BENCH_STEPS=latency runs only
+# the latency step), BENCH_RECORDS (1000000), BENCH_RECORD_BYTES (1024),
+# BENCH_PARTITIONS (9), BENCH_BROKERS (3), BENCH_FORMATS ("bytes json"),
+# BENCH_TIMEOUT seconds per step (900), BENCH_LATENCY_RATE (1000),
+# BENCH_LATENCY_DURATION (60s), BENCH_KEEP=1 keeps the work folder, BENCH_KFERRY=path
+# runs that kferry binary instead of building one (before/after comparisons),
+# KFERRY_CPUPROFILE and KFERRY_MEMPROFILE are passed to kferry ("%s" in them becomes
+# the step's name).
 set -euo pipefail
 
 N=${BENCH_RECORDS:-1000000}
@@ -30,6 +44,9 @@ P=${BENCH_PARTITIONS:-9}
 BROKERS_N=${BENCH_BROKERS:-3}
 FORMATS=${BENCH_FORMATS:-bytes json}
 STEP_TIMEOUT=${BENCH_TIMEOUT:-900}
+STEPS=${BENCH_STEPS:-throughput latency}
+LAT_RATE=${BENCH_LATENCY_RATE:-1000}
+LAT_DURATION=${BENCH_LATENCY_DURATION:-60s}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 RESULTS=$ROOT/bench/results
 GO=${GO:-go}
@@ -38,6 +55,10 @@ log() { printf '%s bench: %s\n' "$(date +%T)" "$*" >&2; }
 die() { log "$*"; exit 1; }
 
 (( SIZE >= 32 )) || die "BENCH_RECORD_BYTES must be at least 32"
+for step in $STEPS; do
+	[[ $step == throughput || $step == latency ]] || die "BENCH_STEPS: unknown step $step (throughput, latency)"
+done
+want() { [[ " $STEPS " == *" $1 "* ]]; }
 
 apt_install() { # Debian package; waits for another apt run to finish
 	[[ $(id -u) == 0 ]] || die "$1 is missing: apt-get install -y $1"
@@ -51,8 +72,10 @@ apt_install() { # Debian package; waits for another apt run to finish
 	done
 	die "could not install $1"
 }
-command -v kcat >/dev/null || apt_install kcat
-[[ -x /usr/bin/time ]] || apt_install time
+if want throughput; then
+	command -v kcat >/dev/null || apt_install kcat
+	[[ -x /usr/bin/time ]] || apt_install time
+fi
 
 SERVER_PID=
 stop_kfake() {
@@ -63,45 +86,43 @@ stop_kfake() {
 	wait "$SERVER_PID" 2>/dev/null || true
 	SERVER_PID=
 }
+# The latency step's background kferry processes; cleanup kills what is left.
+EXPORT_PID=
+IMPORT_PID=
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/kferry-bench.XXXXXX")
 cleanup() {
+	local pid
+	for pid in $EXPORT_PID $IMPORT_PID; do
+		kill -KILL "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+	done
 	stop_kfake
 	if [[ ${BENCH_KEEP:-0} == 1 ]]; then log "kept $WORK"; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-log "building kferry and kfakeserver into $WORK"
-(cd "$ROOT" && $GO build -o "$WORK/kferry" ./cmd/kferry && $GO build -o "$WORK/kfakeserver" ./test/kfakeserver)
+log "building kferry, kfakeserver and bench/latency into $WORK"
+(cd "$ROOT" && $GO build -o "$WORK/kferry" ./cmd/kferry && $GO build -o "$WORK/kfakeserver" ./test/kfakeserver &&
+	$GO build -o "$WORK/latency" ./bench/latency)
 if [[ -n ${BENCH_KFERRY:-} ]]; then # another build, e.g. to compare before and after a change
 	log "using kferry $BENCH_KFERRY"
 	cp "$BENCH_KFERRY" "$WORK/kferry"
 fi
 
-log "generating $N records of $SIZE bytes"
-awk -v n="$N" -v size="$SIZE" 'BEGIN {
-	pad = ""
-	while (length(pad) < size) pad = pad "abcdefghijklmnopqrstuvwxyz0123456789"
-	for (i = 0; i < n; i++) {
-		h = sprintf("{\"id\":%d,\"pad\":\"", i)
-		printf "%s%s\"}\n", h, substr(pad, 1, size - length(h) - 2)
-	}
-}' >"$WORK/records.jsonl"
-[[ $(head -c "$((SIZE + 1))" "$WORK/records.jsonl" | wc -c) == $((SIZE + 1)) ]] || die "generator made a wrong line size"
-
-start_kfake() { # starts a fresh cluster with topic bench and sets BROKERS
+start_kfake() { # TOPIC: starts a fresh cluster with TOPIC ($P partitions) and sets BROKERS
 	stop_kfake
-	"$WORK/kfakeserver" -brokers "$BROKERS_N" -topic "bench:$P" >"$WORK/addrs" 2>"$WORK/kfake.log" &
+	: >"$WORK/addrs"
+	"$WORK/kfakeserver" -brokers "$BROKERS_N" -topic "$1:$P" >"$WORK/addrs" 2>"$WORK/kfake.log" &
 	SERVER_PID=$!
 	for _ in $(seq 100); do [[ -s $WORK/addrs ]] && break; sleep 0.1; done
 	BROKERS=$(head -n1 "$WORK/addrs")
 	[[ -n $BROKERS ]] || die "kfakeserver printed no addresses: $(cat "$WORK/kfake.log")"
-	log "kfake ($BROKERS_N brokers, topic bench with $P partitions) on $BROKERS"
+	log "kfake ($BROKERS_N brokers, topic $1 with $P partitions) on $BROKERS"
 }
 # kfake_cpu prints the CPU ticks the kfake process has used so far.
 kfake_cpu() { awk '{print $14 + $15}' "/proc/$SERVER_PID/stat"; }
 
-: >"$WORK/results.tsv"
 # measure NAME RECORDS STDIN STDOUT CMD... runs CMD under GNU time with a timeout
 # and appends "NAME RECORDS NANOSECONDS MAXRSS_KB CPU_S KFAKE_CPU_S" to results.tsv.
 measure() {
@@ -136,67 +157,167 @@ profile() { # NAME: KFERRY_*PROFILE with %s replaced by NAME
 	return 0
 }
 
-# One round per format on a fresh cluster, so that every ratio compares kferry
-# with kcat on the same cluster state and kfake holds at most two copies.
-kfake_rss=0
-load_before=$(cut -d' ' -f1-3 /proc/loadavg)
-for f in $FORMATS; do
-	start_kfake
-	# kcat's produce rate: one process, librdkafka defaults (acks=all, linger
-	# 5 ms, 1 MB batches), records spread over the partitions by its partitioner.
-	measure "$f/kcat-produce" "$N" "$WORK/records.jsonl" /dev/null kcat -P -b "$BROKERS" -t bench -X acks=all
-	measure "$f/kcat-consume" "$N" /dev/null /dev/null kcat -C -b "$BROKERS" -t bench -e -o beginning -q
-	rm -rf "$WORK/bucket"
-	mkdir -p "$WORK/bucket"
-	measure "$f/export" "$N" /dev/null /dev/null env $(profile "export-$f") "$WORK/kferry" export \
-		--brokers "$BROKERS" --topics bench --to "file://$WORK/bucket" --format "$f" \
-		--report "$WORK/export-$f.json" --log-format text
-	got=$(reported "$WORK/export-$f.json")
-	[[ $got == "$N" ]] || die "export --format $f wrote $got records, want $N"
-	measure "$f/import" "$N" /dev/null /dev/null env $(profile "import-$f") "$WORK/kferry" import \
-		--brokers "$BROKERS" --from "file://$WORK/bucket" --rename "bench=bench-copy" \
-		--report "$WORK/import-$f.json" --log-format text
-	got=$(reported "$WORK/import-$f.json")
-	[[ $got == "$N" ]] || die "import --format $f wrote $got records, want $N"
-	got=$(timeout "$STEP_TIMEOUT" kcat -C -b "$BROKERS" -t bench-copy -e -o beginning -q -f 'x\n' | wc -l)
-	[[ $got == "$N" ]] || die "kcat reads $got records from bench-copy, want $N"
-	kfake_rss=$(awk -v m="$kfake_rss" '/VmHWM/ {print ($2 > m ? $2 : m)}' "/proc/$SERVER_PID/status")
-	stop_kfake
-done
-
 mkdir -p "$RESULTS"
 stamp=$(date +%Y%m%d-%H%M%S)
 table=$RESULTS/bench-$stamp.md
-kcat_version=$(kcat -V 2>&1 | sed -n 's/^Version \([^ ]*\).*\(librdkafka [^ ]*\).*/kcat \1, \2/p')
-awk -v size="$SIZE" -v n="$N" -v p="$P" -v b="$BROKERS_N" -v kfake="$kfake_rss" -v kcat="$kcat_version" \
-	-v load="$load_before / $(cut -d' ' -f1-3 /proc/loadavg)" -v gover="$($GO env GOVERSION)" \
-	-v cpus="$(nproc)" -v when="$(date -u +%FT%TZ)" -v rev="$(cd "$ROOT" && git describe --always --dirty 2>/dev/null || echo unknown)" '
-{ name[NR] = $1; recs[$1] = $2; secs[$1] = $3 / 1e9; rss[$1] = $4; cpu[$1] = $5; kcpu[$1] = $6 }
-END {
-	printf "kferry bench %s (%s, %s, %s): %d records of %d B (%.2f GiB) over %d partitions;\n", when, rev, gover, kcat, n, size, n * size / 2^30, p
-	printf "kfake with %d brokers in its own process; %d CPUs, load average before / after %s\n\n", b, cpus, load
-	printf "| step | seconds | records/s | MB/s | peak RSS MiB | CPU s | kfake CPU s | vs kcat |\n"
-	printf "|---|---:|---:|---:|---:|---:|---:|---|\n"
-	verdict = "PASS"
-	for (i = 1; i <= NR; i++) {
-		s = name[i]; r = recs[s] / secs[s]
-		split(s, part, "/")
-		vs = ""; ref = ""
-		if (part[2] == "export") ref = part[1] "/kcat-consume"
-		if (part[2] == "import") ref = part[1] "/kcat-produce"
-		if (ref != "") {
-			ratio = r / (recs[ref] / secs[ref])
-			vs = sprintf("%.2f× %s", ratio, ref)
-			if (ratio < 0.8) { vs = vs " (below 0.8)"; verdict = "MISSED" }
+: >"$table"
+rev=$(cd "$ROOT" && git describe --always --dirty 2>/dev/null || echo unknown)
+
+throughput() {
+	log "generating $N records of $SIZE bytes"
+	awk -v n="$N" -v size="$SIZE" 'BEGIN {
+		pad = ""
+		while (length(pad) < size) pad = pad "abcdefghijklmnopqrstuvwxyz0123456789"
+		for (i = 0; i < n; i++) {
+			h = sprintf("{\"id\":%d,\"pad\":\"", i)
+			printf "%s%s\"}\n", h, substr(pad, 1, size - length(h) - 2)
 		}
-		if (part[2] == "export" && rss[s] > 256 * 1024) { vs = vs ", RSS above 256 MiB"; verdict = "MISSED" }
-		printf "| %s | %.2f | %.0f | %.1f | %.0f | %.2f | %.2f | %s |\n", s, secs[s], r, r * size / 1e6, rss[s] / 1024, cpu[s], kcpu[s], vs
-	}
-	printf "\nMB/s counts value bytes (10^6 B/s). CPU s is the step'"'"'s own user+system time, kfake CPU s the\n"
-	printf "broker'"'"'s during the step; kfake peak RSS %.0f MiB. Each format runs on a fresh cluster.\n", kfake / 1024
-	printf "Targets (export and import >= 0.80× kcat consume/produce, export peak RSS <= 256 MiB): %s\n", verdict
-}' "$WORK/results.tsv" >"$table"
+	}' >"$WORK/records.jsonl"
+	[[ $(head -c "$((SIZE + 1))" "$WORK/records.jsonl" | wc -c) == $((SIZE + 1)) ]] || die "generator made a wrong line size"
+	: >"$WORK/results.tsv"
+
+	# One round per format on a fresh cluster, so that every ratio compares kferry
+	# with kcat on the same cluster state and kfake holds at most two copies.
+	local f got kfake_rss=0 load_before
+	load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+	for f in $FORMATS; do
+		start_kfake bench
+		# kcat's produce rate: one process, librdkafka defaults (acks=all, linger
+		# 5 ms, 1 MB batches), records spread over the partitions by its partitioner.
+		measure "$f/kcat-produce" "$N" "$WORK/records.jsonl" /dev/null kcat -P -b "$BROKERS" -t bench -X acks=all
+		measure "$f/kcat-consume" "$N" /dev/null /dev/null kcat -C -b "$BROKERS" -t bench -e -o beginning -q
+		rm -rf "$WORK/bucket"
+		mkdir -p "$WORK/bucket"
+		measure "$f/export" "$N" /dev/null /dev/null env $(profile "export-$f") "$WORK/kferry" export \
+			--brokers "$BROKERS" --topics bench --to "file://$WORK/bucket" --format "$f" \
+			--report "$WORK/export-$f.json" --log-format text
+		got=$(reported "$WORK/export-$f.json")
+		[[ $got == "$N" ]] || die "export --format $f wrote $got records, want $N"
+		measure "$f/import" "$N" /dev/null /dev/null env $(profile "import-$f") "$WORK/kferry" import \
+			--brokers "$BROKERS" --from "file://$WORK/bucket" --rename "bench=bench-copy" \
+			--report "$WORK/import-$f.json" --log-format text
+		got=$(reported "$WORK/import-$f.json")
+		[[ $got == "$N" ]] || die "import --format $f wrote $got records, want $N"
+		got=$(timeout "$STEP_TIMEOUT" kcat -C -b "$BROKERS" -t bench-copy -e -o beginning -q -f 'x\n' | wc -l)
+		[[ $got == "$N" ]] || die "kcat reads $got records from bench-copy, want $N"
+		kfake_rss=$(awk -v m="$kfake_rss" '/VmHWM/ {print ($2 > m ? $2 : m)}' "/proc/$SERVER_PID/status")
+		stop_kfake
+	done
+
+	local kcat_version
+	kcat_version=$(kcat -V 2>&1 | sed -n 's/^Version \([^ ]*\).*\(librdkafka [^ ]*\).*/kcat \1, \2/p')
+	awk -v size="$SIZE" -v n="$N" -v p="$P" -v b="$BROKERS_N" -v kfake="$kfake_rss" -v kcat="$kcat_version" \
+		-v load="$load_before / $(cut -d' ' -f1-3 /proc/loadavg)" -v gover="$($GO env GOVERSION)" \
+		-v cpus="$(nproc)" -v when="$(date -u +%FT%TZ)" -v rev="$rev" '
+	{ name[NR] = $1; recs[$1] = $2; secs[$1] = $3 / 1e9; rss[$1] = $4; cpu[$1] = $5; kcpu[$1] = $6 }
+	END {
+		printf "kferry bench %s (%s, %s, %s): %d records of %d B (%.2f GiB) over %d partitions;\n", when, rev, gover, kcat, n, size, n * size / 2^30, p
+		printf "kfake with %d brokers in its own process; %d CPUs, load average before / after %s\n\n", b, cpus, load
+		printf "| step | seconds | records/s | MB/s | peak RSS MiB | CPU s | kfake CPU s | vs kcat |\n"
+		printf "|---|---:|---:|---:|---:|---:|---:|---|\n"
+		verdict = "PASS"
+		for (i = 1; i <= NR; i++) {
+			s = name[i]; r = recs[s] / secs[s]
+			split(s, part, "/")
+			vs = ""; ref = ""
+			if (part[2] == "export") ref = part[1] "/kcat-consume"
+			if (part[2] == "import") ref = part[1] "/kcat-produce"
+			if (ref != "") {
+				ratio = r / (recs[ref] / secs[ref])
+				vs = sprintf("%.2f× %s", ratio, ref)
+				if (ratio < 0.8) { vs = vs " (below 0.8)"; verdict = "MISSED" }
+			}
+			if (part[2] == "export" && rss[s] > 256 * 1024) { vs = vs ", RSS above 256 MiB"; verdict = "MISSED" }
+			printf "| %s | %.2f | %.0f | %.1f | %.0f | %.2f | %.2f | %s |\n", s, secs[s], r, r * size / 1e6, rss[s] / 1024, cpu[s], kcpu[s], vs
+		}
+		printf "\nMB/s counts value bytes (10^6 B/s). CPU s is the step'"'"'s own user+system time, kfake CPU s the\n"
+		printf "broker'"'"'s during the step; kfake peak RSS %.0f MiB. Each format runs on a fresh cluster.\n", kfake / 1024
+		printf "Targets (export and import >= 0.80× kcat consume/produce, export peak RSS <= 256 MiB): %s\n", verdict
+	}' "$WORK/results.tsv" >>"$table"
+	cp "$WORK/results.tsv" "$RESULTS/bench-$stamp.tsv"
+}
+
+# proc_usage PID prints "CPU_S PEAK_RSS_MIB" of a running process (from /proc).
+proc_usage() {
+	local ticks kb
+	ticks=$(awk '{print $14 + $15}' "/proc/$1/stat")
+	kb=$(awk '/VmHWM/ {print $2}' "/proc/$1/status")
+	awk -v t="$ticks" -v hz="$(getconf CLK_TCK)" -v kb="$kb" 'BEGIN {printf "%.2f %.0f", t / hz, kb / 1024}'
+}
+
+# stop_follow NAME PID: SIGTERM, and the process must exit 0 within its
+# --shutdown-timeout (30 s by default; 45 s allowed here before SIGKILL).
+stop_follow() {
+	local rc=0
+	kill -TERM "$2" 2>/dev/null || die "$1 had already exited: $(tail -n 20 "$WORK/lat-$1.log")"
+	for _ in $(seq 450); do kill -0 "$2" 2>/dev/null || break; sleep 0.1; done
+	kill -KILL "$2" 2>/dev/null || true
+	wait "$2" || rc=$?
+	((rc == 0)) || die "$1 exited with $rc after SIGTERM: $(tail -n 20 "$WORK/lat-$1.log")"
+}
+
+# latency: export --follow and import --follow in the background, bench/latency
+# in front; appends its section to the table and a line to latency.tsv.
+LAT_VERDICT=PASS
+latency() {
+	local url=file://$WORK/lat-bucket rc=0 k0 k1 exp_usage imp_usage
+	start_kfake lat
+	rm -rf "$WORK/lat-bucket"
+	mkdir -p "$WORK/lat-bucket"
+	k0=$(kfake_cpu)
+	env $(profile "latency-export") "$WORK/kferry" export --follow --brokers "$BROKERS" --topics lat --to "$url" \
+		--rotate-interval 1s --log-format text >"$WORK/lat-export.log" 2>&1 &
+	EXPORT_PID=$!
+	env $(profile "latency-import") "$WORK/kferry" import --follow --brokers "$BROKERS" --from "$url" \
+		--rename lat=lat-copy --poll-interval 1s --log-format text >"$WORK/lat-import.log" 2>&1 &
+	IMPORT_PID=$!
+	log "latency: $LAT_RATE records/s into lat for $LAT_DURATION (export pid $EXPORT_PID, import pid $IMPORT_PID)"
+	timeout -k 10 "$STEP_TIMEOUT" "$WORK/latency" -brokers "$BROKERS" -source lat -target lat-copy -partitions "$P" \
+		-rate "$LAT_RATE" -duration "$LAT_DURATION" >"$WORK/latency.out" 2>"$WORK/latency.log" || rc=$?
+	cat "$WORK/latency.log" >&2
+	k1=$(kfake_cpu)
+	exp_usage=$(proc_usage "$EXPORT_PID") || die "export exited early: $(tail -n 20 "$WORK/lat-export.log")"
+	imp_usage=$(proc_usage "$IMPORT_PID") || die "import exited early: $(tail -n 20 "$WORK/lat-import.log")"
+	stop_follow export "$EXPORT_PID"
+	EXPORT_PID=
+	stop_follow import "$IMPORT_PID"
+	IMPORT_PID=
+	stop_kfake
+	[[ -s $WORK/latency.out ]] || die "bench/latency exited with $rc and no result"
+
+	# latency.out is one line of key=value pairs.
+	local kv line
+	kv=$(tr ' ' '\n' <"$WORK/latency.out")
+	val() { sed -n "s/^$1=//p" <<<"$kv"; }
+	if ((rc != 0)) || (($(val p50_ms) > 3000)) || (($(val p99_ms) > 10000)); then LAT_VERDICT=FAIL; fi
+	line=$(awk -v rec="$(val records)" -v miss="$(val missing)" -v dup="$(val duplicates)" -v rate="$(val rate)" \
+		-v p50="$(val p50_ms)" -v p90="$(val p90_ms)" -v p99="$(val p99_ms)" -v mx="$(val max_ms)" \
+		-v p="$P" -v e="$exp_usage" -v i="$imp_usage" -v k=$((k1 - k0)) -v hz="$(getconf CLK_TCK)" -v verdict="$LAT_VERDICT" '
+		BEGIN {
+			split(e, eu, " "); split(i, iu, " ")
+			printf "| %d | %.0f | %d | %d | %d | %.2f | %.2f | %.2f | %.2f | %.2f / %.0f | %.2f / %.0f | %.2f | %s |", rec, rate, p, miss, dup,
+				p50 / 1000, p90 / 1000, p99 / 1000, mx / 1000, eu[1], eu[2], iu[1], iu[2], k / hz, verdict
+		}')
+	{
+		[[ -s $table ]] && echo
+		echo "kferry latency $(date -u +%FT%TZ) ($rev, $($GO env GOVERSION)): export --follow --rotate-interval 1s and"
+		echo "import --follow --poll-interval 1s through file://, topic lat → lat-copy on one kfake cluster ($BROKERS_N brokers);"
+		echo "$(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+		echo
+		echo "| records | records/s | partitions | missing | duplicates | p50 s | p90 s | p99 s | max s | export CPU s / peak MiB | import CPU s / peak MiB | kfake CPU s | p50 ≤ 3 s, p99 ≤ 10 s |"
+		echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
+		echo "$line"
+		echo
+		echo "Latency: arrival on lat-copy (read_committed) minus produce time on lat, both taken by bench/latency."
+	} >>"$table"
+	printf '%s\t%s\t%s\n' "$stamp" "$rev" "$(cat "$WORK/latency.out") verdict=$LAT_VERDICT" >>"$RESULTS/latency.tsv"
+	log "latency: $(cat "$WORK/latency.out") $LAT_VERDICT"
+	((rc == 0)) || log "bench/latency exited with $rc"
+}
+
+want throughput && throughput
+want latency && latency
 cp "$table" "$RESULTS/latest.md"
-cp "$WORK/results.tsv" "$RESULTS/bench-$stamp.tsv"
 echo
 cat "$table"
+[[ $LAT_VERDICT == PASS ]] || die "latency targets missed (p50 <= 3 s, p99 <= 10 s, no record missing or duplicated)"

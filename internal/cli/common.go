@@ -23,33 +23,39 @@ import (
 
 // kafkaFlags are the connection flags of every command that talks to Kafka.
 type kafkaFlags struct {
+	prefix  string // "" or "source-"/"target-" for migrate
 	brokers []string
 	timeout time.Duration
 	sec     kafka.Security
 }
 
-func (k *kafkaFlags) addFlags(fs *pflag.FlagSet) {
-	fs.StringSliceVar(&k.brokers, "brokers", nil, "Kafka bootstrap brokers, host:port[,host:port]")
-	fs.DurationVar(&k.timeout, "timeout", kafka.DefaultTimeout, "how long to wait for Kafka to answer before failing")
-	fs.BoolVar(&k.sec.TLS, "tls", false, "connect with TLS (system roots unless --tls-ca)")
-	fs.StringVar(&k.sec.TLSCA, "tls-ca", "", "PEM file of the CA(s) that signed the brokers' certificates (implies --tls)")
-	fs.StringVar(&k.sec.TLSCert, "tls-cert", "", "PEM client certificate for mutual TLS (with --tls-key)")
-	fs.StringVar(&k.sec.TLSKey, "tls-key", "", "PEM client key for mutual TLS")
-	fs.StringVar(&k.sec.TLSServerName, "tls-server-name", "", "name to expect in the brokers' certificates")
-	fs.BoolVar(&k.sec.TLSInsecureSkipVerify, "tls-insecure-skip-verify", false, "do not verify the brokers' certificates (insecure; prints a warning)")
-	fs.StringVar(&k.sec.SASLMechanism, "sasl-mechanism", "", "SASL mechanism: plain, scram-sha-256, scram-sha-512, oauthbearer, aws-msk-iam")
-	fs.StringVar(&k.sec.SASLUsername, "sasl-username", "", "SASL user")
-	fs.StringVar(&k.sec.SASLPassword, "sasl-password", "", "SASL password (prefer the environment: KFERRY_SASL_PASSWORD)")
-	fs.StringVar(&k.sec.OAuthToken, "oauth-token", "", "OAUTHBEARER token (prefer KFERRY_OAUTH_TOKEN or --oauth-token-file)")
-	fs.StringVar(&k.sec.OAuthTokenFile, "oauth-token-file", "", "file holding the OAUTHBEARER token, read at each authentication")
+func (k *kafkaFlags) addFlags(fs *pflag.FlagSet) { k.addFlagsFor(fs, "", "") }
+
+// addFlagsFor adds the family with a name prefix ("source-") and a help prefix
+// ("source cluster: "), for commands that talk to two clusters.
+func (k *kafkaFlags) addFlagsFor(fs *pflag.FlagSet, prefix, side string) {
+	k.prefix = prefix
+	fs.StringSliceVar(&k.brokers, prefix+"brokers", nil, side+"Kafka bootstrap brokers, host:port[,host:port]")
+	fs.DurationVar(&k.timeout, prefix+"timeout", kafka.DefaultTimeout, side+"how long to wait for Kafka to answer before failing")
+	fs.BoolVar(&k.sec.TLS, prefix+"tls", false, side+"connect with TLS (system roots unless --"+prefix+"tls-ca)")
+	fs.StringVar(&k.sec.TLSCA, prefix+"tls-ca", "", side+"PEM file of the CA(s) that signed the brokers' certificates (implies TLS)")
+	fs.StringVar(&k.sec.TLSCert, prefix+"tls-cert", "", side+"PEM client certificate for mutual TLS (with the key)")
+	fs.StringVar(&k.sec.TLSKey, prefix+"tls-key", "", side+"PEM client key for mutual TLS")
+	fs.StringVar(&k.sec.TLSServerName, prefix+"tls-server-name", "", side+"name to expect in the brokers' certificates")
+	fs.BoolVar(&k.sec.TLSInsecureSkipVerify, prefix+"tls-insecure-skip-verify", false, side+"do not verify the brokers' certificates (insecure; prints a warning)")
+	fs.StringVar(&k.sec.SASLMechanism, prefix+"sasl-mechanism", "", side+"SASL mechanism: plain, scram-sha-256, scram-sha-512, oauthbearer, aws-msk-iam")
+	fs.StringVar(&k.sec.SASLUsername, prefix+"sasl-username", "", side+"SASL user")
+	fs.StringVar(&k.sec.SASLPassword, prefix+"sasl-password", "", side+"SASL password (prefer the environment: "+envName(prefix+"sasl-password")+")")
+	fs.StringVar(&k.sec.OAuthToken, prefix+"oauth-token", "", side+"OAUTHBEARER token (prefer "+envName(prefix+"oauth-token")+" or a token file)")
+	fs.StringVar(&k.sec.OAuthTokenFile, prefix+"oauth-token-file", "", side+"file holding the OAUTHBEARER token, read at each authentication")
 }
 
 func (k *kafkaFlags) config() (kafka.Config, error) {
 	if len(k.brokers) == 0 {
-		return kafka.Config{}, usageErrorf("--brokers is required (or KFERRY_BROKERS)")
+		return kafka.Config{}, usageErrorf("--%sbrokers is required (or %s)", k.prefix, envName(k.prefix+"brokers"))
 	}
 	if k.sec.TLSInsecureSkipVerify {
-		fmt.Fprintln(os.Stderr, "kferry: warning: --tls-insecure-skip-verify: the brokers' certificates are not checked; anyone on the path can read and change the data")
+		fmt.Fprintf(os.Stderr, "kferry: warning: --%stls-insecure-skip-verify: the brokers' certificates are not checked; anyone on the path can read and change the data\n", k.prefix)
 	}
 	return kafka.Config{Brokers: k.brokers, Timeout: k.timeout, ClientID: "kferry/" + Version, Security: k.sec}, nil
 }

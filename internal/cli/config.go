@@ -143,8 +143,12 @@ func settingPath(fs *pflag.FlagSet) (string, string) {
 	return get("config"), get("profile")
 }
 
-// secretFlags are masked wherever settings are shown.
-var secretFlags = map[string]bool{"sasl-password": true, "oauth-token": true}
+// secretFlag reports whether a flag holds a secret, masked wherever settings
+// are shown (also migrate's source-/target- variants).
+func secretFlag(name string) bool {
+	name = strings.TrimPrefix(strings.TrimPrefix(name, "source-"), "target-")
+	return name == "sasl-password" || name == "oauth-token"
+}
 
 func newConfigCmd(g *globals) *cobra.Command {
 	k := &kafkaFlags{}
@@ -195,7 +199,7 @@ Exit status: 0 valid, 2 invalid.` + envHelp,
 					src = "file"
 				}
 				val := f.Value.String()
-				if secretFlags[f.Name] && val != "" {
+				if secretFlag(f.Name) && val != "" {
 					val = "****"
 				}
 				fmt.Fprintf(g.stdout, "  %-26s %-40s (%s)\n", f.Name, val, src)

@@ -248,3 +248,54 @@ func (c *Client) OffsetsAfter(ctx context.Context, ms int64, topics []string) (m
 	})
 	return out, nil
 }
+
+// CommitOffsets commits offsets for groups that have no members here (a
+// translated position for consumers that have not moved to this cluster yet).
+// The broker refuses commits to a group with members (an unknown member id).
+func (c *Client) CommitOffsets(ctx context.Context, offsets []GroupOffset) error {
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.timeout())
+	defer cancel()
+	byGroup := map[string]kadm.Offsets{}
+	var order []string
+	for _, o := range offsets {
+		os := byGroup[o.Group]
+		if os == nil {
+			os = kadm.Offsets{}
+			byGroup[o.Group] = os
+			order = append(order, o.Group)
+		}
+		os.Add(kadm.Offset{Topic: o.Topic, Partition: o.Partition, At: o.Offset, LeaderEpoch: -1, Metadata: o.Metadata})
+	}
+	for _, group := range order {
+		err := retriable(ctx, c.cfg.timeout(), func() error {
+			resp, err := c.adm.CommitOffsets(ctx, group, byGroup[group])
+			if err == nil {
+				err = resp.Error()
+			}
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("commit offsets of group %s: %w", group, err)
+		}
+	}
+	return nil
+}
+
+// GroupMembers returns how many members each of groups has (0 for an empty or
+// unknown group).
+func (c *Client) GroupMembers(ctx context.Context, groups []string) (map[string]int, error) {
+	out := make(map[string]int, len(groups))
+	if len(groups) == 0 {
+		return out, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.timeout())
+	defer cancel()
+	described, err := c.adm.DescribeGroups(ctx, groups...)
+	if err != nil {
+		return nil, fmt.Errorf("describe groups: %w", err)
+	}
+	for _, g := range groups {
+		out[g] = len(described[g].Members)
+	}
+	return out, nil
+}

@@ -7,7 +7,6 @@ import (
 	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
@@ -27,8 +26,13 @@ type Import struct {
 // NewImport registers the import metrics (and the Go runtime's and process's)
 // in a registry of their own.
 func NewImport() *Import {
+	reg, errs := newRegistry()
+	return newImport(reg, errs)
+}
+
+func newImport(reg *prometheus.Registry, errs *prometheus.CounterVec) *Import {
 	m := &Import{
-		reg: prometheus.NewRegistry(),
+		reg: reg, errs: errs,
 		records: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "kferry_import_records_total", Help: "Records written to the target in committed transactions, by source topic.",
 		}, []string{"topic"}),
@@ -44,12 +48,8 @@ func NewImport() *Import {
 		lagRecords: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "kferry_import_lag_records", Help: "Records between a partition's progress and the start of its newest object in the bucket (a lower bound of the records not yet imported).",
 		}, []string{"topic", "partition"}),
-		errs: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "kferry_errors_total", Help: "Errors by kind (list, import).",
-		}, []string{"kind"}),
 	}
-	m.reg.MustRegister(m.records, m.bytes, m.objects, m.lagObjects, m.lagRecords, m.errs,
-		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.reg.MustRegister(m.records, m.bytes, m.objects, m.lagObjects, m.lagRecords)
 	return m
 }
 

@@ -33,8 +33,24 @@ type Export struct {
 // NewExport registers the export metrics (and the Go runtime's and process's)
 // in a registry of their own.
 func NewExport() *Export {
+	reg, errs := newRegistry()
+	return newExport(reg, errs)
+}
+
+// newRegistry is a registry with the Go runtime's and the process's metrics and
+// the error counter every kind of run shares.
+func newRegistry() (*prometheus.Registry, *prometheus.CounterVec) {
+	reg := prometheus.NewRegistry()
+	errs := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "kferry_errors_total", Help: "Errors by kind (fetch, upload, commit, lag, list, import).",
+	}, []string{"kind"})
+	reg.MustRegister(errs, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return reg, errs
+}
+
+func newExport(reg *prometheus.Registry, errs *prometheus.CounterVec) *Export {
 	e := &Export{
-		reg: prometheus.NewRegistry(),
+		reg: reg, errs: errs,
 		records: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "kferry_export_records_total", Help: "Records written to the bucket in complete objects whose offsets are committed.",
 		}, []string{"topic"}),
@@ -54,15 +70,11 @@ func NewExport() *Export {
 		owned: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "kferry_export_partitions_owned", Help: "Partitions this member owns in the consumer group.",
 		}),
-		errs: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "kferry_errors_total", Help: "Errors by kind (fetch, upload, commit, lag).",
-		}, []string{"kind"}),
 		retries: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "kferry_retries_total", Help: "Operations retried after a transient error, by operation.",
 		}, []string{"op"}),
 	}
-	e.reg.MustRegister(e.records, e.bytes, e.objects, e.upload, e.lag, e.owned, e.errs, e.retries,
-		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	e.reg.MustRegister(e.records, e.bytes, e.objects, e.upload, e.lag, e.owned, e.retries)
 	return e
 }
 

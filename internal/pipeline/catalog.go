@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"gocloud.dev/blob"
+	"gocloud.dev/gcerrors"
 
 	"github.com/kferry/kferry/pkg/layout"
 )
@@ -88,6 +89,21 @@ func (c *Catalog) PartitionCount(topic string) int {
 // the Confluent objects under topicsDir by topic and partition. Keys that do not
 // parse are skipped and reported, or are an error when strict.
 func Scan(ctx context.Context, b *blob.Bucket, topicsDir string, strict bool) (*Catalog, error) {
+	for attempt := 1; ; attempt++ {
+		c, err := scan(ctx, b, topicsDir, strict)
+		// A local folder's listing stats each file after reading the directory:
+		// a temporary file renamed into place in between fails the listing
+		// with NotFound. Listing again sees the object under its final name.
+		if err == nil || gcerrors.Code(err) != gcerrors.NotFound || attempt == scanAttempts {
+			return c, err
+		}
+	}
+}
+
+// scanAttempts bounds the listings Scan starts over after a file vanished.
+const scanAttempts = 10
+
+func scan(ctx context.Context, b *blob.Bucket, topicsDir string, strict bool) (*Catalog, error) {
 	c := &Catalog{Topics: map[string]map[int32]*PartitionObjects{}, Metas: map[string]TopicMeta{}}
 	prefix := ""
 	if d := strings.Trim(topicsDir, "/"); d != "" {

@@ -42,7 +42,9 @@ type ImportOptions struct {
 	Append            bool  // allow targets that already hold records
 	Parallelism       int
 	// HoleWait (with follow) is how long to wait for a missing object at an
-	// offset hole before going past it (DefaultHoleWait when 0).
+	// offset hole before going past it (DefaultHoleWait when 0). Negative: go
+	// past holes at once, for a bucket whose objects are known to appear in
+	// order with nothing missing (migrate, whose exporter wrote them).
 	HoleWait time.Duration
 	Key      *seal.Key // decrypts encrypted objects
 	Producer kafka.WriterOptions
@@ -59,7 +61,11 @@ type ImportOptions struct {
 	Progress Progress
 	// Metrics receives what the import does; nil for none.
 	Metrics ImportMetrics
-	Logger  *slog.Logger
+	// OnCommit, if set, is called after each committed transaction with the
+	// source and target offsets of the records it wrote (migrate translates
+	// consumer-group offsets with them). Calls for one partition are in order.
+	OnCommit func(Committed)
+	Logger   *slog.Logger
 }
 
 func (o *ImportOptions) group(bucketName string) string {

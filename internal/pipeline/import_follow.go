@@ -32,6 +32,9 @@ type ImportFollowOptions struct {
 	// AfterScan, if set, is called after every scan with its number (from 1);
 	// tests use it to wait for a scan instead of sleeping.
 	AfterScan func(scan int)
+	// Wake, if set, starts the next scan before PollInterval has passed
+	// (migrate signals each object its exporter completes).
+	Wake <-chan struct{}
 }
 
 // importFollower is the state of a continuous import across scans.
@@ -108,6 +111,8 @@ func ImportFollow(ctx context.Context, kc *kafka.Client, b *blob.Bucket, bucketN
 		select {
 		case <-ctx.Done():
 		case <-time.After(o.PollInterval):
+			continue
+		case <-o.Wake:
 			continue
 		}
 		break

@@ -190,7 +190,7 @@ func (pi *partitionImport) pass(ctx, work context.Context, b *blob.Bucket, follo
 			continue
 		}
 		if pi.next >= 0 && g.Start > pi.next && follow {
-			if pi.hole != pi.next {
+			if pi.hole != pi.next && pi.o.HoleWait >= 0 {
 				pi.hole, pi.holeScans, pi.holeSince = pi.next, 0, time.Now()
 				pi.log.Warn("waiting for a missing object: the next object starts after the progress", "topic", pi.t.src.Topic, "partition", pi.t.src.Partition, "next_source_offset", pi.next, "next_object", g.Values.Key)
 			}
@@ -198,13 +198,13 @@ func (pi *partitionImport) pass(ctx, work context.Context, b *blob.Bucket, follo
 			// few scans is offsets without records (transaction markers,
 			// compaction), not an object still being written: go on.
 			wait := pi.o.HoleWait
-			if wait <= 0 {
+			if wait == 0 {
 				wait = DefaultHoleWait
 			}
-			if pi.holeScans++; pi.holeScans <= HoleScans || time.Since(pi.holeSince) < wait {
+			if pi.holeScans++; wait > 0 && (pi.holeScans <= HoleScans || time.Since(pi.holeSince) < wait) {
 				return nil
 			}
-			pi.log.Warn("going past a hole: no object appeared for it; the source had no records there (transaction markers or compaction), or the object is lost", "topic", pi.t.src.Topic, "partition", pi.t.src.Partition, "from", pi.next, "to", g.Start-1)
+			pi.log.Log(context.Background(), holeLevel(wait), "going past a hole: no object appeared for it; the source had no records there (transaction markers or compaction), or the object is lost", "topic", pi.t.src.Topic, "partition", pi.t.src.Partition, "from", pi.next, "to", g.Start-1)
 		}
 		if pi.next < 0 && follow {
 			pi.log.Info("first object of the partition", "topic", pi.t.src.Topic, "partition", pi.t.src.Partition, "object", g.Values.Key, "start_offset", g.Start)
@@ -220,6 +220,16 @@ func (pi *partitionImport) pass(ctx, work context.Context, b *blob.Bucket, follo
 		}
 	}
 	return nil
+}
+
+// holeLevel is the level of the note that a hole is passed: a warning when the
+// hole was waited on, debug when holes are expected (negative wait: offsets of
+// transaction markers between the objects of a migration).
+func holeLevel(wait time.Duration) slog.Level {
+	if wait < 0 {
+		return slog.LevelDebug
+	}
+	return slog.LevelWarn
 }
 
 func (pi *partitionImport) warnImported(g Group) {
@@ -248,24 +258,45 @@ func (pi *partitionImport) lag() {
 	pi.metrics.Lag(pi.t.src.Topic, pi.t.src.Partition, objects, records)
 }
 
+// Committed is what one import transaction wrote: the source offsets of its
+// records and the target offsets they got, in order, and the partition's new
+// progress (the next source offset).
+type Committed struct {
+	Topic, Target string
+	Partition     int32
+	Src, Dst      []int64
+	// Prev is the progress before the transaction (-1: none, the partition's
+	// first import); Next the progress after it.
+	Prev, Next int64
+}
+
 // importObject writes the records of g from the progress on in one transaction
-// with the new progress (g's start plus its record count), and returns how many
-// it wrote. An object with nothing new writes and commits nothing.
+// with the new progress (past g's last record), and returns how many it wrote.
+// Records carry their source offsets when the format keeps them (native);
+// otherwise they are counted from g's start, as Confluent's layout implies. An
+// object with nothing new writes and commits nothing.
 func (pi *partitionImport) importObject(ctx context.Context, b *blob.Bucket, g Group) (int64, error) {
 	gr, err := openGroup(ctx, b, g, pi.o.Key)
 	if err != nil {
 		return 0, err
 	}
 	defer gr.Close()
-	var n, bytes, count, skipped int64
+	var n, bytes, skipped int64
+	first := int64(-1)
+	var c *Committed
+	var acks []*int64
+	if pi.o.OnCommit != nil {
+		c = &Committed{Topic: pi.t.src.Topic, Target: pi.t.target, Partition: pi.t.src.Partition, Prev: pi.next}
+	}
 	begun := false
 	abort := func() {
 		if begun {
 			pi.w.Abort(ctx)
 		}
 	}
-	for off := g.Start; ; off++ {
-		rec := record.Record{}
+	end := g.Start
+	for {
+		rec := record.Record{Offset: -1}
 		err := gr.Next(&rec)
 		if errors.Is(err, io.EOF) {
 			break
@@ -274,7 +305,11 @@ func (pi *partitionImport) importObject(ctx context.Context, b *blob.Bucket, g G
 			abort()
 			return 0, err
 		}
-		count++
+		off := rec.Offset
+		if off < end {
+			off = end // counted, or a native offset out of order (kept in order)
+		}
+		end = off + 1
 		if off < pi.next {
 			skipped++
 			continue
@@ -289,11 +324,22 @@ func (pi *partitionImport) importObject(ctx context.Context, b *blob.Bucket, g G
 		if !pi.o.Producer.KeepTimestamps {
 			rec.Timestamp = time.Time{} // stamped by the producer
 		}
-		pi.w.Produce(ctx, &rec, nil)
+		var onAck func(int64)
+		if c != nil {
+			// Acks arrive on the producer's goroutines while this loop grows
+			// the slices, so each gets a cell of its own.
+			dst := new(int64)
+			c.Src = append(c.Src, off)
+			acks = append(acks, dst)
+			onAck = func(o int64) { *dst = o }
+		}
+		if first < 0 {
+			first = off
+		}
+		pi.w.Produce(ctx, &rec, onAck)
 		n++
 		bytes += int64(rec.Size())
 	}
-	end := g.Start + count
 	if skipped > 0 && n > 0 && pi.lastKey != "" {
 		pi.col.warn(fmt.Sprintf("%s: %d records overlap earlier objects of %s/%d and were skipped", g.Values.Key, skipped, pi.t.src.Topic, pi.t.src.Partition))
 	}
@@ -308,9 +354,16 @@ func (pi *partitionImport) importObject(ctx context.Context, b *blob.Bucket, g G
 	if n == 0 {
 		return 0, nil
 	}
+	if c != nil {
+		c.Next, c.Dst = pi.next, make([]int64, len(acks))
+		for i, d := range acks {
+			c.Dst[i] = *d
+		}
+		pi.o.OnCommit(*c)
+	}
 	pi.col.update(pi.t.src.Topic, pi.t.src.Partition, func(ps *PartitionSummary) {
 		if ps.FirstOffset < 0 {
-			ps.FirstOffset = end - n
+			ps.FirstOffset = first
 		}
 		ps.LastOffset = end - 1
 		ps.Records += n

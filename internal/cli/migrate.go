@@ -1,0 +1,238 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/kferry/kferry/internal/kafka"
+	"github.com/kferry/kferry/internal/metrics"
+	"github.com/kferry/kferry/internal/pipeline"
+	"github.com/kferry/kferry/pkg/layout"
+	"github.com/kferry/kferry/pkg/store"
+)
+
+type migrateOptions struct {
+	key               keyFlags
+	source, target    kafkaFlags
+	sel               selectFlags
+	report            reportFlags
+	via               string
+	renames           []string
+	follow, cutover   bool
+	groups            string
+	group             string
+	topicsDir         string
+	rotateInterval    time.Duration
+	rotateBytes       string
+	pollInterval      time.Duration
+	lagInterval       time.Duration
+	reportInterval    time.Duration
+	groupsInterval    time.Duration
+	shutdownTimeout   time.Duration
+	sessionTimeout    time.Duration
+	metadataMaxAge    time.Duration
+	metricsAddr       string
+	createTopics      bool
+	replicationFactor int
+	appendTo          bool
+	compression       string
+}
+
+func newMigrateCmd(g *globals) *cobra.Command {
+	o := &migrateOptions{}
+	cmd := &cobra.Command{
+		Use:   "migrate --source-brokers A --target-brokers B --via URL (--topics a,b | --topic-regex RE)",
+		Short: "Copy topics from one cluster to another through a bucket, once or live, with consumer-group offsets",
+		Long: `migrate runs an export from the source cluster and an import into the target
+together, through one bucket prefix (--via). Objects are kferry's native format,
+so keys, headers, timestamps and source offsets travel; each record is written
+to the same partition number of the (renamed) target topic exactly once
+(transactions with the progress in a group on the target). Target topics are
+created first with the source's partition counts and configs; a target with
+fewer partitions, or holding records this migration did not write, is refused
+before anything is copied.
+
+Modes:
+  (default)  one-shot: stop when the target holds every record up to the source
+             end offsets captured at the start.
+  --follow   live: keep copying until SIGTERM/SIGINT (exit 0).
+  --cutover  keep copying until the lag is 0 on every partition, then stop and
+             commit the final consumer-group offsets. Stop the producers (and,
+             for exact offsets, the consumers) on the source first.
+
+Lag per partition (records, and seconds since the oldest missing record was
+first seen on the source) is logged every --report-interval and served as
+kferry_migrate_lag_records and kferry_migrate_lag_seconds on --metrics-addr.
+
+--groups REGEX translates the offsets of the source's consumer groups whose
+whole name matches: a group at source offset O is committed on the target at
+the offset of the first copied record at or after O, so its consumers can move
+to the target and resume at the same record. While following this runs every
+--groups-interval; a group whose next record is not copied yet is placed after
+the last copied one (its consumers would read a few records again, never miss
+one); a group with members on the target is left alone (its consumers moved).
+
+The same flags resume an interrupted migration: the exporter's consumer group
+on the source and the progress group on the target share one name (--group,
+default kferry-migrate-<hash of --via, selection and renames>). Run one copy per
+--via prefix. Security flags exist per side: --source-tls, --target-sasl-*,
+... (environment KFERRY_SOURCE_SASL_PASSWORD, KFERRY_TARGET_SASL_PASSWORD).
+
+Exit status: 0 done (or stopped by a signal with --follow), 1 failed or
+interrupted, 2 usage error.` + envHelp,
+		Example: `  kferry migrate --source-brokers old:9092 --target-brokers new:9092 --topics orders,payments \
+      --via s3://bucket/migration?region=eu-west-1 --groups 'billing-.*'
+  kferry migrate --follow --source-brokers b-1.msk:9098 --source-sasl-mechanism aws-msk-iam --source-tls \
+      --target-brokers redpanda:9092 --topic-regex 'orders-.*' --rename 'orders-(.*)=shop.orders.$1' \
+      --via s3://bucket/live?region=eu-west-1 --groups '.*' --metrics-addr 127.0.0.1:9466
+  kferry migrate --cutover ...same flags...      # after stopping the producers`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := applyEnv(cmd.Flags(), nil); err != nil {
+				return err
+			}
+			return runMigrate(cmd.Context(), g, o)
+		},
+	}
+	fs := cmd.Flags()
+	o.source.addFlagsFor(fs, "source-", "source cluster: ")
+	o.target.addFlagsFor(fs, "target-", "target cluster: ")
+	o.key.addFlags(fs)
+	o.sel.addFlags(fs)
+	o.report.addFlags(fs)
+	fs.StringVar(&o.via, "via", "", "bucket URL the records pass through (as for export --to); one migration per prefix")
+	fs.StringArrayVar(&o.renames, "rename", nil, "rename topics 'REGEX=REPLACEMENT' (RegexRouter semantics); repeatable, first match wins")
+	fs.BoolVar(&o.follow, "follow", false, "keep migrating as records arrive, until SIGTERM/SIGINT")
+	fs.BoolVar(&o.cutover, "cutover", false, "migrate until the lag is 0 everywhere, then stop and commit the final consumer-group offsets")
+	fs.StringVar(&o.groups, "groups", "", "translate the offsets of the source consumer groups whose whole name matches this regex")
+	fs.StringVar(&o.group, "group", "", "consumer group on the source and progress group on the target (default: kferry-migrate-<hash>)")
+	fs.StringVar(&o.topicsDir, "topics-dir", layout.DefaultTopicsDir, "top folder of the objects under --via")
+	fs.DurationVar(&o.rotateInterval, "rotate-interval", pipeline.DefaultMigrateRotate, "complete an object at the latest this long after its first record arrived")
+	fs.StringVar(&o.rotateBytes, "rotate-bytes", "64MiB", "start a new object after this many uncompressed bytes")
+	fs.DurationVar(&o.pollInterval, "poll-interval", pipeline.DefaultMigratePoll, "how often the importer lists the bucket (it also wakes for each object the exporter completes)")
+	fs.DurationVar(&o.lagInterval, "lag-interval", 2*time.Second, "how often to measure the lag")
+	fs.DurationVar(&o.reportInterval, "report-interval", pipeline.DefaultMigrateReport, "how often to log the lag")
+	fs.DurationVar(&o.groupsInterval, "groups-interval", pipeline.DefaultMigrateGroupsPeriod, "with --follow: how often to translate consumer-group offsets")
+	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", pipeline.DefaultShutdownTimeout, "how long stopping may take to finish the objects and transactions in flight")
+	fs.DurationVar(&o.sessionTimeout, "session-timeout", 45*time.Second, "how long the source group waits for a member that stopped answering")
+	fs.DurationVar(&o.metadataMaxAge, "metadata-max-age", 10*time.Second, "how often to look for new partitions and topics")
+	fs.StringVar(&o.metricsAddr, "metrics-addr", "", "serve Prometheus /metrics, /healthz and /readyz on host:port (e.g. 127.0.0.1:9466)")
+	fs.BoolVar(&o.createTopics, "create-topics", true, "create missing target topics with the source's partition counts and configs")
+	fs.IntVar(&o.replicationFactor, "replication-factor", -1, "replication factor of created topics (-1: the target broker's default)")
+	fs.BoolVar(&o.appendTo, "append", false, "allow target topics that already hold records")
+	fs.StringVar(&o.compression, "produce-compression", "none", "compression of batches produced to the target: none, gzip, snappy, lz4, zstd")
+	return cmd
+}
+
+func runMigrate(ctx context.Context, g *globals, o *migrateOptions) error {
+	log, err := g.logger()
+	if err != nil {
+		return err
+	}
+	srcCfg, err := o.source.config()
+	if err != nil {
+		return err
+	}
+	dstCfg, err := o.target.config()
+	if err != nil {
+		return err
+	}
+	sel, err := o.sel.selector()
+	if err != nil {
+		return err
+	}
+	if sel.Empty() {
+		return usageErrorf("name the topics to migrate: --topics or --topic-regex")
+	}
+	renames, err := layout.ParseRenames(o.renames)
+	if err != nil {
+		return usageErrorf("--rename: %v", err)
+	}
+	groups, err := fullRegex("--groups", o.groups)
+	if err != nil {
+		return err
+	}
+	if o.via == "" {
+		return usageErrorf("--via is required: the bucket URL the records pass through")
+	}
+	mode := pipeline.MigrateOnce
+	switch {
+	case o.follow && o.cutover:
+		return usageErrorf("--follow and --cutover exclude each other: follow, then stop it and run --cutover")
+	case o.follow:
+		mode = pipeline.MigrateFollow
+	case o.cutover:
+		mode = pipeline.MigrateCutover
+	}
+	rotateBytes, err := parseSize(o.rotateBytes)
+	if err != nil {
+		return usageErrorf("--rotate-bytes: %v", err)
+	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"--rotate-interval", o.rotateInterval}, {"--poll-interval", o.pollInterval}, {"--lag-interval", o.lagInterval}, {"--report-interval", o.reportInterval}, {"--groups-interval", o.groupsInterval}, {"--shutdown-timeout", o.shutdownTimeout}, {"--session-timeout", o.sessionTimeout}, {"--metadata-max-age", o.metadataMaxAge}} {
+		if d.v <= 0 {
+			return usageErrorf("%s must be positive", d.name)
+		}
+	}
+	if o.replicationFactor < -1 || o.replicationFactor == 0 || o.replicationFactor > 32767 {
+		return usageErrorf("--replication-factor must be -1 or a positive number")
+	}
+	key, err := o.key.load()
+	if err != nil {
+		return err
+	}
+	b, src, release, err := connect(ctx, o.via, openDestination, srcCfg)
+	if err != nil {
+		return err
+	}
+	defer release()
+	dst, err := kafka.Dial(ctx, dstCfg)
+	if err != nil {
+		return fmt.Errorf("target: %w", err)
+	}
+	defer dst.Close()
+	bucket := store.Redact(o.via)
+	group := o.group
+	if group == "" {
+		group = pipeline.MigrateGroup(bucket, o.topicsDir, sel, o.renames)
+	}
+	mo := pipeline.MigrateOptions{
+		Mode: mode, Groups: groups, Logger: log,
+		LagInterval: o.lagInterval, ReportInterval: o.reportInterval, GroupsInterval: o.groupsInterval,
+		Export: pipeline.FollowOptions{
+			ExportOptions: pipeline.ExportOptions{
+				Selector: sel, Naming: layout.Naming{TopicsDir: o.topicsDir, Pad: layout.DefaultPad},
+				RotateBytes: rotateBytes, RotateInterval: o.rotateInterval, Key: key,
+			},
+			Group: group, ShutdownTimeout: o.shutdownTimeout, SessionTimeout: o.sessionTimeout, MetadataMaxAge: o.metadataMaxAge,
+		},
+		Import: pipeline.ImportFollowOptions{
+			ImportOptions: pipeline.ImportOptions{
+				Renames: renames, CreateTopics: o.createTopics, ReplicationFactor: int16(o.replicationFactor),
+				Append: o.appendTo, Producer: kafka.WriterOptions{Compression: o.compression}, Group: group,
+			},
+			PollInterval: o.pollInterval, ShutdownTimeout: o.shutdownTimeout,
+		},
+	}
+	if o.metricsAddr != "" {
+		m := metrics.NewMigrate()
+		srv, err := metrics.Serve(o.metricsAddr, m.Handler())
+		if err != nil {
+			return fmt.Errorf("--metrics-addr: %w", err)
+		}
+		defer func() {
+			cctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancel()
+			_ = srv.Close(cctx)
+		}()
+		log.Info("serving metrics", "addr", srv.Addr(), "paths", "/metrics /healthz /readyz")
+		mo.Metrics = m
+	}
+	s, err := pipeline.Migrate(ctx, src, dst, b, bucket, mo)
+	return o.report.finish(g.stdout, s, err)
+}

@@ -1,0 +1,397 @@
+package pipeline
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"gocloud.dev/blob"
+
+	"github.com/kferry/kferry/internal/kafka"
+	"github.com/kferry/kferry/internal/plan"
+)
+
+// MigrateMode says when a migration stops.
+type MigrateMode int
+
+const (
+	// MigrateOnce stops when the target holds every record up to the source end
+	// offsets captured at the start.
+	MigrateOnce MigrateMode = iota
+	// MigrateFollow runs until its context ends (a signal).
+	MigrateFollow
+	// MigrateCutover runs until the lag of every partition is 0, then stops and
+	// commits the final consumer-group offsets.
+	MigrateCutover
+)
+
+func (m MigrateMode) String() string {
+	return [...]string{"one-shot", "follow", "cutover"}[m]
+}
+
+// Defaults of a migration.
+const (
+	DefaultMigrateRotate       = 2 * time.Second
+	DefaultMigratePoll         = 2 * time.Second
+	DefaultMigrateReport       = 30 * time.Second
+	DefaultMigrateGroupsPeriod = 10 * time.Second
+)
+
+// ErrMigrateInterrupted means a one-shot migration or a cutover was stopped
+// before the target caught up; a rerun with the same flags resumes it.
+var ErrMigrateInterrupted = errors.New("migration interrupted before the target caught up")
+
+// MigrateMetrics receives what a migration does (internal/metrics implements it).
+type MigrateMetrics interface {
+	ExportSide() FollowMetrics
+	ImportSide() ImportMetrics
+	// Lag is a source partition's records not yet on the target, and the
+	// seconds since the oldest of them was first seen on the source.
+	Lag(topic string, partition int32, records int64, seconds float64)
+	// GroupOffsetsCommitted counts translated offsets committed on the target.
+	GroupOffsetsCommitted(n int)
+}
+
+// MigrateOptions configure a migration: a continuous export from the source
+// cluster and a continuous import into the target running together through
+// one bucket prefix. Export and Import are set as for export --follow and
+// import --follow; Migrate fixes what the pairing needs (native objects, so
+// keys, headers, timestamps and offsets travel; source timestamps kept; one
+// exporter writing each partition's objects in order, so offset holes are
+// transaction markers or compaction and are passed at once).
+type MigrateOptions struct {
+	Export FollowOptions
+	Import ImportFollowOptions
+	Mode   MigrateMode
+	// Groups selects the consumer groups of the source whose offsets are
+	// translated onto the target; nil: none.
+	Groups *regexp.Regexp
+	// LagInterval is how often lag is measured (2s when 0); ReportInterval how
+	// often it is logged (DefaultMigrateReport when 0); GroupsInterval how often
+	// group offsets are translated while following (DefaultMigrateGroupsPeriod).
+	LagInterval, ReportInterval, GroupsInterval time.Duration
+	Metrics                                     MigrateMetrics
+	Logger                                      *slog.Logger
+}
+
+// MigrateGroup is the default name of a migration's consumer group on the
+// source and its progress group on the target: one per bucket URL (without
+// secrets), selection and renames, so a rerun with the same flags resumes.
+func MigrateGroup(bucketURL, topicsDir string, sel plan.Selector, renames []string) string {
+	names := slices.Clone(sel.Names)
+	slices.Sort(names)
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\x00%s\x00%s\x00", bucketURL, strings.Trim(topicsDir, "/"), strings.Join(names, ","))
+	if sel.Regex != nil {
+		h.Write([]byte(sel.Regex.String()))
+	}
+	fmt.Fprintf(h, "\x00%s", strings.Join(renames, "\x00"))
+	return "kferry-migrate-" + hex.EncodeToString(h.Sum(nil))[:12]
+}
+
+// Migrate copies the selected topics from src to dst through the bucket: an
+// exporter (a member of o.Export.Group on src) writes native objects, an
+// importer writes them into dst exactly once (transactions with its progress
+// in o.Import.Group on dst), and a monitor measures the lag per partition and,
+// with o.Groups, translates the source's consumer-group offsets so that
+// consumers can move to dst and resume at the same record. Target topics are
+// created first with the source's partition counts and configs.
+//
+// MigrateOnce returns when the target holds everything up to the end offsets
+// captured at the start, MigrateCutover when the lag is 0 everywhere (final
+// group offsets committed), MigrateFollow when ctx ends (nil error).
+func Migrate(ctx context.Context, src, dst *kafka.Client, b *blob.Bucket, bucketName string, o MigrateOptions) (Summary, error) {
+	started := time.Now()
+	mg, err := newMigration(src, dst, &o)
+	if err != nil {
+		return Summary{}, err
+	}
+	topics, err := mg.prepare(ctx)
+	if err != nil {
+		return Summary{Command: "migrate", Bucket: bucketName, Started: started}, err
+	}
+	if o.Mode == MigrateOnce {
+		if mg.captured, err = src.Ranges(ctx, topics); err != nil {
+			return Summary{Command: "migrate", Bucket: bucketName, Started: started}, err
+		}
+	}
+	mg.log.Info("migrate starting", "mode", o.Mode.String(), "group", o.Export.Group, "selection", o.Export.Selector.String(), "bucket", bucketName, "groups", regexString(o.Groups))
+
+	expCtx, stopExport := context.WithCancel(ctx)
+	impCtx, stopImport := context.WithCancel(ctx)
+	defer stopExport()
+	defer stopImport()
+	var (
+		wg             sync.WaitGroup
+		expSum, impSum Summary
+		expErr, impErr error
+	)
+	failed := make(chan struct{}, 2)
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		if expSum, expErr = Follow(expCtx, src, b, bucketName, o.Export); expErr != nil {
+			failed <- struct{}{}
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		if impSum, impErr = ImportFollow(impCtx, dst, b, bucketName, o.Import); impErr != nil {
+			failed <- struct{}{}
+		}
+	}()
+
+	done, err := mg.watch(ctx, failed)
+	stopExport()
+	stopImport()
+	wg.Wait()
+	if err == nil {
+		err = errors.Join(expErr, impErr)
+	}
+	if err == nil && done && o.Groups != nil && o.Mode != MigrateFollow {
+		err = mg.translateGroups(context.WithoutCancel(ctx), true)
+	}
+	mg.report(true)
+	s := impSum
+	s.Command, s.Bucket, s.Started = "migrate", bucketName, started
+	s.Seconds = time.Since(started).Seconds()
+	s.Warnings = append(s.Warnings, expSum.Warnings...)
+	if s.Seconds > 0 {
+		s.MBPerSec = float64(s.Bytes) / 1e6 / s.Seconds
+	}
+	if err == nil && !done && o.Mode != MigrateFollow {
+		err = fmt.Errorf("%w (%s); run it again with the same flags to resume", ErrMigrateInterrupted, mg.lagLine())
+	}
+	mg.log.Info("migrate stopped", "records", s.Records, "seconds", s.Seconds, "caught_up", done)
+	return s, err
+}
+
+// watch measures lag every LagInterval until the mode's end (done true), ctx
+// ends or a side fails.
+func (mg *migration) watch(ctx context.Context, failed <-chan struct{}) (done bool, err error) {
+	tick := time.NewTicker(mg.o.LagInterval)
+	defer tick.Stop()
+	lastReport, lastGroups := time.Now(), time.Time{}
+	for {
+		select {
+		case <-ctx.Done():
+			return false, nil
+		case <-failed:
+			return false, nil
+		case <-tick.C:
+		}
+		caughtUp, err := mg.measure(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return false, nil
+			}
+			mg.log.Warn("measuring lag failed; trying again", "error", err.Error())
+			continue
+		}
+		if caughtUp && mg.o.Mode != MigrateFollow {
+			return true, nil
+		}
+		if time.Since(lastReport) >= mg.o.ReportInterval {
+			mg.report(false)
+			lastReport = time.Now()
+		}
+		if mg.o.Groups != nil && time.Since(lastGroups) >= mg.o.GroupsInterval {
+			if err := mg.translateGroups(ctx, false); err != nil && ctx.Err() == nil {
+				mg.log.Warn("translating consumer-group offsets failed; trying again", "error", err.Error())
+			}
+			lastGroups = time.Now()
+		}
+	}
+}
+
+// migration is the state a migration's monitor keeps.
+type migration struct {
+	src, dst *kafka.Client
+	o        *MigrateOptions
+	log      *slog.Logger
+	m        MigrateMetrics
+	captured []kafka.PartitionRange // one-shot: the ends to reach
+
+	mu       sync.Mutex
+	parts    map[partKey]*migratedPart
+	targetOf map[string]string
+	// committed remembers translated offsets already committed on the target.
+	committed map[groupKey]int64
+	warned    map[groupKey]bool
+}
+
+type partKey struct {
+	topic     string
+	partition int32
+}
+
+type groupKey struct {
+	group string
+	partKey
+}
+
+func newMigration(src, dst *kafka.Client, o *MigrateOptions) (*migration, error) {
+	if o.Export.Group == "" || o.Import.Group == "" {
+		return nil, errors.New("migrate: no group")
+	}
+	if o.LagInterval <= 0 {
+		o.LagInterval = defaultLagInterval
+	}
+	if o.ReportInterval <= 0 {
+		o.ReportInterval = DefaultMigrateReport
+	}
+	if o.GroupsInterval <= 0 {
+		o.GroupsInterval = DefaultMigrateGroupsPeriod
+	}
+	if o.Export.RotateInterval <= 0 {
+		o.Export.RotateInterval = DefaultMigrateRotate
+	}
+	if o.Import.PollInterval <= 0 {
+		o.Import.PollInterval = DefaultMigratePoll
+	}
+	mg := &migration{src: src, dst: dst, o: o, log: o.Logger, m: o.Metrics,
+		parts: map[partKey]*migratedPart{}, targetOf: map[string]string{},
+		committed: map[groupKey]int64{}, warned: map[groupKey]bool{}}
+	if mg.log == nil {
+		mg.log = slog.Default()
+	}
+	if mg.m == nil {
+		mg.m = noMigrateMetrics{}
+	}
+	o.Export.Logger, o.Import.Logger = mg.log.With("side", "export"), mg.log.With("side", "import")
+	o.Export.Format, o.Export.StoreKeys, o.Export.StoreHeaders = "native", false, false
+	em, im := mg.m.ExportSide(), mg.m.ImportSide()
+	if em == nil {
+		em = noMetrics{}
+	}
+	if im == nil {
+		im = noImportMetrics{}
+	}
+	wake := make(chan struct{}, 1)
+	o.Export.Metrics, o.Import.Wake, o.Import.Metrics = wakingMetrics{FollowMetrics: em, wake: wake}, wake, im
+	o.Import.Selector, o.Import.TopicsDir = o.Export.Selector, o.Export.Naming.TopicsDir
+	o.Import.HoleWait = -1
+	o.Import.Producer.KeepTimestamps = true
+	o.Import.Key = o.Export.Key
+	o.Import.OnCommit = mg.committedTxn
+	return mg, nil
+}
+
+// wakingMetrics passes an exporter's metrics on and wakes the importer when an
+// object is complete, so a record waits for the rotation, not for a poll too.
+type wakingMetrics struct {
+	FollowMetrics
+	wake chan struct{}
+}
+
+func (w wakingMetrics) ObjectWritten(topic string, partition int32, records, bytes int64, upload time.Duration) {
+	w.FollowMetrics.ObjectWritten(topic, partition, records, bytes, upload)
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+}
+
+type noMigrateMetrics struct{}
+
+func (noMigrateMetrics) ExportSide() FollowMetrics         { return noMetrics{} }
+func (noMigrateMetrics) ImportSide() ImportMetrics         { return noImportMetrics{} }
+func (noMigrateMetrics) Lag(string, int32, int64, float64) {}
+func (noMigrateMetrics) GroupOffsetsCommitted(int)         {}
+
+// prepare resolves the selection on the source and creates the missing target
+// topics with the source's partition counts and configs; it refuses targets
+// with fewer partitions, or holding records this migration did not write.
+// It returns the selected source topics.
+func (mg *migration) prepare(ctx context.Context) ([]string, error) {
+	topics, err := mg.selectTopics(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if len(topics) == 0 {
+		return nil, nil // a regex that matches nothing yet: topics are taken as they appear
+	}
+	srcTopics, err := mg.src.DescribeTopics(ctx, topics)
+	if err != nil {
+		return nil, fmt.Errorf("source: %w", err)
+	}
+	existing, err := mg.dst.DescribeTopics(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("target: %w", err)
+	}
+	var targets []string
+	for _, t := range topics {
+		target := mg.targetOf[t]
+		targets = append(targets, target)
+		want := srcTopics[t]
+		if cur, ok := existing[target]; ok {
+			if cur.Partitions < want.Partitions {
+				return nil, fmt.Errorf("%w: %s has %d partitions on the target but %s has %d on the source; add partitions first (kafka-topics --alter --topic %s --partitions %d)", ErrTargetPartitions, target, cur.Partitions, t, want.Partitions, target, want.Partitions)
+			}
+			continue
+		}
+		if !mg.o.Import.CreateTopics {
+			return nil, fmt.Errorf("target topic %s does not exist; create it with %d partitions or drop --create-topics=false", target, want.Partitions)
+		}
+		if _, err := mg.dst.CreateTopicWithConfigs(ctx, target, int32(want.Partitions), mg.o.Import.ReplicationFactor, want.Configs); err != nil {
+			return nil, fmt.Errorf("create target topic %s: %w", target, err)
+		}
+		mg.log.Info("created target topic", "topic", target, "partitions", want.Partitions, "configs", len(want.Configs))
+	}
+	if !mg.o.Import.Append {
+		all := func(string, int32) bool { return true }
+		if err := checkTargetsEmpty(ctx, mg.dst, mg.o.Import.Group, targets, all); err != nil {
+			return nil, err
+		}
+	}
+	return topics, nil
+}
+
+// selectTopics lists the source topics the selection takes now and their
+// target names.
+func (mg *migration) selectTopics(ctx context.Context) ([]string, error) {
+	all, err := mg.src.Topics(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("source: %w", err)
+	}
+	names := make([]string, 0, len(all))
+	for n := range all {
+		names = append(names, n)
+	}
+	sel := mg.o.Export.Selector
+	topics, err := plan.Select(names, sel, "source cluster "+fmt.Sprint(mg.src.Config().Brokers))
+	if errors.Is(err, plan.ErrNothingSelected) && sel.Regex != nil {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	mg.mu.Lock()
+	defer mg.mu.Unlock()
+	for _, t := range topics {
+		if _, ok := mg.targetOf[t]; ok {
+			continue
+		}
+		target, err := mg.o.Import.Renames.Target(t)
+		if err != nil {
+			return nil, fmt.Errorf("rename %s: %w", t, err)
+		}
+		mg.targetOf[t] = target
+	}
+	return topics, nil
+}
+
+func regexString(re *regexp.Regexp) string {
+	if re == nil {
+		return ""
+	}
+	return re.String()
+}

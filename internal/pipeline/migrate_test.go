@@ -1,0 +1,247 @@
+package pipeline_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/kferry/kferry/internal/pipeline"
+	"github.com/kferry/kferry/internal/plan"
+	"github.com/kferry/kferry/pkg/layout"
+	"github.com/kferry/kferry/pkg/record"
+)
+
+// lagMetrics records the migration lag the monitor reports.
+type lagMetrics struct {
+	mu      sync.Mutex
+	lag     map[string]int64
+	maxLag  int64
+	commits int
+}
+
+func (m *lagMetrics) ExportSide() pipeline.FollowMetrics { return nil }
+func (m *lagMetrics) ImportSide() pipeline.ImportMetrics { return nil }
+func (m *lagMetrics) Lag(topic string, p int32, records int64, _ float64) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.lag == nil {
+		m.lag = map[string]int64{}
+	}
+	m.lag[fmt.Sprintf("%s/%d", topic, p)] = records
+	m.maxLag = max(m.maxLag, records)
+}
+func (m *lagMetrics) GroupOffsetsCommitted(n int) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.commits += n
+}
+
+func (m *lagMetrics) total() (sum int64, parts int) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, l := range m.lag {
+		sum += l
+	}
+	return sum, len(m.lag)
+}
+
+func (e *env) migrateOptions(mode pipeline.MigrateMode, topics []string, renames ...string) pipeline.MigrateOptions {
+	e.t.Helper()
+	rn, err := layout.ParseRenames(renames)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	sel := plan.Selector{Names: topics}
+	group := pipeline.MigrateGroup(e.url, layout.DefaultTopicsDir, sel, renames)
+	return pipeline.MigrateOptions{
+		Mode: mode, Groups: regexp.MustCompile(`.*`), Logger: discardLogger(),
+		LagInterval: 50 * time.Millisecond, GroupsInterval: 50 * time.Millisecond,
+		Export: pipeline.FollowOptions{
+			ExportOptions: pipeline.ExportOptions{Selector: sel, Naming: layout.Naming{TopicsDir: layout.DefaultTopicsDir, Pad: layout.DefaultPad},
+				FlushSize: 2, RotateInterval: 100 * time.Millisecond},
+			Group: group, SessionTimeout: 6 * time.Second, MetadataMaxAge: time.Second,
+		},
+		Import: pipeline.ImportFollowOptions{
+			ImportOptions: pipeline.ImportOptions{Renames: rn, CreateTopics: true, ReplicationFactor: -1, Group: group},
+			PollInterval:  200 * time.Millisecond,
+		},
+	}
+}
+
+// checkMigrated compares the target topic with the source record by record
+// (keys, values, headers, timestamps) and checks that every group committed
+// on the source sits on the target at the same next record.
+func checkMigrated(t *testing.T, e *env, tg *target, topic, targetTopic string, groups map[string]map[string]int64) {
+	t.Helper()
+	src := readTopic(t, e.ctx, e.cluster.Config(), topic)
+	dst := readTopic(t, e.ctx, tg.cluster.Config(), targetTopic)
+	ends := endOffsets(t, e.ctx, tg.kc, targetTopic)
+	for p, recs := range src {
+		got := dst[p]
+		if len(got) != len(recs) {
+			t.Fatalf("%s/%d: %d records on the target, want %d", targetTopic, p, len(got), len(recs))
+		}
+		for i := range recs {
+			if a, b := fullOf(&recs[i]), fullOf(&got[i]); fmt.Sprint(a) != fmt.Sprint(b) {
+				t.Fatalf("%s/%d record %d = %v, want %v", targetTopic, p, i, b, a)
+			}
+		}
+		for g, offs := range groups {
+			o, ok := offs[topic]
+			if !ok || p != 0 {
+				continue
+			}
+			committed, err := tg.kc.CommittedOffsets(e.ctx, g, []string{targetTopic})
+			if err != nil {
+				t.Fatal(err)
+			}
+			at, ok := committed[targetTopic][p]
+			if want := wantTarget(t, recs, got, ends[p], o); !ok || at != want {
+				t.Errorf("group %s on %s/%d: source offset %d became %d (committed %v), want %d (source offsets %v, target %v)",
+					g, targetTopic, p, o, at, ok, want, offsetsOf(recs), offsetsOf(got))
+			}
+		}
+	}
+}
+
+// TestMigrateOnce: a one-shot migration of a compacted topic and one with
+// committed and aborted transactions copies every record with its key,
+// headers and timestamp, renamed, and places every consumer group (at the
+// start, in compaction gaps, on markers, at the end) on the same next record;
+// a second run writes nothing.
+func TestMigrateOnce(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, "file")
+	groups := groupSource(t, e)
+	tg := e.newTarget()
+	o := e.migrateOptions(pipeline.MigrateOnce, []string{"orders", "payments"}, "(.*)=$1-copy")
+	m := &lagMetrics{}
+	o.Metrics = m
+	s, err := pipeline.Migrate(e.ctx, e.kc, tg.kc, e.b, e.url, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Records != 12 {
+		t.Errorf("summary: %d records, want 12", s.Records)
+	}
+	for _, topic := range []string{"orders", "payments"} {
+		checkMigrated(t, e, tg, topic, topic+"-copy", groups)
+	}
+	if sum, parts := m.total(); sum != 0 || parts != 2 {
+		t.Errorf("lag at the end: %d records over %d partitions, want 0 over 2", sum, parts)
+	}
+	if topics, err := tg.kc.DescribeTopics(e.ctx, []string{"orders-copy"}); err != nil || topics["orders-copy"].Configs["cleanup.policy"] != "compact" {
+		t.Errorf("target topic orders-copy: %+v, %v; want the source's cleanup.policy=compact", topics, err)
+	}
+
+	s, err = pipeline.Migrate(e.ctx, e.kc, tg.kc, e.b, e.url, e.migrateOptions(pipeline.MigrateOnce, []string{"orders", "payments"}, "(.*)=$1-copy"))
+	if err != nil || s.Records != 0 {
+		t.Fatalf("rerun: %d records, %v; want 0, nil", s.Records, err)
+	}
+	for _, topic := range []string{"orders", "payments"} {
+		checkMigrated(t, e, tg, topic, topic+"-copy", groups)
+	}
+}
+
+// TestMigrateFollowThenCutover: a live migration runs while producers write and
+// a consumer group commits on the source; it is stopped (as by SIGTERM), and a
+// cutover run with the same options catches up, reaches lag 0, and commits the
+// group at the same next record on the target.
+func TestMigrateFollowThenCutover(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, "file")
+	e.createTopic("events", 3)
+	tg := e.newTarget()
+	p := startProducer(e, "events", 3)
+	o := e.migrateOptions(pipeline.MigrateFollow, []string{"events"})
+	o.Export.FlushSize = 25
+	m := &lagMetrics{}
+	o.Metrics = m
+	ctx, stop := context.WithCancel(e.ctx)
+	done := make(chan error, 1)
+	go func() {
+		_, err := pipeline.Migrate(ctx, e.kc, tg.kc, e.b, e.url, o)
+		done <- err
+	}()
+	// While following: wait until the group's translation reached the target
+	// for a position inside the data, then move the group on.
+	for round := 1; round <= 3; round++ {
+		waitFor(t, e.ctx, "records produced", func() (bool, error) { return p.total() >= 120*round, nil })
+		commitGroup(t, e.ctx, e.cluster.Config(), "app", "events", map[int32]int64{0: int64(10 * round), 1: int64(5 * round), 2: 0})
+	}
+	waitFor(t, e.ctx, "a translated offset of group app on the target", func() (bool, error) {
+		got, err := tg.kc.CommittedOffsets(e.ctx, "app", []string{"events"})
+		return err == nil && got["events"][0] > 0, err
+	})
+	p.halt()
+	stop()
+	if err := <-done; err != nil {
+		t.Fatalf("follow: %v", err)
+	}
+	final := map[string]map[string]int64{"app": {"events": 17}}
+	commitGroup(t, e.ctx, e.cluster.Config(), "app", "events", map[int32]int64{0: 17, 1: 3, 2: 0})
+
+	co := e.migrateOptions(pipeline.MigrateCutover, []string{"events"})
+	co.Export.FlushSize = 25
+	co.Metrics = m
+	if _, err := pipeline.Migrate(e.ctx, e.kc, tg.kc, e.b, e.url, co); err != nil {
+		t.Fatalf("cutover: %v", err)
+	}
+	checkMigrated(t, e, tg, "events", "events", final)
+	if sum, parts := m.total(); sum != 0 || parts != 3 {
+		t.Errorf("lag after the cutover: %d records over %d partitions, want 0 over 3", sum, parts)
+	}
+	if m.maxLag == 0 {
+		t.Errorf("the lag was never above 0: the test measured nothing")
+	}
+	got, err := tg.kc.CommittedOffsets(e.ctx, "app", []string{"events"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := readTopic(t, e.ctx, e.cluster.Config(), "events")
+	dst := readTopic(t, e.ctx, tg.cluster.Config(), "events")
+	ends := endOffsets(t, e.ctx, tg.kc, "events")
+	for p, o := range map[int32]int64{1: 3, 2: 0} {
+		if want := wantTarget(t, src[p], dst[p], ends[p], o); got["events"][p] != want {
+			t.Errorf("group app on events/%d: source offset %d became %d, want %d", p, o, got["events"][p], want)
+		}
+	}
+}
+
+// TestMigrateRefusesNonEmptyTarget: a target topic holding records the
+// migration did not write is refused before anything is copied.
+func TestMigrateRefusesNonEmptyTarget(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, "mem")
+	e.createTopic("events", 2)
+	e.produce(record.Record{Topic: "events", Value: []byte("a")})
+	tg := e.newTarget()
+	if err := tg.cluster.CreateTopic(e.ctx, "events", 2); err != nil {
+		t.Fatal(err)
+	}
+	if err := tg.cluster.Produce(e.ctx, []record.Record{{Topic: "events", Partition: 1, Value: []byte("x")}}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := pipeline.Migrate(e.ctx, e.kc, tg.kc, e.b, e.url, e.migrateOptions(pipeline.MigrateOnce, []string{"events"}))
+	if !errors.Is(err, pipeline.ErrTargetNotEmpty) {
+		t.Fatalf("err = %v, want ErrTargetNotEmpty", err)
+	}
+	if objs := e.rawObjects(); len(objs) != 0 {
+		t.Errorf("objects written before the refusal: %v", slices.Sorted(mapKeys(objs)))
+	}
+}
+
+func mapKeys[V any](m map[string]V) func(func(string) bool) {
+	return func(yield func(string) bool) {
+		for k := range m {
+			if !yield(k) {
+				return
+			}
+		}
+	}
+}
