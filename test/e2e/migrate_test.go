@@ -128,7 +128,6 @@ func TestMigrateLiveCutover(t *testing.T) {
 	t.Logf("%d records at %.0f/s migrated live; the group consumed %d; max lag seen %.0f records; cutover %s", total, rate, consumed, maxLag, r.elapsed)
 }
 
-
 // waitProduced waits until the producer has written n records.
 func waitProduced(t *testing.T, p *proc, fp *followProducer, n int64) {
 	t.Helper()
