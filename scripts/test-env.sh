@@ -6,7 +6,8 @@
 #   - versitygw, a real S3 protocol server, built with `go install` at a pinned
 #     version into a cache folder when missing, started in its posix backend on a
 #     temporary folder, on a free 127.0.0.1 port, with a root user and one
-#     non-admin user (internal IAM), and stopped when COMMAND ends.
+#     non-admin user (internal IAM), and stopped when COMMAND ends. Bucket
+#     versioning is available (--versioning-dir), as S3 Object Lock needs it.
 # and exports for the tests:
 #   KFERRY_TEST_KCAT                      path of kcat
 #   KFERRY_TEST_S3_ENDPOINT               http://127.0.0.1:PORT
@@ -86,7 +87,7 @@ trap 'exit 130' INT TERM
 # waits (polling, with a deadline) until it answers.
 start_versitygw() {
 	local bin=$1 attempt port deadline
-	mkdir -p "$workdir/data" "$workdir/iam"
+	mkdir -p "$workdir/data" "$workdir/iam" "$workdir/versions"
 	for attempt in 1 2 3 4 5; do
 		port=$((20000 + RANDOM % 40000))
 		if port_open "$port"; then
@@ -95,7 +96,7 @@ start_versitygw() {
 		# Keys through the environment, not the command line (ps shows that).
 		ROOT_ACCESS_KEY_ID=$KFERRY_TEST_S3_ACCESS_KEY ROOT_SECRET_ACCESS_KEY=$KFERRY_TEST_S3_SECRET_KEY \
 			"$bin" --port "127.0.0.1:$port" --iam-dir "$workdir/iam" --quiet \
-			posix "$workdir/data" >"$workdir/versitygw.log" 2>&1 </dev/null &
+			posix --versioning-dir "$workdir/versions" "$workdir/data" >"$workdir/versitygw.log" 2>&1 </dev/null &
 		vgw_pid=$!
 		deadline=$((SECONDS + 30))
 		while [ "$SECONDS" -lt "$deadline" ]; do

@@ -25,6 +25,7 @@ type backupOptions struct {
 	flushSize   int
 	rotateBytes string
 	parallelism int
+	store       storeFlags
 }
 
 func newBackupCmd(g *globals) *cobra.Command {
@@ -59,6 +60,7 @@ could be read: the rest is backed up and the manifest records the gaps), 2 usage
 	o.key.addFlags(fs)
 	o.sel.addFlags(fs)
 	o.report.addFlags(fs)
+	o.store.addFlags(fs)
 	fs.StringVar(&o.to, "to", "", "bucket URL to back up to (as for export)")
 	fs.StringVar(&o.groups, "groups", "", "keep the offsets of consumer groups whose whole name matches this regex (default: every group with offsets on the topics)")
 	fs.IntVar(&o.flushSize, "flush-size", 0, "records per object; 0: rotate by size only")
@@ -95,7 +97,7 @@ func runBackup(ctx context.Context, g *globals, o *backupOptions) error {
 	if err != nil {
 		return err
 	}
-	b, kc, release, err := connect(ctx, o.to, openBucket, cfg)
+	b, kc, release, err := connect(ctx, o.to, o.store.openBucket, cfg)
 	if err != nil {
 		return err
 	}

@@ -35,6 +35,7 @@ type exportOptions struct {
 	parallelism    int
 	shard          string
 	follow         followFlags
+	store          storeFlags
 }
 
 func newExportCmd(g *globals) *cobra.Command {
@@ -74,6 +75,7 @@ Exit status: 0 done, 1 failed, 2 usage error.` + envHelp,
 	o.sel.addFlags(fs)
 	o.report.addFlags(fs)
 	o.follow.addFlags(fs)
+	o.store.addFlags(fs)
 	fs.StringVar(&o.to, "to", "", "bucket URL: s3://bucket/prefix?region=R[&endpoint=URL&use_path_style=true], gs://, azblob://, file:///dir or a local path")
 	fs.StringVar(&o.format, "format", "json", "value format: json (Confluent JsonFormat) or bytes (ByteArrayFormat)")
 	fs.StringVar(&o.keysFormat, "keys-format", "", "format of the .keys objects (default: the value format)")
@@ -151,7 +153,7 @@ func runExport(ctx context.Context, g *globals, o *exportOptions) error {
 	if err != nil {
 		return err
 	}
-	b, kc, release, err := connect(ctx, o.to, openDestination, cfg)
+	b, kc, release, err := connect(ctx, o.to, o.store.openDestination, cfg)
 	if err != nil {
 		return err
 	}

@@ -19,6 +19,7 @@ type migrateOptions struct {
 	source, target    kafkaFlags
 	sel               selectFlags
 	report            reportFlags
+	store             storeFlags
 	via               string
 	renames           []string
 	follow, cutover   bool
@@ -103,6 +104,7 @@ interrupted, 2 usage error.` + envHelp,
 	o.key.addFlags(fs)
 	o.sel.addFlags(fs)
 	o.report.addFlags(fs)
+	o.store.addFlags(fs)
 	fs.StringVar(&o.via, "via", "", "bucket URL the records pass through (as for export --to); one migration per prefix")
 	fs.StringArrayVar(&o.renames, "rename", nil, "rename topics 'REGEX=REPLACEMENT' (RegexRouter semantics); repeatable, first match wins")
 	fs.BoolVar(&o.follow, "follow", false, "keep migrating as records arrive, until SIGTERM/SIGINT")
@@ -186,7 +188,7 @@ func runMigrate(ctx context.Context, g *globals, o *migrateOptions) error {
 	if err != nil {
 		return err
 	}
-	b, src, release, err := connect(ctx, o.via, openDestination, srcCfg)
+	b, src, release, err := connect(ctx, o.via, o.store.openDestination, srcCfg)
 	if err != nil {
 		return err
 	}

@@ -86,8 +86,11 @@ const (
 // credential chain), but with an *s3.Client of our own: bounded retries with
 // jittered exponential backoff, per-call timeouts, stall detection, GetObject
 // bodies that resume after a broken connection, and multipart uploads that are
-// aborted even when their context was cancelled.
-func openS3(ctx context.Context, u *url.URL) (*blob.Bucket, error) {
+// aborted even when their context was cancelled, and completions whose
+// answer was lost confirmed (confirmComplete). With lock enabled, every upload
+// gets its retention and a checksum, and the bucket is asked first whether it
+// has Object Lock.
+func openS3(ctx context.Context, u *url.URL, lock ObjectLock) (*blob.Bucket, error) {
 	q := u.Query()
 	var bopts s3blob.Options
 	var copts []func(*s3.Options)
@@ -144,11 +147,27 @@ func openS3(ctx context.Context, u *url.URL) (*blob.Bucket, error) {
 	cfg.Logger, cfg.ClientLogMode = sdkLogger{}, cfg.ClientLogMode|aws.LogRetries
 	cfg.HTTPClient = httpClient(cfg.HTTPClient, stall)
 
+	if lock.Enabled() {
+		// S3 refuses an upload with retention that carries neither Content-MD5
+		// nor a checksum header, so AWS_REQUEST_CHECKSUM_CALCULATION=when_required
+		// cannot apply here.
+		cfg.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenSupported
+	}
+
 	var client *s3.Client
+	self := func() *s3.Client { return client }
 	copts = append(copts, func(o *s3.Options) {
-		o.APIOptions = append(o.APIOptions, detachAbort, resumeBodies(func() *s3.Client { return client }))
+		o.APIOptions = append(o.APIOptions, detachAbort, resumeBodies(self), confirmComplete(self))
+		if lock.Enabled() {
+			o.APIOptions = append(o.APIOptions, lockWrites(lock))
+		}
 	})
 	client = s3.NewFromConfig(cfg, copts...)
+	if lock.Enabled() {
+		if err := checkObjectLock(ctx, client, u.Host); err != nil {
+			return nil, err // OpenWith says which bucket
+		}
+	}
 	// The transfer manager takes the checksum setting from the bucket options,
 	// not from the client (see s3blob's URLOpener).
 	bopts.RequestChecksumCalculation = cfg.RequestChecksumCalculation

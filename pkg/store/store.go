@@ -48,20 +48,40 @@ const CheckTimeout = 20 * time.Second
 // stalled connections (S3MaxAttempts, DefaultStallTimeout; docs/faults.md).
 // Errors never show the values of credential-like URL parameters.
 func Open(ctx context.Context, raw string) (*blob.Bucket, error) {
-	return open(ctx, raw, false)
+	return OpenWith(ctx, raw, Options{})
 }
 
 // OpenDestination is Open for a bucket that is about to be written: a local folder
 // that does not exist yet is created, as mkdir -p would. Cloud buckets are never
 // created.
 func OpenDestination(ctx context.Context, raw string) (*blob.Bucket, error) {
-	return open(ctx, raw, true)
+	return OpenWith(ctx, raw, Options{CreateDir: true})
 }
 
-func open(ctx context.Context, raw string, createDir bool) (*blob.Bucket, error) {
+// Options adjust how OpenWith opens a bucket.
+type Options struct {
+	// CreateDir creates a local folder that does not exist yet, as
+	// OpenDestination does.
+	CreateDir bool
+	// ObjectLock, when enabled, gives every object written through the bucket an
+	// S3 Object Lock retention (see ObjectLock). Only s3:// buckets take it
+	// (ErrObjectLockUnsupported otherwise), and OpenWith then asks the bucket for
+	// its Object Lock configuration: a bucket without one is
+	// ErrObjectLockNotEnabled before anything is written.
+	ObjectLock ObjectLock
+}
+
+// OpenWith is Open with options.
+func OpenWith(ctx context.Context, raw string, o Options) (*blob.Bucket, error) {
 	u, err := parse(raw)
 	if err != nil {
 		return nil, err
+	}
+	if err := o.ObjectLock.validate(); err != nil {
+		return nil, err
+	}
+	if o.ObjectLock.Enabled() && u.Scheme != "s3" {
+		return nil, fmt.Errorf("%w: %s is a %s bucket", ErrObjectLockUnsupported, Redact(raw), u.Scheme)
 	}
 	prefix := ""
 	switch u.Scheme {
@@ -73,7 +93,7 @@ func open(ctx context.Context, raw string, createDir bool) (*blob.Bucket, error)
 		if q.Get("no_tmp_dir") == "" {
 			q.Set("no_tmp_dir", "true")
 		}
-		if createDir && q.Get("create_dir") == "" {
+		if o.CreateDir && q.Get("create_dir") == "" {
 			q.Set("create_dir", "true")
 		}
 		u.RawQuery = q.Encode()
@@ -88,7 +108,7 @@ func open(ctx context.Context, raw string, createDir bool) (*blob.Bucket, error)
 	opened := u.String()
 	var b *blob.Bucket
 	if u.Scheme == "s3" {
-		b, err = openS3(ctx, u) // with kferry's retries and timeouts (s3.go)
+		b, err = openS3(ctx, u, o.ObjectLock) // with kferry's retries and timeouts (s3.go)
 	} else {
 		b, err = blob.OpenBucket(ctx, opened)
 	}
