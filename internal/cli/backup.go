@@ -12,6 +12,7 @@ import (
 	"github.com/kferry/kferry/internal/kafka"
 	"github.com/kferry/kferry/internal/pipeline"
 	"github.com/kferry/kferry/pkg/layout"
+	"github.com/kferry/kferry/pkg/manifest"
 	"github.com/kferry/kferry/pkg/store"
 )
 
@@ -26,6 +27,9 @@ type backupOptions struct {
 	rotateBytes string
 	parallelism int
 	store       storeFlags
+	follow      bool
+	interval    time.Duration
+	shutdown    time.Duration
 }
 
 func newBackupCmd(g *globals) *cobra.Command {
@@ -43,10 +47,19 @@ A second backup to the same URL is incremental: it reads only what came after th
 newest manifest and writes a manifest that covers everything. The manifest is
 written last: a backup that fails leaves the previous one the newest.
 
+With --follow, backup keeps running: every --interval (default 1m) it makes an
+incremental backup of what arrived since, each a complete restorable manifest
+(none when nothing changed), so at most one interval of records is at risk.
+Retention gaps are logged as errors and recorded in the manifests; the rounds go
+on. SIGTERM or SIGINT finish the round in flight and exit 0 within
+--shutdown-timeout. Run one copy per bucket URL. restore --follow on another
+cluster applies the manifests as they appear (a warm standby).
+
 Exit status: 0 done, 1 failed (also when retention removed records before they
 could be read: the rest is backed up and the manifest records the gaps), 2 usage.` + envHelp,
 		Example: `  kferry backup --brokers localhost:9092 --to s3://bucket/kafka?region=eu-west-1
-  kferry backup --brokers b:9092 --topic-regex 'orders-.*' --groups 'billing-.*' --to file:///backups/kafka`,
+  kferry backup --brokers b:9092 --topic-regex 'orders-.*' --groups 'billing-.*' --to file:///backups/kafka
+  kferry backup --follow --interval 30s --brokers b:9092 --to s3://bucket/kafka?region=eu-west-1`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := applyEnv(cmd.Flags(), nil); err != nil {
@@ -66,6 +79,9 @@ could be read: the rest is backed up and the manifest records the gaps), 2 usage
 	fs.IntVar(&o.flushSize, "flush-size", 0, "records per object; 0: rotate by size only")
 	fs.StringVar(&o.rotateBytes, "rotate-bytes", "64MiB", "start a new object after this many bytes of records")
 	fs.IntVar(&o.parallelism, "parallelism", 0, "partitions backed up at once (default: 2 × CPUs)")
+	fs.BoolVar(&o.follow, "follow", false, "keep backing up: an incremental backup every --interval until SIGTERM/SIGINT")
+	fs.DurationVar(&o.interval, "interval", pipeline.DefaultBackupInterval, "with --follow: time between the starts of two backups")
+	fs.DurationVar(&o.shutdown, "shutdown-timeout", pipeline.DefaultShutdownTimeout, "with --follow: how long SIGTERM/SIGINT may take to finish the backup in flight")
 	return cmd
 }
 
@@ -93,6 +109,9 @@ func runBackup(ctx context.Context, g *globals, o *backupOptions) error {
 	if o.to == "" {
 		return usageErrorf("--to is required: the bucket URL to back up to")
 	}
+	if o.interval <= 0 || o.shutdown <= 0 {
+		return usageErrorf("--interval and --shutdown-timeout must be positive")
+	}
 	key, err := o.key.load()
 	if err != nil {
 		return err
@@ -102,12 +121,23 @@ func runBackup(ctx context.Context, g *globals, o *backupOptions) error {
 		return err
 	}
 	defer release()
-	bar := newProgress(g.stderr, "backup", -1)
-	s, m, err := pipeline.Backup(ctx, kc, b, store.Redact(o.to), pipeline.BackupOptions{
+	bo := pipeline.BackupOptions{
 		Selector: sel, Groups: groups, Naming: layout.Naming{TopicsDir: layout.DefaultTopicsDir},
 		Key: key, FlushSize: o.flushSize, RotateBytes: rotate, Parallelism: o.parallelism, Version: Version,
-		Progress: asProgress(bar), Logger: log,
-	})
+		Logger: log,
+	}
+	if o.follow {
+		s, err := pipeline.BackupFollow(ctx, kc, b, store.Redact(o.to), pipeline.BackupFollowOptions{
+			BackupOptions: bo, Interval: o.interval, ShutdownTimeout: o.shutdown,
+			AfterRound: func(_ int, m *manifest.Manifest) {
+				log.Info("newest backup", "id", m.ID, "parent", orDash(m.Parent))
+			},
+		})
+		return o.report.finish(g.stdout, s, err)
+	}
+	bar := newProgress(g.stderr, "backup", -1)
+	bo.Progress = asProgress(bar)
+	s, m, err := pipeline.Backup(ctx, kc, b, store.Redact(o.to), bo)
 	bar.done()
 	if m != nil {
 		fmt.Fprintf(g.stdout, "backup %s written (parent %s): %d topics, %d groups\n", m.ID, orDash(m.Parent), len(m.Topics), len(m.Groups))
@@ -136,6 +166,10 @@ type restoreOptions struct {
 	force             bool
 	atLeastOnce       bool
 	parallelism       int
+	follow            bool
+	pollInterval      time.Duration
+	shutdown          time.Duration
+	group             string
 }
 
 func newRestoreCmd(g *globals) *cobra.Command {
@@ -157,6 +191,14 @@ off for clusters that forbid them.
 --until T restores, per partition, everything before the first record stamped
 after T; --since T starts at the first record stamped at or after T. TIME is
 RFC 3339 or Unix milliseconds.
+
+With --follow, restore keeps running (a warm standby fed by backup --follow):
+it restores the newest backup and then every newer one as it appears (checked
+every --poll-interval), each resuming where the previous ended, with one
+progress group (--group, default kferry-restore-follow-<hash of bucket URL,
+selection and renames>), so every record is written once. Group offsets are
+translated as their records arrive; groups with consumers on the target are
+left alone. SIGTERM or SIGINT finish the transaction in flight and exit 0.
 
 Exit status: 0 done, 1 failed, 2 usage error.` + envHelp,
 		Example: `  kferry restore --from s3://bucket/kafka?region=eu-west-1 --brokers target:9092
@@ -185,6 +227,10 @@ Exit status: 0 done, 1 failed, 2 usage error.` + envHelp,
 	fs.BoolVar(&o.force, "force", false, "restore into topics that hold records or whose cleanup.policy differs")
 	fs.BoolVar(&o.atLeastOnce, "at-least-once", false, "no transactions (for clusters that forbid them); a rerun may duplicate records")
 	fs.IntVar(&o.parallelism, "parallelism", 0, "partitions restored at once (default: 2 × CPUs)")
+	fs.BoolVar(&o.follow, "follow", false, "keep restoring each new backup as it appears, until SIGTERM/SIGINT")
+	fs.DurationVar(&o.pollInterval, "poll-interval", pipeline.DefaultRestoreInterval, "with --follow: how often to look for a newer backup")
+	fs.DurationVar(&o.shutdown, "shutdown-timeout", pipeline.DefaultShutdownTimeout, "with --follow: how long SIGTERM/SIGINT may take to finish the restore in flight")
+	fs.StringVar(&o.group, "group", "", "with --follow: progress group on the target (default: kferry-restore-follow-<hash>)")
 	return cmd
 }
 
@@ -242,17 +288,38 @@ func runRestore(ctx context.Context, g *globals, o *restoreOptions) error {
 	if o.replicationFactor < -1 || o.replicationFactor == 0 || o.replicationFactor > 32767 {
 		return usageErrorf("--replication-factor must be -1 or a positive number")
 	}
+	if o.follow && (o.since != "" || o.until != "" || o.backupID != "") {
+		return usageErrorf("--follow restores every new backup: --since, --until and --backup do not apply")
+	}
+	if !o.follow && o.group != "" {
+		return usageErrorf("--group needs --follow (a one-shot restore's progress group is kferry-restore-<backup id>)")
+	}
+	if o.pollInterval <= 0 || o.shutdown <= 0 {
+		return usageErrorf("--poll-interval and --shutdown-timeout must be positive")
+	}
 	b, kc, release, err := connect(ctx, o.from, openBucket, cfg)
 	if err != nil {
 		return err
 	}
 	defer release()
-	bar := newProgress(g.stderr, "restore", -1)
-	s, err := pipeline.Restore(ctx, kc, b, store.Redact(o.from), pipeline.RestoreOptions{
+	ro := pipeline.RestoreOptions{
 		Selector: sel, Renames: renames, BackupID: o.backupID, Since: since, Until: until, Groups: groups,
 		ReplicationFactor: int16(o.replicationFactor), Force: o.force, AtLeastOnce: o.atLeastOnce, Key: key,
-		Parallelism: o.parallelism, Progress: asProgress(bar), Logger: log,
-	})
+		Parallelism: o.parallelism, Logger: log,
+	}
+	if o.follow {
+		ro.ProgressGroup = o.group
+		if ro.ProgressGroup == "" {
+			ro.ProgressGroup = pipeline.RestoreFollowGroup(store.Redact(o.from), o.sel.topics, o.sel.regex, o.renames)
+		}
+		s, err := pipeline.RestoreFollow(ctx, kc, b, store.Redact(o.from), pipeline.RestoreFollowOptions{
+			RestoreOptions: ro, PollInterval: o.pollInterval, ShutdownTimeout: o.shutdown,
+		})
+		return o.report.finish(g.stdout, s, err)
+	}
+	bar := newProgress(g.stderr, "restore", -1)
+	ro.Progress = asProgress(bar)
+	s, err := pipeline.Restore(ctx, kc, b, store.Redact(o.from), ro)
 	bar.done()
 	return o.report.finish(g.stdout, s, err)
 }

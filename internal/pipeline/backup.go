@@ -1,7 +1,9 @@
 package pipeline
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -41,9 +43,13 @@ type BackupOptions struct {
 	RotateBytes int64
 	Parallelism int
 	Version     string
-	Progress    Progress
-	Logger      *slog.Logger
-	Now         func() time.Time
+	// SkipUnchanged writes no manifest when nothing changed since the newest
+	// backup (no new records, same topics, configs and group offsets); Backup
+	// then returns that backup's manifest. backup --follow sets it.
+	SkipUnchanged bool
+	Progress      Progress
+	Logger        *slog.Logger
+	Now           func() time.Time
 }
 
 // backupPartition is one partition's manifest entry being built.
@@ -173,6 +179,10 @@ func Backup(ctx context.Context, kc *kafka.Client, b *blob.Bucket, bucketName st
 	}
 	assemble(m, selected, details, parts, groups)
 	carryOver(m, prev, selected)
+	if o.SkipUnchanged && prev != nil && len(gaps) == 0 && sameContent(prev, m) {
+		log.Debug("nothing changed since the newest backup; no manifest written", "newest", prev.ID)
+		return col.summary("backup", bucketName, started), prev, nil
+	}
 	m.Warnings = col.warnings
 	m.Finished = now().UTC()
 	body, err := manifest.MarshalSealed(m, o.Key)
@@ -188,6 +198,17 @@ func Backup(ctx context.Context, kc *kafka.Client, b *blob.Bucket, bucketName st
 		return s, m, fmt.Errorf("%w: %d ranges were removed by retention before they were read (%s); the rest is backed up and manifest %s records the gaps", ErrGaps, len(gaps), abbreviateList(gaps, 3), m.ID)
 	}
 	return s, m, nil
+}
+
+// sameContent reports whether two manifests describe the same topics, objects
+// and group offsets.
+func sameContent(a, b *manifest.Manifest) bool {
+	type content struct {
+		Topics, Groups any
+	}
+	ja, err1 := json.Marshal(content{a.Topics, a.Groups})
+	jb, err2 := json.Marshal(content{b.Topics, b.Groups})
+	return err1 == nil && err2 == nil && bytes.Equal(ja, jb)
 }
 
 // lineageDir is the topics folder of the objects of lineage l (> 0) of a

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"regexp"
 	"runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -46,8 +47,22 @@ type RestoreOptions struct {
 	AtLeastOnce       bool
 	Key               *seal.Key // decrypts an encrypted backup
 	Parallelism       int
-	Progress          Progress
-	Logger            *slog.Logger
+	// ProgressGroup records the progress on the target (RestoreGroup of the
+	// backup id when ""); restore --follow keeps one across backups, so each
+	// new backup resumes where the previous one ended.
+	ProgressGroup string
+	// SkipActiveGroups leaves groups with members on the target alone (with a
+	// warning) instead of refusing the restore: their consumers moved there.
+	SkipActiveGroups bool
+	Progress         Progress
+	Logger           *slog.Logger
+}
+
+func (o *RestoreOptions) progressGroup(m *manifest.Manifest) string {
+	if o.ProgressGroup != "" {
+		return o.ProgressGroup
+	}
+	return RestoreGroup(m.ID)
 }
 
 // RestoreGroup is the consumer group that records a restore's progress: its
@@ -92,7 +107,7 @@ func Restore(ctx context.Context, kc *kafka.Client, b *blob.Bucket, bucketName s
 		return Summary{}, err
 	}
 	if !o.AtLeastOnce {
-		log.Info("restoring with transactions (exactly once)", "backup", m.ID, "progress_group", RestoreGroup(m.ID))
+		log.Info("restoring with transactions (exactly once)", "backup", m.ID, "progress_group", o.progressGroup(m))
 	} else {
 		col.warn("--at-least-once: no transactions; a restore interrupted and run again may write some records twice")
 	}
@@ -173,7 +188,7 @@ func prepareRestoreTargets(ctx context.Context, kc *kafka.Client, m *manifest.Ma
 		}
 		sourceOf[dst], targetOf[src] = src, dst
 	}
-	progress := RestoreGroup(m.ID)
+	progress := o.progressGroup(m)
 	var targets []string
 	for _, src := range selected {
 		t := m.Topic(src)
@@ -242,7 +257,22 @@ func prepareRestoreTargets(ctx context.Context, kc *kafka.Client, m *manifest.Ma
 			groupsBy[off.Topic][off.Partition] = append(groupsBy[off.Topic][off.Partition], go2)
 		}
 	}
-	if err := kc.CheckGroupsIdle(ctx, groupNames); err != nil {
+	if o.SkipActiveGroups {
+		members, err := kc.GroupMembers(ctx, groupNames)
+		if err != nil {
+			return nil, err
+		}
+		for topic, byP := range groupsBy {
+			for p, gs := range byP {
+				groupsBy[topic][p] = slices.DeleteFunc(gs, func(g manifest.GroupOffset) bool { return members[g.Metadata] > 0 })
+			}
+		}
+		for g, n := range members {
+			if n > 0 {
+				log.Warn("group has consumers on the target: its offsets there are theirs now, not restored", "group", g, "members", n)
+			}
+		}
+	} else if err := kc.CheckGroupsIdle(ctx, groupNames); err != nil {
 		return nil, err
 	}
 	var tasks []restoreTask
@@ -350,7 +380,7 @@ func restorePartition(ctx context.Context, kc *kafka.Client, b *blob.Bucket, m *
 }
 
 func restorePartitionOnce(ctx context.Context, kc *kafka.Client, b *blob.Bucket, m *manifest.Manifest, t restoreTask, o *RestoreOptions, col *collector, log *slog.Logger) error {
-	pr := &partitionRestore{t: t, o: o, progress: RestoreGroup(m.ID), next: t.src.StartOffset, lastDst: -1, started: o.Since.IsZero()}
+	pr := &partitionRestore{t: t, o: o, progress: o.progressGroup(m), next: t.src.StartOffset, lastDst: -1, started: o.Since.IsZero()}
 	done, err := kc.CommittedOffsetsMeta(ctx, pr.progress, []string{t.target})
 	if err != nil {
 		return err

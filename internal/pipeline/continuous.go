@@ -1,0 +1,215 @@
+package pipeline
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"gocloud.dev/blob"
+
+	"github.com/kferry/kferry/internal/kafka"
+	"github.com/kferry/kferry/pkg/manifest"
+)
+
+// Defaults of backup --follow and restore --follow.
+const (
+	DefaultBackupInterval  = time.Minute
+	DefaultRestoreInterval = time.Minute
+	// maxFailedRounds ends a continuous backup or restore after this many
+	// rounds in a row failed (each already retried its calls).
+	maxFailedRounds = 5
+)
+
+// BackupFollowOptions configure a continuous backup (backup --follow).
+type BackupFollowOptions struct {
+	BackupOptions
+	// Interval is the time between the starts of two backups
+	// (DefaultBackupInterval when 0): the most a crash of the cluster loses.
+	Interval time.Duration
+	// ShutdownTimeout bounds finishing the backup in flight once ctx ends
+	// (DefaultShutdownTimeout when 0).
+	ShutdownTimeout time.Duration
+	// AfterRound, if set, is called after every round with the manifest that
+	// is the newest then (tests wait on it instead of sleeping).
+	AfterRound func(round int, m *manifest.Manifest)
+}
+
+// BackupFollow backs up the selected topics again every Interval: each round is
+// an incremental Backup (only records after the newest manifest are read) that
+// writes a new manifest, or none when nothing changed. Every manifest is a
+// complete, restorable backup, so a restore --follow elsewhere can apply them
+// as they appear. Retention gaps are logged as errors and recorded in the
+// manifests; the rounds go on. When ctx ends the round in flight finishes
+// (within ShutdownTimeout) and BackupFollow returns the totals with a nil error.
+func BackupFollow(ctx context.Context, kc *kafka.Client, b *blob.Bucket, bucketName string, o BackupFollowOptions) (Summary, error) {
+	if o.Interval <= 0 {
+		o.Interval = DefaultBackupInterval
+	}
+	o.SkipUnchanged = true
+	log := o.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	total := Summary{Command: "backup", Bucket: bucketName, Started: time.Now()}
+	log.Info("backup --follow starting", "interval", o.Interval.String(), "selection", o.Selector.String(), "bucket", bucketName)
+	err := repeat(ctx, o.Interval, o.ShutdownTimeout, log, "backup", func(work context.Context, round int) error {
+		s, m, err := Backup(work, kc, b, bucketName, o.BackupOptions)
+		total.add(s)
+		if errors.Is(err, ErrGaps) {
+			log.Error("backup has gaps: retention removed records before they were read; raise the topic's retention or shorten --interval", "error", err.Error())
+			total.Warnings = append(total.Warnings, err.Error())
+			err = nil
+		}
+		if err == nil && o.AfterRound != nil {
+			o.AfterRound(round, m)
+		}
+		return err
+	})
+	total.finish()
+	return total, err
+}
+
+// RestoreFollowOptions configure a continuous restore (restore --follow).
+type RestoreFollowOptions struct {
+	RestoreOptions
+	// PollInterval is how often the bucket is checked for a newer backup
+	// (DefaultRestoreInterval when 0).
+	PollInterval    time.Duration
+	ShutdownTimeout time.Duration
+	// AfterRound, if set, is called after every round with the id of the
+	// backup restored last ("" before the first).
+	AfterRound func(round int, backupID string)
+}
+
+// RestoreFollowGroup is the progress group of restore --follow: one per bucket
+// URL, selection and renames, kept across backups.
+func RestoreFollowGroup(bucketURL string, sel []string, regex string, renames []string) string {
+	h := sha256.New()
+	names := slices.Clone(sel)
+	slices.Sort(names)
+	fmt.Fprintf(h, "%s\x00%s\x00%s\x00%s", bucketURL, strings.Join(names, ","), regex, strings.Join(renames, "\x00"))
+	return "kferry-restore-follow-" + hex.EncodeToString(h.Sum(nil))[:12]
+}
+
+// RestoreFollow restores the newest backup of the bucket, and then every newer
+// one as it appears (checked every PollInterval), into the same targets with one
+// progress group (o.ProgressGroup): each restore resumes where the previous one
+// ended, so every record is written once, and the consumer-group offsets of each
+// backup are translated as their records are restored. Groups with consumers
+// on the target are left alone. When ctx ends the restore in flight finishes
+// (its transactions commit or abort) within ShutdownTimeout.
+func RestoreFollow(ctx context.Context, kc *kafka.Client, b *blob.Bucket, bucketName string, o RestoreFollowOptions) (Summary, error) {
+	if o.PollInterval <= 0 {
+		o.PollInterval = DefaultRestoreInterval
+	}
+	if o.ProgressGroup == "" {
+		return Summary{}, errors.New("restore --follow: no progress group")
+	}
+	if !o.Since.IsZero() || !o.Until.IsZero() || o.BackupID != "" {
+		return Summary{}, errors.New("restore --follow restores every new backup: --since, --until and --backup do not apply")
+	}
+	o.SkipActiveGroups = true
+	log := o.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	total := Summary{Command: "restore", Bucket: bucketName, Started: time.Now()}
+	last := ""
+	log.Info("restore --follow starting", "poll_interval", o.PollInterval.String(), "progress_group", o.ProgressGroup, "bucket", bucketName)
+	err := repeat(ctx, o.PollInterval, o.ShutdownTimeout, log, "restore", func(work context.Context, round int) error {
+		ids, err := ListBackups(work, b)
+		if err != nil {
+			return err
+		}
+		if len(ids) > 0 && ids[len(ids)-1] != last {
+			ro := o.RestoreOptions
+			ro.BackupID = ids[len(ids)-1]
+			s, err := Restore(work, kc, b, bucketName, ro)
+			total.add(s)
+			if err != nil {
+				return err
+			}
+			last = ro.BackupID
+			log.Info("backup restored", "backup", last, "records", s.Records)
+		}
+		if o.AfterRound != nil {
+			o.AfterRound(round, last)
+		}
+		return nil
+	})
+	total.finish()
+	return total, err
+}
+
+// repeat runs step every interval until ctx ends. A step runs on a context that
+// outlives ctx by shutdown, so the step in flight when a signal arrives
+// finishes; past that it is cancelled and repeat returns ErrShutdownTimeout. A
+// failed step is logged and tried again at the next interval; maxFailedRounds
+// failures in a row end repeat with the last error.
+func repeat(ctx context.Context, interval, shutdown time.Duration, log *slog.Logger, what string, step func(work context.Context, round int) error) error {
+	if shutdown <= 0 {
+		shutdown = DefaultShutdownTimeout
+	}
+	work, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelWork()
+	var expired atomic.Bool
+	stop := context.AfterFunc(ctx, func() {
+		t := time.AfterFunc(shutdown, func() { expired.Store(true); cancelWork() })
+		context.AfterFunc(work, func() { t.Stop() })
+	})
+	defer stop()
+	failed := 0
+	for round := 1; ; round++ {
+		started := time.Now()
+		err := step(work, round)
+		switch {
+		case expired.Load():
+			return fmt.Errorf("%w after %s: the %s in flight was abandoned (a rerun resumes it)", ErrShutdownTimeout, shutdown, what)
+		case err != nil:
+			failed++
+			if failed >= maxFailedRounds || !kafka.Transient(err) && !errors.Is(err, context.DeadlineExceeded) && failed >= 2 {
+				return fmt.Errorf("%s failed %d times in a row: %w", what, failed, err)
+			}
+			log.Error(what+" failed; trying again at the next round", "error", err.Error(), "failures_in_a_row", failed)
+		default:
+			failed = 0
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(max(0, interval-time.Since(started))):
+		}
+	}
+}
+
+// add sums another run's counts into s.
+func (s *Summary) add(o Summary) {
+	s.Records += o.Records
+	s.Bytes += o.Bytes
+	s.Objects += o.Objects
+	s.Warnings = append(s.Warnings, o.Warnings...)
+	for _, t := range o.Topics {
+		i := slices.IndexFunc(s.Topics, func(x TopicSummary) bool { return x.Topic == t.Topic })
+		if i < 0 {
+			s.Topics = append(s.Topics, t)
+			continue
+		}
+		s.Topics[i].Records += t.Records
+		s.Topics[i].Bytes += t.Bytes
+		s.Topics[i].Objects += t.Objects
+	}
+}
+
+func (s *Summary) finish() {
+	s.Seconds = time.Since(s.Started).Seconds()
+	if s.Seconds > 0 {
+		s.MBPerSec = float64(s.Bytes) / 1e6 / s.Seconds
+	}
+}

@@ -1,0 +1,153 @@
+package pipeline_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/kferry/kferry/internal/pipeline"
+	"github.com/kferry/kferry/internal/plan"
+	"github.com/kferry/kferry/pkg/layout"
+	"github.com/kferry/kferry/pkg/manifest"
+	"github.com/kferry/kferry/pkg/record"
+)
+
+// TestBackupAndRestoreFollow: backup --follow writes a manifest per round with
+// new data (none while nothing changes), and restore --follow on a second
+// cluster applies each new backup as it appears, resuming where the previous
+// one ended: the target ends with every record once and the group offsets of
+// the newest backup.
+func TestBackupAndRestoreFollow(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, "file")
+	e.createTopic("ledger", 2)
+	tg := e.newTarget()
+	produce := func(round, n int) {
+		var recs []record.Record
+		for i := range n {
+			recs = append(recs, record.Record{Topic: "ledger", Partition: int32(i % 2), Key: fmt.Appendf(nil, "k%d", i),
+				Value: fmt.Appendf(nil, "r%d-%d", round, i), Headers: []record.Header{{Key: "round", Value: fmt.Appendf(nil, "%d", round)}},
+				Timestamp: time.UnixMilli(1_700_000_000_000 + int64(round*1000+i))})
+		}
+		e.produce(recs...)
+	}
+	produce(1, 30)
+	commitGroup(t, e.ctx, e.cluster.Config(), "billing", "ledger", map[int32]int64{0: 4, 1: 15})
+
+	var mu sync.Mutex
+	var backups []string // manifest ids after each backup round
+	restored := ""
+	ctx, stop := context.WithCancel(e.ctx)
+	defer stop()
+	var wg sync.WaitGroup
+	errs := make(chan error, 2)
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		_, err := pipeline.BackupFollow(ctx, e.kc, e.b, e.url, pipeline.BackupFollowOptions{
+			BackupOptions: pipeline.BackupOptions{Selector: plan.Selector{Names: []string{"ledger"}}, Naming: layout.Naming{TopicsDir: layout.DefaultTopicsDir, Pad: layout.DefaultPad}, FlushSize: 7, Logger: discardLogger()},
+			Interval:      50 * time.Millisecond,
+			AfterRound: func(_ int, m *manifest.Manifest) {
+				mu.Lock()
+				defer mu.Unlock()
+				backups = append(backups, m.ID)
+			},
+		})
+		errs <- err
+	}()
+	go func() {
+		defer wg.Done()
+		_, err := pipeline.RestoreFollow(ctx, tg.kc, e.b, e.url, pipeline.RestoreFollowOptions{
+			RestoreOptions: pipeline.RestoreOptions{Logger: discardLogger(), ProgressGroup: pipeline.RestoreFollowGroup(e.url, nil, "", nil)},
+			PollInterval:   50 * time.Millisecond,
+			AfterRound: func(_ int, id string) {
+				mu.Lock()
+				defer mu.Unlock()
+				restored = id
+			},
+		})
+		errs <- err
+	}()
+	// restoredAll waits until the target holds n records and the restore has
+	// applied the newest backup.
+	restoredAll := func(n int) {
+		waitFor(t, e.ctx, fmt.Sprintf("%d records restored", n), func() (bool, error) {
+			mu.Lock()
+			newest := ""
+			if len(backups) > 0 {
+				newest = backups[len(backups)-1]
+			}
+			done := restored != "" && restored == newest
+			mu.Unlock()
+			if !done {
+				return false, nil
+			}
+			return len(e.topicRecordsOn(tg, "ledger")) == n, nil
+		})
+	}
+	restoredAll(30)
+
+	// Rounds with nothing new write no manifest.
+	mu.Lock()
+	seen := len(backups)
+	mu.Unlock()
+	waitFor(t, e.ctx, "idle backup rounds", func() (bool, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(backups) >= seen+3, nil
+	})
+	ids, err := pipeline.ListBackups(e.ctx, e.b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ids) != 1 {
+		t.Errorf("%d manifests after idle rounds, want 1: %v", len(ids), ids)
+	}
+
+	produce(2, 24)
+	commitGroup(t, e.ctx, e.cluster.Config(), "billing", "ledger", map[int32]int64{0: 20, 1: 27})
+	restoredAll(54)
+	stop()
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	src := readTopic(t, e.ctx, e.cluster.Config(), "ledger")
+	dst := readTopic(t, e.ctx, tg.cluster.Config(), "ledger")
+	ends := endOffsets(t, e.ctx, tg.kc, "ledger")
+	got, err := tg.kc.CommittedOffsets(e.ctx, "billing", []string{"ledger"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for p, want := range map[int32]int64{0: 20, 1: 27} {
+		if len(src[p]) != len(dst[p]) {
+			t.Fatalf("partition %d: %d records restored of %d", p, len(dst[p]), len(src[p]))
+		}
+		for i := range src[p] {
+			if a, b := fullOf(&src[p][i]), fullOf(&dst[p][i]); fmt.Sprint(a) != fmt.Sprint(b) {
+				t.Fatalf("partition %d record %d = %v, want %v", p, i, b, a)
+			}
+		}
+		if at := wantTarget(t, src[p], dst[p], ends[p], want); got["ledger"][p] != at {
+			t.Errorf("group billing on ledger/%d = %d, want %d (source offset %d)", p, got["ledger"][p], at, want)
+		}
+	}
+	if ids, _ := pipeline.ListBackups(e.ctx, e.b); len(ids) != 2 {
+		t.Errorf("manifests: %v, want 2 (one per round with new data)", ids)
+	}
+}
+
+// topicRecordsOn returns the committed records of topic on the target.
+func (e *env) topicRecordsOn(tg *target, topic string) []record.Record {
+	var out []record.Record
+	for _, recs := range readTopic(e.t, e.ctx, tg.cluster.Config(), topic) {
+		out = append(out, recs...)
+	}
+	return out
+}
