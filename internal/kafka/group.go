@@ -353,6 +353,9 @@ type PartitionLag struct {
 	End       int64 // last stable offset: the end a read_committed reader sees
 	Committed int64 // the group's offset, or the log start without one
 	Lag       int64 // records: End - Committed
+	// Start is the log start offset; a committed offset below it means
+	// retention deleted records the group never read (-1: not known).
+	Start int64
 }
 
 // Lag returns the lag of every partition the member owns.
@@ -374,25 +377,24 @@ func (g *GroupReader) Lag(ctx context.Context) ([]PartitionLag, error) {
 		return nil, fmt.Errorf("list end offsets: %w", err)
 	}
 	committed := g.cl.CommittedOffsets()
-	var starts kadm.ListedOffsets
+	starts, err := g.adm.ListStartOffsets(ctx, topics...)
+	if err != nil {
+		return nil, fmt.Errorf("list start offsets: %w", err)
+	}
 	out := make([]PartitionLag, 0, len(parts))
 	for _, tp := range parts {
 		end, ok := ends.Lookup(tp.Topic, tp.Partition)
 		if !ok || end.Err != nil {
 			continue
 		}
-		pl := PartitionLag{TopicPartition: tp, End: end.Offset, Committed: -1}
+		pl := PartitionLag{TopicPartition: tp, End: end.Offset, Committed: -1, Start: -1}
+		if s, ok := starts.Lookup(tp.Topic, tp.Partition); ok && s.Err == nil {
+			pl.Start = s.Offset
+		}
 		if eo, ok := committed[tp.Topic][tp.Partition]; ok && eo.Offset >= 0 {
 			pl.Committed = eo.Offset
 		} else {
-			if starts == nil {
-				if starts, err = g.adm.ListStartOffsets(ctx, topics...); err != nil {
-					return nil, fmt.Errorf("list start offsets: %w", err)
-				}
-			}
-			if s, ok := starts.Lookup(tp.Topic, tp.Partition); ok && s.Err == nil {
-				pl.Committed = s.Offset
-			}
+			pl.Committed = pl.Start
 		}
 		if pl.Committed < 0 {
 			continue

@@ -385,6 +385,7 @@ func (f *follower) writeMetas(parts []kafka.TopicPartition) {
 
 // reportLag measures the owned partitions' lag every LagInterval until ctx ends.
 func (f *follower) reportLag(ctx context.Context) {
+	gapsSeen := map[kafka.TopicPartition]int64{}
 	tick := time.NewTicker(f.o.LagInterval)
 	defer tick.Stop()
 	for {
@@ -406,6 +407,15 @@ func (f *follower) reportLag(ctx context.Context) {
 		f.m.Owned(len(f.gr.Assigned()))
 		for _, l := range lags {
 			f.m.Lag(l.Topic, l.Partition, l.Lag)
+			if l.Start > l.Committed && l.Committed >= 0 && gapsSeen[l.TopicPartition] != l.Start {
+				// The group's position fell off the log: the reader resumes at
+				// the log start, so these records are lost to the bucket.
+				gapsSeen[l.TopicPartition] = l.Start
+				f.m.Error("gap")
+				msg := fmt.Sprintf("%s/%d: retention deleted offsets %d-%d before they were exported; they are missing from the bucket (raise the topic's retention or the export's capacity)", l.Topic, l.Partition, l.Committed, l.Start-1)
+				f.col.warn(msg)
+				f.log.Error("retention gap", "topic", l.Topic, "partition", l.Partition, "from", l.Committed, "to", l.Start-1)
+			}
 		}
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -511,5 +513,40 @@ func TestFollowFencedMemberPublishesNothing(t *testing.T) {
 			keys = append(keys, k)
 		}
 		t.Errorf("bucket holds %v, want only the object at offset 0 (and its keys and the topic meta)", keys)
+	}
+}
+
+// TestFollowReportsRetentionGap: a group whose committed offset retention has
+// deleted past is reported (metric, summary warning naming the offsets); the
+// export goes on from the log start.
+func TestFollowReportsRetentionGap(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, "mem")
+	e.createTopic("kept", 1)
+	var recs []record.Record
+	for i := range 40 {
+		recs = append(recs, record.Record{Topic: "kept", Value: fmt.Appendf(nil, `{"n":%d}`, i)})
+	}
+	e.produce(recs...)
+	commitGroup(t, e.ctx, e.cluster.Config(), "gap-group", "kept", map[int32]int64{0: 10})
+	if err := e.cluster.DeleteRecordsBefore(e.ctx, "kept", 0, 25); err != nil {
+		t.Fatal(err)
+	}
+	m := startMember(e, pipeline.FollowOptions{
+		ExportOptions: pipeline.ExportOptions{Selector: plan.Selector{Names: []string{"kept"}}, Format: "json",
+			Naming: layout.Naming{TopicsDir: layout.DefaultTopicsDir, Pad: layout.DefaultPad}, RotateInterval: 3 * time.Second},
+		Group: "gap-group", LagInterval: 20 * time.Millisecond, SessionTimeout: 6 * time.Second,
+	})
+	waitFor(t, e.ctx, "the gap reported", func() (bool, error) {
+		m.m.mu.Lock()
+		defer m.m.mu.Unlock()
+		return m.m.errs["gap"] > 0, nil
+	})
+	s := m.stop(t)
+	if !slices.ContainsFunc(s.Warnings, func(w string) bool { return strings.Contains(w, "kept/0: retention deleted offsets 10-24") }) {
+		t.Errorf("warnings %q do not name the gap", s.Warnings)
+	}
+	if s.Records != 15 {
+		t.Errorf("%d records exported, want the 15 retention kept", s.Records)
 	}
 }
