@@ -83,6 +83,17 @@ func TestSecretsNeverShown(t *testing.T) {
 	wrongKey, _ := seal.Generate()
 	wantError(t, add(kferry(t, runOpts{env: []string{"KFERRY_SASL_PASSWORD=" + password, "KFERRY_ENCRYPTION_KEY=" + wrongKey.String()}}, append([]string{"restore", "--from", bucket, "--rename", "pay=pay2"}, sasl...)...)), 1, key.ID())
 	wantError(t, add(kferry(t, runOpts{}, "restore", "--from", bucket, "--brokers", brokers, "--encrypt-key-file", writeSecretFile(t, dir, "bad.key", "AGE-SECRET-KEY-1"+strings.ToUpper(token)))), 2, "age identity")
+	// migrate with the SASL flags on the source side only (the target is plain),
+	// the password from KFERRY_SOURCE_SASL_PASSWORD, encrypted objects in between.
+	plain := kafkatest.NewCluster(t)
+	migrateEnv := runOpts{env: []string{"KFERRY_SOURCE_SASL_PASSWORD=" + password, "KFERRY_ENCRYPTION_KEY=" + keyText}}
+	mustSucceed(t, add(kferry(t, migrateEnv, append([]string{"migrate", "--source-brokers", brokers, "--source-sasl-mechanism", "scram-sha-256", "--source-sasl-username", "kferry",
+		"--target-brokers", strings.Join(plain.ListenAddrs(), ","), "--topics", "pay", "--via", bucket + "-migrate?create_dir=1", "--report", report("migrate")}, debug...)...)))
+	if got, err := plain.ReadAll(ctx, "pay"); err != nil || len(got[0])+len(got[1]) != 200 {
+		t.Fatalf("migrate: target holds %d+%d records (%v), want 200", len(got[0]), len(got[1]), err)
+	}
+	wantError(t, add(kferry(t, runOpts{}, "migrate", "--source-brokers", brokers, "--source-sasl-mechanism", "scram-sha-256", "--source-sasl-username", "kferry", "--source-sasl-password", password+"x",
+		"--target-brokers", strings.Join(plain.ListenAddrs(), ","), "--topics", "pay", "--via", bucket+"-migrate", "--source-timeout", "5s")), 1, "kferry")
 	mustSucceed(t, add(kferry(t, runOpts{}, "config", "check", "--brokers", brokers, "--sasl-mechanism", "plain", "--sasl-username", "u", "--sasl-password", password, "--oauth-token", token)))
 
 	var places []string
