@@ -384,6 +384,11 @@ func (mg *migration) selectTopics(ctx context.Context) ([]string, error) {
 		if err != nil {
 			return nil, fmt.Errorf("rename %s: %w", t, err)
 		}
+		for src, dst := range mg.targetOf {
+			if dst == target {
+				return nil, fmt.Errorf("topics %s and %s would both be migrated into %s; refine --rename", src, t, target)
+			}
+		}
 		mg.targetOf[t] = target
 	}
 	return topics, nil

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -243,5 +244,19 @@ func mapKeys[V any](m map[string]V) func(func(string) bool) {
 				return
 			}
 		}
+	}
+}
+
+// TestMigrateRefusesMergingRename: two source topics renamed into one target
+// are refused before anything is copied.
+func TestMigrateRefusesMergingRename(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, "mem")
+	e.createTopic("a-1", 1)
+	e.createTopic("a-2", 1)
+	tg := e.newTarget()
+	_, err := pipeline.Migrate(e.ctx, e.kc, tg.kc, e.b, e.url, e.migrateOptions(pipeline.MigrateOnce, []string{"a-1", "a-2"}, `a-\d=a`))
+	if err == nil || !strings.Contains(err.Error(), "would both be migrated into a") {
+		t.Fatalf("err = %v, want the merge refused", err)
 	}
 }
