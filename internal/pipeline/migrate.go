@@ -281,7 +281,9 @@ func newMigration(src, dst *kafka.Client, o *MigrateOptions) (*migration, error)
 	o.Import.HoleWait = -1
 	o.Import.Producer.KeepTimestamps = true
 	o.Import.Key = o.Export.Key
-	o.Import.OnCommit = mg.committedTxn
+	if o.Groups != nil {
+		o.Import.OnCommit = mg.committedTxn // the offset map is for group translation only
+	}
 	return mg, nil
 }
 

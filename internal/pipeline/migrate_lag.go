@@ -38,10 +38,12 @@ type endSample struct {
 // offsetRun maps source offsets src … src+n-1 to target offsets dst … dst+n-1.
 type offsetRun struct{ src, dst, n int64 }
 
-// maxSamples and maxRuns bound the monitor's memory per partition.
+// maxSamples and maxRuns bound the monitor's memory per partition (under
+// 100 KiB each); group offsets older than the runs kept are placed by
+// counting records back (countBack).
 const (
 	maxSamples = 4096
-	maxRuns    = 100_000
+	maxRuns    = 4096
 )
 
 func (mg *migration) part(topic string, partition int32) *migratedPart {
