@@ -97,3 +97,36 @@ func TestConfigErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestMigrateSideProfiles: migrate takes each side's connection settings from
+// a profile written for one-cluster commands.
+func TestMigrateSideProfiles(t *testing.T) {
+	cfg := writeFile(t, `
+profiles:
+  old:
+    brokers: old:9092
+    sasl-mechanism: plain
+  new:
+    brokers: new:9092
+  bad:
+    brokers: x:1
+    groups: ".*"
+`)
+	base := []string{"migrate", "--config", cfg, "--via", t.TempDir()}
+	tests := []struct {
+		args []string
+		msg  string
+	}{
+		// Both sides' brokers came from the profiles: the next check is the topics.
+		{[]string{"--source-profile", "old", "--target-profile", "new"}, "name the topics to migrate"},
+		{[]string{"--source-profile", "old"}, "--target-brokers is required"},
+		{[]string{"--source-profile", "bad", "--target-profile", "new"}, `"groups" is not a connection setting`},
+		{[]string{"--source-profile", "nope", "--target-profile", "new"}, `--source-profile "nope" is not in`},
+	}
+	for _, tt := range tests {
+		_, errOut, code := run(t, append(base, tt.args...)...)
+		if code != 2 || !strings.Contains(errOut, tt.msg) {
+			t.Errorf("%v: exit %d, %q; want 2 and %q", tt.args, code, errOut, tt.msg)
+		}
+	}
+}

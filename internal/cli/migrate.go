@@ -3,9 +3,11 @@ package cli
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/kferry/kferry/internal/kafka"
 	"github.com/kferry/kferry/internal/metrics"
@@ -17,6 +19,8 @@ import (
 type migrateOptions struct {
 	key               keyFlags
 	source, target    kafkaFlags
+	sourceProfile     string
+	targetProfile     string
 	sel               selectFlags
 	report            reportFlags
 	store             storeFlags
@@ -92,7 +96,14 @@ interrupted, 2 usage error.` + envHelp,
   kferry migrate --cutover ...same flags...      # after stopping the producers`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := applyEnv(cmd.Flags(), nil); err != nil {
+			fs := cmd.Flags()
+			if err := applyEnvOnly(fs, nil); err != nil {
+				return err
+			}
+			if err := applySideProfiles(fs, map[string]string{"source-": o.sourceProfile, "target-": o.targetProfile}); err != nil {
+				return err
+			}
+			if _, err := applyFile(fs); err != nil {
 				return err
 			}
 			return runMigrate(cmd.Context(), g, o)
@@ -101,6 +112,8 @@ interrupted, 2 usage error.` + envHelp,
 	fs := cmd.Flags()
 	o.source.addFlagsFor(fs, "source-", "source cluster: ")
 	o.target.addFlagsFor(fs, "target-", "target cluster: ")
+	fs.StringVar(&o.sourceProfile, "source-profile", "", "profile of the --config file whose connection settings (brokers, tls-*, sasl-*, ...) are the source's")
+	fs.StringVar(&o.targetProfile, "target-profile", "", "profile of the --config file whose connection settings are the target's")
 	o.key.addFlags(fs)
 	o.sel.addFlags(fs)
 	o.report.addFlags(fs)
@@ -127,6 +140,47 @@ interrupted, 2 usage error.` + envHelp,
 	fs.BoolVar(&o.appendTo, "append", false, "allow target topics that already hold records")
 	fs.StringVar(&o.compression, "produce-compression", "none", "compression of batches produced to the target: none, gzip, snappy, lz4, zstd")
 	return cmd
+}
+
+// applySideProfiles sets a side's prefixed connection flags (source-brokers,
+// target-sasl-password, ...) from a --config profile written for one-cluster
+// commands (brokers, sasl-password, ...), where neither the command line nor
+// the environment set them.
+func applySideProfiles(fs *pflag.FlagSet, profiles map[string]string) error {
+	path, _ := settingPath(fs)
+	for _, prefix := range []string{"source-", "target-"} {
+		name := profiles[prefix]
+		if name == "" {
+			continue
+		}
+		if path == "" {
+			return usageErrorf("--%sprofile %s needs --config FILE", prefix, name)
+		}
+		sf, err := loadSettings(path)
+		if err != nil {
+			return err
+		}
+		p, ok := sf.profiles[name]
+		if !ok {
+			return usageErrorf("--%sprofile %q is not in %s (profiles: %s)", prefix, name, path, strings.Join(sortedKeys(sf.profiles), ", "))
+		}
+		for k, v := range p {
+			f := fs.Lookup(prefix + k)
+			if f == nil {
+				if globalKeys[k] {
+					continue
+				}
+				return usageErrorf("--config %s: profile %s: %q is not a connection setting of migrate's %s side", path, name, k, strings.TrimSuffix(prefix, "-"))
+			}
+			if f.Changed {
+				continue
+			}
+			if err := fs.Set(f.Name, scalar(v)); err != nil {
+				return usageErrorf("--config %s: profile %s: %s: %v", path, name, k, err)
+			}
+		}
+	}
+	return nil
 }
 
 func runMigrate(ctx context.Context, g *globals, o *migrateOptions) error {
