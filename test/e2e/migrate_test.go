@@ -23,8 +23,8 @@ import (
 // TestMigrateLiveCutover is a live migration as an operator runs it: producers
 // write to the source and a consumer group consumes and commits there while
 // `kferry migrate --follow` copies to the target and translates the group's
-// offsets; /metrics shows the lag above 0 while producing and falling to 0
-// after. Then the producers and the consumers stop, the follow run gets
+// offsets; it is SIGKILLed mid-stream and started again; /metrics shows the
+// lag above 0 while producing and falling to 0 after. Then the producers and the consumers stop, the follow run gets
 // SIGTERM (exit 0), and `migrate --cutover` with the same flags catches up,
 // stops and commits the final group offsets. The target then holds every
 // source record once, in order, and the group sits on the same next record in
@@ -60,6 +60,12 @@ func TestMigrateLiveCutover(t *testing.T) {
 		n, err := newAdmin(t, dst).committed(ctx, "app", []string{followTopic + "-copy"})
 		return n > 0, err
 	})
+	// A crash mid-stream: the same command started again resumes (its
+	// exporter waits out the dead member's session).
+	waitProduced(t, live, prod, 3000)
+	live.kill(t)
+	addr = freeAddr(t)
+	live = startKferry(t, runOpts{}, append(slices.Clone(args), "--follow", "--metrics-addr", addr)...)
 	// The consumers stop mid-stream, so the group sits inside the data and not
 	// at its end; the producers go on for a while.
 	waitProduced(t, live, prod, 6000)
