@@ -118,6 +118,9 @@ func Migrate(ctx context.Context, src, dst *kafka.Client, b *blob.Bucket, bucket
 	if err != nil {
 		return Summary{Command: "migrate", Bucket: bucketName, Started: started}, err
 	}
+	if len(topics) == 0 && o.Mode != MigrateFollow {
+		return Summary{Command: "migrate", Bucket: bucketName, Started: started}, fmt.Errorf("%w: no topic of the source matches %s (only --follow waits for topics to appear)", plan.ErrNothingSelected, o.Export.Selector.String())
+	}
 	if o.Mode == MigrateOnce {
 		if mg.captured, err = src.Ranges(ctx, topics); err != nil {
 			return Summary{Command: "migrate", Bucket: bucketName, Started: started}, err

@@ -260,3 +260,16 @@ func TestMigrateRefusesMergingRename(t *testing.T) {
 		t.Fatalf("err = %v, want the merge refused", err)
 	}
 }
+
+// TestMigrateNothingSelected: a one-shot migration whose regex matches no
+// topic fails at once instead of waiting for one.
+func TestMigrateNothingSelected(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, "mem")
+	tg := e.newTarget()
+	o := e.migrateOptions(pipeline.MigrateOnce, nil)
+	o.Export.Selector = plan.Selector{Regex: regexp.MustCompile(`\Anothing-.*\z`)}
+	if _, err := pipeline.Migrate(e.ctx, e.kc, tg.kc, e.b, e.url, o); !errors.Is(err, plan.ErrNothingSelected) {
+		t.Fatalf("err = %v, want ErrNothingSelected", err)
+	}
+}
