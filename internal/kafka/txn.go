@@ -72,7 +72,7 @@ func NewTxnWriter(ctx context.Context, cfg Config, txnID string, o WriterOptions
 	kopts = append(kopts,
 		kgo.RecordPartitioner(kgo.ManualPartitioner()),
 		kgo.ProducerBatchCompression(codec),
-		kgo.MaxBufferedBytes(max(64<<20, 2*int(to.batchMaxBytes))),
+		kgo.MaxBufferedBytes(max(16<<20, 2*int(to.batchMaxBytes))),
 		kgo.ProducerBatchMaxBytes(to.batchMaxBytes),
 	)
 	cl, err := kgo.NewClient(kopts...)

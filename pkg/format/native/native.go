@@ -14,6 +14,7 @@ import (
 
 	"github.com/hamba/avro/v2"
 	"github.com/hamba/avro/v2/ocf"
+	"github.com/klauspost/compress/zstd"
 
 	"github.com/kferry/kferry/pkg/format"
 	"github.com/kferry/kferry/pkg/layout"
@@ -126,6 +127,11 @@ func (e *encoder) Encode(rec *record.Record) error {
 			ocf.WithCodec(e.codec),
 			ocf.WithBlockLength(1000),
 			ocf.WithBlockSize(1<<20),
+			// One object is one stream of 1 MiB blocks: a single-goroutine
+			// encoder with a 1 MiB window compresses them as well, and keeps
+			// an open object at a few MiB instead of tens (an exporter holds
+			// one open object per partition).
+			ocf.WithZStandardEncoderOptions(zstd.WithEncoderConcurrency(1), zstd.WithWindowSize(1<<20), zstd.WithLowerEncoderMem(true)),
 			ocf.WithMetadata(map[string][]byte{
 				MetaFormat:    []byte("native"),
 				MetaVersion:   []byte(Version),
