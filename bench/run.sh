@@ -28,8 +28,11 @@
 # kferry processes get SIGTERM and must exit 0. Targets: p50 <= 3 s and p99 <= 10 s;
 # the script exits 1 when they are missed or a record is missing or duplicated.
 #
-# Environment: BENCH_STEPS ("throughput latency"; e.g. BENCH_STEPS=latency runs only
-# the latency step), BENCH_RECORDS (1000000), BENCH_RECORD_BYTES (1024),
+# Then the migrate step: the same measurement through one kferry migrate --follow
+# --rotate-interval 1s process (lat → lat-copy on the same cluster), same targets.
+#
+# Environment: BENCH_STEPS ("throughput latency migrate"; e.g. BENCH_STEPS=latency runs
+# only the latency step), BENCH_RECORDS (1000000), BENCH_RECORD_BYTES (1024),
 # BENCH_PARTITIONS (9), BENCH_BROKERS (3), BENCH_FORMATS ("bytes json"),
 # BENCH_TIMEOUT seconds per step (900), BENCH_LATENCY_RATE (1000),
 # BENCH_LATENCY_DURATION (60s), BENCH_KEEP=1 keeps the work folder, BENCH_KFERRY=path
@@ -44,7 +47,7 @@ P=${BENCH_PARTITIONS:-9}
 BROKERS_N=${BENCH_BROKERS:-3}
 FORMATS=${BENCH_FORMATS:-bytes json}
 STEP_TIMEOUT=${BENCH_TIMEOUT:-900}
-STEPS=${BENCH_STEPS:-throughput latency}
+STEPS=${BENCH_STEPS:-throughput latency migrate}
 LAT_RATE=${BENCH_LATENCY_RATE:-1000}
 LAT_DURATION=${BENCH_LATENCY_DURATION:-60s}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -56,7 +59,7 @@ die() { log "$*"; exit 1; }
 
 (( SIZE >= 32 )) || die "BENCH_RECORD_BYTES must be at least 32"
 for step in $STEPS; do
-	[[ $step == throughput || $step == latency ]] || die "BENCH_STEPS: unknown step $step (throughput, latency)"
+	[[ $step == throughput || $step == latency || $step == migrate ]] || die "BENCH_STEPS: unknown step $step (throughput, latency, migrate)"
 done
 want() { [[ " $STEPS " == *" $1 "* ]]; }
 
@@ -315,8 +318,52 @@ latency() {
 	((rc == 0)) || log "bench/latency exited with $rc"
 }
 
+# migrate: the latency step's measurement through one `migrate --follow`
+# process (source and target topics on one cluster), whose importer wakes for
+# each object its exporter completes.
+migrate_latency() {
+	local url=file://$WORK/mig-bucket rc=0 usage kv line
+	start_kfake lat
+	rm -rf "$WORK/mig-bucket"
+	env $(profile "latency-migrate") "$WORK/kferry" migrate --follow --source-brokers "$BROKERS" --target-brokers "$BROKERS" \
+		--topics lat --rename lat=lat-copy --via "$url" --rotate-interval 1s --log-format text >"$WORK/lat-migrate.log" 2>&1 &
+	EXPORT_PID=$!
+	log "migrate latency: $LAT_RATE records/s into lat for $LAT_DURATION (migrate pid $EXPORT_PID)"
+	timeout -k 10 "$STEP_TIMEOUT" "$WORK/latency" -brokers "$BROKERS" -source lat -target lat-copy -partitions "$P" \
+		-rate "$LAT_RATE" -duration "$LAT_DURATION" >"$WORK/migrate.out" 2>"$WORK/migrate.log" || rc=$?
+	cat "$WORK/migrate.log" >&2
+	usage=$(proc_usage "$EXPORT_PID") || die "migrate exited early: $(tail -n 20 "$WORK/lat-migrate.log")"
+	stop_follow migrate "$EXPORT_PID"
+	EXPORT_PID=
+	stop_kfake
+	[[ -s $WORK/migrate.out ]] || die "bench/latency exited with $rc and no result"
+	kv=$(tr ' ' '\n' <"$WORK/migrate.out")
+	val() { sed -n "s/^$1=//p" <<<"$kv"; }
+	if ((rc != 0)) || (($(val p50_ms) > 3000)) || (($(val p99_ms) > 10000)); then LAT_VERDICT=FAIL; fi
+	line=$(awk -v rec="$(val records)" -v miss="$(val missing)" -v dup="$(val duplicates)" -v rate="$(val rate)" \
+		-v p50="$(val p50_ms)" -v p90="$(val p90_ms)" -v p99="$(val p99_ms)" -v mx="$(val max_ms)" -v p="$P" -v u="$usage" '
+		BEGIN {
+			split(u, mu, " ")
+			printf "| %d | %.0f | %d | %d | %d | %.2f | %.2f | %.2f | %.2f | %.2f / %.0f |", rec, rate, p, miss, dup,
+				p50 / 1000, p90 / 1000, p99 / 1000, mx / 1000, mu[1], mu[2]
+		}')
+	{
+		[[ -s $table ]] && echo
+		echo "kferry migrate latency $(date -u +%FT%TZ) ($rev): migrate --follow --rotate-interval 1s through file://,"
+		echo "topic lat → lat-copy on one kfake cluster ($BROKERS_N brokers); $(nproc) CPUs"
+		echo
+		echo "| records | records/s | partitions | missing | duplicates | p50 s | p90 s | p99 s | max s | migrate CPU s / peak MiB |"
+		echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+		echo "$line"
+	} >>"$table"
+	printf '%s\t%s\t%s\n' "$stamp" "$rev" "migrate $(cat "$WORK/migrate.out")" >>"$RESULTS/latency.tsv"
+	log "migrate latency: $(cat "$WORK/migrate.out")"
+	((rc == 0)) || log "bench/latency exited with $rc"
+}
+
 want throughput && throughput
 want latency && latency
+want migrate && migrate_latency
 cp "$table" "$RESULTS/latest.md"
 echo
 cat "$table"
