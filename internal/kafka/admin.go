@@ -211,6 +211,10 @@ func (c *Client) CommittedOffsetsMeta(ctx context.Context, group string, topics 
 	return out, nil
 }
 
+// RequireStable makes the committed-offset reads under ctx wait until no
+// transaction holds offsets of the group pending (OffsetFetch RequireStable).
+func RequireStable(ctx context.Context) context.Context { return kadm.RequireStable(ctx) }
+
 // CommittedOffsets returns the offsets a group committed on topics.
 func (c *Client) CommittedOffsets(ctx context.Context, group string, topics []string) (map[string]map[int32]int64, error) {
 	meta, err := c.CommittedOffsetsMeta(ctx, group, topics)

@@ -82,6 +82,22 @@ func NewTxnWriter(ctx context.Context, cfg Config, txnID string, o WriterOptions
 	return &TxnWriter{cl: cl, adm: kadm.NewClient(cl), txnID: txnID, ids: map[string][16]byte{}, timeout: cfg.timeout()}, nil
 }
 
+// Fence registers the writer's transactional id with the coordinator now
+// (InitProducerId): any earlier writer with the same id is fenced, and its open
+// transaction is completed (aborted) before Fence returns, so what the group
+// shows afterwards, read with RequireStable, is final. A no-op without an id.
+func (w *TxnWriter) Fence(ctx context.Context) error {
+	if w.txnID == "" {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, w.timeout)
+	defer cancel()
+	if _, _, err := w.cl.ProducerID(ctx); err != nil {
+		return fmt.Errorf("init transactional id %s: %w", w.txnID, err)
+	}
+	return nil
+}
+
 // Close releases the writer; an open transaction is aborted by the broker
 // after its timeout, or at once by the next writer with the same id.
 func (w *TxnWriter) Close() { w.cl.Close() }

@@ -78,6 +78,9 @@ type FollowOptions struct {
 	// LagInterval is how often the lag of owned partitions is measured (2s when 0).
 	LagInterval time.Duration
 	Metrics     FollowMetrics
+	// OnOwnership, if set, is told of partitions the member takes (owned
+	// true) and gives up (false; after their open objects are committed).
+	OnOwnership func(parts []kafka.TopicPartition, owned bool)
 }
 
 // DefaultGroup is the consumer group of a continuous export when none is
@@ -308,6 +311,7 @@ func (f *follower) release(tp kafka.TopicPartition, abort bool) {
 	if abort {
 		w.cancel()
 	} else {
+		w.stopping.Store(true)
 		w.closeOnce.Do(func() { close(w.in) })
 	}
 	<-w.done
@@ -334,17 +338,26 @@ func (f *follower) assigned(ctx context.Context, parts []kafka.TopicPartition) {
 	}
 	f.log.Info("partitions assigned", "partitions", fmt.Sprint(parts))
 	f.writeMetas(parts)
+	if f.o.OnOwnership != nil {
+		f.o.OnOwnership(parts, true)
+	}
 }
 
 func (f *follower) revoked(_ context.Context, parts []kafka.TopicPartition) {
 	f.log.Info("partitions revoked", "partitions", fmt.Sprint(parts))
 	f.releaseAll(parts, false)
+	if f.o.OnOwnership != nil {
+		f.o.OnOwnership(parts, false)
+	}
 }
 
 func (f *follower) lost(_ context.Context, parts []kafka.TopicPartition) {
 	f.m.Ready(false)
 	f.log.Warn("partitions lost (group membership failed); dropping their open objects", "partitions", fmt.Sprint(parts))
 	f.releaseAll(parts, true)
+	if f.o.OnOwnership != nil {
+		f.o.OnOwnership(parts, false)
+	}
 }
 
 // writeMetas writes the TopicMeta of topics not yet described, or whose

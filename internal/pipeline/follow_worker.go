@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/kferry/kferry/internal/kafka"
@@ -28,9 +29,13 @@ type partWorker struct {
 
 	in        chan kafka.Batch
 	closeOnce sync.Once
-	ctx       context.Context // ends only to abandon the open object
-	cancel    context.CancelFunc
-	done      chan struct{}
+	// stopping: the partition is being given up or the member stops. Records
+	// not yet in the open object are left (uncommitted, the next owner reads
+	// them), so a release finishes one object, not every batch queued.
+	stopping atomic.Bool
+	ctx      context.Context // ends only to abandon the open object
+	cancel   context.CancelFunc
+	done     chan struct{}
 
 	committed int64 // the group's offset as last committed (-1: none known)
 	next      int64 // offset after the last record or transaction marker taken
@@ -98,6 +103,9 @@ func (w *partWorker) loop() error {
 
 func (w *partWorker) add(b kafka.Batch) error {
 	for _, rec := range b.Records {
+		if w.stopping.Load() {
+			return nil // w.next stays before the records left
+		}
 		if err := w.pe.add(w.ctx, rec); err != nil {
 			if w.commitErr == nil {
 				w.f.m.Error("write")

@@ -35,6 +35,11 @@ type ImportFollowOptions struct {
 	// Wake, if set, starts the next scan before PollInterval has passed
 	// (migrate signals each object its exporter completes).
 	Wake <-chan struct{}
+	// Owns, if set, limits each scan to the source partitions it reports as
+	// owned now (migrate: those its exporter owns). Ownership moves between
+	// copies, so a partition taken (again) first fences the previous owner's
+	// transactional writer and then reads the progress that is final after it.
+	Owns func(topic string, partition int32) bool
 }
 
 // importFollower is the state of a continuous import across scans.
@@ -169,6 +174,13 @@ func (f *importFollower) scan(ctx, work context.Context) error {
 			if len(po.Groups) == 0 || !f.o.Shard.Owns(src, po.Partition) {
 				continue
 			}
+			if f.o.Owns != nil && !f.o.Owns(src, po.Partition) {
+				if pi := f.parts[src][po.Partition]; pi != nil && !f.failed[pi] {
+					pi.close()
+					f.failed[pi] = true // taken again later: fence and reload
+				}
+				continue
+			}
 			if f.parts[src] == nil {
 				f.parts[src] = map[int32]*partitionImport{}
 			}
@@ -231,7 +243,16 @@ func (f *importFollower) passOne(ctx, work context.Context, pi *partitionImport,
 	if reload {
 		pi.close() // a failed transaction's writer is not reused
 		pi.next, pi.lastKey, pi.lastSize = -1, "", 0
-		if err := pi.loadProgress(work, f.kc); err != nil {
+		progressCtx := work
+		if f.o.Owns != nil {
+			// Another copy may have imported this partition until now: fence
+			// its writer first, so the progress read next is final.
+			if err := pi.fence(work); err != nil {
+				return err
+			}
+			progressCtx = kafka.RequireStable(work)
+		}
+		if err := pi.loadProgress(progressCtx, f.kc); err != nil {
 			return err
 		}
 	}

@@ -377,19 +377,37 @@ func (pi *partitionImport) importObject(ctx context.Context, b *blob.Bucket, g G
 	return n, nil
 }
 
+// fence opens the partition's writer and registers its transactional id, so
+// that a writer of another process with the same id can no longer commit.
+func (pi *partitionImport) fence(ctx context.Context) error {
+	if err := pi.open(ctx); err != nil {
+		return err
+	}
+	return pi.w.Fence(ctx)
+}
+
+// open creates the partition's writer unless it exists.
+func (pi *partitionImport) open(ctx context.Context) error {
+	if pi.w != nil {
+		return nil
+	}
+	txnID := ""
+	if !pi.o.AtLeastOnce {
+		txnID = fmt.Sprintf("%s-%s-%d", pi.group, pi.t.target, pi.t.src.Partition)
+	}
+	w, err := kafka.NewTxnWriter(ctx, pi.cfg, txnID, pi.o.Producer)
+	if err != nil {
+		return err
+	}
+	pi.w = w
+	return nil
+}
+
 // begin opens the partition's writer on first use (a rerun with nothing to do
 // connects no producer) and starts a transaction.
 func (pi *partitionImport) begin(ctx context.Context) error {
-	if pi.w == nil {
-		txnID := ""
-		if !pi.o.AtLeastOnce {
-			txnID = fmt.Sprintf("%s-%s-%d", pi.group, pi.t.target, pi.t.src.Partition)
-		}
-		w, err := kafka.NewTxnWriter(ctx, pi.cfg, txnID, pi.o.Producer)
-		if err != nil {
-			return err
-		}
-		pi.w = w
+	if err := pi.open(ctx); err != nil {
+		return err
 	}
 	return pi.w.Begin()
 }
@@ -401,11 +419,14 @@ func checkTargetsEmpty(ctx context.Context, kc *kafka.Client, group string, targ
 	if len(targets) == 0 {
 		return nil
 	}
-	done, err := kc.CommittedOffsets(ctx, group, targets)
+	// The end offsets first, the progress after (stable): records another copy
+	// of this import committed are visible only with their progress, so they
+	// cannot look foreign, however the two reads interleave with its commits.
+	ranges, err := kc.Ranges(ctx, targets)
 	if err != nil {
 		return err
 	}
-	ranges, err := kc.Ranges(ctx, targets)
+	done, err := kc.CommittedOffsets(kafka.RequireStable(ctx), group, targets)
 	if err != nil {
 		return err
 	}

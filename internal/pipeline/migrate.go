@@ -153,6 +153,7 @@ func Migrate(ctx context.Context, src, dst *kafka.Client, b *blob.Bucket, bucket
 	}()
 
 	done, err := mg.watch(ctx, failed)
+	owned := mg.ownedNow() // before stopping gives every partition up
 	stopExport()
 	stopImport()
 	wg.Wait()
@@ -160,7 +161,7 @@ func Migrate(ctx context.Context, src, dst *kafka.Client, b *blob.Bucket, bucket
 		err = errors.Join(expErr, impErr)
 	}
 	if err == nil && done && o.Groups != nil && o.Mode != MigrateFollow {
-		err = mg.translateGroups(context.WithoutCancel(ctx), true)
+		err = mg.translateGroups(context.WithoutCancel(ctx), true, owned)
 	}
 	mg.report(true)
 	s := impSum
@@ -207,7 +208,7 @@ func (mg *migration) watch(ctx context.Context, failed <-chan struct{}) (done bo
 			lastReport = time.Now()
 		}
 		if mg.o.Groups != nil && time.Since(lastGroups) >= mg.o.GroupsInterval {
-			if err := mg.translateGroups(ctx, false); err != nil && ctx.Err() == nil {
+			if err := mg.translateGroups(ctx, false, mg.ownedNow()); err != nil && ctx.Err() == nil {
 				mg.log.Warn("translating consumer-group offsets failed; trying again", "error", err.Error())
 			}
 			lastGroups = time.Now()
@@ -229,6 +230,7 @@ type migration struct {
 	// committed remembers translated offsets already committed on the target.
 	committed map[groupKey]int64
 	warned    map[groupKey]bool
+	owned     map[partKey]bool // partitions this copy's exporter owns
 }
 
 type partKey struct {
@@ -262,7 +264,7 @@ func newMigration(src, dst *kafka.Client, o *MigrateOptions) (*migration, error)
 	}
 	mg := &migration{src: src, dst: dst, o: o, log: o.Logger, m: o.Metrics,
 		parts: map[partKey]*migratedPart{}, targetOf: map[string]string{},
-		committed: map[groupKey]int64{}, warned: map[groupKey]bool{}}
+		committed: map[groupKey]int64{}, warned: map[groupKey]bool{}, owned: map[partKey]bool{}}
 	if mg.log == nil {
 		mg.log = slog.Default()
 	}
@@ -282,12 +284,46 @@ func newMigration(src, dst *kafka.Client, o *MigrateOptions) (*migration, error)
 	o.Export.Metrics, o.Import.Wake, o.Import.Metrics = wakingMetrics{FollowMetrics: em, wake: wake}, wake, im
 	o.Import.Selector, o.Import.TopicsDir = o.Export.Selector, o.Export.Naming.TopicsDir
 	o.Import.HoleWait = -1
+	// Copies started with the same flags share the work: each imports the
+	// partitions its exporter owns, so one process writes a partition's
+	// objects and its records.
+	o.Export.OnOwnership = mg.ownership
+	o.Import.Owns = mg.owns
 	o.Import.Producer.KeepTimestamps = true
 	o.Import.Key = o.Export.Key
 	if o.Groups != nil {
 		o.Import.OnCommit = mg.committedTxn // the offset map is for group translation only
 	}
 	return mg, nil
+}
+
+func (mg *migration) ownership(parts []kafka.TopicPartition, owned bool) {
+	mg.mu.Lock()
+	defer mg.mu.Unlock()
+	for _, tp := range parts {
+		if owned {
+			mg.owned[partKey{tp.Topic, tp.Partition}] = true
+		} else {
+			delete(mg.owned, partKey{tp.Topic, tp.Partition})
+		}
+	}
+}
+
+func (mg *migration) owns(topic string, partition int32) bool {
+	mg.mu.Lock()
+	defer mg.mu.Unlock()
+	return mg.owned[partKey{topic, partition}]
+}
+
+// ownedNow is a copy of the partitions owned now.
+func (mg *migration) ownedNow() map[partKey]bool {
+	mg.mu.Lock()
+	defer mg.mu.Unlock()
+	out := make(map[partKey]bool, len(mg.owned))
+	for k := range mg.owned {
+		out[k] = true
+	}
+	return out
 }
 
 // wakingMetrics passes an exporter's metrics on and wakes the importer when an

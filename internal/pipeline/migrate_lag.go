@@ -339,10 +339,11 @@ func (mg *migration) behind(ctx context.Context, p *migratedPart, r kafka.Partit
 }
 
 // translateGroups commits, for every source group o.Groups selects that has no
-// members on the target, the target offsets equivalent to its source offsets.
+// members on the target, the target offsets equivalent to its source offsets
+// on the partitions this copy owns (each partition's offsets have one writer).
 // final (after the migration stopped caught up) places groups past everything
 // at the target's end offsets.
-func (mg *migration) translateGroups(ctx context.Context, final bool) error {
+func (mg *migration) translateGroups(ctx context.Context, final bool, owned map[partKey]bool) error {
 	if final {
 		if _, err := mg.measure(ctx); err != nil {
 			return err
@@ -408,7 +409,7 @@ func (mg *migration) translateGroups(ctx context.Context, final bool) error {
 	var out []kafka.GroupOffset
 	var keys []groupKey
 	for _, g := range offsets {
-		if !slices.Contains(names, g.Group) {
+		if !slices.Contains(names, g.Group) || !owned[partKey{g.Topic, g.Partition}] {
 			continue
 		}
 		k := groupKey{g.Group, partKey{g.Topic, g.Partition}}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"os"
 	"regexp"
 	"slices"
 	"strings"
@@ -272,4 +274,121 @@ func TestMigrateNothingSelected(t *testing.T) {
 	if _, err := pipeline.Migrate(e.ctx, e.kc, tg.kc, e.b, e.url, o); !errors.Is(err, plan.ErrNothingSelected) {
 		t.Fatalf("err = %v, want ErrNothingSelected", err)
 	}
+}
+
+// TestMigrateTwoCopies: two copies of one live migration split the partitions
+// (each imports what its exporter owns); one stops and the other takes its
+// partitions over, fencing its writers and going on from its progress; a
+// cutover then finds every record on the target once, in order, and the group
+// at the same record.
+func TestMigrateTwoCopies(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, "file")
+	e.createTopic("events", 6)
+	tg := e.newTarget()
+	p := startProducer(e, "events", 6)
+	type copyRun struct {
+		stop     context.CancelFunc
+		done     chan struct{}
+		sum      pipeline.Summary
+		err      error
+		imported *importCounter
+	}
+	start := func(name string) *copyRun {
+		o := e.migrateOptions(pipeline.MigrateFollow, []string{"events"})
+		if os.Getenv("MIGRATE_DEBUG") != "" {
+			o.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil)).With("copy", name)
+		}
+		o.Export.FlushSize = 0 // objects by time: the producer is fast
+		ctx, stop := context.WithCancel(e.ctx)
+		c := &copyRun{stop: stop, done: make(chan struct{}), imported: &importCounter{}}
+		o.Metrics = copyMetrics{c.imported}
+		go func() {
+			defer close(c.done)
+			c.sum, c.err = pipeline.Migrate(ctx, e.kc, tg.kc, e.b, e.url, o)
+		}()
+		t.Cleanup(func() { stop(); <-c.done })
+		return c
+	}
+	a, b := start("a"), start("b")
+	commitGroup(t, e.ctx, e.cluster.Config(), "app", "events", map[int32]int64{0: 7, 3: 2})
+	waitFor(t, e.ctx, "both copies importing", func() (bool, error) { return a.imported.records() > 0 && b.imported.records() > 0, nil })
+	p.halt()
+	a.stop()
+	<-a.done
+	if a.err != nil {
+		t.Fatalf("copy a: %v", a.err)
+	}
+	// b takes a's partitions over: its importer fences a's writers and goes on
+	// from the progress a committed.
+	var taken []int32
+	for part := range a.imported.partitions() {
+		taken = append(taken, part)
+	}
+	waitFor(t, e.ctx, "copy b importing a's partitions", func() (bool, error) {
+		bp := b.imported.partitions()
+		for _, part := range taken {
+			if bp[part] == 0 {
+				return false, nil
+			}
+		}
+		return true, nil
+	})
+	b.stop()
+	<-b.done
+	if b.err != nil {
+		t.Fatalf("copy b: %v", b.err)
+	}
+	if a.sum.Records == 0 || b.sum.Records == 0 {
+		t.Errorf("copy a imported %d records, copy b %d: the partitions were not shared", a.sum.Records, b.sum.Records)
+	}
+	co := e.migrateOptions(pipeline.MigrateCutover, []string{"events"})
+	co.Export.FlushSize = 0
+	if _, err := pipeline.Migrate(e.ctx, e.kc, tg.kc, e.b, e.url, co); err != nil {
+		t.Fatalf("cutover: %v", err)
+	}
+	checkMigrated(t, e, tg, "events", "events", map[string]map[string]int64{"app": {"events": 7}})
+}
+
+// importCounter counts the records a copy's importer committed.
+type importCounter struct {
+	mu     sync.Mutex
+	n      int64
+	byPart map[int32]int64
+}
+
+// copyMetrics hands a copy's import side to an importCounter.
+type copyMetrics struct{ imp *importCounter }
+
+func (c copyMetrics) ExportSide() pipeline.FollowMetrics { return nil }
+func (c copyMetrics) ImportSide() pipeline.ImportMetrics { return c.imp }
+func (c copyMetrics) Lag(string, int32, int64, float64)  {}
+func (c copyMetrics) GroupOffsetsCommitted(int)          {}
+
+func (c *importCounter) Lag(string, int32, int64, int64) {}
+func (c *importCounter) ObjectImported(_ string, p int32, records, _ int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.n += records
+	if c.byPart == nil {
+		c.byPart = map[int32]int64{}
+	}
+	c.byPart[p] += records
+}
+
+func (c *importCounter) partitions() map[int32]int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := map[int32]int64{}
+	for p, n := range c.byPart {
+		out[p] = n
+	}
+	return out
+}
+func (c *importCounter) Error(string) {}
+func (c *importCounter) Ready(bool)   {}
+func (c *importCounter) records() int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.n
 }
