@@ -351,6 +351,9 @@ func committedOffsets(ctx context.Context, a *admin, group, topic string) (map[i
 func terminate(t *testing.T, p *proc, timeout time.Duration) time.Duration {
 	t.Helper()
 	start := time.Now()
+	if p.exited() {
+		t.Fatalf("ended before SIGTERM\n%s", p)
+	}
 	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatalf("SIGTERM: %v", err)
 	}
