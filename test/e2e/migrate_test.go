@@ -256,3 +256,85 @@ func (gc *groupConsumer) halt(t *testing.T) int {
 	}
 	return gc.consumed
 }
+
+// TestMigrateTwoCopiesKill runs two copies of one live migration (the source
+// group spreads the partitions over them), SIGKILLs one mid-stream (its open
+// transactions on the target are fenced by the copy that takes its
+// partitions over after the session timeout), and checks after a cutover that
+// the target holds every record once, in order.
+func TestMigrateTwoCopiesKill(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	src := kafkatest.NewCluster(t, kfake.GroupMinSessionTimeout(time.Second))
+	dst := kafkatest.NewCluster(t)
+	if err := src.CreateTopic(ctx, followTopic, followPartitions); err != nil {
+		t.Fatal(err)
+	}
+	url, _ := fileURL(t)
+	prod := startFollowProducer(t, ctx, src)
+	args := []string{"migrate", "--source-brokers", strings.Join(src.ListenAddrs(), ","), "--target-brokers", strings.Join(dst.ListenAddrs(), ","),
+		"--topics", followTopic, "--via", url, "--rotate-interval", "300ms", "--poll-interval", "300ms", "--lag-interval", "200ms",
+		"--session-timeout", "3s", "--metadata-max-age", "1s"}
+	addrs := []string{freeAddr(t), freeAddr(t)}
+	copies := []*proc{
+		startKferry(t, runOpts{}, append(slices.Clone(args), "--follow", "--metrics-addr", addrs[0])...),
+		startKferry(t, runOpts{}, append(slices.Clone(args), "--follow", "--metrics-addr", addrs[1])...),
+	}
+	// Both copies import: each one's import counter moves.
+	for i, addr := range addrs {
+		waitUntil(t, copies[i], fmt.Sprintf("copy %d importing", i), time.Minute, func(ctx context.Context) (bool, error) {
+			n, err := scrapeCounter(ctx, addr, "kferry_import_records_total")
+			return n > 0, err
+		})
+	}
+	copies[0].kill(t)
+	waitProduced(t, copies[1], prod, 12000)
+	sent, _ := prod.halt(t)
+	waitUntil(t, copies[1], "lag 0 on every partition after the takeover", time.Minute, func(ctx context.Context) (bool, error) {
+		lag, err := scrapeMigrateLag(ctx, addrs[1])
+		if err != nil || len(lag) != followPartitions {
+			return false, err
+		}
+		for _, v := range lag {
+			if v != 0 {
+				return false, nil
+			}
+		}
+		return true, nil
+	})
+	terminate(t, copies[1], 40*time.Second)
+	mustSucceed(t, kferry(t, runOpts{}, append(args, "--cutover")...))
+	srcRecs := readPartitions(t, ctx, src, followTopic)
+	dstRecs := readPartitions(t, ctx, dst, followTopic)
+	for p := range int32(followPartitions) {
+		s, d := srcRecs[p], dstRecs[p]
+		if int64(len(s)) != sent[p] || len(d) != len(s) {
+			t.Fatalf("partition %d: %d records produced, %d on the source, %d on the target", p, sent[p], len(s), len(d))
+		}
+		for i := range s {
+			if string(s[i].Value) != string(d[i].Value) {
+				t.Fatalf("partition %d record %d: target %s, source %s", p, i, d[i].Value, s[i].Value)
+			}
+		}
+	}
+}
+
+// scrapeCounter sums a counter's series on a process's /metrics.
+func scrapeCounter(ctx context.Context, addr, name string) (float64, error) {
+	code, body, err := httpGet(ctx, "http://"+addr+"/metrics")
+	if err != nil {
+		return 0, err
+	}
+	if code != http.StatusOK {
+		return 0, fmt.Errorf("/metrics: status %d", code)
+	}
+	var sum float64
+	for _, m := range regexp.MustCompile(`(?m)^`+regexp.QuoteMeta(name)+`(?:\{[^}]*\})? (\S+)$`).FindAllStringSubmatch(body, -1) {
+		v, err := strconv.ParseFloat(m[1], 64)
+		if err != nil {
+			return 0, err
+		}
+		sum += v
+	}
+	return sum, nil
+}
