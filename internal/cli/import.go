@@ -39,6 +39,7 @@ type importOptions struct {
 	holeWait          time.Duration
 	shutdownTimeout   time.Duration
 	metricsAddr       string
+	deleteImported    bool
 }
 
 func newImportCmd(g *globals) *cobra.Command {
@@ -129,6 +130,7 @@ Exit status: 0 done, 1 failed, 2 usage error.` + envHelp,
 	fs.DurationVar(&o.holeWait, "hole-wait", pipeline.DefaultHoleWait, "with --follow: how long to wait for a missing object at an offset hole before going past it")
 	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", pipeline.DefaultShutdownTimeout, "with --follow: how long SIGTERM/SIGINT may take to finish the transaction in flight")
 	fs.StringVar(&o.metricsAddr, "metrics-addr", "", "with --follow: serve Prometheus /metrics, /healthz and /readyz on host:port (e.g. 127.0.0.1:9465)")
+	fs.BoolVar(&o.deleteImported, "delete-imported", false, "delete each object (and its .keys/.headers) once its records and the progress are committed: a staging bucket that does not grow")
 	return cmd
 }
 
@@ -186,7 +188,7 @@ func runImport(ctx context.Context, g *globals, o *importOptions) error {
 		Selector: sel, Files: files, Renames: renames, TopicsDir: o.topicsDir, Strict: o.strict,
 		CreateTopics: o.createTopics, ReplicationFactor: int16(o.replicationFactor), Append: o.appendTo,
 		Parallelism: o.parallelism, HoleWait: o.holeWait, Key: key, Producer: kafka.WriterOptions{Compression: o.compression},
-		Group: group, AtLeastOnce: o.atLeastOnce, Shard: shard, Logger: log,
+		Group: group, AtLeastOnce: o.atLeastOnce, Shard: shard, Logger: log, DeleteImported: o.deleteImported,
 	}
 	if o.follow {
 		return runImportFollow(ctx, g, o, kc, b, iopts)

@@ -44,6 +44,7 @@ type migrateOptions struct {
 	replicationFactor int
 	appendTo          bool
 	compression       string
+	deleteImported    bool
 }
 
 func newMigrateCmd(g *globals) *cobra.Command {
@@ -141,6 +142,7 @@ interrupted, 2 usage error.` + envHelp,
 	fs.IntVar(&o.replicationFactor, "replication-factor", -1, "replication factor of created topics (-1: the target broker's default)")
 	fs.BoolVar(&o.appendTo, "append", false, "allow target topics that already hold records")
 	fs.StringVar(&o.compression, "produce-compression", "none", "compression of batches produced to the target: none, gzip, snappy, lz4, zstd")
+	fs.BoolVar(&o.deleteImported, "delete-imported", false, "delete each object from --via once its records are committed on the target (the bucket stays small; not with --object-lock-days)")
 	return cmd
 }
 
@@ -240,6 +242,9 @@ func runMigrate(ctx context.Context, g *globals, o *migrateOptions) error {
 	if o.replicationFactor < -1 || o.replicationFactor == 0 || o.replicationFactor > 32767 {
 		return usageErrorf("--replication-factor must be -1 or a positive number")
 	}
+	if o.deleteImported && o.store.lockDays > 0 {
+		return usageErrorf("--delete-imported and --object-lock-days exclude each other: locked objects cannot be deleted")
+	}
 	key, err := o.key.load()
 	if err != nil {
 		return err
@@ -273,6 +278,7 @@ func runMigrate(ctx context.Context, g *globals, o *migrateOptions) error {
 			ImportOptions: pipeline.ImportOptions{
 				Renames: renames, CreateTopics: o.createTopics, ReplicationFactor: int16(o.replicationFactor),
 				Append: o.appendTo, Producer: kafka.WriterOptions{Compression: o.compression}, Group: group,
+				DeleteImported: o.deleteImported,
 			},
 			PollInterval: o.pollInterval, ShutdownTimeout: o.shutdownTimeout,
 		},

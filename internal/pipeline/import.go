@@ -61,6 +61,10 @@ type ImportOptions struct {
 	Progress Progress
 	// Metrics receives what the import does; nil for none.
 	Metrics ImportMetrics
+	// DeleteImported deletes an object (with its keys and headers siblings)
+	// once the progress is committed past it: a staging bucket that does not
+	// grow (migrate --delete-imported, import --follow --delete-imported).
+	DeleteImported bool
 	// OnCommit, if set, is called after each committed transaction with the
 	// source and target offsets of the records it wrote (migrate translates
 	// consumer-group offsets with them). Calls for one partition are in order.

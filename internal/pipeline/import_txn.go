@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"gocloud.dev/blob"
+	"gocloud.dev/gcerrors"
 
 	"github.com/kferry/kferry/internal/kafka"
 	"github.com/kferry/kferry/internal/plan"
@@ -187,6 +188,7 @@ func (pi *partitionImport) pass(ctx, work context.Context, b *blob.Bucket, follo
 			if fresh {
 				pi.warnImported(g)
 			}
+			pi.deleteImported(work, b, g)
 			continue
 		}
 		if pi.next >= 0 && g.Start > pi.next && follow {
@@ -220,6 +222,23 @@ func (pi *partitionImport) pass(ctx, work context.Context, b *blob.Bucket, follo
 		}
 	}
 	return nil
+}
+
+// deleteImported deletes g's objects when the import is asked to and the
+// committed progress lies past them. A failure only leaves them behind.
+func (pi *partitionImport) deleteImported(ctx context.Context, b *blob.Bucket, g Group) {
+	if !pi.o.DeleteImported {
+		return
+	}
+	for _, info := range []*ObjectInfo{&g.Values, g.Keys, g.Headers} {
+		if info == nil {
+			continue
+		}
+		if err := b.Delete(ctx, info.Key); err != nil && gcerrors.Code(err) != gcerrors.NotFound {
+			pi.metrics.Error("delete")
+			pi.log.Warn("imported object not deleted", "key", info.Key, "err", err)
+		}
+	}
 }
 
 // holeLevel is the level of the note that a hole is passed: a warning when the
@@ -351,6 +370,7 @@ func (pi *partitionImport) importObject(ctx context.Context, b *blob.Bucket, g G
 	}
 	pi.lastKey, pi.lastSize = g.Values.Key, g.Values.Size
 	pi.next = max(pi.next, end)
+	pi.deleteImported(ctx, b, g)
 	if n == 0 {
 		return 0, nil
 	}

@@ -392,3 +392,29 @@ func (c *importCounter) records() int64 {
 	defer c.mu.Unlock()
 	return c.n
 }
+
+// TestMigrateDeleteImported: with DeleteImported the staging bucket holds no
+// data object once the migration is done, and the target is complete.
+func TestMigrateDeleteImported(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, "file")
+	e.createTopic("events", 3)
+	var recs []record.Record
+	for i := range 300 {
+		recs = append(recs, record.Record{Topic: "events", Partition: int32(i % 3), Key: fmt.Appendf(nil, "k%d", i), Value: fmt.Appendf(nil, "v%d", i)})
+	}
+	e.produce(recs...)
+	tg := e.newTarget()
+	o := e.migrateOptions(pipeline.MigrateOnce, []string{"events"})
+	o.Export.FlushSize = 20
+	o.Import.DeleteImported = true
+	if _, err := pipeline.Migrate(e.ctx, e.kc, tg.kc, e.b, e.url, o); err != nil {
+		t.Fatal(err)
+	}
+	checkMigrated(t, e, tg, "events", "events", nil)
+	for key := range e.rawObjects() {
+		if strings.HasPrefix(key, layout.DefaultTopicsDir+"/") {
+			t.Errorf("object %s left in the staging bucket", key)
+		}
+	}
+}
