@@ -418,3 +418,48 @@ func TestMigrateDeleteImported(t *testing.T) {
 		}
 	}
 }
+
+// TestMigrateFollowNewTopic: a live migration by regex picks up a topic created
+// while it runs: the target gets it with the same partition count and every
+// record, and its lag is measured.
+func TestMigrateFollowNewTopic(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, "file")
+	e.createTopic("orders-eu", 2)
+	e.produce(record.Record{Topic: "orders-eu", Value: []byte("a")}, record.Record{Topic: "orders-eu", Partition: 1, Value: []byte("b")})
+	tg := e.newTarget()
+	o := e.migrateOptions(pipeline.MigrateFollow, nil)
+	o.Export.Selector = plan.Selector{Regex: regexp.MustCompile(`\Aorders-.*\z`)}
+	o.Export.Group, o.Import.Group = "kferry-migrate-newtopic", "kferry-migrate-newtopic"
+	m := &lagMetrics{}
+	o.Metrics = m
+	ctx, stop := context.WithCancel(e.ctx)
+	done := make(chan error, 1)
+	go func() {
+		_, err := pipeline.Migrate(ctx, e.kc, tg.kc, e.b, e.url, o)
+		done <- err
+	}()
+	waitFor(t, e.ctx, "orders-eu on the target", func() (bool, error) {
+		return len(e.topicRecordsOn(tg, "orders-eu")) == 2, nil
+	})
+	e.createTopic("orders-us", 4)
+	var recs []record.Record
+	for i := range 40 {
+		recs = append(recs, record.Record{Topic: "orders-us", Partition: int32(i % 4), Value: fmt.Appendf(nil, "us-%d", i)})
+	}
+	e.produce(recs...)
+	waitFor(t, e.ctx, "orders-us on the target with its lag measured", func() (bool, error) {
+		m.mu.Lock()
+		_, measured := m.lag["orders-us/3"]
+		m.mu.Unlock()
+		return measured && len(e.topicRecordsOn(tg, "orders-us")) == 40, nil
+	})
+	stop()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	checkMigrated(t, e, tg, "orders-us", "orders-us", nil)
+	if topics, err := tg.kc.DescribeTopics(e.ctx, []string{"orders-us"}); err != nil || topics["orders-us"].Partitions != 4 {
+		t.Errorf("target orders-us: %+v, %v; want 4 partitions", topics["orders-us"], err)
+	}
+}
