@@ -85,9 +85,11 @@ The same flags resume an interrupted migration: the exporter's consumer group
 on the source and the progress group on the target share one name (--group,
 default kferry-migrate-<hash of --via, selection and renames>). Copies started
 with the same flags share the partitions (each imports what its exporter owns;
-a partition that moves is fenced on the target first). Security flags exist per
-side: --source-tls, --target-sasl-*,
-... (environment KFERRY_SOURCE_SASL_PASSWORD, KFERRY_TARGET_SASL_PASSWORD).
+a partition that moves is fenced on the target first).
+
+Every Kafka flag exists per side (--source-tls, --target-sasl-mechanism, ...;
+KFERRY_SOURCE_SASL_PASSWORD, KFERRY_TARGET_SASL_PASSWORD), and --source-profile
+and --target-profile take a side's settings from a --config profile.
 
 Exit status: 0 done (or stopped by a signal with --follow), 1 failed or
 interrupted, 2 usage error.` + envHelp,
