@@ -3,6 +3,8 @@ package cli
 import (
 	"context"
 	"fmt"
+	"log/slog"
+	"net/http"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -81,18 +83,28 @@ func (f *followFlags) run(ctx context.Context, g *globals, o *exportOptions, kc 
 	}
 	if f.metricsAddr != "" {
 		m := metrics.NewExport()
-		srv, err := metrics.Serve(f.metricsAddr, m.Handler())
+		stop, err := serveMetrics(f.metricsAddr, m.Handler(), log)
 		if err != nil {
-			return fmt.Errorf("--metrics-addr: %w", err)
+			return err
 		}
-		defer func() {
-			cctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-			defer cancel()
-			_ = srv.Close(cctx)
-		}()
-		log.Info("serving metrics", "addr", srv.Addr(), "paths", "/metrics /healthz /readyz")
+		defer stop()
 		fo.Metrics = m
 	}
 	s, err := pipeline.Follow(ctx, kc, b, store.Redact(o.to), fo)
 	return o.report.finish(g.stdout, s, err)
+}
+
+// serveMetrics serves h (/metrics, /healthz, /readyz) on --metrics-addr until
+// stop, which gives running scrapes two seconds to finish.
+func serveMetrics(addr string, h http.Handler, log *slog.Logger) (stop func(), err error) {
+	srv, err := metrics.Serve(addr, h)
+	if err != nil {
+		return nil, fmt.Errorf("--metrics-addr: %w", err)
+	}
+	log.Info("serving metrics", "addr", srv.Addr(), "paths", "/metrics /healthz /readyz")
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_ = srv.Close(ctx)
+	}, nil
 }

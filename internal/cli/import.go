@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"gocloud.dev/blob"
@@ -205,16 +204,11 @@ func runImport(ctx context.Context, g *globals, o *importOptions) error {
 func runImportFollow(ctx context.Context, g *globals, o *importOptions, kc *kafka.Client, b *blob.Bucket, io pipeline.ImportOptions) error {
 	if o.metricsAddr != "" {
 		m := metrics.NewImport()
-		srv, err := metrics.Serve(o.metricsAddr, m.Handler())
+		stop, err := serveMetrics(o.metricsAddr, m.Handler(), io.Logger)
 		if err != nil {
-			return fmt.Errorf("--metrics-addr: %w", err)
+			return err
 		}
-		defer func() {
-			cctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-			defer cancel()
-			_ = srv.Close(cctx)
-		}()
-		io.Logger.Info("serving metrics", "addr", srv.Addr(), "paths", "/metrics /healthz /readyz")
+		defer stop()
 		io.Metrics = m
 	}
 	s, err := pipeline.ImportFollow(ctx, kc, b, store.Redact(o.from), pipeline.ImportFollowOptions{

@@ -287,16 +287,11 @@ func runMigrate(ctx context.Context, g *globals, o *migrateOptions) error {
 	}
 	if o.metricsAddr != "" {
 		m := metrics.NewMigrate()
-		srv, err := metrics.Serve(o.metricsAddr, m.Handler())
+		stop, err := serveMetrics(o.metricsAddr, m.Handler(), log)
 		if err != nil {
-			return fmt.Errorf("--metrics-addr: %w", err)
+			return err
 		}
-		defer func() {
-			cctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-			defer cancel()
-			_ = srv.Close(cctx)
-		}()
-		log.Info("serving metrics", "addr", srv.Addr(), "paths", "/metrics /healthz /readyz")
+		defer stop()
 		mo.Metrics = m
 	}
 	s, err := pipeline.Migrate(ctx, src, dst, b, bucket, mo)
