@@ -52,6 +52,25 @@ func isRetriable(err error) bool {
 }
 
 // Transient reports whether err is a Kafka fault that may pass (see
-// isRetriable). Work that can start over from a durable point, such as a
-// restore resuming from its committed progress, retries on it.
-func Transient(err error) bool { return isRetriable(err) }
+// isRetriable), or a broker that closed a connection right after a request,
+// as a restarting one does (franz-go then fails the transactional producer
+// for good, so only starting over with a new writer gets past it; a broker
+// that wants SASL fails the same way every time, and the bounded restarts
+// end with this error). Work that can start over from a durable point, such
+// as a restore resuming from its committed progress, retries on it.
+func Transient(err error) bool {
+	var eof *kgo.ErrFirstReadEOF
+	return isRetriable(err) || errors.As(err, &eof)
+}
+
+// PauseBeforeRestart waits a little longer before each start-over after a
+// Transient fault (200 ms × restarts), so a restarting broker has time to come
+// back; it returns early when ctx ends.
+func PauseBeforeRestart(ctx context.Context, restarts int) {
+	t := time.NewTimer(time.Duration(restarts+1) * 200 * time.Millisecond)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}

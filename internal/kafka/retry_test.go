@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 func TestIsRetriable(t *testing.T) {
@@ -60,5 +61,22 @@ func TestRetriable(t *testing.T) {
 	err = retriable(ctx, 300*time.Millisecond, func() error { return kerr.NotCoordinator })
 	if !errors.Is(err, kerr.NotCoordinator) || time.Since(start) > 2*time.Second {
 		t.Errorf("an error that persists: %v after %s, want it back within the limit", err, time.Since(start))
+	}
+}
+
+// TestTransient: a transactional producer that failed for good because a
+// restarting broker closed the connection is worth a new writer; a closed
+// connection on first contact is not an admin retry (it is how a missing
+// SASL setup looks).
+func TestTransient(t *testing.T) {
+	eof := fmt.Errorf("begin transaction: producer ID has a fatal, unrecoverable error, err: %w", &kgo.ErrFirstReadEOF{})
+	if !Transient(eof) {
+		t.Errorf("Transient(%v) = false, want true", eof)
+	}
+	if isRetriable(&kgo.ErrFirstReadEOF{}) {
+		t.Errorf("isRetriable(ErrFirstReadEOF) = true, want false")
+	}
+	if Transient(kerr.TopicAuthorizationFailed) {
+		t.Errorf("Transient(TopicAuthorizationFailed) = true")
 	}
 }

@@ -153,6 +153,7 @@ func Import(ctx context.Context, kc *kafka.Client, b *blob.Bucket, bucketName st
 					return err
 				}
 				log.Warn("import interrupted by a Kafka fault; resuming from the committed progress", "topic", t.target, "partition", t.src.Partition, "error", err.Error())
+				kafka.PauseBeforeRestart(gctx, restarts)
 			}
 		})
 	}

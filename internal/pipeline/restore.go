@@ -376,6 +376,7 @@ func restorePartition(ctx context.Context, kc *kafka.Client, b *blob.Bucket, m *
 			return err
 		}
 		log.Warn("restore interrupted by a Kafka fault; resuming from the committed progress", "topic", t.target, "partition", t.src.Partition, "error", err.Error())
+		kafka.PauseBeforeRestart(ctx, restarts)
 	}
 }
 
