@@ -38,6 +38,9 @@ var ErrBadURL = errors.New("bad bucket URL")
 // CheckTimeout bounds the first call to a bucket, so a wrong endpoint fails fast.
 const CheckTimeout = 20 * time.Second
 
+// checkListings bounds the listings Check tries when one fails with NotFound.
+const checkListings = 3
+
 // Open opens raw as a bucket. raw is a gocloud.dev URL ("s3://bucket/prefix?region=..",
 // "file:///dir", "mem://") or a plain local path. For s3, gs and azblob the URL path
 // is a key prefix inside the bucket. Local folders are written without gocloud's
@@ -133,10 +136,18 @@ func OpenWith(ctx context.Context, raw string, o Options) (*blob.Bucket, error) 
 func Check(parent context.Context, b *blob.Bucket, raw string) error {
 	ctx, cancel := context.WithTimeout(parent, CheckTimeout)
 	defer cancel()
-	it := b.List(&blob.ListOptions{BeforeList: limitCheckAttempts})
-	_, err := it.Next(ctx)
-	if err == nil || errors.Is(err, io.EOF) {
-		return nil
+	var err error
+	for attempt := 1; attempt <= checkListings; attempt++ {
+		// One level only: a local folder's listing stats what it lists, and
+		// a file another process renames meanwhile (a *.tmp moved into
+		// place) fails it with NotFound, so that is asked again.
+		it := b.List(&blob.ListOptions{Delimiter: "/", BeforeList: limitCheckAttempts})
+		if _, err = it.Next(ctx); err == nil || errors.Is(err, io.EOF) {
+			return nil
+		}
+		if gcerrors.Code(err) != gcerrors.NotFound || ctx.Err() != nil {
+			break
+		}
 	}
 	if parent.Err() == nil && ctx.Err() != nil && !errors.Is(err, ErrStalled) {
 		err = fmt.Errorf("%w: no answer within %s", ErrStalled, CheckTimeout)
