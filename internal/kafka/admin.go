@@ -40,7 +40,11 @@ type TopicDetails struct {
 func (c *Client) DescribeTopics(ctx context.Context, topics []string) (map[string]TopicDetails, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.timeout())
 	defer cancel()
-	td, err := c.adm.ListTopicsWithInternal(ctx, topics...)
+	var td kadm.TopicDetails
+	err := retriable(ctx, c.cfg.timeout(), func() (err error) {
+		td, err = c.adm.ListTopicsWithInternal(ctx, topics...)
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("describe topics: %w", err)
 	}
@@ -65,7 +69,11 @@ func (c *Client) DescribeTopics(ctx context.Context, topics []string) (map[strin
 			names = append(names, name)
 		}
 	}
-	rcs, err := c.adm.DescribeTopicConfigs(ctx, names...)
+	var rcs kadm.ResourceConfigs
+	err = retriable(ctx, c.cfg.timeout(), func() (err error) {
+		rcs, err = c.adm.DescribeTopicConfigs(ctx, names...)
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("describe topic configs: %w", err)
 	}

@@ -42,26 +42,25 @@ func retriable(ctx context.Context, limit time.Duration, op func() error) error 
 
 // isRetriable reports whether err may pass if the request is sent again: a
 // retriable Kafka error, CONCURRENT_TRANSACTIONS (not marked retriable, but a
-// broker answers it while the previous transaction is being completed), or a
+// broker answers it while the previous transaction is being completed), a
 // broken or refused connection (a broker restarting; the client looks up the
-// new leader or coordinator on the next try).
+// new leader or coordinator on the next try), or a connection the broker closed
+// right after a request. franz-go does not retry that last one, as it is also
+// how a missing TLS or SASL setup looks; but these calls come after Dial has
+// proven the setup, so here it is a restarting broker.
 func isRetriable(err error) bool {
 	var op *net.OpError
+	var eof *kgo.ErrFirstReadEOF
 	return kerr.IsRetriable(err) || errors.Is(err, kerr.ConcurrentTransactions) ||
-		kgo.IsRetryableBrokerErr(err) || (errors.As(err, &op) && op.Op == "dial")
+		kgo.IsRetryableBrokerErr(err) || (errors.As(err, &op) && op.Op == "dial") || errors.As(err, &eof)
 }
 
 // Transient reports whether err is a Kafka fault that may pass (see
-// isRetriable), or a broker that closed a connection right after a request,
-// as a restarting one does (franz-go then fails the transactional producer
-// for good, so only starting over with a new writer gets past it; a broker
-// that wants SASL fails the same way every time, and the bounded restarts
-// end with this error). Work that can start over from a durable point, such
-// as a restore resuming from its committed progress, retries on it.
-func Transient(err error) bool {
-	var eof *kgo.ErrFirstReadEOF
-	return isRetriable(err) || errors.As(err, &eof)
-}
+// isRetriable). Work that can start over from a durable point, such as a
+// restore resuming from its committed progress, retries on it (franz-go fails
+// a transactional producer for good after such a fault at InitProducerId, so
+// only a new writer gets past it).
+func Transient(err error) bool { return isRetriable(err) }
 
 // PauseBeforeRestart waits a little longer before each start-over after a
 // Transient fault (200 ms × restarts), so a restarting broker has time to come

@@ -65,16 +65,12 @@ func TestRetriable(t *testing.T) {
 }
 
 // TestTransient: a transactional producer that failed for good because a
-// restarting broker closed the connection is worth a new writer; a closed
-// connection on first contact is not an admin retry (it is how a missing
-// SASL setup looks).
+// restarting broker closed the connection is worth a new writer, and a closed
+// connection is worth a retry of an admin call (Dial has proven TLS and SASL).
 func TestTransient(t *testing.T) {
 	eof := fmt.Errorf("begin transaction: producer ID has a fatal, unrecoverable error, err: %w", &kgo.ErrFirstReadEOF{})
-	if !Transient(eof) {
-		t.Errorf("Transient(%v) = false, want true", eof)
-	}
-	if isRetriable(&kgo.ErrFirstReadEOF{}) {
-		t.Errorf("isRetriable(ErrFirstReadEOF) = true, want false")
+	if !Transient(eof) || !isRetriable(eof) {
+		t.Errorf("Transient(%v) = %v, isRetriable %v; want true, true", eof, Transient(eof), isRetriable(eof))
 	}
 	if Transient(kerr.TopicAuthorizationFailed) {
 		t.Errorf("Transient(TopicAuthorizationFailed) = true")
