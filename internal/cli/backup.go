@@ -310,7 +310,7 @@ func runRestore(ctx context.Context, g *globals, o *restoreOptions) error {
 	if o.follow {
 		ro.ProgressGroup = o.group
 		if ro.ProgressGroup == "" {
-			ro.ProgressGroup = pipeline.RestoreFollowGroup(store.Redact(o.from), o.sel.topics, o.sel.regex, o.renames)
+			ro.ProgressGroup = pipeline.RestoreFollowGroup(store.Redact(o.from), sel, o.renames)
 		}
 		s, err := pipeline.RestoreFollow(ctx, kc, b, store.Redact(o.from), pipeline.RestoreFollowOptions{
 			RestoreOptions: ro, PollInterval: o.pollInterval, ShutdownTimeout: o.shutdown,

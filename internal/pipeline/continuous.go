@@ -2,8 +2,6 @@ package pipeline
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -15,6 +13,7 @@ import (
 	"gocloud.dev/blob"
 
 	"github.com/kferry/kferry/internal/kafka"
+	"github.com/kferry/kferry/internal/plan"
 	"github.com/kferry/kferry/pkg/manifest"
 )
 
@@ -90,12 +89,8 @@ type RestoreFollowOptions struct {
 
 // RestoreFollowGroup is the progress group of restore --follow: one per bucket
 // URL, selection and renames, kept across backups.
-func RestoreFollowGroup(bucketURL string, sel []string, regex string, renames []string) string {
-	h := sha256.New()
-	names := slices.Clone(sel)
-	slices.Sort(names)
-	fmt.Fprintf(h, "%s\x00%s\x00%s\x00%s", bucketURL, strings.Join(names, ","), regex, strings.Join(renames, "\x00"))
-	return "kferry-restore-follow-" + hex.EncodeToString(h.Sum(nil))[:12]
+func RestoreFollowGroup(bucketURL string, sel plan.Selector, renames []string) string {
+	return groupName("kferry-restore-follow-", bucketURL, "", sel, strings.Join(renames, "\x00"))
 }
 
 // RestoreFollow restores the newest backup of the bucket, and then every newer

@@ -60,7 +60,7 @@ func TestBackupAndRestoreFollow(t *testing.T) {
 	go func() {
 		defer wg.Done()
 		_, err := pipeline.RestoreFollow(ctx, tg.kc, e.b, e.url, pipeline.RestoreFollowOptions{
-			RestoreOptions: pipeline.RestoreOptions{Logger: discardLogger(), ProgressGroup: pipeline.RestoreFollowGroup(e.url, nil, "", nil)},
+			RestoreOptions: pipeline.RestoreOptions{Logger: discardLogger(), ProgressGroup: pipeline.RestoreFollowGroup(e.url, plan.Selector{}, nil)},
 			PollInterval:   50 * time.Millisecond,
 			AfterRound: func(_ int, id string) {
 				mu.Lock()

@@ -87,6 +87,14 @@ type FollowOptions struct {
 // given: one per bucket URL (without secrets), topics folder and topic
 // selection, so that copies started with the same flags share the work.
 func DefaultGroup(bucketURL, topicsDir string, sel plan.Selector) string {
+	return groupName("kferry-export-", bucketURL, topicsDir, sel)
+}
+
+// groupName is prefix plus a hash of what identifies a run: the bucket URL
+// (without secrets), topics folder, topic selection and each of extra. The
+// names of existing runs must not change (a rerun finds its progress by
+// them), so fields are only ever appended.
+func groupName(prefix, bucketURL, topicsDir string, sel plan.Selector, extra ...string) string {
 	names := slices.Clone(sel.Names)
 	slices.Sort(names)
 	h := sha256.New()
@@ -94,7 +102,10 @@ func DefaultGroup(bucketURL, topicsDir string, sel plan.Selector) string {
 	if sel.Regex != nil {
 		h.Write([]byte(sel.Regex.String()))
 	}
-	return "kferry-export-" + hex.EncodeToString(h.Sum(nil))[:12]
+	for _, e := range extra {
+		fmt.Fprintf(h, "\x00%s", e)
+	}
+	return prefix + hex.EncodeToString(h.Sum(nil))[:12]
 }
 
 // Follow exports the selected topics continuously as one member of the consumer

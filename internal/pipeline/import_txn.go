@@ -2,14 +2,11 @@ package pipeline
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"hash/fnv"
 	"io"
 	"log/slog"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -71,15 +68,7 @@ func (s Shard) Owns(topic string, partition int32) bool {
 // rerun or another shard with the same flags shares the progress. Its offset on
 // a target partition is the next source offset to import.
 func ImportGroup(bucketURL, topicsDir string, sel plan.Selector, files string, renames []string) string {
-	names := slices.Clone(sel.Names)
-	slices.Sort(names)
-	h := sha256.New()
-	fmt.Fprintf(h, "%s\x00%s\x00%s\x00", bucketURL, strings.Trim(topicsDir, "/"), strings.Join(names, ","))
-	if sel.Regex != nil {
-		h.Write([]byte(sel.Regex.String()))
-	}
-	fmt.Fprintf(h, "\x00%s\x00%s", files, strings.Join(renames, "\x00"))
-	return "kferry-import-" + hex.EncodeToString(h.Sum(nil))[:12]
+	return groupName("kferry-import-", bucketURL, topicsDir, sel, files, strings.Join(renames, "\x00"))
 }
 
 // ImportMetrics receives what an import does (internal/metrics implements it

@@ -2,13 +2,10 @@ package pipeline
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"regexp"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -86,15 +83,7 @@ type MigrateOptions struct {
 // source and its progress group on the target: one per bucket URL (without
 // secrets), selection and renames, so a rerun with the same flags resumes.
 func MigrateGroup(bucketURL, topicsDir string, sel plan.Selector, renames []string) string {
-	names := slices.Clone(sel.Names)
-	slices.Sort(names)
-	h := sha256.New()
-	fmt.Fprintf(h, "%s\x00%s\x00%s\x00", bucketURL, strings.Trim(topicsDir, "/"), strings.Join(names, ","))
-	if sel.Regex != nil {
-		h.Write([]byte(sel.Regex.String()))
-	}
-	fmt.Fprintf(h, "\x00%s", strings.Join(renames, "\x00"))
-	return "kferry-migrate-" + hex.EncodeToString(h.Sum(nil))[:12]
+	return groupName("kferry-migrate-", bucketURL, topicsDir, sel, strings.Join(renames, "\x00"))
 }
 
 // Migrate copies the selected topics from src to dst through the bucket: an
@@ -110,20 +99,21 @@ func MigrateGroup(bucketURL, topicsDir string, sel plan.Selector, renames []stri
 // group offsets committed), MigrateFollow when ctx ends (nil error).
 func Migrate(ctx context.Context, src, dst *kafka.Client, b *blob.Bucket, bucketName string, o MigrateOptions) (Summary, error) {
 	started := time.Now()
+	none := Summary{Command: "migrate", Bucket: bucketName, Started: started}
 	mg, err := newMigration(src, dst, &o)
 	if err != nil {
 		return Summary{}, err
 	}
 	topics, err := mg.prepare(ctx)
 	if err != nil {
-		return Summary{Command: "migrate", Bucket: bucketName, Started: started}, err
+		return none, err
 	}
 	if len(topics) == 0 && o.Mode != MigrateFollow {
-		return Summary{Command: "migrate", Bucket: bucketName, Started: started}, fmt.Errorf("%w: no topic of the source matches %s (only --follow waits for topics to appear)", plan.ErrNothingSelected, o.Export.Selector.String())
+		return none, fmt.Errorf("%w: no topic of the source matches %s (only --follow waits for topics to appear)", plan.ErrNothingSelected, o.Export.Selector.String())
 	}
 	if o.Mode == MigrateOnce {
 		if mg.captured, err = src.Ranges(ctx, topics); err != nil {
-			return Summary{Command: "migrate", Bucket: bucketName, Started: started}, err
+			return none, err
 		}
 	}
 	mg.log.Info("migrate starting", "mode", o.Mode.String(), "group", o.Export.Group, "selection", o.Export.Selector.String(), "bucket", bucketName, "groups", regexString(o.Groups))

@@ -16,7 +16,7 @@ import (
 // measured last, end offsets seen over time (for lag in seconds), and the
 // offset map of the records this run migrated (for group translation).
 type migratedPart struct {
-	next, end         int64 // progress and source end at the last measure
+	next              int64 // progress at the last measure
 	prevNext, prevEnd int64
 	lag               int64
 	seconds           float64
@@ -296,7 +296,7 @@ func (mg *migration) measure(ctx context.Context) (bool, error) {
 			seconds = p.lagSeconds(next, now)
 		}
 		mg.mu.Lock()
-		p.next, p.end, p.lag, p.seconds = next, r.End, lag, seconds
+		p.next, p.lag, p.seconds = next, lag, seconds
 		mg.mu.Unlock()
 		mg.m.Lag(r.Topic, r.Partition, lag, seconds)
 		target := r.End

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"regexp"
 	"slices"
@@ -235,17 +236,7 @@ func TestMigrateRefusesNonEmptyTarget(t *testing.T) {
 		t.Fatalf("err = %v, want ErrTargetNotEmpty", err)
 	}
 	if objs := e.rawObjects(); len(objs) != 0 {
-		t.Errorf("objects written before the refusal: %v", slices.Sorted(mapKeys(objs)))
-	}
-}
-
-func mapKeys[V any](m map[string]V) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
+		t.Errorf("objects written before the refusal: %v", slices.Sorted(maps.Keys(objs)))
 	}
 }
 
