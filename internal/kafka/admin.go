@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"regexp"
 	"sort"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -310,4 +312,98 @@ func (c *Client) GroupMembers(ctx context.Context, groups []string) (map[string]
 		out[g] = len(described[g].Members)
 	}
 	return out, nil
+}
+
+// StableOffsets returns what group committed on parts (partitions without a
+// commit are absent), read with OffsetFetch RequireStable on exactly those
+// partitions. A broker answers UNSTABLE_OFFSET_COMMIT for a partition while a
+// transaction holds an offset of it pending; StableOffsets asks again, backing
+// off, until the answer is final or the timeout passes. The partitions are
+// named rather than the group's all: Kafka's classic coordinator ignores
+// RequireStable when a fetch asks for all of a group's offsets.
+//
+// Only a writer that fenced the partition's previous writer first can rely on
+// the answer being the last word: see TxnWriter.Resume.
+func (c *Client) StableOffsets(ctx context.Context, group string, parts []TopicPartition) (map[TopicPartition]GroupOffset, error) {
+	return stableOffsets(ctx, c.cl, c.cfg.timeout(), group, parts)
+}
+
+func stableOffsets(ctx context.Context, cl *kgo.Client, limit time.Duration, group string, parts []TopicPartition) (map[TopicPartition]GroupOffset, error) {
+	out := make(map[TopicPartition]GroupOffset, len(parts))
+	if len(parts) == 0 {
+		return out, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
+	pending := parts
+	for tries := 0; ; tries++ {
+		unstable, err := fetchStableOnce(ctx, cl, group, pending, out)
+		if err == nil && len(unstable) == 0 {
+			return out, nil
+		}
+		if err != nil && !isRetriable(err) {
+			return nil, fmt.Errorf("fetch offsets of group %s: %w", group, err)
+		}
+		if err == nil {
+			pending, err = unstable, fmt.Errorf("%s: %w", unstable[0], kerr.UnstableOffsetCommit)
+		}
+		// Short first pauses: a pending commit normally completes within
+		// milliseconds of the writer's EndTxn.
+		wait := min(10*time.Millisecond<<min(tries, 6), 500*time.Millisecond)
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, fmt.Errorf("fetch offsets of group %s: still unstable after %s (an open transaction of another writer holds them; fence it first): %w", group, limit, err)
+		case <-t.C:
+		}
+	}
+}
+
+// fetchStableOnce sends one OffsetFetch RequireStable for parts, adds the
+// final offsets to out and returns the partitions still pending.
+func fetchStableOnce(ctx context.Context, cl *kgo.Client, group string, parts []TopicPartition, out map[TopicPartition]GroupOffset) ([]TopicPartition, error) {
+	req := kmsg.NewPtrOffsetFetchRequest()
+	req.Group, req.RequireStable = group, true
+	index := map[string]int{}
+	for _, tp := range parts {
+		i, ok := index[tp.Topic]
+		if !ok {
+			i = len(req.Topics)
+			index[tp.Topic] = i
+			rt := kmsg.NewOffsetFetchRequestTopic()
+			rt.Topic = tp.Topic
+			req.Topics = append(req.Topics, rt)
+		}
+		req.Topics[i].Partitions = append(req.Topics[i].Partitions, tp.Partition)
+	}
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil {
+		return nil, err
+	}
+	if err := kerr.ErrorForCode(resp.ErrorCode); err != nil {
+		if errors.Is(err, kerr.GroupIDNotFound) {
+			return nil, nil // nothing committed yet
+		}
+		return nil, err
+	}
+	var unstable []TopicPartition
+	for _, t := range resp.Topics {
+		for _, p := range t.Partitions {
+			tp := TopicPartition{Topic: t.Topic, Partition: p.Partition}
+			switch perr := kerr.ErrorForCode(p.ErrorCode); {
+			case errors.Is(perr, kerr.UnstableOffsetCommit):
+				unstable = append(unstable, tp)
+			case perr != nil:
+				return nil, fmt.Errorf("%s: %w", tp, perr)
+			case p.Offset >= 0:
+				meta := ""
+				if p.Metadata != nil {
+					meta = *p.Metadata
+				}
+				out[tp] = GroupOffset{Group: group, Topic: tp.Topic, Partition: tp.Partition, Offset: p.Offset, Metadata: meta}
+			}
+		}
+	}
+	return unstable, nil
 }

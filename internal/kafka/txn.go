@@ -2,6 +2,7 @@ package kafka
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -26,8 +27,9 @@ type TxnWriter struct {
 	// timeout bounds the retries of a retriable error in commitOffsets.
 	timeout time.Duration
 
-	mu  sync.Mutex
-	err error
+	mu      sync.Mutex
+	err     error
+	resumed bool // Resume fenced and read the progress
 }
 
 // TxnOption tunes a TxnWriter.
@@ -82,11 +84,43 @@ func NewTxnWriter(ctx context.Context, cfg Config, txnID string, o WriterOptions
 	return &TxnWriter{cl: cl, adm: kadm.NewClient(cl), txnID: txnID, ids: map[string][16]byte{}, timeout: cfg.timeout()}, nil
 }
 
-// Fence registers the writer's transactional id with the coordinator now
-// (InitProducerId): any earlier writer with the same id is fenced, and its open
-// transaction is completed (aborted) before Fence returns, so what the group
-// shows afterwards, read with RequireStable, is final. A no-op without an id.
-func (w *TxnWriter) Fence(ctx context.Context) error {
+// ErrNotResumed means a transaction was begun on a writer whose previous
+// writer was not fenced and whose progress was not read: see Resume.
+var ErrNotResumed = errors.New("transactional writer used before Resume")
+
+// Resume is the one way a transactional writer learns where to go on from. It
+// does three things in this order, and the order is the whole point:
+//
+//  1. fence: InitProducerId with the writer's transactional id. An earlier
+//     writer with the same id (a killed run, another copy) can commit no more;
+//     a transaction it left open is aborted, and one whose commit it had sent
+//     is completed, before the broker answers.
+//  2. read the group's offsets on parts with RequireStable (StableOffsets):
+//     a commit of the fenced writer that is still being written out is waited
+//     for, not missed.
+//  3. only then may the caller write (Begin refuses before Resume).
+//
+// Reading the progress first (or without RequireStable) lets a commit still in
+// flight from a killed run go unseen, and its records go in a second time.
+// Without a transactional id (at-least-once) there is nothing to fence and the
+// read is still stable. Partitions without a commit are absent from the result.
+func (w *TxnWriter) Resume(ctx context.Context, group string, parts ...TopicPartition) (map[TopicPartition]GroupOffset, error) {
+	if err := w.fence(ctx); err != nil {
+		return nil, err
+	}
+	done, err := stableOffsets(ctx, w.cl, w.timeout, group, parts)
+	if err != nil {
+		return nil, err
+	}
+	w.mu.Lock()
+	w.resumed = true
+	w.mu.Unlock()
+	return done, nil
+}
+
+// fence registers the writer's transactional id with the coordinator now
+// (InitProducerId). A no-op without an id.
+func (w *TxnWriter) fence(ctx context.Context) error {
 	if w.txnID == "" {
 		return nil
 	}
@@ -102,13 +136,18 @@ func (w *TxnWriter) Fence(ctx context.Context) error {
 // after its timeout, or at once by the next writer with the same id.
 func (w *TxnWriter) Close() { w.cl.Close() }
 
-// Begin starts a transaction.
+// Begin starts a transaction. A transactional writer refuses (ErrNotResumed)
+// until Resume has fenced its predecessor and read the progress.
 func (w *TxnWriter) Begin() error {
 	w.mu.Lock()
 	w.err = nil
+	resumed := w.resumed
 	w.mu.Unlock()
 	if w.txnID == "" {
 		return nil
+	}
+	if !resumed {
+		return fmt.Errorf("begin transaction %s: %w", w.txnID, ErrNotResumed)
 	}
 	if err := w.cl.BeginTransaction(); err != nil {
 		return fmt.Errorf("begin transaction: %w", err)

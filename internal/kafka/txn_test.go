@@ -2,8 +2,11 @@ package kafka_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
 
 	"github.com/kferry/kferry/internal/kafka"
 	"github.com/kferry/kferry/internal/kafka/kafkatest"
@@ -22,6 +25,9 @@ func TestTxnWriterCommitsRecordsAndOffsetsTogether(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer w.Close()
+	if _, err := w.Resume(ctx, "g", kafka.TopicPartition{Topic: "t", Partition: 1}); err != nil {
+		t.Fatal(err)
+	}
 
 	ts := time.UnixMilli(1_600_000_000_000)
 	produce := func(vals ...string) []int64 {
@@ -71,5 +77,89 @@ func TestTxnWriterCommitsRecordsAndOffsetsTogether(t *testing.T) {
 	}
 	if offs["t"][1] != 2 {
 		t.Errorf("group g offset = %v, want 2", offs)
+	}
+}
+
+// TestTxnWriterResumeOrder: a writer killed with a transaction open that holds
+// records and a progress offset (sent TxnOffsetCommit, never EndTxn) leaves the
+// group's offsets pending. A plain stable read is held up by that transaction
+// until it times out; Resume of a new writer with the same id fences it first
+// (the open transaction is aborted), so its stable read answers at once with
+// the last committed progress. A writer that was not resumed may not begin.
+func TestTxnWriterResumeOrder(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	c := kafkatest.NewCluster(t)
+	if err := c.CreateTopic(ctx, "t", 1); err != nil {
+		t.Fatal(err)
+	}
+	cfg := c.Config()
+	cfg.Timeout = 2 * time.Second
+	tp := kafka.TopicPartition{Topic: "t", Partition: 0}
+	progress := func(w *kafka.TxnWriter, off int64) {
+		t.Helper()
+		if err := w.Begin(); err != nil {
+			t.Fatal(err)
+		}
+		rec := record.Record{Topic: "t", Partition: 0, Value: []byte("v")}
+		w.Produce(ctx, &rec, nil)
+		if err := w.Commit(ctx, []kafka.GroupOffset{{Group: "p", Topic: "t", Partition: 0, Offset: off}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	old, err := kafka.NewTxnWriter(ctx, cfg, "p-t-0", kafka.WriterOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer old.Close()
+	if err := old.Begin(); !errors.Is(err, kafka.ErrNotResumed) {
+		t.Fatalf("Begin before Resume: %v, want ErrNotResumed", err)
+	}
+	if done, err := old.Resume(ctx, "p", tp); err != nil || len(done) != 0 {
+		t.Fatalf("first Resume = %v, %v; want no progress", done, err)
+	}
+	progress(old, 1)
+	// The "killed" transaction: records and progress 2 sent, never ended.
+	if err := old.Begin(); err != nil {
+		t.Fatal(err)
+	}
+	rec := record.Record{Topic: "t", Partition: 0, Value: []byte("lost")}
+	old.Produce(ctx, &rec, nil)
+	if err := old.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := old.CommitOffsetsOnly(ctx, []kafka.GroupOffset{{Group: "p", Topic: "t", Partition: 0, Offset: 2}}); err != nil {
+		t.Fatal(err)
+	}
+
+	kc, err := kafka.Dial(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer kc.Close()
+	if _, err := kc.StableOffsets(ctx, "p", []kafka.TopicPartition{tp}); !errors.Is(err, kerr.UnstableOffsetCommit) {
+		t.Fatalf("stable read with the transaction open: %v, want UNSTABLE_OFFSET_COMMIT after the timeout", err)
+	}
+
+	w, err := kafka.NewTxnWriter(ctx, cfg, "p-t-0", kafka.WriterOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	done, err := w.Resume(ctx, "p", tp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := done[tp].Offset; got != 1 {
+		t.Fatalf("progress after Resume = %d, want 1 (the open transaction aborted)", got)
+	}
+	progress(w, 2)
+	got, err := c.ReadAll(ctx, "t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got[0]) != 2 {
+		t.Fatalf("committed records %d, want 2 (the fenced writer's record aborted)", len(got[0]))
 	}
 }

@@ -216,7 +216,7 @@ func prepareTargets(ctx context.Context, kc *kafka.Client, cat *Catalog, selecte
 	}
 	if !o.Append {
 		owned := func(dst string, p int32) bool { return o.Shard.Owns(sourceOf[dst], p) }
-		if err := checkTargetsEmpty(ctx, kc, o.Group, toCheck, owned); err != nil {
+		if err := checkTargetsEmpty(ctx, kc, o.Group, o.AtLeastOnce, toCheck, owned); err != nil {
 			return nil, err
 		}
 	}
@@ -291,7 +291,7 @@ const importRestarts = 5
 func importPartitionOnce(ctx context.Context, kc *kafka.Client, b *blob.Bucket, t importTask, o *ImportOptions, group string, col *collector, log *slog.Logger, metrics ImportMetrics) error {
 	pi := newPartitionImport(t, o, group, kc.Config(), col, log, metrics)
 	defer pi.close()
-	if err := pi.loadProgress(ctx, kc); err != nil {
+	if err := pi.resume(ctx); err != nil {
 		return err
 	}
 	return pi.pass(ctx, ctx, b, false)

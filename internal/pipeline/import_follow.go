@@ -243,16 +243,9 @@ func (f *importFollower) passOne(ctx, work context.Context, pi *partitionImport,
 	if reload {
 		pi.close() // a failed transaction's writer is not reused
 		pi.next, pi.lastKey, pi.lastSize = -1, "", 0
-		progressCtx := work
-		if f.o.Owns != nil {
-			// Another copy may have imported this partition until now: fence
-			// its writer first, so the progress read next is final.
-			if err := pi.fence(work); err != nil {
-				return err
-			}
-			progressCtx = kafka.RequireStable(work)
-		}
-		if err := pi.loadProgress(progressCtx, f.kc); err != nil {
+		// Another copy (or a killed run) may have imported this partition
+		// until now: resume fences its writer before reading the progress.
+		if err := pi.resume(work); err != nil {
 			return err
 		}
 	}

@@ -130,15 +130,21 @@ func newPartitionImport(t importTask, o *ImportOptions, group string, cfg kafka.
 	return &partitionImport{t: t, o: o, group: group, cfg: cfg, col: col, log: log, metrics: m, next: -1, hole: -1}
 }
 
-// loadProgress reads the partition's committed progress from the group.
-func (pi *partitionImport) loadProgress(ctx context.Context, kc *kafka.Client) error {
-	done, err := kc.CommittedOffsets(ctx, pi.group, []string{pi.t.target})
+// resume opens the partition's writer and resumes it (kafka.TxnWriter.Resume:
+// fence the previous writer, then read the progress stable), so pi.next is the
+// committed progress and nothing another run committed can be missed.
+func (pi *partitionImport) resume(ctx context.Context) error {
+	if err := pi.open(ctx); err != nil {
+		return err
+	}
+	tp := kafka.TopicPartition{Topic: pi.t.target, Partition: pi.t.src.Partition}
+	done, err := pi.w.Resume(ctx, pi.group, tp)
 	if err != nil {
 		return err
 	}
-	if off, ok := done[pi.t.target][pi.t.src.Partition]; ok {
-		pi.next = off
-		pi.log.Info("resuming", "topic", pi.t.src.Topic, "partition", pi.t.src.Partition, "target", pi.t.target, "next_source_offset", off)
+	if off, ok := done[tp]; ok {
+		pi.next = off.Offset
+		pi.log.Info("resuming", "topic", pi.t.src.Topic, "partition", pi.t.src.Partition, "target", pi.t.target, "next_source_offset", off.Offset)
 	}
 	return nil
 }
@@ -323,15 +329,15 @@ func (pi *partitionImport) importObject(ctx context.Context, b *blob.Bucket, g G
 			continue
 		}
 		if !begun {
-			if err := pi.begin(ctx); err != nil {
+			if err := pi.begin(); err != nil {
 				return 0, err
 			}
 			begun = true
 		}
 		rec.Topic, rec.Partition, rec.Offset = pi.t.target, pi.t.src.Partition, off
-		if !pi.o.Producer.KeepTimestamps {
-			rec.Timestamp = time.Time{} // stamped by the producer
-		}
+		// A record keeps the timestamp its object carried (native objects
+		// have them); formats without timestamps (JSON, bytes) leave it zero,
+		// and the producer stamps the time of the import.
 		var onAck func(int64)
 		if c != nil {
 			// Acks arrive on the producer's goroutines while this loop grows
@@ -386,15 +392,6 @@ func (pi *partitionImport) importObject(ctx context.Context, b *blob.Bucket, g G
 	return n, nil
 }
 
-// fence opens the partition's writer and registers its transactional id, so
-// that a writer of another process with the same id can no longer commit.
-func (pi *partitionImport) fence(ctx context.Context) error {
-	if err := pi.open(ctx); err != nil {
-		return err
-	}
-	return pi.w.Fence(ctx)
-}
-
 // open creates the partition's writer unless it exists.
 func (pi *partitionImport) open(ctx context.Context) error {
 	if pi.w != nil {
@@ -402,7 +399,7 @@ func (pi *partitionImport) open(ctx context.Context) error {
 	}
 	txnID := ""
 	if !pi.o.AtLeastOnce {
-		txnID = fmt.Sprintf("%s-%s-%d", pi.group, pi.t.target, pi.t.src.Partition)
+		txnID = importTxnID(pi.group, pi.t.target, pi.t.src.Partition)
 	}
 	w, err := kafka.NewTxnWriter(ctx, pi.cfg, txnID, pi.o.Producer)
 	if err != nil {
@@ -412,11 +409,10 @@ func (pi *partitionImport) open(ctx context.Context) error {
 	return nil
 }
 
-// begin opens the partition's writer on first use (a rerun with nothing to do
-// connects no producer) and starts a transaction.
-func (pi *partitionImport) begin(ctx context.Context) error {
-	if err := pi.open(ctx); err != nil {
-		return err
+// begin starts a transaction on the writer resume opened.
+func (pi *partitionImport) begin() error {
+	if pi.w == nil {
+		return fmt.Errorf("import %s/%d: %w", pi.t.src.Topic, pi.t.src.Partition, kafka.ErrNotResumed)
 	}
 	return pi.w.Begin()
 }
@@ -424,18 +420,15 @@ func (pi *partitionImport) begin(ctx context.Context) error {
 // checkTargetsEmpty refuses target partitions that hold committed records the
 // progress group does not account for (this import did not write them), unless
 // --append. Partitions with progress are this import's own and resume.
-func checkTargetsEmpty(ctx context.Context, kc *kafka.Client, group string, targets []string, owned func(target string, p int32) bool) error {
+func checkTargetsEmpty(ctx context.Context, kc *kafka.Client, group string, atLeastOnce bool, targets []string, owned func(target string, p int32) bool) error {
 	if len(targets) == 0 {
 		return nil
 	}
-	// The end offsets first, the progress after (stable): records another copy
-	// of this import committed are visible only with their progress, so they
-	// cannot look foreign, however the two reads interleave with its commits.
 	ranges, err := kc.Ranges(ctx, targets)
 	if err != nil {
 		return err
 	}
-	done, err := kc.CommittedOffsets(kafka.RequireStable(ctx), group, targets)
+	done, err := kc.CommittedOffsets(ctx, group, targets)
 	if err != nil {
 		return err
 	}
@@ -446,7 +439,16 @@ func checkTargetsEmpty(ctx context.Context, kc *kafka.Client, group string, targ
 		}
 		check = append(check, r)
 	}
-	r, err := firstHoldingRecords(ctx, kc, check)
+	// Records another copy of this import (or a killed run) committed may be
+	// visible before their progress is: foreignRecords confirms each
+	// partition found holding records with a fenced, stable read.
+	txnID := func(topic string, p int32) string {
+		if atLeastOnce {
+			return ""
+		}
+		return importTxnID(group, topic, p)
+	}
+	r, err := foreignRecords(ctx, kc, group, txnID, check)
 	if err != nil {
 		return err
 	}
@@ -454,4 +456,10 @@ func checkTargetsEmpty(ctx context.Context, kc *kafka.Client, group string, targ
 		return fmt.Errorf("%w: %s partition %d already holds %d records that progress group %s did not write; import into an empty topic, or pass --append to add to it", ErrTargetNotEmpty, r.Topic, r.Partition, r.End-r.Start, group)
 	}
 	return nil
+}
+
+// importTxnID is the transactional id of an import's writer of one target
+// partition, shared by reruns and by every copy of the import.
+func importTxnID(group, target string, partition int32) string {
+	return fmt.Sprintf("%s-%s-%d", group, target, partition)
 }

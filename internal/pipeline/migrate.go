@@ -379,7 +379,7 @@ func (mg *migration) prepare(ctx context.Context) ([]string, error) {
 	}
 	if !mg.o.Import.Append {
 		all := func(string, int32) bool { return true }
-		if err := checkTargetsEmpty(ctx, mg.dst, mg.o.Import.Group, targets, all); err != nil {
+		if err := checkTargetsEmpty(ctx, mg.dst, mg.o.Import.Group, mg.o.Import.AtLeastOnce, targets, all); err != nil {
 			return nil, err
 		}
 	}

@@ -229,7 +229,13 @@ func prepareRestoreTargets(ctx context.Context, kc *kafka.Client, m *manifest.Ma
 				nonEmpty = append(nonEmpty, r)
 			}
 		}
-		r, err := firstHoldingRecords(ctx, kc, nonEmpty)
+		txnID := func(topic string, p int32) string {
+			if o.AtLeastOnce {
+				return ""
+			}
+			return restoreTxnID(progress, topic, p)
+		}
+		r, err := foreignRecords(ctx, kc, progress, txnID, nonEmpty)
 		if err != nil {
 			return nil, err
 		}
@@ -382,11 +388,21 @@ func restorePartition(ctx context.Context, kc *kafka.Client, b *blob.Bucket, m *
 
 func restorePartitionOnce(ctx context.Context, kc *kafka.Client, b *blob.Bucket, m *manifest.Manifest, t restoreTask, o *RestoreOptions, col *collector, log *slog.Logger) error {
 	pr := &partitionRestore{t: t, o: o, progress: o.progressGroup(m), next: t.src.StartOffset, lastDst: -1, started: o.Since.IsZero()}
-	done, err := kc.CommittedOffsetsMeta(ctx, pr.progress, []string{t.target})
+	txnID := ""
+	if !o.AtLeastOnce {
+		txnID = restoreTxnID(pr.progress, t.target, t.src.Partition)
+	}
+	var err error
+	if pr.w, err = kafka.NewTxnWriter(ctx, kc.Config(), txnID, kafka.WriterOptions{}, kafka.BatchMaxBytes(t.batchMax)); err != nil {
+		return err
+	}
+	defer pr.w.Close()
+	tp := kafka.TopicPartition{Topic: t.target, Partition: t.src.Partition}
+	done, err := pr.w.Resume(ctx, pr.progress, tp)
 	if err != nil {
 		return err
 	}
-	prev, resumed := done[t.target][t.src.Partition]
+	prev, resumed := done[tp]
 	if resumed {
 		pr.next = prev.Offset
 		pr.started = pr.started || prev.Metadata == sincePassed
@@ -399,14 +415,6 @@ func restorePartitionOnce(ctx context.Context, kc *kafka.Client, b *blob.Bucket,
 			pr.pending = append(pr.pending, g)
 		}
 	}
-	txnID := ""
-	if !o.AtLeastOnce {
-		txnID = fmt.Sprintf("%s-%s-%d", pr.progress, t.target, t.src.Partition)
-	}
-	if pr.w, err = kafka.NewTxnWriter(ctx, kc.Config(), txnID, kafka.WriterOptions{}, kafka.BatchMaxBytes(t.batchMax)); err != nil {
-		return err
-	}
-	defer pr.w.Close()
 	for _, obj := range t.src.Objects {
 		if obj.LastOffset < pr.next || pr.stopped {
 			continue
@@ -429,6 +437,13 @@ func restorePartitionOnce(ctx context.Context, kc *kafka.Client, b *blob.Bucket,
 		}
 	}
 	return pr.finishGroups(ctx, kc)
+}
+
+// restoreTxnID is the transactional id of a restore's writer of one target
+// partition: a rerun (or restore --follow's next round) uses the same id, so
+// its writer fences the previous one.
+func restoreTxnID(progress, target string, partition int32) string {
+	return fmt.Sprintf("%s-%s-%d", progress, target, partition)
 }
 
 // take reports whether rec is restored, applying the resume point, --since and

@@ -83,6 +83,25 @@ func (p *proc) kill(t *testing.T) {
 	}
 }
 
+// killNow sends SIGKILL unless p already ended, waits for it to end and reports
+// whether SIGKILL is what ended it (false: it ended by itself first).
+func (p *proc) killNow(t *testing.T) bool {
+	t.Helper()
+	if err := p.cmd.Process.Kill(); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		t.Fatalf("kill: %v", err)
+	}
+	select {
+	case <-p.done:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("kferry did not end within 30s of SIGKILL")
+	}
+	ws, ok := p.cmd.ProcessState.Sys().(syscall.WaitStatus)
+	return ok && ws.Signaled() && ws.Signal() == syscall.SIGKILL
+}
+
+// exitCode is the exit code of an ended run (-1 if a signal ended it).
+func (p *proc) exitCode() int { return p.cmd.ProcessState.ExitCode() }
+
 // waitUntil polls cond until it holds, failing the test if p ends first or the
 // deadline passes.
 func waitUntil(t *testing.T, p *proc, what string, timeout time.Duration, cond func(ctx context.Context) (bool, error)) {
