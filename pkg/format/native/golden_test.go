@@ -31,6 +31,9 @@ var update = flag.Bool("update", false, "write the golden fixtures of the curren
 // test-only key, committed on purpose beside them.
 const goldenKeyFile = "TEST-ONLY-age-key.txt"
 
+// goldenKeyID is goldenKeyFile's public recipient.
+const goldenKeyID = "age18h3nlk8xxfzaa78am2h9qwd46yzr5ptn7unxjyrjn93kjxfj9uaqgmnj5j"
+
 // goldenCodecs are the Avro block codecs kferry writes (Format.Codec); readers
 // must accept all of them.
 var goldenCodecs = []ocf.CodecName{ocf.Null, ocf.Deflate, ocf.Snappy, ocf.ZStandard}
@@ -108,6 +111,9 @@ func TestGoldenNativeObjects(t *testing.T) {
 		key, err := seal.Load(filepath.Join(dir, goldenKeyFile))
 		if err != nil {
 			t.Fatalf("v%s: %v", gv.version, err)
+		}
+		if key.ID() != goldenKeyID {
+			t.Fatalf("v%s: %s has id %s, want %s", gv.version, goldenKeyFile, key.ID(), goldenKeyID)
 		}
 		want := gv.records()
 		for _, codec := range goldenCodecs {
@@ -294,7 +300,10 @@ func writeGolden(t *testing.T) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	key := goldenKey(t, filepath.Join(dir, goldenKeyFile))
+	key, err := seal.Load(filepath.Join(dir, goldenKeyFile))
+	if err != nil {
+		t.Fatalf("%v (the test key is committed with the fixtures; copy it from an older version's directory)", err)
+	}
 	for _, codec := range goldenCodecs {
 		body := encodeGolden(t, codec, gv.records())
 		for _, encrypted := range []bool{false, true} {
@@ -317,27 +326,6 @@ func writeGolden(t *testing.T) {
 			t.Logf("-update: wrote %s", path)
 		}
 	}
-}
-
-// goldenKey loads the test-only key, creating it if the directory has none.
-func goldenKey(t *testing.T, path string) *seal.Key {
-	t.Helper()
-	if _, err := os.Stat(path); err == nil {
-		key, err := seal.Load(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return key
-	}
-	key, err := seal.Generate()
-	if err != nil {
-		t.Fatal(err)
-	}
-	text := "# TEST-ONLY age identity: it sealed the golden fixtures beside it and is public\n# on purpose. Never use it for real data.\n" + key.String() + "\n"
-	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return key
 }
 
 func sealBytes(t *testing.T, key *seal.Key, plain []byte) []byte {
