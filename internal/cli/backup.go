@@ -116,7 +116,7 @@ func runBackup(ctx context.Context, g *globals, o *backupOptions) error {
 	if err != nil {
 		return err
 	}
-	b, kc, release, err := connect(ctx, o.to, o.store.openBucket, cfg)
+	b, kc, release, err := connect(ctx, o.to, o.store.openDestination, cfg)
 	if err != nil {
 		return err
 	}
@@ -198,7 +198,9 @@ every --poll-interval), each resuming where the previous ended, with one
 progress group (--group, default kferry-restore-follow-<hash of bucket URL,
 selection and renames>), so every record is written once. Group offsets are
 translated as their records arrive; groups with consumers on the target are
-left alone. SIGTERM or SIGINT finish the transaction in flight and exit 0.
+left alone. SIGTERM or SIGINT finish the transaction in flight and exit 0. A
+standby may start before the first backup: a local folder that does not exist
+yet is created and watched (a missing cloud bucket is still an error).
 
 Exit status: 0 done, 1 failed, 2 usage error.` + envHelp,
 		Example: `  kferry restore --from s3://bucket/kafka?region=eu-west-1 --brokers target:9092
@@ -297,7 +299,11 @@ func runRestore(ctx context.Context, g *globals, o *restoreOptions) error {
 	if o.pollInterval <= 0 || o.shutdown <= 0 {
 		return usageErrorf("--poll-interval and --shutdown-timeout must be positive")
 	}
-	b, kc, release, err := connect(ctx, o.from, openBucket, cfg)
+	open := openBucket
+	if o.follow {
+		open = openDestination // a standby may start before the first backup
+	}
+	b, kc, release, err := connect(ctx, o.from, open, cfg)
 	if err != nil {
 		return err
 	}

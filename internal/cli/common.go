@@ -95,8 +95,6 @@ func openBucket(ctx context.Context, raw string) (*blob.Bucket, error) {
 	return checked(ctx, raw, store.Open)
 }
 
-// openDestination is openBucket for a bucket to write: a missing local folder is
-// created.
 // connect opens the bucket with open (checked first: it is the cheaper call to
 // fail) and then the cluster; release closes both.
 func connect(ctx context.Context, raw string, open func(context.Context, string) (*blob.Bucket, error), cfg kafka.Config) (b *blob.Bucket, kc *kafka.Client, release func(), err error) {
@@ -110,6 +108,13 @@ func connect(ctx context.Context, raw string, open func(context.Context, string)
 	return b, kc, func() { kc.Close(); b.Close() }, nil
 }
 
+// openDestination is openBucket for a bucket that a command fills or waits to
+// fill: a missing local folder is created, as mkdir -p would, and a missing
+// cloud bucket is still ErrBucketNotFound (kferry never creates one). This is
+// the one rule for every such command: export, backup (also --follow), migrate
+// and restore --follow (a standby started before the first backup) open their
+// bucket through it, or through storeFlags.openDestination, which adds the
+// Object Lock flags.
 func openDestination(ctx context.Context, raw string) (*blob.Bucket, error) {
 	return checked(ctx, raw, store.OpenDestination)
 }

@@ -12,12 +12,18 @@ import (
 // run executes kferry with args and returns stdout, stderr and the exit code.
 func run(t *testing.T, args ...string) (string, string, int) {
 	t.Helper()
+	return runContext(t, context.Background(), args...)
+}
+
+// runContext is run until ctx ends (a --follow command stops there, as on SIGTERM).
+func runContext(t *testing.T, ctx context.Context, args ...string) (string, string, int) {
+	t.Helper()
 	var out, errb bytes.Buffer
 	root := newRoot(&globals{stdout: &out, stderr: &errb})
 	root.SetArgs(args)
 	root.SetOut(&out)
 	root.SetErr(&errb)
-	err := root.ExecuteContext(context.Background())
+	err := root.ExecuteContext(ctx)
 	if err != nil {
 		errb.WriteString("kferry: " + err.Error() + "\n")
 	}

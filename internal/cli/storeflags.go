@@ -23,37 +23,19 @@ func (s *storeFlags) addFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&s.lockMode, "object-lock-mode", "governance", "S3 Object Lock mode with --object-lock-days: governance (principals with s3:BypassGovernanceRetention may still delete) or compliance (nobody can until it expires)")
 }
 
-// options returns the store options the flags ask for; bad values are usage
-// errors.
-func (s *storeFlags) options(createDir bool) (store.Options, error) {
+// openDestination opens a bucket to write with the flags' options, as the
+// package's openDestination does (a missing local folder is created) and checks
+// that it answers. Retention asked of a bucket that cannot hold it (not s3://)
+// is a usage error.
+func (s *storeFlags) openDestination(ctx context.Context, raw string) (*blob.Bucket, error) {
 	mode, err := store.ParseLockMode(s.lockMode)
 	if err != nil {
-		return store.Options{}, usageErrorf("--object-lock-mode: %v", err)
+		return nil, usageErrorf("--object-lock-mode: %v", err)
 	}
 	if s.lockDays < 0 {
-		return store.Options{}, usageErrorf("--object-lock-days %d: want 0 (no retention) or more days", s.lockDays)
+		return nil, usageErrorf("--object-lock-days %d: want 0 (no retention) or more days", s.lockDays)
 	}
-	return store.Options{CreateDir: createDir, ObjectLock: store.ObjectLock{Mode: mode, Days: s.lockDays}}, nil
-}
-
-// openBucket is the package's openBucket with the flags' options: it opens a
-// bucket to write and checks that it answers. Retention asked of a bucket that
-// cannot hold it (not s3://) is a usage error.
-func (s *storeFlags) openBucket(ctx context.Context, raw string) (*blob.Bucket, error) {
-	return s.open(ctx, raw, false)
-}
-
-// openDestination is openBucket that also creates a missing local folder, as
-// the package's openDestination does.
-func (s *storeFlags) openDestination(ctx context.Context, raw string) (*blob.Bucket, error) {
-	return s.open(ctx, raw, true)
-}
-
-func (s *storeFlags) open(ctx context.Context, raw string, createDir bool) (*blob.Bucket, error) {
-	o, err := s.options(createDir)
-	if err != nil {
-		return nil, err
-	}
+	o := store.Options{CreateDir: true, ObjectLock: store.ObjectLock{Mode: mode, Days: s.lockDays}}
 	return checked(ctx, raw, func(ctx context.Context, raw string) (*blob.Bucket, error) {
 		b, err := store.OpenWith(ctx, raw, o)
 		switch {

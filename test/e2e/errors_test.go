@@ -135,6 +135,7 @@ func TestS3Errors(t *testing.T) {
 				{"export", "--brokers", brokers, "--topics", "t", "--to", tc.url},
 				{"import", "--brokers", brokers, "--from", tc.url},
 				{"ls", tc.url},
+				{"backup", "--brokers", brokers, "--topics", "t", "--to", tc.url},
 				// Debug logs in JSON must not leak the secret either.
 				{"--log-level", "debug", "--log-format", "json", "export", "--brokers", brokers, "--topics", "t", "--to", tc.url},
 			} {
@@ -145,8 +146,8 @@ func TestS3Errors(t *testing.T) {
 	}
 }
 
-// TestMissingLocalFolder: export creates a missing local folder; import and ls
-// from one fail as a missing bucket.
+// TestMissingLocalFolder: export and backup create a missing local folder;
+// import, restore and ls from one fail as a missing bucket.
 func TestMissingLocalFolder(t *testing.T) {
 	t.Parallel()
 	c, brokers := newCluster(t, map[string]int32{"t": 1})
@@ -156,8 +157,14 @@ func TestMissingLocalFolder(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "topics/t/partition=0/t+0+0000000000.json")); err != nil {
 		t.Errorf("export into a new folder: %v", err)
 	}
+	backupDir := filepath.Join(t.TempDir(), "backup", "new")
+	mustSucceed(t, kferry(t, runOpts{}, "backup", "--brokers", brokers, "--topics", "t", "--to", "file://"+backupDir))
+	if entries, err := os.ReadDir(filepath.Join(backupDir, "_kferry/backups")); err != nil || len(entries) != 1 {
+		t.Errorf("backup into a new folder: manifests %v, %v", entries, err)
+	}
 	gone := filepath.Join(t.TempDir(), "gone")
 	wantError(t, kferry(t, runOpts{}, "import", "--brokers", brokers, "--from", "file://"+gone), 1, "bucket not found", gone)
+	wantError(t, kferry(t, runOpts{}, "restore", "--brokers", brokers, "--from", "file://"+gone), 1, "bucket not found", gone)
 	wantError(t, kferry(t, runOpts{}, "ls", gone), 1, "bucket not found", gone)
 }
 
