@@ -414,7 +414,7 @@ func runVerify(ctx context.Context, g *globals, raw string, o *verifyOptions) er
 		for _, p := range rep.Problems {
 			fmt.Fprintln(g.stdout, "  problem:", p)
 		}
-		if len(rep.Problems) == 0 {
+		if len(rep.Problems) == 0 && err == nil {
 			fmt.Fprintln(g.stdout, "  ok: every object matches the manifest")
 		}
 	}
