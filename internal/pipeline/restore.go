@@ -244,7 +244,7 @@ func prepareRestoreTargets(ctx context.Context, kc *kafka.Client, m *manifest.Ma
 			if o.AtLeastOnce {
 				hint = " (if an interrupted --at-least-once restore wrote them, --force resumes it; its last object's records may then appear twice)"
 			}
-			return nil, fmt.Errorf("%w: %s partition %d already holds %d records; restore into an empty topic, or pass --force to add to it%s", ErrTargetNotEmpty, r.Topic, r.Partition, r.End-r.Start, hint)
+			return nil, fmt.Errorf("%w: %s partition %d already holds records at offsets %d–%d; restore into an empty topic, or pass --force to add to it%s", ErrTargetNotEmpty, r.Topic, r.Partition, r.Start, r.End-1, hint)
 		}
 	}
 	groupsBy := map[string]map[int32][]manifest.GroupOffset{}

@@ -30,3 +30,19 @@ func TestVerifyMissingLiveTopic(t *testing.T) {
 		t.Errorf("verify took %s to find the topic missing", r.elapsed)
 	}
 }
+
+// TestTargetNotEmptyNamesOffsets: a target that holds records is described by
+// their offsets, not by a count that includes transaction markers (a restore
+// wrote this one: 50 records and a marker per object).
+func TestTargetNotEmptyNamesOffsets(t *testing.T) {
+	t.Parallel()
+	c, brokers := newCluster(t, map[string]int32{"t": 1})
+	produce(t, c, "t", 0, 50)
+	backups, _ := fileURL(t)
+	exported, _ := fileURL(t)
+	mustSucceed(t, kferry(t, runOpts{}, "backup", "--brokers", brokers, "--to", backups, "--flush-size", "10"))
+	mustSucceed(t, kferry(t, runOpts{}, "restore", "--brokers", brokers, "--from", backups, "--rename", "t=t2"))
+	mustSucceed(t, kferry(t, runOpts{}, "export", "--brokers", brokers, "--topics", "t", "--to", exported))
+	r := kferry(t, runOpts{}, "import", "--brokers", brokers, "--from", exported, "--rename", "t=t2")
+	wantError(t, r, 1, "t2 partition 0 already holds records at offsets 0–54", "--append")
+}
