@@ -112,6 +112,12 @@ func runBackup(ctx context.Context, g *globals, o *backupOptions) error {
 	if o.interval <= 0 || o.shutdown <= 0 {
 		return usageErrorf("--interval and --shutdown-timeout must be positive")
 	}
+	if o.flushSize < 0 {
+		return usageErrorf("--flush-size %d: want 0 (rotate by size only) or more records", o.flushSize)
+	}
+	if err := checkParallelism(o.parallelism); err != nil {
+		return err
+	}
 	key, err := o.key.load()
 	if err != nil {
 		return err
@@ -278,6 +284,12 @@ func runRestore(ctx context.Context, g *globals, o *restoreOptions) error {
 	}
 	until, err := parseTime("--until", o.until)
 	if err != nil {
+		return err
+	}
+	if !since.IsZero() && !until.IsZero() && since.After(until) {
+		return usageErrorf("--since %s is after --until %s: nothing would be restored", o.since, o.until)
+	}
+	if err := checkParallelism(o.parallelism); err != nil {
 		return err
 	}
 	if o.from == "" {

@@ -57,6 +57,9 @@ func (k *kafkaFlags) config() (kafka.Config, error) {
 	if err := k.checkSASL(); err != nil {
 		return kafka.Config{}, err
 	}
+	if k.timeout <= 0 {
+		return kafka.Config{}, usageErrorf("--%stimeout %s: want a positive duration", k.prefix, k.timeout)
+	}
 	if k.sec.TLSInsecureSkipVerify {
 		fmt.Fprintf(os.Stderr, "kferry: warning: --%stls-insecure-skip-verify: the brokers' certificates are not checked; anyone on the path can read and change the data\n", k.prefix)
 	}

@@ -37,6 +37,7 @@ func ExitCode(err error) int {
 	case errors.Is(err, ErrUsage),
 		errors.Is(err, layout.ErrInvalidFilter),
 		errors.Is(err, layout.ErrInvalidRename),
+		errors.Is(err, layout.ErrInvalidTopicsDir),
 		errors.Is(err, format.ErrUnknownFormat),
 		errors.Is(err, store.ErrBadURL),
 		isCobraUsage(err):

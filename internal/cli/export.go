@@ -136,6 +136,9 @@ func runExport(ctx context.Context, g *globals, o *exportOptions) error {
 	if o.flushSize < 0 || o.pad < 1 || o.pad > 19 {
 		return usageErrorf("--flush-size must be ≥ 0 and --offset-pad between 1 and 19")
 	}
+	if err := firstErr(checkParallelism(o.parallelism), checkNotNegative("--rotate-interval", o.rotateInterval), checkTopicsDir(o.topicsDir)); err != nil {
+		return err
+	}
 	if err := o.checkFormats(); err != nil {
 		return err
 	}

@@ -170,6 +170,9 @@ func runImport(ctx context.Context, g *globals, o *importOptions) error {
 	if o.pollInterval <= 0 || o.shutdownTimeout <= 0 {
 		return usageErrorf("--poll-interval and --shutdown-timeout must be positive")
 	}
+	if err := firstErr(checkParallelism(o.parallelism), checkNotNegative("--hole-wait", o.holeWait), checkTopicsDir(o.topicsDir)); err != nil {
+		return err
+	}
 	key, err := o.key.load()
 	if err != nil {
 		return err

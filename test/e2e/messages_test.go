@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -8,6 +10,55 @@ import (
 
 // Tests of issue 16.11: what kferry says when it is called wrongly, stopped, or
 // finds something missing.
+
+// TestUsageLimits: values that make no sense are usage errors (exit 2) before
+// anything is opened: --since after --until, negative --parallelism and other
+// negative numbers, and a --topics-dir that names no folder or leaves the
+// bucket prefix (which used to write to "..__0x2f__x").
+func TestUsageLimits(t *testing.T) {
+	t.Parallel()
+	bucket, dir := fileURL(t)
+	const brokers = "127.0.0.1:1"
+	object := bucket + "/topics/t/partition=0/t+0+0000000000.json"
+	for _, tc := range []struct {
+		args     []string
+		fragment string
+	}{
+		{[]string{"restore", "--brokers", brokers, "--from", bucket, "--since", "2026-01-02T00:00:00Z", "--until", "2026-01-01T00:00:00Z"}, "--since 2026-01-02T00:00:00Z is after --until"},
+		{[]string{"restore", "--brokers", brokers, "--from", bucket, "--since", "1767312000000", "--until", "1767225600000"}, "is after --until"},
+		{[]string{"export", "--brokers", brokers, "--topics", "t", "--to", bucket, "--parallelism", "-3"}, "--parallelism -3"},
+		{[]string{"import", "--brokers", brokers, "--from", bucket, "--parallelism", "-3"}, "--parallelism -3"},
+		{[]string{"backup", "--brokers", brokers, "--to", bucket, "--parallelism", "-3"}, "--parallelism -3"},
+		{[]string{"restore", "--brokers", brokers, "--from", bucket, "--parallelism", "-3"}, "--parallelism -3"},
+		{[]string{"backup", "--brokers", brokers, "--to", bucket, "--flush-size", "-1"}, "--flush-size -1"},
+		{[]string{"export", "--brokers", brokers, "--topics", "t", "--to", bucket, "--rotate-interval", "-1s"}, "--rotate-interval -1s"},
+		{[]string{"import", "--brokers", brokers, "--from", bucket, "--hole-wait", "-1s"}, "--hole-wait -1s"},
+		{[]string{"export", "--brokers", brokers, "--topics", "t", "--to", bucket, "--timeout", "0s"}, "--timeout 0s"},
+		{[]string{"migrate", "--source-brokers", brokers, "--target-brokers", brokers, "--topics", "t", "--via", bucket, "--target-timeout", "-5s"}, "--target-timeout -5s"},
+		{[]string{"demo", "--flush-size", "-1"}, "--flush-size -1"},
+		{[]string{"export", "--brokers", brokers, "--topics", "t", "--to", bucket, "--topics-dir", "../x"}, `path segment ".."`},
+		{[]string{"export", "--brokers", brokers, "--topics", "t", "--to", bucket, "--topics-dir", ""}, "names no folder"},
+		{[]string{"export", "--brokers", brokers, "--topics", "t", "--to", bucket, "--topics-dir", "a//b"}, "--topics-dir"},
+		{[]string{"import", "--brokers", brokers, "--from", bucket, "--topics-dir", "../x"}, "--topics-dir"},
+		{[]string{"migrate", "--source-brokers", brokers, "--target-brokers", brokers, "--topics", "t", "--via", bucket, "--topics-dir", ".."}, "--topics-dir"},
+		{[]string{"ls", bucket, "--topics-dir", "/"}, "names no folder"},
+		{[]string{"cat", object, "--topics-dir", "x/../topics"}, "--topics-dir"},
+	} {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			t.Parallel()
+			r := kferry(t, runOpts{timeout: 20 * time.Second}, tc.args...)
+			wantError(t, r, 2, tc.fragment)
+		})
+	}
+	t.Cleanup(func() {
+		if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+			t.Errorf("usage errors left %d entries in the bucket folder (first %s)", len(entries), entries[0].Name())
+		}
+		if _, err := os.Stat(filepath.Join(filepath.Dir(dir), "x")); err == nil {
+			t.Errorf("--topics-dir ../x wrote next to the bucket")
+		}
+	})
+}
 
 // TestVerifyMissingLiveTopic: verify --brokers against a cluster that lacks a
 // backed-up topic names the topic and what to do, says no "ok", and does not
