@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -149,6 +150,16 @@ func runBackup(ctx context.Context, g *globals, o *backupOptions) error {
 		fmt.Fprintf(g.stdout, "backup %s written (parent %s): %d topics, %d groups\n", m.ID, orDash(m.Parent), len(m.Topics), len(m.Groups))
 	}
 	return o.report.finish(g.stdout, s, err)
+}
+
+// backupHint says where a --backup id that the bucket lacks was looked for,
+// and how to list the ones it has.
+func backupHint(err error, raw string) error {
+	if !errors.Is(err, pipeline.ErrUnknownBackup) {
+		return err
+	}
+	u := store.Redact(raw)
+	return fmt.Errorf("%w in %s; `kferry ls %s` lists them", err, u, u)
 }
 
 func orDash(s string) string {
@@ -339,6 +350,7 @@ func runRestore(ctx context.Context, g *globals, o *restoreOptions) error {
 	ro.Progress = asProgress(bar)
 	s, err := pipeline.Restore(ctx, kc, b, store.Redact(o.from), ro)
 	bar.done()
+	err = backupHint(err, o.from)
 	return o.report.finish(g.stdout, s, err)
 }
 
@@ -411,6 +423,7 @@ func runVerify(ctx context.Context, g *globals, raw string, o *verifyOptions) er
 		vo.Kafka = kc
 	}
 	rep, err := pipeline.Verify(ctx, b, vo)
+	err = backupHint(err, raw)
 	if o.json {
 		enc := json.NewEncoder(g.stdout)
 		enc.SetIndent("", "  ")

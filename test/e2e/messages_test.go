@@ -60,6 +60,22 @@ func TestUsageLimits(t *testing.T) {
 	})
 }
 
+// TestUnknownBackupID: restore and verify of a --backup the bucket lacks are a
+// one-line usage error naming the id and the bucket and saying how to list the
+// backups, not a storage error.
+func TestUnknownBackupID(t *testing.T) {
+	t.Parallel()
+	c, brokers := newCluster(t, map[string]int32{"t": 1})
+	produce(t, c, "t", 0, 5)
+	bucket, _ := fileURL(t)
+	mustSucceed(t, kferry(t, runOpts{}, "backup", "--brokers", brokers, "--to", bucket))
+	r := kferry(t, runOpts{}, "restore", "--brokers", brokers, "--from", bucket, "--backup", "nosuch", "--rename", "t=t2")
+	wantError(t, r, 2, "no backup nosuch in "+bucket+"; `kferry ls "+bucket+"` lists them")
+	r = kferry(t, runOpts{}, "verify", bucket, "--backup", "../../etc/passwd")
+	wantError(t, r, 2, "no backup ../../etc/passwd in "+bucket)
+	wantNoTopics(t, brokers, "t2")
+}
+
 // TestVerifyMissingLiveTopic: verify --brokers against a cluster that lacks a
 // backed-up topic names the topic and what to do, says no "ok", and does not
 // wait for retries of an unknown topic.
