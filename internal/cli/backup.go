@@ -146,6 +146,9 @@ func runBackup(ctx context.Context, g *globals, o *backupOptions) error {
 	bo.Progress = asProgress(bar)
 	s, m, err := pipeline.Backup(ctx, kc, b, store.Redact(o.to), bo)
 	bar.done()
+	if m == nil {
+		err = backupInterrupted(ctx, err, s)
+	}
 	if m != nil {
 		fmt.Fprintf(g.stdout, "backup %s written (parent %s): %d topics, %d groups\n", m.ID, orDash(m.Parent), len(m.Topics), len(m.Groups))
 	}
@@ -350,7 +353,7 @@ func runRestore(ctx context.Context, g *globals, o *restoreOptions) error {
 	ro.Progress = asProgress(bar)
 	s, err := pipeline.Restore(ctx, kc, b, store.Redact(o.from), ro)
 	bar.done()
-	err = backupHint(err, o.from)
+	err = writerInterrupted(ctx, backupHint(err, o.from), "restore", s, o.atLeastOnce)
 	return o.report.finish(g.stdout, s, err)
 }
 

@@ -175,7 +175,8 @@ func runExport(ctx context.Context, g *globals, o *exportOptions) error {
 	eo.Progress = asProgress(bar)
 	s, err := pipeline.Export(ctx, kc, b, store.Redact(o.to), eo)
 	bar.done()
-	if err != nil && s.Objects > 0 {
+	err = exportInterrupted(ctx, err, s)
+	if err != nil && s.Objects > 0 && ctx.Err() == nil {
 		err = fmt.Errorf("%w; the %d objects completed before the error are whole and a rerun rewrites them", err, s.Objects)
 	}
 	return o.report.finish(g.stdout, s, err)

@@ -199,6 +199,7 @@ func runImport(ctx context.Context, g *globals, o *importOptions) error {
 	iopts.Progress = asProgress(bar)
 	s, err := pipeline.Import(ctx, kc, b, store.Redact(o.from), iopts)
 	bar.done()
+	err = writerInterrupted(ctx, err, "import", s, o.atLeastOnce)
 	return o.report.finish(g.stdout, s, err)
 }
 

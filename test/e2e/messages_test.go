@@ -1,11 +1,15 @@
 package e2e
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/kferry/kferry/internal/kafka/kafkatest"
+	"github.com/kferry/kferry/pkg/record"
 )
 
 // Tests of issue 16.11: what kferry says when it is called wrongly, stopped, or
@@ -112,4 +116,93 @@ func TestTargetNotEmptyNamesOffsets(t *testing.T) {
 	mustSucceed(t, kferry(t, runOpts{}, "export", "--brokers", brokers, "--topics", "t", "--to", exported))
 	r := kferry(t, runOpts{}, "import", "--brokers", brokers, "--from", exported, "--rename", "t=t2")
 	wantError(t, r, 1, "t2 partition 0 already holds records at offsets 0–54", "--append")
+}
+
+// TestInterruptMessages: SIGINT in the middle of a one-shot run ends in exit
+// 130 and one line "kferry: interrupted; ..." that names the command and says
+// what was kept and that a rerun goes on, never a bare "context canceled"
+// (nor "export" for a backup).
+func TestInterruptMessages(t *testing.T) {
+	t.Parallel()
+	c, brokers := newCluster(t, map[string]int32{"big": 2})
+	produceMany(t, c, "big", 300_000)
+	a := newAdmin(t, c)
+	exported, _ := fileURL(t)
+	backups, _ := fileURL(t)
+	mustSucceed(t, kferry(t, runOpts{timeout: 3 * time.Minute}, "export", "--brokers", brokers, "--topics", "big", "--to", exported, "--flush-size", "1000"))
+	mustSucceed(t, kferry(t, runOpts{timeout: 3 * time.Minute}, "backup", "--brokers", brokers, "--topics", "big", "--to", backups, "--flush-size", "1000"))
+
+	anObject := func(dir string) func(context.Context) (bool, error) {
+		return func(context.Context) (bool, error) {
+			entries, _ := os.ReadDir(filepath.Join(dir, "topics/big/partition=0"))
+			return len(entries) > 0, nil
+		}
+	}
+	records := func(topic string) func(context.Context) (bool, error) {
+		return func(ctx context.Context) (bool, error) {
+			n, err := a.endOffsets(ctx, []string{topic})
+			return n > 0, err
+		}
+	}
+	freshExport, freshExportDir := fileURL(t)
+	freshBackup, freshBackupDir := fileURL(t)
+	for _, tc := range []struct {
+		name      string
+		args      []string
+		started   func(context.Context) (bool, error)
+		fragments []string
+	}{
+		{"export", []string{"export", "--topics", "big", "--to", freshExport, "--flush-size", "500"}, anObject(freshExportDir),
+			[]string{"interrupted; export completed", "each whole", "run the same command again"}},
+		{"backup", []string{"backup", "--topics", "big", "--to", freshBackup, "--flush-size", "500"}, anObject(freshBackupDir),
+			[]string{"interrupted; backup wrote", "no manifest", "newest backup is unchanged", "run the same command again"}},
+		{"import", []string{"import", "--from", exported, "--rename", "big=big-imported"}, records("big-imported"),
+			[]string{"interrupted; import committed", "exactly once", "run the same command again to resume"}},
+		{"restore", []string{"restore", "--from", backups, "--rename", "big=big-restored"}, records("big-restored"),
+			[]string{"interrupted; restore committed", "exactly once", "run the same command again to resume"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := startKferry(t, runOpts{}, append(tc.args, "--brokers", brokers, "--parallelism", "1")...)
+			waitUntil(t, p, "progress", time.Minute, tc.started)
+			if err := p.cmd.Process.Signal(os.Interrupt); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case <-p.done:
+			case <-time.After(time.Minute):
+				t.Fatalf("no exit within a minute of SIGINT\n%s", p)
+			}
+			r := result{args: p.args, stdout: p.stdout.String(), stderr: p.stderr.String(), code: p.exitCode(), elapsed: time.Since(p.start)}
+			if r.code == 0 {
+				t.Fatalf("%s finished before SIGINT; the test needs more records\n%s", tc.name, r)
+			}
+			wantError(t, r, 130, tc.fragments...)
+			last := lastLine(r.stderr)
+			if strings.Contains(last, "context canceled") || (tc.name == "backup" && strings.Contains(last, "export")) {
+				t.Errorf("error line: %s", last)
+			}
+		})
+	}
+}
+
+// produceMany writes n small records spread over topic's partitions.
+func produceMany(t *testing.T, c *kafkatest.Cluster, topic string, n int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	const batch = 10_000
+	for start := 0; start < n; start += batch {
+		recs := make([]record.Record, 0, batch)
+		for i := start; i < min(n, start+batch); i++ {
+			recs = append(recs, record.Record{Topic: topic, Partition: int32(i % 2), Value: []byte(`{"n":1,"pad":"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"}`)})
+		}
+		if err := c.Produce(ctx, recs); err != nil {
+			t.Fatalf("produce into %s: %v", topic, err)
+		}
+	}
+}
+
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	return lines[len(lines)-1]
 }
