@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -112,6 +113,12 @@ func runBackup(ctx context.Context, g *globals, o *backupOptions) error {
 	if o.interval <= 0 || o.shutdown <= 0 {
 		return usageErrorf("--interval and --shutdown-timeout must be positive")
 	}
+	if o.flushSize < 0 {
+		return usageErrorf("--flush-size %d: want 0 (rotate by size only) or more records", o.flushSize)
+	}
+	if err := checkParallelism(o.parallelism); err != nil {
+		return err
+	}
 	key, err := o.key.load()
 	if err != nil {
 		return err
@@ -139,10 +146,23 @@ func runBackup(ctx context.Context, g *globals, o *backupOptions) error {
 	bo.Progress = asProgress(bar)
 	s, m, err := pipeline.Backup(ctx, kc, b, store.Redact(o.to), bo)
 	bar.done()
+	if m == nil {
+		err = backupInterrupted(ctx, err, s)
+	}
 	if m != nil {
 		fmt.Fprintf(g.stdout, "backup %s written (parent %s): %d topics, %d groups\n", m.ID, orDash(m.Parent), len(m.Topics), len(m.Groups))
 	}
 	return o.report.finish(g.stdout, s, err)
+}
+
+// backupHint says where a --backup id that the bucket lacks was looked for,
+// and how to list the ones it has.
+func backupHint(err error, raw string) error {
+	if !errors.Is(err, pipeline.ErrUnknownBackup) {
+		return err
+	}
+	u := store.Redact(raw)
+	return fmt.Errorf("%w in %s; `kferry ls %s` lists them", err, u, u)
 }
 
 func orDash(s string) string {
@@ -280,6 +300,12 @@ func runRestore(ctx context.Context, g *globals, o *restoreOptions) error {
 	if err != nil {
 		return err
 	}
+	if !since.IsZero() && !until.IsZero() && since.After(until) {
+		return usageErrorf("--since %s is after --until %s: nothing would be restored", o.since, o.until)
+	}
+	if err := checkParallelism(o.parallelism); err != nil {
+		return err
+	}
 	if o.from == "" {
 		return usageErrorf("--from is required: the bucket URL of the backup")
 	}
@@ -327,6 +353,7 @@ func runRestore(ctx context.Context, g *globals, o *restoreOptions) error {
 	ro.Progress = asProgress(bar)
 	s, err := pipeline.Restore(ctx, kc, b, store.Redact(o.from), ro)
 	bar.done()
+	err = writerInterrupted(ctx, backupHint(err, o.from), "restore", s, o.atLeastOnce)
 	return o.report.finish(g.stdout, s, err)
 }
 
@@ -399,6 +426,7 @@ func runVerify(ctx context.Context, g *globals, raw string, o *verifyOptions) er
 		vo.Kafka = kc
 	}
 	rep, err := pipeline.Verify(ctx, b, vo)
+	err = backupHint(err, raw)
 	if o.json {
 		enc := json.NewEncoder(g.stdout)
 		enc.SetIndent("", "  ")
@@ -414,7 +442,7 @@ func runVerify(ctx context.Context, g *globals, raw string, o *verifyOptions) er
 		for _, p := range rep.Problems {
 			fmt.Fprintln(g.stdout, "  problem:", p)
 		}
-		if len(rep.Problems) == 0 {
+		if len(rep.Problems) == 0 && err == nil {
 			fmt.Fprintln(g.stdout, "  ok: every object matches the manifest")
 		}
 	}

@@ -54,10 +54,40 @@ func (k *kafkaFlags) config() (kafka.Config, error) {
 	if len(k.brokers) == 0 {
 		return kafka.Config{}, usageErrorf("--%sbrokers is required (or %s)", k.prefix, envName(k.prefix+"brokers"))
 	}
+	if err := k.checkSASL(); err != nil {
+		return kafka.Config{}, err
+	}
+	if k.timeout <= 0 {
+		return kafka.Config{}, usageErrorf("--%stimeout %s: want a positive duration", k.prefix, k.timeout)
+	}
 	if k.sec.TLSInsecureSkipVerify {
 		fmt.Fprintf(os.Stderr, "kferry: warning: --%stls-insecure-skip-verify: the brokers' certificates are not checked; anyone on the path can read and change the data\n", k.prefix)
 	}
 	return kafka.Config{Brokers: k.brokers, Timeout: k.timeout, ClientID: "kferry/" + Version, Security: k.sec}, nil
+}
+
+// checkSASL refuses credentials without a mechanism: the client would connect
+// unauthenticated and ignore them, which a listener without SASL accepts.
+func (k *kafkaFlags) checkSASL() error {
+	if k.sec.SASLMechanism != "" {
+		return nil
+	}
+	var given []string
+	for _, f := range []struct{ name, value string }{
+		{"sasl-username", k.sec.SASLUsername}, {"sasl-password", k.sec.SASLPassword},
+		{"oauth-token", k.sec.OAuthToken}, {"oauth-token-file", k.sec.OAuthTokenFile},
+	} {
+		if f.value != "" {
+			given = append(given, "--"+k.prefix+f.name)
+		}
+	}
+	switch {
+	case len(given) == 0:
+		return nil
+	case k.sec.SASLUsername == "" && k.sec.SASLPassword == "":
+		return usageErrorf("%s given without --%ssasl-mechanism: pass --%ssasl-mechanism oauthbearer (kferry does not connect unauthenticated with credentials set)", strings.Join(given, " and "), k.prefix, k.prefix)
+	}
+	return usageErrorf("%s given without --%ssasl-mechanism: pass --%ssasl-mechanism plain|scram-sha-256|scram-sha-512 (kferry does not connect unauthenticated with credentials set)", strings.Join(given, " and "), k.prefix, k.prefix)
 }
 
 // selectFlags choose topics.

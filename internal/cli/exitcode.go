@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/kferry/kferry/internal/pipeline"
 	"github.com/kferry/kferry/pkg/format"
 	"github.com/kferry/kferry/pkg/layout"
 	"github.com/kferry/kferry/pkg/store"
@@ -37,8 +38,10 @@ func ExitCode(err error) int {
 	case errors.Is(err, ErrUsage),
 		errors.Is(err, layout.ErrInvalidFilter),
 		errors.Is(err, layout.ErrInvalidRename),
+		errors.Is(err, layout.ErrInvalidTopicsDir),
 		errors.Is(err, format.ErrUnknownFormat),
 		errors.Is(err, store.ErrBadURL),
+		errors.Is(err, pipeline.ErrUnknownBackup), // --backup names no backup of the bucket
 		isCobraUsage(err):
 		return ExitUsage
 	default:

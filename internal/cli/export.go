@@ -136,6 +136,9 @@ func runExport(ctx context.Context, g *globals, o *exportOptions) error {
 	if o.flushSize < 0 || o.pad < 1 || o.pad > 19 {
 		return usageErrorf("--flush-size must be ≥ 0 and --offset-pad between 1 and 19")
 	}
+	if err := firstErr(checkParallelism(o.parallelism), checkNotNegative("--rotate-interval", o.rotateInterval), checkTopicsDir(o.topicsDir)); err != nil {
+		return err
+	}
 	if err := o.checkFormats(); err != nil {
 		return err
 	}
@@ -172,7 +175,8 @@ func runExport(ctx context.Context, g *globals, o *exportOptions) error {
 	eo.Progress = asProgress(bar)
 	s, err := pipeline.Export(ctx, kc, b, store.Redact(o.to), eo)
 	bar.done()
-	if err != nil && s.Objects > 0 {
+	err = exportInterrupted(ctx, err, s)
+	if err != nil && s.Objects > 0 && ctx.Err() == nil {
 		err = fmt.Errorf("%w; the %d objects completed before the error are whole and a rerun rewrites them", err, s.Objects)
 	}
 	return o.report.finish(g.stdout, s, err)

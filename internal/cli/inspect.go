@@ -65,6 +65,9 @@ type lsPartition struct {
 }
 
 func runLs(ctx context.Context, g *globals, raw string, o *lsOptions) error {
+	if err := checkTopicsDir(o.topicsDir); err != nil {
+		return err
+	}
 	b, err := openBucket(ctx, raw)
 	if err != nil {
 		return err
@@ -191,6 +194,9 @@ func splitObjectURL(raw, topicsDir string) (string, string, layout.Object, error
 }
 
 func runCat(ctx context.Context, g *globals, raw string, o *catOptions) error {
+	if err := checkTopicsDir(o.topicsDir); err != nil {
+		return err
+	}
 	bucketURL, key, obj, err := splitObjectURL(raw, o.topicsDir)
 	if err != nil {
 		return err

@@ -74,6 +74,7 @@ Exit status: 0 done, 1 failed, 2 usage error.`,
 		return usageErrorf("%v (see %s --help)", err, c.CommandPath())
 	})
 	root.AddCommand(newExportCmd(g), newImportCmd(g), newBackupCmd(g), newRestoreCmd(g), newVerifyCmd(g), newLsCmd(g), newCatCmd(g), newMigrateCmd(g), newDemoCmd(g), newConfigCmd(g), newKeygenCmd(g))
+	catchInterrupts(root)
 	return root
 }
 

@@ -239,7 +239,7 @@ func (pe *partitionExport) run(ctx context.Context, rd *kafka.Reader) error {
 		if pe.set != nil {
 			pe.set.Abort()
 		}
-		return fmt.Errorf("export %s/%d: %w", pr.Topic, pr.Partition, err)
+		return fmt.Errorf("%s/%d: %w", pr.Topic, pr.Partition, err) // export and backup both run here
 	}
 	return nil
 }

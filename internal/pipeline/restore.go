@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"gocloud.dev/blob"
+	"gocloud.dev/gcerrors"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/kferry/kferry/internal/kafka"
@@ -129,7 +130,13 @@ func Restore(ctx context.Context, kc *kafka.Client, b *blob.Bucket, bucketName s
 	return s, nil
 }
 
-// LoadManifest reads the manifest with the given id, or the newest one.
+// ErrUnknownBackup means the backup id asked for has no manifest in the bucket;
+// it is also manifest.ErrNoBackup.
+var ErrUnknownBackup = fmt.Errorf("%w", manifest.ErrNoBackup)
+
+// LoadManifest reads the manifest with the given id, or the newest one. An id
+// without a manifest is ErrUnknownBackup ("no backup ID"); a bucket without
+// any, when id is "", manifest.ErrNoBackup.
 func LoadManifest(ctx context.Context, b *blob.Bucket, id string, key *seal.Key) (*manifest.Manifest, error) {
 	if id == "" {
 		ids, err := ListBackups(ctx, b)
@@ -140,9 +147,15 @@ func LoadManifest(ctx context.Context, b *blob.Bucket, id string, key *seal.Key)
 			return nil, fmt.Errorf("%w; run kferry backup first, or check the URL", err)
 		}
 	}
+	if got, ok := manifest.IDFromKey(manifest.Key(id)); !ok || got != id {
+		return nil, fmt.Errorf("%w %s", ErrUnknownBackup, id)
+	}
 	body, err := b.ReadAll(ctx, manifest.Key(id))
+	if gcerrors.Code(err) == gcerrors.NotFound {
+		return nil, fmt.Errorf("%w %s", ErrUnknownBackup, id)
+	}
 	if err != nil {
-		return nil, fmt.Errorf("%w %s: read %s: %v (kferry ls lists the backups)", manifest.ErrNoBackup, id, manifest.Key(id), err)
+		return nil, fmt.Errorf("read manifest %s: %w", manifest.Key(id), err)
 	}
 	m, err := manifest.UnmarshalSealed(body, key)
 	if err != nil {
@@ -244,7 +257,7 @@ func prepareRestoreTargets(ctx context.Context, kc *kafka.Client, m *manifest.Ma
 			if o.AtLeastOnce {
 				hint = " (if an interrupted --at-least-once restore wrote them, --force resumes it; its last object's records may then appear twice)"
 			}
-			return nil, fmt.Errorf("%w: %s partition %d already holds %d records; restore into an empty topic, or pass --force to add to it%s", ErrTargetNotEmpty, r.Topic, r.Partition, r.End-r.Start, hint)
+			return nil, fmt.Errorf("%w: %s partition %d already holds records at offsets %d–%d; restore into an empty topic, or pass --force to add to it%s", ErrTargetNotEmpty, r.Topic, r.Partition, r.Start, r.End-1, hint)
 		}
 	}
 	groupsBy := map[string]map[int32][]manifest.GroupOffset{}

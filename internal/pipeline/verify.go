@@ -78,6 +78,14 @@ func Verify(ctx context.Context, b *blob.Bucket, o VerifyOptions) (VerifyReport,
 			if !wanted(o.Topics, t.Name) {
 				continue
 			}
+			live := o.Renames.Apply(t.Name)
+			if ok, err := o.Kafka.TopicExists(ctx, live); err != nil || !ok {
+				if err != nil {
+					return rep, err
+				}
+				rep.Problems = append(rep.Problems, missingLiveTopic(t.Name, live))
+				continue
+			}
 			same := isSourceTopic(ctx, o, t)
 			for _, p := range t.Partition {
 				n, problem, err := compareLive(ctx, b, o, t.Name, p, same)
@@ -95,6 +103,15 @@ func Verify(ctx context.Context, b *blob.Bucket, o VerifyOptions) (VerifyReport,
 		return rep, fmt.Errorf("%w: %d problems in backup %s, first: %s", ErrVerify, len(rep.Problems), m.ID, rep.Problems[0])
 	}
 	return rep, nil
+}
+
+// missingLiveTopic is the problem of a backed-up topic whose live counterpart
+// is not on the cluster: it names the topic and what to do.
+func missingLiveTopic(topic, live string) string {
+	if live == topic {
+		return fmt.Sprintf("topic %s is not on the cluster: restore it first, or compare a restored copy with --rename '%s=NAME'", topic, topic)
+	}
+	return fmt.Sprintf("topic %s (--rename of %s) is not on the cluster: restore it first, or check --rename", live, topic)
 }
 
 func wanted(topics []string, t string) bool {

@@ -45,7 +45,7 @@ func TestBackupCLI(t *testing.T) {
 		t.Parallel()
 		_, brokers := newCluster(t, nil)
 		r := kferry(t, runOpts{}, "restore", "--from", url, "--brokers", brokers, "--backup", "20000101T000000.000Z")
-		wantError(t, r, 1, "no backup", "20000101T000000.000Z")
+		wantError(t, r, 2, "no backup 20000101T000000.000Z in "+url, "kferry ls") // a usage error (issue 16.11)
 		wantNoTopics(t, brokers)
 	})
 	t.Run("too few target partitions", func(t *testing.T) {
