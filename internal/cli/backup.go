@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"strconv"
 	"time"
 
@@ -337,6 +338,7 @@ type verifyOptions struct {
 	renames  []string
 	topics   []string
 	json     bool
+	strict   bool
 }
 
 func newVerifyCmd(g *globals) *cobra.Command {
@@ -344,14 +346,26 @@ func newVerifyCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "verify URL [--backup ID] [--brokers B [--rename ...]]",
 		Short: "Check a backup: checksums and counts, and optionally against live topics",
-		Long: `verify reads every object of a backup and compares its size, SHA-256 and record
-count with the manifest; missing, truncated, altered and extra objects are
-reported by name. With --brokers it also compares the backup record by record
-(key, value, headers, timestamp) with the live topics (renamed with --rename, for
-a restored copy) and names the first differing offset.
+		Long: `verify checks a backup (the newest, or --backup ID). From the manifest: each
+partition's objects must account for its offsets, start to end minus the recorded
+gaps, without overlap, with record counts that add up. From the objects: each
+one's size, SHA-256 and record count, and that its records continue the
+partition's rolling digest from the object before it. Missing, truncated and
+altered objects and objects missing from the manifest are problems, named.
 
-Exit status: 0 the backup is intact (and equal), 1 problems found, 2 usage error.` + envHelp,
+Warnings: every retention gap the manifest records (offsets the backup does not
+have, with their count), and every object of the whole bucket that no manifest
+lists (left by an interrupted backup: kferry prune removes them). --strict turns
+warnings into failures.
+
+With --brokers it also compares the backup record by record (key, value,
+headers, timestamp) with the live topics (renamed with --rename, for a restored
+copy) and names the first differing offset.
+
+Exit status: 0 the backup is intact (and equal), 1 problems found (or warnings
+with --strict), 2 usage error.` + envHelp,
 		Example: `  kferry verify s3://bucket/kafka?region=eu-west-1
+  kferry verify --strict file:///backups/kafka
   kferry verify file:///backups/kafka --brokers target:9092 --rename 'orders=orders-restored'`,
 		Args: checkArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -368,6 +382,7 @@ Exit status: 0 the backup is intact (and equal), 1 problems found, 2 usage error
 	fs.StringArrayVar(&o.renames, "rename", nil, "compare backed-up topic T with the live topic its rename gives")
 	fs.StringSliceVar(&o.topics, "topics", nil, "verify only these backed-up topics")
 	fs.BoolVar(&o.json, "json", false, "print the report as JSON")
+	fs.BoolVar(&o.strict, "strict", false, "fail on warnings too: recorded retention gaps, objects that no manifest lists")
 	return cmd
 }
 
@@ -385,7 +400,7 @@ func runVerify(ctx context.Context, g *globals, raw string, o *verifyOptions) er
 	if err != nil {
 		return err
 	}
-	vo := pipeline.VerifyOptions{BackupID: o.backupID, Renames: renames, Topics: o.topics, Key: key}
+	vo := pipeline.VerifyOptions{BackupID: o.backupID, Renames: renames, Topics: o.topics, Key: key, Strict: o.strict}
 	if len(o.kafka.brokers) > 0 {
 		cfg, err := o.kafka.config()
 		if err != nil {
@@ -406,17 +421,49 @@ func runVerify(ctx context.Context, g *globals, raw string, o *verifyOptions) er
 		return err
 	}
 	if rep.Backup != "" {
-		fmt.Fprintf(g.stdout, "backup %s: %d objects, %d records checked", rep.Backup, rep.Objects, rep.Records)
-		if vo.Kafka != nil {
-			fmt.Fprintf(g.stdout, ", %d records compared with the cluster", rep.Compared)
-		}
-		fmt.Fprintln(g.stdout)
-		for _, p := range rep.Problems {
-			fmt.Fprintln(g.stdout, "  problem:", p)
-		}
-		if len(rep.Problems) == 0 {
-			fmt.Fprintln(g.stdout, "  ok: every object matches the manifest")
-		}
+		printVerify(g.stdout, rep, vo.Kafka != nil, o.strict)
 	}
 	return err
+}
+
+// maxWarnings bounds the warnings verify prints; --json has them all.
+const maxWarnings = 20
+
+func printVerify(w io.Writer, rep pipeline.VerifyReport, live, strict bool) {
+	fmt.Fprintf(w, "backup %s: %d objects, %d records checked", rep.Backup, rep.Objects, rep.Records)
+	if live {
+		fmt.Fprintf(w, ", %d records compared with the cluster", rep.Compared)
+	}
+	fmt.Fprintln(w)
+	for _, p := range rep.Problems {
+		fmt.Fprintln(w, "  problem:", p)
+	}
+	for i, warn := range rep.Warnings {
+		if i == maxWarnings {
+			fmt.Fprintf(w, "  … and %d more warnings (--json lists them all)\n", len(rep.Warnings)-maxWarnings)
+			break
+		}
+		fmt.Fprintln(w, "  warning:", warn)
+	}
+	if len(rep.Gaps) > 0 {
+		fmt.Fprintf(w, "  gaps: %d offsets in %d ranges are not in the backup (retention removed them before they were read)\n", rep.GapOffsets, len(rep.Gaps))
+	}
+	if len(rep.Unlisted) > 0 {
+		var size int64
+		for _, u := range rep.Unlisted {
+			size += u.Size
+		}
+		fmt.Fprintf(w, "  unlisted: %d objects (%d bytes) are in no manifest (kferry prune lists and removes the backup's leftovers)\n", len(rep.Unlisted), size)
+	}
+	if len(rep.Problems) > 0 {
+		return
+	}
+	switch {
+	case len(rep.Warnings) == 0:
+		fmt.Fprintln(w, "  ok: every object matches the manifest")
+	case strict:
+		fmt.Fprintf(w, "  failed: every object matches the manifest, but --strict fails on the %d warnings\n", len(rep.Warnings))
+	default:
+		fmt.Fprintf(w, "  ok: every object matches the manifest, with %d warnings (--strict fails on them)\n", len(rep.Warnings))
+	}
 }

@@ -26,6 +26,7 @@ type lsOptions struct {
 	key       keyFlags
 	topicsDir string
 	json      bool
+	backupID  string
 }
 
 func newLsCmd(g *globals) *cobra.Command {
@@ -33,8 +34,13 @@ func newLsCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "ls URL",
 		Short: "Show the topics, partitions and objects of a bucket",
-		Long: `ls lists a bucket in the Confluent S3 Sink layout: per topic and partition the
-number of objects, the first and last object's start offsets and the bytes.
+		Long: `ls shows what a bucket holds. A bucket with kferry backups: every backup (id,
+parent, topics, groups, records, offsets lost to retention gaps, time range),
+then per partition of the newest backup (or --backup ID) its records, first and
+last offsets, gaps, time range, objects and stored bytes (compressed, encrypted
+when the backup is), and how many objects no manifest lists. Any other bucket is
+listed in the Confluent S3 Sink layout: per topic and partition the number of
+objects, the first and last object's start offsets and the stored bytes.
 
 Exit status: 0 done, 1 failed, 2 usage error.` + envHelp,
 		Example: `  kferry ls s3://bucket/backup?region=eu-west-1
@@ -49,6 +55,7 @@ Exit status: 0 done, 1 failed, 2 usage error.` + envHelp,
 	}
 	cmd.Flags().StringVar(&o.topicsDir, "topics-dir", layout.DefaultTopicsDir, "top folder of the objects (topics.dir)")
 	cmd.Flags().BoolVar(&o.json, "json", false, "print JSON instead of a table")
+	cmd.Flags().StringVar(&o.backupID, "backup", "", "backup whose partitions to show (default: the newest)")
 	o.key.addFlags(cmd.Flags())
 	return cmd
 }
@@ -96,25 +103,34 @@ func runLs(ctx context.Context, g *globals, raw string, o *lsOptions) error {
 	if err != nil {
 		return err
 	}
-	backups, err := listBackups(ctx, b, key)
+	backups, manifests, err := listBackups(ctx, b, key)
 	if err != nil {
 		return err
+	}
+	view, err := newBackupView(ctx, b, o.backupID, backups, manifests)
+	if err != nil {
+		return err
+	}
+	if o.backupID != "" && view == nil {
+		return usageErrorf("--backup %s: the bucket holds no backup", o.backupID)
 	}
 	if o.json {
 		enc := json.NewEncoder(g.stdout)
 		enc.SetIndent("", "  ")
-		return enc.Encode(map[string]any{"bucket": store.Redact(raw), "partitions": rows, "skipped_keys": len(cat.Skipped), "backups": backups})
+		return enc.Encode(map[string]any{"bucket": store.Redact(raw), "partitions": rows, "skipped_keys": len(cat.Skipped), "backups": backups, "backup": view})
 	}
 	if len(backups) > 0 {
-		fmt.Fprintf(g.stdout, "%-22s %-22s %6s %6s %12s %-24s %-24s\n", "BACKUP", "PARENT", "TOPICS", "GROUPS", "RECORDS", "OLDEST RECORD", "NEWEST RECORD")
+		fmt.Fprintf(g.stdout, "%-22s %-22s %6s %6s %12s %10s %-24s %-24s\n", "BACKUP", "PARENT", "TOPICS", "GROUPS", "RECORDS", "GAPS", "OLDEST RECORD", "NEWEST RECORD")
 		for _, bk := range backups {
 			if bk.Encrypted {
 				fmt.Fprintf(g.stdout, "%-22s (encrypted: pass --encrypt-key-file to see its contents)\n", bk.ID)
 				continue
 			}
-			fmt.Fprintf(g.stdout, "%-22s %-22s %6d %6d %12d %-24s %-24s\n", bk.ID, orDash(bk.Parent), bk.Topics, bk.Groups, bk.Records, msTime(bk.MinTimestamp), msTime(bk.MaxTimestamp))
+			fmt.Fprintf(g.stdout, "%-22s %-22s %6d %6d %12d %10d %-24s %-24s\n", bk.ID, orDash(bk.Parent), bk.Topics, bk.Groups, bk.Records, bk.GapOffsets, msTime(bk.MinTimestamp), msTime(bk.MaxTimestamp))
 		}
 		fmt.Fprintln(g.stdout)
+		printBackupView(g.stdout, view, store.Redact(raw))
+		return nil
 	}
 	fmt.Fprintf(g.stdout, "%-32s %9s %8s %14s %14s %12s %s\n", "TOPIC", "PARTITION", "OBJECTS", "FIRST-START", "LAST-START", "BYTES", "SIDECARS")
 	for _, r := range rows {
@@ -280,16 +296,22 @@ type lsBackup struct {
 	MinTimestamp int64  `json:"min_timestamp"`
 	MaxTimestamp int64  `json:"max_timestamp"`
 	Warnings     int    `json:"warnings"`
-	Encrypted    bool   `json:"encrypted,omitempty"` // and no (right) key given: no details
+	// Gaps counts the ranges of offsets retention removed before they were
+	// backed up, GapOffsets the offsets in them.
+	Gaps       int   `json:"gaps"`
+	GapOffsets int64 `json:"gap_offsets"`
+	Encrypted  bool  `json:"encrypted,omitempty"` // and no (right) key given: no details
 }
 
-// listBackups summarises every manifest in the bucket, oldest first.
-func listBackups(ctx context.Context, b *blob.Bucket, key *seal.Key) ([]lsBackup, error) {
+// listBackups summarises every manifest in the bucket, oldest first, and
+// returns those it could read (all but encrypted ones without their key).
+func listBackups(ctx context.Context, b *blob.Bucket, key *seal.Key) ([]lsBackup, []*manifest.Manifest, error) {
 	ids, err := pipeline.ListBackups(ctx, b)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var out []lsBackup
+	var read []*manifest.Manifest
 	for _, id := range ids {
 		m, err := pipeline.LoadManifest(ctx, b, id, key)
 		if errors.Is(err, manifest.ErrSealed) {
@@ -297,17 +319,22 @@ func listBackups(ctx context.Context, b *blob.Bucket, key *seal.Key) ([]lsBackup
 			continue
 		}
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
+		read = append(read, m)
 		bk := lsBackup{ID: m.ID, Parent: m.Parent, Topics: len(m.Topics), Groups: len(m.Groups), MinTimestamp: m.MinTimestamp, MaxTimestamp: m.MaxTimestamp, Warnings: len(m.Warnings)}
 		for _, t := range m.Topics {
 			for _, p := range t.Partition {
 				bk.Records += p.Records
+				bk.Gaps += len(p.Gaps)
+				for _, g := range p.Gaps {
+					bk.GapOffsets += g.To - g.From
+				}
 			}
 		}
 		out = append(out, bk)
 	}
-	return out, nil
+	return out, read, nil
 }
 
 func msTime(ms int64) string {

@@ -101,11 +101,17 @@ func Restore(ctx context.Context, kc *kafka.Client, b *blob.Bucket, bucketName s
 	if err != nil {
 		return Summary{}, err
 	}
+	// A manifest that does not account for every offset would restore with
+	// records silently missing: refuse it before anything is written.
+	if err := checkCoverage(m, selected); err != nil {
+		return Summary{}, err
+	}
 	col := newCollector()
 	tasks, err := prepareRestoreTargets(ctx, kc, m, selected, &o, col, log)
 	if err != nil {
 		return Summary{}, err
 	}
+	warnGaps(m, tasks, col)
 	if !o.AtLeastOnce {
 		log.Info("restoring with transactions (exactly once)", "backup", m.ID, "progress_group", o.progressGroup(m))
 	} else {
@@ -127,6 +133,21 @@ func Restore(ctx context.Context, kc *kafka.Client, b *blob.Bucket, bucketName s
 	}
 	log.Info("restore done", "backup", m.ID, "records", s.Records, "seconds", s.Seconds)
 	return s, nil
+}
+
+// warnGaps puts every recorded retention gap of the restored partitions into
+// the summary: as a warning line and on the partition.
+func warnGaps(m *manifest.Manifest, tasks []restoreTask, col *collector) {
+	for _, t := range tasks {
+		gaps := partitionGaps(t.topic, t.src)
+		if len(gaps) == 0 {
+			continue
+		}
+		for _, g := range gaps {
+			col.warn(fmt.Sprintf("%s, so they are not restored either (recorded in backup %s)", g, m.ID))
+		}
+		col.update(t.topic, t.src.Partition, func(ps *PartitionSummary) { ps.Gaps = append(ps.Gaps, t.src.Gaps...) })
+	}
 }
 
 // LoadManifest reads the manifest with the given id, or the newest one.

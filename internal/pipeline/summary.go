@@ -4,6 +4,8 @@ import (
 	"sort"
 	"sync"
 	"time"
+
+	"github.com/kferry/kferry/pkg/manifest"
 )
 
 // PartitionSummary is what moved for one partition.
@@ -14,6 +16,9 @@ type PartitionSummary struct {
 	Objects     int   `json:"objects"`
 	FirstOffset int64 `json:"first_offset"`
 	LastOffset  int64 `json:"last_offset"`
+	// Gaps are the offsets the backup lacks (retention removed them before
+	// they were read): a restore cannot write them.
+	Gaps []manifest.Gap `json:"gaps,omitempty"`
 }
 
 // TopicSummary is what moved for one topic.
