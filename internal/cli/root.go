@@ -73,7 +73,7 @@ Exit status: 0 done, 1 failed, 2 usage error.`,
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageErrorf("%v (see %s --help)", err, c.CommandPath())
 	})
-	root.AddCommand(newExportCmd(g), newImportCmd(g), newBackupCmd(g), newRestoreCmd(g), newVerifyCmd(g), newLsCmd(g), newCatCmd(g), newMigrateCmd(g), newDemoCmd(g), newConfigCmd(g), newKeygenCmd(g))
+	root.AddCommand(newExportCmd(g), newImportCmd(g), newBackupCmd(g), newRestoreCmd(g), newVerifyCmd(g), newPruneCmd(g), newLsCmd(g), newCatCmd(g), newMigrateCmd(g), newDemoCmd(g), newConfigCmd(g), newKeygenCmd(g))
 	return root
 }
 

@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -158,4 +159,99 @@ func TestDamagedBucketCaught(t *testing.T) {
 		wantError(t, kferry(t, runOpts{}, "restore", "--from", url, "--brokers", target), 1, "incomplete", missing, "nothing was restored")
 		wantNoTopics(t, target, "orders")
 	})
+}
+
+// TestPruneLeftovers (issue 16.12): a backup interrupted before its manifest and
+// rerun with another --flush-size leaves objects no manifest lists. verify warns
+// about them (fails with --strict); prune lists them with their total size and
+// deletes them only with --delete (and only once they are older than --min-age),
+// leaving manifests, listed objects and what it does not recognise alone; the
+// backup then verifies with --strict and restores.
+func TestPruneLeftovers(t *testing.T) {
+	t.Parallel()
+	c, brokers := newCluster(t, map[string]int32{"orders": 1})
+	url, dir := fileURL(t)
+	produce(t, c, "orders", 0, 300)
+	r := kferry(t, runOpts{}, "backup", "--brokers", brokers, "--to", url, "--flush-size", "50")
+	mustSucceed(t, r)
+	// As if killed right before its manifest was written.
+	if err := os.Remove(filepath.Join(dir, filepath.FromSlash(manifest.Key(backupID(t, r))))); err != nil {
+		t.Fatal(err)
+	}
+	r = kferry(t, runOpts{}, "backup", "--brokers", brokers, "--to", url, "--flush-size", "100")
+	mustSucceed(t, r)
+	id := backupID(t, r)
+	writeFile(t, filepath.Join(dir, "notes.txt"), "the operator's")
+	var leftovers []string
+	var size int64
+	for _, off := range []string{"0000000050", "0000000150", "0000000250"} {
+		key := "topics/orders/partition=0/orders+0+" + off + ".kfr"
+		leftovers = append(leftovers, key)
+		fi, err := os.Stat(filepath.Join(dir, filepath.FromSlash(key)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		size += fi.Size()
+	}
+
+	r = kferry(t, runOpts{}, "verify", url)
+	mustSucceed(t, r)
+	for _, k := range leftovers {
+		if !strings.Contains(r.stdout, "warning: object "+k) {
+			t.Errorf("verify does not warn about %s:\n%s", k, r)
+		}
+	}
+	wantError(t, kferry(t, runOpts{}, "verify", "--strict", url), 1, "verification failed", "4 warnings")
+
+	// Fresh objects are kept by the default --min-age.
+	r = kferry(t, runOpts{}, "prune", "--delete", url)
+	mustSucceed(t, r)
+	if !strings.Contains(r.stdout, "0 objects (0 bytes) that no manifest of the 1 backups lists are deleted:") || !strings.Contains(r.stdout, "kept: "+leftovers[0]) || !strings.Contains(r.stdout, "deleted 0 objects") {
+		t.Errorf("prune deleted objects younger than --min-age:\n%s", r)
+	}
+	// A dry run lists them with their total size.
+	r = kferry(t, runOpts{}, "prune", "--min-age", "0", url)
+	mustSucceed(t, r)
+	want := fmt.Sprintf("3 objects (%d bytes) that no manifest of the 1 backups lists can be deleted:", size)
+	if !strings.Contains(r.stdout, want) || !strings.Contains(r.stdout, "kept: notes.txt") || !strings.Contains(r.stdout, "dry run: nothing was deleted") {
+		t.Errorf("prune's dry run does not say %q:\n%s", want, r)
+	}
+	for _, k := range leftovers {
+		if !strings.Contains(r.stdout, "  "+k+"  ") {
+			t.Errorf("prune's dry run does not list %s:\n%s", k, r)
+		}
+		if _, err := os.Stat(filepath.Join(dir, filepath.FromSlash(k))); err != nil {
+			t.Errorf("the dry run removed %s: %v", k, err)
+		}
+	}
+
+	r = kferry(t, runOpts{}, "prune", "--delete", "--min-age", "0", url)
+	mustSucceed(t, r)
+	if !strings.Contains(r.stdout, fmt.Sprintf("deleted 3 objects (%d bytes)", size)) {
+		t.Errorf("prune --delete:\n%s", r)
+	}
+	objects, manifests, err := bucketFiles(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(objects) != 3 || len(manifests) != 1 || manifests[0] != id {
+		t.Errorf("after prune the bucket holds objects %q and manifests %q; want the 3 of backup %s and its manifest", objects, manifests, id)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "notes.txt")); err != nil {
+		t.Errorf("prune removed an object it does not know: %v", err)
+	}
+	if err := os.Remove(filepath.Join(dir, "notes.txt")); err != nil {
+		t.Fatal(err)
+	}
+	mustSucceed(t, kferry(t, runOpts{}, "verify", "--strict", url))
+	_, target := newCluster(t, nil)
+	r = kferry(t, runOpts{}, "restore", "--from", url, "--brokers", target)
+	mustSucceed(t, r)
+	if !strings.Contains(r.stdout, "total: 300 records") {
+		t.Errorf("restore after prune:\n%s", r)
+	}
+
+	// A bucket without backups is refused.
+	empty, _ := fileURL(t)
+	wantError(t, kferry(t, runOpts{}, "prune", empty), 1, "no backup", "prune cleans the buckets of kferry backups only")
 }
