@@ -166,6 +166,7 @@ type restoreOptions struct {
 	replicationFactor int
 	force             bool
 	atLeastOnce       bool
+	includeDeleted    bool
 	parallelism       int
 	follow            bool
 	pollInterval      time.Duration
@@ -192,6 +193,12 @@ off for clusters that forbid them.
 --until T restores, per partition, everything before the first record stamped
 after T; --since T starts at the first record stamped at or after T. TIME is
 RFC 3339 or Unix milliseconds.
+
+Topics that were deleted from the source (the manifest marks them) are skipped
+with a warning unless --include-deleted is given or they are named in --topics.
+Retention gaps that the backup recorded are named in the summary. A manifest
+whose objects do not account for a partition's offsets is refused before
+anything is written (kferry verify lists its problems).
 
 With --follow, restore keeps running (a warm standby fed by backup --follow):
 it restores the newest backup and then every newer one as it appears (checked
@@ -229,6 +236,7 @@ Exit status: 0 done, 1 failed, 2 usage error.` + envHelp,
 	fs.IntVar(&o.replicationFactor, "replication-factor", -1, "replication factor of created topics (-1: the broker's default)")
 	fs.BoolVar(&o.force, "force", false, "restore into topics that hold records or whose cleanup.policy differs")
 	fs.BoolVar(&o.atLeastOnce, "at-least-once", false, "no transactions (for clusters that forbid them); a rerun may duplicate records")
+	fs.BoolVar(&o.includeDeleted, "include-deleted", false, "also restore topics that were deleted from the source (skipped by default)")
 	fs.IntVar(&o.parallelism, "parallelism", 0, "partitions restored at once (default: 2 × CPUs)")
 	fs.BoolVar(&o.follow, "follow", false, "keep restoring each new backup as it appears, until SIGTERM/SIGINT")
 	fs.DurationVar(&o.pollInterval, "poll-interval", pipeline.DefaultRestoreInterval, "with --follow: how often to look for a newer backup")
@@ -311,7 +319,7 @@ func runRestore(ctx context.Context, g *globals, o *restoreOptions) error {
 	defer release()
 	ro := pipeline.RestoreOptions{
 		Selector: sel, Renames: renames, BackupID: o.backupID, Since: since, Until: until, Groups: groups,
-		ReplicationFactor: int16(o.replicationFactor), Force: o.force, AtLeastOnce: o.atLeastOnce, Key: key,
+		ReplicationFactor: int16(o.replicationFactor), Force: o.force, AtLeastOnce: o.atLeastOnce, IncludeDeleted: o.includeDeleted, Key: key,
 		Parallelism: o.parallelism, Logger: log,
 	}
 	if o.follow {

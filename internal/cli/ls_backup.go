@@ -27,7 +27,9 @@ type lsBackupView struct {
 
 // lsBackupPartition is one partition of a backup.
 type lsBackupPartition struct {
-	Topic     string `json:"topic"`
+	Topic string `json:"topic"`
+	// DeletedIn is the backup that first found the topic deleted from the source.
+	DeletedIn string `json:"deleted_in,omitempty"`
 	Partition int32  `json:"partition"`
 	Lineage   int    `json:"lineage,omitempty"`
 	Objects   int    `json:"objects"`
@@ -77,7 +79,9 @@ func newBackupView(ctx context.Context, b *blob.Bucket, id string, backups []lsB
 	}
 	for _, t := range m.Topics {
 		for _, p := range t.Partition {
-			v.Partitions = append(v.Partitions, backupPartitionRow(t.Name, &p))
+			row := backupPartitionRow(t.Name, &p)
+			row.DeletedIn = t.DeletedIn
+			v.Partitions = append(v.Partitions, row)
 		}
 	}
 	if len(ms) == len(backups) { // every manifest read: the unlisted objects are known
@@ -128,8 +132,14 @@ func printBackupView(w io.Writer, v *lsBackupView, bucket string) {
 	fmt.Fprintf(w, "backup %s (%s): RECORDS leave out transaction markers; BYTES are as stored (compressed, encrypted when the backup is)\n", v.ID, which)
 	fmt.Fprintf(w, "%-32s %9s %12s %14s %14s %10s %-24s %-24s %8s %12s\n", "TOPIC", "PARTITION", "RECORDS", "FIRST-OFFSET", "LAST-OFFSET", "GAPS", "OLDEST RECORD", "NEWEST RECORD", "OBJECTS", "BYTES")
 	var gaps []string
+	deleted := false
 	for _, r := range v.Partitions {
-		fmt.Fprintf(w, "%-32s %9d %12d %14s %14s %10d %-24s %-24s %8d %12d\n", r.Topic, r.Partition, r.Records, offsetOrDash(r.FirstOffset), offsetOrDash(r.LastOffset),
+		topic := r.Topic
+		if r.DeletedIn != "" {
+			topic += " (deleted)"
+			deleted = true
+		}
+		fmt.Fprintf(w, "%-32s %9d %12d %14s %14s %10d %-24s %-24s %8d %12d\n", topic, r.Partition, r.Records, offsetOrDash(r.FirstOffset), offsetOrDash(r.LastOffset),
 			r.GapOffsets, msTime(r.MinTimestamp), msTime(r.MaxTimestamp), r.Objects, r.StoredBytes)
 		for _, g := range r.Gaps {
 			gaps = append(gaps, fmt.Sprintf("gap: %s/%d offsets %d-%d (%d offsets) are not in the backup: %s", r.Topic, r.Partition, g.From, g.To-1, g.To-g.From, g.Reason))
@@ -137,6 +147,9 @@ func printBackupView(w io.Writer, v *lsBackupView, bucket string) {
 	}
 	if len(gaps) > 0 {
 		fmt.Fprintln(w, strings.Join(gaps, "\n"))
+	}
+	if deleted {
+		fmt.Fprintln(w, "(deleted): the topic was deleted from the source; restore skips it unless --include-deleted")
 	}
 	if v.Unlisted > 0 {
 		fmt.Fprintf(w, "%d objects (%d bytes) of the bucket are in no manifest: kferry prune %s lists them\n", v.Unlisted, v.UnlistedBytes, bucket)

@@ -178,7 +178,7 @@ func Backup(ctx context.Context, kc *kafka.Client, b *blob.Bucket, bucketName st
 		})
 	}
 	assemble(m, selected, details, parts, groups)
-	carryOver(m, prev, selected)
+	carryOver(m, prev, selected, func(t string) bool { _, ok := all[t]; return ok }, col)
 	if o.SkipUnchanged && prev != nil && len(gaps) == 0 && sameContent(prev, m) {
 		log.Debug("nothing changed since the newest backup; no manifest written", "newest", prev.ID)
 		return col.summary("backup", bucketName, started), prev, nil
@@ -337,7 +337,9 @@ func assemble(m *manifest.Manifest, selected []string, details map[string]kafka.
 
 // carryOver keeps, from the previous manifest, the topics this run did not
 // select (and their groups' offsets), so every manifest covers the whole backup.
-func carryOver(m, prev *manifest.Manifest, selected []string) {
+// A kept topic that the cluster no longer has is marked deleted (in this
+// backup, the first time), so restore can tell it from one left unselected.
+func carryOver(m, prev *manifest.Manifest, selected []string, exists func(string) bool, col *collector) {
 	if prev == nil {
 		return
 	}
@@ -346,9 +348,14 @@ func carryOver(m, prev *manifest.Manifest, selected []string) {
 		taken[t] = true
 	}
 	for _, t := range prev.Topics {
-		if !taken[t.Name] {
-			m.Topics = append(m.Topics, t)
+		if taken[t.Name] {
+			continue
 		}
+		if !t.Deleted() && !exists(t.Name) {
+			t.DeletedIn = m.ID
+			col.warn(fmt.Sprintf("topic %s was deleted from the cluster: its backup is kept and marked deleted (restore skips it unless --include-deleted)", t.Name))
+		}
+		m.Topics = append(m.Topics, t)
 	}
 	sort.Slice(m.Topics, func(i, j int) bool { return m.Topics[i].Name < m.Topics[j].Name })
 	for _, g := range prev.Groups {

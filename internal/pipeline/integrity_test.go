@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/kferry/kferry/internal/kafka"
 	"github.com/kferry/kferry/internal/pipeline"
 	"github.com/kferry/kferry/internal/plan"
 	"github.com/kferry/kferry/pkg/manifest"
@@ -120,17 +121,23 @@ func TestIncompleteManifest(t *testing.T) {
 				return // counts that add up: restore cannot tell from the manifest
 			}
 			wantErrContains(t, err, pipeline.ErrIncomplete, "backup "+m.ID, tt.problem, "nothing was restored")
-			if parts := partitionsOf(t, c, tg); len(parts) != 0 {
+			if parts := topicsOf(t, c, tg); len(parts) != 0 {
 				t.Errorf("the refused restore created topics %v", parts)
 			}
 		})
 	}
 }
 
-// partitionsOf returns the topics of the target cluster.
-func partitionsOf(t *testing.T, e *env, tg *target) []string {
+// topicsOf returns the topics of the target cluster, as a new client sees
+// them (a client caches metadata).
+func topicsOf(t *testing.T, e *env, tg *target) []string {
 	t.Helper()
-	topics, err := tg.kc.Topics(e.ctx)
+	kc, err := kafka.Dial(e.ctx, tg.cluster.Config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer kc.Close()
+	topics, err := kc.Topics(e.ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -198,5 +205,65 @@ func TestVerifyScansWholeBucket(t *testing.T) {
 	if kinds["notes/readme.txt"] != pipeline.UnlistedOther || kinds["topics/lx/partition=0/lx+0+0000000009.kfr.1f2e3d.tmp"] != pipeline.UnlistedTempFile {
 		b, _ := json.Marshal(rep.Unlisted)
 		t.Errorf("unlisted objects %s, want the stranger as other and the .tmp as a temporary file", b)
+	}
+}
+
+// TestDeletedTopicMarked (issue 16.13): a topic deleted from the cluster stays in
+// later manifests, marked deleted by the first backup that found it gone (and
+// only by that one); restore skips it with a warning unless IncludeDeleted or
+// named.
+func TestDeletedTopicMarked(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, "mem")
+	e.createTopic("kept", 1)
+	e.createTopic("gone", 1)
+	e.produce(append(mkRecs("kept", 0, 3), mkRecs("gone", 0, 4)...)...)
+	first := e.mustBackup(pipeline.BackupOptions{})
+	if tp := first.Topic("gone"); tp == nil || tp.Deleted() {
+		t.Fatalf("first backup: gone = %+v, want it live", tp)
+	}
+	if err := e.cluster.DeleteTopic("gone"); err != nil {
+		t.Fatal(err)
+	}
+	e.produce(mkRecs("kept", 0, 2)...)
+	s, second, err := e.backup(pipeline.BackupOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tp := second.Topic("gone"); tp == nil || tp.DeletedIn != second.ID || tp.Partition[0].Records != 4 {
+		t.Errorf("second backup: gone = %+v, want its 4 records marked deleted in %s", tp, second.ID)
+	}
+	if !hasWarning(s.Warnings, "topic gone was deleted from the cluster") || !hasWarning(second.Warnings, "gone", "marked deleted") {
+		t.Errorf("warnings %q (manifest %q) do not say gone was deleted", s.Warnings, second.Warnings)
+	}
+	if second.FormatVersion != manifest.FormatVersion || manifest.FormatVersion != "1.1" {
+		t.Errorf("format version %s, want 1.1", second.FormatVersion)
+	}
+	e.produce(mkRecs("kept", 0, 1)...)
+	third := e.mustBackup(pipeline.BackupOptions{})
+	if tp := third.Topic("gone"); tp == nil || tp.DeletedIn != second.ID {
+		t.Errorf("third backup: gone = %+v, want it still marked deleted in %s", tp, second.ID)
+	}
+	if len(third.Warnings) != 0 {
+		t.Errorf("third backup warns %q again", third.Warnings)
+	}
+
+	tg := e.newTarget()
+	s = e.mustRestore(tg, pipeline.RestoreOptions{})
+	if got := topicsOf(t, e, tg); len(got) != 1 || got[0] != "kept" || s.Records != 6 {
+		t.Errorf("restore: topics %v, %d records; want only kept with 6", got, s.Records)
+	}
+	if !hasWarning(s.Warnings, "topic gone was deleted from the source", second.ID, "--include-deleted") {
+		t.Errorf("restore warnings %q do not say gone was skipped", s.Warnings)
+	}
+	for name, o := range map[string]pipeline.RestoreOptions{
+		"include deleted": {IncludeDeleted: true},
+		"named":           {Selector: plan.Selector{Names: []string{"gone"}}},
+	} {
+		tg := e.newTarget()
+		e.mustRestore(tg, o)
+		if got := values(readTopic(t, e.ctx, tg.cluster.Config(), "gone")[0]); len(got) != 4 {
+			t.Errorf("%s: gone restored with %d records, want 4", name, len(got))
+		}
 	}
 }

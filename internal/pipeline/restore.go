@@ -45,8 +45,12 @@ type RestoreOptions struct {
 	ReplicationFactor int16
 	Force             bool
 	AtLeastOnce       bool
-	Key               *seal.Key // decrypts an encrypted backup
-	Parallelism       int
+	// IncludeDeleted restores topics that were deleted from the source
+	// (manifest.Topic.DeletedIn); without it they are skipped with a warning,
+	// unless named in Selector.Names.
+	IncludeDeleted bool
+	Key            *seal.Key // decrypts an encrypted backup
+	Parallelism    int
 	// ProgressGroup records the progress on the target (RestoreGroup of the
 	// backup id when ""); restore --follow keeps one across backups, so each
 	// new backup resumes where the previous one ended.
@@ -101,12 +105,16 @@ func Restore(ctx context.Context, kc *kafka.Client, b *blob.Bucket, bucketName s
 	if err != nil {
 		return Summary{}, err
 	}
+	selected, skipped := skipDeleted(m, selected, &o)
 	// A manifest that does not account for every offset would restore with
 	// records silently missing: refuse it before anything is written.
 	if err := checkCoverage(m, selected); err != nil {
 		return Summary{}, err
 	}
 	col := newCollector()
+	for _, t := range skipped {
+		col.warn(fmt.Sprintf("topic %s was deleted from the source (noticed by backup %s): not restored; --include-deleted (or naming it in --topics) restores it", t.Name, t.DeletedIn))
+	}
 	tasks, err := prepareRestoreTargets(ctx, kc, m, selected, &o, col, log)
 	if err != nil {
 		return Summary{}, err
@@ -133,6 +141,24 @@ func Restore(ctx context.Context, kc *kafka.Client, b *blob.Bucket, bucketName s
 	}
 	log.Info("restore done", "backup", m.ID, "records", s.Records, "seconds", s.Seconds)
 	return s, nil
+}
+
+// skipDeleted drops from selected the topics deleted from the source, unless
+// o includes them or names them, and returns them.
+func skipDeleted(m *manifest.Manifest, selected []string, o *RestoreOptions) ([]string, []*manifest.Topic) {
+	if o.IncludeDeleted {
+		return selected, nil
+	}
+	var keep []string
+	var skipped []*manifest.Topic
+	for _, name := range selected {
+		if t := m.Topic(name); t.Deleted() && !slices.Contains(o.Selector.Names, name) {
+			skipped = append(skipped, t)
+			continue
+		}
+		keep = append(keep, name)
+	}
+	return keep, skipped
 }
 
 // warnGaps puts every recorded retention gap of the restored partitions into

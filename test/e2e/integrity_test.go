@@ -255,3 +255,49 @@ func TestPruneLeftovers(t *testing.T) {
 	empty, _ := fileURL(t)
 	wantError(t, kferry(t, runOpts{}, "prune", empty), 1, "no backup", "prune cleans the buckets of kferry backups only")
 }
+
+// TestDeletedTopicSkipped (issue 16.13): a topic deleted from the source is
+// marked deleted in the next manifest (format 1.1) and shown so by ls; restore
+// skips it with a warning, --include-deleted restores it.
+func TestDeletedTopicSkipped(t *testing.T) {
+	t.Parallel()
+	c, brokers := newCluster(t, map[string]int32{"kept": 1, "gone": 1})
+	url, dir := fileURL(t)
+	produce(t, c, "kept", 0, 10)
+	produce(t, c, "gone", 0, 20)
+	mustSucceed(t, kferry(t, runOpts{}, "backup", "--brokers", brokers, "--to", url))
+	if err := c.DeleteTopic("gone"); err != nil {
+		t.Fatal(err)
+	}
+	r := kferry(t, runOpts{}, "backup", "--brokers", brokers, "--to", url)
+	mustSucceed(t, r)
+	id := backupID(t, r)
+	if !strings.Contains(r.stdout, "warning: topic gone was deleted from the cluster") {
+		t.Errorf("backup does not warn that gone was deleted:\n%s", r)
+	}
+	m, err := manifest.Unmarshal(readFile(t, filepath.Join(dir, filepath.FromSlash(manifest.Key(id)))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.FormatVersion != "1.1" || m.Topic("gone") == nil || m.Topic("gone").DeletedIn != id {
+		t.Errorf("manifest %s (format %s): gone = %+v, want it marked deleted_in %s", id, m.FormatVersion, m.Topic("gone"), id)
+	}
+	r = kferry(t, runOpts{}, "ls", url)
+	mustSucceed(t, r)
+	if !regexp.MustCompile(`(?m)^gone \(deleted\)\s+0\s+20\s`).MatchString(r.stdout) {
+		t.Errorf("ls does not mark gone deleted:\n%s", r)
+	}
+
+	target, tb := newCluster(t, nil)
+	r = kferry(t, runOpts{}, "restore", "--from", url, "--brokers", tb)
+	mustSucceed(t, r)
+	if !strings.Contains(r.stdout, "warning: topic gone was deleted from the source") || !strings.Contains(r.stdout, "total: 10 records") {
+		t.Errorf("restore does not skip gone with a warning:\n%s", r)
+	}
+	wantNoTopics(t, tb, "gone")
+	r = kferry(t, runOpts{}, "restore", "--from", url, "--brokers", tb, "--include-deleted")
+	mustSucceed(t, r)
+	if got := readTopics(t, target.Config(), []string{"gone"})["gone"][0]; len(got) != 20 {
+		t.Errorf("restore --include-deleted wrote %d records of gone, want 20\n%s", len(got), r)
+	}
+}
