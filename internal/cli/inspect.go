@@ -40,7 +40,9 @@ then per partition of the newest backup (or --backup ID) its records, first and
 last offsets, gaps, time range, objects and stored bytes (compressed, encrypted
 when the backup is), and how many objects no manifest lists. Any other bucket is
 listed in the Confluent S3 Sink layout: per topic and partition the number of
-objects, the first and last object's start offsets and the stored bytes.
+objects, the first and last object's start offsets and the stored bytes (as in
+the bucket: gzip-compressed for .gz objects, sidecars included); record counts
+and time ranges of such objects are known only by reading them (kferry cat).
 
 Exit status: 0 done, 1 failed, 2 usage error.` + envHelp,
 		Example: `  kferry ls s3://bucket/backup?region=eu-west-1
@@ -132,7 +134,7 @@ func runLs(ctx context.Context, g *globals, raw string, o *lsOptions) error {
 		printBackupView(g.stdout, view, store.Redact(raw))
 		return nil
 	}
-	fmt.Fprintf(g.stdout, "%-32s %9s %8s %14s %14s %12s %s\n", "TOPIC", "PARTITION", "OBJECTS", "FIRST-START", "LAST-START", "BYTES", "SIDECARS")
+	fmt.Fprintf(g.stdout, "%-32s %9s %8s %14s %14s %12s %s\n", "TOPIC", "PARTITION", "OBJECTS", "FIRST-START", "LAST-START", "STORED-BYTES", "SIDECARS")
 	for _, r := range rows {
 		side := []string{}
 		if r.KeysObjects > 0 {
@@ -160,14 +162,18 @@ func newCatCmd(g *globals) *cobra.Command {
 		Use:   "cat URL/OBJECT-KEY",
 		Short: "Print an object's records as JSON lines",
 		Long: `cat prints the records of one values object, with its .keys and .headers objects
-when present, as JSON lines: {"topic","partition","offset","key","value","headers"}.
-Values that are JSON are embedded as JSON; other bytes are a string when they are
-UTF-8 text and {"base64": "..."} otherwise. Offsets are the object's start offset
-plus the record's index.
+when present, as JSON lines: {"topic","partition","offset","timestamp",
+"timestamp_type","key","value","headers"}. Values that are JSON are embedded as
+JSON; other bytes are a string when they are UTF-8 text and {"base64": "..."}
+otherwise. Native objects (.kfr, as backup writes them) carry each record's
+offset, timestamp (Unix milliseconds) and timestamp type (CreateTime,
+LogAppendTime); for the other formats offsets are the object's start offset plus
+the record's index, and timestamp is printed only when the format keeps one.
 
 Exit status: 0 done, 1 failed, 2 usage error.` + envHelp,
-		Example: `  kferry cat file:///tmp/out/topics/orders/partition=3/orders+3+0000000040.json`,
-		Args:    checkArgs(1),
+		Example: `  kferry cat file:///tmp/out/topics/orders/partition=3/orders+3+0000000040.json
+  kferry cat file:///backups/kafka/topics/orders/partition=0/orders+0+0000000000.kfr`,
+		Args: checkArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := applyEnv(cmd.Flags(), nil); err != nil {
 				return err
@@ -261,6 +267,10 @@ func sidecarKey(key string, v layout.View, valueExt, sideExt string) string {
 
 func catLine(rec *record.Record, valueIsJSON bool) map[string]any {
 	line := map[string]any{"topic": rec.Topic, "partition": rec.Partition, "offset": rec.Offset}
+	if !rec.Timestamp.IsZero() {
+		line["timestamp"] = rec.Timestamp.UnixMilli()
+		line["timestamp_type"] = rec.TimestampType.String()
+	}
 	if rec.Key != nil {
 		line["key"] = bytesJSON(rec.Key, false)
 	}
