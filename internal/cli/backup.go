@@ -136,10 +136,10 @@ func runBackup(ctx context.Context, g *globals, o *backupOptions) error {
 		})
 		return o.report.finish(g.stdout, s, err)
 	}
-	bar := newProgress(g.stderr, "backup", -1)
+	bar := g.newProgress("backup")
 	bo.Progress = asProgress(bar)
 	s, m, err := pipeline.Backup(ctx, kc, b, store.Redact(o.to), bo)
-	bar.done()
+	bar.done(g)
 	if m != nil {
 		fmt.Fprintf(g.stdout, "backup %s written (parent %s): %d topics, %d groups\n", m.ID, orDash(m.Parent), len(m.Topics), len(m.Groups))
 	}
@@ -332,10 +332,10 @@ func runRestore(ctx context.Context, g *globals, o *restoreOptions) error {
 		})
 		return o.report.finish(g.stdout, s, err)
 	}
-	bar := newProgress(g.stderr, "restore", -1)
+	bar := g.newProgress("restore")
 	ro.Progress = asProgress(bar)
 	s, err := pipeline.Restore(ctx, kc, b, store.Redact(o.from), ro)
-	bar.done()
+	bar.done(g)
 	return o.report.finish(g.stdout, s, err)
 }
 

@@ -135,6 +135,7 @@ func Backup(ctx context.Context, kc *kafka.Client, b *blob.Bucket, bucketName st
 		}
 	}
 	sort.Slice(tasks, func(i, j int) bool { return tasks[i].End-tasks[i].Start > tasks[j].End-tasks[j].Start })
+	setTotal(o.Progress, offsetsIn(tasks))
 	native, err := format.Lookup("native")
 	if err != nil {
 		return Summary{}, nil, err
@@ -198,6 +199,15 @@ func Backup(ctx context.Context, kc *kafka.Client, b *blob.Bucket, bucketName st
 		return s, m, fmt.Errorf("%w: %d ranges were removed by retention before they were read (%s); the rest is backed up and manifest %s records the gaps", ErrGaps, len(gaps), abbreviateList(gaps, 3), m.ID)
 	}
 	return s, m, nil
+}
+
+// offsetsIn counts the offsets of ranges: an upper bound of their records.
+func offsetsIn(ranges []kafka.PartitionRange) int64 {
+	var n int64
+	for _, r := range ranges {
+		n += max(r.End-r.Start, 0)
+	}
+	return n
 }
 
 // sameContent reports whether two manifests describe the same topics, objects

@@ -120,6 +120,11 @@ func Restore(ctx context.Context, kc *kafka.Client, b *blob.Bucket, bucketName s
 		return Summary{}, err
 	}
 	warnGaps(m, tasks, col)
+	var total int64
+	for _, t := range tasks {
+		total += t.src.Records
+	}
+	setTotal(o.Progress, total)
 	if !o.AtLeastOnce {
 		log.Info("restoring with transactions (exactly once)", "backup", m.ID, "progress_group", o.progressGroup(m))
 	} else {

@@ -50,6 +50,22 @@ type Progress interface {
 	Add(records, bytes int64)
 }
 
+// ProgressTotal is implemented by a Progress that shows how much is left. A
+// command calls SetTotal once, before the first Add, when it knows how much
+// it will move: backup and export from the captured offset ranges (transaction
+// markers included, so the count may stop short of it), restore from the
+// manifest's record counts.
+type ProgressTotal interface {
+	SetTotal(records int64)
+}
+
+// setTotal tells p the total when it listens for one.
+func setTotal(p Progress, records int64) {
+	if t, ok := p.(ProgressTotal); ok {
+		t.SetTotal(records)
+	}
+}
+
 // collector gathers per-partition results from concurrent workers.
 type collector struct {
 	mu       sync.Mutex
