@@ -98,6 +98,10 @@ func runPrune(ctx context.Context, g *globals, raw string, o *pruneOptions) erro
 }
 
 func printPrune(w io.Writer, rep pipeline.PruneReport, deleting bool) {
+	if len(rep.Candidates) == 0 && len(rep.Kept) == 0 {
+		fmt.Fprintf(w, "nothing to prune: the manifests of the %d backups list every object of the bucket\n", rep.Manifests)
+		return
+	}
 	verb := "can be deleted"
 	if deleting {
 		verb = "are deleted"
