@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -60,58 +61,73 @@ func (u UnlistedObject) String() string {
 type BucketAudit struct {
 	// Manifests are the ids of every manifest, sorted.
 	Manifests []string
-	// Listed holds the keys of the objects some manifest lists.
-	Listed map[string]bool
-	// Unlisted are the other objects (manifests aside), by key.
+	// Unlisted are the objects (manifests aside) that no manifest lists, by key.
 	Unlisted []UnlistedObject
 	// ExportTopics are the topics that kferry export wrote metadata for
 	// (_kferry/topics/<topic>.json): their objects may be an export's.
 	ExportTopics map[string]bool
 }
 
-// AuditBucket lists the whole bucket and reads every manifest (decrypting with
-// key) to find the objects that no manifest lists. A manifest that cannot be
-// read is an error: without it nothing can be said about its objects.
+// AuditBucket lists the whole bucket and finds the objects that no manifest
+// lists. Manifests are read (decrypted with key) newest first and only while
+// some object is not known to be listed yet: each manifest lists every object
+// of its backup, so one or two settle a healthy bucket however many backups it
+// holds, and every manifest is read before an object is called unlisted. A
+// manifest that has to be read and cannot be is an error.
 func AuditBucket(ctx context.Context, b *blob.Bucket, key *seal.Key) (*BucketAudit, error) {
-	ids, err := ListBackups(ctx, b)
-	if err != nil {
-		return nil, err
-	}
-	ms := make([]*manifest.Manifest, 0, len(ids))
-	for _, id := range ids {
-		m, err := LoadManifest(ctx, b, id, key)
-		if err != nil {
-			return nil, err
-		}
-		ms = append(ms, m)
-	}
-	return AuditWith(ctx, b, ms)
+	return audit(ctx, b, func(id string) (*manifest.Manifest, error) { return LoadManifest(ctx, b, id, key) })
 }
 
 // AuditWith is AuditBucket for a caller that has read every manifest of the
 // bucket already.
 func AuditWith(ctx context.Context, b *blob.Bucket, ms []*manifest.Manifest) (*BucketAudit, error) {
-	a := &BucketAudit{Listed: map[string]bool{}, ExportTopics: map[string]bool{}}
+	byID := map[string]*manifest.Manifest{}
 	for _, m := range ms {
-		a.Manifests = append(a.Manifests, m.ID)
-		for _, k := range manifestKeys(m) {
-			a.Listed[k] = true
-		}
+		byID[m.ID] = m
 	}
-	sort.Strings(a.Manifests)
+	return audit(ctx, b, func(id string) (*manifest.Manifest, error) {
+		if m := byID[id]; m != nil {
+			return m, nil
+		}
+		return nil, fmt.Errorf("%w %s: appeared while the bucket was read; run again", manifest.ErrNoBackup, id)
+	})
+}
+
+func audit(ctx context.Context, b *blob.Bucket, load func(id string) (*manifest.Manifest, error)) (*BucketAudit, error) {
+	var a *BucketAudit
 	for attempt := 1; ; attempt++ {
 		// A local folder's listing fails with NotFound when a temporary file is
 		// renamed while it runs (see Scan); listing again sees the final name.
 		var err error
-		a.Unlisted, err = a.unlisted(ctx, b)
-		if err == nil || gcerrors.Code(err) != gcerrors.NotFound || attempt == scanAttempts {
-			return a, err
+		a, err = listBucket(ctx, b)
+		if err == nil {
+			break
+		}
+		if gcerrors.Code(err) != gcerrors.NotFound || attempt == scanAttempts {
+			return nil, err
 		}
 	}
+	pending := map[string]bool{}
+	for _, u := range a.Unlisted {
+		pending[u.Key] = true
+	}
+	for i := len(a.Manifests) - 1; i >= 0 && len(pending) > 0; i-- {
+		m, err := load(a.Manifests[i])
+		if err != nil {
+			return nil, err
+		}
+		for _, k := range manifestKeys(m) {
+			delete(pending, k)
+		}
+	}
+	a.Unlisted = slices.DeleteFunc(a.Unlisted, func(u UnlistedObject) bool { return !pending[u.Key] })
+	return a, nil
 }
 
-func (a *BucketAudit) unlisted(ctx context.Context, b *blob.Bucket) ([]UnlistedObject, error) {
-	var out []UnlistedObject
+// listBucket lists every key: manifests into Manifests, every other object
+// into Unlisted (not yet checked against the manifests), classified.
+func listBucket(ctx context.Context, b *blob.Bucket) (*BucketAudit, error) {
+	a := &BucketAudit{ExportTopics: map[string]bool{}}
 	it := b.List(nil)
 	for {
 		obj, err := it.Next(ctx)
@@ -121,10 +137,11 @@ func (a *BucketAudit) unlisted(ctx context.Context, b *blob.Bucket) ([]UnlistedO
 		if err != nil {
 			return nil, fmt.Errorf("list the bucket: %w", err)
 		}
-		if obj.IsDir || a.Listed[obj.Key] {
+		if obj.IsDir {
 			continue
 		}
-		if _, ok := manifest.IDFromKey(obj.Key); ok {
+		if id, ok := manifest.IDFromKey(obj.Key); ok {
+			a.Manifests = append(a.Manifests, id)
 			continue
 		}
 		if t, ok := strings.CutPrefix(obj.Key, metaPrefix); ok && strings.HasSuffix(t, ".json") {
@@ -138,10 +155,11 @@ func (a *BucketAudit) unlisted(ctx context.Context, b *blob.Bucket) ([]UnlistedO
 				u.Kind, u.Topic = UnlistedTempFile, topic
 			}
 		}
-		out = append(out, u)
+		a.Unlisted = append(a.Unlisted, u)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
-	return out, nil
+	sort.Strings(a.Manifests)
+	sort.Slice(a.Unlisted, func(i, j int) bool { return a.Unlisted[i].Key < a.Unlisted[j].Key })
+	return a, nil
 }
 
 // backupObjectTopic reports whether key names a native object as backup writes

@@ -267,3 +267,29 @@ func TestDeletedTopicMarked(t *testing.T) {
 		}
 	}
 }
+
+// TestAuditReadsManifestsLazily: the whole-bucket scan reads older manifests
+// only while some object is not known to be listed, so a long chain costs one
+// manifest when the bucket is clean; before calling an object unlisted it reads
+// them all, and one it cannot read is then an error.
+func TestAuditReadsManifestsLazily(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, "mem")
+	e.createTopic("lz", 1)
+	e.produce(mkRecs("lz", 0, 3)...)
+	first := e.mustBackup(pipeline.BackupOptions{})
+	e.produce(mkRecs("lz", 0, 3)...)
+	e.mustBackup(pipeline.BackupOptions{})
+	e.put(map[string]string{manifest.Key(first.ID): "{not json"})
+	if rep, err := pipeline.Verify(e.ctx, e.b, pipeline.VerifyOptions{Strict: true}); err != nil {
+		t.Fatalf("verify with a clean bucket and a damaged old manifest: %v %q", err, rep.Warnings)
+	}
+	e.put(map[string]string{"topics/lz/partition=0/lz+0+0000000001.kfr": "left over"})
+	_, err := pipeline.Verify(e.ctx, e.b, pipeline.VerifyOptions{})
+	wantErrContains(t, err, nil, manifest.Key(first.ID))
+	_, err = pipeline.Prune(e.ctx, e.b, pipeline.PruneOptions{Delete: true, Logger: discardLogger()})
+	wantErrContains(t, err, nil, manifest.Key(first.ID))
+	if ok, _ := e.b.Exists(e.ctx, "topics/lz/partition=0/lz+0+0000000001.kfr"); !ok {
+		t.Error("prune deleted an object while a manifest could not be read")
+	}
+}
