@@ -61,6 +61,9 @@ type backupPartition struct {
 	// offset for a new one): reading starts later only if retention removed
 	// records in between.
 	resumeAt int64
+	// knownGaps counts the gaps earlier backups recorded; later ones are
+	// this run's.
+	knownGaps int
 	// per open object
 	minTS, maxTS int64
 }
@@ -167,6 +170,13 @@ func Backup(ctx context.Context, kc *kafka.Client, b *blob.Bucket, bucketName st
 	if err != nil {
 		return col.summary("backup", bucketName, started), nil, fmt.Errorf("%w; no manifest was written, so the bucket's newest backup is still %s", err, orNone(m.Parent))
 	}
+	for topic, byP := range parts {
+		for p, bp := range byP {
+			if found := bp.entry.Gaps[bp.knownGaps:]; len(found) > 0 {
+				col.update(topic, p, func(ps *PartitionSummary) { ps.Gaps = found })
+			}
+		}
+	}
 	groups, err := kc.GroupOffsets(ctx, o.Groups, selected)
 	if err != nil {
 		return col.summary("backup", bucketName, started), nil, err
@@ -272,6 +282,7 @@ func planPartition(prev *manifest.Manifest, td kafka.TopicDetails, r kafka.Parti
 		bp.entry = *pp
 		bp.entry.Objects = append([]manifest.Object(nil), pp.Objects...)
 		bp.entry.Gaps = append([]manifest.Gap(nil), pp.Gaps...)
+		bp.knownGaps = len(pp.Gaps)
 		bp.digest, _ = manifest.ParseDigest(pp.Digest) // a bad digest only makes verify --brokers report a difference
 	}
 	from := bp.entry.EndOffset

@@ -25,8 +25,11 @@ func TestGapsAreReported(t *testing.T) {
 	if err := e.cluster.DeleteRecordsBefore(e.ctx, "ret", 0, 15); err != nil {
 		t.Fatal(err)
 	}
-	_, m, err := e.backup(pipeline.BackupOptions{})
+	bs, m, err := e.backup(pipeline.BackupOptions{})
 	wantErrContains(t, err, pipeline.ErrGaps, "ret/0 offsets 10-14")
+	if len(bs.Topics) != 1 || len(bs.Topics[0].Partitions) != 1 || len(bs.Topics[0].Partitions[0].Gaps) != 1 || bs.Topics[0].Partitions[0].Gaps[0].From != 10 {
+		t.Errorf("backup summary partitions %+v, want ret/0 with the gap from 10", bs.Topics)
+	}
 
 	rep, err := pipeline.Verify(e.ctx, e.b, pipeline.VerifyOptions{})
 	if err != nil || len(rep.Problems) != 0 {

@@ -16,8 +16,8 @@ type PartitionSummary struct {
 	Objects     int   `json:"objects"`
 	FirstOffset int64 `json:"first_offset"`
 	LastOffset  int64 `json:"last_offset"`
-	// Gaps are the offsets the backup lacks (retention removed them before
-	// they were read): a restore cannot write them.
+	// Gaps are offsets that retention removed before they were read: those a
+	// backup found (recorded in its manifest), those a restore cannot write.
 	Gaps []manifest.Gap `json:"gaps,omitempty"`
 }
 

@@ -29,8 +29,20 @@ func TestGapsVisible(t *testing.T) {
 	if err := c.DeleteRecordsBefore(ctx, "ret", 0, 150); err != nil {
 		t.Fatal(err)
 	}
-	r := kferry(t, runOpts{}, "backup", "--brokers", brokers, "--to", url)
+	backupReport := filepath.Join(t.TempDir(), "backup.json")
+	r := kferry(t, runOpts{}, "backup", "--brokers", brokers, "--to", url, "--report", backupReport)
 	wantError(t, r, 1, "gaps", "ret/0 offsets 100-149")
+	var brep struct {
+		Topics []struct {
+			Partitions []struct {
+				Gaps []manifest.Gap
+			}
+		}
+	}
+	if err := json.Unmarshal(readFile(t, backupReport), &brep); err != nil || len(brep.Topics) != 1 || len(brep.Topics[0].Partitions) != 1 ||
+		len(brep.Topics[0].Partitions[0].Gaps) != 1 || brep.Topics[0].Partitions[0].Gaps[0].From != 100 || brep.Topics[0].Partitions[0].Gaps[0].To != 150 {
+		t.Errorf("backup --report: %v %+v", err, brep)
+	}
 
 	gap := "ret/0: offsets 100-149 (50 offsets) are not in the backup"
 	t.Run("verify", func(t *testing.T) {
