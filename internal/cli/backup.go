@@ -352,8 +352,8 @@ type verifyOptions struct {
 func newVerifyCmd(g *globals) *cobra.Command {
 	o := &verifyOptions{}
 	cmd := &cobra.Command{
-		Use:   "verify URL [--backup ID] [--brokers B [--rename ...]]",
-		Short: "Check a backup: checksums and counts, and optionally against live topics",
+		Use:   "verify URL [--backup ID] [--strict] [--brokers B [--rename ...]]",
+		Short: "Check a backup: coverage, checksums, counts, gaps, unlisted objects, optionally the live topics",
 		Long: `verify checks a backup (the newest, or --backup ID). From the manifest: each
 partition's objects must account for its offsets, start to end minus the recorded
 gaps, without overlap, with record counts that add up. From the objects: each

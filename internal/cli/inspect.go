@@ -32,7 +32,7 @@ type lsOptions struct {
 func newLsCmd(g *globals) *cobra.Command {
 	o := &lsOptions{}
 	cmd := &cobra.Command{
-		Use:   "ls URL",
+		Use:   "ls URL [--backup ID]",
 		Short: "Show the topics, partitions and objects of a bucket",
 		Long: `ls shows what a bucket holds. A bucket with kferry backups: every backup (id,
 parent, topics, groups, records, offsets lost to retention gaps, time range),

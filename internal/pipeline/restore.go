@@ -45,12 +45,12 @@ type RestoreOptions struct {
 	ReplicationFactor int16
 	Force             bool
 	AtLeastOnce       bool
+	Key               *seal.Key // decrypts an encrypted backup
+	Parallelism       int
 	// IncludeDeleted restores topics that were deleted from the source
 	// (manifest.Topic.DeletedIn); without it they are skipped with a warning,
 	// unless named in Selector.Names.
 	IncludeDeleted bool
-	Key            *seal.Key // decrypts an encrypted backup
-	Parallelism    int
 	// ProgressGroup records the progress on the target (RestoreGroup of the
 	// backup id when ""); restore --follow keeps one across backups, so each
 	// new backup resumes where the previous one ended.
