@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"strconv"
 	"time"
 
@@ -142,10 +143,10 @@ func runBackup(ctx context.Context, g *globals, o *backupOptions) error {
 		})
 		return o.report.finish(g.stdout, s, err)
 	}
-	bar := newProgress(g.stderr, "backup", -1)
+	bar := g.newProgress("backup")
 	bo.Progress = asProgress(bar)
 	s, m, err := pipeline.Backup(ctx, kc, b, store.Redact(o.to), bo)
-	bar.done()
+	bar.done(g)
 	if m == nil {
 		err = backupInterrupted(ctx, err, s)
 	}
@@ -185,6 +186,7 @@ type restoreOptions struct {
 	replicationFactor int
 	force             bool
 	atLeastOnce       bool
+	includeDeleted    bool
 	parallelism       int
 	follow            bool
 	pollInterval      time.Duration
@@ -211,6 +213,12 @@ off for clusters that forbid them.
 --until T restores, per partition, everything before the first record stamped
 after T; --since T starts at the first record stamped at or after T. TIME is
 RFC 3339 or Unix milliseconds.
+
+Topics that were deleted from the source (the manifest marks them) are skipped
+with a warning unless --include-deleted is given or they are named in --topics.
+Retention gaps that the backup recorded are named in the summary. A manifest
+whose objects do not account for a partition's offsets is refused before
+anything is written (kferry verify lists its problems).
 
 With --follow, restore keeps running (a warm standby fed by backup --follow):
 it restores the newest backup and then every newer one as it appears (checked
@@ -248,6 +256,7 @@ Exit status: 0 done, 1 failed, 2 usage error.` + envHelp,
 	fs.IntVar(&o.replicationFactor, "replication-factor", -1, "replication factor of created topics (-1: the broker's default)")
 	fs.BoolVar(&o.force, "force", false, "restore into topics that hold records or whose cleanup.policy differs")
 	fs.BoolVar(&o.atLeastOnce, "at-least-once", false, "no transactions (for clusters that forbid them); a rerun may duplicate records")
+	fs.BoolVar(&o.includeDeleted, "include-deleted", false, "also restore topics that were deleted from the source (skipped by default)")
 	fs.IntVar(&o.parallelism, "parallelism", 0, "partitions restored at once (default: 2 × CPUs)")
 	fs.BoolVar(&o.follow, "follow", false, "keep restoring each new backup as it appears, until SIGTERM/SIGINT")
 	fs.DurationVar(&o.pollInterval, "poll-interval", pipeline.DefaultRestoreInterval, "with --follow: how often to look for a newer backup")
@@ -336,7 +345,7 @@ func runRestore(ctx context.Context, g *globals, o *restoreOptions) error {
 	defer release()
 	ro := pipeline.RestoreOptions{
 		Selector: sel, Renames: renames, BackupID: o.backupID, Since: since, Until: until, Groups: groups,
-		ReplicationFactor: int16(o.replicationFactor), Force: o.force, AtLeastOnce: o.atLeastOnce, Key: key,
+		ReplicationFactor: int16(o.replicationFactor), Force: o.force, AtLeastOnce: o.atLeastOnce, IncludeDeleted: o.includeDeleted, Key: key,
 		Parallelism: o.parallelism, Logger: log,
 	}
 	if o.follow {
@@ -349,10 +358,10 @@ func runRestore(ctx context.Context, g *globals, o *restoreOptions) error {
 		})
 		return o.report.finish(g.stdout, s, err)
 	}
-	bar := newProgress(g.stderr, "restore", -1)
+	bar := g.newProgress("restore")
 	ro.Progress = asProgress(bar)
 	s, err := pipeline.Restore(ctx, kc, b, store.Redact(o.from), ro)
-	bar.done()
+	bar.done(g)
 	err = writerInterrupted(ctx, backupHint(err, o.from), "restore", s, o.atLeastOnce)
 	return o.report.finish(g.stdout, s, err)
 }
@@ -364,21 +373,34 @@ type verifyOptions struct {
 	renames  []string
 	topics   []string
 	json     bool
+	strict   bool
 }
 
 func newVerifyCmd(g *globals) *cobra.Command {
 	o := &verifyOptions{}
 	cmd := &cobra.Command{
-		Use:   "verify URL [--backup ID] [--brokers B [--rename ...]]",
-		Short: "Check a backup: checksums and counts, and optionally against live topics",
-		Long: `verify reads every object of a backup and compares its size, SHA-256 and record
-count with the manifest; missing, truncated, altered and extra objects are
-reported by name. With --brokers it also compares the backup record by record
-(key, value, headers, timestamp) with the live topics (renamed with --rename, for
-a restored copy) and names the first differing offset.
+		Use:   "verify URL [--backup ID] [--strict] [--brokers B [--rename ...]]",
+		Short: "Check a backup: coverage, checksums, counts, gaps, unlisted objects, optionally the live topics",
+		Long: `verify checks a backup (the newest, or --backup ID). From the manifest: each
+partition's objects must account for its offsets, start to end minus the recorded
+gaps, without overlap, with record counts that add up. From the objects: each
+one's size, SHA-256 and record count, and that its records continue the
+partition's rolling digest from the object before it. Missing, truncated and
+altered objects and objects missing from the manifest are problems, named.
 
-Exit status: 0 the backup is intact (and equal), 1 problems found, 2 usage error.` + envHelp,
+Warnings: every retention gap the manifest records (offsets the backup does not
+have, with their count), and every object of the whole bucket that no manifest
+lists (left by an interrupted backup: kferry prune removes them). --strict turns
+warnings into failures.
+
+With --brokers it also compares the backup record by record (key, value,
+headers, timestamp) with the live topics (renamed with --rename, for a restored
+copy) and names the first differing offset.
+
+Exit status: 0 the backup is intact (and equal), 1 problems found (or warnings
+with --strict), 2 usage error.` + envHelp,
 		Example: `  kferry verify s3://bucket/kafka?region=eu-west-1
+  kferry verify --strict file:///backups/kafka
   kferry verify file:///backups/kafka --brokers target:9092 --rename 'orders=orders-restored'`,
 		Args: checkArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -395,6 +417,7 @@ Exit status: 0 the backup is intact (and equal), 1 problems found, 2 usage error
 	fs.StringArrayVar(&o.renames, "rename", nil, "compare backed-up topic T with the live topic its rename gives")
 	fs.StringSliceVar(&o.topics, "topics", nil, "verify only these backed-up topics")
 	fs.BoolVar(&o.json, "json", false, "print the report as JSON")
+	fs.BoolVar(&o.strict, "strict", false, "fail on warnings too: recorded retention gaps, objects that no manifest lists")
 	return cmd
 }
 
@@ -412,7 +435,7 @@ func runVerify(ctx context.Context, g *globals, raw string, o *verifyOptions) er
 	if err != nil {
 		return err
 	}
-	vo := pipeline.VerifyOptions{BackupID: o.backupID, Renames: renames, Topics: o.topics, Key: key}
+	vo := pipeline.VerifyOptions{BackupID: o.backupID, Renames: renames, Topics: o.topics, Key: key, Strict: o.strict}
 	if len(o.kafka.brokers) > 0 {
 		cfg, err := o.kafka.config()
 		if err != nil {
@@ -434,17 +457,49 @@ func runVerify(ctx context.Context, g *globals, raw string, o *verifyOptions) er
 		return err
 	}
 	if rep.Backup != "" {
-		fmt.Fprintf(g.stdout, "backup %s: %d objects, %d records checked", rep.Backup, rep.Objects, rep.Records)
-		if vo.Kafka != nil {
-			fmt.Fprintf(g.stdout, ", %d records compared with the cluster", rep.Compared)
-		}
-		fmt.Fprintln(g.stdout)
-		for _, p := range rep.Problems {
-			fmt.Fprintln(g.stdout, "  problem:", p)
-		}
-		if len(rep.Problems) == 0 && err == nil {
-			fmt.Fprintln(g.stdout, "  ok: every object matches the manifest")
-		}
+		printVerify(g.stdout, rep, vo.Kafka != nil, o.strict)
 	}
 	return err
+}
+
+// maxWarnings bounds the warnings verify prints; --json has them all.
+const maxWarnings = 20
+
+func printVerify(w io.Writer, rep pipeline.VerifyReport, live, strict bool) {
+	fmt.Fprintf(w, "backup %s: %d objects, %d records checked", rep.Backup, rep.Objects, rep.Records)
+	if live {
+		fmt.Fprintf(w, ", %d records compared with the cluster", rep.Compared)
+	}
+	fmt.Fprintln(w)
+	for _, p := range rep.Problems {
+		fmt.Fprintln(w, "  problem:", p)
+	}
+	for i, warn := range rep.Warnings {
+		if i == maxWarnings {
+			fmt.Fprintf(w, "  … and %d more warnings (--json lists them all)\n", len(rep.Warnings)-maxWarnings)
+			break
+		}
+		fmt.Fprintln(w, "  warning:", warn)
+	}
+	if len(rep.Gaps) > 0 {
+		fmt.Fprintf(w, "  gaps: %d offsets in %d ranges are not in the backup (retention removed them before they were read)\n", rep.GapOffsets, len(rep.Gaps))
+	}
+	if len(rep.Unlisted) > 0 {
+		var size int64
+		for _, u := range rep.Unlisted {
+			size += u.Size
+		}
+		fmt.Fprintf(w, "  unlisted: %d objects (%d bytes) are in no manifest (kferry prune lists and removes the backup's leftovers)\n", len(rep.Unlisted), size)
+	}
+	if len(rep.Problems) > 0 {
+		return
+	}
+	switch {
+	case len(rep.Warnings) == 0:
+		fmt.Fprintln(w, "  ok: every object matches the manifest")
+	case strict:
+		fmt.Fprintf(w, "  failed: every object matches the manifest, but --strict fails on the %d warnings\n", len(rep.Warnings))
+	default:
+		fmt.Fprintf(w, "  ok: every object matches the manifest, with %d warnings (--strict fails on them)\n", len(rep.Warnings))
+	}
 }

@@ -10,10 +10,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/pflag"
 	"gocloud.dev/blob"
-	"golang.org/x/term"
 
 	"github.com/kferry/kferry/internal/kafka"
 	"github.com/kferry/kferry/internal/pipeline"
@@ -223,40 +221,4 @@ func abbreviate(items []string, n int) string {
 		return strings.Join(items, " ")
 	}
 	return strings.Join(items[:n], " ") + fmt.Sprintf(" … (+%d)", len(items)-n)
-}
-
-// progress is a progress bar on a terminal and nothing otherwise (logs tell).
-type progress struct{ bar *progressbar.ProgressBar }
-
-func newProgress(w io.Writer, desc string, total int64) *progress {
-	f, ok := w.(*os.File)
-	if !ok || !term.IsTerminal(int(f.Fd())) {
-		return nil
-	}
-	return &progress{bar: progressbar.NewOptions64(total,
-		progressbar.OptionSetWriter(w),
-		progressbar.OptionSetDescription(desc),
-		progressbar.OptionShowCount(),
-		progressbar.OptionShowIts(),
-		progressbar.OptionSetItsString("rec"),
-		progressbar.OptionThrottle(200*time.Millisecond),
-		progressbar.OptionClearOnFinish(),
-	)}
-}
-
-// Add implements pipeline.Progress.
-func (p *progress) Add(records, _ int64) { _ = p.bar.Add64(records) }
-
-func (p *progress) done() {
-	if p != nil {
-		_ = p.bar.Finish()
-	}
-}
-
-// asProgress avoids handing the pipeline a typed nil.
-func asProgress(p *progress) pipeline.Progress {
-	if p == nil {
-		return nil
-	}
-	return p
 }

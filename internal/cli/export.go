@@ -171,10 +171,10 @@ func runExport(ctx context.Context, g *globals, o *exportOptions) error {
 	if o.follow.on {
 		return o.follow.run(ctx, g, o, kc, b, eo)
 	}
-	bar := newProgress(g.stderr, "export", -1)
+	bar := g.newProgress("export")
 	eo.Progress = asProgress(bar)
 	s, err := pipeline.Export(ctx, kc, b, store.Redact(o.to), eo)
-	bar.done()
+	bar.done(g)
 	err = exportInterrupted(ctx, err, s)
 	if err != nil && s.Objects > 0 && ctx.Err() == nil {
 		err = fmt.Errorf("%w; the %d objects completed before the error are whole and a rerun rewrites them", err, s.Objects)

@@ -195,10 +195,10 @@ func runImport(ctx context.Context, g *globals, o *importOptions) error {
 	if o.follow {
 		return runImportFollow(ctx, g, o, kc, b, iopts)
 	}
-	bar := newProgress(g.stderr, "import", -1)
+	bar := g.newProgress("import")
 	iopts.Progress = asProgress(bar)
 	s, err := pipeline.Import(ctx, kc, b, store.Redact(o.from), iopts)
-	bar.done()
+	bar.done(g)
 	err = writerInterrupted(ctx, err, "import", s, o.atLeastOnce)
 	return o.report.finish(g.stdout, s, err)
 }

@@ -127,6 +127,7 @@ func Export(ctx context.Context, kc *kafka.Client, b *blob.Bucket, bucketName st
 	for _, r := range ranges {
 		col.partition(r.Topic, r.Partition)
 	}
+	setTotal(o.Progress, offsetsIn(ranges))
 	log.Info("export starting", "topics", len(selected), "partitions", len(ranges), "format", o.Format, "bucket", bucketName)
 
 	err = runPartitions(ctx, kc, ranges, o.Parallelism, func(r kafka.PartitionRange) *partitionExport {

@@ -48,6 +48,10 @@ type RestoreOptions struct {
 	AtLeastOnce       bool
 	Key               *seal.Key // decrypts an encrypted backup
 	Parallelism       int
+	// IncludeDeleted restores topics that were deleted from the source
+	// (manifest.Topic.DeletedIn); without it they are skipped with a warning,
+	// unless named in Selector.Names.
+	IncludeDeleted bool
 	// ProgressGroup records the progress on the target (RestoreGroup of the
 	// backup id when ""); restore --follow keeps one across backups, so each
 	// new backup resumes where the previous one ended.
@@ -102,11 +106,26 @@ func Restore(ctx context.Context, kc *kafka.Client, b *blob.Bucket, bucketName s
 	if err != nil {
 		return Summary{}, err
 	}
+	selected, skipped := skipDeleted(m, selected, &o)
+	// A manifest that does not account for every offset would restore with
+	// records silently missing: refuse it before anything is written.
+	if err := checkCoverage(m, selected); err != nil {
+		return Summary{}, err
+	}
 	col := newCollector()
+	for _, t := range skipped {
+		col.warn(fmt.Sprintf("topic %s was deleted from the source (noticed by backup %s): not restored; --include-deleted (or naming it in --topics) restores it", t.Name, t.DeletedIn))
+	}
 	tasks, err := prepareRestoreTargets(ctx, kc, m, selected, &o, col, log)
 	if err != nil {
 		return Summary{}, err
 	}
+	warnGaps(m, tasks, col)
+	var total int64
+	for _, t := range tasks {
+		total += t.src.Records
+	}
+	setTotal(o.Progress, total)
 	if !o.AtLeastOnce {
 		log.Info("restoring with transactions (exactly once)", "backup", m.ID, "progress_group", o.progressGroup(m))
 	} else {
@@ -128,6 +147,39 @@ func Restore(ctx context.Context, kc *kafka.Client, b *blob.Bucket, bucketName s
 	}
 	log.Info("restore done", "backup", m.ID, "records", s.Records, "seconds", s.Seconds)
 	return s, nil
+}
+
+// skipDeleted drops from selected the topics deleted from the source, unless
+// o includes them or names them, and returns them.
+func skipDeleted(m *manifest.Manifest, selected []string, o *RestoreOptions) ([]string, []*manifest.Topic) {
+	if o.IncludeDeleted {
+		return selected, nil
+	}
+	var keep []string
+	var skipped []*manifest.Topic
+	for _, name := range selected {
+		if t := m.Topic(name); t.Deleted() && !slices.Contains(o.Selector.Names, name) {
+			skipped = append(skipped, t)
+			continue
+		}
+		keep = append(keep, name)
+	}
+	return keep, skipped
+}
+
+// warnGaps puts every recorded retention gap of the restored partitions into
+// the summary: as a warning line and on the partition.
+func warnGaps(m *manifest.Manifest, tasks []restoreTask, col *collector) {
+	for _, t := range tasks {
+		gaps := partitionGaps(t.topic, t.src)
+		if len(gaps) == 0 {
+			continue
+		}
+		for _, g := range gaps {
+			col.warn(fmt.Sprintf("%s, so they are not restored either (recorded in backup %s)", g, m.ID))
+		}
+		col.update(t.topic, t.src.Partition, func(ps *PartitionSummary) { ps.Gaps = append(ps.Gaps, t.src.Gaps...) })
+	}
 }
 
 // ErrUnknownBackup means the backup id asked for has no manifest in the bucket;
