@@ -457,7 +457,7 @@ func runVerify(ctx context.Context, g *globals, raw string, o *verifyOptions) er
 		return err
 	}
 	if rep.Backup != "" {
-		printVerify(g.stdout, rep, vo.Kafka != nil, o.strict)
+		printVerify(g.stdout, rep, vo.Kafka != nil, o.strict, err)
 	}
 	return err
 }
@@ -465,7 +465,7 @@ func runVerify(ctx context.Context, g *globals, raw string, o *verifyOptions) er
 // maxWarnings bounds the warnings verify prints; --json has them all.
 const maxWarnings = 20
 
-func printVerify(w io.Writer, rep pipeline.VerifyReport, live, strict bool) {
+func printVerify(w io.Writer, rep pipeline.VerifyReport, live, strict bool, err error) {
 	fmt.Fprintf(w, "backup %s: %d objects, %d records checked", rep.Backup, rep.Objects, rep.Records)
 	if live {
 		fmt.Fprintf(w, ", %d records compared with the cluster", rep.Compared)
@@ -491,8 +491,8 @@ func printVerify(w io.Writer, rep pipeline.VerifyReport, live, strict bool) {
 		}
 		fmt.Fprintf(w, "  unlisted: %d objects (%d bytes) are in no manifest (kferry prune lists and removes the backup's leftovers)\n", len(rep.Unlisted), size)
 	}
-	if len(rep.Problems) > 0 {
-		return
+	if len(rep.Problems) > 0 || err != nil {
+		return // the error line says what failed; no "ok" before it
 	}
 	switch {
 	case len(rep.Warnings) == 0:
