@@ -490,9 +490,12 @@ func (pr *partitionRestore) restoreObject(ctx context.Context, b *blob.Bucket, o
 		n++
 		bytes += int64(rec.Size())
 	}
-	if err := hr.check(obj, seen); err == nil {
-		err = pr.w.Flush(ctx)
-	} else {
+	if err := hr.check(obj, seen); err != nil {
+		pr.w.Abort(ctx)
+		return 0, 0, err
+	}
+	// The group offsets below need every record's target offset (acks).
+	if err := pr.w.Flush(ctx); err != nil {
 		pr.w.Abort(ctx)
 		return 0, 0, err
 	}
