@@ -95,8 +95,6 @@ func openBucket(ctx context.Context, raw string) (*blob.Bucket, error) {
 	return checked(ctx, raw, store.Open)
 }
 
-// openDestination is openBucket for a bucket to write: a missing local folder is
-// created.
 // connect opens the bucket with open (checked first: it is the cheaper call to
 // fail) and then the cluster; release closes both.
 func connect(ctx context.Context, raw string, open func(context.Context, string) (*blob.Bucket, error), cfg kafka.Config) (b *blob.Bucket, kc *kafka.Client, release func(), err error) {
@@ -108,10 +106,6 @@ func connect(ctx context.Context, raw string, open func(context.Context, string)
 		return nil, nil, nil, err
 	}
 	return b, kc, func() { kc.Close(); b.Close() }, nil
-}
-
-func openDestination(ctx context.Context, raw string) (*blob.Bucket, error) {
-	return checked(ctx, raw, store.OpenDestination)
 }
 
 func checked(ctx context.Context, raw string, open func(context.Context, string) (*blob.Bucket, error)) (*blob.Bucket, error) {

@@ -44,7 +44,7 @@ func (s *storeFlags) openBucket(ctx context.Context, raw string) (*blob.Bucket, 
 }
 
 // openDestination is openBucket that also creates a missing local folder, as
-// the package's openDestination does.
+// store.OpenDestination does.
 func (s *storeFlags) openDestination(ctx context.Context, raw string) (*blob.Bucket, error) {
 	return s.open(ctx, raw, true)
 }

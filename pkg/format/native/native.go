@@ -173,14 +173,13 @@ func nullable(b []byte) *[]byte {
 }
 
 type decoder struct {
-	r      io.Reader
-	c      *containerReader
-	block  *bytes.Reader
-	avro   *avro.Decoder
-	left   int64 // records left in the current block
-	index  int
-	wire   wireRecord
-	closed bool
+	r     io.Reader
+	c     *containerReader
+	block *bytes.Reader
+	avro  *avro.Decoder
+	left  int64 // records left in the current block
+	index int
+	wire  wireRecord
 }
 
 func (d *decoder) open() error {
