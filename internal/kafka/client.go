@@ -160,13 +160,11 @@ func kerrText(err error) string {
 }
 
 func tlsReason(err error) string {
-	for e := err; e != nil; e = errors.Unwrap(e) {
-		if _, ok := e.(x509.UnknownAuthorityError); ok {
-			return e.Error()
-		}
-		if _, ok := e.(x509.HostnameError); ok {
-			return e.Error()
-		}
+	if ua, ok := errors.AsType[x509.UnknownAuthorityError](err); ok {
+		return ua.Error()
+	}
+	if he, ok := errors.AsType[x509.HostnameError](err); ok {
+		return he.Error()
 	}
 	return err.Error()
 }

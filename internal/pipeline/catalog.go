@@ -129,7 +129,7 @@ func scan(ctx context.Context, b *blob.Bucket, topicsDir string, strict bool) (*
 		}
 		if err != nil {
 			if strict {
-				return nil, fmt.Errorf("%w: %v (drop --strict to skip it with a warning)", ErrBadObjectName, err)
+				return nil, fmt.Errorf("%w: %w (drop --strict to skip it with a warning)", ErrBadObjectName, err)
 			}
 			c.Skipped = append(c.Skipped, obj.Key)
 			continue

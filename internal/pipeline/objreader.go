@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 
@@ -65,7 +66,7 @@ func openObjectVia(ctx context.Context, b *blob.Bucket, info ObjectInfo, key *se
 // Next fills this object's view of rec; io.EOF at the end.
 func (or *objectReader) Next(rec *record.Record) error {
 	err := or.dec.Next(rec)
-	if err != nil && err != io.EOF {
+	if err != nil && !errors.Is(err, io.EOF) {
 		return fmt.Errorf("object %s: %w", or.info.Key, err)
 	}
 	return err
@@ -104,15 +105,17 @@ func openGroup(ctx context.Context, b *blob.Bucket, g Group, key *seal.Key) (*gr
 // after the values object is an error naming both objects.
 func (gr *groupReader) Next(rec *record.Record) error {
 	err := gr.parts[0].Next(rec)
+	end := errors.Is(err, io.EOF)
 	for _, side := range gr.parts[1:] {
 		serr := side.Next(rec)
+		sideEnd := errors.Is(serr, io.EOF)
 		switch {
-		case err == io.EOF && serr == io.EOF:
-		case err == io.EOF && serr == nil:
+		case end && sideEnd:
+		case end && serr == nil:
 			return fmt.Errorf("object %s has more records than %s", side.info.Key, gr.g.Values.Key)
-		case err == nil && serr == io.EOF:
+		case err == nil && sideEnd:
 			return fmt.Errorf("object %s has fewer records than %s", side.info.Key, gr.g.Values.Key)
-		case serr != nil && serr != io.EOF:
+		case serr != nil && !sideEnd:
 			return serr
 		}
 	}
@@ -135,7 +138,7 @@ func Dump(ctx context.Context, b *blob.Bucket, g Group, key *seal.Key, fn func(*
 	defer gr.Close()
 	for off := g.Start; ; off++ {
 		rec := record.Record{Topic: g.Values.Topic, Partition: g.Values.Partition, Offset: off}
-		if err := gr.Next(&rec); err == io.EOF {
+		if err := gr.Next(&rec); errors.Is(err, io.EOF) {
 			return nil
 		} else if err != nil {
 			return err

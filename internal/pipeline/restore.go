@@ -142,7 +142,7 @@ func LoadManifest(ctx context.Context, b *blob.Bucket, id string, key *seal.Key)
 	}
 	body, err := b.ReadAll(ctx, manifest.Key(id))
 	if err != nil {
-		return nil, fmt.Errorf("%w %s: read %s: %v (kferry ls lists the backups)", manifest.ErrNoBackup, id, manifest.Key(id), err)
+		return nil, fmt.Errorf("%w %s: read %s: %w (kferry ls lists the backups)", manifest.ErrNoBackup, id, manifest.Key(id), err)
 	}
 	m, err := manifest.UnmarshalSealed(body, key)
 	if err != nil {

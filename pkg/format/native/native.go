@@ -185,7 +185,7 @@ type decoder struct {
 func (d *decoder) open() error {
 	c, err := newContainerReader(d.r)
 	if err != nil {
-		return fmt.Errorf("%w: not an Avro container file: %v", format.ErrMalformed, err)
+		return fmt.Errorf("%w: not an Avro container file: %s", format.ErrMalformed, causeText(err))
 	}
 	if string(c.meta[MetaFormat]) != "native" {
 		c.close()
@@ -223,14 +223,14 @@ func (d *decoder) Next(rec *record.Record) error {
 			return io.EOF
 		}
 		if err != nil {
-			return fmt.Errorf("%w: record %d: %v", format.ErrMalformed, d.index+1, err)
+			return fmt.Errorf("%w: record %d: %s", format.ErrMalformed, d.index+1, causeText(err))
 		}
 		d.left = count
 		d.block.Reset(data)
 	}
 	d.wire = wireRecord{}
 	if err := d.avro.Decode(&d.wire); err != nil {
-		return fmt.Errorf("%w: record %d: %v", format.ErrMalformed, d.index+1, err)
+		return fmt.Errorf("%w: record %d: %s", format.ErrMalformed, d.index+1, causeText(err))
 	}
 	d.left--
 	d.index++
