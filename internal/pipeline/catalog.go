@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"regexp"
 	"sort"
 	"strings"
@@ -83,6 +84,16 @@ func (c *Catalog) PartitionCount(topic string) int {
 		n = max(n, m.Partitions)
 	}
 	return n
+}
+
+// int32Partitions is n as Kafka's partition count, or an error when it does not
+// fit: counts are read from manifests and TopicMeta objects in the bucket, and a
+// wrapped count would create a topic with the wrong number of partitions.
+func int32Partitions(topic string, n int) (int32, error) {
+	if n < math.MinInt32 || n > math.MaxInt32 {
+		return 0, fmt.Errorf("topic %s: partition count %d does not fit Kafka's int32", topic, n)
+	}
+	return int32(n), nil
 }
 
 // Scan lists the bucket (page by page; only names and sizes are kept) and groups

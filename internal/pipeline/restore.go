@@ -287,7 +287,11 @@ func prepareRestoreTargets(ctx context.Context, kc *kafka.Client, m *manifest.Ma
 		}
 		batchMax, _ := strconv.ParseInt(limit, 10, 32)
 		if _, ok := existing[dst]; !ok {
-			created, err := kc.CreateTopicWithConfigs(ctx, dst, int32(t.Partitions), o.ReplicationFactor, t.Configs)
+			partitions, err := int32Partitions(src, t.Partitions)
+			if err != nil {
+				return nil, err
+			}
+			created, err := kc.CreateTopicWithConfigs(ctx, dst, partitions, o.ReplicationFactor, t.Configs)
 			if err != nil {
 				return nil, err
 			}
