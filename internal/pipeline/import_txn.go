@@ -60,7 +60,7 @@ func (s Shard) Owns(topic string, partition int32) bool {
 	}
 	h := fnv.New32a()
 	fmt.Fprintf(h, "%s\x00%d", topic, partition)
-	return int(h.Sum32()%uint32(s.Count)) == s.Index
+	return int64(h.Sum32())%int64(s.Count) == int64(s.Index)
 }
 
 // ImportGroup is the default progress group of an import: one per bucket URL

@@ -175,6 +175,24 @@ func TestImportShards(t *testing.T) {
 	}
 }
 
+// TestShardOwnsWithHugeCount: a shard count above 2^32 is not truncated (it
+// once was to 32 bits, and 0/4294967297 then owned every partition).
+func TestShardOwnsWithHugeCount(t *testing.T) {
+	sh, err := pipeline.ParseShard("0/4294967297")
+	if err != nil {
+		t.Fatal(err)
+	}
+	owned := 0
+	for p := range int32(100) {
+		if sh.Owns("t", p) {
+			owned++
+		}
+	}
+	if owned == 100 {
+		t.Errorf("shard %s owns all 100 partitions", sh)
+	}
+}
+
 // followRun runs ImportFollow in the background; scans counts the finished
 // scans, and stop ends it and returns its error.
 type followRun struct {
