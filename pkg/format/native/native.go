@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -235,6 +236,9 @@ func (d *decoder) Next(rec *record.Record) error {
 	d.left--
 	d.index++
 	w := &d.wire
+	if w.TimestampType < math.MinInt8 || w.TimestampType > math.MaxInt8 {
+		return fmt.Errorf("%w: record %d: timestamp type %d", format.ErrMalformed, d.index, w.TimestampType)
+	}
 	rec.Offset = w.Offset
 	rec.TimestampType = record.TimestampType(w.TimestampType)
 	rec.Timestamp = time.Time{}

@@ -109,6 +109,27 @@ func TestRefusesOtherFiles(t *testing.T) {
 	}
 }
 
+// TestRefusesTimestampTypeOutOfRange: a timestamp type that does not fit
+// Kafka's int8 is malformed, not wrapped into another type.
+func TestRefusesTimestampTypeOutOfRange(t *testing.T) {
+	var buf bytes.Buffer
+	enc, err := ocf.NewEncoderWithSchema(schema, &buf, ocf.WithMetadata(map[string][]byte{
+		MetaFormat: []byte("native"), MetaVersion: []byte(Version), MetaTopic: []byte("t"), MetaPartition: []byte("4"),
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := enc.Encode(wireRecord{Offset: 1, TimestampType: 256}); err != nil {
+		t.Fatal(err)
+	}
+	if err := enc.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := decodeAll(t, buf.Bytes()); !errors.Is(err, format.ErrMalformed) {
+		t.Fatalf("err = %v, want ErrMalformed", err)
+	}
+}
+
 func TestViewsOtherThanValuesRefused(t *testing.T) {
 	if _, err := (Format{}).NewEncoder(io.Discard, layout.ViewKeys); !errors.Is(err, format.ErrUnsupported) {
 		t.Errorf("keys view: err = %v", err)
