@@ -71,7 +71,7 @@ func RunBackup(ctx context.Context, o Options) (BackupResult, error) {
 	for i := range o.Records {
 		t := Topics[i%len(Topics)]
 		rec := record.Record{
-			Topic: t, Partition: int32(i/len(Topics)) % o.Partitions,
+			Topic: t, Partition: partitionOf(i, o.Partitions),
 			Timestamp: base.Add(time.Duration(i) * time.Millisecond),
 			Key:       []byte("key-" + strconv.Itoa(i)),
 			Value:     fmt.Appendf(nil, `{"id":%d}`, i),

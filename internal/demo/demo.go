@@ -45,6 +45,12 @@ type Result struct {
 // Topics are the recipe's topic names.
 var Topics = []string{"source-topic-1", "source-topic-2", "source-topic-3"}
 
+// partitionOf is the partition of record i of a demo run (counted over all
+// Topics): each topic's records go round-robin over its n partitions.
+func partitionOf(i int, n int32) int32 {
+	return int32(i / len(Topics) % int(n)) //nolint:gosec // G115: the remainder is in [0, n), and n is an int32
+}
+
 // Rename is the recipe's RegexRouter rule.
 const Rename = `source-topic-(\d)=sink-topic-$1`
 
@@ -77,7 +83,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		}
 		defer os.RemoveAll(tmp)
 		dir = tmp
-	} else if err := os.MkdirAll(dir, 0o755); err != nil {
+	} else if err := os.MkdirAll(dir, 0o755); err != nil { //nolint:gosec // G301: --keep's folder of sample data, readable like any output folder
 		return res, err
 	}
 	abs, err := filepath.Abs(dir)
@@ -166,9 +172,8 @@ func produce(ctx context.Context, c *kafkatest.Cluster, o Options) error {
 	pad := bytes.Repeat([]byte("x"), 120)
 	for i := range o.Records {
 		t := Topics[i%len(Topics)]
-		p := int32(i/len(Topics)) % o.Partitions
 		rec := record.Record{
-			Topic: t, Partition: p,
+			Topic: t, Partition: partitionOf(i, o.Partitions),
 			Key:   []byte("key-" + strconv.Itoa(i)),
 			Value: fmt.Appendf(nil, `{"id":%d,"topic":%q,"amount":%d.%02d,"note":"%s"}`, i, t, i%1000, i%100, pad),
 			Headers: []record.Header{
