@@ -1,9 +1,9 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
-	"fmt"
 	"strconv"
 	"time"
 
@@ -139,10 +139,11 @@ func runBackup(ctx context.Context, g *globals, o *backupOptions) error {
 	bo.Progress = asProgress(bar)
 	s, m, err := pipeline.Backup(ctx, kc, b, store.Redact(o.to), bo)
 	bar.done()
+	out := &printer{w: g.stdout}
 	if m != nil {
-		fmt.Fprintf(g.stdout, "backup %s written (parent %s): %d topics, %d groups\n", m.ID, orDash(m.Parent), len(m.Topics), len(m.Groups))
+		out.printf("backup %s written (parent %s): %d topics, %d groups\n", m.ID, orDash(m.Parent), len(m.Topics), len(m.Groups))
 	}
-	return o.report.finish(g.stdout, s, err)
+	return cmp.Or(o.report.finish(g.stdout, s, err), out.err)
 }
 
 func orDash(s string) string {
@@ -374,7 +375,7 @@ func runVerify(ctx context.Context, g *globals, raw string, o *verifyOptions) er
 	if err != nil {
 		return err
 	}
-	defer b.Close()
+	defer closeBucket(b)
 	key, err := o.key.load()
 	if err != nil {
 		return err
@@ -396,21 +397,21 @@ func runVerify(ctx context.Context, g *globals, raw string, o *verifyOptions) er
 	if o.json {
 		enc := json.NewEncoder(g.stdout)
 		enc.SetIndent("", "  ")
-		_ = enc.Encode(rep)
-		return err
+		return cmp.Or(err, enc.Encode(rep))
 	}
+	out := &printer{w: g.stdout}
 	if rep.Backup != "" {
-		fmt.Fprintf(g.stdout, "backup %s: %d objects, %d records checked", rep.Backup, rep.Objects, rep.Records)
+		out.printf("backup %s: %d objects, %d records checked", rep.Backup, rep.Objects, rep.Records)
 		if vo.Kafka != nil {
-			fmt.Fprintf(g.stdout, ", %d records compared with the cluster", rep.Compared)
+			out.printf(", %d records compared with the cluster", rep.Compared)
 		}
-		fmt.Fprintln(g.stdout)
+		out.println()
 		for _, p := range rep.Problems {
-			fmt.Fprintln(g.stdout, "  problem:", p)
+			out.println("  problem:", p)
 		}
 		if len(rep.Problems) == 0 {
-			fmt.Fprintln(g.stdout, "  ok: every object matches the manifest")
+			out.println("  ok: every object matches the manifest")
 		}
 	}
-	return err
+	return cmp.Or(err, out.err)
 }

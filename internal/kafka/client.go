@@ -134,7 +134,7 @@ func unreachable(ctx context.Context, cfg Config, err error) error {
 		if conn, derr := d.DialContext(ctx, "tcp", cfg.Brokers[0]); derr != nil {
 			reason = derr.Error()
 		} else {
-			conn.Close()
+			_ = conn.Close() // a probe: the dial answered the question
 			if cfg.Security.TLS || cfg.Security.SASLMechanism != "" {
 				reason += " (the port answers: check that TLS and SASL settings match the listener)"
 			}

@@ -46,12 +46,12 @@ func openObjectVia(ctx context.Context, b *blob.Bucket, info ObjectInfo, key *se
 	// them with plain ones (a key added later, Confluent's own objects).
 	src, err := seal.OpenMaybe(or.src, key)
 	if err != nil {
-		r.Close()
+		_ = r.Close() // reading is over; the open error is the one to report
 		return nil, fmt.Errorf("object %s: %w", info.Key, err)
 	}
 	if info.Gzip {
 		if or.gz, err = gzip.NewReader(src); err != nil {
-			r.Close()
+			_ = r.Close() // reading is over; the gzip error is the one to report
 			return nil, fmt.Errorf("object %s: not gzip: %w", info.Key, err)
 		}
 		src = or.gz
@@ -72,11 +72,13 @@ func (or *objectReader) Next(rec *record.Record) error {
 	return err
 }
 
+// Close releases the object. Close errors of readers are ignored: nothing is
+// lost by them, and what was read was checked as it was decoded.
 func (or *objectReader) Close() {
 	if or.gz != nil {
-		or.gz.Close()
+		_ = or.gz.Close()
 	}
-	or.r.Close()
+	_ = or.r.Close()
 }
 
 // groupReader reads a values object and its sidecars in lock step.
