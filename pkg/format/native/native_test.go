@@ -44,7 +44,11 @@ func encodeAll(t *testing.T, f Format, recs []record.Record) []byte {
 			t.Fatal(err)
 		}
 	}
-	if err := enc.(interface{ Close() error }).Close(); err != nil {
+	c, ok := enc.(format.Closer)
+	if !ok {
+		t.Fatalf("%T is not a format.Closer", enc)
+	}
+	if err := c.Close(); err != nil {
 		t.Fatal(err)
 	}
 	return buf.Bytes()
