@@ -234,10 +234,10 @@ func (e *env) importFollow(o pipeline.ImportFollowOptions) *followRun {
 func (fr *followRun) scanned(t *testing.T) {
 	t.Helper()
 	want := fr.scans.Load() + 2 // the one running may have begun before the call
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(20 * time.Second * raceSlowdown)
 	for fr.scans.Load() < want {
 		if time.Now().After(deadline) {
-			t.Fatal("no scan of the bucket within 20s")
+			t.Fatalf("no scan of the bucket within %s", 20*time.Second*raceSlowdown)
 		}
 		time.Sleep(time.Millisecond) // polling a condition, not synchronising
 	}
@@ -246,7 +246,7 @@ func (fr *followRun) scanned(t *testing.T) {
 // waitRecords polls the target until it holds want, or fails after a deadline.
 func (e *env) waitRecords(topic string, want []rec) {
 	e.t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(20 * time.Second * raceSlowdown)
 	for {
 		got := e.topicRecords(topic)
 		if cmp.Equal(want, got) {
