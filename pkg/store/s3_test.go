@@ -211,7 +211,7 @@ func TestResumeBody(t *testing.T) {
 		}
 	})
 	t.Cleanup(func() { close(release) })
-	t.Setenv(StallTimeoutEnv, "300ms")
+	t.Setenv(StallTimeoutEnv, (300 * time.Millisecond * raceSlowdown).String())
 	ctx := context.Background()
 	b, err := Open(ctx, url)
 	if err != nil {
