@@ -6,22 +6,28 @@ GO ?= go
 build:
 	$(GO) build -o bin/kferry ./cmd/kferry
 
+# vet: gofmt, go vet, then golangci-lint (.golangci.yml) at the version pinned in
+# scripts/golangci-lint.sh, which builds it into the cache folder when missing.
 vet:
 	gofmt -l . | (! grep .) || (echo "gofmt needed"; exit 1)
 	$(GO) vet ./...
+	GO=$(GO) bash scripts/golangci-lint.sh run ./...
 
-# test: the gofmt check and vet, then every test. scripts/test-env.sh installs kcat
-# (Debian) and builds versitygw (a real S3 server, pinned) into a cache folder when
-# they are missing, starts versitygw on 127.0.0.1, exports KFERRY_TEST_* for the
-# tests and stops it when they end. -count=1: test/e2e runs a binary built from
-# the tree, which Go's test cache cannot see.
-test: vet
+# test: vet (gofmt, go vet, golangci-lint) and race first, then every test.
+# scripts/test-env.sh installs kcat (Debian) and builds versitygw (a real S3
+# server, pinned) into a cache folder when they are missing, starts versitygw on
+# 127.0.0.1, exports KFERRY_TEST_* for the tests and stops it when they end.
+# -count=1: test/e2e runs a binary built from the tree, which Go's test cache
+# cannot see.
+test: vet race
 	GO=$(GO) bash scripts/test-env.sh $(GO) test -count=1 ./...
 
-# race: the packages that run goroutines, under the race detector (slow to build,
-# so not part of test).
+# race: the packages that run goroutines (errgroups and franz-go callbacks in
+# pipeline and kafka, the metrics server, the S3 transport's connections in
+# store), and only those, under the race detector: it is slow to build.
+RACE_PKGS = ./internal/pipeline/... ./internal/kafka/... ./internal/metrics/... ./pkg/store/...
 race:
-	$(GO) test -race ./internal/pipeline/... ./internal/kafka/...
+	$(GO) test -race $(RACE_PKGS)
 
 demo:
 	$(GO) run ./cmd/kferry demo

@@ -137,7 +137,12 @@ func run(ctx context.Context, o options) error {
 		stopConsume()
 		<-consumed
 	}()
-	stopped := func() error { return fmt.Errorf("consumer stopped: %v", consumeErr) }
+	stopped := func() error {
+		if consumeErr == nil {
+			return errors.New("consumer stopped")
+		}
+		return fmt.Errorf("consumer stopped: %w", consumeErr)
+	}
 
 	w, err := kafka.NewWriter(ctx, cfg, kafka.WriterOptions{})
 	if err != nil {

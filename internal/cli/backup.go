@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -150,10 +151,11 @@ func runBackup(ctx context.Context, g *globals, o *backupOptions) error {
 	if m == nil {
 		err = backupInterrupted(ctx, err, s)
 	}
+	out := &printer{w: g.stdout}
 	if m != nil {
-		fmt.Fprintf(g.stdout, "backup %s written (parent %s): %d topics, %d groups\n", m.ID, orDash(m.Parent), len(m.Topics), len(m.Groups))
+		out.printf("backup %s written (parent %s): %d topics, %d groups\n", m.ID, orDash(m.Parent), len(m.Topics), len(m.Groups))
 	}
-	return o.report.finish(g.stdout, s, err)
+	return cmp.Or(o.report.finish(g.stdout, s, err), out.err)
 }
 
 // backupHint says where a --backup id that the bucket lacks was looked for,
@@ -430,7 +432,7 @@ func runVerify(ctx context.Context, g *globals, raw string, o *verifyOptions) er
 	if err != nil {
 		return err
 	}
-	defer b.Close()
+	defer closeBucket(b)
 	key, err := o.key.load()
 	if err != nil {
 		return err
@@ -453,13 +455,13 @@ func runVerify(ctx context.Context, g *globals, raw string, o *verifyOptions) er
 	if o.json {
 		enc := json.NewEncoder(g.stdout)
 		enc.SetIndent("", "  ")
-		_ = enc.Encode(rep)
-		return err
+		return cmp.Or(err, enc.Encode(rep))
 	}
+	out := &printer{w: g.stdout}
 	if rep.Backup != "" {
 		printVerify(g.stdout, rep, vo.Kafka != nil, o.strict, err)
 	}
-	return err
+	return cmp.Or(err, out.err)
 }
 
 // maxWarnings bounds the warnings verify prints; --json has them all.

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -130,10 +131,10 @@ func connect(ctx context.Context, raw string, open func(context.Context, string)
 		return nil, nil, nil, err
 	}
 	if kc, err = kafka.Dial(ctx, cfg); err != nil {
-		b.Close()
+		closeBucket(b)
 		return nil, nil, nil, err
 	}
-	return b, kc, func() { kc.Close(); b.Close() }, nil
+	return b, kc, func() { kc.Close(); closeBucket(b) }, nil
 }
 
 // openDestination is openBucket for a bucket that a command fills or waits to
@@ -153,7 +154,7 @@ func checked(ctx context.Context, raw string, open func(context.Context, string)
 		return nil, err
 	}
 	if err := store.Check(ctx, b, raw); err != nil {
-		b.Close()
+		closeBucket(b)
 		return nil, err
 	}
 	return b, nil
@@ -167,11 +168,12 @@ func (r *reportFlags) addFlags(fs *pflag.FlagSet) {
 }
 
 // finish prints the human summary and writes the JSON report, also after a
-// failed run (then the summary says how far it got).
+// failed run (then the summary says how far it got). The run's error comes
+// first; a summary or report that could not be written fails a run that passed.
 func (r *reportFlags) finish(w io.Writer, s pipeline.Summary, runErr error) error {
-	printSummary(w, s)
+	printErr := printSummary(w, s)
 	if r.path == "" {
-		return runErr
+		return cmp.Or(runErr, printErr)
 	}
 	type report struct {
 		pipeline.Summary
@@ -183,20 +185,23 @@ func (r *reportFlags) finish(w io.Writer, s pipeline.Summary, runErr error) erro
 	}
 	body, err := json.MarshalIndent(rep, "", "  ")
 	if err == nil {
-		err = os.WriteFile(r.path, append(body, '\n'), 0o644)
+		err = os.WriteFile(r.path, append(body, '\n'), 0o644) //nolint:gosec // G306: a summary without secrets (the bucket URL is redacted), readable like any output file
 	}
 	if err != nil && runErr == nil {
 		return fmt.Errorf("write report %s: %w", r.path, err)
 	}
-	return runErr
+	return cmp.Or(runErr, printErr)
 }
 
-func printSummary(w io.Writer, s pipeline.Summary) {
+// printSummary prints s (nothing for a run that did not start) and returns the
+// first write error.
+func printSummary(w io.Writer, s pipeline.Summary) error {
 	if s.Command == "" {
-		return
+		return nil
 	}
-	fmt.Fprintf(w, "%s summary (%s)\n", s.Command, s.Bucket)
-	fmt.Fprintf(w, "  %-32s %-24s %10s %12s %8s %s\n", "TOPIC", "TARGET", "RECORDS", "BYTES", "OBJECTS", "OFFSETS (partition:first-last)")
+	out := &printer{w: w}
+	out.printf("%s summary (%s)\n", s.Command, s.Bucket)
+	out.printf("  %-32s %-24s %10s %12s %8s %s\n", "TOPIC", "TARGET", "RECORDS", "BYTES", "OBJECTS", "OFFSETS (partition:first-last)")
 	for _, t := range s.Topics {
 		var ranges []string
 		for _, p := range t.Partitions {
@@ -208,12 +213,13 @@ func printSummary(w io.Writer, s pipeline.Summary) {
 		if target == "" {
 			target = "-"
 		}
-		fmt.Fprintf(w, "  %-32s %-24s %10d %12d %8d %s\n", t.Topic, target, t.Records, t.Bytes, t.Objects, abbreviate(ranges, 6))
+		out.printf("  %-32s %-24s %10d %12d %8d %s\n", t.Topic, target, t.Records, t.Bytes, t.Objects, abbreviate(ranges, 6))
 	}
-	fmt.Fprintf(w, "  total: %d records, %d bytes, %d objects in %.2fs (%.1f MB/s)\n", s.Records, s.Bytes, s.Objects, s.Seconds, s.MBPerSec)
+	out.printf("  total: %d records, %d bytes, %d objects in %.2fs (%.1f MB/s)\n", s.Records, s.Bytes, s.Objects, s.Seconds, s.MBPerSec)
 	for _, warn := range s.Warnings {
-		fmt.Fprintf(w, "  warning: %s\n", warn)
+		out.printf("  warning: %s\n", warn)
 	}
+	return out.err
 }
 
 func abbreviate(items []string, n int) string {

@@ -184,7 +184,8 @@ Exit status: 0 valid, 2 invalid.` + envHelp,
 					return err
 				}
 			}
-			fmt.Fprintf(g.stdout, "settings (config file %s, profile %s):\n", orDash(path), orDash(profile))
+			out := &printer{w: g.stdout}
+			out.printf("settings (config file %s, profile %s):\n", orDash(path), orDash(profile))
 			fs.VisitAll(func(f *pflag.Flag) {
 				if f.Name == "help" {
 					return
@@ -202,10 +203,10 @@ Exit status: 0 valid, 2 invalid.` + envHelp,
 				if secretFlag(f.Name) && val != "" {
 					val = "****"
 				}
-				fmt.Fprintf(g.stdout, "  %-26s %-40s (%s)\n", f.Name, val, src)
+				out.printf("  %-26s %-40s (%s)\n", f.Name, val, src)
 			})
-			fmt.Fprintln(g.stdout, "ok")
-			return nil
+			out.println("ok")
+			return out.err
 		},
 	}
 	k.addFlags(check.Flags())

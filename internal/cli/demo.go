@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"cmp"
+
 	"github.com/spf13/cobra"
 
 	"github.com/kferry/kferry/internal/demo"
@@ -49,14 +51,10 @@ Exit status: 0 every record matched, 1 otherwise, 2 usage error.` + envHelp,
 			}
 			if o.backup {
 				res, err := demo.RunBackup(cmd.Context(), demo.Options{Records: o.records, Keep: o.keep, Out: g.stdout, Logger: log})
-				printSummary(g.stdout, res.Backup)
-				printSummary(g.stdout, res.Restore)
-				return err
+				return cmp.Or(err, printSummary(g.stdout, res.Backup), printSummary(g.stdout, res.Restore))
 			}
 			res, err := demo.Run(cmd.Context(), demo.Options{Records: o.records, Keep: o.keep, Format: o.format, FlushSize: o.flushSize, Out: g.stdout, Logger: log})
-			printSummary(g.stdout, res.Export)
-			printSummary(g.stdout, res.Import)
-			return err
+			return cmp.Or(err, printSummary(g.stdout, res.Export), printSummary(g.stdout, res.Import))
 		},
 	}
 	cmd.Flags().IntVar(&o.records, "records", 100_000, "records to produce, export, import and compare")

@@ -81,7 +81,7 @@ func runLs(ctx context.Context, g *globals, raw string, o *lsOptions) error {
 	if err != nil {
 		return err
 	}
-	defer b.Close()
+	defer closeBucket(b)
 	cat, err := pipeline.Scan(ctx, b, o.topicsDir, false)
 	if err != nil {
 		return err
@@ -124,20 +124,21 @@ func runLs(ctx context.Context, g *globals, raw string, o *lsOptions) error {
 		enc.SetIndent("", "  ")
 		return enc.Encode(map[string]any{"bucket": store.Redact(raw), "partitions": rows, "skipped_keys": len(cat.Skipped), "backups": backups, "backup": view})
 	}
+	out := &printer{w: g.stdout}
 	if len(backups) > 0 {
-		fmt.Fprintf(g.stdout, "%-22s %-22s %6s %6s %12s %10s %-24s %-24s\n", "BACKUP", "PARENT", "TOPICS", "GROUPS", "RECORDS", "GAPS", "OLDEST RECORD", "NEWEST RECORD")
+		out.printf("%-22s %-22s %6s %6s %12s %10s %-24s %-24s\n", "BACKUP", "PARENT", "TOPICS", "GROUPS", "RECORDS", "GAPS", "OLDEST RECORD", "NEWEST RECORD")
 		for _, bk := range backups {
 			if bk.Encrypted {
-				fmt.Fprintf(g.stdout, "%-22s (encrypted: pass --encrypt-key-file to see its contents)\n", bk.ID)
+				out.printf("%-22s (encrypted: pass --encrypt-key-file to see its contents)\n", bk.ID)
 				continue
 			}
-			fmt.Fprintf(g.stdout, "%-22s %-22s %6d %6d %12d %10d %-24s %-24s\n", bk.ID, orDash(bk.Parent), bk.Topics, bk.Groups, bk.Records, bk.GapOffsets, msTime(bk.MinTimestamp), msTime(bk.MaxTimestamp))
+			out.printf("%-22s %-22s %6d %6d %12d %10d %-24s %-24s\n", bk.ID, orDash(bk.Parent), bk.Topics, bk.Groups, bk.Records, bk.GapOffsets, msTime(bk.MinTimestamp), msTime(bk.MaxTimestamp))
 		}
-		fmt.Fprintln(g.stdout)
+		out.println()
 		printBackupView(g.stdout, view, store.Redact(raw))
-		return nil
+		return out.err
 	}
-	fmt.Fprintf(g.stdout, "%-32s %9s %8s %14s %14s %12s %s\n", "TOPIC", "PARTITION", "OBJECTS", "FIRST-START", "LAST-START", "STORED-BYTES", "SIDECARS")
+	out.printf("%-32s %9s %8s %14s %14s %12s %s\n", "TOPIC", "PARTITION", "OBJECTS", "FIRST-START", "LAST-START", "STORED-BYTES", "SIDECARS")
 	for _, r := range rows {
 		side := []string{}
 		if r.KeysObjects > 0 {
@@ -146,12 +147,12 @@ func runLs(ctx context.Context, g *globals, raw string, o *lsOptions) error {
 		if r.HeaderObjects > 0 {
 			side = append(side, fmt.Sprintf("headers:%d", r.HeaderObjects))
 		}
-		fmt.Fprintf(g.stdout, "%-32s %9d %8d %14d %14d %12d %s\n", r.Topic, r.Partition, r.Objects, r.FirstStart, r.LastStart, r.Bytes, strings.Join(side, " "))
+		out.printf("%-32s %9d %8d %14d %14d %12d %s\n", r.Topic, r.Partition, r.Objects, r.FirstStart, r.LastStart, r.Bytes, strings.Join(side, " "))
 	}
 	if len(cat.Skipped) > 0 {
-		fmt.Fprintf(g.stdout, "%d keys under %q are not object names (first: %s)\n", len(cat.Skipped), o.topicsDir, cat.Skipped[0])
+		out.printf("%d keys under %q are not object names (first: %s)\n", len(cat.Skipped), o.topicsDir, cat.Skipped[0])
 	}
-	return nil
+	return out.err
 }
 
 type catOptions struct {
@@ -230,7 +231,7 @@ func runCat(ctx context.Context, g *globals, raw string, o *catOptions) error {
 	if err != nil {
 		return err
 	}
-	defer b.Close()
+	defer closeBucket(b)
 	group := pipeline.Group{Start: obj.StartOffset, Values: pipeline.ObjectInfo{Object: obj, Key: key}}
 	for _, v := range []layout.View{layout.ViewKeys, layout.ViewHeaders} {
 		for _, ext := range []string{obj.Ext, ".json"} {

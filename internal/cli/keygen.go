@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"io"
 	"os"
 
 	"github.com/spf13/cobra"
@@ -30,24 +31,35 @@ Exit status: 0 done, 1 failed, 2 usage error.`,
 			}
 			body := fmt.Sprintf("# kferry backup key; public key: %s\n%s\n", k.ID(), k.String())
 			if out == "" {
-				fmt.Fprint(g.stdout, body)
-			} else {
-				f, err := os.OpenFile(out, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-				if err != nil {
-					return fmt.Errorf("keygen: %w (an existing key is never overwritten)", err)
+				if _, err := io.WriteString(g.stdout, body); err != nil {
+					return fmt.Errorf("keygen: write the key: %w", err)
 				}
-				if _, err := f.WriteString(body); err != nil {
-					f.Close()
-					return err
-				}
-				if err := f.Close(); err != nil {
-					return err
-				}
+			} else if err := writeKeyFile(out, body); err != nil {
+				return err
 			}
-			fmt.Fprintf(g.stderr, "public key (key id): %s\n", k.ID())
+			// Informational: the key's comment line holds the public key too.
+			_, _ = fmt.Fprintf(g.stderr, "public key (key id): %s\n", k.ID())
 			return nil
 		},
 	}
 	cmd.Flags().StringVar(&out, "out", "", "write the key to this new file (mode 0600) instead of stdout")
 	return cmd
+}
+
+// writeKeyFile writes body to the new file path (mode 0600). A key that could
+// not be written whole is removed, so that no truncated key is taken for one.
+func writeKeyFile(path, body string) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return fmt.Errorf("keygen: %w (an existing key is never overwritten)", err)
+	}
+	_, err = f.WriteString(body)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		_ = os.Remove(path) // the write error is the one to report
+		return fmt.Errorf("keygen: write %s: %w", path, err)
+	}
+	return nil
 }

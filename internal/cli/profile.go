@@ -28,7 +28,9 @@ func StartProfiling() (stop func()) {
 	return func() {
 		if cpuFile != nil {
 			pprof.StopCPUProfile()
-			cpuFile.Close()
+			if err := cpuFile.Close(); err != nil {
+				fmt.Fprintln(os.Stderr, "kferry: KFERRY_CPUPROFILE:", err)
+			}
 		}
 		if mem == "" {
 			return
@@ -37,7 +39,9 @@ func StartProfiling() (stop func()) {
 		f, err := os.Create(mem)
 		if err == nil {
 			err = pprof.Lookup("allocs").WriteTo(f, 0)
-			f.Close()
+			if cerr := f.Close(); err == nil {
+				err = cerr
+			}
 		}
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "kferry: KFERRY_MEMPROFILE:", err)

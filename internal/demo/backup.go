@@ -46,7 +46,7 @@ func RunBackup(ctx context.Context, o Options) (BackupResult, error) {
 		if err != nil {
 			return res, err
 		}
-		defer os.RemoveAll(tmp)
+		defer removeTemp(tmp)
 		dir = tmp
 	}
 	abs, err := filepath.Abs(dir)
@@ -64,14 +64,14 @@ func RunBackup(ctx context.Context, o Options) (BackupResult, error) {
 		return res, err
 	}
 	defer target.Close()
-	fmt.Fprintf(o.Out, "demo --backup: source cluster %v, target cluster %v, bucket %s\n", source.ListenAddrs(), target.ListenAddrs(), bucket)
+	o.say("demo --backup: source cluster %v, target cluster %v, bucket %s\n", source.ListenAddrs(), target.ListenAddrs(), bucket)
 
 	var recs []record.Record
 	base := time.Now().Add(-48 * time.Hour).Truncate(time.Millisecond)
 	for i := range o.Records {
 		t := Topics[i%len(Topics)]
 		rec := record.Record{
-			Topic: t, Partition: int32(i/len(Topics)) % o.Partitions,
+			Topic: t, Partition: partitionOf(i, o.Partitions),
 			Timestamp: base.Add(time.Duration(i) * time.Millisecond),
 			Key:       []byte("key-" + strconv.Itoa(i)),
 			Value:     fmt.Appendf(nil, `{"id":%d}`, i),
@@ -117,7 +117,7 @@ func RunBackup(ctx context.Context, o Options) (BackupResult, error) {
 	if err != nil {
 		return res, err
 	}
-	defer b.Close()
+	defer closeBucket(b)
 	res.Backup, _, err = pipeline.Backup(ctx, src, b, bucket, pipeline.BackupOptions{
 		Selector: plan.Selector{Regex: regexp.MustCompile(`\Asource-topic-\d\z`)}, Naming: layout.Naming{TopicsDir: layout.DefaultTopicsDir},
 		FlushSize: 5000, Version: "demo", Logger: o.Logger,
@@ -125,7 +125,7 @@ func RunBackup(ctx context.Context, o Options) (BackupResult, error) {
 	if err != nil {
 		return res, fmt.Errorf("backup: %w", err)
 	}
-	fmt.Fprintf(o.Out, "demo --backup: backed up %d records to %d objects in %.2fs (%.1f MB/s)\n", res.Backup.Records, res.Backup.Objects, res.Backup.Seconds, res.Backup.MBPerSec)
+	o.say("demo --backup: backed up %d records to %d objects in %.2fs (%.1f MB/s)\n", res.Backup.Records, res.Backup.Objects, res.Backup.Seconds, res.Backup.MBPerSec)
 
 	dst, err := kafka.Dial(ctx, target.Config())
 	if err != nil {
@@ -137,14 +137,14 @@ func RunBackup(ctx context.Context, o Options) (BackupResult, error) {
 		return res, fmt.Errorf("restore: %w", err)
 	}
 	res.Restored = res.Restore.Records
-	fmt.Fprintf(o.Out, "demo --backup: restored %d records exactly once (transactions) in %.2fs (%.1f MB/s)\n", res.Restore.Records, res.Restore.Seconds, res.Restore.MBPerSec)
+	o.say("demo --backup: restored %d records exactly once (transactions) in %.2fs (%.1f MB/s)\n", res.Restore.Records, res.Restore.Seconds, res.Restore.MBPerSec)
 
 	rep, err := pipeline.Verify(ctx, b, pipeline.VerifyOptions{Kafka: dst})
 	res.Compared = rep.Compared
 	if err != nil {
 		return res, fmt.Errorf("verify: %w", err)
 	}
-	fmt.Fprintf(o.Out, "demo --backup: verified %d objects and compared %d records with the target: keys, values, headers, timestamps equal\n", rep.Objects, rep.Compared)
+	o.say("demo --backup: verified %d objects and compared %d records with the target: keys, values, headers, timestamps equal\n", rep.Objects, rep.Compared)
 
 	got, err := dst.CommittedOffsets(ctx, DemoGroup, []string{Topics[0]})
 	if err != nil {
@@ -156,7 +156,7 @@ func RunBackup(ctx context.Context, o Options) (BackupResult, error) {
 		}
 		res.GroupsMatched++
 	}
-	fmt.Fprintf(o.Out, "demo --backup: group %s resumes at the same record on the target in all %d partitions\n", DemoGroup, res.GroupsMatched)
+	o.say("demo --backup: group %s resumes at the same record on the target in all %d partitions\n", DemoGroup, res.GroupsMatched)
 	if res.Restored != res.Produced || res.Compared != res.Produced {
 		return res, fmt.Errorf("restored %d and compared %d of %d records", res.Restored, res.Compared, res.Produced)
 	}

@@ -15,6 +15,8 @@ import (
 	"strconv"
 	"time"
 
+	"gocloud.dev/blob"
+
 	"github.com/kferry/kferry/internal/kafka"
 	"github.com/kferry/kferry/internal/kafka/kafkatest"
 	"github.com/kferry/kferry/internal/pipeline"
@@ -30,7 +32,7 @@ type Options struct {
 	Keep       string // folder to keep the bucket in; "" uses a temporary one
 	Format     string // json or bytes
 	FlushSize  int
-	Out        io.Writer
+	Out        io.Writer // the narrative, one line per step (see say)
 	Logger     *slog.Logger
 	Partitions int32
 }
@@ -42,8 +44,26 @@ type Result struct {
 	Bucket                                string
 }
 
+// say prints one line of the narrative to o.Out. Its write error is ignored:
+// the command prints its summaries to the same writer after the run and fails
+// on a write error there.
+func (o Options) say(format string, args ...any) { _, _ = fmt.Fprintf(o.Out, format, args...) }
+
+// closeBucket releases b; a Bucket buffers no writes, so its Close loses nothing.
+func closeBucket(b *blob.Bucket) { _ = b.Close() }
+
+// removeTemp removes a temporary folder, best effort: one left behind harms
+// nothing.
+func removeTemp(dir string) { _ = os.RemoveAll(dir) }
+
 // Topics are the recipe's topic names.
 var Topics = []string{"source-topic-1", "source-topic-2", "source-topic-3"}
+
+// partitionOf is the partition of record i of a demo run (counted over all
+// Topics): each topic's records go round-robin over its n partitions.
+func partitionOf(i int, n int32) int32 {
+	return int32(i / len(Topics) % int(n)) //nolint:gosec // G115: the remainder is in [0, n), and n is an int32
+}
 
 // Rename is the recipe's RegexRouter rule.
 const Rename = `source-topic-(\d)=sink-topic-$1`
@@ -75,9 +95,9 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		if err != nil {
 			return res, err
 		}
-		defer os.RemoveAll(tmp)
+		defer removeTemp(tmp)
 		dir = tmp
-	} else if err := os.MkdirAll(dir, 0o755); err != nil {
+	} else if err := os.MkdirAll(dir, 0o755); err != nil { //nolint:gosec // G301: --keep's folder of sample data, readable like any output folder
 		return res, err
 	}
 	abs, err := filepath.Abs(dir)
@@ -91,7 +111,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		return res, err
 	}
 	defer cluster.Close()
-	fmt.Fprintf(o.Out, "demo: in-process Kafka (3 brokers at %v), bucket %s\n", cluster.ListenAddrs(), res.Bucket)
+	o.say("demo: in-process Kafka (3 brokers at %v), bucket %s\n", cluster.ListenAddrs(), res.Bucket)
 
 	for _, t := range Topics {
 		if err := cluster.CreateTopic(ctx, t, o.Partitions); err != nil {
@@ -103,13 +123,13 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		return res, fmt.Errorf("produce: %w", err)
 	}
 	res.Produced = int64(o.Records)
-	fmt.Fprintf(o.Out, "demo: produced %d records with keys and headers into %d topics × %d partitions in %.2fs\n", o.Records, len(Topics), o.Partitions, time.Since(start).Seconds())
+	o.say("demo: produced %d records with keys and headers into %d topics × %d partitions in %.2fs\n", o.Records, len(Topics), o.Partitions, time.Since(start).Seconds())
 
 	b, err := store.Open(ctx, res.Bucket)
 	if err != nil {
 		return res, err
 	}
-	defer b.Close()
+	defer closeBucket(b)
 	kc, err := kafka.Dial(ctx, cluster.Config())
 	if err != nil {
 		return res, err
@@ -125,7 +145,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		return res, fmt.Errorf("export: %w", err)
 	}
 	res.Exported = res.Export.Records
-	fmt.Fprintf(o.Out, "demo: exported %d records to %d objects in %.2fs (%.1f MB/s)\n", res.Export.Records, res.Export.Objects, res.Export.Seconds, res.Export.MBPerSec)
+	o.say("demo: exported %d records to %d objects in %.2fs (%.1f MB/s)\n", res.Export.Records, res.Export.Objects, res.Export.Seconds, res.Export.MBPerSec)
 
 	renames, err := layout.ParseRenames([]string{Rename})
 	if err != nil {
@@ -138,7 +158,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		return res, fmt.Errorf("import: %w", err)
 	}
 	res.Imported = res.Import.Records
-	fmt.Fprintf(o.Out, "demo: imported %d records with '%s' in %.2fs (%.1f MB/s)\n", res.Import.Records, Rename, res.Import.Seconds, res.Import.MBPerSec)
+	o.say("demo: imported %d records with '%s' in %.2fs (%.1f MB/s)\n", res.Import.Records, Rename, res.Import.Seconds, res.Import.MBPerSec)
 
 	for _, src := range Topics {
 		dst, _ := renames.Target(src)
@@ -151,7 +171,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	if res.Matched != res.Produced {
 		return res, fmt.Errorf("verify: %d of %d records matched", res.Matched, res.Produced)
 	}
-	fmt.Fprintf(o.Out, "demo: verified %d of %d records: same partition, order, key, value and headers\n", res.Matched, res.Produced)
+	o.say("demo: verified %d of %d records: same partition, order, key, value and headers\n", res.Matched, res.Produced)
 	return res, nil
 }
 
@@ -166,9 +186,8 @@ func produce(ctx context.Context, c *kafkatest.Cluster, o Options) error {
 	pad := bytes.Repeat([]byte("x"), 120)
 	for i := range o.Records {
 		t := Topics[i%len(Topics)]
-		p := int32(i/len(Topics)) % o.Partitions
 		rec := record.Record{
-			Topic: t, Partition: p,
+			Topic: t, Partition: partitionOf(i, o.Partitions),
 			Key:   []byte("key-" + strconv.Itoa(i)),
 			Value: fmt.Appendf(nil, `{"id":%d,"topic":%q,"amount":%d.%02d,"note":"%s"}`, i, t, i%1000, i%100, pad),
 			Headers: []record.Header{

@@ -134,7 +134,7 @@ func unreachable(ctx context.Context, cfg Config, err error) error {
 		if conn, derr := d.DialContext(ctx, "tcp", cfg.Brokers[0]); derr != nil {
 			reason = derr.Error()
 		} else {
-			conn.Close()
+			_ = conn.Close() // a probe: the dial answered the question
 			if cfg.Security.TLS || cfg.Security.SASLMechanism != "" {
 				reason += " (the port answers: check that TLS and SASL settings match the listener)"
 			}
@@ -160,13 +160,11 @@ func kerrText(err error) string {
 }
 
 func tlsReason(err error) string {
-	for e := err; e != nil; e = errors.Unwrap(e) {
-		if _, ok := e.(x509.UnknownAuthorityError); ok {
-			return e.Error()
-		}
-		if _, ok := e.(x509.HostnameError); ok {
-			return e.Error()
-		}
+	if ua, ok := errors.AsType[x509.UnknownAuthorityError](err); ok {
+		return ua.Error()
+	}
+	if he, ok := errors.AsType[x509.HostnameError](err); ok {
+		return he.Error()
 	}
 	return err.Error()
 }

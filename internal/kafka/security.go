@@ -87,7 +87,7 @@ func (s Security) tlsConfig() (*tls.Config, error) {
 	if s.TLSCA != "" {
 		pem, err := os.ReadFile(s.TLSCA)
 		if err != nil {
-			return nil, fmt.Errorf("%w: --tls-ca: %v", ErrSecurityConfig, err)
+			return nil, fmt.Errorf("%w: --tls-ca: %w", ErrSecurityConfig, err)
 		}
 		pool := x509.NewCertPool()
 		if !pool.AppendCertsFromPEM(pem) {
@@ -101,7 +101,7 @@ func (s Security) tlsConfig() (*tls.Config, error) {
 	if s.TLSCert != "" {
 		pair, err := tls.LoadX509KeyPair(s.TLSCert, s.TLSKey)
 		if err != nil {
-			return nil, fmt.Errorf("%w: --tls-cert/--tls-key: %v", ErrSecurityConfig, err)
+			return nil, fmt.Errorf("%w: --tls-cert/--tls-key: %w", ErrSecurityConfig, err)
 		}
 		cfg.Certificates = []tls.Certificate{pair}
 	}

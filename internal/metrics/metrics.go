@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"strconv"
@@ -109,19 +110,25 @@ func (e *Export) Retry(op string) { e.retries.WithLabelValues(op).Inc() }
 // Ready sets what /readyz answers: ready once the member has joined its group.
 func (e *Export) Ready(ok bool) { e.ready.Store(ok) }
 
+// reply writes a probe's plain-text answer. A failed write means the client
+// hung up: there is no one left to tell.
+func reply(w http.ResponseWriter, answer string) {
+	_, _ = io.WriteString(w, answer+"\n")
+}
+
 // Handler serves /metrics, /healthz and /readyz.
 func (e *Export) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(e.reg, promhttp.HandlerOpts{Registry: e.reg}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-		fmt.Fprintln(w, "ok")
+		reply(w, "ok")
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
 		if !e.ready.Load() {
 			http.Error(w, "not ready: not (or no longer) a member of the consumer group", http.StatusServiceUnavailable)
 			return
 		}
-		fmt.Fprintln(w, "ready")
+		reply(w, "ready")
 	})
 	return mux
 }

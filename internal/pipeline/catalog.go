@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"regexp"
 	"sort"
 	"strings"
@@ -85,6 +86,16 @@ func (c *Catalog) PartitionCount(topic string) int {
 	return n
 }
 
+// int32Partitions is n as Kafka's partition count, or an error when it does not
+// fit: counts are read from manifests and TopicMeta objects in the bucket, and a
+// wrapped count would create a topic with the wrong number of partitions.
+func int32Partitions(topic string, n int) (int32, error) {
+	if n < math.MinInt32 || n > math.MaxInt32 {
+		return 0, fmt.Errorf("topic %s: partition count %d does not fit Kafka's int32", topic, n)
+	}
+	return int32(n), nil
+}
+
 // Scan lists the bucket (page by page; only names and sizes are kept) and groups
 // the Confluent objects under topicsDir by topic and partition. Keys that do not
 // parse are skipped and reported, or are an error when strict.
@@ -129,7 +140,7 @@ func scan(ctx context.Context, b *blob.Bucket, topicsDir string, strict bool) (*
 		}
 		if err != nil {
 			if strict {
-				return nil, fmt.Errorf("%w: %v (drop --strict to skip it with a warning)", ErrBadObjectName, err)
+				return nil, fmt.Errorf("%w: %w (drop --strict to skip it with a warning)", ErrBadObjectName, err)
 			}
 			c.Skipped = append(c.Skipped, obj.Key)
 			continue

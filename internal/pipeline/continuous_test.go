@@ -39,6 +39,9 @@ func TestBackupAndRestoreFollow(t *testing.T) {
 	var mu sync.Mutex
 	var backups []string // manifest ids after each backup round
 	restored := ""
+	// park, when set, holds the backup after its next round until the test
+	// closes the channel it receives: see produce(2, …) below.
+	var park chan chan struct{}
 	ctx, stop := context.WithCancel(e.ctx)
 	defer stop()
 	var wg sync.WaitGroup
@@ -51,8 +54,18 @@ func TestBackupAndRestoreFollow(t *testing.T) {
 			Interval:      50 * time.Millisecond,
 			AfterRound: func(_ int, m *manifest.Manifest) {
 				mu.Lock()
-				defer mu.Unlock()
 				backups = append(backups, m.ID)
+				hold := park
+				park = nil
+				mu.Unlock()
+				if hold != nil {
+					release := make(chan struct{})
+					hold <- release
+					select {
+					case <-release:
+					case <-ctx.Done():
+					}
+				}
 			},
 		})
 		errs <- err
@@ -106,8 +119,22 @@ func TestBackupAndRestoreFollow(t *testing.T) {
 		t.Errorf("%d manifests after idle rounds, want 1: %v", len(ids), ids)
 	}
 
+	// The records and the group's offsets go in between two rounds, so that
+	// one round sees both: a round between them would rightly write a manifest
+	// for the records and another for the offsets.
+	parked := make(chan chan struct{}, 1)
+	mu.Lock()
+	park = parked
+	mu.Unlock()
+	var release chan struct{}
+	select {
+	case release = <-parked:
+	case <-e.ctx.Done():
+		t.Fatal("the backup did not finish a round")
+	}
 	produce(2, 24)
 	commitGroup(t, e.ctx, e.cluster.Config(), "billing", "ledger", map[int32]int64{0: 20, 1: 27})
+	close(release)
 	restoredAll(54)
 	stop()
 	wg.Wait()

@@ -98,12 +98,13 @@ func groupName(prefix, bucketURL, topicsDir string, sel plan.Selector, extra ...
 	names := slices.Clone(sel.Names)
 	slices.Sort(names)
 	h := sha256.New()
-	fmt.Fprintf(h, "%s\x00%s\x00%s\x00", bucketURL, strings.Trim(topicsDir, "/"), strings.Join(names, ","))
+	// A hash.Hash never returns a write error.
+	_, _ = fmt.Fprintf(h, "%s\x00%s\x00%s\x00", bucketURL, strings.Trim(topicsDir, "/"), strings.Join(names, ","))
 	if sel.Regex != nil {
 		h.Write([]byte(sel.Regex.String()))
 	}
 	for _, e := range extra {
-		fmt.Fprintf(h, "\x00%s", e)
+		_, _ = fmt.Fprintf(h, "\x00%s", e)
 	}
 	return prefix + hex.EncodeToString(h.Sum(nil))[:12]
 }

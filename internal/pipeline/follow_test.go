@@ -139,8 +139,8 @@ func (m *member) stop(t *testing.T) pipeline.Summary {
 	m.cancel()
 	select {
 	case <-m.done:
-	case <-time.After(20 * time.Second):
-		t.Fatal("Follow did not return within 20s of its cancellation")
+	case <-time.After(20 * time.Second * raceSlowdown):
+		t.Fatalf("Follow did not return within %s of its cancellation", 20*time.Second*raceSlowdown)
 	}
 	if m.err != nil {
 		t.Fatalf("Follow: %v", m.err)
@@ -482,7 +482,7 @@ func TestFollowShutdownTimeout(t *testing.T) {
 	<-m.done
 	took := time.Since(stopped)
 	wantErrContains(t, m.err, pipeline.ErrShutdownTimeout, "after 1s", "abandoned stuck/0 offsets 10-14 (5 records)")
-	if took > 3*time.Second {
+	if took > 3*time.Second*raceSlowdown {
 		t.Errorf("Follow took %s to give up, want about the 1s shutdown timeout", took)
 	}
 	t.Logf("gave up after %s: %v", took.Round(time.Millisecond), m.err)

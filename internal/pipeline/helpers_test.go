@@ -28,7 +28,7 @@ import (
 
 // testTimeout bounds every test's Kafka and bucket calls, so a hang fails the test
 // instead of blocking CI.
-const testTimeout = 45 * time.Second
+const testTimeout = 45 * time.Second * raceSlowdown
 
 // env is one test's in-process Kafka cluster, admin client and bucket.
 type env struct {

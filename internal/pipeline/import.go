@@ -224,7 +224,11 @@ func prepareTargets(ctx context.Context, kc *kafka.Client, cat *Catalog, selecte
 	for _, src := range selected {
 		dst := targetOf[src]
 		if _, ok := existing[dst]; !ok {
-			created, err := kc.CreateTopic(ctx, dst, int32(cat.PartitionCount(src)), o.ReplicationFactor)
+			partitions, err := int32Partitions(src, cat.PartitionCount(src))
+			if err != nil {
+				return nil, err
+			}
+			created, err := kc.CreateTopic(ctx, dst, partitions, o.ReplicationFactor)
 			if err != nil {
 				return nil, err
 			}

@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"runtime"
@@ -250,7 +251,7 @@ func (f *importFollower) passOne(ctx, work context.Context, pi *partitionImport,
 		}
 	}
 	err := pi.pass(ctx, work, f.b, true)
-	if ctx.Err() != nil && err == ctx.Err() {
+	if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
 		return nil
 	}
 	return err

@@ -59,8 +59,8 @@ func (s Shard) Owns(topic string, partition int32) bool {
 		return true
 	}
 	h := fnv.New32a()
-	fmt.Fprintf(h, "%s\x00%d", topic, partition)
-	return int(h.Sum32()%uint32(s.Count)) == s.Index
+	_, _ = fmt.Fprintf(h, "%s\x00%d", topic, partition) // a hash.Hash never returns a write error
+	return int64(h.Sum32())%int64(s.Count) == int64(s.Index)
 }
 
 // ImportGroup is the default progress group of an import: one per bucket URL

@@ -175,6 +175,24 @@ func TestImportShards(t *testing.T) {
 	}
 }
 
+// TestShardOwnsWithHugeCount: a shard count above 2^32 is not truncated (it
+// once was to 32 bits, and 0/4294967297 then owned every partition).
+func TestShardOwnsWithHugeCount(t *testing.T) {
+	sh, err := pipeline.ParseShard("0/4294967297")
+	if err != nil {
+		t.Fatal(err)
+	}
+	owned := 0
+	for p := range int32(100) {
+		if sh.Owns("t", p) {
+			owned++
+		}
+	}
+	if owned == 100 {
+		t.Errorf("shard %s owns all 100 partitions", sh)
+	}
+}
+
 // followRun runs ImportFollow in the background; scans counts the finished
 // scans, and stop ends it and returns its error.
 type followRun struct {
@@ -208,7 +226,7 @@ func (e *env) importFollow(o pipeline.ImportFollowOptions) *followRun {
 		})
 		return r.s, r.err
 	}
-	e.t.Cleanup(func() { fr.stop() })
+	e.t.Cleanup(func() { _, _ = fr.stop() }) // a safety net: tests check the result when they stop it
 	return fr
 }
 
@@ -216,10 +234,10 @@ func (e *env) importFollow(o pipeline.ImportFollowOptions) *followRun {
 func (fr *followRun) scanned(t *testing.T) {
 	t.Helper()
 	want := fr.scans.Load() + 2 // the one running may have begun before the call
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(20 * time.Second * raceSlowdown)
 	for fr.scans.Load() < want {
 		if time.Now().After(deadline) {
-			t.Fatal("no scan of the bucket within 20s")
+			t.Fatalf("no scan of the bucket within %s", 20*time.Second*raceSlowdown)
 		}
 		time.Sleep(time.Millisecond) // polling a condition, not synchronising
 	}
@@ -228,7 +246,7 @@ func (fr *followRun) scanned(t *testing.T) {
 // waitRecords polls the target until it holds want, or fails after a deadline.
 func (e *env) waitRecords(topic string, want []rec) {
 	e.t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(20 * time.Second * raceSlowdown)
 	for {
 		got := e.topicRecords(topic)
 		if cmp.Equal(want, got) {

@@ -372,7 +372,11 @@ func (mg *migration) prepare(ctx context.Context) ([]string, error) {
 		if !mg.o.Import.CreateTopics {
 			return nil, fmt.Errorf("target topic %s does not exist; create it with %d partitions or drop --create-topics=false", target, want.Partitions)
 		}
-		if _, err := mg.dst.CreateTopicWithConfigs(ctx, target, int32(want.Partitions), mg.o.Import.ReplicationFactor, want.Configs); err != nil {
+		partitions, err := int32Partitions(t, want.Partitions)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := mg.dst.CreateTopicWithConfigs(ctx, target, partitions, mg.o.Import.ReplicationFactor, want.Configs); err != nil {
 			return nil, fmt.Errorf("create target topic %s: %w", target, err)
 		}
 		mg.log.Info("created target topic", "topic", target, "partitions", want.Partitions, "configs", len(want.Configs))

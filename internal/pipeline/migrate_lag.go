@@ -26,7 +26,7 @@ type migratedPart struct {
 	segs              []offsetRun
 	from              int64 // the map holds every record from here on
 	fresh             bool  // nothing was migrated before this run: from is the start
-	mapped, lastNext  int64
+	lastNext          int64
 	hasMap            bool
 }
 

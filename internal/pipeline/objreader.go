@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 
@@ -45,12 +46,12 @@ func openObjectVia(ctx context.Context, b *blob.Bucket, info ObjectInfo, key *se
 	// them with plain ones (a key added later, Confluent's own objects).
 	src, err := seal.OpenMaybe(or.src, key)
 	if err != nil {
-		r.Close()
+		_ = r.Close() // reading is over; the open error is the one to report
 		return nil, fmt.Errorf("object %s: %w", info.Key, err)
 	}
 	if info.Gzip {
 		if or.gz, err = gzip.NewReader(src); err != nil {
-			r.Close()
+			_ = r.Close() // reading is over; the gzip error is the one to report
 			return nil, fmt.Errorf("object %s: not gzip: %w", info.Key, err)
 		}
 		src = or.gz
@@ -65,17 +66,19 @@ func openObjectVia(ctx context.Context, b *blob.Bucket, info ObjectInfo, key *se
 // Next fills this object's view of rec; io.EOF at the end.
 func (or *objectReader) Next(rec *record.Record) error {
 	err := or.dec.Next(rec)
-	if err != nil && err != io.EOF {
+	if err != nil && !errors.Is(err, io.EOF) {
 		return fmt.Errorf("object %s: %w", or.info.Key, err)
 	}
 	return err
 }
 
+// Close releases the object. Close errors of readers are ignored: nothing is
+// lost by them, and what was read was checked as it was decoded.
 func (or *objectReader) Close() {
 	if or.gz != nil {
-		or.gz.Close()
+		_ = or.gz.Close()
 	}
-	or.r.Close()
+	_ = or.r.Close()
 }
 
 // groupReader reads a values object and its sidecars in lock step.
@@ -104,15 +107,17 @@ func openGroup(ctx context.Context, b *blob.Bucket, g Group, key *seal.Key) (*gr
 // after the values object is an error naming both objects.
 func (gr *groupReader) Next(rec *record.Record) error {
 	err := gr.parts[0].Next(rec)
+	end := errors.Is(err, io.EOF)
 	for _, side := range gr.parts[1:] {
 		serr := side.Next(rec)
+		sideEnd := errors.Is(serr, io.EOF)
 		switch {
-		case err == io.EOF && serr == io.EOF:
-		case err == io.EOF && serr == nil:
+		case end && sideEnd:
+		case end && serr == nil:
 			return fmt.Errorf("object %s has more records than %s", side.info.Key, gr.g.Values.Key)
-		case err == nil && serr == io.EOF:
+		case err == nil && sideEnd:
 			return fmt.Errorf("object %s has fewer records than %s", side.info.Key, gr.g.Values.Key)
-		case serr != nil && serr != io.EOF:
+		case serr != nil && !sideEnd:
 			return serr
 		}
 	}
@@ -135,7 +140,7 @@ func Dump(ctx context.Context, b *blob.Bucket, g Group, key *seal.Key, fn func(*
 	defer gr.Close()
 	for off := g.Start; ; off++ {
 		rec := record.Record{Topic: g.Values.Topic, Partition: g.Values.Partition, Offset: off}
-		if err := gr.Next(&rec); err == io.EOF {
+		if err := gr.Next(&rec); errors.Is(err, io.EOF) {
 			return nil
 		} else if err != nil {
 			return err

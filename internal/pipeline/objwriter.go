@@ -96,7 +96,7 @@ func openObjectSet(ctx context.Context, b *blob.Bucket, naming layout.Naming, fo
 		if checksum && len(set.views) == 0 {
 			vw.stored.h = sha256.New()
 		}
-		var sink io.Writer = io.MultiWriter(bw, vw.stored)
+		sink := io.MultiWriter(bw, vw.stored)
 		if sealKey != nil {
 			if vw.sealer, err = sealKey.Seal(sink); err != nil {
 				set.views = append(set.views, vw)

@@ -358,7 +358,11 @@ func prepareRestoreTargets(ctx context.Context, kc *kafka.Client, m *manifest.Ma
 		}
 		batchMax, _ := strconv.ParseInt(limit, 10, 32)
 		if _, ok := existing[dst]; !ok {
-			created, err := kc.CreateTopicWithConfigs(ctx, dst, int32(t.Partitions), o.ReplicationFactor, t.Configs)
+			partitions, err := int32Partitions(src, t.Partitions)
+			if err != nil {
+				return nil, err
+			}
+			created, err := kc.CreateTopicWithConfigs(ctx, dst, partitions, o.ReplicationFactor, t.Configs)
 			if err != nil {
 				return nil, err
 			}
@@ -570,9 +574,12 @@ func (pr *partitionRestore) restoreObject(ctx context.Context, b *blob.Bucket, o
 		n++
 		bytes += int64(rec.Size())
 	}
-	if err := hr.check(obj, seen); err == nil {
-		err = pr.w.Flush(ctx)
-	} else {
+	if err := hr.check(obj, seen); err != nil {
+		pr.w.Abort(ctx)
+		return 0, 0, err
+	}
+	// The group offsets below need every record's target offset (acks).
+	if err := pr.w.Flush(ctx); err != nil {
 		pr.w.Abort(ctx)
 		return 0, 0, err
 	}

@@ -71,7 +71,7 @@ func TestExportTransactions(t *testing.T) {
 				}
 			}
 			// A hang here would be a reader waiting for offsets that never come.
-			ctx, cancel := context.WithTimeout(e.ctx, 20*time.Second)
+			ctx, cancel := context.WithTimeout(e.ctx, 20*time.Second*raceSlowdown)
 			defer cancel()
 			s, err := pipeline.Export(ctx, e.kc, e.b, e.url, pipeline.ExportOptions{
 				Format: "json", Naming: layout.Naming{TopicsDir: "topics"}, FlushSize: 1, Logger: discardLogger(),
@@ -105,7 +105,7 @@ func TestExportTransactions(t *testing.T) {
 
 // endTxn aborts a transaction left open by a test, so the cluster can stop.
 func endTxn(t *testing.T, x *kafkatest.Txn) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second*raceSlowdown)
 	defer cancel()
 	if err := x.End(ctx, false); err != nil {
 		t.Errorf("abort the open transaction: %v", err)

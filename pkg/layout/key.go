@@ -191,11 +191,11 @@ func Parse(key, topicsDir string) (Object, error) {
 	if folderTopic != o.Topic {
 		return Object{}, notObject(key, "topic folder %q differs from topic %q in the file name", folderTopic, o.Topic)
 	}
-	p, err := parseDigits(folderPart, 31)
+	p, err := parsePartition(folderPart)
 	if err != nil {
 		return Object{}, notObject(key, "folder %q: partition %v", folder, err)
 	}
-	if int32(p) != o.Partition {
+	if p != o.Partition {
 		return Object{}, notObject(key, "folder %q differs from partition %d in the file name", folder, o.Partition)
 	}
 	return o, nil
@@ -210,11 +210,11 @@ func parseName(key, name string) (Object, error) {
 	}
 	n := len(parts)
 	o := Object{Topic: strings.Join(parts[:n-2], "+")}
-	p, err := parseDigits(parts[n-2], 31)
+	p, err := parsePartition(parts[n-2])
 	if err != nil {
 		return Object{}, notObject(key, "partition %q in the file name: %v", parts[n-2], err)
 	}
-	o.Partition = int32(p)
+	o.Partition = p
 
 	tail := parts[n-1]
 	digits := len(tail) - len(strings.TrimLeft(tail, "0123456789"))
@@ -240,6 +240,15 @@ func parseName(key, name string) (Object, error) {
 
 // parseDigits parses a non-empty run of ASCII digits that fits in bits bits; unlike strconv it
 // refuses signs.
+// parsePartition parses a partition number: decimal digits, below 2^31.
+func parsePartition(s string) (int32, error) {
+	p, err := parseDigits(s, 31)
+	if err != nil {
+		return 0, err
+	}
+	return int32(p), nil //nolint:gosec // G115: parseDigits(s, 31) is below 2^31
+}
+
 func parseDigits(s string, bits int) (int64, error) {
 	if s == "" || strings.TrimLeft(s, "0123456789") != "" {
 		return 0, errors.New("not a decimal number")

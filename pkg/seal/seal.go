@@ -64,7 +64,7 @@ func Parse(text string) (*Key, error) {
 func Load(path string) (*Key, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrBadKey, err)
+		return nil, fmt.Errorf("%w: %w", ErrBadKey, err)
 	}
 	k, err := Parse(string(b))
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -106,7 +107,7 @@ func TestCompleteLostAnswer(t *testing.T) {
 				mu.Unlock()
 				return tc.cmu(m, n, w, r, hang(r))
 			}
-			t.Setenv(StallTimeoutEnv, "300ms")
+			t.Setenv(StallTimeoutEnv, (300 * time.Millisecond * raceSlowdown).String())
 			if tc.attempts != "" {
 				t.Setenv("AWS_MAX_ATTEMPTS", tc.attempts)
 			}

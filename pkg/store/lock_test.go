@@ -130,7 +130,7 @@ func TestObjectLockBucket(t *testing.T) {
 				if answer == "not found" {
 					s3Error(w, http.StatusNotFound, "ObjectLockConfigurationNotFoundError")
 				} else {
-					fmt.Fprint(w, `<?xml version="1.0" encoding="UTF-8"?><ObjectLockConfiguration></ObjectLockConfiguration>`)
+					_, _ = fmt.Fprint(w, `<?xml version="1.0" encoding="UTF-8"?><ObjectLockConfiguration></ObjectLockConfiguration>`)
 				}
 				return true
 			}
@@ -155,7 +155,7 @@ func TestObjectLockBucket(t *testing.T) {
 			case "PutObject", "CreateMultipartUpload":
 				w.Header().Set("Content-Type", "application/xml")
 				w.WriteHeader(http.StatusBadRequest)
-				fmt.Fprint(w, `<?xml version="1.0" encoding="UTF-8"?><Error><Code>InvalidRequest</Code><Message>Bucket is missing ObjectLockConfiguration</Message></Error>`)
+				_, _ = fmt.Fprint(w, `<?xml version="1.0" encoding="UTF-8"?><Error><Code>InvalidRequest</Code><Message>Bucket is missing ObjectLockConfiguration</Message></Error>`)
 			default:
 				return false
 			}

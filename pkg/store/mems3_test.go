@@ -132,9 +132,9 @@ func (m *memS3) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	switch op {
 	case "GetObjectLockConfiguration":
-		fmt.Fprint(w, `<?xml version="1.0" encoding="UTF-8"?><ObjectLockConfiguration><ObjectLockEnabled>Enabled</ObjectLockEnabled></ObjectLockConfiguration>`)
+		_, _ = fmt.Fprint(w, `<?xml version="1.0" encoding="UTF-8"?><ObjectLockConfiguration><ObjectLockEnabled>Enabled</ObjectLockEnabled></ObjectLockConfiguration>`)
 	case "ListObjectsV2":
-		fmt.Fprint(w, `<?xml version="1.0" encoding="UTF-8"?><ListBucketResult><Name>bkt</Name><KeyCount>0</KeyCount><IsTruncated>false</IsTruncated></ListBucketResult>`)
+		_, _ = fmt.Fprint(w, `<?xml version="1.0" encoding="UTF-8"?><ListBucketResult><Name>bkt</Name><KeyCount>0</KeyCount><IsTruncated>false</IsTruncated></ListBucketResult>`)
 	case "PutObject":
 		body, ok := m.body(w, r)
 		if ok {
@@ -148,7 +148,7 @@ func (m *memS3) serve(w http.ResponseWriter, r *http.Request) {
 		id := "u" + strconv.Itoa(m.nextID)
 		m.uploads[id] = map[int32][]byte{}
 		m.mu.Unlock()
-		fmt.Fprintf(w, `<?xml version="1.0" encoding="UTF-8"?><InitiateMultipartUploadResult><Bucket>bkt</Bucket><Key>%s</Key><UploadId>%s</UploadId></InitiateMultipartUploadResult>`, key, id)
+		_, _ = fmt.Fprintf(w, `<?xml version="1.0" encoding="UTF-8"?><InitiateMultipartUploadResult><Bucket>bkt</Bucket><Key>%s</Key><UploadId>%s</UploadId></InitiateMultipartUploadResult>`, key, id)
 	case "UploadPart":
 		m.uploadPart(w, r)
 	case "CompleteMultipartUpload":
@@ -157,7 +157,7 @@ func (m *memS3) serve(w http.ResponseWriter, r *http.Request) {
 			s3Error(w, http.StatusNotFound, code)
 			return
 		}
-		fmt.Fprintf(w, `<?xml version="1.0" encoding="UTF-8"?><CompleteMultipartUploadResult><Bucket>bkt</Bucket><Key>%s</Key><ETag>"%s"</ETag></CompleteMultipartUploadResult>`, key, etag)
+		_, _ = fmt.Fprintf(w, `<?xml version="1.0" encoding="UTF-8"?><CompleteMultipartUploadResult><Bucket>bkt</Bucket><Key>%s</Key><ETag>"%s"</ETag></CompleteMultipartUploadResult>`, key, etag)
 	case "AbortMultipartUpload":
 		m.mu.Lock()
 		delete(m.uploads, r.URL.Query().Get("uploadId"))

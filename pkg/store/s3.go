@@ -255,7 +255,7 @@ func (j jitterBackoff) BackoffDelay(attempt int, err error) (time.Duration, erro
 	if j.throttle != nil && j.throttle.IsErrorThrottle(err) == aws.TrueTernary {
 		base = s3ThrottleBackoff
 	}
-	return backoffDelay(base, attempt, rand.Float64()), nil
+	return backoffDelay(base, attempt, rand.Float64()), nil //nolint:gosec // G404: retry jitter, not a secret
 }
 
 // backoffDelay is the delay before retry attempt (1 for the first retry) from

@@ -128,7 +128,7 @@ func fakeS3(t *testing.T, handler http.HandlerFunc) string {
 func s3Error(w http.ResponseWriter, status int, code string) {
 	w.Header().Set("Content-Type", "application/xml")
 	w.WriteHeader(status)
-	fmt.Fprintf(w, `<?xml version="1.0" encoding="UTF-8"?><Error><Code>%s</Code><Message>test fault</Message><RequestId>r1</RequestId></Error>`, code)
+	_, _ = fmt.Fprintf(w, `<?xml version="1.0" encoding="UTF-8"?><Error><Code>%s</Code><Message>test fault</Message><RequestId>r1</RequestId></Error>`, code)
 }
 
 // serveObject answers a GET of body, whole or by the Range header, with ETag
@@ -158,7 +158,9 @@ func breakAfter(t *testing.T, w http.ResponseWriter, body []byte, n int) {
 	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(body[:n])
-	w.(http.Flusher).Flush()
+	if f, ok := w.(http.Flusher); ok {
+		f.Flush()
+	}
 	conn, _, err := http.NewResponseController(w).Hijack()
 	if err != nil {
 		t.Error(err)
@@ -197,7 +199,9 @@ func TestResumeBody(t *testing.T) {
 			w.Header().Set("Content-Length", strconv.Itoa(len(body)-1000))
 			w.WriteHeader(http.StatusPartialContent)
 			_, _ = w.Write(body[1000 : len(body)/2])
-			w.(http.Flusher).Flush()
+			if f, ok := w.(http.Flusher); ok {
+				f.Flush()
+			}
 			select {
 			case <-release:
 			case <-r.Context().Done():
@@ -207,7 +211,7 @@ func TestResumeBody(t *testing.T) {
 		}
 	})
 	t.Cleanup(func() { close(release) })
-	t.Setenv(StallTimeoutEnv, "300ms")
+	t.Setenv(StallTimeoutEnv, (300 * time.Millisecond * raceSlowdown).String())
 	ctx := context.Background()
 	b, err := Open(ctx, url)
 	if err != nil {
@@ -310,7 +314,7 @@ func TestAbortAfterCancel(t *testing.T) {
 		switch {
 		case r.Method == http.MethodPost && q.Has("uploads"):
 			op = "create"
-			fmt.Fprint(w, `<?xml version="1.0" encoding="UTF-8"?><InitiateMultipartUploadResult><Bucket>bkt</Bucket><Key>big</Key><UploadId>u1</UploadId></InitiateMultipartUploadResult>`)
+			_, _ = fmt.Fprint(w, `<?xml version="1.0" encoding="UTF-8"?><InitiateMultipartUploadResult><Bucket>bkt</Bucket><Key>big</Key><UploadId>u1</UploadId></InitiateMultipartUploadResult>`)
 		case r.Method == http.MethodPut && q.Has("partNumber"):
 			op = "part"
 			_, _ = io.Copy(io.Discard, r.Body) // then the server notices the client leave
@@ -357,7 +361,9 @@ func TestAbortAfterCancel(t *testing.T) {
 	}()
 	<-partStarted
 	cancel()
-	<-written
+	// The writes may end before the cancel or fail with it: Close is what must
+	// report it.
+	t.Logf("writes ended with %v", <-written)
 	if err := w.Close(); !errors.Is(err, context.Canceled) {
 		t.Errorf("Close after cancel: %v, want context.Canceled", err)
 	}

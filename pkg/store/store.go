@@ -258,7 +258,7 @@ func parse(raw string) (*url.URL, error) {
 	if !strings.Contains(raw, "://") {
 		abs, err := filepath.Abs(raw)
 		if err != nil {
-			return nil, fmt.Errorf("%w: %s: %v", ErrBadURL, Redact(raw), err)
+			return nil, fmt.Errorf("%w: %s: %w", ErrBadURL, Redact(raw), err)
 		}
 		return &url.URL{Scheme: "file", Path: filepath.ToSlash(abs)}, nil
 	}

@@ -127,10 +127,10 @@ func sourceRecord(topic string, p int32, i int, base time.Time) record.Record {
 			{Key: "bin-hdr", Value: []byte{0x00, 0xfe, byte(i >> 8), byte(i)}},
 		},
 	}
-	switch {
-	case i%50 == 7:
+	switch i % 50 {
+	case 7:
 		rec.Key = nil
-	case i%50 == 8:
+	case 8:
 		rec.Key = []byte{}
 	}
 	switch {

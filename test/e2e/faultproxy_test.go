@@ -226,7 +226,7 @@ func (b *stallingBody) Read(buf []byte) (int, error) {
 func writeS3Error(w http.ResponseWriter, status int, code, msg string) {
 	w.Header().Set("Content-Type", "application/xml")
 	w.WriteHeader(status)
-	fmt.Fprintf(w, `<?xml version="1.0" encoding="UTF-8"?>`+"\n"+`<Error><Code>%s</Code><Message>%s</Message><RequestId>fault-proxy</RequestId><HostId>fault-proxy</HostId></Error>`, code, msg)
+	_, _ = fmt.Fprintf(w, `<?xml version="1.0" encoding="UTF-8"?>`+"\n"+`<Error><Code>%s</Code><Message>%s</Message><RequestId>fault-proxy</RequestId><HostId>fault-proxy</HostId></Error>`, code, msg)
 }
 
 // incompleteUploads lists the multipart uploads of bucket that were neither

@@ -120,7 +120,7 @@ func TestLsAndCat(t *testing.T) {
 			for i, m := range want[tc.partition][tc.first : tc.first+tc.n] {
 				l := line{Topic: "inspect", Partition: tc.partition, Offset: int64(tc.first + i), Key: m.Key, Value: json.RawMessage(*m.Value)}
 				for _, h := range m.Headers {
-					l.Headers = append(l.Headers, hdr{h.Key, h.Value})
+					l.Headers = append(l.Headers, hdr(h))
 				}
 				wantLines = append(wantLines, l)
 			}

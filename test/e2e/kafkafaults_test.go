@@ -137,8 +137,10 @@ func (k *kafkaFaults) throttleFetches(topic string, n int) {
 			c.DropControl()
 		}
 		k.mu.Unlock()
-		resp := req.ResponseKind().(*kmsg.FetchResponse)
-		resp.ThrottleMillis = 300
+		resp := req.ResponseKind()
+		if fr, ok := resp.(*kmsg.FetchResponse); ok {
+			fr.ThrottleMillis = 300
+		}
 		return resp, nil, true
 	})
 }

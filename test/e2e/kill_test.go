@@ -68,8 +68,8 @@ func newTarget(t *testing.T, b *restoreBackup) *targetCluster {
 	// get no answer, so the restore hangs with its transactions open until it
 	// is killed.
 	c.ControlKey(int16(kmsg.EndTxn), func(kr kmsg.Request) (kmsg.Response, error, bool) {
-		req := kr.(*kmsg.EndTxnRequest)
-		if !req.Commit || !tc.stall.Load() {
+		req, ok := kr.(*kmsg.EndTxnRequest)
+		if !ok || !req.Commit || !tc.stall.Load() {
 			return nil, nil, false
 		}
 		tc.mu.Lock()
@@ -85,7 +85,8 @@ func newTarget(t *testing.T, b *restoreBackup) *targetCluster {
 	})
 	c.ControlKey(int16(kmsg.OffsetCommit), func(kr kmsg.Request) (kmsg.Response, error, bool) {
 		g := tc.stallGroup.Load()
-		if g == nil || kr.(*kmsg.OffsetCommitRequest).Group != *g {
+		req, ok := kr.(*kmsg.OffsetCommitRequest)
+		if g == nil || !ok || req.Group != *g {
 			return nil, nil, false
 		}
 		tc.stalled.Add(1)

@@ -58,7 +58,7 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "e2e:", err)
 		return 1
 	}
-	defer os.RemoveAll(dir)
+	defer func() { _ = os.RemoveAll(dir) }() // best effort: a leftover temporary folder harms nothing
 	kferryBin = filepath.Join(dir, "kferry")
 	build := exec.Command("go", "build", "-o", kferryBin, "github.com/kferry/kferry/cmd/kferry")
 	if out, err := build.CombinedOutput(); err != nil {

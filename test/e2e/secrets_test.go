@@ -101,7 +101,7 @@ func TestSecretsNeverShown(t *testing.T) {
 	for _, r := range runs {
 		places = append(places, r.stdout, r.stderr)
 	}
-	filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+	err = filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
 		if err != nil || d.IsDir() || strings.HasSuffix(p, ".key") {
 			return err
 		}
@@ -112,6 +112,9 @@ func TestSecretsNeverShown(t *testing.T) {
 		places = append(places, p+"\n"+string(b))
 		return nil
 	})
+	if err != nil {
+		t.Fatalf("walk %s: %v", dir, err)
+	}
 	if len(places) < 20 {
 		t.Fatalf("only %d outputs and files were checked; the runs did not leave what they should", len(places))
 	}

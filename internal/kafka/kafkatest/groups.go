@@ -35,7 +35,7 @@ func (c *Cluster) HoldOffsetCommits(group string) func() int64 {
 	var held atomic.Int64
 	c.ControlKey(int16(kmsg.OffsetCommit), func(kr kmsg.Request) (kmsg.Response, error, bool) {
 		c.KeepControl()
-		if kr.(*kmsg.OffsetCommitRequest).Group != group {
+		if req, ok := kr.(*kmsg.OffsetCommitRequest); !ok || req.Group != group {
 			return nil, nil, false
 		}
 		held.Add(1)
@@ -50,11 +50,11 @@ func (c *Cluster) HoldOffsetCommits(group string) func() int64 {
 func (c *Cluster) FenceOffsetCommits(group string) {
 	c.ControlKey(int16(kmsg.OffsetCommit), func(kr kmsg.Request) (kmsg.Response, error, bool) {
 		c.KeepControl()
-		req := kr.(*kmsg.OffsetCommitRequest)
-		if req.Group != group {
+		req, ok := kr.(*kmsg.OffsetCommitRequest)
+		if !ok || req.Group != group {
 			return nil, nil, false
 		}
-		resp := req.ResponseKind().(*kmsg.OffsetCommitResponse)
+		resp := kmsg.NewPtrOffsetCommitResponse()
 		resp.Version = req.Version
 		for _, t := range req.Topics {
 			rt := kmsg.NewOffsetCommitResponseTopic()

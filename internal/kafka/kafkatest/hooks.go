@@ -130,7 +130,7 @@ func (c *Cluster) ProduceBatch(ctx context.Context, recs []record.Record) error 
 	if err = cmp.Or(err, perr); err != nil {
 		return fmt.Errorf("produce one batch to %s/%d: %w", topic, partition, err)
 	}
-	if len(batches) != 1 || batches[0] != int32(len(recs)) {
+	if len(batches) != 1 || int(batches[0]) != len(recs) {
 		return fmt.Errorf("produce one batch to %s/%d: the broker received batches of %v records, want one of %d", topic, partition, batches, len(recs))
 	}
 	return nil

@@ -32,7 +32,7 @@ func ExampleFormat_NewDecoder() {
 	dec, _ := bytesfmt.Format{}.NewDecoder(strings.NewReader("abc\n\x01\xff\n"), layout.ViewValues)
 	for {
 		var rec record.Record
-		if err := dec.Next(&rec); err == io.EOF {
+		if err := dec.Next(&rec); errors.Is(err, io.EOF) {
 			break
 		}
 		fmt.Printf("%q\n", rec.Value)

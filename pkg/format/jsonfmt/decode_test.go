@@ -102,7 +102,7 @@ func TestDecodeEOFRepeats(t *testing.T) {
 		}
 		for i := range 2 {
 			var rec record.Record
-			if err := dec.Next(&rec); err != io.EOF {
+			if err := dec.Next(&rec); !errors.Is(err, io.EOF) {
 				t.Errorf("%s view: Next #%d on an empty object = %v, want io.EOF", view, i+1, err)
 			}
 		}

@@ -1,6 +1,7 @@
 package jsonfmt_test
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -46,7 +47,7 @@ func ExampleFormat_NewDecoder() {
 	dec, _ := jsonfmt.Format{}.NewDecoder(strings.NewReader("\"order-1\"\nnull\n"), layout.ViewKeys)
 	for {
 		var rec record.Record
-		if err := dec.Next(&rec); err == io.EOF {
+		if err := dec.Next(&rec); errors.Is(err, io.EOF) {
 			break
 		}
 		fmt.Printf("%q %v\n", rec.Key, rec.Key == nil)

@@ -56,7 +56,7 @@ func (e *encoder) Encode(rec *record.Record) error {
 		}
 		var err error
 		if e.scr, err = appendCompact(e.scr[:0], rec.Value); err != nil {
-			return fmt.Errorf("%w: value at offset %d is not JSON (%v); use --format bytes or --format native", format.ErrUnsupported, rec.Offset, err)
+			return fmt.Errorf("%w: value at offset %d is not JSON (%w); use --format bytes or --format native", format.ErrUnsupported, rec.Offset, err)
 		}
 		e.buf.Write(e.scr)
 	case layout.ViewKeys:
@@ -126,19 +126,19 @@ func (d *decoder) Next(rec *record.Record) error {
 		// size holds it without reallocating.
 		v, err := appendCompact(d.slab.Alloc(len(line))[:0], line)
 		if err != nil {
-			return fmt.Errorf("%w: line %d: invalid JSON: %v", format.ErrMalformed, n, err)
+			return fmt.Errorf("%w: line %d: invalid JSON: %w", format.ErrMalformed, n, err)
 		}
 		rec.Value = v[:len(v):len(v)]
 	case layout.ViewKeys:
 		key, err := decodeKey(line)
 		if err != nil {
-			return fmt.Errorf("%w: line %d: invalid JSON key: %v", format.ErrMalformed, n, err)
+			return fmt.Errorf("%w: line %d: invalid JSON key: %w", format.ErrMalformed, n, err)
 		}
 		rec.Key = key
 	case layout.ViewHeaders:
 		var hl headerLine
 		if err := json.Unmarshal(line, &hl); err != nil {
-			return fmt.Errorf("%w: line %d: invalid headers line: %v", format.ErrMalformed, n, err)
+			return fmt.Errorf("%w: line %d: invalid headers line: %w", format.ErrMalformed, n, err)
 		}
 		rec.Headers = rec.Headers[:0:0]
 		for _, h := range hl.Headers {

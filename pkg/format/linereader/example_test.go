@@ -1,6 +1,7 @@
 package linereader_test
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -12,7 +13,7 @@ func ExampleReader() {
 	r := linereader.New(strings.NewReader("first\nsecond\nno final separator"), '\n')
 	for {
 		b, err := r.Next()
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			break
 		}
 		fmt.Printf("line %d at byte %d: %s\n", r.Line(), r.Offset(), b)

@@ -53,7 +53,7 @@ func TestNext(t *testing.T) {
 			// source splits its data.
 			for name, src := range map[string]io.Reader{"whole": strings.NewReader(tt.in), "bytewise": iotest.OneByteReader(strings.NewReader(tt.in))} {
 				got, err := readAll(linereader.New(src, tt.sep))
-				if err != io.EOF {
+				if !errors.Is(err, io.EOF) {
 					t.Fatalf("%s: final error = %v, want io.EOF", name, err)
 				}
 				if diff := cmp.Diff(tt.want, got); diff != "" {
@@ -71,7 +71,7 @@ func TestLongRecords(t *testing.T) {
 	long2 := pattern(300 << 10)
 	in := long1 + "\n" + "short\n" + long2
 	got, err := readAll(linereader.New(strings.NewReader(in), '\n'))
-	if err != io.EOF {
+	if !errors.Is(err, io.EOF) {
 		t.Fatalf("final error = %v, want io.EOF", err)
 	}
 	want := []rec{
@@ -146,7 +146,7 @@ func TestExactlyMax(t *testing.T) {
 			t.Fatalf("tail %q: got %d bytes, want %d without separator", tail, len(b), linereader.MaxRecordBytes)
 		}
 		if tail == "" {
-			if _, err := r.Next(); err != io.EOF {
+			if _, err := r.Next(); !errors.Is(err, io.EOF) {
 				t.Errorf("after the last record: %v, want io.EOF", err)
 			}
 			continue

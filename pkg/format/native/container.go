@@ -107,7 +107,7 @@ func (c *containerReader) close() {}
 func (c *containerReader) long() (int64, error) {
 	u, err := binary.ReadUvarint(c.r)
 	if err != nil {
-		return 0, fmt.Errorf("%w: at byte %d: %v", errContainer, c.pos, errOrEOF(err))
+		return 0, fmt.Errorf("%w: at byte %d: %s", errContainer, c.pos, causeText(errOrEOF(err)))
 	}
 	c.pos++ // approximate: positions in errors point near the field
 	return int64(u>>1) ^ -int64(u&1), nil
@@ -120,6 +120,13 @@ func errOrEOF(err error) error {
 	return err
 }
 
+// causeText is the message of the cause of an errContainer or ErrMalformed
+// error, which is formatted, not wrapped: it may be io.ErrUnexpectedEOF of a
+// truncated object or an I/O error of the object's stream, and restore and
+// import start a partition over on errors that look like a dropped connection
+// (io.ErrUnexpectedEOF does, to franz-go). A malformed object must read as one.
+func causeText(err error) string { return err.Error() }
+
 func (c *containerReader) bytes(limit int64) ([]byte, error) {
 	n, err := c.long()
 	if err != nil {
@@ -130,7 +137,7 @@ func (c *containerReader) bytes(limit int64) ([]byte, error) {
 	}
 	var buf bytes.Buffer
 	if _, err := io.CopyN(&buf, c.r, n); err != nil {
-		return nil, fmt.Errorf("%w: at byte %d: %v", errContainer, c.pos, errOrEOF(err))
+		return nil, fmt.Errorf("%w: at byte %d: %s", errContainer, c.pos, causeText(errOrEOF(err)))
 	}
 	c.pos += n
 	return buf.Bytes(), nil
@@ -158,7 +165,7 @@ func (c *containerReader) next() (int64, []byte, error) {
 	// CopyN grows the buffer as bytes arrive: a lying size in a short file
 	// costs no more memory than the file itself.
 	if _, err := io.CopyN(&c.block, c.r, size); err != nil {
-		return 0, nil, fmt.Errorf("%w: block at byte %d: %v", errContainer, start, errOrEOF(err))
+		return 0, nil, fmt.Errorf("%w: block at byte %d: %s", errContainer, start, causeText(errOrEOF(err)))
 	}
 	c.pos += size
 	var sync [16]byte
@@ -168,7 +175,7 @@ func (c *containerReader) next() (int64, []byte, error) {
 	c.pos += 16
 	data, err := c.decompress(c.block.Bytes())
 	if err != nil {
-		return 0, nil, fmt.Errorf("%w: block at byte %d: %v", errContainer, start, err)
+		return 0, nil, fmt.Errorf("%w: block at byte %d: %s", errContainer, start, causeText(err))
 	}
 	if count > int64(len(data)) {
 		return 0, nil, fmt.Errorf("%w: block at byte %d claims %d records in %d bytes", errContainer, start, count, len(data))
@@ -196,8 +203,11 @@ func (c *containerReader) decompress(b []byte) ([]byte, error) {
 		}
 		body, sum := b[:len(b)-4], binary.BigEndian.Uint32(b[len(b)-4:])
 		n, err := snappy.DecodedLen(body)
-		if err != nil || int64(n) > maxBlockBytes {
-			return nil, fmt.Errorf("snappy block of %d bytes: %v", n, err)
+		if err != nil {
+			return nil, fmt.Errorf("snappy block: %w", err)
+		}
+		if int64(n) > maxBlockBytes {
+			return nil, fmt.Errorf("snappy block of %d bytes inflates beyond the limit", n)
 		}
 		out, err := snappy.Decode(c.out[:0], body)
 		if err != nil {

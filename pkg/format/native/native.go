@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -173,20 +174,19 @@ func nullable(b []byte) *[]byte {
 }
 
 type decoder struct {
-	r      io.Reader
-	c      *containerReader
-	block  *bytes.Reader
-	avro   *avro.Decoder
-	left   int64 // records left in the current block
-	index  int
-	wire   wireRecord
-	closed bool
+	r     io.Reader
+	c     *containerReader
+	block *bytes.Reader
+	avro  *avro.Decoder
+	left  int64 // records left in the current block
+	index int
+	wire  wireRecord
 }
 
 func (d *decoder) open() error {
 	c, err := newContainerReader(d.r)
 	if err != nil {
-		return fmt.Errorf("%w: not an Avro container file: %v", format.ErrMalformed, err)
+		return fmt.Errorf("%w: not an Avro container file: %s", format.ErrMalformed, causeText(err))
 	}
 	if string(c.meta[MetaFormat]) != "native" {
 		c.close()
@@ -224,18 +224,21 @@ func (d *decoder) Next(rec *record.Record) error {
 			return io.EOF
 		}
 		if err != nil {
-			return fmt.Errorf("%w: record %d: %v", format.ErrMalformed, d.index+1, err)
+			return fmt.Errorf("%w: record %d: %s", format.ErrMalformed, d.index+1, causeText(err))
 		}
 		d.left = count
 		d.block.Reset(data)
 	}
 	d.wire = wireRecord{}
 	if err := d.avro.Decode(&d.wire); err != nil {
-		return fmt.Errorf("%w: record %d: %v", format.ErrMalformed, d.index+1, err)
+		return fmt.Errorf("%w: record %d: %s", format.ErrMalformed, d.index+1, causeText(err))
 	}
 	d.left--
 	d.index++
 	w := &d.wire
+	if w.TimestampType < math.MinInt8 || w.TimestampType > math.MaxInt8 {
+		return fmt.Errorf("%w: record %d: timestamp type %d", format.ErrMalformed, d.index, w.TimestampType)
+	}
 	rec.Offset = w.Offset
 	rec.TimestampType = record.TimestampType(w.TimestampType)
 	rec.Timestamp = time.Time{}

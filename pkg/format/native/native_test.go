@@ -44,7 +44,11 @@ func encodeAll(t *testing.T, f Format, recs []record.Record) []byte {
 			t.Fatal(err)
 		}
 	}
-	if err := enc.(interface{ Close() error }).Close(); err != nil {
+	c, ok := enc.(format.Closer)
+	if !ok {
+		t.Fatalf("%T is not a format.Closer", enc)
+	}
+	if err := c.Close(); err != nil {
 		t.Fatal(err)
 	}
 	return buf.Bytes()
@@ -106,6 +110,27 @@ func TestRefusesOtherFiles(t *testing.T) {
 				t.Fatalf("err = %v, want %v", err, tt.want)
 			}
 		})
+	}
+}
+
+// TestRefusesTimestampTypeOutOfRange: a timestamp type that does not fit
+// Kafka's int8 is malformed, not wrapped into another type.
+func TestRefusesTimestampTypeOutOfRange(t *testing.T) {
+	var buf bytes.Buffer
+	enc, err := ocf.NewEncoderWithSchema(schema, &buf, ocf.WithMetadata(map[string][]byte{
+		MetaFormat: []byte("native"), MetaVersion: []byte(Version), MetaTopic: []byte("t"), MetaPartition: []byte("4"),
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := enc.Encode(wireRecord{Offset: 1, TimestampType: 256}); err != nil {
+		t.Fatal(err)
+	}
+	if err := enc.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := decodeAll(t, buf.Bytes()); !errors.Is(err, format.ErrMalformed) {
+		t.Fatalf("err = %v, want ErrMalformed", err)
 	}
 }
 
