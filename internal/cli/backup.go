@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"strconv"
 	"time"
 
@@ -459,7 +458,7 @@ func runVerify(ctx context.Context, g *globals, raw string, o *verifyOptions) er
 	}
 	out := &printer{w: g.stdout}
 	if rep.Backup != "" {
-		printVerify(g.stdout, rep, vo.Kafka != nil, o.strict, err)
+		printVerify(out, rep, vo.Kafka != nil, o.strict, err)
 	}
 	return cmp.Or(err, out.err)
 }
@@ -467,41 +466,41 @@ func runVerify(ctx context.Context, g *globals, raw string, o *verifyOptions) er
 // maxWarnings bounds the warnings verify prints; --json has them all.
 const maxWarnings = 20
 
-func printVerify(w io.Writer, rep pipeline.VerifyReport, live, strict bool, err error) {
-	fmt.Fprintf(w, "backup %s: %d objects, %d records checked", rep.Backup, rep.Objects, rep.Records)
+func printVerify(out *printer, rep pipeline.VerifyReport, live, strict bool, err error) {
+	out.printf("backup %s: %d objects, %d records checked", rep.Backup, rep.Objects, rep.Records)
 	if live {
-		fmt.Fprintf(w, ", %d records compared with the cluster", rep.Compared)
+		out.printf(", %d records compared with the cluster", rep.Compared)
 	}
-	fmt.Fprintln(w)
+	out.println()
 	for _, p := range rep.Problems {
-		fmt.Fprintln(w, "  problem:", p)
+		out.println("  problem:", p)
 	}
 	for i, warn := range rep.Warnings {
 		if i == maxWarnings {
-			fmt.Fprintf(w, "  … and %d more warnings (--json lists them all)\n", len(rep.Warnings)-maxWarnings)
+			out.printf("  … and %d more warnings (--json lists them all)\n", len(rep.Warnings)-maxWarnings)
 			break
 		}
-		fmt.Fprintln(w, "  warning:", warn)
+		out.println("  warning:", warn)
 	}
 	if len(rep.Gaps) > 0 {
-		fmt.Fprintf(w, "  gaps: %d offsets in %d ranges are not in the backup (retention removed them before they were read)\n", rep.GapOffsets, len(rep.Gaps))
+		out.printf("  gaps: %d offsets in %d ranges are not in the backup (retention removed them before they were read)\n", rep.GapOffsets, len(rep.Gaps))
 	}
 	if len(rep.Unlisted) > 0 {
 		var size int64
 		for _, u := range rep.Unlisted {
 			size += u.Size
 		}
-		fmt.Fprintf(w, "  unlisted: %d objects (%d bytes) are in no manifest (kferry prune lists and removes the backup's leftovers)\n", len(rep.Unlisted), size)
+		out.printf("  unlisted: %d objects (%d bytes) are in no manifest (kferry prune lists and removes the backup's leftovers)\n", len(rep.Unlisted), size)
 	}
 	if len(rep.Problems) > 0 || err != nil {
 		return // the error line says what failed; no "ok" before it
 	}
 	switch {
 	case len(rep.Warnings) == 0:
-		fmt.Fprintln(w, "  ok: every object matches the manifest")
+		out.println("  ok: every object matches the manifest")
 	case strict:
-		fmt.Fprintf(w, "  failed: every object matches the manifest, but --strict fails on the %d warnings\n", len(rep.Warnings))
+		out.printf("  failed: every object matches the manifest, but --strict fails on the %d warnings\n", len(rep.Warnings))
 	default:
-		fmt.Fprintf(w, "  ok: every object matches the manifest, with %d warnings (--strict fails on them)\n", len(rep.Warnings))
+		out.printf("  ok: every object matches the manifest, with %d warnings (--strict fails on them)\n", len(rep.Warnings))
 	}
 }

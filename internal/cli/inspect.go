@@ -135,7 +135,7 @@ func runLs(ctx context.Context, g *globals, raw string, o *lsOptions) error {
 			out.printf("%-22s %-22s %6d %6d %12d %10d %-24s %-24s\n", bk.ID, orDash(bk.Parent), bk.Topics, bk.Groups, bk.Records, bk.GapOffsets, msTime(bk.MinTimestamp), msTime(bk.MaxTimestamp))
 		}
 		out.println()
-		printBackupView(g.stdout, view, store.Redact(raw))
+		printBackupView(out, view, store.Redact(raw))
 		return out.err
 	}
 	out.printf("%-32s %9s %8s %14s %14s %12s %s\n", "TOPIC", "PARTITION", "OBJECTS", "FIRST-START", "LAST-START", "STORED-BYTES", "SIDECARS")

@@ -27,7 +27,7 @@ func TestInterrupted(t *testing.T) {
 	if ExitCode(err) != exitSignals || !errors.Is(err, raw) {
 		t.Errorf("exit %d, chain %v: want %d and the original error in the chain", ExitCode(err), err, exitSignals)
 	}
-	if err := exportInterrupted(context.Background(), raw, s); err != raw {
+	if err := exportInterrupted(context.Background(), raw, s); !errors.Is(err, raw) {
 		t.Errorf("not cancelled: got %v, want the error unchanged", err)
 	}
 	if err := backupInterrupted(cancelled, nil, s); err != nil {

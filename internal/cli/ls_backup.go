@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"fmt"
-	"io"
 	"strings"
 
 	"gocloud.dev/blob"
@@ -120,17 +119,17 @@ func backupPartitionRow(topic string, p *manifest.Partition) lsBackupPartition {
 	return row
 }
 
-func printBackupView(w io.Writer, v *lsBackupView, bucket string) {
+func printBackupView(out *printer, v *lsBackupView, bucket string) {
 	which := "the newest"
 	if !v.Newest {
 		which = "not the newest"
 	}
 	if v.Encrypted {
-		fmt.Fprintf(w, "backup %s (%s) is encrypted: pass --encrypt-key-file to see its partitions\n", v.ID, which)
+		out.printf("backup %s (%s) is encrypted: pass --encrypt-key-file to see its partitions\n", v.ID, which)
 		return
 	}
-	fmt.Fprintf(w, "backup %s (%s): RECORDS leave out transaction markers; BYTES are as stored (compressed, encrypted when the backup is)\n", v.ID, which)
-	fmt.Fprintf(w, "%-32s %9s %12s %14s %14s %10s %-24s %-24s %8s %12s\n", "TOPIC", "PARTITION", "RECORDS", "FIRST-OFFSET", "LAST-OFFSET", "GAPS", "OLDEST RECORD", "NEWEST RECORD", "OBJECTS", "BYTES")
+	out.printf("backup %s (%s): RECORDS leave out transaction markers; BYTES are as stored (compressed, encrypted when the backup is)\n", v.ID, which)
+	out.printf("%-32s %9s %12s %14s %14s %10s %-24s %-24s %8s %12s\n", "TOPIC", "PARTITION", "RECORDS", "FIRST-OFFSET", "LAST-OFFSET", "GAPS", "OLDEST RECORD", "NEWEST RECORD", "OBJECTS", "BYTES")
 	var gaps []string
 	deleted := false
 	for _, r := range v.Partitions {
@@ -139,20 +138,20 @@ func printBackupView(w io.Writer, v *lsBackupView, bucket string) {
 			topic += " (deleted)"
 			deleted = true
 		}
-		fmt.Fprintf(w, "%-32s %9d %12d %14s %14s %10d %-24s %-24s %8d %12d\n", topic, r.Partition, r.Records, offsetOrDash(r.FirstOffset), offsetOrDash(r.LastOffset),
+		out.printf("%-32s %9d %12d %14s %14s %10d %-24s %-24s %8d %12d\n", topic, r.Partition, r.Records, offsetOrDash(r.FirstOffset), offsetOrDash(r.LastOffset),
 			r.GapOffsets, msTime(r.MinTimestamp), msTime(r.MaxTimestamp), r.Objects, r.StoredBytes)
 		for _, g := range r.Gaps {
 			gaps = append(gaps, fmt.Sprintf("gap: %s/%d offsets %d-%d (%d offsets) are not in the backup: %s", r.Topic, r.Partition, g.From, g.To-1, g.To-g.From, g.Reason))
 		}
 	}
 	if len(gaps) > 0 {
-		fmt.Fprintln(w, strings.Join(gaps, "\n"))
+		out.println(strings.Join(gaps, "\n"))
 	}
 	if deleted {
-		fmt.Fprintln(w, "(deleted): the topic was deleted from the source; restore skips it unless --include-deleted")
+		out.println("(deleted): the topic was deleted from the source; restore skips it unless --include-deleted")
 	}
 	if v.Unlisted > 0 {
-		fmt.Fprintf(w, "%d objects (%d bytes) of the bucket are in no manifest: kferry prune %s lists them\n", v.Unlisted, v.UnlistedBytes, bucket)
+		out.printf("%d objects (%d bytes) of the bucket are in no manifest: kferry prune %s lists them\n", v.Unlisted, v.UnlistedBytes, bucket)
 	}
 }
 

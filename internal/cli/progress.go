@@ -92,7 +92,7 @@ func (p *progress) SetTotal(records int64) {
 func (p *progress) draw(t time.Time) {
 	p.drawn = t
 	p.shown = true
-	fmt.Fprint(p.w, clearLine+p.line(t))
+	_, _ = fmt.Fprint(p.w, clearLine+p.line(t)) // a status line lost to a closed terminal is no failure
 }
 
 // line is the status line at time t.
@@ -132,11 +132,11 @@ func (p *progress) writeAbove(b []byte) (int, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.shown {
-		fmt.Fprint(p.w, clearLine)
+		_, _ = fmt.Fprint(p.w, clearLine)
 	}
 	n, err := p.w.Write(b)
 	if p.shown {
-		fmt.Fprint(p.w, p.line(p.now()))
+		_, _ = fmt.Fprint(p.w, p.line(p.now()))
 	}
 	return n, err
 }
@@ -146,7 +146,7 @@ func (p *progress) clear() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.shown {
-		fmt.Fprint(p.w, clearLine)
+		_, _ = fmt.Fprint(p.w, clearLine)
 		p.shown = false
 	}
 }

@@ -1,10 +1,9 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
-	"fmt"
-	"io"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -83,7 +82,7 @@ func runPrune(ctx context.Context, g *globals, raw string, o *pruneOptions) erro
 	if err != nil {
 		return err
 	}
-	defer b.Close()
+	defer closeBucket(b)
 	rep, err := pipeline.Prune(ctx, b, pipeline.PruneOptions{Key: key, Delete: o.delete, MinAge: o.minAge, Logger: log})
 	if o.json {
 		enc := json.NewEncoder(g.stdout)
@@ -92,31 +91,33 @@ func runPrune(ctx context.Context, g *globals, raw string, o *pruneOptions) erro
 		return err
 	}
 	if rep.Manifests > 0 {
-		printPrune(g.stdout, rep, o.delete)
+		out := &printer{w: g.stdout}
+		printPrune(out, rep, o.delete)
+		err = cmp.Or(err, out.err)
 	}
 	return err
 }
 
-func printPrune(w io.Writer, rep pipeline.PruneReport, deleting bool) {
+func printPrune(out *printer, rep pipeline.PruneReport, deleting bool) {
 	if len(rep.Candidates) == 0 && len(rep.Kept) == 0 {
-		fmt.Fprintf(w, "nothing to prune: the manifests of the %d backups list every object of the bucket\n", rep.Manifests)
+		out.printf("nothing to prune: the manifests of the %d backups list every object of the bucket\n", rep.Manifests)
 		return
 	}
 	verb := "can be deleted"
 	if deleting {
 		verb = "are deleted"
 	}
-	fmt.Fprintf(w, "%d objects (%d bytes) that no manifest of the %d backups lists %s:\n", len(rep.Candidates), rep.CandidateBytes, rep.Manifests, verb)
+	out.printf("%d objects (%d bytes) that no manifest of the %d backups lists %s:\n", len(rep.Candidates), rep.CandidateBytes, rep.Manifests, verb)
 	for _, u := range rep.Candidates {
-		fmt.Fprintf(w, "  %s  %d bytes  %s\n", u.Key, u.Size, u.ModTime.UTC().Format(time.RFC3339))
+		out.printf("  %s  %d bytes  %s\n", u.Key, u.Size, u.ModTime.UTC().Format(time.RFC3339))
 	}
 	for _, k := range rep.Kept {
-		fmt.Fprintf(w, "  kept: %s (%d bytes): %s\n", k.Key, k.Size, k.Reason)
+		out.printf("  kept: %s (%d bytes): %s\n", k.Key, k.Size, k.Reason)
 	}
 	switch {
 	case deleting:
-		fmt.Fprintf(w, "deleted %d objects (%d bytes)\n", rep.Deleted, rep.DeletedBytes)
+		out.printf("deleted %d objects (%d bytes)\n", rep.Deleted, rep.DeletedBytes)
 	case len(rep.Candidates) > 0:
-		fmt.Fprintln(w, "dry run: nothing was deleted; run again with --delete to delete them")
+		out.println("dry run: nothing was deleted; run again with --delete to delete them")
 	}
 }
