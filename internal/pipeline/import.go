@@ -47,7 +47,12 @@ type ImportOptions struct {
 	// order with nothing missing (migrate, whose exporter wrote them).
 	HoleWait time.Duration
 	Key      *seal.Key // decrypts encrypted objects
-	Producer kafka.WriterOptions
+	// ContiguousOffsets states that the source partitions had no offset gaps
+	// (no transactions, no compaction), so the records of an object without
+	// an offsets record are at its start offset + index, and overlapping such
+	// objects can be imported exactly. Without it they are refused (ErrOverlap).
+	ContiguousOffsets bool
+	Producer          kafka.WriterOptions
 	// Group is the progress group on the target (ImportGroup of the bucket and
 	// selection when empty): its offset on a target partition is the next
 	// source offset to import.
