@@ -32,7 +32,6 @@ func (c *Client) ClusterID(ctx context.Context) (string, error) {
 // TopicDetails is a topic's shape and its explicitly set configs.
 type TopicDetails struct {
 	TopicInfo
-	ID      string
 	Configs map[string]string
 }
 
@@ -60,8 +59,7 @@ func (c *Client) DescribeTopics(ctx context.Context, topics []string) (map[strin
 			rf = max(rf, len(p.Replicas))
 		}
 		out[name] = TopicDetails{
-			TopicInfo: TopicInfo{Name: name, Partitions: len(t.Partitions), ReplicationFactor: rf, Internal: t.IsInternal},
-			ID:        fmt.Sprintf("%x", t.ID[:]),
+			TopicInfo: TopicInfo{Name: name, Partitions: len(t.Partitions), ReplicationFactor: rf, Internal: t.IsInternal, ID: fmt.Sprintf("%x", t.ID[:])},
 			Configs:   map[string]string{},
 		}
 	}

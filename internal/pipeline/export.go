@@ -85,6 +85,10 @@ type TopicMeta struct {
 	ReplicationFactor int       `json:"replication_factor"`
 	Format            string    `json:"format"`
 	ExportedAt        time.Time `json:"exported_at"`
+	// ID is the Kafka topic id (hex) the objects come from, when known: a
+	// topic deleted and recreated gets another, and a continuous export
+	// refuses to mix the new topic's records with the old one's.
+	ID string `json:"id,omitempty"`
 }
 
 // TopicMetaKey is where export keeps a topic's metadata in the bucket.

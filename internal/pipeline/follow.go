@@ -179,7 +179,9 @@ type follower struct {
 
 	mu        sync.Mutex
 	workers   map[kafka.TopicPartition]*partWorker
-	metas     map[string]int // topic → partition count written to its TopicMeta
+	metas     map[string]int    // topic → partition count written to its TopicMeta
+	ids       map[string]string // topic → the topic id its objects come from
+	recreated map[string]bool   // topics deleted and recreated while exported
 	failure   error
 	abandoned []string
 }
@@ -198,7 +200,7 @@ func newFollower(kc *kafka.Client, b *blob.Bucket, o *FollowOptions) (*follower,
 		o.LagInterval = defaultLagInterval
 	}
 	f := &follower{o: o, eo: o.ExportOptions, kc: kc, b: b, col: newCollector(), log: o.Logger, m: o.Metrics,
-		workers: map[kafka.TopicPartition]*partWorker{}, metas: map[string]int{}}
+		workers: map[kafka.TopicPartition]*partWorker{}, metas: map[string]int{}, ids: map[string]string{}, recreated: map[string]bool{}}
 	f.eo.RotateInterval, f.eo.Progress = 0, nil // the workers rotate by wall clock
 	if f.log == nil {
 		f.log = slog.Default()
@@ -278,6 +280,18 @@ func (f *follower) transient(tp kafka.TopicPartition, err error) {
 // needed. It blocks while the worker is busy (bounded memory).
 func (f *follower) dispatch(ctx context.Context) func(kafka.Batch) error {
 	return func(b kafka.Batch) error {
+		f.mu.Lock()
+		recreated := f.recreated[b.Topic]
+		known := f.ids[b.Topic]
+		f.mu.Unlock()
+		if !recreated && b.TopicID != "" && known != "" && b.TopicID != known {
+			err := f.noteTopicID(ctx, b.Topic, b.TopicID)
+			f.fail(err)
+			return err
+		}
+		if recreated {
+			return fmt.Errorf("export %s: %w", b.TopicPartition, ErrLineageChanged)
+		}
 		w := f.worker(b.TopicPartition)
 		select {
 		case w.in <- b:
@@ -348,6 +362,10 @@ func (f *follower) assigned(ctx context.Context, parts []kafka.TopicPartition) {
 		return
 	}
 	f.log.Info("partitions assigned", "partitions", fmt.Sprint(parts))
+	if err := f.checkTopicIDs(parts); err != nil {
+		f.fail(err)
+		return
+	}
 	f.writeMetas(parts)
 	if f.o.OnOwnership != nil {
 		f.o.OnOwnership(parts, true)
@@ -394,7 +412,10 @@ func (f *follower) writeMetas(parts []kafka.TopicPartition) {
 	}
 	for t, n := range need {
 		info := topics[t]
-		meta := TopicMeta{Topic: t, Partitions: max(info.Partitions, n), ReplicationFactor: info.ReplicationFactor, Format: f.o.Format, ExportedAt: time.Now().UTC()}
+		f.mu.Lock()
+		id := f.ids[t]
+		f.mu.Unlock()
+		meta := TopicMeta{Topic: t, Partitions: max(info.Partitions, n), ReplicationFactor: info.ReplicationFactor, Format: f.o.Format, ExportedAt: time.Now().UTC(), ID: id}
 		body, _ := json.MarshalIndent(meta, "", "  ")
 		if err := f.b.WriteAll(ctx, TopicMetaKey(t), append(body, '\n'), nil); err != nil {
 			f.m.Error("upload")
@@ -417,6 +438,10 @@ func (f *follower) reportLag(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
+		}
+		if err := f.checkOwnedTopicIDs(ctx); err != nil {
+			f.fail(err)
+			return
 		}
 		lctx, cancel := context.WithTimeout(ctx, max(f.o.LagInterval, 5*time.Second))
 		lags, err := f.gr.Lag(lctx)

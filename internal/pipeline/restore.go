@@ -31,6 +31,11 @@ import (
 // ErrChecksum means an object's bytes or record count differ from the manifest.
 var ErrChecksum = errors.New("object does not match the manifest")
 
+// ErrLineageChanged means a source topic was deleted and recreated (the
+// backup holds a new lineage of its partitions) while the target still holds
+// records restored from the old one: one topic must not mix them.
+var ErrLineageChanged = errors.New("source topic was deleted and recreated")
+
 // ErrTargetConfig means an existing target topic's cleanup.policy differs from
 // the backed-up topic's.
 var ErrTargetConfig = errors.New("target topic config differs")
@@ -210,6 +215,9 @@ func prepareRestoreTargets(ctx context.Context, kc *kafka.Client, m *manifest.Ma
 	if err != nil {
 		return nil, err
 	}
+	if err := checkLineages(ctx, kc, m, selected, targetOf, progress, log); err != nil {
+		return nil, err
+	}
 	// A target that holds records is refused unless this restore wrote them
 	// (then it resumes) or --force says to add to it.
 	var check []string
@@ -362,11 +370,6 @@ type partitionRestore struct {
 	lastDst  int64 // target offset of the last restored record
 }
 
-// sincePassed marks, in the progress group's commit metadata, that the --since
-// point lies behind, so a resumed restore does not skip early-stamped records
-// that follow it.
-const sincePassed = "since-passed"
-
 // restoreRestarts bounds how often one partition's restore starts over after a
 // Kafka fault.
 const restoreRestarts = 5
@@ -404,9 +407,31 @@ func restorePartitionOnce(ctx context.Context, kc *kafka.Client, b *blob.Bucket,
 	}
 	prev, resumed := done[tp]
 	if resumed {
-		pr.next = prev.Offset
-		pr.started = pr.started || prev.Metadata == sincePassed
-		log.Info("resuming", "topic", t.target, "partition", t.src.Partition, "next_source_offset", prev.Offset)
+		meta := parseRestoreMeta(prev.Metadata)
+		switch {
+		case meta.hasLineage && meta.lineage != t.src.Lineage:
+			// The source topic was recreated: the progress counts offsets of
+			// the old lineage. checkLineages made sure the target topic holds
+			// none of its records; this partition is checked again now that
+			// the previous writer is fenced.
+			if err := pr.checkFresh(ctx, kc, prev, meta); err != nil {
+				return err
+			}
+			log.Warn("the source topic was recreated: restoring its new lineage from the start into the empty target partition", "topic", t.target, "partition", t.src.Partition, "lineage", t.src.Lineage, "start_offset", t.src.StartOffset)
+			resumed = false
+		default:
+			pr.next = prev.Offset
+			pr.started = pr.started || meta.sincePassed
+			log.Info("resuming", "topic", t.target, "partition", t.src.Partition, "next_source_offset", prev.Offset)
+			if !meta.hasLineage {
+				// Progress of an older kferry: name its lineage now, so that a
+				// later recreation of the source topic is noticed.
+				meta.lineage, meta.hasLineage = t.src.Lineage, true
+				if err := pr.w.CommitPlain(ctx, []kafka.GroupOffset{{Group: pr.progress, Topic: t.target, Partition: t.src.Partition, Offset: prev.Offset, Metadata: meta.String()}}); err != nil {
+					return err
+				}
+			}
+		}
 	}
 	for _, g := range t.groups {
 		// A group whose offset lies before the resume point went out in the
@@ -515,11 +540,8 @@ func (pr *partitionRestore) restoreObject(ctx context.Context, b *blob.Bucket, o
 	if !pr.stopped {
 		next = obj.LastOffset + 1
 	}
-	meta := ""
-	if pr.started && !pr.o.Since.IsZero() {
-		meta = sincePassed
-	}
-	offsets := []kafka.GroupOffset{{Group: pr.progress, Topic: pr.t.target, Partition: pr.t.src.Partition, Offset: next, Metadata: meta}}
+	meta := restoreMeta{sincePassed: pr.started && !pr.o.Since.IsZero(), lineage: pr.t.src.Lineage, hasLineage: true}
+	offsets := []kafka.GroupOffset{{Group: pr.progress, Topic: pr.t.target, Partition: pr.t.src.Partition, Offset: next, Metadata: meta.String()}}
 	// A group's committed source offset O becomes the target offset of the first
 	// restored record whose source offset is ≥ O, in the same transaction.
 	var keep []manifest.GroupOffset

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -87,5 +88,83 @@ func TestImportOverlapWithOffsetGaps(t *testing.T) {
 	wantError(t, r, 1, "overlapping objects", "tx+0+0000000000.json", "tx+0+0000000002.json", "--contiguous-offsets")
 	if got := partitionValues(t, ctx, blind, "tx", 0); len(got) != 0 {
 		t.Errorf("%d records written before the refusal, want none: %v", len(got), got)
+	}
+}
+
+// valuesOf makes n records of topic/0 with values prefix-0 … prefix-(n-1).
+func valuesOf(topic, prefix string, n int) ([]record.Record, []string) {
+	var recs []record.Record
+	var vals []string
+	for i := range n {
+		v := fmt.Sprintf("%s-%d", prefix, i)
+		recs = append(recs, record.Record{Topic: topic, Value: []byte(v)})
+		vals = append(vals, v)
+	}
+	return recs, vals
+}
+
+// TestRestoreFollowRecreatedTopic (16.1): backup lx (50 records), run restore
+// --follow, delete and recreate lx at the source with 70 new records and back
+// it up again (a new lineage). The standby stops with one line saying what to
+// do (main logged "resuming … next_source_offset=50", restored only 20 of the
+// new records after the 50 old ones and exited 0); after the operator deletes
+// the standby's topic, restore --follow restores the new lineage whole.
+func TestRestoreFollowRecreatedTopic(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	src, brokers := newCluster(t, map[string]int32{"lx": 1})
+	dst, dstBrokers := newCluster(t, nil)
+	old, oldVals := valuesOf("lx", "old", 50)
+	if err := src.Produce(ctx, old); err != nil {
+		t.Fatal(err)
+	}
+	url, _ := fileURL(t)
+	mustSucceed(t, kferry(t, runOpts{}, "backup", "--brokers", brokers, "--topics", "lx", "--to", url))
+	standby := startKferry(t, runOpts{}, "restore", "--follow", "--poll-interval", "200ms", "--brokers", dstBrokers, "--from", url)
+	waitUntil(t, standby, "the old records on the standby", time.Minute, func(ctx context.Context) (bool, error) {
+		recs, err := dst.ReadAll(ctx, "lx")
+		return err == nil && len(recs[0]) == len(oldVals), nil
+	})
+
+	if err := src.DeleteTopic("lx"); err != nil {
+		t.Fatal(err)
+	}
+	if err := src.CreateTopic(ctx, "lx", 1); err != nil {
+		t.Fatal(err)
+	}
+	fresh, freshVals := valuesOf("lx", "new", 70)
+	if err := src.Produce(ctx, fresh); err != nil {
+		t.Fatal(err)
+	}
+	r := kferry(t, runOpts{}, "backup", "--brokers", brokers, "--topics", "lx", "--to", url)
+	mustSucceed(t, r)
+	if !strings.Contains(r.stderr+r.stdout, "new lineage") {
+		t.Errorf("backup does not warn of the new lineage:\n%s", r)
+	}
+	select {
+	case <-standby.done:
+	case <-time.After(time.Minute):
+		t.Fatalf("restore --follow still runs a minute after the new lineage was backed up\n%s", standby)
+	}
+	wantError(t, result{args: standby.args, stdout: standby.stdout.String(), stderr: standby.stderr.String(), code: standby.exitCode()}, 1,
+		"deleted and recreated", "lineage 1", "delete the target topic lx")
+	if got := partitionValues(t, ctx, dst, "lx", 0); strings.Join(got, " ") != strings.Join(oldVals, " ") {
+		t.Fatalf("standby holds %d records after the refusal, want the 50 old ones", len(got))
+	}
+
+	if err := dst.DeleteTopic("lx"); err != nil {
+		t.Fatal(err)
+	}
+	standby = startKferry(t, runOpts{}, "restore", "--follow", "--poll-interval", "200ms", "--brokers", dstBrokers, "--from", url)
+	waitUntil(t, standby, "the new lineage on the standby", time.Minute, func(ctx context.Context) (bool, error) {
+		recs, err := dst.ReadAll(ctx, "lx")
+		return err == nil && len(recs[0]) >= len(freshVals), nil
+	})
+	if err := standby.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	<-standby.done
+	if got := partitionValues(t, ctx, dst, "lx", 0); strings.Join(got, " ") != strings.Join(freshVals, " ") {
+		t.Fatalf("standby holds %v, want the new lineage's 70 records", got)
 	}
 }
