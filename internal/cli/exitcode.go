@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/kferry/kferry/internal/pipeline"
 	"github.com/kferry/kferry/pkg/format"
 	"github.com/kferry/kferry/pkg/layout"
 	"github.com/kferry/kferry/pkg/store"
@@ -39,6 +40,7 @@ func ExitCode(err error) int {
 		errors.Is(err, layout.ErrInvalidRename),
 		errors.Is(err, format.ErrUnknownFormat),
 		errors.Is(err, store.ErrBadURL),
+		errors.Is(err, pipeline.ErrBackupBucket),
 		isCobraUsage(err):
 		return ExitUsage
 	default:

@@ -53,6 +53,10 @@ partition number of the target topic, with keys and headers where their .keys
 and .headers objects exist. Target topics are checked (partition count, empty)
 and created if missing before any record is written.
 
+A bucket that holds kferry backups (manifests under _kferry/backups/) is
+refused: restore it with kferry restore, which follows deleted and recreated
+topics (lineages) and checks every object.
+
 Exactly once: each object's records are written in one Kafka transaction
 together with the import's progress, the next source offset, committed to the
 progress group on the target (--group, default kferry-import-<hash of bucket

@@ -200,3 +200,32 @@ func TestMigrateFollowTopicRecreated(t *testing.T) {
 	_, err := pipeline.Migrate(e.ctx, e.kc, e.reconnect(tg).kc, e.b, e.url, e.migrateOptions(pipeline.MigrateOnce, []string{"lx"}))
 	wantErrContains(t, err, pipeline.ErrLineageChanged, "lx")
 }
+
+// TestImportRefusesBackupBucket (issue 16.4): import pointed at a backup
+// bucket wrote a deleted topic's old lineage and skipped the current one
+// (under topics/lineage=1/) with a warning; it is refused, advising restore,
+// before any topic is created or record written (import --follow too).
+func TestImportRefusesBackupBucket(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, "file")
+	recreatedUnderStandby(t, e)
+	tg := e.newTarget()
+	o := pipeline.ImportOptions{TopicsDir: "topics", CreateTopics: true, ReplicationFactor: -1, Logger: discardLogger()}
+	_, err := pipeline.Import(e.ctx, tg.kc, e.b, e.url, o)
+	wantErrContains(t, err, pipeline.ErrBackupBucket, "kferry restore", "2 manifests")
+	_, err = pipeline.ImportFollow(e.ctx, tg.kc, e.b, e.url, pipeline.ImportFollowOptions{ImportOptions: o})
+	wantErrContains(t, err, pipeline.ErrBackupBucket, "kferry restore")
+	if n := len(e.reconnect(tg).partitionsOf(t, e)); n != 0 {
+		t.Errorf("import created %d topics on the target, want none", n)
+	}
+}
+
+// partitionsOf lists the target's topics.
+func (tg *target) partitionsOf(t *testing.T, e *env) map[string]kafka.TopicInfo {
+	t.Helper()
+	ts, err := tg.kc.Topics(e.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ts
+}

@@ -168,3 +168,38 @@ func TestRestoreFollowRecreatedTopic(t *testing.T) {
 		t.Fatalf("standby holds %v, want the new lineage's 70 records", got)
 	}
 }
+
+// TestImportBackupBucket (16.4): import pointed at a backup bucket whose topic
+// was deleted and recreated wrote the old lineage, skipped the current one
+// with a warning and exited 0; it exits 2 with one line advising restore, and
+// the target is left untouched.
+func TestImportBackupBucket(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	src, brokers := newCluster(t, map[string]int32{"lx": 1})
+	old, _ := valuesOf("lx", "old", 5)
+	if err := src.Produce(ctx, old); err != nil {
+		t.Fatal(err)
+	}
+	url, _ := fileURL(t)
+	mustSucceed(t, kferry(t, runOpts{}, "backup", "--brokers", brokers, "--topics", "lx", "--to", url))
+	if err := src.DeleteTopic("lx"); err != nil {
+		t.Fatal(err)
+	}
+	if err := src.CreateTopic(ctx, "lx", 1); err != nil {
+		t.Fatal(err)
+	}
+	fresh, _ := valuesOf("lx", "new", 7)
+	if err := src.Produce(ctx, fresh); err != nil {
+		t.Fatal(err)
+	}
+	mustSucceed(t, kferry(t, runOpts{}, "backup", "--brokers", brokers, "--topics", "lx", "--to", url))
+	dst, dstBrokers := newCluster(t, nil)
+	for _, args := range [][]string{{"import"}, {"import", "--follow"}} {
+		r := kferry(t, runOpts{}, append(args, "--from", url, "--brokers", dstBrokers)...)
+		wantError(t, r, 2, "kferry backups", "kferry restore --from "+url)
+	}
+	if recs, err := dst.ReadAll(ctx, "lx"); err == nil && len(recs) > 0 {
+		t.Errorf("the target got topic lx with %v", recs)
+	}
+}
