@@ -111,7 +111,7 @@ func RestoreFollow(ctx context.Context, kc *kafka.Client, b *blob.Bucket, bucket
 	if !o.Since.IsZero() || !o.Until.IsZero() || o.BackupID != "" {
 		return Summary{}, errors.New("restore --follow restores every new backup: --since, --until and --backup do not apply")
 	}
-	o.SkipActiveGroups = true
+	o.SkipActiveGroups, o.AddPartitions = true, true
 	log := o.Logger
 	if log == nil {
 		log = slog.Default()

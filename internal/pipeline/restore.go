@@ -59,8 +59,12 @@ type RestoreOptions struct {
 	// SkipActiveGroups leaves groups with members on the target alone (with a
 	// warning) instead of refusing the restore: their consumers moved there.
 	SkipActiveGroups bool
-	Progress         Progress
-	Logger           *slog.Logger
+	// AddPartitions grows an existing target topic that has fewer partitions
+	// than the backup (restore --follow: partitions added at the source)
+	// instead of refusing it.
+	AddPartitions bool
+	Progress      Progress
+	Logger        *slog.Logger
 }
 
 func (o *RestoreOptions) progressGroup(m *manifest.Manifest) string {
@@ -203,8 +207,19 @@ func prepareRestoreTargets(ctx context.Context, kc *kafka.Client, m *manifest.Ma
 		if !ok {
 			continue
 		}
-		if cur.Partitions < t.Partitions {
-			return nil, fmt.Errorf("%w: %s has %d partitions but the backup of %s has %d; add partitions first (kafka-topics --alter --topic %s --partitions %d)", ErrTargetPartitions, dst, cur.Partitions, src, t.Partitions, dst, t.Partitions)
+		if need := partitionsOf(t); cur.Partitions < need {
+			if !o.AddPartitions {
+				return nil, fmt.Errorf("%w: %s has %d partitions but the backup of %s has %d; add partitions first (kafka-topics --alter --topic %s --partitions %d)", ErrTargetPartitions, dst, cur.Partitions, src, need, dst, need)
+			}
+			// Partitions added at the source: the standby's topic grows
+			// with it before any record is written.
+			added, err := kc.GrowPartitions(ctx, dst, need)
+			if err != nil {
+				return nil, err
+			}
+			if added {
+				log.Info("partitions added to the target, as at the source", "topic", dst, "partitions", need, "were", cur.Partitions)
+			}
 		}
 		want, have := policy(t.Configs), policy(cur.Configs)
 		if want != have && !o.Force {
@@ -301,12 +316,12 @@ func prepareRestoreTargets(ctx context.Context, kc *kafka.Client, m *manifest.Ma
 		}
 		batchMax, _ := strconv.ParseInt(limit, 10, 32)
 		if _, ok := existing[dst]; !ok {
-			created, err := kc.CreateTopicWithConfigs(ctx, dst, int32(t.Partitions), o.ReplicationFactor, t.Configs)
+			created, err := kc.CreateTopicWithConfigs(ctx, dst, int32(partitionsOf(t)), o.ReplicationFactor, t.Configs)
 			if err != nil {
 				return nil, err
 			}
 			if created {
-				log.Info("topic created", "topic", dst, "partitions", t.Partitions, "configs", len(t.Configs))
+				log.Info("topic created", "topic", dst, "partitions", partitionsOf(t), "configs", len(t.Configs))
 			}
 		}
 		if t.Configs["message.timestamp.type"] == "LogAppendTime" {
@@ -348,6 +363,17 @@ func firstHoldingRecords(ctx context.Context, kc *kafka.Client, ranges []kafka.P
 		}
 	}
 	return nil, nil
+}
+
+// partitionsOf is the partition count a target of t needs: the backed-up
+// count, or more when the manifest has entries past it (a backup whose topic
+// description was older than its partition listing).
+func partitionsOf(t *manifest.Topic) int {
+	n := t.Partitions
+	for _, p := range t.Partition {
+		n = max(n, int(p.Partition)+1)
+	}
+	return n
 }
 
 func policy(configs map[string]string) string {

@@ -203,3 +203,56 @@ func TestImportBackupBucket(t *testing.T) {
 		t.Errorf("the target got topic lx with %v", recs)
 	}
 }
+
+// TestRestoreFollowPartitionsAdded (16.8): partitions added at the source
+// while restore --follow runs are added to the standby's topic, and the next
+// backup is restored whole (main wrote partitions 0-1, then failed with
+// "invalid record partitioning choice of 2 from 2 available").
+func TestRestoreFollowPartitionsAdded(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	src, brokers := newCluster(t, map[string]int32{"grow": 2})
+	dst, dstBrokers := newCluster(t, nil)
+	batch := func(p int32, prefix string, n int) []record.Record {
+		recs, _ := valuesOf("grow", prefix, n)
+		for i := range recs {
+			recs[i].Partition = p
+		}
+		return recs
+	}
+	if err := src.Produce(ctx, append(batch(0, "a", 3), batch(1, "b", 2)...)); err != nil {
+		t.Fatal(err)
+	}
+	url, _ := fileURL(t)
+	mustSucceed(t, kferry(t, runOpts{}, "backup", "--brokers", brokers, "--topics", "grow", "--to", url))
+	standby := startKferry(t, runOpts{}, "restore", "--follow", "--poll-interval", "200ms", "--brokers", dstBrokers, "--from", url)
+	total := func(ctx context.Context) int {
+		recs, _ := dst.ReadAll(ctx, "grow")
+		n := 0
+		for _, r := range recs {
+			n += len(r)
+		}
+		return n
+	}
+	waitUntil(t, standby, "the first backup on the standby", time.Minute, func(ctx context.Context) (bool, error) { return total(ctx) == 5, nil })
+	if err := src.AddPartitions(ctx, "grow", 3); err != nil {
+		t.Fatal(err)
+	}
+	if err := src.Produce(ctx, append(batch(2, "c", 4), batch(0, "d", 1)...)); err != nil {
+		t.Fatal(err)
+	}
+	mustSucceed(t, kferry(t, runOpts{}, "backup", "--brokers", brokers, "--topics", "grow", "--to", url))
+	waitUntil(t, standby, "the second backup on the standby", time.Minute, func(ctx context.Context) (bool, error) { return total(ctx) == 10, nil })
+	if err := standby.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	<-standby.done
+	if standby.err != nil {
+		t.Fatalf("after SIGTERM: %v\n%s", standby.err, standby)
+	}
+	for p, want := range map[int32]string{0: "a-0 a-1 a-2 d-0", 1: "b-0 b-1", 2: "c-0 c-1 c-2 c-3"} {
+		if got := strings.Join(partitionValues(t, ctx, dst, "grow", p), " "); got != want {
+			t.Errorf("standby grow/%d = %s, want %s", p, got, want)
+		}
+	}
+}
