@@ -27,6 +27,10 @@ const (
 	defaultLagInterval     = 2 * time.Second
 )
 
+// leaveTimeout bounds leaving the group and closing the client when a
+// continuous export stops.
+const leaveTimeout = 5 * time.Second
+
 // ErrShutdownTimeout means a continuous export was stopped but could not finish
 // its open objects within FollowOptions.ShutdownTimeout; the error names them.
 var ErrShutdownTimeout = errors.New("shutdown timed out")
@@ -470,16 +474,23 @@ func (f *follower) reportLag(ctx context.Context) {
 }
 
 // shutdown finishes every worker within the shutdown timeout, leaves the group
-// and returns the run's error.
+// and returns the run's error. Only open objects that could not be finished
+// make it time out: leaving the group and closing the client are bounded by
+// leaveTimeout and only logged when they take longer (a member that joins
+// while a killed one still holds the group waits for that one's session
+// timeout; there is nothing of ours to finish then).
 func (f *follower) shutdown(signalled bool) error {
 	deadline := time.Now().Add(f.o.ShutdownTimeout)
 	// Open objects get 4/5 of the time; leaving the group and closing the
 	// client the rest, so the whole stop fits in the timeout.
+	var releasing atomic.Bool
+	releasing.Store(true)
 	timer := time.AfterFunc(f.o.ShutdownTimeout*4/5, func() {
-		f.timedOut.Store(true)
-		f.stopWork()
+		if releasing.Load() {
+			f.timedOut.Store(true)
+			f.stopWork()
+		}
 	})
-	defer timer.Stop()
 	f.mu.Lock()
 	parts := make([]kafka.TopicPartition, 0, len(f.workers))
 	for tp := range f.workers {
@@ -490,14 +501,22 @@ func (f *follower) shutdown(signalled bool) error {
 		f.log.Info("stopping: finishing open objects", "partitions", len(parts), "timeout", f.o.ShutdownTimeout.String())
 	}
 	f.releaseAll(parts, false)
+	releasing.Store(false)
+	timer.Stop()
 	f.m.Ready(false)
-	lctx, cancel := context.WithDeadline(context.Background(), deadline)
+	bound := func() time.Duration { return max(0, min(time.Until(deadline), leaveTimeout)) }
+	if !f.gr.Joined() {
+		// Still joining (or never assigned anything): there is no
+		// assignment to hand over, only a join to abandon.
+		bound = func() time.Duration { return max(0, min(time.Until(deadline), leaveTimeout/10)) }
+	}
+	lctx, cancel := context.WithTimeout(context.Background(), bound())
 	if err := f.gr.Leave(lctx); err != nil {
-		f.log.Warn("leaving the group", "err", err)
+		f.log.Warn("leaving the group took too long; the group drops this member after its session timeout", "err", err)
 	}
 	cancel()
-	// Closing waits for requests in flight; one stuck at a silent broker would
-	// hold the exit past the deadline, so past it the close goes on alone.
+	// Closing waits for requests in flight (a join held by the coordinator,
+	// one stuck at a silent broker), so past the bound the close goes on alone.
 	closed := make(chan struct{})
 	go func() {
 		defer close(closed)
@@ -505,7 +524,7 @@ func (f *follower) shutdown(signalled bool) error {
 	}()
 	select {
 	case <-closed:
-	case <-time.After(time.Until(deadline)):
+	case <-time.After(bound()):
 		f.log.Warn("kafka client not closed in time; exiting without waiting for it")
 	}
 	f.stopWork()

@@ -256,3 +256,39 @@ func TestRestoreFollowPartitionsAdded(t *testing.T) {
 		}
 	}
 }
+
+// TestMigrateRerunAfterKill (16.7): a rerun of a migration right after the
+// previous run was SIGKILLed (its member still holds the source group until
+// the session timeout) found the target caught up, then hung 32 s leaving the
+// group and exited 1 "shutdown timed out … nothing was open". It exits 0
+// promptly.
+func TestMigrateRerunAfterKill(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	src, brokers := newCluster(t, map[string]int32{"mv": 2})
+	dst, dstBrokers := newCluster(t, nil)
+	var recs []record.Record
+	for i := range 200 {
+		recs = append(recs, record.Record{Topic: "mv", Partition: int32(i % 2), Value: fmt.Appendf(nil, "v%d", i)})
+	}
+	if err := src.Produce(ctx, recs); err != nil {
+		t.Fatal(err)
+	}
+	url, _ := fileURL(t)
+	args := []string{"migrate", "--source-brokers", brokers, "--target-brokers", dstBrokers, "--via", url, "--topics", "mv", "--rotate-interval", "200ms", "--lag-interval", "200ms"}
+	live := startKferry(t, runOpts{}, append(args, "--follow")...)
+	waitUntil(t, live, "every record on the target", time.Minute, func(ctx context.Context) (bool, error) {
+		got, err := dst.ReadAll(ctx, "mv")
+		return err == nil && len(got[0])+len(got[1]) == len(recs), nil
+	})
+	live.kill(t)
+	r := kferry(t, runOpts{timeout: 90 * time.Second}, args...)
+	mustSucceed(t, r)
+	if r.elapsed > 15*time.Second || strings.Contains(r.stderr, "shutdown timed out") {
+		t.Errorf("the rerun took %s (want a prompt exit)\n%s", r.elapsed, r)
+	}
+	got, err := dst.ReadAll(ctx, "mv")
+	if err != nil || len(got[0])+len(got[1]) != len(recs) {
+		t.Errorf("target holds %d records, want %d (%v)", len(got[0])+len(got[1]), len(recs), err)
+	}
+}
