@@ -141,7 +141,7 @@ func Export(ctx context.Context, kc *kafka.Client, b *blob.Bucket, bucketName st
 	}
 	for _, t := range selected {
 		info := topics[t]
-		meta := TopicMeta{Topic: t, Partitions: info.Partitions, ReplicationFactor: info.ReplicationFactor, Format: o.Format, ExportedAt: started.UTC()}
+		meta := TopicMeta{Topic: t, Partitions: info.Partitions, ReplicationFactor: info.ReplicationFactor, Format: o.Format, ExportedAt: started.UTC(), ID: info.ID}
 		body, _ := json.MarshalIndent(meta, "", "  ")
 		if err := b.WriteAll(ctx, TopicMetaKey(t), append(body, '\n'), nil); err != nil {
 			return col.summary("export", bucketName, started), fmt.Errorf("write %s: %w", TopicMetaKey(t), err)

@@ -142,7 +142,7 @@ func checkMeta(t *testing.T, e *env, body, topic, format string, before time.Tim
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := pipeline.TopicMeta{Topic: topic, Partitions: info[topic].Partitions, ReplicationFactor: info[topic].ReplicationFactor, Format: format, ExportedAt: m.ExportedAt}
+	want := pipeline.TopicMeta{Topic: topic, Partitions: info[topic].Partitions, ReplicationFactor: info[topic].ReplicationFactor, Format: format, ExportedAt: m.ExportedAt, ID: info[topic].ID}
 	if diff := cmp.Diff(want, m); diff != "" {
 		t.Errorf("topic metadata (-want +got):\n%s", diff)
 	}

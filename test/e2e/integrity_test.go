@@ -292,3 +292,44 @@ func TestMigrateRerunAfterKill(t *testing.T) {
 		t.Errorf("target holds %d records, want %d (%v)", len(got[0])+len(got[1]), len(recs), err)
 	}
 }
+
+// TestMigrateFollowRecreatedTopic (16.1, migrate): the source topic is
+// deleted and recreated during migrate --follow; the migration stops with one
+// line saying what to do, and nothing of the new topic reaches the target.
+func TestMigrateFollowRecreatedTopic(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	src, brokers := newCluster(t, map[string]int32{"lx": 1})
+	dst, dstBrokers := newCluster(t, nil)
+	old, oldVals := valuesOf("lx", "old", 20)
+	if err := src.Produce(ctx, old); err != nil {
+		t.Fatal(err)
+	}
+	url, _ := fileURL(t)
+	live := startKferry(t, runOpts{}, "migrate", "--follow", "--source-brokers", brokers, "--target-brokers", dstBrokers, "--via", url, "--topics", "lx",
+		"--rotate-interval", "200ms", "--lag-interval", "200ms", "--metadata-max-age", "1s")
+	waitUntil(t, live, "the old records on the target", time.Minute, func(ctx context.Context) (bool, error) {
+		got, err := dst.ReadAll(ctx, "lx")
+		return err == nil && len(got[0]) == len(oldVals), nil
+	})
+	if err := src.DeleteTopic("lx"); err != nil {
+		t.Fatal(err)
+	}
+	if err := src.CreateTopic(ctx, "lx", 1); err != nil {
+		t.Fatal(err)
+	}
+	fresh, _ := valuesOf("lx", "new", 30)
+	if err := src.Produce(ctx, fresh); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-live.done:
+	case <-time.After(time.Minute):
+		t.Fatalf("migrate --follow still runs a minute after the source topic was recreated\n%s", live)
+	}
+	wantError(t, result{args: live.args, stdout: live.stdout.String(), stderr: live.stderr.String(), code: live.exitCode()}, 1,
+		"deleted and recreated", "topic id", "new prefix")
+	if got := partitionValues(t, ctx, dst, "lx", 0); strings.Join(got, " ") != strings.Join(oldVals, " ") {
+		t.Errorf("target holds %v, want the old records only", got)
+	}
+}
