@@ -35,6 +35,12 @@ demo:
 bench:
 	bash bench/run.sh
 
+.PHONY: soak
+# soak: the random-kill tests with 200 SIGKILLs each instead of 30 (minutes);
+# KFERRY_KILL_SEED=N replays a printed seed.
+soak:
+	KFERRY_KILLS=$${KFERRY_KILLS:-200} $(GO) test -count=1 -timeout 60m -run 'TestRandomKill' -v ./test/e2e/
+
 .PHONY: fuzz
 # fuzz: every decoder and parser fuzz target for FUZZTIME each (default 30s).
 fuzz:

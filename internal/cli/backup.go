@@ -3,7 +3,9 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"strconv"
 	"time"
 
@@ -112,6 +114,12 @@ func runBackup(ctx context.Context, g *globals, o *backupOptions) error {
 	if o.interval <= 0 || o.shutdown <= 0 {
 		return usageErrorf("--interval and --shutdown-timeout must be positive")
 	}
+	if o.flushSize < 0 {
+		return usageErrorf("--flush-size %d: want 0 (rotate by size only) or more records", o.flushSize)
+	}
+	if err := checkParallelism(o.parallelism); err != nil {
+		return err
+	}
 	key, err := o.key.load()
 	if err != nil {
 		return err
@@ -135,14 +143,27 @@ func runBackup(ctx context.Context, g *globals, o *backupOptions) error {
 		})
 		return o.report.finish(g.stdout, s, err)
 	}
-	bar := newProgress(g.stderr, "backup", -1)
+	bar := g.newProgress("backup")
 	bo.Progress = asProgress(bar)
 	s, m, err := pipeline.Backup(ctx, kc, b, store.Redact(o.to), bo)
-	bar.done()
+	bar.done(g)
+	if m == nil {
+		err = backupInterrupted(ctx, err, s)
+	}
 	if m != nil {
 		fmt.Fprintf(g.stdout, "backup %s written (parent %s): %d topics, %d groups\n", m.ID, orDash(m.Parent), len(m.Topics), len(m.Groups))
 	}
 	return o.report.finish(g.stdout, s, err)
+}
+
+// backupHint says where a --backup id that the bucket lacks was looked for,
+// and how to list the ones it has.
+func backupHint(err error, raw string) error {
+	if !errors.Is(err, pipeline.ErrUnknownBackup) {
+		return err
+	}
+	u := store.Redact(raw)
+	return fmt.Errorf("%w in %s; `kferry ls %s` lists them", err, u, u)
 }
 
 func orDash(s string) string {
@@ -165,6 +186,7 @@ type restoreOptions struct {
 	replicationFactor int
 	force             bool
 	atLeastOnce       bool
+	includeDeleted    bool
 	parallelism       int
 	follow            bool
 	pollInterval      time.Duration
@@ -191,6 +213,12 @@ off for clusters that forbid them.
 --until T restores, per partition, everything before the first record stamped
 after T; --since T starts at the first record stamped at or after T. TIME is
 RFC 3339 or Unix milliseconds.
+
+Topics that were deleted from the source (the manifest marks them) are skipped
+with a warning unless --include-deleted is given or they are named in --topics.
+Retention gaps that the backup recorded are named in the summary. A manifest
+whose objects do not account for a partition's offsets is refused before
+anything is written (kferry verify lists its problems).
 
 With --follow, restore keeps running (a warm standby fed by backup --follow):
 it restores the newest backup and then every newer one as it appears (checked
@@ -234,6 +262,7 @@ Exit status: 0 done, 1 failed, 2 usage error.` + envHelp,
 	fs.IntVar(&o.replicationFactor, "replication-factor", -1, "replication factor of created topics (-1: the broker's default)")
 	fs.BoolVar(&o.force, "force", false, "restore into topics that hold records or whose cleanup.policy differs")
 	fs.BoolVar(&o.atLeastOnce, "at-least-once", false, "no transactions (for clusters that forbid them); a rerun may duplicate records")
+	fs.BoolVar(&o.includeDeleted, "include-deleted", false, "also restore topics that were deleted from the source (skipped by default)")
 	fs.IntVar(&o.parallelism, "parallelism", 0, "partitions restored at once (default: 2 × CPUs)")
 	fs.BoolVar(&o.follow, "follow", false, "keep restoring each new backup as it appears, until SIGTERM/SIGINT")
 	fs.DurationVar(&o.pollInterval, "poll-interval", pipeline.DefaultRestoreInterval, "with --follow: how often to look for a newer backup")
@@ -286,6 +315,12 @@ func runRestore(ctx context.Context, g *globals, o *restoreOptions) error {
 	if err != nil {
 		return err
 	}
+	if !since.IsZero() && !until.IsZero() && since.After(until) {
+		return usageErrorf("--since %s is after --until %s: nothing would be restored", o.since, o.until)
+	}
+	if err := checkParallelism(o.parallelism); err != nil {
+		return err
+	}
 	if o.from == "" {
 		return usageErrorf("--from is required: the bucket URL of the backup")
 	}
@@ -316,7 +351,7 @@ func runRestore(ctx context.Context, g *globals, o *restoreOptions) error {
 	defer release()
 	ro := pipeline.RestoreOptions{
 		Selector: sel, Renames: renames, BackupID: o.backupID, Since: since, Until: until, Groups: groups,
-		ReplicationFactor: int16(o.replicationFactor), Force: o.force, AtLeastOnce: o.atLeastOnce, Key: key,
+		ReplicationFactor: int16(o.replicationFactor), Force: o.force, AtLeastOnce: o.atLeastOnce, IncludeDeleted: o.includeDeleted, Key: key,
 		Parallelism: o.parallelism, Logger: log,
 	}
 	if o.follow {
@@ -329,10 +364,11 @@ func runRestore(ctx context.Context, g *globals, o *restoreOptions) error {
 		})
 		return o.report.finish(g.stdout, s, err)
 	}
-	bar := newProgress(g.stderr, "restore", -1)
+	bar := g.newProgress("restore")
 	ro.Progress = asProgress(bar)
 	s, err := pipeline.Restore(ctx, kc, b, store.Redact(o.from), ro)
-	bar.done()
+	bar.done(g)
+	err = writerInterrupted(ctx, backupHint(err, o.from), "restore", s, o.atLeastOnce)
 	return o.report.finish(g.stdout, s, err)
 }
 
@@ -343,21 +379,34 @@ type verifyOptions struct {
 	renames  []string
 	topics   []string
 	json     bool
+	strict   bool
 }
 
 func newVerifyCmd(g *globals) *cobra.Command {
 	o := &verifyOptions{}
 	cmd := &cobra.Command{
-		Use:   "verify URL [--backup ID] [--brokers B [--rename ...]]",
-		Short: "Check a backup: checksums and counts, and optionally against live topics",
-		Long: `verify reads every object of a backup and compares its size, SHA-256 and record
-count with the manifest; missing, truncated, altered and extra objects are
-reported by name. With --brokers it also compares the backup record by record
-(key, value, headers, timestamp) with the live topics (renamed with --rename, for
-a restored copy) and names the first differing offset.
+		Use:   "verify URL [--backup ID] [--strict] [--brokers B [--rename ...]]",
+		Short: "Check a backup: coverage, checksums, counts, gaps, unlisted objects, optionally the live topics",
+		Long: `verify checks a backup (the newest, or --backup ID). From the manifest: each
+partition's objects must account for its offsets, start to end minus the recorded
+gaps, without overlap, with record counts that add up. From the objects: each
+one's size, SHA-256 and record count, and that its records continue the
+partition's rolling digest from the object before it. Missing, truncated and
+altered objects and objects missing from the manifest are problems, named.
 
-Exit status: 0 the backup is intact (and equal), 1 problems found, 2 usage error.` + envHelp,
+Warnings: every retention gap the manifest records (offsets the backup does not
+have, with their count), and every object of the whole bucket that no manifest
+lists (left by an interrupted backup: kferry prune removes them). --strict turns
+warnings into failures.
+
+With --brokers it also compares the backup record by record (key, value,
+headers, timestamp) with the live topics (renamed with --rename, for a restored
+copy) and names the first differing offset.
+
+Exit status: 0 the backup is intact (and equal), 1 problems found (or warnings
+with --strict), 2 usage error.` + envHelp,
 		Example: `  kferry verify s3://bucket/kafka?region=eu-west-1
+  kferry verify --strict file:///backups/kafka
   kferry verify file:///backups/kafka --brokers target:9092 --rename 'orders=orders-restored'`,
 		Args: checkArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -374,6 +423,7 @@ Exit status: 0 the backup is intact (and equal), 1 problems found, 2 usage error
 	fs.StringArrayVar(&o.renames, "rename", nil, "compare backed-up topic T with the live topic its rename gives")
 	fs.StringSliceVar(&o.topics, "topics", nil, "verify only these backed-up topics")
 	fs.BoolVar(&o.json, "json", false, "print the report as JSON")
+	fs.BoolVar(&o.strict, "strict", false, "fail on warnings too: recorded retention gaps, objects that no manifest lists")
 	return cmd
 }
 
@@ -391,7 +441,7 @@ func runVerify(ctx context.Context, g *globals, raw string, o *verifyOptions) er
 	if err != nil {
 		return err
 	}
-	vo := pipeline.VerifyOptions{BackupID: o.backupID, Renames: renames, Topics: o.topics, Key: key}
+	vo := pipeline.VerifyOptions{BackupID: o.backupID, Renames: renames, Topics: o.topics, Key: key, Strict: o.strict}
 	if len(o.kafka.brokers) > 0 {
 		cfg, err := o.kafka.config()
 		if err != nil {
@@ -405,6 +455,7 @@ func runVerify(ctx context.Context, g *globals, raw string, o *verifyOptions) er
 		vo.Kafka = kc
 	}
 	rep, err := pipeline.Verify(ctx, b, vo)
+	err = backupHint(err, raw)
 	if o.json {
 		enc := json.NewEncoder(g.stdout)
 		enc.SetIndent("", "  ")
@@ -412,17 +463,49 @@ func runVerify(ctx context.Context, g *globals, raw string, o *verifyOptions) er
 		return err
 	}
 	if rep.Backup != "" {
-		fmt.Fprintf(g.stdout, "backup %s: %d objects, %d records checked", rep.Backup, rep.Objects, rep.Records)
-		if vo.Kafka != nil {
-			fmt.Fprintf(g.stdout, ", %d records compared with the cluster", rep.Compared)
-		}
-		fmt.Fprintln(g.stdout)
-		for _, p := range rep.Problems {
-			fmt.Fprintln(g.stdout, "  problem:", p)
-		}
-		if len(rep.Problems) == 0 {
-			fmt.Fprintln(g.stdout, "  ok: every object matches the manifest")
-		}
+		printVerify(g.stdout, rep, vo.Kafka != nil, o.strict, err)
 	}
 	return err
+}
+
+// maxWarnings bounds the warnings verify prints; --json has them all.
+const maxWarnings = 20
+
+func printVerify(w io.Writer, rep pipeline.VerifyReport, live, strict bool, err error) {
+	fmt.Fprintf(w, "backup %s: %d objects, %d records checked", rep.Backup, rep.Objects, rep.Records)
+	if live {
+		fmt.Fprintf(w, ", %d records compared with the cluster", rep.Compared)
+	}
+	fmt.Fprintln(w)
+	for _, p := range rep.Problems {
+		fmt.Fprintln(w, "  problem:", p)
+	}
+	for i, warn := range rep.Warnings {
+		if i == maxWarnings {
+			fmt.Fprintf(w, "  … and %d more warnings (--json lists them all)\n", len(rep.Warnings)-maxWarnings)
+			break
+		}
+		fmt.Fprintln(w, "  warning:", warn)
+	}
+	if len(rep.Gaps) > 0 {
+		fmt.Fprintf(w, "  gaps: %d offsets in %d ranges are not in the backup (retention removed them before they were read)\n", rep.GapOffsets, len(rep.Gaps))
+	}
+	if len(rep.Unlisted) > 0 {
+		var size int64
+		for _, u := range rep.Unlisted {
+			size += u.Size
+		}
+		fmt.Fprintf(w, "  unlisted: %d objects (%d bytes) are in no manifest (kferry prune lists and removes the backup's leftovers)\n", len(rep.Unlisted), size)
+	}
+	if len(rep.Problems) > 0 || err != nil {
+		return // the error line says what failed; no "ok" before it
+	}
+	switch {
+	case len(rep.Warnings) == 0:
+		fmt.Fprintln(w, "  ok: every object matches the manifest")
+	case strict:
+		fmt.Fprintf(w, "  failed: every object matches the manifest, but --strict fails on the %d warnings\n", len(rep.Warnings))
+	default:
+		fmt.Fprintf(w, "  ok: every object matches the manifest, with %d warnings (--strict fails on them)\n", len(rep.Warnings))
+	}
 }

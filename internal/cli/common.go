@@ -10,10 +10,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/pflag"
 	"gocloud.dev/blob"
-	"golang.org/x/term"
 
 	"github.com/kferry/kferry/internal/kafka"
 	"github.com/kferry/kferry/internal/pipeline"
@@ -54,10 +52,40 @@ func (k *kafkaFlags) config() (kafka.Config, error) {
 	if len(k.brokers) == 0 {
 		return kafka.Config{}, usageErrorf("--%sbrokers is required (or %s)", k.prefix, envName(k.prefix+"brokers"))
 	}
+	if err := k.checkSASL(); err != nil {
+		return kafka.Config{}, err
+	}
+	if k.timeout <= 0 {
+		return kafka.Config{}, usageErrorf("--%stimeout %s: want a positive duration", k.prefix, k.timeout)
+	}
 	if k.sec.TLSInsecureSkipVerify {
 		fmt.Fprintf(os.Stderr, "kferry: warning: --%stls-insecure-skip-verify: the brokers' certificates are not checked; anyone on the path can read and change the data\n", k.prefix)
 	}
 	return kafka.Config{Brokers: k.brokers, Timeout: k.timeout, ClientID: "kferry/" + Version, Security: k.sec}, nil
+}
+
+// checkSASL refuses credentials without a mechanism: the client would connect
+// unauthenticated and ignore them, which a listener without SASL accepts.
+func (k *kafkaFlags) checkSASL() error {
+	if k.sec.SASLMechanism != "" {
+		return nil
+	}
+	var given []string
+	for _, f := range []struct{ name, value string }{
+		{"sasl-username", k.sec.SASLUsername}, {"sasl-password", k.sec.SASLPassword},
+		{"oauth-token", k.sec.OAuthToken}, {"oauth-token-file", k.sec.OAuthTokenFile},
+	} {
+		if f.value != "" {
+			given = append(given, "--"+k.prefix+f.name)
+		}
+	}
+	switch {
+	case len(given) == 0:
+		return nil
+	case k.sec.SASLUsername == "" && k.sec.SASLPassword == "":
+		return usageErrorf("%s given without --%ssasl-mechanism: pass --%ssasl-mechanism oauthbearer (kferry does not connect unauthenticated with credentials set)", strings.Join(given, " and "), k.prefix, k.prefix)
+	}
+	return usageErrorf("%s given without --%ssasl-mechanism: pass --%ssasl-mechanism plain|scram-sha-256|scram-sha-512 (kferry does not connect unauthenticated with credentials set)", strings.Join(given, " and "), k.prefix, k.prefix)
 }
 
 // selectFlags choose topics.
@@ -193,40 +221,4 @@ func abbreviate(items []string, n int) string {
 		return strings.Join(items, " ")
 	}
 	return strings.Join(items[:n], " ") + fmt.Sprintf(" … (+%d)", len(items)-n)
-}
-
-// progress is a progress bar on a terminal and nothing otherwise (logs tell).
-type progress struct{ bar *progressbar.ProgressBar }
-
-func newProgress(w io.Writer, desc string, total int64) *progress {
-	f, ok := w.(*os.File)
-	if !ok || !term.IsTerminal(int(f.Fd())) {
-		return nil
-	}
-	return &progress{bar: progressbar.NewOptions64(total,
-		progressbar.OptionSetWriter(w),
-		progressbar.OptionSetDescription(desc),
-		progressbar.OptionShowCount(),
-		progressbar.OptionShowIts(),
-		progressbar.OptionSetItsString("rec"),
-		progressbar.OptionThrottle(200*time.Millisecond),
-		progressbar.OptionClearOnFinish(),
-	)}
-}
-
-// Add implements pipeline.Progress.
-func (p *progress) Add(records, _ int64) { _ = p.bar.Add64(records) }
-
-func (p *progress) done() {
-	if p != nil {
-		_ = p.bar.Finish()
-	}
-}
-
-// asProgress avoids handing the pipeline a typed nil.
-func asProgress(p *progress) pipeline.Progress {
-	if p == nil {
-		return nil
-	}
-	return p
 }

@@ -136,3 +136,50 @@ profiles:
 		}
 	}
 }
+
+// TestSASLCredentialsNeedMechanism (issue 16.10): SASL credentials without a
+// mechanism, from flags, the environment or a --config profile, on every side
+// of migrate, are a one-line usage error naming the flag to add, never a
+// silent unauthenticated connection, and config check does not say ok.
+func TestSASLCredentialsNeedMechanism(t *testing.T) {
+	const secret = "pw-without-mechanism"
+	cfg := writeFile(t, `
+profiles:
+  half:
+    brokers: a:1
+    sasl-username: u
+    sasl-password: `+secret+`
+`)
+	via := t.TempDir()
+	tests := []struct {
+		name string
+		env  map[string]string
+		args []string
+		msg  string
+	}{
+		{"config check flags", nil, []string{"config", "check", "--brokers", "a:1", "--sasl-username", "u", "--sasl-password", secret}, "--sasl-username and --sasl-password given without --sasl-mechanism: pass --sasl-mechanism plain|scram-sha-256|scram-sha-512"},
+		{"config check env", map[string]string{"KFERRY_SASL_PASSWORD": secret}, []string{"config", "check", "--brokers", "a:1"}, "--sasl-password given without --sasl-mechanism"},
+		{"config check profile", nil, []string{"config", "check", "--config", cfg, "--profile", "half"}, "--sasl-mechanism plain|scram-sha-256|scram-sha-512"},
+		{"config check token", nil, []string{"config", "check", "--brokers", "a:1", "--oauth-token", secret}, "--sasl-mechanism oauthbearer"},
+		{"export", nil, []string{"export", "--brokers", "a:1", "--sasl-username", "u", "--topics", "t", "--to", via}, "--sasl-username given without --sasl-mechanism"},
+		{"verify", nil, []string{"verify", via, "--brokers", "a:1", "--sasl-password", secret}, "--sasl-password given without --sasl-mechanism"},
+		{"migrate source", map[string]string{"KFERRY_SOURCE_SASL_PASSWORD": secret}, []string{"migrate", "--source-brokers", "a:1", "--source-sasl-username", "u", "--target-brokers", "b:1", "--topics", "t", "--via", via},
+			"--source-sasl-username and --source-sasl-password given without --source-sasl-mechanism: pass --source-sasl-mechanism plain|scram-sha-256|scram-sha-512"},
+		{"migrate target", nil, []string{"migrate", "--source-brokers", "a:1", "--target-brokers", "b:1", "--target-sasl-password", secret, "--topics", "t", "--via", via}, "--target-sasl-mechanism plain|scram-sha-256|scram-sha-512"},
+		{"migrate target profile", nil, []string{"migrate", "--config", cfg, "--source-brokers", "a:1", "--target-profile", "half", "--topics", "t", "--via", via}, "--target-sasl-mechanism"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for k, v := range tt.env {
+				t.Setenv(k, v)
+			}
+			out, errOut, code := run(t, tt.args...)
+			if code != ExitUsage || !strings.Contains(errOut, tt.msg) || strings.Count(strings.TrimSpace(errOut), "\n") != 0 {
+				t.Errorf("exit %d, stderr %q; want %d and one line with %q", code, errOut, ExitUsage, tt.msg)
+			}
+			if strings.Contains(out, "ok") || strings.Contains(out+errOut, secret) {
+				t.Errorf("stdout %q, stderr %q: want no ok and no secret", out, errOut)
+			}
+		})
+	}
+}

@@ -44,6 +44,9 @@ Exit status: 0 every record matched, 1 otherwise, 2 usage error.` + envHelp,
 			if o.records <= 0 {
 				return usageErrorf("--records must be positive")
 			}
+			if o.flushSize < 0 {
+				return usageErrorf("--flush-size %d: want 0 (no limit) or more records", o.flushSize)
+			}
 			if o.backup {
 				res, err := demo.RunBackup(cmd.Context(), demo.Options{Records: o.records, Keep: o.keep, Out: g.stdout, Logger: log})
 				printSummary(g.stdout, res.Backup)

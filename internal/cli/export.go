@@ -136,6 +136,9 @@ func runExport(ctx context.Context, g *globals, o *exportOptions) error {
 	if o.flushSize < 0 || o.pad < 1 || o.pad > 19 {
 		return usageErrorf("--flush-size must be ≥ 0 and --offset-pad between 1 and 19")
 	}
+	if err := firstErr(checkParallelism(o.parallelism), checkNotNegative("--rotate-interval", o.rotateInterval), checkTopicsDir(o.topicsDir)); err != nil {
+		return err
+	}
 	if err := o.checkFormats(); err != nil {
 		return err
 	}
@@ -168,11 +171,12 @@ func runExport(ctx context.Context, g *globals, o *exportOptions) error {
 	if o.follow.on {
 		return o.follow.run(ctx, g, o, kc, b, eo)
 	}
-	bar := newProgress(g.stderr, "export", -1)
+	bar := g.newProgress("export")
 	eo.Progress = asProgress(bar)
 	s, err := pipeline.Export(ctx, kc, b, store.Redact(o.to), eo)
-	bar.done()
-	if err != nil && s.Objects > 0 {
+	bar.done(g)
+	err = exportInterrupted(ctx, err, s)
+	if err != nil && s.Objects > 0 && ctx.Err() == nil {
 		err = fmt.Errorf("%w; the %d objects completed before the error are whole and a rerun rewrites them", err, s.Objects)
 	}
 	return o.report.finish(g.stdout, s, err)

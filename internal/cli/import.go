@@ -185,6 +185,9 @@ func runImport(ctx context.Context, g *globals, o *importOptions) error {
 	if o.pollInterval <= 0 || o.shutdownTimeout <= 0 {
 		return usageErrorf("--poll-interval and --shutdown-timeout must be positive")
 	}
+	if err := firstErr(checkParallelism(o.parallelism), checkNotNegative("--hole-wait", o.holeWait), checkTopicsDir(o.topicsDir)); err != nil {
+		return err
+	}
 	key, err := o.key.load()
 	if err != nil {
 		return err
@@ -208,10 +211,11 @@ func runImport(ctx context.Context, g *globals, o *importOptions) error {
 	if o.follow {
 		return runImportFollow(ctx, g, o, kc, b, iopts)
 	}
-	bar := newProgress(g.stderr, "import", -1)
+	bar := g.newProgress("import")
 	iopts.Progress = asProgress(bar)
 	s, err := pipeline.Import(ctx, kc, b, store.Redact(o.from), iopts)
-	bar.done()
+	bar.done(g)
+	err = writerInterrupted(ctx, err, "import", s, o.atLeastOnce)
 	return o.report.finish(g.stdout, s, err)
 }
 

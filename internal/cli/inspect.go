@@ -26,15 +26,23 @@ type lsOptions struct {
 	key       keyFlags
 	topicsDir string
 	json      bool
+	backupID  string
 }
 
 func newLsCmd(g *globals) *cobra.Command {
 	o := &lsOptions{}
 	cmd := &cobra.Command{
-		Use:   "ls URL",
+		Use:   "ls URL [--backup ID]",
 		Short: "Show the topics, partitions and objects of a bucket",
-		Long: `ls lists a bucket in the Confluent S3 Sink layout: per topic and partition the
-number of objects, the first and last object's start offsets and the bytes.
+		Long: `ls shows what a bucket holds. A bucket with kferry backups: every backup (id,
+parent, topics, groups, records, offsets lost to retention gaps, time range),
+then per partition of the newest backup (or --backup ID) its records, first and
+last offsets, gaps, time range, objects and stored bytes (compressed, encrypted
+when the backup is), and how many objects no manifest lists. Any other bucket is
+listed in the Confluent S3 Sink layout: per topic and partition the number of
+objects, the first and last object's start offsets and the stored bytes (as in
+the bucket: gzip-compressed for .gz objects, sidecars included); record counts
+and time ranges of such objects are known only by reading them (kferry cat).
 
 Exit status: 0 done, 1 failed, 2 usage error.` + envHelp,
 		Example: `  kferry ls s3://bucket/backup?region=eu-west-1
@@ -49,6 +57,7 @@ Exit status: 0 done, 1 failed, 2 usage error.` + envHelp,
 	}
 	cmd.Flags().StringVar(&o.topicsDir, "topics-dir", layout.DefaultTopicsDir, "top folder of the objects (topics.dir)")
 	cmd.Flags().BoolVar(&o.json, "json", false, "print JSON instead of a table")
+	cmd.Flags().StringVar(&o.backupID, "backup", "", "backup whose partitions to show (default: the newest)")
 	o.key.addFlags(cmd.Flags())
 	return cmd
 }
@@ -65,6 +74,9 @@ type lsPartition struct {
 }
 
 func runLs(ctx context.Context, g *globals, raw string, o *lsOptions) error {
+	if err := checkTopicsDir(o.topicsDir); err != nil {
+		return err
+	}
 	b, err := openBucket(ctx, raw)
 	if err != nil {
 		return err
@@ -96,27 +108,36 @@ func runLs(ctx context.Context, g *globals, raw string, o *lsOptions) error {
 	if err != nil {
 		return err
 	}
-	backups, err := listBackups(ctx, b, key)
+	backups, manifests, err := listBackups(ctx, b, key)
 	if err != nil {
 		return err
+	}
+	view, err := newBackupView(ctx, b, o.backupID, backups, manifests)
+	if err != nil {
+		return err
+	}
+	if o.backupID != "" && view == nil {
+		return usageErrorf("--backup %s: the bucket holds no backup", o.backupID)
 	}
 	if o.json {
 		enc := json.NewEncoder(g.stdout)
 		enc.SetIndent("", "  ")
-		return enc.Encode(map[string]any{"bucket": store.Redact(raw), "partitions": rows, "skipped_keys": len(cat.Skipped), "backups": backups})
+		return enc.Encode(map[string]any{"bucket": store.Redact(raw), "partitions": rows, "skipped_keys": len(cat.Skipped), "backups": backups, "backup": view})
 	}
 	if len(backups) > 0 {
-		fmt.Fprintf(g.stdout, "%-22s %-22s %6s %6s %12s %-24s %-24s\n", "BACKUP", "PARENT", "TOPICS", "GROUPS", "RECORDS", "OLDEST RECORD", "NEWEST RECORD")
+		fmt.Fprintf(g.stdout, "%-22s %-22s %6s %6s %12s %10s %-24s %-24s\n", "BACKUP", "PARENT", "TOPICS", "GROUPS", "RECORDS", "GAPS", "OLDEST RECORD", "NEWEST RECORD")
 		for _, bk := range backups {
 			if bk.Encrypted {
 				fmt.Fprintf(g.stdout, "%-22s (encrypted: pass --encrypt-key-file to see its contents)\n", bk.ID)
 				continue
 			}
-			fmt.Fprintf(g.stdout, "%-22s %-22s %6d %6d %12d %-24s %-24s\n", bk.ID, orDash(bk.Parent), bk.Topics, bk.Groups, bk.Records, msTime(bk.MinTimestamp), msTime(bk.MaxTimestamp))
+			fmt.Fprintf(g.stdout, "%-22s %-22s %6d %6d %12d %10d %-24s %-24s\n", bk.ID, orDash(bk.Parent), bk.Topics, bk.Groups, bk.Records, bk.GapOffsets, msTime(bk.MinTimestamp), msTime(bk.MaxTimestamp))
 		}
 		fmt.Fprintln(g.stdout)
+		printBackupView(g.stdout, view, store.Redact(raw))
+		return nil
 	}
-	fmt.Fprintf(g.stdout, "%-32s %9s %8s %14s %14s %12s %s\n", "TOPIC", "PARTITION", "OBJECTS", "FIRST-START", "LAST-START", "BYTES", "SIDECARS")
+	fmt.Fprintf(g.stdout, "%-32s %9s %8s %14s %14s %12s %s\n", "TOPIC", "PARTITION", "OBJECTS", "FIRST-START", "LAST-START", "STORED-BYTES", "SIDECARS")
 	for _, r := range rows {
 		side := []string{}
 		if r.KeysObjects > 0 {
@@ -144,14 +165,18 @@ func newCatCmd(g *globals) *cobra.Command {
 		Use:   "cat URL/OBJECT-KEY",
 		Short: "Print an object's records as JSON lines",
 		Long: `cat prints the records of one values object, with its .keys and .headers objects
-when present, as JSON lines: {"topic","partition","offset","key","value","headers"}.
-Values that are JSON are embedded as JSON; other bytes are a string when they are
-UTF-8 text and {"base64": "..."} otherwise. Offsets are the object's start offset
-plus the record's index.
+when present, as JSON lines: {"topic","partition","offset","timestamp",
+"timestamp_type","key","value","headers"}. Values that are JSON are embedded as
+JSON; other bytes are a string when they are UTF-8 text and {"base64": "..."}
+otherwise. Native objects (.kfr, as backup writes them) carry each record's
+offset, timestamp (Unix milliseconds) and timestamp type (CreateTime,
+LogAppendTime); for the other formats offsets are the object's start offset plus
+the record's index, and timestamp is printed only when the format keeps one.
 
 Exit status: 0 done, 1 failed, 2 usage error.` + envHelp,
-		Example: `  kferry cat file:///tmp/out/topics/orders/partition=3/orders+3+0000000040.json`,
-		Args:    checkArgs(1),
+		Example: `  kferry cat file:///tmp/out/topics/orders/partition=3/orders+3+0000000040.json
+  kferry cat file:///backups/kafka/topics/orders/partition=0/orders+0+0000000000.kfr`,
+		Args: checkArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := applyEnv(cmd.Flags(), nil); err != nil {
 				return err
@@ -191,6 +216,9 @@ func splitObjectURL(raw, topicsDir string) (string, string, layout.Object, error
 }
 
 func runCat(ctx context.Context, g *globals, raw string, o *catOptions) error {
+	if err := checkTopicsDir(o.topicsDir); err != nil {
+		return err
+	}
 	bucketURL, key, obj, err := splitObjectURL(raw, o.topicsDir)
 	if err != nil {
 		return err
@@ -245,6 +273,10 @@ func sidecarKey(key string, v layout.View, valueExt, sideExt string) string {
 
 func catLine(rec *record.Record, valueIsJSON bool) map[string]any {
 	line := map[string]any{"topic": rec.Topic, "partition": rec.Partition, "offset": rec.Offset}
+	if !rec.Timestamp.IsZero() {
+		line["timestamp"] = rec.Timestamp.UnixMilli()
+		line["timestamp_type"] = rec.TimestampType.String()
+	}
 	if rec.Key != nil {
 		line["key"] = bytesJSON(rec.Key, false)
 	}
@@ -280,16 +312,22 @@ type lsBackup struct {
 	MinTimestamp int64  `json:"min_timestamp"`
 	MaxTimestamp int64  `json:"max_timestamp"`
 	Warnings     int    `json:"warnings"`
-	Encrypted    bool   `json:"encrypted,omitempty"` // and no (right) key given: no details
+	// Gaps counts the ranges of offsets retention removed before they were
+	// backed up, GapOffsets the offsets in them.
+	Gaps       int   `json:"gaps"`
+	GapOffsets int64 `json:"gap_offsets"`
+	Encrypted  bool  `json:"encrypted,omitempty"` // and no (right) key given: no details
 }
 
-// listBackups summarises every manifest in the bucket, oldest first.
-func listBackups(ctx context.Context, b *blob.Bucket, key *seal.Key) ([]lsBackup, error) {
+// listBackups summarises every manifest in the bucket, oldest first, and
+// returns those it could read (all but encrypted ones without their key).
+func listBackups(ctx context.Context, b *blob.Bucket, key *seal.Key) ([]lsBackup, []*manifest.Manifest, error) {
 	ids, err := pipeline.ListBackups(ctx, b)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var out []lsBackup
+	var read []*manifest.Manifest
 	for _, id := range ids {
 		m, err := pipeline.LoadManifest(ctx, b, id, key)
 		if errors.Is(err, manifest.ErrSealed) {
@@ -297,17 +335,22 @@ func listBackups(ctx context.Context, b *blob.Bucket, key *seal.Key) ([]lsBackup
 			continue
 		}
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
+		read = append(read, m)
 		bk := lsBackup{ID: m.ID, Parent: m.Parent, Topics: len(m.Topics), Groups: len(m.Groups), MinTimestamp: m.MinTimestamp, MaxTimestamp: m.MaxTimestamp, Warnings: len(m.Warnings)}
 		for _, t := range m.Topics {
 			for _, p := range t.Partition {
 				bk.Records += p.Records
+				bk.Gaps += len(p.Gaps)
+				for _, g := range p.Gaps {
+					bk.GapOffsets += g.To - g.From
+				}
 			}
 		}
 		out = append(out, bk)
 	}
-	return out, nil
+	return out, read, nil
 }
 
 func msTime(ms int64) string {

@@ -223,6 +223,9 @@ func runMigrate(ctx context.Context, g *globals, o *migrateOptions) error {
 	if o.via == "" {
 		return usageErrorf("--via is required: the bucket URL the records pass through")
 	}
+	if err := checkTopicsDir(o.topicsDir); err != nil {
+		return err
+	}
 	mode := pipeline.MigrateOnce
 	switch {
 	case o.follow && o.cutover:

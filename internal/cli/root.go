@@ -27,6 +27,17 @@ type globals struct {
 	logLevel  string
 	stdout    io.Writer
 	stderr    io.Writer
+	// logw is stderr as the log writes it: through a progress line while
+	// one is shown.
+	logw *logWriter
+}
+
+// logOut is where the log goes.
+func (g *globals) logOut() *logWriter {
+	if g.logw == nil {
+		g.logw = &logWriter{w: g.stderr}
+	}
+	return g.logw
 }
 
 func (g *globals) addFlags(fs *pflag.FlagSet) {
@@ -44,9 +55,9 @@ func (g *globals) logger() (*slog.Logger, error) {
 	opts := &slog.HandlerOptions{Level: lvl}
 	switch g.logFormat {
 	case "text":
-		return slog.New(slog.NewTextHandler(g.stderr, opts)), nil
+		return slog.New(slog.NewTextHandler(g.logOut(), opts)), nil
 	case "json":
-		return slog.New(slog.NewJSONHandler(g.stderr, opts)), nil
+		return slog.New(slog.NewJSONHandler(g.logOut(), opts)), nil
 	}
 	return nil, usageErrorf("--log-format %q: use text or json", g.logFormat)
 }
@@ -73,7 +84,8 @@ Exit status: 0 done, 1 failed, 2 usage error.`,
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageErrorf("%v (see %s --help)", err, c.CommandPath())
 	})
-	root.AddCommand(newExportCmd(g), newImportCmd(g), newBackupCmd(g), newRestoreCmd(g), newVerifyCmd(g), newLsCmd(g), newCatCmd(g), newMigrateCmd(g), newDemoCmd(g), newConfigCmd(g), newKeygenCmd(g))
+	root.AddCommand(newExportCmd(g), newImportCmd(g), newBackupCmd(g), newRestoreCmd(g), newVerifyCmd(g), newPruneCmd(g), newLsCmd(g), newCatCmd(g), newMigrateCmd(g), newDemoCmd(g), newConfigCmd(g), newKeygenCmd(g))
+	catchInterrupts(root)
 	return root
 }
 

@@ -187,6 +187,29 @@ type TopicInfo struct {
 	ID string
 }
 
+// TopicExists reports whether the cluster has topic, without the retries an
+// unknown topic gets elsewhere.
+func (c *Client) TopicExists(ctx context.Context, topic string) (bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.timeout())
+	defer cancel()
+	var td kadm.TopicDetails
+	err := retriable(ctx, c.cfg.timeout(), func() (err error) {
+		td, err = c.adm.ListTopicsWithInternal(ctx, topic)
+		return err
+	})
+	if err != nil {
+		return false, fmt.Errorf("describe topic %s: %w", topic, err)
+	}
+	t, ok := td[topic]
+	switch {
+	case !ok || errors.Is(t.Err, kerr.UnknownTopicOrPartition):
+		return false, nil
+	case t.Err != nil:
+		return false, fmt.Errorf("describe topic %s: %w", topic, t.Err)
+	}
+	return true, nil
+}
+
 // Topics lists every topic of the cluster.
 func (c *Client) Topics(ctx context.Context) (map[string]TopicInfo, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.timeout())

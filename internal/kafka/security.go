@@ -31,7 +31,7 @@ type Security struct {
 	TLSInsecureSkipVerify bool
 
 	// SASLMechanism is plain, scram-sha-256, scram-sha-512, oauthbearer or
-	// aws-msk-iam (empty: no SASL).
+	// aws-msk-iam (empty: no SASL, and then no credential may be set).
 	SASLMechanism string
 	SASLUsername  string
 	SASLPassword  string
@@ -117,6 +117,10 @@ func (s Security) mechanism() (sasl.Mechanism, error) {
 	}
 	switch strings.ToLower(s.SASLMechanism) {
 	case "":
+		if s.SASLUsername != "" || s.SASLPassword != "" || s.OAuthToken != "" || s.OAuthTokenFile != "" {
+			// Connecting without SASL would ignore them silently.
+			return nil, fmt.Errorf("%w: SASL credentials given without --sasl-mechanism: pass --sasl-mechanism plain|scram-sha-256|scram-sha-512 (or oauthbearer for a token)", ErrSecurityConfig)
+		}
 		return nil, nil
 	case "plain":
 		if err := needUser(); err != nil {

@@ -51,6 +51,9 @@ func TestSecurity(t *testing.T) {
 		{"sasl over tls", append(sasl("SCRAM-SHA-256"), kfake.TLS(tlsFiles.Server)), kafka.Security{TLSCA: tlsFiles.CA, SASLMechanism: "scram-sha-256", SASLUsername: "kferry", SASLPassword: pass}, nil, ""},
 		{"missing password", sasl("PLAIN"), kafka.Security{SASLMechanism: "plain", SASLUsername: "kferry"}, kafka.ErrSecurityConfig, "--sasl-password"},
 		{"unknown mechanism", nil, kafka.Security{SASLMechanism: "gssapi"}, kafka.ErrSecurityConfig, "gssapi"},
+		// A cluster without SASL would accept the connection and the credentials would be ignored.
+		{"credentials without mechanism", nil, kafka.Security{SASLUsername: "kferry", SASLPassword: pass}, kafka.ErrSecurityConfig, "--sasl-mechanism plain|scram-sha-256|scram-sha-512"},
+		{"token without mechanism", nil, kafka.Security{OAuthToken: pass}, kafka.ErrSecurityConfig, "--sasl-mechanism"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

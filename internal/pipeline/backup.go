@@ -61,6 +61,9 @@ type backupPartition struct {
 	// offset for a new one): reading starts later only if retention removed
 	// records in between.
 	resumeAt int64
+	// knownGaps counts the gaps earlier backups recorded; later ones are
+	// this run's.
+	knownGaps int
 	// per open object
 	minTS, maxTS int64
 }
@@ -135,6 +138,7 @@ func Backup(ctx context.Context, kc *kafka.Client, b *blob.Bucket, bucketName st
 		}
 	}
 	sort.Slice(tasks, func(i, j int) bool { return tasks[i].End-tasks[i].Start > tasks[j].End-tasks[j].Start })
+	setTotal(o.Progress, offsetsIn(tasks))
 	native, err := format.Lookup("native")
 	if err != nil {
 		return Summary{}, nil, err
@@ -166,6 +170,13 @@ func Backup(ctx context.Context, kc *kafka.Client, b *blob.Bucket, bucketName st
 	if err != nil {
 		return col.summary("backup", bucketName, started), nil, fmt.Errorf("%w; no manifest was written, so the bucket's newest backup is still %s", err, orNone(m.Parent))
 	}
+	for topic, byP := range parts {
+		for p, bp := range byP {
+			if found := bp.entry.Gaps[bp.knownGaps:]; len(found) > 0 {
+				col.update(topic, p, func(ps *PartitionSummary) { ps.Gaps = found })
+			}
+		}
+	}
 	groups, err := kc.GroupOffsets(ctx, o.Groups, selected)
 	if err != nil {
 		return col.summary("backup", bucketName, started), nil, err
@@ -178,7 +189,7 @@ func Backup(ctx context.Context, kc *kafka.Client, b *blob.Bucket, bucketName st
 		})
 	}
 	assemble(m, selected, details, parts, groups)
-	carryOver(m, prev, selected)
+	carryOver(m, prev, selected, func(t string) bool { _, ok := all[t]; return ok }, col)
 	if o.SkipUnchanged && prev != nil && len(gaps) == 0 && sameContent(prev, m) {
 		log.Debug("nothing changed since the newest backup; no manifest written", "newest", prev.ID)
 		return col.summary("backup", bucketName, started), prev, nil
@@ -198,6 +209,15 @@ func Backup(ctx context.Context, kc *kafka.Client, b *blob.Bucket, bucketName st
 		return s, m, fmt.Errorf("%w: %d ranges were removed by retention before they were read (%s); the rest is backed up and manifest %s records the gaps", ErrGaps, len(gaps), abbreviateList(gaps, 3), m.ID)
 	}
 	return s, m, nil
+}
+
+// offsetsIn counts the offsets of ranges: an upper bound of their records.
+func offsetsIn(ranges []kafka.PartitionRange) int64 {
+	var n int64
+	for _, r := range ranges {
+		n += max(r.End-r.Start, 0)
+	}
+	return n
 }
 
 // sameContent reports whether two manifests describe the same topics, objects
@@ -262,6 +282,7 @@ func planPartition(prev *manifest.Manifest, td kafka.TopicDetails, r kafka.Parti
 		bp.entry = *pp
 		bp.entry.Objects = append([]manifest.Object(nil), pp.Objects...)
 		bp.entry.Gaps = append([]manifest.Gap(nil), pp.Gaps...)
+		bp.knownGaps = len(pp.Gaps)
 		bp.digest, _ = manifest.ParseDigest(pp.Digest) // a bad digest only makes verify --brokers report a difference
 	}
 	from := bp.entry.EndOffset
@@ -337,7 +358,9 @@ func assemble(m *manifest.Manifest, selected []string, details map[string]kafka.
 
 // carryOver keeps, from the previous manifest, the topics this run did not
 // select (and their groups' offsets), so every manifest covers the whole backup.
-func carryOver(m, prev *manifest.Manifest, selected []string) {
+// A kept topic that the cluster no longer has is marked deleted (in this
+// backup, the first time), so restore can tell it from one left unselected.
+func carryOver(m, prev *manifest.Manifest, selected []string, exists func(string) bool, col *collector) {
 	if prev == nil {
 		return
 	}
@@ -346,9 +369,14 @@ func carryOver(m, prev *manifest.Manifest, selected []string) {
 		taken[t] = true
 	}
 	for _, t := range prev.Topics {
-		if !taken[t.Name] {
-			m.Topics = append(m.Topics, t)
+		if taken[t.Name] {
+			continue
 		}
+		if !t.Deleted() && !exists(t.Name) {
+			t.DeletedIn = m.ID
+			col.warn(fmt.Sprintf("topic %s was deleted from the cluster: its backup is kept and marked deleted (restore skips it unless --include-deleted)", t.Name))
+		}
+		m.Topics = append(m.Topics, t)
 	}
 	sort.Slice(m.Topics, func(i, j int) bool { return m.Topics[i].Name < m.Topics[j].Name })
 	for _, g := range prev.Groups {

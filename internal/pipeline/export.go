@@ -131,6 +131,7 @@ func Export(ctx context.Context, kc *kafka.Client, b *blob.Bucket, bucketName st
 	for _, r := range ranges {
 		col.partition(r.Topic, r.Partition)
 	}
+	setTotal(o.Progress, offsetsIn(ranges))
 	log.Info("export starting", "topics", len(selected), "partitions", len(ranges), "format", o.Format, "bucket", bucketName)
 
 	err = runPartitions(ctx, kc, ranges, o.Parallelism, func(r kafka.PartitionRange) *partitionExport {
@@ -243,7 +244,7 @@ func (pe *partitionExport) run(ctx context.Context, rd *kafka.Reader) error {
 		if pe.set != nil {
 			pe.set.Abort()
 		}
-		return fmt.Errorf("export %s/%d: %w", pr.Topic, pr.Partition, err)
+		return fmt.Errorf("%s/%d: %w", pr.Topic, pr.Partition, err) // export and backup both run here
 	}
 	return nil
 }

@@ -130,7 +130,7 @@ func TestImportTargetChecks(t *testing.T) {
 			has: []string{"orders has 2 partitions", "4"}, wantParts: map[string]int{"orders": 2}},
 		{name: "not empty", bucket: bucket, setup: func(e *env) { e.createTopic("orders", 4); e.produce(existing) },
 			opts: pipeline.ImportOptions{CreateTopics: true}, target: pipeline.ErrTargetNotEmpty,
-			has: []string{"orders partition 0", "1 records", "--append"}, wantParts: map[string]int{"orders": 4},
+			has: []string{"orders partition 0", "holds records at offsets 0–0", "--append"}, wantParts: map[string]int{"orders": 4},
 			wantRecs: []record.Record{existing}},
 		{name: "not empty with append", bucket: bucket, setup: func(e *env) { e.createTopic("orders", 4); e.produce(existing) },
 			opts: pipeline.ImportOptions{CreateTopics: true, Append: true}, wantParts: map[string]int{"orders": 4},

@@ -486,7 +486,7 @@ func checkTargetsEmpty(ctx context.Context, kc *kafka.Client, group string, atLe
 		return err
 	}
 	if r != nil {
-		return fmt.Errorf("%w: %s partition %d already holds %d records that progress group %s did not write; import into an empty topic, or pass --append to add to it", ErrTargetNotEmpty, r.Topic, r.Partition, r.End-r.Start, group)
+		return fmt.Errorf("%w: %s partition %d already holds records at offsets %d–%d that progress group %s did not write; import into an empty topic, or pass --append to add to it", ErrTargetNotEmpty, r.Topic, r.Partition, r.Start, r.End-1, group)
 	}
 	return nil
 }

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"gocloud.dev/blob"
+	"gocloud.dev/gcerrors"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/kferry/kferry/internal/kafka"
@@ -52,6 +53,10 @@ type RestoreOptions struct {
 	AtLeastOnce       bool
 	Key               *seal.Key // decrypts an encrypted backup
 	Parallelism       int
+	// IncludeDeleted restores topics that were deleted from the source
+	// (manifest.Topic.DeletedIn); without it they are skipped with a warning,
+	// unless named in Selector.Names.
+	IncludeDeleted bool
 	// ProgressGroup records the progress on the target (RestoreGroup of the
 	// backup id when ""); restore --follow keeps one across backups, so each
 	// new backup resumes where the previous one ended.
@@ -110,11 +115,26 @@ func Restore(ctx context.Context, kc *kafka.Client, b *blob.Bucket, bucketName s
 	if err != nil {
 		return Summary{}, err
 	}
+	selected, skipped := skipDeleted(m, selected, &o)
+	// A manifest that does not account for every offset would restore with
+	// records silently missing: refuse it before anything is written.
+	if err := checkCoverage(m, selected); err != nil {
+		return Summary{}, err
+	}
 	col := newCollector()
+	for _, t := range skipped {
+		col.warn(fmt.Sprintf("topic %s was deleted from the source (noticed by backup %s): not restored; --include-deleted (or naming it in --topics) restores it", t.Name, t.DeletedIn))
+	}
 	tasks, err := prepareRestoreTargets(ctx, kc, m, selected, &o, col, log)
 	if err != nil {
 		return Summary{}, err
 	}
+	warnGaps(m, tasks, col)
+	var total int64
+	for _, t := range tasks {
+		total += t.src.Records
+	}
+	setTotal(o.Progress, total)
 	if !o.AtLeastOnce {
 		log.Info("restoring with transactions (exactly once)", "backup", m.ID, "progress_group", o.progressGroup(m))
 	} else {
@@ -138,7 +158,46 @@ func Restore(ctx context.Context, kc *kafka.Client, b *blob.Bucket, bucketName s
 	return s, nil
 }
 
-// LoadManifest reads the manifest with the given id, or the newest one.
+// skipDeleted drops from selected the topics deleted from the source, unless
+// o includes them or names them, and returns them.
+func skipDeleted(m *manifest.Manifest, selected []string, o *RestoreOptions) ([]string, []*manifest.Topic) {
+	if o.IncludeDeleted {
+		return selected, nil
+	}
+	var keep []string
+	var skipped []*manifest.Topic
+	for _, name := range selected {
+		if t := m.Topic(name); t.Deleted() && !slices.Contains(o.Selector.Names, name) {
+			skipped = append(skipped, t)
+			continue
+		}
+		keep = append(keep, name)
+	}
+	return keep, skipped
+}
+
+// warnGaps puts every recorded retention gap of the restored partitions into
+// the summary: as a warning line and on the partition.
+func warnGaps(m *manifest.Manifest, tasks []restoreTask, col *collector) {
+	for _, t := range tasks {
+		gaps := partitionGaps(t.topic, t.src)
+		if len(gaps) == 0 {
+			continue
+		}
+		for _, g := range gaps {
+			col.warn(fmt.Sprintf("%s, so they are not restored either (recorded in backup %s)", g, m.ID))
+		}
+		col.update(t.topic, t.src.Partition, func(ps *PartitionSummary) { ps.Gaps = append(ps.Gaps, t.src.Gaps...) })
+	}
+}
+
+// ErrUnknownBackup means the backup id asked for has no manifest in the bucket;
+// it is also manifest.ErrNoBackup.
+var ErrUnknownBackup = fmt.Errorf("%w", manifest.ErrNoBackup)
+
+// LoadManifest reads the manifest with the given id, or the newest one. An id
+// without a manifest is ErrUnknownBackup ("no backup ID"); a bucket without
+// any, when id is "", manifest.ErrNoBackup.
 func LoadManifest(ctx context.Context, b *blob.Bucket, id string, key *seal.Key) (*manifest.Manifest, error) {
 	if id == "" {
 		ids, err := ListBackups(ctx, b)
@@ -149,9 +208,15 @@ func LoadManifest(ctx context.Context, b *blob.Bucket, id string, key *seal.Key)
 			return nil, fmt.Errorf("%w; run kferry backup first, or check the URL", err)
 		}
 	}
+	if got, ok := manifest.IDFromKey(manifest.Key(id)); !ok || got != id {
+		return nil, fmt.Errorf("%w %s", ErrUnknownBackup, id)
+	}
 	body, err := b.ReadAll(ctx, manifest.Key(id))
+	if gcerrors.Code(err) == gcerrors.NotFound {
+		return nil, fmt.Errorf("%w %s", ErrUnknownBackup, id)
+	}
 	if err != nil {
-		return nil, fmt.Errorf("%w %s: read %s: %v (kferry ls lists the backups)", manifest.ErrNoBackup, id, manifest.Key(id), err)
+		return nil, fmt.Errorf("read manifest %s: %w", manifest.Key(id), err)
 	}
 	m, err := manifest.UnmarshalSealed(body, key)
 	if err != nil {
@@ -267,7 +332,7 @@ func prepareRestoreTargets(ctx context.Context, kc *kafka.Client, m *manifest.Ma
 			if o.AtLeastOnce {
 				hint = " (if an interrupted --at-least-once restore wrote them, --force resumes it; its last object's records may then appear twice)"
 			}
-			return nil, fmt.Errorf("%w: %s partition %d already holds %d records; restore into an empty topic, or pass --force to add to it%s", ErrTargetNotEmpty, r.Topic, r.Partition, r.End-r.Start, hint)
+			return nil, fmt.Errorf("%w: %s partition %d already holds records at offsets %d–%d; restore into an empty topic, or pass --force to add to it%s", ErrTargetNotEmpty, r.Topic, r.Partition, r.Start, r.End-1, hint)
 		}
 	}
 	groupsBy := map[string]map[int32][]manifest.GroupOffset{}

@@ -4,6 +4,8 @@ import (
 	"sort"
 	"sync"
 	"time"
+
+	"github.com/kferry/kferry/pkg/manifest"
 )
 
 // PartitionSummary is what moved for one partition.
@@ -14,6 +16,9 @@ type PartitionSummary struct {
 	Objects     int   `json:"objects"`
 	FirstOffset int64 `json:"first_offset"`
 	LastOffset  int64 `json:"last_offset"`
+	// Gaps are offsets that retention removed before they were read: those a
+	// backup found (recorded in its manifest), those a restore cannot write.
+	Gaps []manifest.Gap `json:"gaps,omitempty"`
 }
 
 // TopicSummary is what moved for one topic.
@@ -43,6 +48,22 @@ type Summary struct {
 // Progress receives counts as records move; nil means nobody listens.
 type Progress interface {
 	Add(records, bytes int64)
+}
+
+// ProgressTotal is implemented by a Progress that shows how much is left. A
+// command calls SetTotal once, before the first Add, when it knows how much
+// it will move: backup and export from the captured offset ranges (transaction
+// markers included, so the count may stop short of it), restore from the
+// manifest's record counts.
+type ProgressTotal interface {
+	SetTotal(records int64)
+}
+
+// setTotal tells p the total when it listens for one.
+func setTotal(p Progress, records int64) {
+	if t, ok := p.(ProgressTotal); ok {
+		t.SetTotal(records)
+	}
 }
 
 // collector gathers per-partition results from concurrent workers.

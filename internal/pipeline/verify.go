@@ -31,6 +31,9 @@ type VerifyOptions struct {
 	Kafka   *kafka.Client
 	Renames layout.Renames
 	Topics  []string // restrict to these backed-up topics; nil = all
+	// Strict fails on warnings too: recorded retention gaps and objects that no
+	// manifest lists.
+	Strict bool
 }
 
 // VerifyReport is what Verify found.
@@ -40,42 +43,76 @@ type VerifyReport struct {
 	Records  int64    `json:"records"`
 	Compared int64    `json:"compared_records"`
 	Problems []string `json:"problems"`
+	// Warnings are what does not make the backup wrong but is worth knowing
+	// (an error with Strict): each recorded gap and each unlisted object.
+	Warnings []string `json:"warnings,omitempty"`
+	// Gaps are the recorded retention gaps: offsets the backup does not have.
+	Gaps []GapInfo `json:"gaps,omitempty"`
+	// GapOffsets is the number of offsets in Gaps.
+	GapOffsets int64 `json:"gap_offsets"`
+	// Unlisted are the bucket's objects that no manifest lists.
+	Unlisted []UnlistedObject `json:"unlisted_objects,omitempty"`
 }
 
-// Verify recomputes every object's size, SHA-256 and record count against the
-// manifest, reports missing, truncated, altered and extra objects by name, and
-// with a Kafka client compares the backup with live topics record by record,
-// naming the first differing offset.
+// Verify checks a backup. From the manifest: each partition's objects account
+// for its offsets (see coverageProblems). From the objects: each one's size,
+// SHA-256 and record count, and that its records continue the partition's
+// rolling digest from the object before it (so an object left out of the
+// manifest is noticed even when the counts were adjusted). Missing, truncated,
+// altered objects are problems, named. Recorded retention gaps and objects of
+// the whole bucket that no manifest lists are warnings (problems with Strict).
+// With a Kafka client it compares the backup with live topics record by
+// record, naming the first differing offset.
 func Verify(ctx context.Context, b *blob.Bucket, o VerifyOptions) (VerifyReport, error) {
 	m, err := LoadManifest(ctx, b, o.BackupID, o.Key)
 	if err != nil {
 		return VerifyReport{}, err
 	}
 	rep := VerifyReport{Backup: m.ID}
-	want := map[string]bool{}
 	for _, t := range m.Topics {
 		if !wanted(o.Topics, t.Name) {
 			continue
 		}
 		for _, p := range t.Partition {
+			rep.Problems = append(rep.Problems, coverageProblems(t.Name, &p)...)
+			prev := ""
 			for _, obj := range p.Objects {
-				want[obj.Key] = true
 				rep.Objects++
 				rep.Records += obj.Records
-				if problem := verifyObject(ctx, b, t.Name, p.Partition, obj, o.Key); problem != "" {
+				if problem := verifyObject(ctx, b, t.Name, p.Partition, obj, prev, o.Key); problem != "" {
 					rep.Problems = append(rep.Problems, problem)
 				}
+				prev = obj.Digest
 			}
 		}
 	}
-	extra, err := extraObjects(ctx, b, m, want, o.Topics, o.Key)
+	rep.Gaps = manifestGaps(m, o.Topics)
+	for _, g := range rep.Gaps {
+		rep.GapOffsets += g.Offsets
+		rep.Warnings = append(rep.Warnings, g.String())
+	}
+	audit, err := AuditBucket(ctx, b, o.Key)
 	if err != nil {
 		return rep, err
 	}
-	rep.Problems = append(rep.Problems, extra...)
+	for _, u := range audit.Unlisted {
+		if len(o.Topics) > 0 && !wanted(o.Topics, u.Topic) {
+			continue
+		}
+		rep.Unlisted = append(rep.Unlisted, u)
+		rep.Warnings = append(rep.Warnings, u.String())
+	}
 	if o.Kafka != nil {
 		for _, t := range m.Topics {
 			if !wanted(o.Topics, t.Name) {
+				continue
+			}
+			live := o.Renames.Apply(t.Name)
+			if ok, err := o.Kafka.TopicExists(ctx, live); err != nil || !ok {
+				if err != nil {
+					return rep, err
+				}
+				rep.Problems = append(rep.Problems, missingLiveTopic(t.Name, live))
 				continue
 			}
 			same := isSourceTopic(ctx, o, t)
@@ -94,7 +131,19 @@ func Verify(ctx context.Context, b *blob.Bucket, o VerifyOptions) (VerifyReport,
 	if len(rep.Problems) > 0 {
 		return rep, fmt.Errorf("%w: %d problems in backup %s, first: %s", ErrVerify, len(rep.Problems), m.ID, rep.Problems[0])
 	}
+	if o.Strict && len(rep.Warnings) > 0 {
+		return rep, fmt.Errorf("%w: %d warnings in backup %s with --strict, first: %s", ErrVerify, len(rep.Warnings), m.ID, rep.Warnings[0])
+	}
 	return rep, nil
+}
+
+// missingLiveTopic is the problem of a backed-up topic whose live counterpart
+// is not on the cluster: it names the topic and what to do.
+func missingLiveTopic(topic, live string) string {
+	if live == topic {
+		return fmt.Sprintf("topic %s is not on the cluster: restore it first, or compare a restored copy with --rename '%s=NAME'", topic, topic)
+	}
+	return fmt.Sprintf("topic %s (--rename of %s) is not on the cluster: restore it first, or check --rename", live, topic)
 }
 
 func wanted(topics []string, t string) bool {
@@ -114,7 +163,9 @@ func nativeInfo(topic string, p int32, obj manifest.Object) ObjectInfo {
 }
 
 // verifyObject returns "" when obj matches the manifest, else what is wrong.
-func verifyObject(ctx context.Context, b *blob.Bucket, topic string, p int32, obj manifest.Object, key *seal.Key) string {
+// prevDigest is the rolling digest of the object before it in the manifest
+// ("" for a partition's first): obj's records must continue it to obj.Digest.
+func verifyObject(ctx context.Context, b *blob.Bucket, topic string, p int32, obj manifest.Object, prevDigest string, key *seal.Key) string {
 	ho, err := openHashedObject(ctx, b, nativeInfo(topic, p, obj), key)
 	if err != nil {
 		if gcerrors.Code(err) == gcerrors.NotFound {
@@ -123,6 +174,7 @@ func verifyObject(ctx context.Context, b *blob.Bucket, topic string, p int32, ob
 		return fmt.Sprintf("unreadable object %s: %v", obj.Key, err)
 	}
 	defer ho.Close()
+	digest, _ := manifest.ParseDigest(prevDigest) // a bad one is reported on its own object
 	var n int64
 	for {
 		var rec record.Record
@@ -138,6 +190,9 @@ func verifyObject(ctx context.Context, b *blob.Bucket, topic string, p int32, ob
 			}
 			return fmt.Sprintf("%s object %s (%d of %d bytes): %s", kind, obj.Key, ho.size, obj.Size, clip(strings.TrimPrefix(err.Error(), "object "+obj.Key+": "), 160))
 		}
+		if obj.Digest != "" {
+			digest = manifest.Roll(digest, &rec)
+		}
 		n++
 	}
 	if err := ho.check(obj, n); err != nil {
@@ -146,69 +201,10 @@ func verifyObject(ctx context.Context, b *blob.Bucket, topic string, p int32, ob
 		}
 		return "altered object " + strings.TrimPrefix(err.Error(), ErrChecksum.Error()+": ")
 	}
+	if obj.Digest != "" && manifest.HexDigest(digest) != obj.Digest {
+		return fmt.Sprintf("object %s does not continue the records of the object before it in the manifest (rolling digest differs): objects between them are missing from the manifest", obj.Key)
+	}
 	return ""
-}
-
-// extraObjects lists native objects of the manifest's topics that no manifest
-// of the bucket names: objects of later backups (verifying an older one) and of
-// older lineages (a topic recreated) belong to the backup too.
-func extraObjects(ctx context.Context, b *blob.Bucket, m *manifest.Manifest, want map[string]bool, topics []string, key *seal.Key) ([]string, error) {
-	var extra []string
-	var others map[string]bool // keys named by the other manifests, read on first need
-	for _, t := range m.Topics {
-		if !wanted(topics, t.Name) {
-			continue
-		}
-		it := b.List(&blob.ListOptions{Prefix: layout.Naming{TopicsDir: layout.DefaultTopicsDir}.TopicPrefix(t.Name)})
-		for {
-			obj, err := it.Next(ctx)
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			if err != nil {
-				return nil, fmt.Errorf("list %s: %w", t.Name, err)
-			}
-			if !strings.HasSuffix(obj.Key, ".kfr") || want[obj.Key] {
-				continue
-			}
-			if others == nil {
-				if others, err = otherManifestsObjects(ctx, b, m.ID, key); err != nil {
-					return nil, err
-				}
-			}
-			if !others[obj.Key] {
-				extra = append(extra, "extra object "+obj.Key+" (in no manifest; left by an interrupted backup)")
-			}
-		}
-	}
-	return extra, nil
-}
-
-// otherManifestsObjects returns the object keys named by every manifest of the
-// bucket but the one with id skip.
-func otherManifestsObjects(ctx context.Context, b *blob.Bucket, skip string, key *seal.Key) (map[string]bool, error) {
-	ids, err := ListBackups(ctx, b)
-	if err != nil {
-		return nil, err
-	}
-	keys := map[string]bool{}
-	for _, id := range ids {
-		if id == skip {
-			continue
-		}
-		m, err := LoadManifest(ctx, b, id, key)
-		if err != nil {
-			return nil, err
-		}
-		for _, t := range m.Topics {
-			for _, p := range t.Partition {
-				for _, o := range p.Objects {
-					keys[o.Key] = true
-				}
-			}
-		}
-	}
-	return keys, nil
 }
 
 // isSourceTopic reports whether the live topic that t is compared with is the

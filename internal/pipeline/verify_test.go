@@ -35,9 +35,10 @@ func verifySource(t *testing.T, e *env) *manifest.Manifest {
 }
 
 // TestVerifyObjects: an intact backup verifies; a truncated, an altered (same
-// size, one byte flipped), a deleted and an extra object are each reported by
-// name and kind, and restore fails naming a damaged object without writing any
-// of its records.
+// size, one byte flipped) and a deleted object are each reported by name and
+// kind, and restore fails naming a damaged object without writing any of its
+// records. An extra object is a warning (a problem with Strict) that restore
+// does not mind.
 func TestVerifyObjects(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, "file")
@@ -80,7 +81,7 @@ func TestVerifyObjects(t *testing.T) {
 				t.Fatal(err)
 			}
 			e.put(map[string]string{"topics/audit/partition=0/audit+0+0000000099.kfr": string(body)})
-		}, "extra object topics/audit/partition=0/audit+0+0000000099.kfr", false},
+		}, "object topics/audit/partition=0/audit+0+0000000099.kfr", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -88,10 +89,16 @@ func TestVerifyObjects(t *testing.T) {
 			copyBucket(t, e, c)
 			tt.damage(t, c)
 			rep, err := pipeline.Verify(c.ctx, c.b, pipeline.VerifyOptions{})
-			wantErrContains(t, err, pipeline.ErrVerify, tt.problem)
-			if len(rep.Problems) != 1 || !strings.HasPrefix(rep.Problems[0], tt.problem) {
+			if !tt.restore {
+				// Not in the manifest: a warning, an error only with Strict.
+				if err != nil || len(rep.Problems) != 0 || len(rep.Warnings) != 1 || !strings.HasPrefix(rep.Warnings[0], tt.problem) {
+					t.Errorf("verify: %v, problems %q, warnings %q; want no error and one warning starting with %q", err, rep.Problems, rep.Warnings, tt.problem)
+				}
+				_, err = pipeline.Verify(c.ctx, c.b, pipeline.VerifyOptions{Strict: true})
+			} else if len(rep.Problems) != 1 || !strings.HasPrefix(rep.Problems[0], tt.problem) {
 				t.Errorf("problems %q, want exactly one starting with %q", rep.Problems, tt.problem)
 			}
+			wantErrContains(t, err, pipeline.ErrVerify, tt.problem)
 
 			tg := c.newTarget()
 			_, err = c.restore(tg, pipeline.RestoreOptions{Selector: plan.Selector{Names: []string{"audit"}}, Parallelism: 1})

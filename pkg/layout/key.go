@@ -124,6 +124,26 @@ func (n Naming) TopicPrefix(topic string) string {
 	return topic + "/"
 }
 
+// ErrInvalidTopicsDir means a topics dir cannot name a folder of object keys.
+var ErrInvalidTopicsDir = errors.New("invalid topics dir")
+
+// CheckTopicsDir refuses a topics dir that names no folder ("" or only
+// slashes) or holds an empty, "." or ".." path segment: such keys would not
+// stay under the bucket prefix, or would be escaped by a store into another
+// name ("..__0x2f__x"). Errors wrap ErrInvalidTopicsDir.
+func CheckTopicsDir(dir string) error {
+	d := cleanDir(dir)
+	if d == "" {
+		return fmt.Errorf("%w: %q names no folder (Confluent's default is %q)", ErrInvalidTopicsDir, dir, DefaultTopicsDir)
+	}
+	for _, seg := range strings.Split(d, "/") {
+		if seg == "" || seg == "." || seg == ".." {
+			return fmt.Errorf("%w: %q: path segment %q is not allowed", ErrInvalidTopicsDir, dir, seg)
+		}
+	}
+	return nil
+}
+
 // cleanDir drops the slashes around a topics dir so "topics/" and "topics" name the same folder.
 func cleanDir(dir string) string {
 	return strings.Trim(dir, "/")

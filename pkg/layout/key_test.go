@@ -299,3 +299,19 @@ func TestSortObjectsTotalOrder(t *testing.T) {
 		t.Errorf("SortObjects mismatch (-want +got):\n%s", diff)
 	}
 }
+
+func TestCheckTopicsDir(t *testing.T) {
+	for _, tc := range []struct {
+		dir string
+		ok  bool
+	}{
+		{"topics", true}, {"topics/", true}, {"/a/b/", true}, {"kafka.v2", true},
+		{"", false}, {"/", false}, {"..", false}, {"../x", false}, {"a/../b", false},
+		{"./x", false}, {"a//b", false}, {"a/.", false},
+	} {
+		err := CheckTopicsDir(tc.dir)
+		if (err == nil) != tc.ok || (err != nil && !errors.Is(err, ErrInvalidTopicsDir)) {
+			t.Errorf("CheckTopicsDir(%q) = %v, want ok=%v", tc.dir, err, tc.ok)
+		}
+	}
+}

@@ -46,6 +46,7 @@ type goldenVersion struct {
 
 var goldenVersions = []goldenVersion{
 	{version: "1.0", chains: goldenChainsV1},
+	{version: "1.1", chains: goldenChainsV11},
 }
 
 func utc(s string) time.Time {

@@ -21,7 +21,10 @@ import (
 
 // FormatVersion is the manifest version kferry writes (major.minor). Readers
 // refuse an unknown major version and accept newer minors.
-const FormatVersion = "1.0"
+//
+// 1.1 added Topic.DeletedIn; a 1.0 manifest reads as one whose topics all
+// still existed.
+const FormatVersion = "1.1"
 
 // Prefix is the folder of the bucket that holds manifests.
 const Prefix = "_kferry/backups/"
@@ -62,7 +65,14 @@ type Topic struct {
 	// Configs holds the topic's non-default configs (cleanup.policy, retention.ms…).
 	Configs   map[string]string `json:"configs,omitempty"`
 	Partition []Partition       `json:"partition_details"`
+	// DeletedIn is the id of the first backup that found the topic gone from
+	// the cluster (since format 1.1; empty: it existed at this backup). Its
+	// data stays in the backup; restore skips it unless asked.
+	DeletedIn string `json:"deleted_in,omitempty"`
 }
+
+// Deleted reports whether the topic was gone from the cluster by this backup.
+func (t *Topic) Deleted() bool { return t.DeletedIn != "" }
 
 // Partition is the backed-up part of one partition.
 type Partition struct {

@@ -49,7 +49,9 @@ const checkListings = 3
 // is on another file system than $TMPDIR. A local folder that does not exist is
 // ErrBucketNotFound. s3 buckets retry the store's transient faults and time out
 // stalled connections (S3MaxAttempts, DefaultStallTimeout; docs/faults.md).
-// Errors never show the values of credential-like URL parameters.
+// A URL that carries credentials (user:password@, also in endpoint=, or a
+// credential-like parameter) is ErrBadURL, and errors show URLs only as Redact
+// gives them.
 func Open(ctx context.Context, raw string) (*blob.Bucket, error) {
 	return OpenWith(ctx, raw, Options{})
 }
@@ -249,60 +251,6 @@ func rootCause(err error) string {
 
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
 
-// scrubbed is an error whose message had secrets taken out; errors.Is and
-// errors.As still see the original chain.
-type scrubbed struct {
-	msg string
-	err error
-}
-
-func (e *scrubbed) Error() string { return e.msg }
-func (e *scrubbed) Unwrap() error { return e.err }
-
-// scrub returns err on one line, with every URL of urls replaced by its redacted
-// form and the values of credential-like parameters in them removed, so that an
-// error made from a URL never shows a secret.
-func scrub(err error, urls ...string) error {
-	msg := err.Error()
-	clean := strings.NewReplacer("\r\n", " ", "\n", " ", "\r", " ").Replace(msg)
-	for _, raw := range urls {
-		clean = strings.ReplaceAll(clean, raw, Redact(raw))
-		for _, v := range secretValues(raw) {
-			clean = strings.ReplaceAll(clean, v, "REDACTED")
-			clean = strings.ReplaceAll(clean, url.QueryEscape(v), "REDACTED")
-		}
-	}
-	if clean == msg {
-		return err
-	}
-	return &scrubbed{msg: clean, err: err}
-}
-
-// secretValues returns the non-empty values of raw's credential-like parameters.
-func secretValues(raw string) []string {
-	var out []string
-	rawQuery := raw
-	if i := strings.IndexByte(raw, '?'); i >= 0 {
-		rawQuery = raw[i+1:]
-	}
-	for _, pair := range strings.Split(rawQuery, "&") {
-		k, v, ok := strings.Cut(pair, "=")
-		if !ok || v == "" || !isSecretParam(k) {
-			continue
-		}
-		out = append(out, v)
-		if dec, err := url.QueryUnescape(v); err == nil && dec != v {
-			out = append(out, dec)
-		}
-	}
-	if u, err := url.Parse(raw); err == nil && u.User != nil {
-		if p, ok := u.User.Password(); ok && p != "" {
-			out = append(out, p)
-		}
-	}
-	return out
-}
-
 func parse(raw string) (*url.URL, error) {
 	if raw == "" {
 		return nil, fmt.Errorf("%w: empty; give s3://bucket/prefix, gs://, azblob://, file:///dir or a local path", ErrBadURL)
@@ -310,57 +258,26 @@ func parse(raw string) (*url.URL, error) {
 	if !strings.Contains(raw, "://") {
 		abs, err := filepath.Abs(raw)
 		if err != nil {
-			return nil, fmt.Errorf("%w: %s: %v", ErrBadURL, raw, err)
+			return nil, fmt.Errorf("%w: %s: %v", ErrBadURL, Redact(raw), err)
 		}
 		return &url.URL{Scheme: "file", Path: filepath.ToSlash(abs)}, nil
 	}
 	u, err := url.Parse(raw)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s", ErrBadURL, Redact(raw))
+		return nil, fmt.Errorf("%w: %s: not a URL (check its %%-escapes)", ErrBadURL, Redact(raw))
 	}
 	switch u.Scheme {
 	case "s3", "gs", "azblob", "file", "mem":
 	default:
 		return nil, fmt.Errorf("%w: scheme %q not supported; use s3, gs, azblob, file or mem", ErrBadURL, u.Scheme)
 	}
-	if u.User != nil {
-		return nil, fmt.Errorf("%w: %s carries credentials; pass them through the environment (AWS_ACCESS_KEY_ID, ...) instead", ErrBadURL, Redact(raw))
+	if err := refuseCredentials(raw, u.Scheme); err != nil {
+		return nil, err
+	}
+	if u.Fragment != "" || strings.HasSuffix(raw, "#") {
+		// gocloud would drop it silently, and with it the end of a path
+		// holding a '#'.
+		return nil, fmt.Errorf("%w: %s: a bucket URL takes no #fragment (write a '#' in a path as %%23)", ErrBadURL, Redact(raw))
 	}
 	return u, nil
-}
-
-// secretParams are URL query parameters whose values must never be shown.
-var secretParams = map[string]bool{"secret_key_path": true, "access_key": true, "secret_key": true, "token": true, "sig": true, "x-amz-signature": true, "x-amz-credential": true, "x-amz-security-token": true}
-
-// Redact returns raw fit for logs, errors and reports: userinfo removed and the
-// values of credential-like query parameters replaced.
-func Redact(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil || u.Scheme == "" {
-		if strings.Contains(raw, "@") || len(secretValues(raw)) > 0 {
-			return "<unparsable URL>"
-		}
-		return raw
-	}
-	if u.User != nil {
-		u.User = url.User("REDACTED")
-	}
-	// Work on the raw query, so that the rest of it reads as the user wrote it and
-	// a value with a broken escape (which url.Values would drop) is redacted too.
-	pairs := strings.Split(u.RawQuery, "&")
-	for i, pair := range pairs {
-		if k, _, ok := strings.Cut(pair, "="); ok && isSecretParam(k) {
-			pairs[i] = k + "=REDACTED"
-		}
-	}
-	u.RawQuery = strings.Join(pairs, "&")
-	return u.String()
-}
-
-func isSecretParam(rawKey string) bool {
-	k, err := url.QueryUnescape(rawKey)
-	if err != nil {
-		k = rawKey
-	}
-	return secretParams[strings.ToLower(k)]
 }

@@ -45,7 +45,7 @@ func TestBackupCLI(t *testing.T) {
 		t.Parallel()
 		_, brokers := newCluster(t, nil)
 		r := kferry(t, runOpts{}, "restore", "--from", url, "--brokers", brokers, "--backup", "20000101T000000.000Z")
-		wantError(t, r, 1, "no backup", "20000101T000000.000Z")
+		wantError(t, r, 2, "no backup 20000101T000000.000Z in "+url, "kferry ls") // a usage error (issue 16.11)
 		wantNoTopics(t, brokers)
 	})
 	t.Run("too few target partitions", func(t *testing.T) {
@@ -118,13 +118,22 @@ func TestBackupCLI(t *testing.T) {
 			t.Parallel()
 			damaged := copyDir(t, dir)
 			tc.damage(t, filepath.Join(damaged, filepath.FromSlash(victim)))
+			if tc.kind == "extra" {
+				// An object in no manifest is a warning; --strict fails on it.
+				// Restore reads the manifest's objects only.
+				extra := strings.Replace(victim, ".kfr", "1.kfr", 1)
+				r := kferry(t, runOpts{}, "verify", "file://"+damaged)
+				mustSucceed(t, r)
+				if !strings.Contains(r.stdout, "warning: object "+extra+" ") {
+					t.Errorf("verify does not warn about the extra object:\n%s", r)
+				}
+				wantError(t, kferry(t, runOpts{}, "verify", "--strict", "file://"+damaged), 1, "verification failed", "--strict", extra)
+				return
+			}
 			r := kferry(t, runOpts{}, "verify", "file://"+damaged)
 			wantError(t, r, 1, "verification failed", tc.kind, strings.TrimSuffix(victim, ".kfr"))
 			if !strings.Contains(r.stdout, "problem: "+tc.kind) {
 				t.Errorf("verify does not list the %s object:\n%s", tc.kind, r)
-			}
-			if tc.kind == "extra" {
-				return // restore reads the manifest's objects only
 			}
 			target, brokers := newCluster(t, nil)
 			r = kferry(t, runOpts{}, "restore", "--from", "file://"+damaged, "--brokers", brokers)

@@ -279,3 +279,25 @@ func writeFile(t *testing.T, path, body string) {
 		t.Fatal(err)
 	}
 }
+
+// TestSASLWithoutMechanism (issue 16.10): SASL credentials without
+// --sasl-mechanism are a usage error, not a silent unauthenticated run against
+// a listener that happens to take one (this cluster has no SASL).
+func TestSASLWithoutMechanism(t *testing.T) {
+	t.Parallel()
+	c, brokers := newCluster(t, map[string]int32{"t": 1})
+	produce(t, c, "t", 0, 3)
+	bucket, dir := fileURL(t)
+	r := kferry(t, runOpts{env: []string{"KFERRY_SASL_PASSWORD=pw-e2e"}}, "export", "--brokers", brokers, "--topics", "t", "--to", bucket, "--sasl-username", "kferry")
+	wantError(t, r, 2, "--sasl-username and --sasl-password given without --sasl-mechanism", "plain|scram-sha-256|scram-sha-512")
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Errorf("export wrote %d entries before the usage error", len(entries))
+	}
+	r = kferry(t, runOpts{}, "config", "check", "--brokers", brokers, "--sasl-username", "kferry", "--sasl-password", "pw-e2e")
+	wantError(t, r, 2, "--sasl-mechanism")
+	if strings.Contains(r.stdout, "ok") || strings.Contains(r.stdout+r.stderr, "pw-e2e") {
+		t.Errorf("config check: want no ok and no password\n%s", r)
+	}
+	r = kferry(t, runOpts{}, "migrate", "--source-brokers", brokers, "--target-brokers", brokers, "--target-sasl-username", "kferry", "--target-sasl-password", "pw-e2e", "--topics", "t", "--via", bucket, "--rename", "t=t2")
+	wantError(t, r, 2, "--target-sasl-mechanism plain|scram-sha-256|scram-sha-512")
+}

@@ -2,12 +2,17 @@ package e2e
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/kferry/kferry/pkg/record"
 )
 
 // TestLsAndCat exports what kcat produced to S3 and inspects the bucket: ls shows
@@ -131,4 +136,47 @@ func TestLsAndCat(t *testing.T) {
 		r = kferry(t, runOpts{env: rootEnv()}, "cat", objURL("topics/inspect/partition=2/inspect+2+0000000099.json"))
 		wantError(t, r, 1, "inspect+2+0000000099.json")
 	})
+}
+
+// TestCatNative (issue 16.13): cat of a native backup object prints each
+// record's own offset, timestamp and timestamp type.
+func TestCatNative(t *testing.T) {
+	t.Parallel()
+	c, brokers := newCluster(t, map[string]int32{"stamped": 1})
+	base := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	var recs []record.Record
+	for i := range 3 {
+		recs = append(recs, record.Record{Topic: "stamped", Key: []byte("k"), Value: []byte(`{"i":` + strconv.Itoa(i) + `}`), Timestamp: base.Add(time.Duration(i) * time.Second)})
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := c.Produce(ctx, recs); err != nil {
+		t.Fatal(err)
+	}
+	url, _ := fileURL(t)
+	mustSucceed(t, kferry(t, runOpts{}, "backup", "--brokers", brokers, "--to", url))
+	r := kferry(t, runOpts{}, "cat", url+"/topics/stamped/partition=0/stamped+0+0000000000.kfr")
+	mustSucceed(t, r)
+	type line struct {
+		Offset        int64  `json:"offset"`
+		Timestamp     *int64 `json:"timestamp"`
+		TimestampType string `json:"timestamp_type"`
+	}
+	var got []line
+	sc := bufio.NewScanner(strings.NewReader(r.stdout))
+	for sc.Scan() {
+		var l line
+		if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
+			t.Fatalf("cat line %q: %v", sc.Text(), err)
+		}
+		got = append(got, l)
+	}
+	var want []line
+	for i := range 3 {
+		ms := base.Add(time.Duration(i) * time.Second).UnixMilli()
+		want = append(want, line{Offset: int64(i), Timestamp: &ms, TimestampType: "CreateTime"})
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("cat (-want +got):\n%s\n%s", diff, r)
+	}
 }

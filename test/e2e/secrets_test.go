@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -120,6 +121,102 @@ func TestSecretsNeverShown(t *testing.T) {
 				first, _, _ := strings.Cut(text, "\n")
 				t.Errorf("a secret (%d chars) appears in %q", len(s), first)
 			}
+		}
+	}
+}
+
+// TestSecretsInURLsNeverShown (issue 16.9): every command that takes a bucket
+// URL refuses one that carries credentials (user:password@, also inside
+// endpoint=, escaped or not; access_key_id/secret_access_key, tokens and
+// signatures as parameters) with a one-line usage error that does not echo
+// them, and a URL with an unknown parameter fails without showing its value.
+// A URL whose hidden value is allowed (fileblob's secret_key_path) is shown
+// redacted in logs, summaries and --report files of runs that succeed.
+func TestSecretsInURLsNeverShown(t *testing.T) {
+	t.Parallel()
+	const secret = "Url-S3cret-81d4a"
+	dir := t.TempDir()
+	folder := filepath.Join(dir, "bucket")
+	shapes := []struct {
+		name, url, fragment string
+	}{
+		{"userinfo", "s3://AKIAEXAMPLE:" + secret + "@b/p", "carries credentials"},
+		{"userinfo in endpoint", "s3://b/p?region=us-east-1&endpoint=http://u:" + secret + "@127.0.0.1:1&use_path_style=true", "user:password@ in endpoint="},
+		{"escaped userinfo in endpoint", "s3://b/p?region=us-east-1&endpoint=" + url.QueryEscape("http://u:"+secret+"@127.0.0.1:1"), "user:password@ in endpoint="},
+		{"key parameters", "s3://b/p?region=us-east-1&access_key_id=AKIAEXAMPLE&secret_access_key=" + secret, "secret_access_key="},
+		{"escaped key parameter", "s3://b/p?region=us-east-1&secret%5Fkey=" + url.QueryEscape(secret+"/+"), "AWS chain"},
+		{"file secret", "file://" + folder + "?secret=" + secret, "carries credentials"},
+		{"file unknown parameter", "file://" + folder + "?note=" + secret, `"note"`},
+		{"gs token", "gs://b/p?access_token=" + secret, "application default credentials"},
+		{"azblob userinfo", "azblob://acct:" + secret + "@c/p", "AZURE_STORAGE_KEY"},
+		{"azblob sas", "azblob://c/p?sv=2022-11-02&sig=" + secret, "sig="},
+	}
+	// Nothing listens on the brokers: every URL must be refused before Kafka is asked.
+	const brokers = "127.0.0.1:1"
+	var places []string
+	for _, sh := range shapes {
+		report := filepath.Join(dir, strings.ReplaceAll(sh.name, " ", "-")+".json")
+		object := sh.url
+		if i := strings.IndexByte(object, '?'); i >= 0 {
+			object = object[:i] + "/topics/t/partition=0/t+0+0000000000.json" + object[i:]
+		} else {
+			object += "/topics/t/partition=0/t+0+0000000000.json"
+		}
+		for _, args := range [][]string{
+			{"export", "--brokers", brokers, "--topics", "t", "--to", sh.url, "--report", report},
+			{"import", "--brokers", brokers, "--from", sh.url, "--report", report},
+			{"backup", "--brokers", brokers, "--to", sh.url, "--report", report},
+			{"restore", "--brokers", brokers, "--from", sh.url, "--report", report},
+			{"restore", "--follow", "--brokers", brokers, "--from", sh.url},
+			{"migrate", "--source-brokers", brokers, "--target-brokers", brokers, "--topics", "t", "--via", sh.url, "--report", report},
+			{"verify", sh.url},
+			{"ls", sh.url, "--json"},
+			{"cat", object},
+			{"--log-level", "debug", "--log-format", "json", "export", "--brokers", brokers, "--topics", "t", "--to", sh.url},
+		} {
+			r := kferry(t, runOpts{timeout: 30 * time.Second}, args...)
+			label := args[0]
+			if args[1] == "--follow" || args[0] == "--log-level" {
+				label = strings.Join(args[:2], " ")
+			}
+			t.Run(sh.name+"/"+label, func(t *testing.T) { wantError(t, r, 2, "bad bucket URL", sh.fragment) })
+			places = append(places, r.stdout, r.stderr)
+		}
+		if body, err := os.ReadFile(report); err == nil {
+			places = append(places, string(body))
+		}
+	}
+
+	// A hidden value that is allowed: runs that succeed show the URL redacted.
+	c, brokersUp := newCluster(t, map[string]int32{"t": 2})
+	produce(t, c, "t", 0, 5)
+	keyFile := writeSecretFile(t, dir, "signing-"+secret+".key", "hmac key")
+	signed := "?base_url=http://127.0.0.1/&secret_key_path=" + url.QueryEscape(keyFile)
+	exported, backups := "file://"+folder+"-export"+signed, "file://"+folder+"-backup"+signed
+	debug := []string{"--log-level", "debug", "--log-format", "json"}
+	for _, args := range [][]string{
+		{"export", "--brokers", brokersUp, "--topics", "t", "--to", exported, "--report", filepath.Join(dir, "ok-export.json")},
+		{"backup", "--brokers", brokersUp, "--topics", "t", "--to", backups, "--report", filepath.Join(dir, "ok-backup.json")},
+		{"ls", exported},
+		{"ls", backups, "--json"},
+		{"verify", backups, "--brokers", brokersUp},
+		{"restore", "--brokers", brokersUp, "--from", backups, "--rename", "t=t2", "--report", filepath.Join(dir, "ok-restore.json")},
+		{"import", "--brokers", brokersUp, "--from", exported, "--rename", "t=t3", "--report", filepath.Join(dir, "ok-import.json")},
+	} {
+		r := kferry(t, runOpts{}, append(debug, args...)...)
+		mustSucceed(t, r)
+		places = append(places, r.stdout, r.stderr)
+		shows := args[0] != "verify" && !(args[0] == "ls" && len(args) == 2) // these print no URL
+		if shows && !strings.Contains(r.stdout+r.stderr, "secret_key_path=REDACTED") {
+			t.Errorf("kferry %s: the bucket URL is not shown redacted:\n%s", args[0], r)
+		}
+	}
+	for _, name := range []string{"ok-export", "ok-backup", "ok-restore", "ok-import"} {
+		places = append(places, string(readFile(t, filepath.Join(dir, name+".json"))))
+	}
+	for _, text := range places {
+		if strings.Contains(text, secret) || strings.Contains(text, url.QueryEscape(secret)) {
+			t.Errorf("the secret appears in:\n%s", strings.ReplaceAll(text, secret, "<SECRET>"))
 		}
 	}
 }

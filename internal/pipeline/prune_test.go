@@ -1,0 +1,100 @@
+package pipeline_test
+
+import (
+	"errors"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/kferry/kferry/internal/pipeline"
+	"github.com/kferry/kferry/pkg/manifest"
+)
+
+// TestPrune (issue 16.12): prune lists the backup objects and temporary files
+// that no manifest lists, deletes them only with Delete, and leaves alone what
+// a manifest lists, what is not a backup's, objects of a topic an export wrote
+// and objects younger than MinAge. A bucket without manifests is refused.
+func TestPrune(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, "mem")
+	if _, err := pipeline.Prune(e.ctx, e.b, pipeline.PruneOptions{Logger: discardLogger()}); !errors.Is(err, manifest.ErrNoBackup) {
+		t.Errorf("prune of a bucket without backups: %v, want ErrNoBackup", err)
+	}
+	e.createTopic("p", 1)
+	e.produce(mkRecs("p", 0, 10)...)
+	m := e.mustBackup(pipeline.BackupOptions{FlushSize: 3})
+	listed := manifestObjects(m)
+	body, err := e.b.ReadAll(e.ctx, "topics/p/partition=0/p+0+0000000003.kfr")
+	if err != nil {
+		t.Fatal(err)
+	}
+	orphan, temp := "topics/p/partition=0/p+0+0000000005.kfr", "topics/lineage=2/p/partition=0/p+0+0000000007.kfr.5a6b7c.tmp"
+	e.put(map[string]string{
+		orphan: string(body), temp: "partial",
+		"notes.txt":                               "not kferry's",
+		"topics/p/partition=0/p+0+00001.json":     "{}",
+		"_kferry/topics/q.json":                   `{"topic":"q"}`,
+		"topics/q/partition=0/q+0+0000000000.kfr": "an export's",
+	})
+	later := func() time.Time { return time.Now().Add(2 * time.Hour) }
+	keys := func(us []pipeline.UnlistedObject) []string {
+		var out []string
+		for _, u := range us {
+			out = append(out, u.Key)
+		}
+		return out
+	}
+	kept := func(ks []pipeline.KeptObject) []string {
+		var out []string
+		for _, k := range ks {
+			out = append(out, k.Key)
+		}
+		return out
+	}
+	wantKept := []string{"_kferry/topics/q.json", "notes.txt", "topics/p/partition=0/p+0+00001.json", "topics/q/partition=0/q+0+0000000000.kfr"}
+
+	// Young objects are kept: a running backup may be writing them.
+	rep, err := pipeline.Prune(e.ctx, e.b, pipeline.PruneOptions{MinAge: time.Hour, Delete: true, Logger: discardLogger()})
+	if err != nil || len(rep.Candidates) != 0 || rep.Deleted != 0 || len(rep.Kept) != 6 {
+		t.Errorf("prune of young objects: %v, candidates %q, %d deleted, kept %q; want none, 0 and 6", err, keys(rep.Candidates), rep.Deleted, kept(rep.Kept))
+	}
+
+	// A dry run lists what it would delete and deletes nothing.
+	rep, err = pipeline.Prune(e.ctx, e.b, pipeline.PruneOptions{MinAge: time.Hour, Now: later, Logger: discardLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := keys(rep.Candidates), []string{temp, orphan}; !slices.Equal(got, want) || rep.CandidateBytes != int64(len(body)+len("partial")) || rep.Deleted != 0 {
+		t.Errorf("dry run: candidates %q (%d bytes), %d deleted; want %q (%d bytes), none", got, rep.CandidateBytes, rep.Deleted, want, len(body)+7)
+	}
+	if got := kept(rep.Kept); !slices.Equal(got, wantKept) {
+		t.Errorf("dry run kept %q, want %q", got, wantKept)
+	}
+	if ok, _ := e.b.Exists(e.ctx, orphan); !ok {
+		t.Errorf("the dry run deleted %s", orphan)
+	}
+
+	rep, err = pipeline.Prune(e.ctx, e.b, pipeline.PruneOptions{MinAge: time.Hour, Now: later, Delete: true, Logger: discardLogger()})
+	if err != nil || rep.Deleted != 2 {
+		t.Fatalf("prune --delete: %v, %d deleted; want 2", err, rep.Deleted)
+	}
+	left := e.rawObjects()
+	for _, k := range []string{orphan, temp} {
+		if _, ok := left[k]; ok {
+			t.Errorf("%s is still there", k)
+		}
+	}
+	for _, k := range append(wantKept, manifest.Key(m.ID)) {
+		if _, ok := left[k]; !ok {
+			t.Errorf("prune deleted %s", k)
+		}
+	}
+	for k := range listed {
+		if _, ok := left[k]; !ok {
+			t.Errorf("prune deleted %s, which the manifest lists", k)
+		}
+	}
+	if rep, err := pipeline.Verify(e.ctx, e.b, pipeline.VerifyOptions{}); err != nil || len(rep.Unlisted) != len(wantKept) {
+		t.Errorf("verify after prune: %v, unlisted %+v; want only the kept ones", err, rep.Unlisted)
+	}
+}
