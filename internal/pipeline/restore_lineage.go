@@ -78,6 +78,8 @@ func checkLineages(ctx context.Context, kc *kafka.Client, m *manifest.Manifest, 
 	return nil
 }
 
+// checkTopicLineage is checkLineages for topic t restored into target, whose
+// partitions' progress is done.
 func checkTopicLineage(ctx context.Context, kc *kafka.Client, m *manifest.Manifest, t *manifest.Topic, target string, done map[int32]kafka.GroupOffset, log *slog.Logger) error {
 	var stale []int32
 	for p, off := range done {
