@@ -227,9 +227,15 @@ every --poll-interval), each resuming where the previous ended, with one
 progress group (--group, default kferry-restore-follow-<hash of bucket URL,
 selection and renames>), so every record is written once. Group offsets are
 translated as their records arrive; groups with consumers on the target are
-left alone. SIGTERM or SIGINT finish the transaction in flight and exit 0. A
-standby may start before the first backup: a local folder that does not exist
-yet is created and watched (a missing cloud bucket is still an error).
+left alone. Partitions added at the source are added to the standby's topics.
+A source topic deleted and recreated (a new lineage in the backup) stops the
+standby while its topic holds the old lineage's records: delete that topic and
+start again, and the new lineage is restored from its start. A failed round is
+retried at the next poll; 5 failures in a row (as for backup --follow), or one
+that retrying cannot cure, end the run. SIGTERM or SIGINT finish the
+transaction in flight and exit 0. A standby may start before the first backup:
+a local folder that does not exist yet is created and watched (a missing cloud
+bucket is still an error).
 
 Exit status: 0 done, 1 failed, 2 usage error.` + envHelp,
 		Example: `  kferry restore --from s3://bucket/kafka?region=eu-west-1 --brokers target:9092

@@ -41,6 +41,7 @@ func ExitCode(err error) int {
 		errors.Is(err, layout.ErrInvalidTopicsDir),
 		errors.Is(err, format.ErrUnknownFormat),
 		errors.Is(err, store.ErrBadURL),
+		errors.Is(err, pipeline.ErrBackupBucket),  // import pointed at a backup: kferry restore reads it
 		errors.Is(err, pipeline.ErrUnknownBackup), // --backup names no backup of the bucket
 		isCobraUsage(err):
 		return ExitUsage

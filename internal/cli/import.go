@@ -39,6 +39,7 @@ type importOptions struct {
 	shutdownTimeout   time.Duration
 	metricsAddr       string
 	deleteImported    bool
+	contiguous        bool
 }
 
 func newImportCmd(g *globals) *cobra.Command {
@@ -51,6 +52,10 @@ and writes each source partition's records in offset order into the same
 partition number of the target topic, with keys and headers where their .keys
 and .headers objects exist. Target topics are checked (partition count, empty)
 and created if missing before any record is written.
+
+A bucket that holds kferry backups (manifests under _kferry/backups/) is
+refused: restore it with kferry restore, which follows deleted and recreated
+topics (lineages) and checks every object.
 
 Exactly once: each object's records are written in one Kafka transaction
 together with the import's progress, the next source offset, committed to the
@@ -79,6 +84,15 @@ source partition (topic, p) belongs to shard FNV-1a("topic\x00p") mod N. Start N
 copies with shards 0/N … N-1/N and the same --group; each partition is then
 imported by exactly one of them. Restart a copy with its own shard, and never
 run two copies of one shard at once (both could import the same object).
+
+Objects of one partition may overlap (exports with different rotations into
+one bucket). kferry's export writes, beside each JSON or bytes object, an
+offsets record (_kferry/offsets/…) that lists its records' offsets, so import
+skips exactly the records it already wrote. Objects without one (the
+Confluent connector, older kferry) are counted from their start offset, which
+is exact only where the topic had no transactions and no compaction: such an
+object that overlaps another is refused, naming both, unless
+--contiguous-offsets states that the topic had neither.
 
 --rename follows Kafka Connect's RegexRouter: the regex must match the whole
 topic; the replacement uses Java syntax ($1, ${name}, \$ for a dollar).
@@ -129,6 +143,7 @@ Exit status: 0 done, 1 failed, 2 usage error.` + envHelp,
 	fs.DurationVar(&o.holeWait, "hole-wait", pipeline.DefaultHoleWait, "with --follow: how long to wait for a missing object at an offset hole before going past it")
 	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", pipeline.DefaultShutdownTimeout, "with --follow: how long SIGTERM/SIGINT may take to finish the transaction in flight")
 	fs.StringVar(&o.metricsAddr, "metrics-addr", "", "with --follow: serve Prometheus /metrics, /healthz and /readyz on host:port (e.g. 127.0.0.1:9465)")
+	fs.BoolVar(&o.contiguous, "contiguous-offsets", false, "the source topics had no transactions and no compaction: records of objects without an offsets record are at start offset + index, so their overlaps can be skipped exactly")
 	fs.BoolVar(&o.deleteImported, "delete-imported", false, "delete each object (and its .keys/.headers) once its records and the progress are committed: a staging bucket that does not grow")
 	return cmd
 }
@@ -191,6 +206,7 @@ func runImport(ctx context.Context, g *globals, o *importOptions) error {
 		CreateTopics: o.createTopics, ReplicationFactor: int16(o.replicationFactor), Append: o.appendTo,
 		Parallelism: o.parallelism, HoleWait: o.holeWait, Key: key, Producer: kafka.WriterOptions{Compression: o.compression},
 		Group: group, AtLeastOnce: o.atLeastOnce, Shard: shard, Logger: log, DeleteImported: o.deleteImported,
+		ContiguousOffsets: o.contiguous,
 	}
 	if o.follow {
 		return runImportFollow(ctx, g, o, kc, b, iopts)

@@ -91,6 +91,9 @@ Every Kafka flag exists per side (--source-tls, --target-sasl-mechanism, ...;
 KFERRY_SOURCE_SASL_PASSWORD, KFERRY_TARGET_SASL_PASSWORD), and --source-profile
 and --target-profile take a side's settings from a --config profile.
 
+A one-shot migration or a cutover stopped by a signal exits 1 saying how many
+offsets per partition are not on the target yet; run the same command again.
+
 Exit status: 0 done (or stopped by a signal with --follow), 1 failed or
 interrupted, 2 usage error.` + envHelp,
 		Example: `  kferry migrate --source-brokers old:9092 --target-brokers new:9092 --topics orders,payments \

@@ -32,7 +32,6 @@ func (c *Client) ClusterID(ctx context.Context) (string, error) {
 // TopicDetails is a topic's shape and its explicitly set configs.
 type TopicDetails struct {
 	TopicInfo
-	ID      string
 	Configs map[string]string
 }
 
@@ -60,8 +59,7 @@ func (c *Client) DescribeTopics(ctx context.Context, topics []string) (map[strin
 			rf = max(rf, len(p.Replicas))
 		}
 		out[name] = TopicDetails{
-			TopicInfo: TopicInfo{Name: name, Partitions: len(t.Partitions), ReplicationFactor: rf, Internal: t.IsInternal},
-			ID:        fmt.Sprintf("%x", t.ID[:]),
+			TopicInfo: TopicInfo{Name: name, Partitions: len(t.Partitions), ReplicationFactor: rf, Internal: t.IsInternal, ID: fmt.Sprintf("%x", t.ID[:])},
 			Configs:   map[string]string{},
 		}
 	}
@@ -406,4 +404,28 @@ func fetchStableOnce(ctx context.Context, cl *kgo.Client, group string, parts []
 		}
 	}
 	return unstable, nil
+}
+
+// GrowPartitions makes topic have at least total partitions (kafka-topics
+// --alter --partitions), and reports whether it added any. A topic that has
+// that many already is left alone.
+func (c *Client) GrowPartitions(ctx context.Context, topic string, total int) (bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.timeout())
+	defer cancel()
+	var resps kadm.CreatePartitionsResponses
+	err := retriable(ctx, c.cfg.timeout(), func() (err error) {
+		if resps, err = c.adm.UpdatePartitions(ctx, total, topic); err == nil {
+			err = resps.Error()
+		}
+		return err
+	})
+	if errors.Is(err, kerr.InvalidPartitions) {
+		// The topic has total partitions or more (partitions cannot be
+		// removed, so asking for fewer is refused the same way).
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("grow %s to %d partitions: %w", topic, total, err)
+	}
+	return true, nil
 }

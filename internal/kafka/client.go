@@ -181,6 +181,8 @@ type TopicInfo struct {
 	Partitions        int
 	ReplicationFactor int
 	Internal          bool
+	// ID is the topic id (hex): a topic deleted and recreated gets another.
+	ID string
 }
 
 // TopicExists reports whether the cluster has topic, without the retries an
@@ -223,9 +225,41 @@ func (c *Client) Topics(ctx context.Context) (map[string]TopicInfo, error) {
 		for _, p := range t.Partitions {
 			rf = max(rf, len(p.Replicas))
 		}
-		out[name] = TopicInfo{Name: name, Partitions: len(t.Partitions), ReplicationFactor: rf, Internal: t.IsInternal}
+		out[name] = TopicInfo{Name: name, Partitions: len(t.Partitions), ReplicationFactor: rf, Internal: t.IsInternal, ID: topicID(t.ID)}
 	}
 	return out, nil
+}
+
+// TopicIDs returns the ids of those of topics that exist now.
+func (c *Client) TopicIDs(ctx context.Context, topics []string) (map[string]string, error) {
+	if len(topics) == 0 {
+		return map[string]string{}, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.timeout())
+	defer cancel()
+	var td kadm.TopicDetails
+	err := retriable(ctx, c.cfg.timeout(), func() (err error) {
+		td, err = c.adm.ListTopicsWithInternal(ctx, topics...)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("describe topics: %w", err)
+	}
+	out := map[string]string{}
+	for name, t := range td {
+		if t.Err == nil {
+			out[name] = topicID(t.ID)
+		}
+	}
+	return out, nil
+}
+
+// topicID is a topic id in hex, "" for none (a broker without topic ids).
+func topicID(id [16]byte) string {
+	if id == [16]byte{} {
+		return ""
+	}
+	return fmt.Sprintf("%x", id[:])
 }
 
 // PartitionRange is one partition and the offsets [Start, End) to move.

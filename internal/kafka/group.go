@@ -28,6 +28,9 @@ func (tp TopicPartition) String() string { return fmt.Sprintf("%s/%d", tp.Topic,
 // Batch is what one poll delivered for one partition.
 type Batch struct {
 	TopicPartition
+	// TopicID is the id (hex) of the topic the records come from, "" when the
+	// broker does not say (before Kafka 3.1).
+	TopicID string
 	// Records are the data records in offset order (transaction markers and
 	// aborted records left out). They belong to the receiver: the reader does
 	// not reuse them.
@@ -263,26 +266,36 @@ func (g *GroupReader) Poll(ctx context.Context, fn func(Batch) error, onTransien
 		return ferr
 	}
 	var err error
-	fetches.EachPartition(func(ftp kgo.FetchTopicPartition) {
-		if err != nil || len(ftp.Records) == 0 {
-			return
-		}
-		b := Batch{TopicPartition: TopicPartition{ftp.Topic, ftp.Partition}}
-		recs := make([]record.Record, 0, len(ftp.Records))
-		for _, kr := range ftp.Records {
-			b.Next = kr.Offset + 1
-			if kr.Attrs.IsControl() {
-				continue
+	fetches.EachTopic(func(ft kgo.FetchTopic) {
+		id := topicID(ft.TopicID)
+		for _, fp := range ft.Partitions {
+			if err == nil {
+				err = deliver(kgo.FetchTopicPartition{Topic: ft.Topic, FetchPartition: fp}, id, fn)
 			}
-			recs = append(recs, fromKgo(kr))
 		}
-		b.Records = make([]*record.Record, len(recs))
-		for i := range recs {
-			b.Records[i] = &recs[i]
-		}
-		err = fn(b)
 	})
 	return err
+}
+
+// deliver hands one fetched partition's records to fn as a Batch.
+func deliver(ftp kgo.FetchTopicPartition, id string, fn func(Batch) error) error {
+	if len(ftp.Records) == 0 {
+		return nil
+	}
+	b := Batch{TopicPartition: TopicPartition{ftp.Topic, ftp.Partition}, TopicID: id}
+	recs := make([]record.Record, 0, len(ftp.Records))
+	for _, kr := range ftp.Records {
+		b.Next = kr.Offset + 1
+		if kr.Attrs.IsControl() {
+			continue
+		}
+		recs = append(recs, fromKgo(kr))
+	}
+	b.Records = make([]*record.Record, len(recs))
+	for i := range recs {
+		b.Records[i] = &recs[i]
+	}
+	return fn(b)
 }
 
 // ErrFenced means the group no longer counts this member as the owner of a

@@ -35,6 +35,27 @@ type Group struct {
 	Values  ObjectInfo
 	Keys    *ObjectInfo
 	Headers *ObjectInfo
+	// Offsets lists the offsets records of the values key (see offsetsPrefix):
+	// the one naming the values object's size describes it; others are left
+	// by exports that rewrote the object.
+	Offsets []OffsetsRef
+}
+
+// OffsetsRecord returns the offsets record that describes the values object,
+// or nil when there is none (or the records name its size with different
+// last offsets, which a listing cannot tell apart).
+func (g *Group) OffsetsRecord() *OffsetsRef {
+	var found *OffsetsRef
+	for i, r := range g.Offsets {
+		if r.Size != g.Values.Size {
+			continue
+		}
+		if found != nil && found.Last != r.Last {
+			return nil
+		}
+		found = &g.Offsets[i]
+	}
+	return found
 }
 
 // PartitionObjects is every object group of one source partition, in offset order.
@@ -131,7 +152,7 @@ func scan(ctx context.Context, b *blob.Bucket, topicsDir string, strict bool) (*
 		if err != nil {
 			return nil, fmt.Errorf("list %s: %w", prefix, err)
 		}
-		if obj.IsDir || strings.HasPrefix(obj.Key, metaPrefix) {
+		if obj.IsDir || strings.HasPrefix(obj.Key, metaPrefix) || strings.HasPrefix(obj.Key, offsetsPrefix) {
 			continue // with a blank topics dir, kferry's own metadata is listed too
 		}
 		parsed, err := layout.Parse(obj.Key, topicsDir)
@@ -176,6 +197,10 @@ func scan(ctx context.Context, b *blob.Bucket, topicsDir string, strict bool) (*
 		}
 		*target = info
 	}
+	offsets, err := listOffsets(ctx, b, prefix)
+	if err != nil {
+		return nil, err
+	}
 	for topic, byP := range slots {
 		for p, byS := range byP {
 			po := &PartitionObjects{Topic: topic, Partition: p}
@@ -183,7 +208,7 @@ func scan(ctx context.Context, b *blob.Bucket, topicsDir string, strict bool) (*
 				if s.values == nil {
 					continue // sidecars of an interrupted export; a rerun rewrites them
 				}
-				g := Group{Start: start, Values: *s.values, Keys: s.keys, Headers: s.headers}
+				g := Group{Start: start, Values: *s.values, Keys: s.keys, Headers: s.headers, Offsets: offsets[s.values.Key]}
 				po.Groups = append(po.Groups, g)
 				po.Bytes += s.values.Size
 			}
@@ -201,6 +226,27 @@ func scan(ctx context.Context, b *blob.Bucket, topicsDir string, strict bool) (*
 		return nil, err
 	}
 	return c, nil
+}
+
+// listOffsets lists the offsets records of the objects under prefix, by values key.
+func listOffsets(ctx context.Context, b *blob.Bucket, prefix string) (map[string][]OffsetsRef, error) {
+	out := map[string][]OffsetsRef{}
+	it := b.List(&blob.ListOptions{Prefix: offsetsPrefix + prefix})
+	for {
+		obj, err := it.Next(ctx)
+		if errors.Is(err, io.EOF) {
+			return out, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("list %s: %w", offsetsPrefix+prefix, err)
+		}
+		if obj.IsDir || tempFile.MatchString(obj.Key) {
+			continue
+		}
+		if ref, ok := parseOffsetsKey(obj.Key); ok {
+			out[ref.Object] = append(out[ref.Object], ref)
+		}
+	}
 }
 
 // tempFile matches the temporary files fileblob writes next to an object's final

@@ -21,9 +21,10 @@ import (
 const (
 	DefaultBackupInterval  = time.Minute
 	DefaultRestoreInterval = time.Minute
-	// maxFailedRounds ends a continuous backup or restore after this many
-	// rounds in a row failed (each already retried its calls).
-	maxFailedRounds = 5
+	// MaxFailedRounds ends a continuous backup or restore after this many
+	// rounds in a row failed (each already retried its calls); an error
+	// that another round cannot cure (see permanent) ends it at once.
+	MaxFailedRounds = 5
 )
 
 // BackupFollowOptions configure a continuous backup (backup --follow).
@@ -110,7 +111,7 @@ func RestoreFollow(ctx context.Context, kc *kafka.Client, b *blob.Bucket, bucket
 	if !o.Since.IsZero() || !o.Until.IsZero() || o.BackupID != "" {
 		return Summary{}, errors.New("restore --follow restores every new backup: --since, --until and --backup do not apply")
 	}
-	o.SkipActiveGroups = true
+	o.SkipActiveGroups, o.AddPartitions = true, true
 	log := o.Logger
 	if log == nil {
 		log = slog.Default()
@@ -146,8 +147,8 @@ func RestoreFollow(ctx context.Context, kc *kafka.Client, b *blob.Bucket, bucket
 // repeat runs step every interval until ctx ends. A step runs on a context that
 // outlives ctx by shutdown, so the step in flight when a signal arrives
 // finishes; past that it is cancelled and repeat returns ErrShutdownTimeout. A
-// failed step is logged and tried again at the next interval; maxFailedRounds
-// failures in a row end repeat with the last error.
+// failed step is logged and tried again at the next interval; MaxFailedRounds
+// failures in a row, or one permanent failure, end repeat with the error.
 func repeat(ctx context.Context, interval, shutdown time.Duration, log *slog.Logger, what string, step func(work context.Context, round int) error) error {
 	if shutdown <= 0 {
 		shutdown = DefaultShutdownTimeout
@@ -169,7 +170,10 @@ func repeat(ctx context.Context, interval, shutdown time.Duration, log *slog.Log
 			return fmt.Errorf("%w after %s: the %s in flight was abandoned (a rerun resumes it)", ErrShutdownTimeout, shutdown, what)
 		case err != nil:
 			failed++
-			if failed >= maxFailedRounds || !kafka.Transient(err) && !errors.Is(err, context.DeadlineExceeded) && failed >= 2 {
+			if permanent(err) {
+				return fmt.Errorf("%s stopped: %w", what, err)
+			}
+			if failed >= MaxFailedRounds {
 				return fmt.Errorf("%s failed %d times in a row: %w", what, failed, err)
 			}
 			log.Error(what+" failed; trying again at the next round", "error", err.Error(), "failures_in_a_row", failed)
@@ -182,6 +186,19 @@ func repeat(ctx context.Context, interval, shutdown time.Duration, log *slog.Log
 		case <-time.After(max(0, interval-time.Since(started))):
 		}
 	}
+}
+
+// permanent reports whether err is one that trying again at the next round
+// cannot cure: the operator must change something first (a source topic
+// recreated under a standby, a target that does not fit the backup, an object
+// that does not match its manifest).
+func permanent(err error) bool {
+	for _, target := range []error{ErrLineageChanged, ErrTargetPartitions, ErrTargetConfig, ErrTargetNotEmpty, ErrChecksum, manifest.ErrVersion} {
+		if errors.Is(err, target) {
+			return true
+		}
+	}
+	return false
 }
 
 // add sums another run's counts into s.

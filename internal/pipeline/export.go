@@ -85,6 +85,10 @@ type TopicMeta struct {
 	ReplicationFactor int       `json:"replication_factor"`
 	Format            string    `json:"format"`
 	ExportedAt        time.Time `json:"exported_at"`
+	// ID is the Kafka topic id (hex) the objects come from, when known: a
+	// topic deleted and recreated gets another, and a continuous export
+	// refuses to mix the new topic's records with the old one's.
+	ID string `json:"id,omitempty"`
 }
 
 // TopicMetaKey is where export keeps a topic's metadata in the bucket.
@@ -138,7 +142,7 @@ func Export(ctx context.Context, kc *kafka.Client, b *blob.Bucket, bucketName st
 	}
 	for _, t := range selected {
 		info := topics[t]
-		meta := TopicMeta{Topic: t, Partitions: info.Partitions, ReplicationFactor: info.ReplicationFactor, Format: o.Format, ExportedAt: started.UTC()}
+		meta := TopicMeta{Topic: t, Partitions: info.Partitions, ReplicationFactor: info.ReplicationFactor, Format: o.Format, ExportedAt: started.UTC(), ID: info.ID}
 		body, _ := json.MarshalIndent(meta, "", "  ")
 		if err := b.WriteAll(ctx, TopicMetaKey(t), append(body, '\n'), nil); err != nil {
 			return col.summary("export", bucketName, started), fmt.Errorf("write %s: %w", TopicMetaKey(t), err)

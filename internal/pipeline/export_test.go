@@ -98,6 +98,25 @@ func TestExportObjects(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			// Each values object has its offsets record, beside the layout.
+			records := e.offsetsRecords()
+			for k := range tt.want {
+				if strings.Contains(k, ".keys.") || strings.Contains(k, ".headers.") {
+					continue
+				}
+				n := 0
+				for rk := range records {
+					if strings.HasPrefix(rk, "_kferry/offsets/"+k+"/") {
+						n++
+					}
+				}
+				if n != 1 {
+					t.Errorf("%s has %d offsets records, want 1 (all: %v)", k, n, slices.Sorted(maps.Keys(records)))
+				}
+			}
+			if len(records) != 5 {
+				t.Errorf("%d offsets records, want 5 (one per values object)", len(records))
+			}
 			got := e.objects()
 			meta, ok := got[pipeline.TopicMetaKey("orders")]
 			delete(got, pipeline.TopicMetaKey("orders"))
@@ -123,7 +142,7 @@ func checkMeta(t *testing.T, e *env, body, topic, format string, before time.Tim
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := pipeline.TopicMeta{Topic: topic, Partitions: info[topic].Partitions, ReplicationFactor: info[topic].ReplicationFactor, Format: format, ExportedAt: m.ExportedAt}
+	want := pipeline.TopicMeta{Topic: topic, Partitions: info[topic].Partitions, ReplicationFactor: info[topic].ReplicationFactor, Format: format, ExportedAt: m.ExportedAt, ID: info[topic].ID}
 	if diff := cmp.Diff(want, m); diff != "" {
 		t.Errorf("topic metadata (-want +got):\n%s", diff)
 	}

@@ -27,6 +27,10 @@ const (
 	defaultLagInterval     = 2 * time.Second
 )
 
+// leaveTimeout bounds leaving the group and closing the client when a
+// continuous export stops.
+const leaveTimeout = 5 * time.Second
+
 // ErrShutdownTimeout means a continuous export was stopped but could not finish
 // its open objects within FollowOptions.ShutdownTimeout; the error names them.
 var ErrShutdownTimeout = errors.New("shutdown timed out")
@@ -180,7 +184,9 @@ type follower struct {
 
 	mu        sync.Mutex
 	workers   map[kafka.TopicPartition]*partWorker
-	metas     map[string]int // topic → partition count written to its TopicMeta
+	metas     map[string]int    // topic → partition count written to its TopicMeta
+	ids       map[string]string // topic → the topic id its objects come from
+	recreated map[string]bool   // topics deleted and recreated while exported
 	failure   error
 	abandoned []string
 }
@@ -199,7 +205,7 @@ func newFollower(kc *kafka.Client, b *blob.Bucket, o *FollowOptions) (*follower,
 		o.LagInterval = defaultLagInterval
 	}
 	f := &follower{o: o, eo: o.ExportOptions, kc: kc, b: b, col: newCollector(), log: o.Logger, m: o.Metrics,
-		workers: map[kafka.TopicPartition]*partWorker{}, metas: map[string]int{}}
+		workers: map[kafka.TopicPartition]*partWorker{}, metas: map[string]int{}, ids: map[string]string{}, recreated: map[string]bool{}}
 	f.eo.RotateInterval, f.eo.Progress = 0, nil // the workers rotate by wall clock
 	if f.log == nil {
 		f.log = slog.Default()
@@ -279,6 +285,18 @@ func (f *follower) transient(tp kafka.TopicPartition, err error) {
 // needed. It blocks while the worker is busy (bounded memory).
 func (f *follower) dispatch(ctx context.Context) func(kafka.Batch) error {
 	return func(b kafka.Batch) error {
+		f.mu.Lock()
+		recreated := f.recreated[b.Topic]
+		known := f.ids[b.Topic]
+		f.mu.Unlock()
+		if !recreated && b.TopicID != "" && known != "" && b.TopicID != known {
+			err := f.noteTopicID(ctx, b.Topic, b.TopicID)
+			f.fail(err)
+			return err
+		}
+		if recreated {
+			return fmt.Errorf("export %s: %w", b.TopicPartition, ErrLineageChanged)
+		}
 		w := f.worker(b.TopicPartition)
 		select {
 		case w.in <- b:
@@ -349,6 +367,10 @@ func (f *follower) assigned(ctx context.Context, parts []kafka.TopicPartition) {
 		return
 	}
 	f.log.Info("partitions assigned", "partitions", fmt.Sprint(parts))
+	if err := f.checkTopicIDs(parts); err != nil {
+		f.fail(err)
+		return
+	}
 	f.writeMetas(parts)
 	if f.o.OnOwnership != nil {
 		f.o.OnOwnership(parts, true)
@@ -395,7 +417,10 @@ func (f *follower) writeMetas(parts []kafka.TopicPartition) {
 	}
 	for t, n := range need {
 		info := topics[t]
-		meta := TopicMeta{Topic: t, Partitions: max(info.Partitions, n), ReplicationFactor: info.ReplicationFactor, Format: f.o.Format, ExportedAt: time.Now().UTC()}
+		f.mu.Lock()
+		id := f.ids[t]
+		f.mu.Unlock()
+		meta := TopicMeta{Topic: t, Partitions: max(info.Partitions, n), ReplicationFactor: info.ReplicationFactor, Format: f.o.Format, ExportedAt: time.Now().UTC(), ID: id}
 		body, _ := json.MarshalIndent(meta, "", "  ")
 		if err := f.b.WriteAll(ctx, TopicMetaKey(t), append(body, '\n'), nil); err != nil {
 			f.m.Error("upload")
@@ -418,6 +443,10 @@ func (f *follower) reportLag(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
+		}
+		if err := f.checkOwnedTopicIDs(ctx); err != nil {
+			f.fail(err)
+			return
 		}
 		lctx, cancel := context.WithTimeout(ctx, max(f.o.LagInterval, 5*time.Second))
 		lags, err := f.gr.Lag(lctx)
@@ -446,16 +475,23 @@ func (f *follower) reportLag(ctx context.Context) {
 }
 
 // shutdown finishes every worker within the shutdown timeout, leaves the group
-// and returns the run's error.
+// and returns the run's error. Only open objects that could not be finished
+// make it time out: leaving the group and closing the client are bounded by
+// leaveTimeout and only logged when they take longer (a member that joins
+// while a killed one still holds the group waits for that one's session
+// timeout; there is nothing of ours to finish then).
 func (f *follower) shutdown(signalled bool) error {
 	deadline := time.Now().Add(f.o.ShutdownTimeout)
 	// Open objects get 4/5 of the time; leaving the group and closing the
 	// client the rest, so the whole stop fits in the timeout.
+	var releasing atomic.Bool
+	releasing.Store(true)
 	timer := time.AfterFunc(f.o.ShutdownTimeout*4/5, func() {
-		f.timedOut.Store(true)
-		f.stopWork()
+		if releasing.Load() {
+			f.timedOut.Store(true)
+			f.stopWork()
+		}
 	})
-	defer timer.Stop()
 	f.mu.Lock()
 	parts := make([]kafka.TopicPartition, 0, len(f.workers))
 	for tp := range f.workers {
@@ -466,14 +502,22 @@ func (f *follower) shutdown(signalled bool) error {
 		f.log.Info("stopping: finishing open objects", "partitions", len(parts), "timeout", f.o.ShutdownTimeout.String())
 	}
 	f.releaseAll(parts, false)
+	releasing.Store(false)
+	timer.Stop()
 	f.m.Ready(false)
-	lctx, cancel := context.WithDeadline(context.Background(), deadline)
+	bound := func() time.Duration { return max(0, min(time.Until(deadline), leaveTimeout)) }
+	if !f.gr.Joined() {
+		// Still joining (or never assigned anything): there is no
+		// assignment to hand over, only a join to abandon.
+		bound = func() time.Duration { return max(0, min(time.Until(deadline), leaveTimeout/10)) }
+	}
+	lctx, cancel := context.WithTimeout(context.Background(), bound())
 	if err := f.gr.Leave(lctx); err != nil {
-		f.log.Warn("leaving the group", "err", err)
+		f.log.Warn("leaving the group took too long; the group drops this member after its session timeout", "err", err)
 	}
 	cancel()
-	// Closing waits for requests in flight; one stuck at a silent broker would
-	// hold the exit past the deadline, so past it the close goes on alone.
+	// Closing waits for requests in flight (a join held by the coordinator,
+	// one stuck at a silent broker), so past the bound the close goes on alone.
 	closed := make(chan struct{})
 	go func() {
 		defer close(closed)
@@ -481,7 +525,7 @@ func (f *follower) shutdown(signalled bool) error {
 	}()
 	select {
 	case <-closed:
-	case <-time.After(time.Until(deadline)):
+	case <-time.After(bound()):
 		f.log.Warn("kafka client not closed in time; exiting without waiting for it")
 	}
 	f.stopWork()

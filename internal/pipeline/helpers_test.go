@@ -132,14 +132,31 @@ func (e *env) rawObjects() map[string]string {
 	}
 }
 
-// objects returns every object of the bucket, key → body, with .gz bodies
-// gunzipped (and checked to be one gzip stream).
+// objects returns every object of the bucket but the offsets records
+// (offsetsRecords), key → body, with .gz bodies gunzipped (and checked to be
+// one gzip stream).
 func (e *env) objects() map[string]string {
 	e.t.Helper()
 	out := e.rawObjects()
 	for k, body := range out {
+		if strings.HasPrefix(k, "_kferry/offsets/") {
+			delete(out, k)
+			continue
+		}
 		if strings.HasSuffix(k, ".gz") {
 			out[k] = string(gunzip(e.t, k, []byte(body)))
+		}
+	}
+	return out
+}
+
+// offsetsRecords returns the offsets records export wrote, key → body.
+func (e *env) offsetsRecords() map[string]string {
+	e.t.Helper()
+	out := e.rawObjects()
+	for k := range out {
+		if !strings.HasPrefix(k, "_kferry/offsets/") {
+			delete(out, k)
 		}
 	}
 	return out

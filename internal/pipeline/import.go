@@ -30,6 +30,26 @@ var ErrTargetNotEmpty = errors.New("target topic not empty")
 // ErrTargetMissing means a target topic does not exist and may not be created.
 var ErrTargetMissing = errors.New("target topic missing")
 
+// ErrBackupBucket means import was pointed at the objects of kferry backups,
+// which kferry restore reads (lineages, checksums, group offsets).
+var ErrBackupBucket = errors.New("the bucket holds kferry backups")
+
+// checkNotBackup refuses the topics folder of kferry backups (which backup
+// always writes under the default topics folder, beside its manifests): its
+// native objects of a deleted topic's old lineage look like an export, those
+// of the current lineage (under topics/lineage=N/) do not, and only the
+// manifests tell which objects make up the backup.
+func checkNotBackup(ctx context.Context, b *blob.Bucket, bucketName, topicsDir string) error {
+	if strings.Trim(topicsDir, "/") != layout.DefaultTopicsDir {
+		return nil
+	}
+	ids, err := ListBackups(ctx, b)
+	if err != nil || len(ids) == 0 {
+		return err
+	}
+	return fmt.Errorf("%w (%d manifests under _kferry/backups/, newest %s), not an export: restore it with kferry restore --from %s, which follows deleted and recreated topics and checks every object", ErrBackupBucket, len(ids), ids[len(ids)-1], bucketName)
+}
+
 // ImportOptions configure a one-shot import.
 type ImportOptions struct {
 	Selector          plan.Selector // source topics, as named in the bucket
@@ -47,7 +67,12 @@ type ImportOptions struct {
 	// order with nothing missing (migrate, whose exporter wrote them).
 	HoleWait time.Duration
 	Key      *seal.Key // decrypts encrypted objects
-	Producer kafka.WriterOptions
+	// ContiguousOffsets states that the source partitions had no offset gaps
+	// (no transactions, no compaction), so the records of an object without
+	// an offsets record are at its start offset + index, and overlapping such
+	// objects can be imported exactly. Without it they are refused (ErrOverlap).
+	ContiguousOffsets bool
+	Producer          kafka.WriterOptions
 	// Group is the progress group on the target (ImportGroup of the bucket and
 	// selection when empty): its offset on a target partition is the next
 	// source offset to import.
@@ -93,6 +118,9 @@ func Import(ctx context.Context, kc *kafka.Client, b *blob.Bucket, bucketName st
 	log := o.Logger
 	if log == nil {
 		log = slog.Default()
+	}
+	if err := checkNotBackup(ctx, b, bucketName, o.TopicsDir); err != nil {
+		return Summary{}, err
 	}
 	cat, err := Scan(ctx, b, o.TopicsDir, o.Strict)
 	if err != nil {

@@ -81,6 +81,9 @@ func ImportFollow(ctx context.Context, kc *kafka.Client, b *blob.Bucket, bucketN
 	if o.ShutdownTimeout <= 0 {
 		o.ShutdownTimeout = DefaultShutdownTimeout
 	}
+	if err := checkNotBackup(ctx, b, bucketName, o.TopicsDir); err != nil {
+		return Summary{}, err
+	}
 	o.Group = o.group(bucketName)
 	f := &importFollower{
 		kc: kc, b: b, o: &o, log: o.Logger, col: newCollector(), metrics: o.metrics(),

@@ -119,32 +119,3 @@ func TestImportConfluentBucket(t *testing.T) {
 		})
 	}
 }
-
-// TestImportOverlap: objects left by runs that rotated differently overlap; the
-// records of the overlap are imported once, with a warning naming the object.
-func TestImportOverlap(t *testing.T) {
-	e := newEnv(t, "file")
-	const dir = "topics/ov/partition=0/"
-	e.put(map[string]string{
-		dir + "ov+0+0000000000.json": "0\n1\n2\n3\n",
-		dir + "ov+0+0000000002.json": "2\n3\n4\n5\n",
-		dir + "ov+0+0000000006.json": "6\n",
-	})
-	s, err := e.importAll(pipeline.ImportOptions{TopicsDir: "topics", CreateTopics: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var want []rec
-	for _, v := range []string{"0", "1", "2", "3", "4", "5", "6"} {
-		want = append(want, rec{P: 0, K: "null", V: `"` + v + `"`})
-	}
-	if diff := cmp.Diff(want, e.topicRecords("ov")); diff != "" {
-		t.Errorf("records (-want +got):\n%s", diff)
-	}
-	if len(s.Warnings) != 1 || !strings.Contains(s.Warnings[0], dir+"ov+0+0000000002.json") || !strings.Contains(s.Warnings[0], "2 records overlap") {
-		t.Errorf("warnings = %q, want one naming %s and its 2 overlapping records", s.Warnings, dir+"ov+0+0000000002.json")
-	}
-	if s.Records != 7 {
-		t.Errorf("summary: %d records, want 7", s.Records)
-	}
-}

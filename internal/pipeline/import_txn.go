@@ -103,8 +103,9 @@ type partitionImport struct {
 	w       *kafka.TxnWriter
 	cfg     kafka.Config
 	// next is the next source offset to import, -1 while unknown (no progress
-	// committed and nothing imported yet).
-	next int64
+	// committed and nothing imported yet); origin is what it rests on.
+	next   int64
+	origin progressOrigin
 	// lastKey and lastSize name the object version last read to its end, so
 	// a scan does not read it again unless it was rewritten (a continuous
 	// export that crashed rewrites its last object under the same name).
@@ -143,7 +144,7 @@ func (pi *partitionImport) resume(ctx context.Context) error {
 		return err
 	}
 	if off, ok := done[tp]; ok {
-		pi.next = off.Offset
+		pi.next, pi.origin = off.Offset, parseOrigin(off.Metadata)
 		pi.log.Info("resuming", "topic", pi.t.src.Topic, "partition", pi.t.src.Partition, "target", pi.t.target, "next_source_offset", off.Offset)
 	}
 	return nil
@@ -179,7 +180,11 @@ func (pi *partitionImport) pass(ctx, work context.Context, b *blob.Bucket, follo
 			continue
 		}
 		fresh := follow && prev != nil && !prev[g.Values.Key]
-		if pi.next >= 0 && i+1 < len(groups) && groups[i+1].Start <= pi.next {
+		var succ *Group
+		if i+1 < len(groups) {
+			succ = &groups[i+1]
+		}
+		if pi.before(g, succ) {
 			if fresh {
 				pi.warnImported(g)
 			}
@@ -207,7 +212,7 @@ func (pi *partitionImport) pass(ctx, work context.Context, b *blob.Bucket, follo
 			pi.log.Info("first object of the partition", "topic", pi.t.src.Topic, "partition", pi.t.src.Partition, "object", g.Values.Key, "start_offset", g.Start)
 		}
 		before := pi.next
-		n, err := pi.importObject(work, b, g)
+		n, err := pi.importObject(work, b, g, succ)
 		if err != nil {
 			pi.metrics.Error("import")
 			return fmt.Errorf("import %s/%d: %w", pi.t.src.Topic, pi.t.src.Partition, err)
@@ -225,13 +230,19 @@ func (pi *partitionImport) deleteImported(ctx context.Context, b *blob.Bucket, g
 	if !pi.o.DeleteImported {
 		return
 	}
-	for _, info := range []*ObjectInfo{&g.Values, g.Keys, g.Headers} {
-		if info == nil {
-			continue
+	keys := []string{g.Values.Key}
+	for _, info := range []*ObjectInfo{g.Keys, g.Headers} {
+		if info != nil {
+			keys = append(keys, info.Key)
 		}
-		if err := b.Delete(ctx, info.Key); err != nil && gcerrors.Code(err) != gcerrors.NotFound {
+	}
+	for _, r := range g.Offsets {
+		keys = append(keys, r.Key)
+	}
+	for _, key := range keys {
+		if err := b.Delete(ctx, key); err != nil && gcerrors.Code(err) != gcerrors.NotFound {
 			pi.metrics.Error("delete")
-			pi.log.Warn("imported object not deleted", "key", info.Key, "err", err)
+			pi.log.Warn("imported object not deleted", "key", key, "err", err)
 		}
 	}
 }
@@ -286,16 +297,26 @@ type Committed struct {
 
 // importObject writes the records of g from the progress on in one transaction
 // with the new progress (past g's last record), and returns how many it wrote.
-// Records carry their source offsets when the format keeps them (native);
-// otherwise they are counted from g's start, as Confluent's layout implies. An
-// object with nothing new writes and commits nothing.
-func (pi *partitionImport) importObject(ctx context.Context, b *blob.Bucket, g Group) (int64, error) {
-	gr, err := openGroup(ctx, b, g, pi.o.Key)
+// Records carry their source offsets when the format keeps them (native) or
+// g has an offsets record; otherwise they are counted from g's start, as
+// Confluent's layout implies (exact only where the source had no offset
+// gaps, so such an object must not overlap another: see admits). succ is the
+// next object of the partition, if listed. An object with nothing new writes
+// and commits nothing.
+func (pi *partitionImport) importObject(ctx context.Context, b *blob.Bucket, g Group, succ *Group) (int64, error) {
+	src, err := pi.offsetsOf(ctx, b, g)
+	if err != nil {
+		return 0, err
+	}
+	if pi.next > g.Start && !pi.origin.admits(g.Values.Key, src.exact) {
+		return 0, pi.overlapError(g, src.exact)
+	}
+	gr, err := openGroupVia(ctx, b, g, pi.o.Key, src.wrap())
 	if err != nil {
 		return 0, err
 	}
 	defer gr.Close()
-	var n, bytes, skipped int64
+	var n, bytes, skipped, seen int64
 	first := int64(-1)
 	var c *Committed
 	var acks []*int64
@@ -319,9 +340,11 @@ func (pi *partitionImport) importObject(ctx context.Context, b *blob.Bucket, g G
 			abort()
 			return 0, err
 		}
-		off := rec.Offset
-		if off < end {
-			off = end // counted, or a native offset out of order (kept in order)
+		seen++
+		off, err := src.offset(&rec, end)
+		if err != nil {
+			abort()
+			return 0, err
 		}
 		end = off + 1
 		if off < pi.next {
@@ -354,14 +377,24 @@ func (pi *partitionImport) importObject(ctx context.Context, b *blob.Bucket, g G
 		n++
 		bytes += int64(rec.Size())
 	}
+	if err := src.finish(gr); err != nil {
+		abort()
+		return 0, err
+	}
+	if !src.exact && succ != nil && succ.Start < g.Start+seen {
+		abort()
+		return 0, pi.overlapPair(g, *succ)
+	}
 	if skipped > 0 && n > 0 && pi.lastKey != "" {
 		pi.col.warn(fmt.Sprintf("%s: %d records overlap earlier objects of %s/%d and were skipped", g.Values.Key, skipped, pi.t.src.Topic, pi.t.src.Partition))
 	}
+	origin := progressOrigin{key: g.Values.Key, counted: !src.exact}
 	if n > 0 {
-		offsets := []kafka.GroupOffset{{Group: pi.group, Topic: pi.t.target, Partition: pi.t.src.Partition, Offset: end}}
+		offsets := []kafka.GroupOffset{{Group: pi.group, Topic: pi.t.target, Partition: pi.t.src.Partition, Offset: end, Metadata: origin.metadata()}}
 		if err := pi.w.Commit(ctx, offsets); err != nil {
 			return 0, err
 		}
+		pi.origin = origin
 	}
 	pi.lastKey, pi.lastSize = g.Values.Key, g.Values.Size
 	pi.next = max(pi.next, end)

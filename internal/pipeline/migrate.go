@@ -150,6 +150,12 @@ func Migrate(ctx context.Context, src, dst *kafka.Client, b *blob.Bucket, bucket
 	if err == nil {
 		err = errors.Join(expErr, impErr)
 	}
+	var left string
+	if err == nil && !done && o.Mode != MigrateFollow {
+		// Stopped early: a fresh measure says what is left (the last one may
+		// be old, or missing when the run was short).
+		done, left = mg.finalMeasure(ctx)
+	}
 	if err == nil && done && o.Groups != nil && o.Mode != MigrateFollow {
 		err = mg.translateGroups(context.WithoutCancel(ctx), true, owned)
 	}
@@ -162,10 +168,31 @@ func Migrate(ctx context.Context, src, dst *kafka.Client, b *blob.Bucket, bucket
 		s.MBPerSec = float64(s.Bytes) / 1e6 / s.Seconds
 	}
 	if err == nil && !done && o.Mode != MigrateFollow {
-		err = fmt.Errorf("%w (%s); run it again with the same flags to resume", ErrMigrateInterrupted, mg.lagLine())
+		err = fmt.Errorf("%w: %s; run it again with the same flags to resume", ErrMigrateInterrupted, left)
 	}
 	mg.log.Info("migrate stopped", "records", s.Records, "seconds", s.Seconds, "caught_up", done)
 	return s, err
+}
+
+// finalMeasureTimeout bounds the measure of what is left when a one-shot
+// migration or a cutover stops early.
+const finalMeasureTimeout = 15 * time.Second
+
+// finalMeasure measures once more after the run stopped early (its context
+// ended) and reports whether the mode's goal is reached after all, or else
+// what is left, in a few words.
+func (mg *migration) finalMeasure(ctx context.Context) (bool, string) {
+	mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finalMeasureTimeout)
+	defer cancel()
+	caughtUp, err := mg.measure(mctx)
+	switch {
+	case err != nil:
+		return false, fmt.Sprintf("what is left could not be measured (%v)", err)
+	case caughtUp:
+		mg.log.Info("stopped, but the target had caught up already")
+		return true, ""
+	}
+	return false, mg.leftLine()
 }
 
 // watch measures lag every LagInterval until the mode's end (done true), ctx

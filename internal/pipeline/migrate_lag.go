@@ -19,6 +19,7 @@ type migratedPart struct {
 	next              int64 // progress at the last measure
 	prevNext, prevEnd int64
 	lag               int64
+	goalLag           int64 // offsets before the mode's goal not on the target
 	seconds           float64
 	emptyUpTo         map[int64]bool // ends known to have no records past next
 	samples           []endSample
@@ -303,13 +304,16 @@ func (mg *migration) measure(ctx context.Context) (bool, error) {
 		if mg.o.Mode == MigrateOnce {
 			target = goal[partKey{r.Topic, r.Partition}] // 0 for a partition added since: not waited for
 		}
-		if target == r.End {
-			caughtUp = caughtUp && lag == 0
-		} else if b, err := mg.behind(ctx, p, r, next, target, stable); err != nil {
-			return false, err
-		} else {
-			caughtUp = caughtUp && b == 0
+		goalLag := lag
+		if target != r.End {
+			if goalLag, err = mg.behind(ctx, p, r, next, target, stable); err != nil {
+				return false, err
+			}
 		}
+		mg.mu.Lock()
+		p.goalLag = goalLag
+		mg.mu.Unlock()
+		caughtUp = caughtUp && goalLag == 0
 	}
 	return caughtUp, nil
 }
@@ -494,6 +498,39 @@ func (mg *migration) lagLine() string {
 		return "lag 0: the target has every record"
 	}
 	return fmt.Sprintf("%d records behind on %d partitions, oldest first seen %.0fs ago", records, behind, oldest)
+}
+
+// leftLine says what a migration that stopped early left to do: the offsets
+// before its goal (the ends captured at the start, or the current ones) that
+// are not on the target, per partition (the ten largest).
+func (mg *migration) leftLine() string {
+	mg.mu.Lock()
+	defer mg.mu.Unlock()
+	type row struct {
+		k partKey
+		n int64
+	}
+	var rows []row
+	var total int64
+	for k, p := range mg.parts {
+		if p.goalLag > 0 {
+			rows = append(rows, row{k, p.goalLag})
+			total += p.goalLag
+		}
+	}
+	if len(rows) == 0 {
+		return "only offsets without records (transaction markers) may be left, which a rerun confirms"
+	}
+	sort.Slice(rows, func(i, j int) bool { return rows[i].n > rows[j].n })
+	var parts []string
+	for i, r := range rows {
+		if i == 10 {
+			parts = append(parts, fmt.Sprintf("and %d more", len(rows)-10))
+			break
+		}
+		parts = append(parts, fmt.Sprintf("%s/%d:%d", r.k.topic, r.k.partition, r.n))
+	}
+	return fmt.Sprintf("%d offsets on %d partitions are not on the target yet (%s)", total, len(rows), strings.Join(parts, " "))
 }
 
 // report logs the lag: totals, and the partitions behind (all of them at the

@@ -88,12 +88,22 @@ type groupReader struct {
 }
 
 func openGroup(ctx context.Context, b *blob.Bucket, g Group, key *seal.Key) (*groupReader, error) {
+	return openGroupVia(ctx, b, g, key, nil)
+}
+
+// openGroupVia is openGroup with the values object's raw bytes passed through
+// wrap (see openObjectVia).
+func openGroupVia(ctx context.Context, b *blob.Bucket, g Group, key *seal.Key, wrap func(io.Reader) io.Reader) (*groupReader, error) {
 	gr := &groupReader{g: g}
-	for _, info := range []*ObjectInfo{&g.Values, g.Keys, g.Headers} {
+	for i, info := range []*ObjectInfo{&g.Values, g.Keys, g.Headers} {
 		if info == nil {
 			continue
 		}
-		or, err := openObject(ctx, b, *info, key)
+		w := wrap
+		if i > 0 {
+			w = nil
+		}
+		or, err := openObjectVia(ctx, b, *info, key, w)
 		if err != nil {
 			gr.Close()
 			return nil, err
@@ -122,6 +132,15 @@ func (gr *groupReader) Next(rec *record.Record) error {
 		}
 	}
 	return err
+}
+
+// drainValues reads what is left of the values object's raw bytes (after its
+// last record: a trailer, padding), so that a wrap sees every byte.
+func (gr *groupReader) drainValues() error {
+	if _, err := io.Copy(io.Discard, gr.parts[0].src); err != nil {
+		return fmt.Errorf("read %s: %w", gr.g.Values.Key, err)
+	}
+	return nil
 }
 
 func (gr *groupReader) Close() {

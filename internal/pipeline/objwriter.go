@@ -5,10 +5,12 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"hash"
 	"io"
 
+	"github.com/cespare/xxhash/v2"
 	"github.com/klauspost/compress/gzip"
 	"gocloud.dev/blob"
 
@@ -27,6 +29,8 @@ type viewFormats [3]format.Format
 // Objects become visible only when Commit closes them (S3 completes the upload,
 // file:// renames a temporary file); Abort leaves nothing behind.
 type objectSet struct {
+	b       *blob.Bucket
+	ctx     context.Context
 	cancel  context.CancelFunc
 	views   []*viewWriter
 	records int
@@ -34,17 +38,25 @@ type objectSet struct {
 	keys    []string
 	// first and last are the offsets of the first and last record added.
 	first, last int64
+	// runs collects the records' offsets for the offsets record written with
+	// objects of formats that do not keep offsets (nil for those that do).
+	runs *offsetRuns
 }
 
-// countingHash measures the bytes that reach the bucket: their SHA-256 and size.
+// countingHash measures the bytes that reach the bucket: their SHA-256, their
+// XXH64 (for offsets records) and size.
 type countingHash struct {
 	h    hash.Hash
+	xx   *xxhash.Digest
 	size int64
 }
 
 func (c *countingHash) Write(p []byte) (int, error) {
 	if c.h != nil {
 		c.h.Write(p)
+	}
+	if c.xx != nil {
+		_, _ = c.xx.Write(p) // a hash's Write never fails
 	}
 	c.size += int64(len(p))
 	return len(p), nil
@@ -81,7 +93,10 @@ func (v *viewWriter) Write(p []byte) (int, error) {
 // exports skip it, as hashing would cost them about a quarter of their CPU.
 func openObjectSet(ctx context.Context, b *blob.Bucket, naming layout.Naming, formats viewFormats, gz bool, topic string, p int32, start int64, checksum bool, sealKey *seal.Key) (*objectSet, error) {
 	wctx, cancel := context.WithCancel(ctx)
-	set := &objectSet{cancel: cancel, first: start, last: start - 1}
+	set := &objectSet{b: b, ctx: wctx, cancel: cancel, first: start, last: start - 1}
+	if !format.KeepsOffsets(formats[layout.ViewValues]) {
+		set.runs = &offsetRuns{}
+	}
 	for v, f := range formats {
 		if f == nil {
 			continue
@@ -95,6 +110,9 @@ func openObjectSet(ctx context.Context, b *blob.Bucket, naming layout.Naming, fo
 		vw := &viewWriter{key: key, bw: bw, stored: &countingHash{}}
 		if checksum && len(set.views) == 0 {
 			vw.stored.h = sha256.New()
+		}
+		if set.runs != nil && len(set.views) == 0 {
+			vw.stored.xx = xxhash.New()
 		}
 		sink := io.MultiWriter(bw, vw.stored)
 		if sealKey != nil {
@@ -143,6 +161,9 @@ func (s *objectSet) Add(rec *record.Record) error {
 	s.records++
 	s.bytes += int64(rec.Size())
 	s.last = rec.Offset
+	if s.runs != nil {
+		s.runs.add(rec.Offset)
+	}
 	return nil
 }
 
@@ -150,8 +171,9 @@ func (s *objectSet) Add(rec *record.Record) error {
 func (s *objectSet) Bytes() int64 { return s.views[0].size }
 
 // Commit flushes and closes every view, making the objects visible. The values
-// object is closed last: a reader that sees it finds its keys and headers too, and
-// a crash in between leaves only sidecars that readers ignore and a rerun rewrites.
+// object is closed last: a reader that sees it finds its keys and headers (and
+// its offsets record) too, and a crash in between leaves only sidecars that
+// readers ignore and a rerun rewrites.
 func (s *objectSet) Commit() error {
 	defer s.cancel()
 	for i := len(s.views) - 1; i >= 0; i-- {
@@ -169,6 +191,9 @@ func (s *objectSet) Commit() error {
 		if err == nil && v.sealer != nil {
 			err = v.sealer.Close()
 		}
+		if err == nil && i == 0 && s.runs != nil {
+			err = s.writeOffsets(v)
+		}
 		if err == nil {
 			if err = v.bw.Close(); err != nil {
 				err = fmt.Errorf("upload %s: %w", v.key, err)
@@ -183,6 +208,24 @@ func (s *objectSet) Commit() error {
 			}
 			return err
 		}
+	}
+	return nil
+}
+
+// writeOffsets writes the offsets record of the values object v, whose bytes
+// are all written (but not yet completed).
+func (s *objectSet) writeOffsets(v *viewWriter) error {
+	var sum [8]byte
+	body, err := json.Marshal(objectOffsets{
+		FormatVersion: offsetsVersion, Object: v.key, Size: v.stored.size,
+		XXH64: hex.EncodeToString(v.stored.xx.Sum(sum[:0])), Records: int64(s.records), Offsets: *s.runs,
+	})
+	if err != nil {
+		return err
+	}
+	key := offsetsKey(v.key, v.stored.size, s.last)
+	if err := s.b.WriteAll(s.ctx, key, append(body, '\n'), &blob.WriterOptions{ContentType: "application/json"}); err != nil {
+		return fmt.Errorf("upload %s: %w", key, err)
 	}
 	return nil
 }

@@ -32,6 +32,11 @@ import (
 // ErrChecksum means an object's bytes or record count differ from the manifest.
 var ErrChecksum = errors.New("object does not match the manifest")
 
+// ErrLineageChanged means a source topic was deleted and recreated (the
+// backup holds a new lineage of its partitions) while the target still holds
+// records restored from the old one: one topic must not mix them.
+var ErrLineageChanged = errors.New("source topic was deleted and recreated")
+
 // ErrTargetConfig means an existing target topic's cleanup.policy differs from
 // the backed-up topic's.
 var ErrTargetConfig = errors.New("target topic config differs")
@@ -59,8 +64,12 @@ type RestoreOptions struct {
 	// SkipActiveGroups leaves groups with members on the target alone (with a
 	// warning) instead of refusing the restore: their consumers moved there.
 	SkipActiveGroups bool
-	Progress         Progress
-	Logger           *slog.Logger
+	// AddPartitions grows an existing target topic that has fewer partitions
+	// than the backup (restore --follow: partitions added at the source)
+	// instead of refusing it.
+	AddPartitions bool
+	Progress      Progress
+	Logger        *slog.Logger
 }
 
 func (o *RestoreOptions) progressGroup(m *manifest.Manifest) string {
@@ -263,8 +272,19 @@ func prepareRestoreTargets(ctx context.Context, kc *kafka.Client, m *manifest.Ma
 		if !ok {
 			continue
 		}
-		if cur.Partitions < t.Partitions {
-			return nil, fmt.Errorf("%w: %s has %d partitions but the backup of %s has %d; add partitions first (kafka-topics --alter --topic %s --partitions %d)", ErrTargetPartitions, dst, cur.Partitions, src, t.Partitions, dst, t.Partitions)
+		if need := partitionsOf(t); cur.Partitions < need {
+			if !o.AddPartitions {
+				return nil, fmt.Errorf("%w: %s has %d partitions but the backup of %s has %d; add partitions first (kafka-topics --alter --topic %s --partitions %d)", ErrTargetPartitions, dst, cur.Partitions, src, need, dst, need)
+			}
+			// Partitions added at the source: the standby's topic grows
+			// with it before any record is written.
+			added, err := kc.GrowPartitions(ctx, dst, need)
+			if err != nil {
+				return nil, err
+			}
+			if added {
+				log.Info("partitions added to the target, as at the source", "topic", dst, "partitions", need, "were", cur.Partitions)
+			}
 		}
 		want, have := policy(t.Configs), policy(cur.Configs)
 		if want != have && !o.Force {
@@ -273,6 +293,9 @@ func prepareRestoreTargets(ctx context.Context, kc *kafka.Client, m *manifest.Ma
 	}
 	done, err := kc.CommittedOffsets(ctx, progress, targets)
 	if err != nil {
+		return nil, err
+	}
+	if err := checkLineages(ctx, kc, m, selected, targetOf, progress, log); err != nil {
 		return nil, err
 	}
 	// A target that holds records is refused unless this restore wrote them
@@ -358,7 +381,7 @@ func prepareRestoreTargets(ctx context.Context, kc *kafka.Client, m *manifest.Ma
 		}
 		batchMax, _ := strconv.ParseInt(limit, 10, 32)
 		if _, ok := existing[dst]; !ok {
-			partitions, err := int32Partitions(src, t.Partitions)
+			partitions, err := int32Partitions(src, partitionsOf(t))
 			if err != nil {
 				return nil, err
 			}
@@ -367,7 +390,7 @@ func prepareRestoreTargets(ctx context.Context, kc *kafka.Client, m *manifest.Ma
 				return nil, err
 			}
 			if created {
-				log.Info("topic created", "topic", dst, "partitions", t.Partitions, "configs", len(t.Configs))
+				log.Info("topic created", "topic", dst, "partitions", partitionsOf(t), "configs", len(t.Configs))
 			}
 		}
 		if t.Configs["message.timestamp.type"] == "LogAppendTime" {
@@ -411,6 +434,17 @@ func firstHoldingRecords(ctx context.Context, kc *kafka.Client, ranges []kafka.P
 	return nil, nil
 }
 
+// partitionsOf is the partition count a target of t needs: the backed-up
+// count, or more when the manifest has entries past it (a backup whose topic
+// description was older than its partition listing).
+func partitionsOf(t *manifest.Topic) int {
+	n := t.Partitions
+	for _, p := range t.Partition {
+		n = max(n, int(p.Partition)+1)
+	}
+	return n
+}
+
 func policy(configs map[string]string) string {
 	if p, ok := configs["cleanup.policy"]; ok {
 		return p
@@ -430,11 +464,6 @@ type partitionRestore struct {
 	pending  []manifest.GroupOffset
 	lastDst  int64 // target offset of the last restored record
 }
-
-// sincePassed marks, in the progress group's commit metadata, that the --since
-// point lies behind, so a resumed restore does not skip early-stamped records
-// that follow it.
-const sincePassed = "since-passed"
 
 // restoreRestarts bounds how often one partition's restore starts over after a
 // Kafka fault.
@@ -473,9 +502,31 @@ func restorePartitionOnce(ctx context.Context, kc *kafka.Client, b *blob.Bucket,
 	}
 	prev, resumed := done[tp]
 	if resumed {
-		pr.next = prev.Offset
-		pr.started = pr.started || prev.Metadata == sincePassed
-		log.Info("resuming", "topic", t.target, "partition", t.src.Partition, "next_source_offset", prev.Offset)
+		meta := parseRestoreMeta(prev.Metadata)
+		switch {
+		case meta.hasLineage && meta.lineage != t.src.Lineage:
+			// The source topic was recreated: the progress counts offsets of
+			// the old lineage. checkLineages made sure the target topic holds
+			// none of its records; this partition is checked again now that
+			// the previous writer is fenced.
+			if err := pr.checkFresh(ctx, kc, prev, meta); err != nil {
+				return err
+			}
+			log.Warn("the source topic was recreated: restoring its new lineage from the start into the empty target partition", "topic", t.target, "partition", t.src.Partition, "lineage", t.src.Lineage, "start_offset", t.src.StartOffset)
+			resumed = false
+		default:
+			pr.next = prev.Offset
+			pr.started = pr.started || meta.sincePassed
+			log.Info("resuming", "topic", t.target, "partition", t.src.Partition, "next_source_offset", prev.Offset)
+			if !meta.hasLineage {
+				// Progress of an older kferry: name its lineage now, so that a
+				// later recreation of the source topic is noticed.
+				meta.lineage, meta.hasLineage = t.src.Lineage, true
+				if err := pr.w.CommitPlain(ctx, []kafka.GroupOffset{{Group: pr.progress, Topic: t.target, Partition: t.src.Partition, Offset: prev.Offset, Metadata: meta.String()}}); err != nil {
+					return err
+				}
+			}
+		}
 	}
 	for _, g := range t.groups {
 		// A group whose offset lies before the resume point went out in the
@@ -587,11 +638,8 @@ func (pr *partitionRestore) restoreObject(ctx context.Context, b *blob.Bucket, o
 	if !pr.stopped {
 		next = obj.LastOffset + 1
 	}
-	meta := ""
-	if pr.started && !pr.o.Since.IsZero() {
-		meta = sincePassed
-	}
-	offsets := []kafka.GroupOffset{{Group: pr.progress, Topic: pr.t.target, Partition: pr.t.src.Partition, Offset: next, Metadata: meta}}
+	meta := restoreMeta{sincePassed: pr.started && !pr.o.Since.IsZero(), lineage: pr.t.src.Lineage, hasLineage: true}
+	offsets := []kafka.GroupOffset{{Group: pr.progress, Topic: pr.t.target, Partition: pr.t.src.Partition, Offset: next, Metadata: meta.String()}}
 	// A group's committed source offset O becomes the target offset of the first
 	// restored record whose source offset is ≥ O, in the same transaction.
 	var keep []manifest.GroupOffset

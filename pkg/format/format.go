@@ -53,6 +53,20 @@ type Closer interface {
 	Close() error
 }
 
+// OffsetKeeper is implemented by formats whose objects carry every record's
+// offset: their Decoder's Next sets rec.Offset. Readers of the other formats
+// know only an object's start offset (from its name), not the offsets of the
+// records after the first, which need not be contiguous.
+type OffsetKeeper interface {
+	KeepsOffsets() bool
+}
+
+// KeepsOffsets reports whether f's objects carry every record's offset.
+func KeepsOffsets(f Format) bool {
+	k, ok := f.(OffsetKeeper)
+	return ok && k.KeepsOffsets()
+}
+
 // Decoder reads the records of one object view in order.
 type Decoder interface {
 	// Next fills the decoder's view of rec (Value, Key or Headers) and leaves the

@@ -86,6 +86,11 @@ func (Format) Name() string { return "native" }
 // Ext returns ".kfr".
 func (Format) Ext() string { return ".kfr" }
 
+// KeepsOffsets returns true: every record carries its offset.
+func (Format) KeepsOffsets() bool { return true }
+
+var _ format.OffsetKeeper = Format{}
+
 // NewEncoder returns an encoder of whole records; native objects have no
 // keys or headers sidecars, so only the values view exists.
 func (f Format) NewEncoder(w io.Writer, view layout.View) (format.Encoder, error) {
