@@ -465,6 +465,16 @@ func (f *follower) shutdown(signalled bool) error {
 		f.log.Info("stopping: finishing open objects", "partitions", len(parts), "timeout", f.o.ShutdownTimeout.String())
 	}
 	f.releaseAll(parts, false)
+	f.mu.Lock()
+	idle := len(f.workers) == 0
+	f.mu.Unlock()
+	if idle {
+		// Every object is finished: a group leave that is slow (a join still
+		// waiting on a killed member's session) abandons nothing, is bounded by
+		// the deadline below and only warned about; it is not a timeout of
+		// the shutdown.
+		timer.Stop()
+	}
 	f.m.Ready(false)
 	lctx, cancel := context.WithDeadline(context.Background(), deadline)
 	if err := f.gr.Leave(lctx); err != nil {
