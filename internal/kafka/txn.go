@@ -188,7 +188,7 @@ func (w *TxnWriter) Flush(ctx context.Context) error {
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return w.err
+	return w.fenced(w.err)
 }
 
 // Commit flushes, adds the group offsets to the transaction and commits it. The
@@ -208,12 +208,27 @@ func (w *TxnWriter) Commit(ctx context.Context, offsets []GroupOffset) error {
 	}
 	if err != nil {
 		w.Abort(ctx)
-		return err
+		return w.fenced(err)
 	}
 	if err := w.cl.EndTransaction(ctx, kgo.TryCommit); err != nil {
-		return fmt.Errorf("commit transaction: %w", err)
+		return w.fenced(fmt.Errorf("commit transaction: %w", err))
 	}
 	return nil
+}
+
+// ErrWriterFenced means a newer writer with the same transactional id took over:
+// another copy of the command, or a newer run of it, writes the partition now.
+var ErrWriterFenced = errors.New("a newer writer with the same transactional id took over (another copy of this command, or a newer run of it, is writing this partition; this one stops, nothing of its open transaction is committed)")
+
+// fenced names what a fenced writer's error means.
+func (w *TxnWriter) fenced(err error) error {
+	if err == nil || w.txnID == "" || errors.Is(err, ErrWriterFenced) {
+		return err
+	}
+	if errors.Is(err, kerr.ProducerFenced) || errors.Is(err, kerr.InvalidProducerEpoch) {
+		return fmt.Errorf("%w: %w", err, ErrWriterFenced)
+	}
+	return err
 }
 
 // Abort ends the open transaction without committing.

@@ -13,8 +13,9 @@ import (
 // before its progress is, so each partition found holding records is confirmed
 // the way a writer resumes (kafka.TxnWriter.Resume: fence the writer with
 // txnID(range), then read the progress stable). A partition that turns out to
-// have progress is this run's own, and so are the other partitions of its
-// topic. txnID returns "" for writers without transactions.
+// have progress is this run's own; every other partition is confirmed on its
+// own (its records may be another writer's even when a partition of the same
+// topic is this run's). txnID returns "" for writers without transactions.
 func foreignRecords(ctx context.Context, kc *kafka.Client, group string, txnID func(topic string, partition int32) string, ranges []kafka.PartitionRange) (*kafka.PartitionRange, error) {
 	for len(ranges) > 0 {
 		r, err := firstHoldingRecords(ctx, kc, ranges)
@@ -37,7 +38,7 @@ func foreignRecords(ctx context.Context, kc *kafka.Client, group string, txnID f
 		}
 		rest := ranges[:0:0]
 		for _, o := range ranges {
-			if o.Topic != found.Topic {
+			if o.Topic != found.Topic || o.Partition != found.Partition {
 				rest = append(rest, o)
 			}
 		}

@@ -69,3 +69,47 @@ func (c *Cluster) FenceOffsetCommits(group string) {
 		return resp, nil, true
 	})
 }
+
+// HidePlainOffsets answers every later OffsetFetch of group that does not ask
+// for RequireStable as if the group had committed nothing, as a broker does
+// while a killed writer's commit is still being written out; stable fetches
+// get the real answer.
+func (c *Cluster) HidePlainOffsets(group string) {
+	c.ControlKey(int16(kmsg.OffsetFetch), func(kr kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		req, ok := kr.(*kmsg.OffsetFetchRequest)
+		if !ok {
+			return nil, nil, false
+		}
+		if req.RequireStable {
+			return nil, nil, false
+		}
+		resp, ok := req.ResponseKind().(*kmsg.OffsetFetchResponse)
+		if !ok {
+			return nil, nil, false
+		}
+		resp.Version = req.Version
+		for _, g := range req.Groups {
+			if g.Group != group {
+				return nil, nil, false
+			}
+			rg := kmsg.NewOffsetFetchResponseGroup()
+			rg.Group = g.Group
+			for _, tp := range g.Topics {
+				rt := kmsg.NewOffsetFetchResponseGroupTopic()
+				rt.Topic, rt.TopicID = tp.Topic, tp.TopicID
+				for _, p := range tp.Partitions {
+					rp := kmsg.NewOffsetFetchResponseGroupTopicPartition()
+					rp.Partition, rp.Offset, rp.LeaderEpoch = p, -1, -1
+					rt.Partitions = append(rt.Partitions, rp)
+				}
+				rg.Topics = append(rg.Topics, rt)
+			}
+			resp.Groups = append(resp.Groups, rg)
+		}
+		if len(req.Groups) == 0 {
+			return nil, nil, false
+		}
+		return resp, nil, true
+	})
+}
