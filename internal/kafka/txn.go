@@ -30,6 +30,8 @@ type TxnWriter struct {
 	mu      sync.Mutex
 	err     error
 	resumed bool // Resume fenced and read the progress
+	// fenceOther, if set, fences another transactional id (FenceID).
+	fenceOther func(context.Context) error
 }
 
 // TxnOption tunes a TxnWriter.
@@ -37,6 +39,16 @@ type TxnOption func(*txnOptions)
 
 type txnOptions struct {
 	batchMaxBytes int32
+	fenceID       string
+}
+
+// FenceID makes Resume of a writer without a transactional id (at-least-once)
+// fence id first: the id an exactly-once run of the same work used. A killed
+// exactly-once run's open transaction is then aborted at once, instead of
+// holding back read_committed readers of the partition (the last stable offset)
+// until the broker's transaction timeout. Ignored by a transactional writer.
+func FenceID(id string) TxnOption {
+	return func(o *txnOptions) { o.fenceID = id }
 }
 
 // BatchMaxBytes sets the largest record batch the writer produces, 1 MiB by
@@ -81,7 +93,11 @@ func NewTxnWriter(ctx context.Context, cfg Config, txnID string, o WriterOptions
 	if err != nil {
 		return nil, fmt.Errorf("kafka transactional writer: %w", err)
 	}
-	return &TxnWriter{cl: cl, adm: kadm.NewClient(cl), txnID: txnID, ids: map[string][16]byte{}, timeout: cfg.timeout()}, nil
+	w := &TxnWriter{cl: cl, adm: kadm.NewClient(cl), txnID: txnID, ids: map[string][16]byte{}, timeout: cfg.timeout()}
+	if txnID == "" && to.fenceID != "" {
+		w.fenceOther = func(ctx context.Context) error { return fenceTxnID(ctx, kopts, to.fenceID) }
+	}
+	return w, nil
 }
 
 // ErrNotResumed means a transaction was begun on a writer whose previous
@@ -122,6 +138,11 @@ func (w *TxnWriter) Resume(ctx context.Context, group string, parts ...TopicPart
 // (InitProducerId). A no-op without an id.
 func (w *TxnWriter) fence(ctx context.Context) error {
 	if w.txnID == "" {
+		if w.fenceOther != nil {
+			ctx, cancel := context.WithTimeout(ctx, w.timeout)
+			defer cancel()
+			return w.fenceOther(ctx)
+		}
 		return nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, w.timeout)
@@ -367,6 +388,21 @@ func (w *TxnWriter) loadTopicIDs(ctx context.Context, topics []string) error {
 	}
 	for name, t := range td {
 		w.ids[name] = t.ID
+	}
+	return nil
+}
+
+// fenceTxnID registers id with its coordinator (InitProducerId) from a client
+// of its own, so an earlier writer with that id is fenced and its open
+// transaction aborted.
+func fenceTxnID(ctx context.Context, base []kgo.Opt, id string) error {
+	cl, err := kgo.NewClient(append(base[:len(base):len(base)], kgo.TransactionalID(id))...)
+	if err != nil {
+		return fmt.Errorf("fence transactional id %s: %w", id, err)
+	}
+	defer cl.Close()
+	if _, _, err := cl.ProducerID(ctx); err != nil {
+		return fmt.Errorf("fence transactional id %s: %w", id, err)
 	}
 	return nil
 }

@@ -163,3 +163,62 @@ func TestTxnWriterResumeOrder(t *testing.T) {
 		t.Fatalf("committed records %d, want 2 (the fenced writer's record aborted)", len(got[0]))
 	}
 }
+
+// TestAtLeastOnceFencesTheExactlyOnceID: an exactly-once writer killed with a
+// transaction open holds the partition's last stable offset back; an
+// at-least-once writer of the same work (FenceID with that id) aborts it when it
+// resumes, so read_committed readers see its records at once rather than after
+// the broker's transaction timeout.
+func TestAtLeastOnceFencesTheExactlyOnceID(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	c := kafkatest.NewCluster(t)
+	if err := c.CreateTopic(ctx, "t", 1); err != nil {
+		t.Fatal(err)
+	}
+	tp := kafka.TopicPartition{Topic: "t", Partition: 0}
+	old, err := kafka.NewTxnWriter(ctx, c.Config(), "p-t-0", kafka.WriterOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer old.Close()
+	if _, err := old.Resume(ctx, "p", tp); err != nil {
+		t.Fatal(err)
+	}
+	if err := old.Begin(); err != nil {
+		t.Fatal(err)
+	}
+	rec := record.Record{Topic: "t", Partition: 0, Value: []byte("open")}
+	old.Produce(ctx, &rec, nil)
+	if err := old.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	kc, err := kafka.Dial(ctx, c.Config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer kc.Close()
+	stable := func() int64 {
+		t.Helper()
+		rs, err := kc.Ranges(ctx, []string{"t"})
+		if err != nil || len(rs) != 1 {
+			t.Fatalf("ranges %v, %v", rs, err)
+		}
+		return rs[0].End
+	}
+	if got := stable(); got != 0 {
+		t.Fatalf("last stable offset with the transaction open = %d, want 0", got)
+	}
+
+	w, err := kafka.NewTxnWriter(ctx, c.Config(), "", kafka.WriterOptions{}, kafka.FenceID("p-t-0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	if _, err := w.Resume(ctx, "p", tp); err != nil {
+		t.Fatal(err)
+	}
+	if got := stable(); got < 1 {
+		t.Fatalf("last stable offset after the at-least-once writer resumed = %d, want past the aborted transaction", got)
+	}
+}

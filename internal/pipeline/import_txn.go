@@ -430,11 +430,15 @@ func (pi *partitionImport) open(ctx context.Context) error {
 	if pi.w != nil {
 		return nil
 	}
-	txnID := ""
-	if !pi.o.AtLeastOnce {
-		txnID = importTxnID(pi.group, pi.t.target, pi.t.src.Partition)
+	// An at-least-once writer still fences the exactly-once id: a killed
+	// exactly-once run's open transaction would otherwise hold back
+	// read_committed readers until the broker times it out.
+	id := importTxnID(pi.group, pi.t.target, pi.t.src.Partition)
+	txnID, opts := id, []kafka.TxnOption(nil)
+	if pi.o.AtLeastOnce {
+		txnID, opts = "", []kafka.TxnOption{kafka.FenceID(id)}
 	}
-	w, err := kafka.NewTxnWriter(ctx, pi.cfg, txnID, pi.o.Producer)
+	w, err := kafka.NewTxnWriter(ctx, pi.cfg, txnID, pi.o.Producer, opts...)
 	if err != nil {
 		return err
 	}

@@ -486,12 +486,15 @@ func restorePartition(ctx context.Context, kc *kafka.Client, b *blob.Bucket, m *
 
 func restorePartitionOnce(ctx context.Context, kc *kafka.Client, b *blob.Bucket, m *manifest.Manifest, t restoreTask, o *RestoreOptions, col *collector, log *slog.Logger) error {
 	pr := &partitionRestore{t: t, o: o, progress: o.progressGroup(m), next: t.src.StartOffset, lastDst: -1, started: o.Since.IsZero()}
-	txnID := ""
-	if !o.AtLeastOnce {
-		txnID = restoreTxnID(pr.progress, t.target, t.src.Partition)
+	// An at-least-once writer still fences the exactly-once id (see open in
+	// import_txn.go).
+	id := restoreTxnID(pr.progress, t.target, t.src.Partition)
+	txnID, opts := id, []kafka.TxnOption{kafka.BatchMaxBytes(t.batchMax)}
+	if o.AtLeastOnce {
+		txnID, opts = "", append(opts, kafka.FenceID(id))
 	}
 	var err error
-	if pr.w, err = kafka.NewTxnWriter(ctx, kc.Config(), txnID, kafka.WriterOptions{}, kafka.BatchMaxBytes(t.batchMax)); err != nil {
+	if pr.w, err = kafka.NewTxnWriter(ctx, kc.Config(), txnID, kafka.WriterOptions{}, opts...); err != nil {
 		return err
 	}
 	defer pr.w.Close()
