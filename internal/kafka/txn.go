@@ -12,6 +12,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/kferry/kferry/pkg/record"
 )
 
@@ -405,4 +407,40 @@ func fenceTxnID(ctx context.Context, base []kgo.Opt, id string) error {
 		return fmt.Errorf("fence transactional id %s: %w", id, err)
 	}
 	return nil
+}
+
+// FenceTxnIDs registers each transactional id with its coordinator
+// (InitProducerId), as a new writer with that id does when it resumes: an
+// earlier writer with the id can commit no more, and a transaction it left open
+// is aborted. A run fences every partition's id before it starts writing, so a
+// killed run's open transaction is gone before any partition reads progress
+// with RequireStable: brokers that answer UNSTABLE_OFFSET_COMMIT for a whole
+// group while any of its offsets is pending (not Kafka, which answers per
+// partition) would otherwise hold every partition's resume until that
+// transaction times out.
+func (c *Client) FenceTxnIDs(ctx context.Context, ids []string) error {
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(16)
+	for _, id := range ids {
+		g.Go(func() error {
+			ctx, cancel := context.WithTimeout(gctx, c.cfg.timeout())
+			defer cancel()
+			req := kmsg.NewPtrInitProducerIDRequest()
+			req.TransactionalID = &id
+			req.TransactionTimeoutMillis = 60_000
+			req.ProducerID, req.ProducerEpoch = -1, -1
+			err := retriable(ctx, c.cfg.timeout(), func() error {
+				resp, err := req.RequestWith(ctx, c.cl)
+				if err == nil {
+					err = kerr.ErrorForCode(resp.ErrorCode)
+				}
+				return err
+			})
+			if err != nil {
+				return fmt.Errorf("fence transactional id %s: %w", id, err)
+			}
+			return nil
+		})
+	}
+	return g.Wait()
 }

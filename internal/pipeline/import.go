@@ -162,6 +162,15 @@ func Import(ctx context.Context, kc *kafka.Client, b *blob.Bucket, bucketName st
 		return Summary{}, err
 	}
 	logMode(col, log, &o)
+	ids := make([]string, 0, len(tasks))
+	for _, t := range tasks {
+		ids = append(ids, importTxnID(o.Group, t.target, t.src.Partition))
+	}
+	// Every partition's id fenced before any partition resumes (see
+	// kafka.Client.FenceTxnIDs); also for --at-least-once (kafka.FenceID).
+	if err := kc.FenceTxnIDs(ctx, ids); err != nil {
+		return Summary{}, err
+	}
 	par := o.Parallelism
 	if par <= 0 {
 		par = runtime.NumCPU() * 2

@@ -203,6 +203,22 @@ func (f *importFollower) scan(ctx, work context.Context) error {
 		a, b := run[i].t.src, run[j].t.src
 		return a.Topic < b.Topic || a.Topic == b.Topic && a.Partition < b.Partition
 	})
+	// The partitions about to resume have their ids fenced together first
+	// (kafka.Client.FenceTxnIDs), so none waits on another's abandoned
+	// transaction. A failure is retried at the next scan.
+	var ids []string
+	for _, pi := range run {
+		if f.failed[pi] {
+			ids = append(ids, importTxnID(f.o.Group, pi.t.target, pi.t.src.Partition))
+		}
+	}
+	if err := f.kc.FenceTxnIDs(work, ids); err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		f.log.Warn("fencing the partitions' previous writers failed; retrying at the next poll", "err", err)
+		return nil
+	}
 	f.runAll(ctx, work, run)
 	return nil
 }

@@ -144,6 +144,15 @@ func Restore(ctx context.Context, kc *kafka.Client, b *blob.Bucket, bucketName s
 	if par <= 0 {
 		par = runtime.NumCPU() * 2
 	}
+	ids := make([]string, 0, len(tasks))
+	for _, t := range tasks {
+		ids = append(ids, restoreTxnID(o.progressGroup(m), t.target, t.src.Partition))
+	}
+	// Every partition's id fenced before any partition resumes (see
+	// kafka.Client.FenceTxnIDs); also for --at-least-once (kafka.FenceID).
+	if err := kc.FenceTxnIDs(ctx, ids); err != nil {
+		return Summary{}, err
+	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(par)
 	for _, t := range tasks {

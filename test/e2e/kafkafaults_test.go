@@ -351,7 +351,7 @@ func TestKafkaFaults(t *testing.T) {
 		objects := countFiles(t, dir)
 		row("export (json, keys, headers)", k, t, r, fmt.Sprintf("%d objects, each once", objects))
 		mustSucceed(t, r)
-		if want := 3*(perPart/500)*3 + 1; objects != want { // values, keys, headers; the topic's metadata
+		if want := 3*(perPart/500)*4 + 1; objects != want { // values, keys, headers and offsets records; the topic's metadata
 			t.Errorf("export wrote %d objects, want %d", objects, want)
 		}
 
