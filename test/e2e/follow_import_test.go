@@ -31,6 +31,12 @@ const importGroup = "e2e-import"
 // owner is fixed, so two importers never write one partition, and the
 // transactional id per partition fences a killed importer's open transaction
 // when its restart (same shard) resumes from the committed progress.
+//
+// The exporter is killed only once it has joined the group (/readyz), as
+// "mid-stream" means. One killed while its first JoinGroup still waited at the
+// coordinator stayed in kfake's group without a session, so the next
+// rebalance waited 60 s for it, the live exporters' JoinGroups timed out and
+// they gave up: the test's flake (kafkatest.TestKilledInFirstJoin).
 func TestFollowExportImportKillRestart(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
@@ -47,11 +53,15 @@ func TestFollowExportImportKillRestart(t *testing.T) {
 	prod := startFollowProducer(t, ctx, a)
 	started := time.Now()
 
-	exportArgs := []string{"export", "--follow", "--brokers", a.ListenAddrs()[0], "--topics", followTopic, "--to", url,
-		"--group", followGroup, "--rotate-interval", "1s", "--session-timeout", "3s", "--log-format", "json", "--store-keys"}
+	exportArgs := func(addr string) []string {
+		return []string{"export", "--follow", "--brokers", a.ListenAddrs()[0], "--topics", followTopic, "--to", url,
+			"--group", followGroup, "--rotate-interval", "1s", "--session-timeout", "3s", "--metrics-addr", addr,
+			"--log-format", "json", "--store-keys"}
+	}
 	var exporters []*proc
-	for range 3 {
-		exporters = append(exporters, startKferry(t, runOpts{}, exportArgs...))
+	exportAddrs := []string{freeAddr(t), freeAddr(t), freeAddr(t)}
+	for _, addr := range exportAddrs {
+		exporters = append(exporters, startKferry(t, runOpts{}, exportArgs(addr)...))
 	}
 	importArgs := func(shard int, addr string) []string {
 		return []string{"import", "--follow", "--poll-interval", "1s", "--brokers", b.ListenAddrs()[0], "--from", url,
@@ -74,6 +84,7 @@ func TestFollowExportImportKillRestart(t *testing.T) {
 	progressed := func(p *proc, what string, floor map[int32]int64, by int64) {
 		t.Helper()
 		waitUntil(t, p, what, 2*time.Minute, func(ctx context.Context) (bool, error) {
+			exportersRunning(t, exporters, what)
 			com, err := committedOffsets(ctx, admB, importGroup, followTopic)
 			for p := range int32(followPartitions) {
 				if com[p] < floor[p]+by {
@@ -85,6 +96,10 @@ func TestFollowExportImportKillRestart(t *testing.T) {
 	}
 	progressed(importers[0], "300 records of every partition on B", nil, 300)
 	firstOnB := time.Since(started)
+	waitUntil(t, exporters[2], "exporter 2 to be a member of the group", time.Minute, func(ctx context.Context) (bool, error) {
+		code, _, err := httpGet(ctx, "http://"+exportAddrs[2]+"/readyz")
+		return code == http.StatusOK, err
+	})
 	exporters[2].kill(t)
 	importers[1].kill(t)
 	killed := time.Now()
@@ -92,7 +107,7 @@ func TestFollowExportImportKillRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	exporters[2] = startKferry(t, runOpts{}, exportArgs...)
+	exporters[2] = startKferry(t, runOpts{}, exportArgs(freeAddr(t))...)
 	importers[1] = startKferry(t, runOpts{}, importArgs(1, addrs[1])...)
 	// About 2 s of production more in every partition, imported after the
 	// restarts (the killed exporter's partitions go to others after the 3 s
@@ -109,6 +124,7 @@ func TestFollowExportImportKillRestart(t *testing.T) {
 	t.Logf("produced %d records (%.0f records/s) into %d partitions", total, rate, followPartitions)
 	halted := time.Now()
 	waitUntil(t, importers[0], "B to hold every produced record", 2*time.Minute, func(ctx context.Context) (bool, error) {
+		exportersRunning(t, exporters, "B to hold every produced record")
 		com, err := committedOffsets(ctx, admB, importGroup, followTopic)
 		for p, n := range sent {
 			if com[p] != n {
@@ -133,6 +149,18 @@ func TestFollowExportImportKillRestart(t *testing.T) {
 		terminate(t, p, 40*time.Second)
 	}
 	checkTarget(t, ctx, b, sent)
+}
+
+// exportersRunning fails the test, with the exporter's output, if an exporter
+// ended while the test waits for what: the waits watch an importer, and an
+// exporter that gave up would otherwise only show as records that never come.
+func exportersRunning(t *testing.T, exporters []*proc, what string) {
+	t.Helper()
+	for i, p := range exporters {
+		if p.exited() {
+			t.Fatalf("waiting for %s: exporter %d ended\n%s", what, i, p)
+		}
+	}
 }
 
 var importLagLine = regexp.MustCompile(`(?m)^kferry_import_lag_objects\{[^}]*\} (\S+)$`)
