@@ -109,7 +109,7 @@ func killInFirstJoin(t *testing.T) (bool, error) {
 	dying, err := g.join("dying", func(k *killable) {
 		g.c.ControlKey(int16(kmsg.JoinGroup), func(kr kmsg.Request) (kmsg.Response, error, bool) {
 			g.c.KeepControl()
-			if req := kr.(*kmsg.JoinGroupRequest); strings.HasPrefix(req.MemberID, "dying-") {
+			if req, ok := kr.(*kmsg.JoinGroupRequest); ok && strings.HasPrefix(req.MemberID, "dying-") {
 				k.kill() // then the coordinator takes the request as usual
 			}
 			return nil, nil, false
