@@ -69,16 +69,7 @@ func (p *proc) String() string {
 // (a run that ended on its own was not interrupted).
 func (p *proc) kill(t *testing.T) {
 	t.Helper()
-	if err := p.cmd.Process.Kill(); err != nil && !errors.Is(err, os.ErrProcessDone) {
-		t.Fatalf("kill: %v", err)
-	}
-	select {
-	case <-p.done:
-	case <-time.After(30 * time.Second):
-		t.Fatalf("kferry did not end within 30s of SIGKILL")
-	}
-	ws, ok := p.cmd.ProcessState.Sys().(syscall.WaitStatus)
-	if !ok || !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
+	if !p.killNow(t) {
 		t.Fatalf("kferry ended before it was killed: %s", p)
 	}
 }
