@@ -209,7 +209,31 @@ func (s *objectSet) Commit() error {
 			return err
 		}
 	}
+	if s.runs != nil && len(s.views) > 0 {
+		v := s.views[0]
+		s.dropStaleOffsets(v.key, offsetsKey(v.key, v.stored.size, s.last))
+	}
 	return nil
+}
+
+// dropStaleOffsets deletes the offsets records of object other than keep: a
+// rewrite of the object (another rotation, records compacted away since)
+// can have the same size with other offsets, and two records naming one
+// size make an importer refuse the object rather than guess. Best effort: a
+// record left behind (a crash, a failed delete) makes that refusal, never a
+// wrong import.
+func (s *objectSet) dropStaleOffsets(object, keep string) {
+	prefix := offsetsPrefix + object + "/"
+	it := s.b.List(&blob.ListOptions{Prefix: prefix})
+	for {
+		obj, err := it.Next(s.ctx)
+		if err != nil {
+			return // io.EOF, or a listing error: see above
+		}
+		if obj.Key != keep && !obj.IsDir {
+			_ = s.b.Delete(s.ctx, obj.Key) // see above
+		}
+	}
 }
 
 // writeOffsets writes the offsets record of the values object v, whose bytes
