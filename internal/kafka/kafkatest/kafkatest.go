@@ -5,7 +5,6 @@ package kafkatest
 import (
 	"context"
 	"fmt"
-	"testing"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
@@ -30,7 +29,7 @@ func Start(n int, opts ...kfake.Opt) (*Cluster, error) {
 }
 
 // NewCluster starts a 3-broker cluster for the test and stops it at cleanup.
-func NewCluster(t testing.TB, opts ...kfake.Opt) *Cluster {
+func NewCluster(t TB, opts ...kfake.Opt) *Cluster {
 	t.Helper()
 	c, err := Start(3, opts...)
 	if err != nil {
@@ -136,4 +135,14 @@ func (c *Cluster) DeleteRecordsBefore(ctx context.Context, topic string, partiti
 		err = resp.Error()
 	}
 	return err
+}
+
+// TB is the part of testing.TB the helpers use. It is an interface of its own
+// so that this package does not import testing: internal/demo starts clusters
+// with Start, and the kferry binary must not link the testing package.
+type TB interface {
+	Helper()
+	Fatal(args ...any)
+	Cleanup(func())
+	TempDir() string
 }

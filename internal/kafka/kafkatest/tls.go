@@ -12,7 +12,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"testing"
 	"time"
 )
 
@@ -27,7 +26,7 @@ type TLSFiles struct {
 
 // NewTLSFiles writes the PKI into t.TempDir(). With requireClientCert the
 // broker config demands a client certificate signed by the CA (mutual TLS).
-func NewTLSFiles(t testing.TB, requireClientCert bool) TLSFiles {
+func NewTLSFiles(t TB, requireClientCert bool) TLSFiles {
 	t.Helper()
 	dir := t.TempDir()
 	caKey, caCert, caDER := newCA(t, "kferry test CA")
@@ -53,7 +52,7 @@ func NewTLSFiles(t testing.TB, requireClientCert bool) TLSFiles {
 	return f
 }
 
-func newCA(t testing.TB, name string) (*ecdsa.PrivateKey, *x509.Certificate, []byte) {
+func newCA(t TB, name string) (*ecdsa.PrivateKey, *x509.Certificate, []byte) {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -75,7 +74,7 @@ func newCA(t testing.TB, name string) (*ecdsa.PrivateKey, *x509.Certificate, []b
 	return key, cert, der
 }
 
-func leaf(t testing.TB, caKey *ecdsa.PrivateKey, ca *x509.Certificate, name string, usage x509.ExtKeyUsage) (*ecdsa.PrivateKey, []byte) {
+func leaf(t TB, caKey *ecdsa.PrivateKey, ca *x509.Certificate, name string, usage x509.ExtKeyUsage) (*ecdsa.PrivateKey, []byte) {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -94,7 +93,7 @@ func leaf(t testing.TB, caKey *ecdsa.PrivateKey, ca *x509.Certificate, name stri
 	return key, der
 }
 
-func marshalKey(t testing.TB, k *ecdsa.PrivateKey) []byte {
+func marshalKey(t TB, k *ecdsa.PrivateKey) []byte {
 	t.Helper()
 	der, err := x509.MarshalECPrivateKey(k)
 	if err != nil {
@@ -103,7 +102,7 @@ func marshalKey(t testing.TB, k *ecdsa.PrivateKey) []byte {
 	return der
 }
 
-func writePEM(t testing.TB, dir, name, typ string, der []byte) string {
+func writePEM(t TB, dir, name, typ string, der []byte) string {
 	t.Helper()
 	p := filepath.Join(dir, name)
 	if err := os.WriteFile(p, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
