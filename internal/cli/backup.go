@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/kferry/kferry/internal/catalog"
 	"github.com/kferry/kferry/internal/kafka"
 	"github.com/kferry/kferry/internal/pipeline"
 	"github.com/kferry/kferry/pkg/layout"
@@ -160,7 +161,7 @@ func runBackup(ctx context.Context, g *globals, o *backupOptions) error {
 // backupHint says where a --backup id that the bucket lacks was looked for,
 // and how to list the ones it has.
 func backupHint(err error, raw string) error {
-	if !errors.Is(err, pipeline.ErrUnknownBackup) {
+	if !errors.Is(err, catalog.ErrUnknownBackup) {
 		return err
 	}
 	u := store.Redact(raw)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/kferry/kferry/internal/catalog"
 	"github.com/kferry/kferry/internal/pipeline"
 	"github.com/kferry/kferry/pkg/format"
 	"github.com/kferry/kferry/pkg/layout"
@@ -41,8 +42,8 @@ func ExitCode(err error) int {
 		errors.Is(err, layout.ErrInvalidTopicsDir),
 		errors.Is(err, format.ErrUnknownFormat),
 		errors.Is(err, store.ErrBadURL),
-		errors.Is(err, pipeline.ErrBackupBucket),  // import pointed at a backup: kferry restore reads it
-		errors.Is(err, pipeline.ErrUnknownBackup), // --backup names no backup of the bucket
+		errors.Is(err, pipeline.ErrBackupBucket), // import pointed at a backup: kferry restore reads it
+		errors.Is(err, catalog.ErrUnknownBackup), // --backup names no backup of the bucket
 		isCobraUsage(err):
 		return ExitUsage
 	default:

@@ -14,7 +14,8 @@ import (
 	"github.com/spf13/cobra"
 	"gocloud.dev/blob"
 
-	"github.com/kferry/kferry/internal/pipeline"
+	"github.com/kferry/kferry/internal/catalog"
+	"github.com/kferry/kferry/internal/objset"
 	"github.com/kferry/kferry/pkg/layout"
 	"github.com/kferry/kferry/pkg/manifest"
 	"github.com/kferry/kferry/pkg/record"
@@ -82,7 +83,7 @@ func runLs(ctx context.Context, g *globals, raw string, o *lsOptions) error {
 		return err
 	}
 	defer closeBucket(b)
-	cat, err := pipeline.Scan(ctx, b, o.topicsDir, false)
+	cat, err := catalog.Scan(ctx, b, o.topicsDir, false)
 	if err != nil {
 		return err
 	}
@@ -232,14 +233,14 @@ func runCat(ctx context.Context, g *globals, raw string, o *catOptions) error {
 		return err
 	}
 	defer closeBucket(b)
-	group := pipeline.Group{Start: obj.StartOffset, Values: pipeline.ObjectInfo{Object: obj, Key: key}}
+	group := catalog.Group{Start: obj.StartOffset, Values: catalog.ObjectInfo{Object: obj, Key: key}}
 	for _, v := range []layout.View{layout.ViewKeys, layout.ViewHeaders} {
 		for _, ext := range []string{obj.Ext, ".json"} {
 			side := obj
 			side.View, side.Ext = v, ext
 			sideKey := sidecarKey(key, v, obj.Ext, ext)
 			if ok, _ := b.Exists(ctx, sideKey); ok {
-				info := &pipeline.ObjectInfo{Object: side, Key: sideKey}
+				info := &catalog.ObjectInfo{Object: side, Key: sideKey}
 				if v == layout.ViewKeys {
 					group.Keys = info
 				} else {
@@ -255,7 +256,7 @@ func runCat(ctx context.Context, g *globals, raw string, o *catOptions) error {
 	if err != nil {
 		return err
 	}
-	return pipeline.Dump(ctx, b, group, sealKey, func(rec *record.Record) error {
+	return objset.Dump(ctx, b, group, sealKey, func(rec *record.Record) error {
 		return enc.Encode(catLine(rec, obj.Ext == ".json"))
 	})
 }
@@ -323,14 +324,14 @@ type lsBackup struct {
 // listBackups summarises every manifest in the bucket, oldest first, and
 // returns those it could read (all but encrypted ones without their key).
 func listBackups(ctx context.Context, b *blob.Bucket, key *seal.Key) ([]lsBackup, []*manifest.Manifest, error) {
-	ids, err := pipeline.ListBackups(ctx, b)
+	ids, err := catalog.ListBackups(ctx, b)
 	if err != nil {
 		return nil, nil, err
 	}
 	var out []lsBackup
 	var read []*manifest.Manifest
 	for _, id := range ids {
-		m, err := pipeline.LoadManifest(ctx, b, id, key)
+		m, err := catalog.LoadManifest(ctx, b, id, key)
 		if errors.Is(err, manifest.ErrSealed) {
 			out = append(out, lsBackup{ID: id, Encrypted: true})
 			continue

@@ -14,6 +14,7 @@ import (
 	"gocloud.dev/blob"
 	"gocloud.dev/gcerrors"
 
+	"github.com/kferry/kferry/internal/catalog"
 	"github.com/kferry/kferry/pkg/layout"
 	"github.com/kferry/kferry/pkg/manifest"
 	"github.com/kferry/kferry/pkg/seal"
@@ -75,7 +76,7 @@ type BucketAudit struct {
 // holds, and every manifest is read before an object is called unlisted. A
 // manifest that has to be read and cannot be is an error.
 func AuditBucket(ctx context.Context, b *blob.Bucket, key *seal.Key) (*BucketAudit, error) {
-	return audit(ctx, b, func(id string) (*manifest.Manifest, error) { return LoadManifest(ctx, b, id, key) })
+	return audit(ctx, b, func(id string) (*manifest.Manifest, error) { return catalog.LoadManifest(ctx, b, id, key) })
 }
 
 // AuditWith is AuditBucket for a caller that has read every manifest of the
@@ -103,7 +104,7 @@ func audit(ctx context.Context, b *blob.Bucket, load func(id string) (*manifest.
 		if err == nil {
 			break
 		}
-		if gcerrors.Code(err) != gcerrors.NotFound || attempt == scanAttempts {
+		if gcerrors.Code(err) != gcerrors.NotFound || attempt == catalog.ScanAttempts {
 			return nil, err
 		}
 	}
@@ -144,13 +145,13 @@ func listBucket(ctx context.Context, b *blob.Bucket) (*BucketAudit, error) {
 			a.Manifests = append(a.Manifests, id)
 			continue
 		}
-		if t, ok := strings.CutPrefix(obj.Key, metaPrefix); ok && strings.HasSuffix(t, ".json") {
+		if t, ok := strings.CutPrefix(obj.Key, catalog.MetaPrefix); ok && strings.HasSuffix(t, ".json") {
 			a.ExportTopics[strings.TrimSuffix(t, ".json")] = true
 		}
 		u := UnlistedObject{Key: obj.Key, Size: obj.Size, ModTime: obj.ModTime, Kind: UnlistedOther}
 		if topic, ok := backupObjectTopic(obj.Key); ok {
 			u.Kind, u.Topic = UnlistedBackupObject, topic
-		} else if base := tempFile.ReplaceAllString(obj.Key, ""); base != obj.Key {
+		} else if base := catalog.TempFile.ReplaceAllString(obj.Key, ""); base != obj.Key {
 			if topic, ok := backupObjectTopic(base); ok {
 				u.Kind, u.Topic = UnlistedTempFile, topic
 			}

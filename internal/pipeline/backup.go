@@ -16,7 +16,9 @@ import (
 
 	"gocloud.dev/blob"
 
+	"github.com/kferry/kferry/internal/catalog"
 	"github.com/kferry/kferry/internal/kafka"
+	"github.com/kferry/kferry/internal/objset"
 	"github.com/kferry/kferry/internal/plan"
 	"github.com/kferry/kferry/pkg/format"
 	"github.com/kferry/kferry/pkg/layout"
@@ -84,7 +86,7 @@ func Backup(ctx context.Context, kc *kafka.Client, b *blob.Bucket, bucketName st
 	if log == nil {
 		log = slog.Default()
 	}
-	prev, err := LoadManifest(ctx, b, "", o.Key)
+	prev, err := catalog.LoadManifest(ctx, b, "", o.Key)
 	if err != nil && !errors.Is(err, manifest.ErrNoBackup) {
 		return Summary{}, nil, err
 	}
@@ -156,9 +158,9 @@ func Backup(ctx context.Context, kc *kafka.Client, b *blob.Bucket, bucketName st
 			lo.Naming.TopicsDir = lineageDir(eo.Naming.TopicsDir, l)
 			peo = &lo
 		}
-		pe := &partitionExport{o: peo, b: b, vf: viewFormats{native}, col: col, log: log, pr: r}
+		pe := &partitionExport{o: peo, b: b, vf: objset.Formats{native}, col: col, log: log, pr: r}
 		pe.onRecord = bp.addRecord
-		pe.onCommit = func(set *objectSet) { bp.addObject(set, m.ID) }
+		pe.onCommit = func(set *objset.Writer) { bp.addObject(set, m.ID) }
 		pe.onGap = func(from, to int64) {
 			bp.addGap(from, to, "retention removed these records while the backup ran")
 			gapsMu.Lock()
@@ -308,15 +310,15 @@ func (bp *backupPartition) addRecord(rec *record.Record) {
 	bp.maxTS = max(bp.maxTS, ts)
 }
 
-func (bp *backupPartition) addObject(set *objectSet, backupID string) {
+func (bp *backupPartition) addObject(set *objset.Writer, backupID string) {
 	sum, size := set.Stored()
 	bp.mu.Lock()
 	defer bp.mu.Unlock()
 	bp.entry.Objects = append(bp.entry.Objects, manifest.Object{
-		Key: set.keys[0], BackupID: backupID, FirstOffset: set.first, LastOffset: set.last, Records: int64(set.records),
+		Key: set.Keys()[0], BackupID: backupID, FirstOffset: set.First(), LastOffset: set.Last(), Records: int64(set.Records()),
 		MinTimestamp: bp.minTS, MaxTimestamp: bp.maxTS, Size: size, SHA256: sum, Digest: manifest.HexDigest(bp.digest),
 	})
-	bp.entry.Records += int64(set.records)
+	bp.entry.Records += int64(set.Records())
 	bp.entry.Digest = manifest.HexDigest(bp.digest)
 	bp.minTS, bp.maxTS = -1, 0
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/kferry/kferry/internal/catalog"
 	"github.com/kferry/kferry/internal/pipeline"
 	"github.com/kferry/kferry/internal/plan"
 	"github.com/kferry/kferry/pkg/manifest"
@@ -33,7 +34,7 @@ func TestBackupRetentionGapWhileRunning(t *testing.T) {
 	if m == nil {
 		t.Fatal("no manifest returned with ErrGaps")
 	}
-	stored, lerr := pipeline.LoadManifest(e.ctx, e.b, "", nil)
+	stored, lerr := catalog.LoadManifest(e.ctx, e.b, "", nil)
 	if lerr != nil || stored.ID != m.ID {
 		t.Fatalf("newest manifest in the bucket = %v, %v; want %s written", stored, lerr, m.ID)
 	}

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/kferry/kferry/internal/objset"
 	"github.com/kferry/kferry/pkg/format"
 	_ "github.com/kferry/kferry/pkg/format/bytesfmt"
 	_ "github.com/kferry/kferry/pkg/format/jsonfmt"
@@ -34,10 +35,10 @@ func BenchmarkObjectSetAdd(b *testing.B) {
 			rec := &record.Record{Topic: "bench", Value: []byte(head + strings.Repeat("x", 1024-len(head)-2) + `"}`)}
 			b.SetBytes(int64(len(rec.Value)))
 			b.ReportAllocs()
-			var set *objectSet
+			var set *objset.Writer
 			for i := 0; b.Loop(); i++ {
 				if set == nil {
-					if set, err = openObjectSet(ctx, bucket, layout.Naming{Pad: 10}, viewFormats{f}, false, "bench", 0, int64(i), false, nil); err != nil {
+					if set, err = objset.Create(ctx, bucket, layout.Naming{Pad: 10}, objset.Formats{f}, false, "bench", 0, int64(i), false, nil); err != nil {
 						b.Fatal(err)
 					}
 				}
@@ -45,7 +46,7 @@ func BenchmarkObjectSetAdd(b *testing.B) {
 				if err := set.Add(rec); err != nil {
 					b.Fatal(err)
 				}
-				if set.records == 10000 {
+				if set.Records() == 10000 {
 					if err := set.Commit(); err != nil {
 						b.Fatal(fmt.Errorf("commit: %w", err))
 					}

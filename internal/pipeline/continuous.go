@@ -12,7 +12,9 @@ import (
 
 	"gocloud.dev/blob"
 
+	"github.com/kferry/kferry/internal/catalog"
 	"github.com/kferry/kferry/internal/kafka"
+	"github.com/kferry/kferry/internal/objset"
 	"github.com/kferry/kferry/internal/plan"
 	"github.com/kferry/kferry/pkg/manifest"
 )
@@ -120,7 +122,7 @@ func RestoreFollow(ctx context.Context, kc *kafka.Client, b *blob.Bucket, bucket
 	last := ""
 	log.Info("restore --follow starting", "poll_interval", o.PollInterval.String(), "progress_group", o.ProgressGroup, "bucket", bucketName)
 	err := repeat(ctx, o.PollInterval, o.ShutdownTimeout, log, "restore", func(work context.Context, round int) error {
-		ids, err := ListBackups(work, b)
+		ids, err := catalog.ListBackups(work, b)
 		if err != nil {
 			return err
 		}
@@ -193,7 +195,7 @@ func repeat(ctx context.Context, interval, shutdown time.Duration, log *slog.Log
 // recreated under a standby, a target that does not fit the backup, an object
 // that does not match its manifest).
 func permanent(err error) bool {
-	for _, target := range []error{ErrLineageChanged, ErrTargetPartitions, ErrTargetConfig, ErrTargetNotEmpty, ErrChecksum, manifest.ErrVersion} {
+	for _, target := range []error{ErrLineageChanged, ErrTargetPartitions, ErrTargetConfig, ErrTargetNotEmpty, objset.ErrChecksum, manifest.ErrVersion} {
 		if errors.Is(err, target) {
 			return true
 		}

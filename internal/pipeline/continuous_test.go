@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kferry/kferry/internal/catalog"
 	"github.com/kferry/kferry/internal/pipeline"
 	"github.com/kferry/kferry/internal/plan"
 	"github.com/kferry/kferry/pkg/layout"
@@ -111,7 +112,7 @@ func TestBackupAndRestoreFollow(t *testing.T) {
 		defer mu.Unlock()
 		return len(backups) >= seen+3, nil
 	})
-	ids, err := pipeline.ListBackups(e.ctx, e.b)
+	ids, err := catalog.ListBackups(e.ctx, e.b)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -165,7 +166,7 @@ func TestBackupAndRestoreFollow(t *testing.T) {
 			t.Errorf("group billing on ledger/%d = %d, want %d (source offset %d)", p, got["ledger"][p], at, want)
 		}
 	}
-	if ids, _ := pipeline.ListBackups(e.ctx, e.b); len(ids) != 2 {
+	if ids, _ := catalog.ListBackups(e.ctx, e.b); len(ids) != 2 {
 		t.Errorf("manifests: %v, want 2 (one per round with new data)", ids)
 	}
 }

@@ -13,7 +13,9 @@ import (
 	"gocloud.dev/blob"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/kferry/kferry/internal/catalog"
 	"github.com/kferry/kferry/internal/kafka"
+	"github.com/kferry/kferry/internal/objset"
 	"github.com/kferry/kferry/internal/plan"
 	"github.com/kferry/kferry/pkg/format"
 	"github.com/kferry/kferry/pkg/layout"
@@ -47,8 +49,8 @@ type ExportOptions struct {
 	Logger   *slog.Logger
 }
 
-func (o *ExportOptions) formats() (viewFormats, error) {
-	var vf viewFormats
+func (o *ExportOptions) formats() (objset.Formats, error) {
+	var vf objset.Formats
 	var err error
 	if vf[layout.ViewValues], err = format.Lookup(o.Format); err != nil {
 		return vf, err
@@ -76,23 +78,6 @@ func (o *ExportOptions) formats() (viewFormats, error) {
 	}
 	return vf, nil
 }
-
-// TopicMeta is written to _kferry/topics/<topic>.json by export so that import can
-// recreate a topic with its partition count even when some partitions were empty.
-type TopicMeta struct {
-	Topic             string    `json:"topic"`
-	Partitions        int       `json:"partitions"`
-	ReplicationFactor int       `json:"replication_factor"`
-	Format            string    `json:"format"`
-	ExportedAt        time.Time `json:"exported_at"`
-	// ID is the Kafka topic id (hex) the objects come from, when known: a
-	// topic deleted and recreated gets another, and a continuous export
-	// refuses to mix the new topic's records with the old one's.
-	ID string `json:"id,omitempty"`
-}
-
-// TopicMetaKey is where export keeps a topic's metadata in the bucket.
-func TopicMetaKey(topic string) string { return metaPrefix + topic + ".json" }
 
 // Export copies every selected partition from its start to the end offset
 // captured now into objects of b. It stops at the first error; objects completed
@@ -142,10 +127,10 @@ func Export(ctx context.Context, kc *kafka.Client, b *blob.Bucket, bucketName st
 	}
 	for _, t := range selected {
 		info := topics[t]
-		meta := TopicMeta{Topic: t, Partitions: info.Partitions, ReplicationFactor: info.ReplicationFactor, Format: o.Format, ExportedAt: started.UTC(), ID: info.ID}
+		meta := catalog.TopicMeta{Topic: t, Partitions: info.Partitions, ReplicationFactor: info.ReplicationFactor, Format: o.Format, ExportedAt: started.UTC(), ID: info.ID}
 		body, _ := json.MarshalIndent(meta, "", "  ")
-		if err := b.WriteAll(ctx, TopicMetaKey(t), append(body, '\n'), nil); err != nil {
-			return col.summary("export", bucketName, started), fmt.Errorf("write %s: %w", TopicMetaKey(t), err)
+		if err := b.WriteAll(ctx, catalog.TopicMetaKey(t), append(body, '\n'), nil); err != nil {
+			return col.summary("export", bucketName, started), fmt.Errorf("write %s: %w", catalog.TopicMetaKey(t), err)
 		}
 	}
 	s := col.summary("export", bucketName, started)
@@ -196,17 +181,17 @@ func runPartitions(ctx context.Context, kc *kafka.Client, ranges []kafka.Partiti
 type partitionExport struct {
 	o   *ExportOptions
 	b   *blob.Bucket
-	vf  viewFormats
+	vf  objset.Formats
 	col *collector
 	log *slog.Logger
 	pr  kafka.PartitionRange
 
-	set *objectSet
+	set *objset.Writer
 
 	// Backups hook in here: onRecord sees every record added to an object,
 	// onCommit every object once it is durable.
 	onRecord func(rec *record.Record)
-	onCommit func(set *objectSet)
+	onCommit func(set *objset.Writer)
 	onGap    func(from, to int64)
 	firstTS  time.Time
 	// uploadTook is how long the last rotate's Commit took (for follow metrics).
@@ -215,7 +200,7 @@ type partitionExport struct {
 	noChecksum bool
 	// beforeCommit, if set, may veto making a set visible (the set is then
 	// aborted and rotate returns the error).
-	beforeCommit func(set *objectSet) error
+	beforeCommit func(set *objset.Writer) error
 }
 
 func (pe *partitionExport) run(ctx context.Context, rd *kafka.Reader) error {
@@ -258,7 +243,7 @@ func (pe *partitionExport) add(ctx context.Context, rec *record.Record) error {
 	}
 	if pe.set == nil {
 		// Only observers of commits (backups) read the checksum.
-		set, err := openObjectSet(ctx, pe.b, o.Naming, pe.vf, o.Gzip, rec.Topic, rec.Partition, rec.Offset, pe.onCommit != nil && !pe.noChecksum, o.Key)
+		set, err := objset.Create(ctx, pe.b, o.Naming, pe.vf, o.Gzip, rec.Topic, rec.Partition, rec.Offset, pe.onCommit != nil && !pe.noChecksum, o.Key)
 		if err != nil {
 			return err
 		}
@@ -270,7 +255,7 @@ func (pe *partitionExport) add(ctx context.Context, rec *record.Record) error {
 	if pe.onRecord != nil {
 		pe.onRecord(rec)
 	}
-	if (o.FlushSize > 0 && pe.set.records >= o.FlushSize) || (o.RotateBytes > 0 && pe.set.Bytes() >= o.RotateBytes) {
+	if (o.FlushSize > 0 && pe.set.Records() >= o.FlushSize) || (o.RotateBytes > 0 && pe.set.Bytes() >= o.RotateBytes) {
 		return pe.rotate()
 	}
 	return nil
@@ -301,13 +286,13 @@ func (pe *partitionExport) rotate() error {
 	// still tells how far the bucket goes.
 	pe.col.update(pe.pr.Topic, pe.pr.Partition, func(ps *PartitionSummary) {
 		if ps.FirstOffset < 0 {
-			ps.FirstOffset = set.first
+			ps.FirstOffset = set.First()
 		}
-		ps.LastOffset = set.last
-		ps.Records += int64(set.records)
-		ps.Bytes += set.bytes
+		ps.LastOffset = set.Last()
+		ps.Records += int64(set.Records())
+		ps.Bytes += set.RecordBytes()
 		ps.Objects++
 	})
-	pe.log.Debug("object written", "topic", pe.pr.Topic, "partition", pe.pr.Partition, "key", set.keys[0], "records", set.records)
+	pe.log.Debug("object written", "topic", pe.pr.Topic, "partition", pe.pr.Partition, "key", set.Keys()[0], "records", set.Records())
 	return nil
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/kferry/kferry/internal/catalog"
 	"github.com/kferry/kferry/internal/pipeline"
 	"github.com/kferry/kferry/internal/plan"
 	"github.com/kferry/kferry/pkg/layout"
@@ -118,13 +119,13 @@ func TestExportObjects(t *testing.T) {
 				t.Errorf("%d offsets records, want 5 (one per values object)", len(records))
 			}
 			got := e.objects()
-			meta, ok := got[pipeline.TopicMetaKey("orders")]
-			delete(got, pipeline.TopicMetaKey("orders"))
+			meta, ok := got[catalog.TopicMetaKey("orders")]
+			delete(got, catalog.TopicMetaKey("orders"))
 			if diff := cmp.Diff(tt.want, got); diff != "" {
 				t.Errorf("objects (-want +got):\n%s", diff)
 			}
 			if !ok {
-				t.Fatalf("no %s", pipeline.TopicMetaKey("orders"))
+				t.Fatalf("no %s", catalog.TopicMetaKey("orders"))
 			}
 			checkMeta(t, e, meta, "orders", tt.format, before)
 			checkExportSummary(t, s, recs)
@@ -134,7 +135,7 @@ func TestExportObjects(t *testing.T) {
 
 func checkMeta(t *testing.T, e *env, body, topic, format string, before time.Time) {
 	t.Helper()
-	var m pipeline.TopicMeta
+	var m catalog.TopicMeta
 	if err := json.Unmarshal([]byte(body), &m); err != nil {
 		t.Fatalf("topic metadata %q: %v", body, err)
 	}
@@ -142,7 +143,7 @@ func checkMeta(t *testing.T, e *env, body, topic, format string, before time.Tim
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := pipeline.TopicMeta{Topic: topic, Partitions: info[topic].Partitions, ReplicationFactor: info[topic].ReplicationFactor, Format: format, ExportedAt: m.ExportedAt, ID: info[topic].ID}
+	want := catalog.TopicMeta{Topic: topic, Partitions: info[topic].Partitions, ReplicationFactor: info[topic].ReplicationFactor, Format: format, ExportedAt: m.ExportedAt, ID: info[topic].ID}
 	if diff := cmp.Diff(want, m); diff != "" {
 		t.Errorf("topic metadata (-want +got):\n%s", diff)
 	}

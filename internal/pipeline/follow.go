@@ -16,7 +16,9 @@ import (
 
 	"gocloud.dev/blob"
 
+	"github.com/kferry/kferry/internal/catalog"
 	"github.com/kferry/kferry/internal/kafka"
+	"github.com/kferry/kferry/internal/objset"
 	"github.com/kferry/kferry/internal/plan"
 )
 
@@ -169,7 +171,7 @@ type follower struct {
 	eo  ExportOptions // what partitionExport sees: no record-time rotation
 	kc  *kafka.Client
 	b   *blob.Bucket
-	vf  viewFormats
+	vf  objset.Formats
 	col *collector
 	log *slog.Logger
 	m   FollowMetrics
@@ -420,9 +422,9 @@ func (f *follower) writeMetas(parts []kafka.TopicPartition) {
 		f.mu.Lock()
 		id := f.ids[t]
 		f.mu.Unlock()
-		meta := TopicMeta{Topic: t, Partitions: max(info.Partitions, n), ReplicationFactor: info.ReplicationFactor, Format: f.o.Format, ExportedAt: time.Now().UTC(), ID: id}
+		meta := catalog.TopicMeta{Topic: t, Partitions: max(info.Partitions, n), ReplicationFactor: info.ReplicationFactor, Format: f.o.Format, ExportedAt: time.Now().UTC(), ID: id}
 		body, _ := json.MarshalIndent(meta, "", "  ")
-		if err := f.b.WriteAll(ctx, TopicMetaKey(t), append(body, '\n'), nil); err != nil {
+		if err := f.b.WriteAll(ctx, catalog.TopicMetaKey(t), append(body, '\n'), nil); err != nil {
 			f.m.Error("upload")
 			f.log.Warn("topic metadata not written", "topic", t, "err", err)
 			continue

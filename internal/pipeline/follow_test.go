@@ -12,7 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kferry/kferry/internal/catalog"
 	"github.com/kferry/kferry/internal/kafka"
+	"github.com/kferry/kferry/internal/objset"
 	"github.com/kferry/kferry/internal/pipeline"
 	"github.com/kferry/kferry/internal/plan"
 	"github.com/kferry/kferry/pkg/layout"
@@ -235,7 +237,7 @@ func (e *env) committed(group, topic string) map[int32]int64 {
 // the number of objects.
 func (e *env) checkExactlyOnce(topic string, want map[int32]int64) int {
 	e.t.Helper()
-	cat, err := pipeline.Scan(e.ctx, e.b, layout.DefaultTopicsDir, true)
+	cat, err := catalog.Scan(e.ctx, e.b, layout.DefaultTopicsDir, true)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -255,7 +257,7 @@ func (e *env) checkExactlyOnce(topic string, want map[int32]int64) int {
 				e.t.Errorf("%s/%d: object %s starts at %d, want %d (the previous object ends at %d)", topic, p, g.Values.Key, g.Start, next, next-1)
 			}
 			next = g.Start
-			err := pipeline.Dump(e.ctx, e.b, g, nil, func(r *record.Record) error {
+			err := objset.Dump(e.ctx, e.b, g, nil, func(r *record.Record) error {
 				var v struct{ P, N int64 }
 				if err := json.Unmarshal(r.Value, &v); err != nil {
 					return fmt.Errorf("offset %d: value %q: %w", r.Offset, r.Value, err)
@@ -396,11 +398,11 @@ func TestFollowNewTopicsAndPartitions(t *testing.T) {
 	if c := e.committed(group, "other"); len(c) > 0 {
 		t.Errorf("topic other does not match the regex but has commits %v", c)
 	}
-	body, err := e.b.ReadAll(e.ctx, pipeline.TopicMetaKey("new-a"))
+	body, err := e.b.ReadAll(e.ctx, catalog.TopicMetaKey("new-a"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var meta pipeline.TopicMeta
+	var meta catalog.TopicMeta
 	if err := json.Unmarshal(body, &meta); err != nil || meta.Partitions != 3 {
 		t.Errorf("topic meta %s: %+v (%v), want 3 partitions", body, meta, err)
 	}

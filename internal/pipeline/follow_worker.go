@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/kferry/kferry/internal/kafka"
+	"github.com/kferry/kferry/internal/objset"
 )
 
 // partWorker writes one owned partition of a continuous export. It alone
@@ -40,7 +41,7 @@ type partWorker struct {
 	committed int64 // the group's offset as last committed (-1: none known)
 	next      int64 // offset after the last record or transaction marker taken
 	commitErr error
-	timedSet  *objectSet // the set the rotation timer runs for
+	timedSet  *objset.Writer // the set the rotation timer runs for
 
 	mu                 sync.Mutex // guards the open object's description
 	openFrom, openLast int64
@@ -140,7 +141,7 @@ func (w *partWorker) rotate() error {
 func (w *partWorker) finish() error {
 	open := 0
 	if w.pe.set != nil {
-		open = w.pe.set.records
+		open = w.pe.set.Records()
 	}
 	if err := w.rotate(); err != nil {
 		return err
@@ -167,22 +168,22 @@ func (w *partWorker) commitIdle() error {
 // one stalled past the session timeout). Publishing then would overwrite the
 // new owner's object of the same name with different contents; instead the
 // set is dropped. It leaves only the upload itself as a window.
-func (w *partWorker) checkOwner(set *objectSet) error {
-	return w.commit(set.first)
+func (w *partWorker) checkOwner(set *objset.Writer) error {
+	return w.commit(set.First())
 }
 
 // objectDone is partitionExport's onCommit: the set is complete in the bucket,
 // so the offset after its last record is committed now, before any other object
 // of the partition can become visible. A failure stops the worker (add and
 // rotate check commitErr).
-func (w *partWorker) objectDone(set *objectSet) {
-	if err := w.commit(set.last + 1); err != nil {
+func (w *partWorker) objectDone(set *objset.Writer) {
+	if err := w.commit(set.Last() + 1); err != nil {
 		w.commitErr = err
 		return
 	}
-	w.f.m.ObjectWritten(w.tp.Topic, w.tp.Partition, int64(set.records), set.bytes, w.pe.uploadTook)
-	w.log.Debug("object committed", "key", set.keys[0], "first_offset", set.first, "last_offset", set.last,
-		"records", set.records, "upload_ms", w.pe.uploadTook.Milliseconds())
+	w.f.m.ObjectWritten(w.tp.Topic, w.tp.Partition, int64(set.Records()), set.RecordBytes(), w.pe.uploadTook)
+	w.log.Debug("object committed", "key", set.Keys()[0], "first_offset", set.First(), "last_offset", set.Last(),
+		"records", set.Records(), "upload_ms", w.pe.uploadTook.Milliseconds())
 }
 
 func (w *partWorker) commit(next int64) error {
@@ -201,7 +202,7 @@ func (w *partWorker) noteOpen() {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if set := w.pe.set; set != nil {
-		w.openFrom, w.openLast, w.openRecords = set.first, set.last, set.records
+		w.openFrom, w.openLast, w.openRecords = set.First(), set.Last(), set.Records()
 	} else {
 		w.openRecords = 0
 	}

@@ -14,7 +14,9 @@ import (
 	"gocloud.dev/blob"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/kferry/kferry/internal/catalog"
 	"github.com/kferry/kferry/internal/kafka"
+	"github.com/kferry/kferry/internal/objset"
 	"github.com/kferry/kferry/internal/plan"
 	"github.com/kferry/kferry/pkg/layout"
 	"github.com/kferry/kferry/pkg/record"
@@ -43,7 +45,7 @@ func checkNotBackup(ctx context.Context, b *blob.Bucket, bucketName, topicsDir s
 	if strings.Trim(topicsDir, "/") != layout.DefaultTopicsDir {
 		return nil
 	}
-	ids, err := ListBackups(ctx, b)
+	ids, err := catalog.ListBackups(ctx, b)
 	if err != nil || len(ids) == 0 {
 		return err
 	}
@@ -105,7 +107,7 @@ func (o *ImportOptions) group(bucketName string) string {
 }
 
 type importTask struct {
-	src    *PartitionObjects
+	src    *catalog.PartitionObjects
 	target string
 }
 
@@ -122,7 +124,7 @@ func Import(ctx context.Context, kc *kafka.Client, b *blob.Bucket, bucketName st
 	if err := checkNotBackup(ctx, b, bucketName, o.TopicsDir); err != nil {
 		return Summary{}, err
 	}
-	cat, err := Scan(ctx, b, o.TopicsDir, o.Strict)
+	cat, err := catalog.Scan(ctx, b, o.TopicsDir, o.Strict)
 	if err != nil {
 		return Summary{}, err
 	}
@@ -221,7 +223,7 @@ func logMode(col *collector, log *slog.Logger, o *ImportOptions) {
 
 // prepareTargets maps source topics to targets, checks every target's partition
 // count and emptiness, and creates missing ones, all before any record moves.
-func prepareTargets(ctx context.Context, kc *kafka.Client, cat *Catalog, selected []string, o *ImportOptions, col *collector, log *slog.Logger) ([]importTask, error) {
+func prepareTargets(ctx context.Context, kc *kafka.Client, cat *catalog.Catalog, selected []string, o *ImportOptions, col *collector, log *slog.Logger) ([]importTask, error) {
 	existing, err := kc.Topics(ctx)
 	if err != nil {
 		return nil, err
@@ -261,7 +263,7 @@ func prepareTargets(ctx context.Context, kc *kafka.Client, cat *Catalog, selecte
 	for _, src := range selected {
 		dst := targetOf[src]
 		if _, ok := existing[dst]; !ok {
-			partitions, err := int32Partitions(src, cat.PartitionCount(src))
+			partitions, err := catalog.Int32Partitions(src, cat.PartitionCount(src))
 			if err != nil {
 				return nil, err
 			}
@@ -288,11 +290,11 @@ func prepareTargets(ctx context.Context, kc *kafka.Client, cat *Catalog, selecte
 }
 
 // filterGroups keeps the groups whose values object --files admits.
-func filterGroups(po *PartitionObjects, f layout.FileFilters) *PartitionObjects {
+func filterGroups(po *catalog.PartitionObjects, f layout.FileFilters) *catalog.PartitionObjects {
 	if f.Empty() {
 		return po
 	}
-	out := &PartitionObjects{Topic: po.Topic, Partition: po.Partition}
+	out := &catalog.PartitionObjects{Topic: po.Topic, Partition: po.Partition}
 	for _, g := range po.Groups {
 		if f.Admits(po.Topic, g.Values.Key) {
 			out.Groups = append(out.Groups, g)
@@ -305,13 +307,13 @@ func filterGroups(po *PartitionObjects, f layout.FileFilters) *PartitionObjects 
 // preflight reads the first record of each selected topic before any topic is
 // created or record written, so a missing or wrong key, or an object that is
 // not what its name says, fails the import with nothing changed.
-func preflight(ctx context.Context, b *blob.Bucket, cat *Catalog, selected []string, key *seal.Key) error {
+func preflight(ctx context.Context, b *blob.Bucket, cat *catalog.Catalog, selected []string, key *seal.Key) error {
 	for _, t := range selected {
 		parts := cat.Partitions(t)
 		if len(parts) == 0 {
 			continue
 		}
-		gr, err := openGroup(ctx, b, parts[0].Groups[0], key)
+		gr, err := objset.OpenGroup(ctx, b, parts[0].Groups[0], key)
 		if err != nil {
 			return err
 		}

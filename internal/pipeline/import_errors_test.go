@@ -6,6 +6,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/kferry/kferry/internal/catalog"
 	"github.com/kferry/kferry/internal/pipeline"
 	"github.com/kferry/kferry/internal/plan"
 	"github.com/kferry/kferry/pkg/format"
@@ -39,7 +40,7 @@ func TestImportUnparsableNames(t *testing.T) {
 		e := newEnv(t, "mem")
 		e.put(objects)
 		_, err := e.importAll(pipeline.ImportOptions{TopicsDir: "topics", CreateTopics: true, Strict: true})
-		wantErrContains(t, err, pipeline.ErrBadObjectName, "topics/orders/partition=3/README.txt")
+		wantErrContains(t, err, catalog.ErrBadObjectName, "topics/orders/partition=3/README.txt")
 		if _, ok := e.partitions()["orders"]; ok {
 			t.Error("strict import created the target although the bucket was refused")
 		}

@@ -15,6 +15,7 @@ import (
 
 	"gocloud.dev/blob"
 
+	"github.com/kferry/kferry/internal/catalog"
 	"github.com/kferry/kferry/internal/kafka"
 )
 
@@ -146,7 +147,7 @@ func (f *importFollower) closeAll() {
 // scan lists the bucket once and imports what is new. A listing error is
 // logged and retried at the next scan.
 func (f *importFollower) scan(ctx, work context.Context) error {
-	cat, err := Scan(work, f.b, f.o.TopicsDir, false)
+	cat, err := catalog.Scan(work, f.b, f.o.TopicsDir, false)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil
@@ -278,7 +279,7 @@ func (f *importFollower) passOne(ctx, work context.Context, pi *partitionImport,
 
 // prepare maps new source topics to targets, creates missing targets and
 // checks the existing ones as Import does, once per topic.
-func (f *importFollower) prepare(ctx context.Context, cat *Catalog, topics []string) error {
+func (f *importFollower) prepare(ctx context.Context, cat *catalog.Catalog, topics []string) error {
 	for _, src := range topics {
 		dst, err := f.o.Renames.Target(src)
 		if err != nil {
@@ -304,9 +305,9 @@ func (f *importFollower) prepare(ctx context.Context, cat *Catalog, topics []str
 
 // reportSkipped warns once per unparsable key; fileblob's *.tmp files of
 // objects being written are expected and ignored.
-func (f *importFollower) reportSkipped(cat *Catalog) {
+func (f *importFollower) reportSkipped(cat *catalog.Catalog) {
 	for _, k := range cat.Skipped {
-		if f.skipped[k] || tempFile.MatchString(k) || strings.HasSuffix(k, ".tmp") {
+		if f.skipped[k] || catalog.TempFile.MatchString(k) || strings.HasSuffix(k, ".tmp") {
 			continue
 		}
 		f.skipped[k] = true

@@ -10,6 +10,8 @@ import (
 	"github.com/cespare/xxhash/v2"
 	"gocloud.dev/blob"
 
+	"github.com/kferry/kferry/internal/catalog"
+	"github.com/kferry/kferry/internal/objset"
 	"github.com/kferry/kferry/pkg/format"
 	"github.com/kferry/kferry/pkg/record"
 )
@@ -75,7 +77,7 @@ func (o progressOrigin) admits(key string, exact bool) bool {
 // because the next object starts at or below the progress (objects of a
 // partition without offsets records are taken not to overlap unless their
 // counts show it; see importObject).
-func (pi *partitionImport) before(g Group, succ *Group) bool {
+func (pi *partitionImport) before(g catalog.Group, succ *catalog.Group) bool {
 	if pi.next < 0 {
 		return false
 	}
@@ -90,14 +92,14 @@ type objectOffsetSource struct {
 	// exact: offsets are known (kept by the format, listed by an offsets
 	// record, or contiguous as ImportOptions.ContiguousOffsets states).
 	exact bool
-	ref   *OffsetsRef
-	oo    *objectOffsets
-	cur   *offsetCursor
+	ref   *catalog.OffsetsRef
+	oo    *catalog.ObjectOffsets
+	cur   *catalog.OffsetCursor
 	xx    *xxhash.Digest
 }
 
 // offsetsOf finds how the offsets of g's records are known.
-func (pi *partitionImport) offsetsOf(ctx context.Context, b *blob.Bucket, g Group) (*objectOffsetSource, error) {
+func (pi *partitionImport) offsetsOf(ctx context.Context, b *blob.Bucket, g catalog.Group) (*objectOffsetSource, error) {
 	f, err := format.ByExt(g.Values.Ext)
 	if err != nil {
 		return nil, fmt.Errorf("object %s: %w", g.Values.Key, err)
@@ -106,11 +108,11 @@ func (pi *partitionImport) offsetsOf(ctx context.Context, b *blob.Bucket, g Grou
 		return &objectOffsetSource{exact: true}, nil
 	}
 	if ref := g.OffsetsRecord(); ref != nil {
-		oo, err := loadOffsets(ctx, b, *ref, g.Start)
+		oo, err := catalog.LoadOffsets(ctx, b, *ref, g.Start)
 		if err != nil {
 			return nil, err
 		}
-		return &objectOffsetSource{exact: true, ref: ref, oo: oo, cur: newOffsetCursor(oo.Offsets), xx: xxhash.New()}, nil
+		return &objectOffsetSource{exact: true, ref: ref, oo: oo, cur: catalog.NewOffsetCursor(oo.Offsets), xx: xxhash.New()}, nil
 	}
 	return &objectOffsetSource{exact: pi.o.ContiguousOffsets}, nil
 }
@@ -127,9 +129,9 @@ func (s *objectOffsetSource) wrap() func(io.Reader) io.Reader {
 func (s *objectOffsetSource) offset(rec *record.Record, end int64) (int64, error) {
 	switch {
 	case s.cur != nil:
-		off, ok := s.cur.take()
+		off, ok := s.cur.Take()
 		if !ok {
-			return 0, fmt.Errorf("%w: %s holds more than the %d records %s lists", ErrOffsetsRecord, s.oo.Object, s.oo.Records, s.ref.Key)
+			return 0, fmt.Errorf("%w: %s holds more than the %d records %s lists", catalog.ErrOffsetsRecord, s.oo.Object, s.oo.Records, s.ref.Key)
 		}
 		return off, nil
 	case rec.Offset >= end:
@@ -140,26 +142,26 @@ func (s *objectOffsetSource) offset(rec *record.Record, end int64) (int64, error
 
 // finish checks, after the object's last record, that the offsets record
 // described exactly this object: its record count and checksum.
-func (s *objectOffsetSource) finish(gr *groupReader) error {
+func (s *objectOffsetSource) finish(gr *objset.DrainValues) error {
 	if s.cur == nil {
 		return nil
 	}
-	if !s.cur.done() {
-		return fmt.Errorf("%w: %s holds fewer than the %d records %s lists", ErrOffsetsRecord, s.oo.Object, s.oo.Records, s.ref.Key)
+	if !s.cur.Done() {
+		return fmt.Errorf("%w: %s holds fewer than the %d records %s lists", catalog.ErrOffsetsRecord, s.oo.Object, s.oo.Records, s.ref.Key)
 	}
-	if err := gr.drainValues(); err != nil {
+	if err := gr.DrainValues(); err != nil {
 		return err
 	}
 	var sum [8]byte
 	if got := hex.EncodeToString(s.xx.Sum(sum[:0])); !strings.EqualFold(got, s.oo.XXH64) {
-		return fmt.Errorf("%w: %s has XXH64 %s, %s says %s (the object was rewritten by another writer; delete the offsets record to import it as an object without one)", ErrOffsetsRecord, s.oo.Object, got, s.ref.Key, s.oo.XXH64)
+		return fmt.Errorf("%w: %s has XXH64 %s, %s says %s (the object was rewritten by another writer; delete the offsets record to import it as an object without one)", catalog.ErrOffsetsRecord, s.oo.Object, got, s.ref.Key, s.oo.XXH64)
 	}
 	return nil
 }
 
 // overlapError refuses g, which starts below the progress but cannot be
 // imported from it exactly (see progressOrigin.admits).
-func (pi *partitionImport) overlapError(g Group, exact bool) error {
+func (pi *partitionImport) overlapError(g catalog.Group, exact bool) error {
 	counted := g.Values.Key
 	if exact {
 		counted = pi.origin.key
@@ -169,12 +171,12 @@ func (pi *partitionImport) overlapError(g Group, exact bool) error {
 
 // overlapPair refuses g, counted, whose records reach past the start of the
 // next object succ.
-func (pi *partitionImport) overlapPair(g, succ Group) error {
+func (pi *partitionImport) overlapPair(g, succ catalog.Group) error {
 	return pi.overlapMessage(g.Values.Key, succ.Values.Key, g.Values.Key)
 }
 
 func (pi *partitionImport) overlapMessage(a, b, counted string) error {
 	t, p := pi.t.src.Topic, pi.t.src.Partition
 	return fmt.Errorf("%w: %s and %s hold some of the same records of %s/%d, and %s has no offsets record (written by the Confluent connector or an older kferry), so which of its records are new cannot be told exactly; delete whichever of the two the other objects cover (kferry cat shows their records), export again into an empty prefix (kferry writes offsets records), or pass --contiguous-offsets if %s/%d never had transactions or compaction",
-		ErrOverlap, a, b, t, p, counted, t, p)
+		catalog.ErrOverlap, a, b, t, p, counted, t, p)
 }

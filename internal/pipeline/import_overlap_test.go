@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/kferry/kferry/internal/catalog"
 	"github.com/kferry/kferry/internal/pipeline"
 	"github.com/kferry/kferry/pkg/layout"
 	"github.com/kferry/kferry/pkg/record"
@@ -90,7 +91,7 @@ func TestImportOverlapOffsetGaps(t *testing.T) {
 			}
 			_, err = e.importAll(pipeline.ImportOptions{TopicsDir: "topics", CreateTopics: true, Renames: mustRenames(t, "tx=tx-blind")})
 			ext := map[string]string{"json": ".json", "bytes": ".bin"}[f]
-			wantErrContains(t, err, pipeline.ErrOverlap, "topics/tx/partition=0/tx+0+0000000000"+ext, "topics/tx/partition=0/tx+0+0000000002"+ext, "--contiguous-offsets")
+			wantErrContains(t, err, catalog.ErrOverlap, "topics/tx/partition=0/tx+0+0000000000"+ext, "topics/tx/partition=0/tx+0+0000000002"+ext, "--contiguous-offsets")
 		})
 	}
 }
@@ -110,7 +111,7 @@ func TestImportOverlapCounted(t *testing.T) {
 		dir + "ov+0+0000000006.json": "6\n",
 	})
 	_, err := e.importAll(pipeline.ImportOptions{TopicsDir: "topics", CreateTopics: true})
-	wantErrContains(t, err, pipeline.ErrOverlap, dir+"ov+0+0000000000.json", dir+"ov+0+0000000002.json")
+	wantErrContains(t, err, catalog.ErrOverlap, dir+"ov+0+0000000000.json", dir+"ov+0+0000000002.json")
 	if n := len(e.topicRecords("ov")); n != 0 {
 		t.Fatalf("%d records written before the refusal, want 0", n)
 	}
@@ -152,7 +153,7 @@ func TestImportOffsetsRecordMismatch(t *testing.T) {
 	}
 	into := pipeline.ImportOptions{TopicsDir: "topics", CreateTopics: true, Renames: mustRenames(t, "mm=mm-copy")}
 	_, err = e.importAll(into)
-	wantErrContains(t, err, pipeline.ErrOffsetsRecord, obj, "XXH64")
+	wantErrContains(t, err, catalog.ErrOffsetsRecord, obj, "XXH64")
 	if n := len(e.topicRecords("mm-copy")); n != 0 {
 		t.Fatalf("%d records committed from a mismatched object, want 0", n)
 	}

@@ -14,7 +14,9 @@ import (
 	"gocloud.dev/blob"
 	"gocloud.dev/gcerrors"
 
+	"github.com/kferry/kferry/internal/catalog"
 	"github.com/kferry/kferry/internal/kafka"
+	"github.com/kferry/kferry/internal/objset"
 	"github.com/kferry/kferry/internal/plan"
 	"github.com/kferry/kferry/pkg/record"
 )
@@ -180,7 +182,7 @@ func (pi *partitionImport) pass(ctx, work context.Context, b *blob.Bucket, follo
 			continue
 		}
 		fresh := follow && prev != nil && !prev[g.Values.Key]
-		var succ *Group
+		var succ *catalog.Group
 		if i+1 < len(groups) {
 			succ = &groups[i+1]
 		}
@@ -226,12 +228,12 @@ func (pi *partitionImport) pass(ctx, work context.Context, b *blob.Bucket, follo
 
 // deleteImported deletes g's objects when the import is asked to and the
 // committed progress lies past them. A failure only leaves them behind.
-func (pi *partitionImport) deleteImported(ctx context.Context, b *blob.Bucket, g Group) {
+func (pi *partitionImport) deleteImported(ctx context.Context, b *blob.Bucket, g catalog.Group) {
 	if !pi.o.DeleteImported {
 		return
 	}
 	keys := []string{g.Values.Key}
-	for _, info := range []*ObjectInfo{g.Keys, g.Headers} {
+	for _, info := range []*catalog.ObjectInfo{g.Keys, g.Headers} {
 		if info != nil {
 			keys = append(keys, info.Key)
 		}
@@ -257,7 +259,7 @@ func holeLevel(wait time.Duration) slog.Level {
 	return slog.LevelWarn
 }
 
-func (pi *partitionImport) warnImported(g Group) {
+func (pi *partitionImport) warnImported(g catalog.Group) {
 	msg := fmt.Sprintf("%s starts at offset %d, before the progress %d of %s/%d: already imported, skipped", g.Values.Key, g.Start, pi.next, pi.t.src.Topic, pi.t.src.Partition)
 	pi.col.warn(msg)
 	pi.log.Warn(msg)
@@ -303,7 +305,7 @@ type Committed struct {
 // gaps, so such an object must not overlap another: see admits). succ is the
 // next object of the partition, if listed. An object with nothing new writes
 // and commits nothing.
-func (pi *partitionImport) importObject(ctx context.Context, b *blob.Bucket, g Group, succ *Group) (int64, error) {
+func (pi *partitionImport) importObject(ctx context.Context, b *blob.Bucket, g catalog.Group, succ *catalog.Group) (int64, error) {
 	src, err := pi.offsetsOf(ctx, b, g)
 	if err != nil {
 		return 0, err
@@ -311,7 +313,7 @@ func (pi *partitionImport) importObject(ctx context.Context, b *blob.Bucket, g G
 	if pi.next > g.Start && !pi.origin.admits(g.Values.Key, src.exact) {
 		return 0, pi.overlapError(g, src.exact)
 	}
-	gr, err := openGroupVia(ctx, b, g, pi.o.Key, src.wrap())
+	gr, err := objset.OpenGroupVia(ctx, b, g, pi.o.Key, src.wrap())
 	if err != nil {
 		return 0, err
 	}

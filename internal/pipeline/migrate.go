@@ -12,6 +12,7 @@ import (
 
 	"gocloud.dev/blob"
 
+	"github.com/kferry/kferry/internal/catalog"
 	"github.com/kferry/kferry/internal/kafka"
 	"github.com/kferry/kferry/internal/plan"
 )
@@ -399,7 +400,7 @@ func (mg *migration) prepare(ctx context.Context) ([]string, error) {
 		if !mg.o.Import.CreateTopics {
 			return nil, fmt.Errorf("target topic %s does not exist; create it with %d partitions or drop --create-topics=false", target, want.Partitions)
 		}
-		partitions, err := int32Partitions(t, want.Partitions)
+		partitions, err := catalog.Int32Partitions(t, want.Partitions)
 		if err != nil {
 			return nil, err
 		}

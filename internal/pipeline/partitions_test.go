@@ -3,6 +3,8 @@ package pipeline
 import (
 	"math"
 	"testing"
+
+	"github.com/kferry/kferry/internal/catalog"
 )
 
 // TestInt32Partitions: a partition count read from the bucket converts to
@@ -21,7 +23,7 @@ func TestInt32Partitions(t *testing.T) {
 		{n: 1<<32 + 3, wantErr: true},
 	}
 	for _, tt := range tests {
-		got, err := int32Partitions("t", tt.n)
+		got, err := catalog.Int32Partitions("t", tt.n)
 		if (err != nil) != tt.wantErr || got != tt.want {
 			t.Errorf("int32Partitions(%d) = %d, %v; want %d, error %v", tt.n, got, err, tt.want, tt.wantErr)
 		}

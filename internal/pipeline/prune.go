@@ -11,6 +11,7 @@ import (
 	"gocloud.dev/blob"
 	"gocloud.dev/gcerrors"
 
+	"github.com/kferry/kferry/internal/catalog"
 	"github.com/kferry/kferry/pkg/manifest"
 	"github.com/kferry/kferry/pkg/seal"
 )
@@ -92,7 +93,7 @@ func Prune(ctx context.Context, b *blob.Bucket, o PruneOptions) (PruneReport, er
 		case u.Kind == UnlistedOther:
 			rep.Kept = append(rep.Kept, KeptObject{u, "not an object kferry backup writes"})
 		case a.ExportTopics[u.Topic]:
-			rep.Kept = append(rep.Kept, KeptObject{u, fmt.Sprintf("kferry export wrote into this bucket for topic %s (%s): it may be an export's object", u.Topic, TopicMetaKey(u.Topic))})
+			rep.Kept = append(rep.Kept, KeptObject{u, fmt.Sprintf("kferry export wrote into this bucket for topic %s (%s): it may be an export's object", u.Topic, catalog.TopicMetaKey(u.Topic))})
 		case u.ModTime.After(cutoff):
 			rep.Kept = append(rep.Kept, KeptObject{u, fmt.Sprintf("modified less than %s ago: a backup running now may be writing it", o.MinAge)})
 		default:
@@ -144,7 +145,7 @@ func pruneObject(ctx context.Context, b *blob.Bucket, u UnlistedObject, cutoff t
 // sameManifests returns ErrPruneRace when the bucket's manifests are no longer
 // ids.
 func sameManifests(ctx context.Context, b *blob.Bucket, ids []string) error {
-	now, err := ListBackups(ctx, b)
+	now, err := catalog.ListBackups(ctx, b)
 	if err != nil {
 		return err
 	}
@@ -157,7 +158,7 @@ func sameManifests(ctx context.Context, b *blob.Bucket, ids []string) error {
 // checkDeletedUnlisted reads the manifests written since prune started and
 // returns ErrPruneRace naming a deleted object one of them lists.
 func checkDeletedUnlisted(ctx context.Context, b *blob.Bucket, ids, deleted []string, key *seal.Key) error {
-	now, err := ListBackups(ctx, b)
+	now, err := catalog.ListBackups(ctx, b)
 	if err != nil || slices.Equal(now, ids) {
 		return err
 	}
@@ -169,7 +170,7 @@ func checkDeletedUnlisted(ctx context.Context, b *blob.Bucket, ids, deleted []st
 		if slices.Contains(ids, id) {
 			continue
 		}
-		m, err := LoadManifest(ctx, b, id, key)
+		m, err := catalog.LoadManifest(ctx, b, id, key)
 		if err != nil {
 			return err
 		}

@@ -2,11 +2,8 @@ package pipeline
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 	"log/slog"
 	"regexp"
@@ -14,23 +11,20 @@ import (
 	"slices"
 	"sort"
 	"strconv"
-	"strings"
 	"time"
 
 	"gocloud.dev/blob"
-	"gocloud.dev/gcerrors"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/kferry/kferry/internal/catalog"
 	"github.com/kferry/kferry/internal/kafka"
+	"github.com/kferry/kferry/internal/objset"
 	"github.com/kferry/kferry/internal/plan"
 	"github.com/kferry/kferry/pkg/layout"
 	"github.com/kferry/kferry/pkg/manifest"
 	"github.com/kferry/kferry/pkg/record"
 	"github.com/kferry/kferry/pkg/seal"
 )
-
-// ErrChecksum means an object's bytes or record count differ from the manifest.
-var ErrChecksum = errors.New("object does not match the manifest")
 
 // ErrLineageChanged means a source topic was deleted and recreated (the
 // backup holds a new lineage of its partitions) while the target still holds
@@ -103,7 +97,7 @@ func Restore(ctx context.Context, kc *kafka.Client, b *blob.Bucket, bucketName s
 	if log == nil {
 		log = slog.Default()
 	}
-	m, err := LoadManifest(ctx, b, o.BackupID, o.Key)
+	m, err := catalog.LoadManifest(ctx, b, o.BackupID, o.Key)
 	if err != nil {
 		return Summary{}, err
 	}
@@ -198,60 +192,6 @@ func warnGaps(m *manifest.Manifest, tasks []restoreTask, col *collector) {
 		}
 		col.update(t.topic, t.src.Partition, func(ps *PartitionSummary) { ps.Gaps = append(ps.Gaps, t.src.Gaps...) })
 	}
-}
-
-// ErrUnknownBackup means the backup id asked for has no manifest in the bucket;
-// it is also manifest.ErrNoBackup.
-var ErrUnknownBackup = fmt.Errorf("%w", manifest.ErrNoBackup)
-
-// LoadManifest reads the manifest with the given id, or the newest one. An id
-// without a manifest is ErrUnknownBackup ("no backup ID"); a bucket without
-// any, when id is "", manifest.ErrNoBackup.
-func LoadManifest(ctx context.Context, b *blob.Bucket, id string, key *seal.Key) (*manifest.Manifest, error) {
-	if id == "" {
-		ids, err := ListBackups(ctx, b)
-		if err != nil {
-			return nil, err
-		}
-		if id, err = manifest.Newest(ids); err != nil {
-			return nil, fmt.Errorf("%w; run kferry backup first, or check the URL", err)
-		}
-	}
-	if got, ok := manifest.IDFromKey(manifest.Key(id)); !ok || got != id {
-		return nil, fmt.Errorf("%w %s", ErrUnknownBackup, id)
-	}
-	body, err := b.ReadAll(ctx, manifest.Key(id))
-	if gcerrors.Code(err) == gcerrors.NotFound {
-		return nil, fmt.Errorf("%w %s", ErrUnknownBackup, id)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("read manifest %s: %w", manifest.Key(id), err)
-	}
-	m, err := manifest.UnmarshalSealed(body, key)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", manifest.Key(id), err)
-	}
-	return m, nil
-}
-
-// ListBackups returns the ids of every manifest in the bucket, sorted.
-func ListBackups(ctx context.Context, b *blob.Bucket) ([]string, error) {
-	var ids []string
-	it := b.List(&blob.ListOptions{Prefix: manifest.Prefix})
-	for {
-		obj, err := it.Next(ctx)
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return nil, fmt.Errorf("list %s: %w", manifest.Prefix, err)
-		}
-		if id, ok := manifest.IDFromKey(obj.Key); ok {
-			ids = append(ids, id)
-		}
-	}
-	sort.Strings(ids)
-	return ids, nil
 }
 
 func prepareRestoreTargets(ctx context.Context, kc *kafka.Client, m *manifest.Manifest, selected []string, o *RestoreOptions, col *collector, log *slog.Logger) ([]restoreTask, error) {
@@ -390,7 +330,7 @@ func prepareRestoreTargets(ctx context.Context, kc *kafka.Client, m *manifest.Ma
 		}
 		batchMax, _ := strconv.ParseInt(limit, 10, 32)
 		if _, ok := existing[dst]; !ok {
-			partitions, err := int32Partitions(src, partitionsOf(t))
+			partitions, err := catalog.Int32Partitions(src, partitionsOf(t))
 			if err != nil {
 				return nil, err
 			}
@@ -599,8 +539,8 @@ func (pr *partitionRestore) take(rec *record.Record) bool {
 // restoreObject restores the records of obj from pr.next on in one transaction,
 // committed only if the object's bytes and count match the manifest.
 func (pr *partitionRestore) restoreObject(ctx context.Context, b *blob.Bucket, obj manifest.Object) (int64, int64, error) {
-	info := ObjectInfo{Key: obj.Key, Size: obj.Size, Object: layout.Object{Topic: pr.t.topic, Partition: pr.t.src.Partition, StartOffset: obj.FirstOffset, View: layout.ViewValues, Ext: ".kfr"}}
-	hr, err := openHashedObject(ctx, b, info, pr.o.Key)
+	info := catalog.ObjectInfo{Key: obj.Key, Size: obj.Size, Object: layout.Object{Topic: pr.t.topic, Partition: pr.t.src.Partition, StartOffset: obj.FirstOffset, View: layout.ViewValues, Ext: ".kfr"}}
+	hr, err := objset.OpenHashed(ctx, b, info, pr.o.Key)
 	if err != nil {
 		return 0, 0, err
 	}
@@ -637,7 +577,7 @@ func (pr *partitionRestore) restoreObject(ctx context.Context, b *blob.Bucket, o
 		n++
 		bytes += int64(rec.Size())
 	}
-	if err := hr.check(obj, seen); err != nil {
+	if err := hr.Check(obj, seen); err != nil {
 		pr.w.Abort(ctx)
 		return 0, 0, err
 	}
@@ -705,51 +645,4 @@ func (pr *partitionRestore) finishGroups(ctx context.Context, kc *kafka.Client) 
 		offsets = append(offsets, kafka.GroupOffset{Group: g.Metadata, Topic: pr.t.target, Partition: pr.t.src.Partition, Offset: end})
 	}
 	return pr.w.CommitPlain(ctx, offsets)
-}
-
-// hashedObject reads a native object while hashing its bytes.
-type hashedObject struct {
-	*objectReader
-	h    hash.Hash
-	size int64
-}
-
-type teeReader struct {
-	r    io.Reader
-	h    hash.Hash
-	size *int64
-}
-
-func (t teeReader) Read(p []byte) (int, error) {
-	n, err := t.r.Read(p)
-	t.h.Write(p[:n])
-	*t.size += int64(n)
-	return n, err
-}
-
-func openHashedObject(ctx context.Context, b *blob.Bucket, info ObjectInfo, key *seal.Key) (*hashedObject, error) {
-	ho := &hashedObject{h: sha256.New()}
-	or, err := openObjectVia(ctx, b, info, key, func(r io.Reader) io.Reader { return teeReader{r: r, h: ho.h, size: &ho.size} })
-	if err != nil {
-		return nil, err
-	}
-	ho.objectReader = or
-	return ho, nil
-}
-
-// check drains the object and compares size, checksum and count with the manifest.
-func (ho *hashedObject) check(obj manifest.Object, records int64) error {
-	if _, err := io.Copy(io.Discard, ho.src); err != nil {
-		return fmt.Errorf("read %s: %w", obj.Key, err)
-	}
-	sum := hex.EncodeToString(ho.h.Sum(nil))
-	switch {
-	case ho.size != obj.Size:
-		return fmt.Errorf("%w: %s is %d bytes, the manifest says %d (truncated or replaced)", ErrChecksum, obj.Key, ho.size, obj.Size)
-	case !strings.EqualFold(sum, obj.SHA256):
-		return fmt.Errorf("%w: %s has SHA-256 %s, the manifest says %s (altered)", ErrChecksum, obj.Key, sum, obj.SHA256)
-	case records != obj.Records:
-		return fmt.Errorf("%w: %s holds %d records, the manifest says %d", ErrChecksum, obj.Key, records, obj.Records)
-	}
-	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kferry/kferry/internal/catalog"
 	"github.com/kferry/kferry/internal/kafka"
 	"github.com/kferry/kferry/internal/pipeline"
 	"github.com/kferry/kferry/internal/plan"
@@ -19,7 +20,7 @@ import (
 // backup (nil) or fails (its error).
 func (e *env) restoreFollowOnce(tg *target, group string) error {
 	e.t.Helper()
-	ids, err := pipeline.ListBackups(e.ctx, e.b)
+	ids, err := catalog.ListBackups(e.ctx, e.b)
 	if err != nil || len(ids) == 0 {
 		e.t.Fatalf("backups: %v %v", ids, err)
 	}

@@ -2,33 +2,13 @@ package pipeline
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"time"
 
-	"gocloud.dev/blob"
-	"gocloud.dev/gcerrors"
-
+	"github.com/kferry/kferry/internal/catalog"
 	"github.com/kferry/kferry/internal/kafka"
 )
-
-// readTopicMeta reads the TopicMeta an export wrote for topic; nil when there
-// is none.
-func readTopicMeta(ctx context.Context, b *blob.Bucket, topic string) (*TopicMeta, error) {
-	body, err := b.ReadAll(ctx, TopicMetaKey(topic))
-	if gcerrors.Code(err) == gcerrors.NotFound {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", TopicMetaKey(topic), err)
-	}
-	var m TopicMeta
-	if err := json.Unmarshal(body, &m); err != nil {
-		return nil, fmt.Errorf("read %s: %w", TopicMetaKey(topic), err)
-	}
-	return &m, nil
-}
 
 // checkTopicIDs compares the topic ids of newly assigned partitions with the
 // ids the bucket's objects come from (see noteTopicID).
@@ -91,7 +71,7 @@ func (f *follower) noteTopicID(ctx context.Context, t, cur string) error {
 	known := f.ids[t]
 	f.mu.Unlock()
 	if known == "" {
-		m, err := readTopicMeta(ctx, f.b, t)
+		m, err := catalog.ReadTopicMeta(ctx, f.b, t)
 		if err != nil {
 			return err
 		}

@@ -11,7 +11,9 @@ import (
 	"gocloud.dev/blob"
 	"gocloud.dev/gcerrors"
 
+	"github.com/kferry/kferry/internal/catalog"
 	"github.com/kferry/kferry/internal/kafka"
+	"github.com/kferry/kferry/internal/objset"
 	"github.com/kferry/kferry/pkg/layout"
 	"github.com/kferry/kferry/pkg/manifest"
 	"github.com/kferry/kferry/pkg/record"
@@ -64,7 +66,7 @@ type VerifyReport struct {
 // With a Kafka client it compares the backup with live topics record by
 // record, naming the first differing offset.
 func Verify(ctx context.Context, b *blob.Bucket, o VerifyOptions) (VerifyReport, error) {
-	m, err := LoadManifest(ctx, b, o.BackupID, o.Key)
+	m, err := catalog.LoadManifest(ctx, b, o.BackupID, o.Key)
 	if err != nil {
 		return VerifyReport{}, err
 	}
@@ -158,15 +160,15 @@ func wanted(topics []string, t string) bool {
 	return false
 }
 
-func nativeInfo(topic string, p int32, obj manifest.Object) ObjectInfo {
-	return ObjectInfo{Key: obj.Key, Size: obj.Size, Object: layout.Object{Topic: topic, Partition: p, StartOffset: obj.FirstOffset, View: layout.ViewValues, Ext: ".kfr"}}
+func nativeInfo(topic string, p int32, obj manifest.Object) catalog.ObjectInfo {
+	return catalog.ObjectInfo{Key: obj.Key, Size: obj.Size, Object: layout.Object{Topic: topic, Partition: p, StartOffset: obj.FirstOffset, View: layout.ViewValues, Ext: ".kfr"}}
 }
 
 // verifyObject returns "" when obj matches the manifest, else what is wrong.
 // prevDigest is the rolling digest of the object before it in the manifest
 // ("" for a partition's first): obj's records must continue it to obj.Digest.
 func verifyObject(ctx context.Context, b *blob.Bucket, topic string, p int32, obj manifest.Object, prevDigest string, key *seal.Key) string {
-	ho, err := openHashedObject(ctx, b, nativeInfo(topic, p, obj), key)
+	ho, err := objset.OpenHashed(ctx, b, nativeInfo(topic, p, obj), key)
 	if err != nil {
 		if gcerrors.Code(err) == gcerrors.NotFound {
 			return "missing object " + obj.Key
@@ -183,23 +185,23 @@ func verifyObject(ctx context.Context, b *blob.Bucket, topic string, p int32, ob
 			break
 		}
 		if err != nil {
-			_, _ = io.Copy(io.Discard, ho.src) // count what is there to tell truncated from altered
+			ho.Drain() // count what is there to tell truncated from altered
 			kind := "altered"
-			if ho.size < obj.Size {
+			if ho.Size() < obj.Size {
 				kind = "truncated"
 			}
-			return fmt.Sprintf("%s object %s (%d of %d bytes): %s", kind, obj.Key, ho.size, obj.Size, clip(strings.TrimPrefix(err.Error(), "object "+obj.Key+": "), 160))
+			return fmt.Sprintf("%s object %s (%d of %d bytes): %s", kind, obj.Key, ho.Size(), obj.Size, clip(strings.TrimPrefix(err.Error(), "object "+obj.Key+": "), 160))
 		}
 		if obj.Digest != "" {
 			digest = manifest.Roll(digest, &rec)
 		}
 		n++
 	}
-	if err := ho.check(obj, n); err != nil {
-		if ho.size < obj.Size {
-			return "truncated object " + strings.TrimPrefix(err.Error(), ErrChecksum.Error()+": ")
+	if err := ho.Check(obj, n); err != nil {
+		if ho.Size() < obj.Size {
+			return "truncated object " + strings.TrimPrefix(err.Error(), objset.ErrChecksum.Error()+": ")
 		}
-		return "altered object " + strings.TrimPrefix(err.Error(), ErrChecksum.Error()+": ")
+		return "altered object " + strings.TrimPrefix(err.Error(), objset.ErrChecksum.Error()+": ")
 	}
 	if obj.Digest != "" && manifest.HexDigest(digest) != obj.Digest {
 		return fmt.Sprintf("object %s does not continue the records of the object before it in the manifest (rolling digest differs): objects between them are missing from the manifest", obj.Key)
@@ -316,7 +318,7 @@ type manifestRecords struct {
 	topic string
 	p     manifest.Partition
 	i     int
-	cur   *objectReader
+	cur   *objset.Reader
 }
 
 func (m *manifestRecords) next() (*record.Record, error) {
@@ -325,7 +327,7 @@ func (m *manifestRecords) next() (*record.Record, error) {
 			if m.i >= len(m.p.Objects) {
 				return nil, io.EOF
 			}
-			or, err := openObject(m.ctx, m.b, nativeInfo(m.topic, m.p.Partition, m.p.Objects[m.i]), m.key)
+			or, err := objset.OpenObject(m.ctx, m.b, nativeInfo(m.topic, m.p.Partition, m.p.Objects[m.i]), m.key)
 			if err != nil {
 				return nil, err
 			}

@@ -20,9 +20,10 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
 
+	"github.com/kferry/kferry/internal/catalog"
 	"github.com/kferry/kferry/internal/kafka"
 	"github.com/kferry/kferry/internal/kafka/kafkatest"
-	"github.com/kferry/kferry/internal/pipeline"
+	"github.com/kferry/kferry/internal/objset"
 	"github.com/kferry/kferry/pkg/layout"
 	"github.com/kferry/kferry/pkg/record"
 	"github.com/kferry/kferry/pkg/store"
@@ -381,7 +382,7 @@ func checkFollowBucket(t *testing.T, ctx context.Context, dir, url string, sent 
 		t.Fatal(err)
 	}
 	defer b.Close()
-	cat, err := pipeline.Scan(ctx, b, layout.DefaultTopicsDir, false)
+	cat, err := catalog.Scan(ctx, b, layout.DefaultTopicsDir, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -406,7 +407,7 @@ func checkFollowBucket(t *testing.T, ctx context.Context, dir, url string, sent 
 				t.Errorf("partition %d: object %s starts at %d, after offset %d: %s", p, g.Values.Key, g.Start, next-1, kind)
 			}
 			next = g.Start
-			err := pipeline.Dump(ctx, b, g, nil, func(r *record.Record) error {
+			err := objset.Dump(ctx, b, g, nil, func(r *record.Record) error {
 				var v struct{ P, N int64 }
 				if err := json.Unmarshal(r.Value, &v); err != nil {
 					return fmt.Errorf("offset %d: %w", r.Offset, err)

@@ -1,4 +1,4 @@
-package pipeline
+package catalog
 
 import (
 	"context"
@@ -38,11 +38,11 @@ var ErrOffsetsRecord = errors.New("offsets record does not match its object")
 // object is completed: an object that is visible has its record, and a record
 // left by an export that crashed before completing a rewritten object names
 // another size (or fails the checksum) and is not used.
-const offsetsPrefix = "_kferry/offsets/"
+const OffsetsPrefix = "_kferry/offsets/"
 
-// offsetsVersion is the version of the offsets record body (major.minor);
+// OffsetsVersion is the version of the offsets record body (major.minor);
 // readers refuse an unknown major.
-const offsetsVersion = "1.0"
+const OffsetsVersion = "1.0"
 
 // OffsetsRef is one listed offsets record: the values object it describes
 // (by key and size) and that object's last offset.
@@ -53,15 +53,15 @@ type OffsetsRef struct {
 	Last   int64  // the object's last offset
 }
 
-// offsetsKey is the key of the offsets record of the values object key with
+// OffsetsKey is the key of the offsets record of the values object key with
 // the given stored size and last offset.
-func offsetsKey(object string, size, last int64) string {
-	return fmt.Sprintf("%s%s/%d-%d.json", offsetsPrefix, object, size, last)
+func OffsetsKey(object string, size, last int64) string {
+	return fmt.Sprintf("%s%s/%d-%d.json", OffsetsPrefix, object, size, last)
 }
 
-// parseOffsetsKey reads a key written by offsetsKey.
-func parseOffsetsKey(key string) (OffsetsRef, bool) {
-	rest, ok := strings.CutPrefix(key, offsetsPrefix)
+// ParseOffsetsKey reads a key written by offsetsKey.
+func ParseOffsetsKey(key string) (OffsetsRef, bool) {
+	rest, ok := strings.CutPrefix(key, OffsetsPrefix)
 	if !ok {
 		return OffsetsRef{}, false
 	}
@@ -82,8 +82,8 @@ func parseOffsetsKey(key string) (OffsetsRef, bool) {
 	return OffsetsRef{Key: key, Object: rest[:i], Size: s, Last: l}, true
 }
 
-// objectOffsets is the body of an offsets record.
-type objectOffsets struct {
+// ObjectOffsets is the body of an offsets record.
+type ObjectOffsets struct {
 	FormatVersion string `json:"format_version"`
 	Object        string `json:"object"`
 	// Size and XXH64 (hex) are the values object's stored bytes (after
@@ -95,10 +95,10 @@ type objectOffsets struct {
 	Offsets [][2]int64 `json:"offsets"`
 }
 
-// offsetRuns collects offsets in increasing order as inclusive runs.
-type offsetRuns [][2]int64
+// OffsetRuns collects offsets in increasing order as inclusive runs.
+type OffsetRuns [][2]int64
 
-func (r *offsetRuns) add(off int64) {
+func (r *OffsetRuns) Add(off int64) {
 	if n := len(*r); n > 0 && (*r)[n-1][1]+1 == off {
 		(*r)[n-1][1] = off
 		return
@@ -106,10 +106,10 @@ func (r *offsetRuns) add(off int64) {
 	*r = append(*r, [2]int64{off, off})
 }
 
-// check reports whether the body is one kferry can use for the object.
-func (oo *objectOffsets) check(ref OffsetsRef, start int64) error {
+// Check reports whether the body is one kferry can use for the object.
+func (oo *ObjectOffsets) Check(ref OffsetsRef, start int64) error {
 	major, _, _ := strings.Cut(oo.FormatVersion, ".")
-	if want, _, _ := strings.Cut(offsetsVersion, "."); major != want {
+	if want, _, _ := strings.Cut(OffsetsVersion, "."); major != want {
 		return fmt.Errorf("%w: %s has format version %q; this kferry reads %s.x", ErrOffsetsRecord, ref.Key, oo.FormatVersion, want)
 	}
 	if oo.Object != ref.Object || oo.Size != ref.Size {
@@ -138,38 +138,38 @@ func (oo *objectOffsets) check(ref OffsetsRef, start int64) error {
 	return nil
 }
 
-// loadOffsets reads and checks the offsets record ref of an object starting at start.
-func loadOffsets(ctx context.Context, b *blob.Bucket, ref OffsetsRef, start int64) (*objectOffsets, error) {
+// LoadOffsets reads and checks the offsets record ref of an object starting at start.
+func LoadOffsets(ctx context.Context, b *blob.Bucket, ref OffsetsRef, start int64) (*ObjectOffsets, error) {
 	body, err := b.ReadAll(ctx, ref.Key)
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", ref.Key, err)
 	}
-	oo := &objectOffsets{}
+	oo := &ObjectOffsets{}
 	if err := json.Unmarshal(body, oo); err != nil {
 		return nil, fmt.Errorf("%w: %s: %w", ErrOffsetsRecord, ref.Key, err)
 	}
-	if err := oo.check(ref, start); err != nil {
+	if err := oo.Check(ref, start); err != nil {
 		return nil, err
 	}
 	return oo, nil
 }
 
-// offsetCursor hands out an offsets record's offsets one by one.
-type offsetCursor struct {
+// OffsetCursor hands out an offsets record's offsets one by one.
+type OffsetCursor struct {
 	runs [][2]int64
 	next int64
 }
 
-func newOffsetCursor(runs [][2]int64) *offsetCursor {
-	c := &offsetCursor{runs: runs}
+func NewOffsetCursor(runs [][2]int64) *OffsetCursor {
+	c := &OffsetCursor{runs: runs}
 	if len(runs) > 0 {
 		c.next = runs[0][0]
 	}
 	return c
 }
 
-// take returns the next offset, false when none is left.
-func (c *offsetCursor) take() (int64, bool) {
+// Take returns the next offset, false when none is left.
+func (c *OffsetCursor) Take() (int64, bool) {
 	if len(c.runs) == 0 {
 		return 0, false
 	}
@@ -185,5 +185,5 @@ func (c *offsetCursor) take() (int64, bool) {
 	return off, true
 }
 
-// done reports whether every offset was taken.
-func (c *offsetCursor) done() bool { return len(c.runs) == 0 }
+// Done reports whether every offset was taken.
+func (c *OffsetCursor) Done() bool { return len(c.runs) == 0 }

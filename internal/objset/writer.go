@@ -1,4 +1,4 @@
-package pipeline
+package objset
 
 import (
 	"bufio"
@@ -14,21 +14,22 @@ import (
 	"github.com/klauspost/compress/gzip"
 	"gocloud.dev/blob"
 
+	"github.com/kferry/kferry/internal/catalog"
 	"github.com/kferry/kferry/pkg/format"
 	"github.com/kferry/kferry/pkg/layout"
 	"github.com/kferry/kferry/pkg/record"
 	"github.com/kferry/kferry/pkg/seal"
 )
 
-// viewFormats says which format writes each view; a nil entry means the view is
+// Formats says which format writes each view; a nil entry means the view is
 // not written.
-type viewFormats [3]format.Format
+type Formats [3]format.Format
 
-// objectSet is the values object and its optional keys and headers siblings for
+// Writer is the values object and its optional keys and headers siblings for
 // one start offset, written in lock step so record i of each belongs together.
 // Objects become visible only when Commit closes them (S3 completes the upload,
 // file:// renames a temporary file); Abort leaves nothing behind.
-type objectSet struct {
+type Writer struct {
 	b       *blob.Bucket
 	ctx     context.Context
 	cancel  context.CancelFunc
@@ -40,7 +41,7 @@ type objectSet struct {
 	first, last int64
 	// runs collects the records' offsets for the offsets record written with
 	// objects of formats that do not keep offsets (nil for those that do).
-	runs *offsetRuns
+	runs *catalog.OffsetRuns
 }
 
 // countingHash measures the bytes that reach the bucket: their SHA-256, their
@@ -64,7 +65,7 @@ func (c *countingHash) Write(p []byte) (int, error) {
 
 // Stored returns the SHA-256 (hex) and size of the values object as stored; the
 // checksum is empty unless the set was opened with checksum set.
-func (s *objectSet) Stored() (string, int64) {
+func (s *Writer) Stored() (string, int64) {
 	v := s.views[0].stored
 	if v.h == nil {
 		return "", v.size
@@ -88,14 +89,14 @@ func (v *viewWriter) Write(p []byte) (int, error) {
 	return v.buf.Write(p)
 }
 
-// openObjectSet opens the objects of one start offset. With checksum, the values
+// Create opens the objects of one start offset. With checksum, the values
 // object's SHA-256 is computed as it is written (for backup manifests); plain
 // exports skip it, as hashing would cost them about a quarter of their CPU.
-func openObjectSet(ctx context.Context, b *blob.Bucket, naming layout.Naming, formats viewFormats, gz bool, topic string, p int32, start int64, checksum bool, sealKey *seal.Key) (*objectSet, error) {
+func Create(ctx context.Context, b *blob.Bucket, naming layout.Naming, formats Formats, gz bool, topic string, p int32, start int64, checksum bool, sealKey *seal.Key) (*Writer, error) {
 	wctx, cancel := context.WithCancel(ctx)
-	set := &objectSet{b: b, ctx: wctx, cancel: cancel, first: start, last: start - 1}
+	set := &Writer{b: b, ctx: wctx, cancel: cancel, first: start, last: start - 1}
 	if !format.KeepsOffsets(formats[layout.ViewValues]) {
-		set.runs = &offsetRuns{}
+		set.runs = &catalog.OffsetRuns{}
 	}
 	for v, f := range formats {
 		if f == nil {
@@ -152,7 +153,7 @@ func contentType(f format.Format, gz bool) string {
 }
 
 // Add encodes rec into every view. On an error the set must be aborted.
-func (s *objectSet) Add(rec *record.Record) error {
+func (s *Writer) Add(rec *record.Record) error {
 	for _, v := range s.views {
 		if err := v.enc.Encode(rec); err != nil {
 			return err
@@ -162,19 +163,19 @@ func (s *objectSet) Add(rec *record.Record) error {
 	s.bytes += int64(rec.Size())
 	s.last = rec.Offset
 	if s.runs != nil {
-		s.runs.add(rec.Offset)
+		s.runs.Add(rec.Offset)
 	}
 	return nil
 }
 
 // Bytes is the uncompressed size of the values object so far.
-func (s *objectSet) Bytes() int64 { return s.views[0].size }
+func (s *Writer) Bytes() int64 { return s.views[0].size }
 
 // Commit flushes and closes every view, making the objects visible. The values
 // object is closed last: a reader that sees it finds its keys and headers (and
 // its offsets record) too, and a crash in between leaves only sidecars that
 // readers ignore and a rerun rewrites.
-func (s *objectSet) Commit() error {
+func (s *Writer) Commit() error {
 	defer s.cancel()
 	for i := len(s.views) - 1; i >= 0; i-- {
 		v := s.views[i]
@@ -211,7 +212,7 @@ func (s *objectSet) Commit() error {
 	}
 	if s.runs != nil && len(s.views) > 0 {
 		v := s.views[0]
-		s.dropStaleOffsets(v.key, offsetsKey(v.key, v.stored.size, s.last))
+		s.dropStaleOffsets(v.key, catalog.OffsetsKey(v.key, v.stored.size, s.last))
 	}
 	return nil
 }
@@ -222,8 +223,8 @@ func (s *objectSet) Commit() error {
 // size make an importer refuse the object rather than guess. Best effort: a
 // record left behind (a crash, a failed delete) makes that refusal, never a
 // wrong import.
-func (s *objectSet) dropStaleOffsets(object, keep string) {
-	prefix := offsetsPrefix + object + "/"
+func (s *Writer) dropStaleOffsets(object, keep string) {
+	prefix := catalog.OffsetsPrefix + object + "/"
 	it := s.b.List(&blob.ListOptions{Prefix: prefix})
 	for {
 		obj, err := it.Next(s.ctx)
@@ -238,16 +239,16 @@ func (s *objectSet) dropStaleOffsets(object, keep string) {
 
 // writeOffsets writes the offsets record of the values object v, whose bytes
 // are all written (but not yet completed).
-func (s *objectSet) writeOffsets(v *viewWriter) error {
+func (s *Writer) writeOffsets(v *viewWriter) error {
 	var sum [8]byte
-	body, err := json.Marshal(objectOffsets{
-		FormatVersion: offsetsVersion, Object: v.key, Size: v.stored.size,
+	body, err := json.Marshal(catalog.ObjectOffsets{
+		FormatVersion: catalog.OffsetsVersion, Object: v.key, Size: v.stored.size,
 		XXH64: hex.EncodeToString(v.stored.xx.Sum(sum[:0])), Records: int64(s.records), Offsets: *s.runs,
 	})
 	if err != nil {
 		return err
 	}
-	key := offsetsKey(v.key, v.stored.size, s.last)
+	key := catalog.OffsetsKey(v.key, v.stored.size, s.last)
 	if err := s.b.WriteAll(s.ctx, key, append(body, '\n'), &blob.WriterOptions{ContentType: "application/json"}); err != nil {
 		return fmt.Errorf("upload %s: %w", key, err)
 	}
@@ -255,9 +256,25 @@ func (s *objectSet) writeOffsets(v *viewWriter) error {
 }
 
 // Abort cancels every upload in the set; none of its objects becomes visible.
-func (s *objectSet) Abort() {
+func (s *Writer) Abort() {
 	s.cancel()
 	for _, v := range s.views {
 		_ = v.bw.Close() // after cancel, Close discards the upload
 	}
 }
+
+// Records is the number of records added.
+func (s *Writer) Records() int { return s.records }
+
+// First and Last are the offsets of the first and last record added.
+func (s *Writer) First() int64 { return s.first }
+
+// Last: see First.
+func (s *Writer) Last() int64 { return s.last }
+
+// Keys are the object keys the set writes (values first).
+func (s *Writer) Keys() []string { return s.keys }
+
+// RecordBytes is the sum of the added records' sizes (record.Size), what a
+// summary reports as the bytes moved.
+func (s *Writer) RecordBytes() int64 { return s.bytes }

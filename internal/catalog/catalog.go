@@ -1,4 +1,4 @@
-package pipeline
+package catalog
 
 import (
 	"context"
@@ -10,11 +10,14 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"time"
 
 	"gocloud.dev/blob"
 	"gocloud.dev/gcerrors"
 
 	"github.com/kferry/kferry/pkg/layout"
+	"github.com/kferry/kferry/pkg/manifest"
+	"github.com/kferry/kferry/pkg/seal"
 )
 
 // ErrBadObjectName is returned in strict mode for a key under the topics folder
@@ -107,10 +110,10 @@ func (c *Catalog) PartitionCount(topic string) int {
 	return n
 }
 
-// int32Partitions is n as Kafka's partition count, or an error when it does not
+// Int32Partitions is n as Kafka's partition count, or an error when it does not
 // fit: counts are read from manifests and TopicMeta objects in the bucket, and a
 // wrapped count would create a topic with the wrong number of partitions.
-func int32Partitions(topic string, n int) (int32, error) {
+func Int32Partitions(topic string, n int) (int32, error) {
 	if n < math.MinInt32 || n > math.MaxInt32 {
 		return 0, fmt.Errorf("topic %s: partition count %d does not fit Kafka's int32", topic, n)
 	}
@@ -126,14 +129,14 @@ func Scan(ctx context.Context, b *blob.Bucket, topicsDir string, strict bool) (*
 		// A local folder's listing stats each file after reading the directory:
 		// a temporary file renamed into place in between fails the listing
 		// with NotFound. Listing again sees the object under its final name.
-		if err == nil || gcerrors.Code(err) != gcerrors.NotFound || attempt == scanAttempts {
+		if err == nil || gcerrors.Code(err) != gcerrors.NotFound || attempt == ScanAttempts {
 			return c, err
 		}
 	}
 }
 
-// scanAttempts bounds the listings Scan starts over after a file vanished.
-const scanAttempts = 10
+// ScanAttempts bounds the listings Scan starts over after a file vanished.
+const ScanAttempts = 10
 
 func scan(ctx context.Context, b *blob.Bucket, topicsDir string, strict bool) (*Catalog, error) {
 	c := &Catalog{Topics: map[string]map[int32]*PartitionObjects{}, Metas: map[string]TopicMeta{}}
@@ -152,11 +155,11 @@ func scan(ctx context.Context, b *blob.Bucket, topicsDir string, strict bool) (*
 		if err != nil {
 			return nil, fmt.Errorf("list %s: %w", prefix, err)
 		}
-		if obj.IsDir || strings.HasPrefix(obj.Key, metaPrefix) || strings.HasPrefix(obj.Key, offsetsPrefix) {
+		if obj.IsDir || strings.HasPrefix(obj.Key, MetaPrefix) || strings.HasPrefix(obj.Key, OffsetsPrefix) {
 			continue // with a blank topics dir, kferry's own metadata is listed too
 		}
 		parsed, err := layout.Parse(obj.Key, topicsDir)
-		if err == nil && tempFile.MatchString(obj.Key) {
+		if err == nil && TempFile.MatchString(obj.Key) {
 			err = fmt.Errorf("object key %q: temporary file of an interrupted write to a local folder", obj.Key)
 		}
 		if err != nil {
@@ -231,41 +234,41 @@ func scan(ctx context.Context, b *blob.Bucket, topicsDir string, strict bool) (*
 // listOffsets lists the offsets records of the objects under prefix, by values key.
 func listOffsets(ctx context.Context, b *blob.Bucket, prefix string) (map[string][]OffsetsRef, error) {
 	out := map[string][]OffsetsRef{}
-	it := b.List(&blob.ListOptions{Prefix: offsetsPrefix + prefix})
+	it := b.List(&blob.ListOptions{Prefix: OffsetsPrefix + prefix})
 	for {
 		obj, err := it.Next(ctx)
 		if errors.Is(err, io.EOF) {
 			return out, nil
 		}
 		if err != nil {
-			return nil, fmt.Errorf("list %s: %w", offsetsPrefix+prefix, err)
+			return nil, fmt.Errorf("list %s: %w", OffsetsPrefix+prefix, err)
 		}
-		if obj.IsDir || tempFile.MatchString(obj.Key) {
+		if obj.IsDir || TempFile.MatchString(obj.Key) {
 			continue
 		}
-		if ref, ok := parseOffsetsKey(obj.Key); ok {
+		if ref, ok := ParseOffsetsKey(obj.Key); ok {
 			out[ref.Object] = append(out[ref.Object], ref)
 		}
 	}
 }
 
-// tempFile matches the temporary files fileblob writes next to an object's final
+// TempFile matches the temporary files fileblob writes next to an object's final
 // name ("<key>.<hex time>.tmp") and leaves behind when the process is killed; they
 // parse as objects with an odd extension, so they must be skipped explicitly.
-var tempFile = regexp.MustCompile(`\.[0-9a-f]+\.tmp$`)
+var TempFile = regexp.MustCompile(`\.[0-9a-f]+\.tmp$`)
 
-// metaPrefix is the folder of the TopicMeta objects (see TopicMetaKey).
-const metaPrefix = "_kferry/topics/"
+// MetaPrefix is the folder of the TopicMeta objects (see TopicMetaKey).
+const MetaPrefix = "_kferry/topics/"
 
 func (c *Catalog) readMetas(ctx context.Context, b *blob.Bucket) error {
-	it := b.List(&blob.ListOptions{Prefix: metaPrefix})
+	it := b.List(&blob.ListOptions{Prefix: MetaPrefix})
 	for {
 		obj, err := it.Next(ctx)
 		if errors.Is(err, io.EOF) {
 			return nil
 		}
 		if err != nil {
-			return fmt.Errorf("list %s: %w", metaPrefix, err)
+			return fmt.Errorf("list %s: %w", MetaPrefix, err)
 		}
 		body, err := b.ReadAll(ctx, obj.Key)
 		if err != nil {
@@ -277,4 +280,92 @@ func (c *Catalog) readMetas(ctx context.Context, b *blob.Bucket) error {
 		}
 		c.Metas[m.Topic] = m
 	}
+}
+
+// TopicMeta is written to _kferry/topics/<topic>.json by export so that import can
+// recreate a topic with its partition count even when some partitions were empty.
+type TopicMeta struct {
+	Topic             string    `json:"topic"`
+	Partitions        int       `json:"partitions"`
+	ReplicationFactor int       `json:"replication_factor"`
+	Format            string    `json:"format"`
+	ExportedAt        time.Time `json:"exported_at"`
+	// ID is the Kafka topic id (hex) the objects come from, when known: a
+	// topic deleted and recreated gets another, and a continuous export
+	// refuses to mix the new topic's records with the old one's.
+	ID string `json:"id,omitempty"`
+}
+
+// TopicMetaKey is where export keeps a topic's metadata in the bucket.
+func TopicMetaKey(topic string) string { return MetaPrefix + topic + ".json" }
+
+// ReadTopicMeta reads the TopicMeta an export wrote for topic; nil when there
+// is none.
+func ReadTopicMeta(ctx context.Context, b *blob.Bucket, topic string) (*TopicMeta, error) {
+	body, err := b.ReadAll(ctx, TopicMetaKey(topic))
+	if gcerrors.Code(err) == gcerrors.NotFound {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", TopicMetaKey(topic), err)
+	}
+	var m TopicMeta
+	if err := json.Unmarshal(body, &m); err != nil {
+		return nil, fmt.Errorf("read %s: %w", TopicMetaKey(topic), err)
+	}
+	return &m, nil
+}
+
+// ErrUnknownBackup means the backup id asked for has no manifest in the bucket;
+// it is also manifest.ErrNoBackup.
+var ErrUnknownBackup = fmt.Errorf("%w", manifest.ErrNoBackup)
+
+// LoadManifest reads the manifest with the given id, or the newest one. An id
+// without a manifest is ErrUnknownBackup ("no backup ID"); a bucket without
+// any, when id is "", manifest.ErrNoBackup.
+func LoadManifest(ctx context.Context, b *blob.Bucket, id string, key *seal.Key) (*manifest.Manifest, error) {
+	if id == "" {
+		ids, err := ListBackups(ctx, b)
+		if err != nil {
+			return nil, err
+		}
+		if id, err = manifest.Newest(ids); err != nil {
+			return nil, fmt.Errorf("%w; run kferry backup first, or check the URL", err)
+		}
+	}
+	if got, ok := manifest.IDFromKey(manifest.Key(id)); !ok || got != id {
+		return nil, fmt.Errorf("%w %s", ErrUnknownBackup, id)
+	}
+	body, err := b.ReadAll(ctx, manifest.Key(id))
+	if gcerrors.Code(err) == gcerrors.NotFound {
+		return nil, fmt.Errorf("%w %s", ErrUnknownBackup, id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read manifest %s: %w", manifest.Key(id), err)
+	}
+	m, err := manifest.UnmarshalSealed(body, key)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", manifest.Key(id), err)
+	}
+	return m, nil
+}
+
+// ListBackups returns the ids of every manifest in the bucket, sorted.
+func ListBackups(ctx context.Context, b *blob.Bucket) ([]string, error) {
+	var ids []string
+	it := b.List(&blob.ListOptions{Prefix: manifest.Prefix})
+	for {
+		obj, err := it.Next(ctx)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("list %s: %w", manifest.Prefix, err)
+		}
+		if id, ok := manifest.IDFromKey(obj.Key); ok {
+			ids = append(ids, id)
+		}
+	}
+	sort.Strings(ids)
+	return ids, nil
 }
