@@ -11,6 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/kferry/kferry/internal/pipeline"
+	"github.com/kferry/kferry/internal/testkit"
 	"github.com/kferry/kferry/pkg/record"
 )
 
@@ -18,7 +19,7 @@ import (
 // fidelity backup must keep, and returns the topics with the partition count
 // each has. Timestamps lie within the last 30 days: kfake's Compact also applies
 // the default 7-day retention to every topic, by each batch's newest timestamp.
-func roundTripSource(t *testing.T, e *env) map[string]int {
+func roundTripSource(t *testing.T, e *testkit.Env) map[string]int {
 	t.Helper()
 	now := time.Now().Truncate(time.Millisecond)
 	base := now.Add(-time.Hour)
@@ -34,10 +35,10 @@ func roundTripSource(t *testing.T, e *env) map[string]int {
 	// shapes: null keys, tombstones, empty values, binary keys and values,
 	// duplicate, binary and hyphenated header keys with null and empty values.
 	// Partition 2 stays empty.
-	e.createTopic("shapes", 3)
+	e.CreateTopic("shapes", 3)
 	var shapes []record.Record
 	for i := range 12 {
-		rec := record.Record{Topic: "shapes", Partition: int32(i % 2), Timestamp: ms(base, time.Duration(i)*time.Second),
+		rec := record.Record{Topic: "shapes", Partition: int32(i % 2), Timestamp: testkit.Ms(base, time.Duration(i)*time.Second),
 			Key: fmt.Appendf(nil, "key-%d", i), Value: fmt.Appendf(nil, "value-%d", i)}
 		switch i % 6 {
 		case 0:
@@ -62,91 +63,91 @@ func roundTripSource(t *testing.T, e *env) map[string]int {
 		}
 		shapes = append(shapes, rec)
 	}
-	e.produce(shapes...)
+	e.Produce(shapes...)
 
 	// big: records of 900 KiB, between small ones.
-	e.createTopic("big", 1)
+	e.CreateTopic("big", 1)
 	for _, n := range []int{10, 900 << 10, 900 << 10, 3} {
-		e.produce(record.Record{Topic: "big", Key: []byte("k"), Value: binary(n), Timestamp: ms(base, time.Minute)})
+		e.Produce(record.Record{Topic: "big", Key: []byte("k"), Value: binary(n), Timestamp: testkit.Ms(base, time.Minute)})
 	}
 
 	// spread: timestamps more than 25 days apart inside one batch (int32
 	// milliseconds overflow after 24.8 days), out of order too.
-	e.createTopic("spread", 1)
+	e.CreateTopic("spread", 1)
 	spread := []time.Duration{-30 * 24 * time.Hour, 0, -26 * 24 * time.Hour, -time.Millisecond, -29 * 24 * time.Hour}
 	var batch []record.Record
 	for i, d := range spread {
-		batch = append(batch, record.Record{Topic: "spread", Value: fmt.Appendf(nil, "s%d", i), Timestamp: ms(now, d)})
+		batch = append(batch, record.Record{Topic: "spread", Value: fmt.Appendf(nil, "s%d", i), Timestamp: testkit.Ms(now, d)})
 	}
-	if err := e.cluster.ProduceBatch(e.ctx, batch); err != nil {
+	if err := e.Cluster.ProduceBatch(e.Ctx, batch); err != nil {
 		t.Fatal(err)
 	}
 
 	// compacted: duplicate keys in four batches, compacted into offset gaps.
-	e.createTopicConfigs("compacted", 1, map[string]string{"cleanup.policy": "compact"})
+	e.CreateTopicConfigs("compacted", 1, map[string]string{"cleanup.policy": "compact"})
 	for _, b := range [][]string{{"k1=a", "k2=a", "k3=a"}, {"k1=b", "k4=a"}, {"k2=", "k5=a"}, {"k1=c"}, {"k9=a"}} {
 		var recs []record.Record
 		for _, kv := range b {
 			k, v, _ := strings.Cut(kv, "=")
-			rec := record.Record{Topic: "compacted", Key: []byte(k), Timestamp: ms(base, 2*time.Minute)}
+			rec := record.Record{Topic: "compacted", Key: []byte(k), Timestamp: testkit.Ms(base, 2*time.Minute)}
 			if v != "" {
 				rec.Value = []byte(v) // else a tombstone
 			}
 			recs = append(recs, rec)
 		}
-		e.produce(recs...) // one produce call, one batch: the last batch is never compacted
+		e.Produce(recs...) // one produce call, one batch: the last batch is never compacted
 	}
-	e.cluster.Compact()
+	e.Cluster.Compact()
 
 	// txn: aborted and committed transactions between plain records.
-	e.createTopic("txn", 1)
+	e.CreateTopic("txn", 1)
 	txnRecs := func(vals ...string) []record.Record {
 		var out []record.Record
 		for _, v := range vals {
-			out = append(out, record.Record{Topic: "txn", Value: []byte(v), Timestamp: ms(base, 3*time.Minute)})
+			out = append(out, record.Record{Topic: "txn", Value: []byte(v), Timestamp: testkit.Ms(base, 3*time.Minute)})
 		}
 		return out
 	}
-	e.produce(txnRecs("plain-0", "plain-1")...)
+	e.Produce(txnRecs("plain-0", "plain-1")...)
 	for i, step := range []struct {
 		vals   []string
 		commit bool
 	}{{[]string{"aborted-0", "aborted-1"}, false}, {[]string{"committed-0", "committed-1"}, true}} {
-		if err := e.cluster.ProduceTxn(e.ctx, fmt.Sprintf("rt-txn-%d", i), txnRecs(step.vals...), step.commit); err != nil {
+		if err := e.Cluster.ProduceTxn(e.Ctx, fmt.Sprintf("rt-txn-%d", i), txnRecs(step.vals...), step.commit); err != nil {
 			t.Fatal(err)
 		}
 	}
-	e.produce(txnRecs("plain-2")...)
-	if err := e.cluster.ProduceTxn(e.ctx, "rt-txn-last", txnRecs("aborted-2"), false); err != nil {
+	e.Produce(txnRecs("plain-2")...)
+	if err := e.Cluster.ProduceTxn(e.Ctx, "rt-txn-last", txnRecs("aborted-2"), false); err != nil {
 		t.Fatal(err)
 	}
 
 	// wide: 400 partitions of 0, 1 or 2 records.
-	e.createTopic("wide", 400)
+	e.CreateTopic("wide", 400)
 	var wide []record.Record
 	for p := range int32(400) {
 		for i := range int(p % 3) {
-			wide = append(wide, record.Record{Topic: "wide", Partition: p, Key: fmt.Appendf(nil, "%d", p), Value: fmt.Appendf(nil, "w%d-%d", p, i), Timestamp: ms(base, time.Duration(p)*time.Millisecond)})
+			wide = append(wide, record.Record{Topic: "wide", Partition: p, Key: fmt.Appendf(nil, "%d", p), Value: fmt.Appendf(nil, "w%d-%d", p, i), Timestamp: testkit.Ms(base, time.Duration(p)*time.Millisecond)})
 		}
 	}
-	e.produce(wide...)
+	e.Produce(wide...)
 	return map[string]int{"shapes": 3, "big": 1, "spread": 1, "compacted": 1, "txn": 1, "wide": 400}
 }
 
 // TestBackupRestoreRoundTrip backs up every shape of data and restores it into a
-// second, fresh cluster: the records compare equal field by field (key, value,
+// second, fresh Cluster: the records compare equal field by field (key, value,
 // headers in order, timestamp) partition by partition, in order.
 func TestBackupRestoreRoundTrip(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, "file")
+	e := testkit.New(t, "file")
 	topics := roundTripSource(t, e)
 
 	// The source holds what the cases promise, or the test proves nothing.
 	src := map[string]map[int32][]record.Record{}
 	for topic := range topics {
-		src[topic] = readTopic(t, e.ctx, e.cluster.Config(), topic)
+		src[topic] = testkit.ReadTopic(t, e.Ctx, e.Cluster.Config(), topic)
 	}
-	if got, want := offsetsOf(src["compacted"][0]), []int64{2, 4, 5, 6, 7, 8}; !slices.Equal(got, want) {
+	if got, want := testkit.OffsetsOf(src["compacted"][0]), []int64{2, 4, 5, 6, 7, 8}; !slices.Equal(got, want) {
 		t.Fatalf("compacted offsets after Compact = %v, want %v (gaps)", got, want)
 	}
 	var txnVals []string
@@ -160,7 +161,7 @@ func TestBackupRestoreRoundTrip(t *testing.T) {
 		t.Fatalf("shapes/2 holds %d records, want an empty partition", n)
 	}
 
-	s, m, err := e.backup(pipeline.BackupOptions{FlushSize: 3, Parallelism: 16})
+	s, m, err := e.Backup(pipeline.BackupOptions{FlushSize: 3, Parallelism: 16})
 	if err != nil {
 		t.Fatalf("backup: %v", err)
 	}
@@ -168,7 +169,7 @@ func TestBackupRestoreRoundTrip(t *testing.T) {
 	for topic, byP := range src {
 		for p, recs := range byP {
 			total += int64(len(recs))
-			mp := partitionOf(t, m, topic, p)
+			mp := testkit.PartitionOf(t, m, topic, p)
 			if mp.Records != int64(len(recs)) {
 				t.Errorf("manifest %s/%d: %d records, want %d", topic, p, mp.Records, len(recs))
 			}
@@ -180,33 +181,33 @@ func TestBackupRestoreRoundTrip(t *testing.T) {
 	if s.Records != total {
 		t.Errorf("backup summary: %d records, want %d", s.Records, total)
 	}
-	if mp := partitionOf(t, m, "txn", 0); mp.EndOffset != 11 {
+	if mp := testkit.PartitionOf(t, m, "txn", 0); mp.EndOffset != 11 {
 		t.Errorf("txn/0 end offset %d, want 11 (past the last abort marker)", mp.EndOffset)
 	}
 	if mt := m.Topic("wide"); mt == nil || mt.Partitions != 400 || len(mt.Partition) != 400 {
 		t.Fatalf("manifest topic wide = %d partitions with %d entries, want 400", mt.Partitions, len(mt.Partition))
 	}
-	if mp := partitionOf(t, m, "shapes", 2); len(mp.Objects) != 0 || mp.Records != 0 {
+	if mp := testkit.PartitionOf(t, m, "shapes", 2); len(mp.Objects) != 0 || mp.Records != 0 {
 		t.Errorf("shapes/2: %d objects, %d records, want none", len(mp.Objects), mp.Records)
 	}
 
-	tg := e.newTarget()
-	rs := e.mustRestore(tg, pipeline.RestoreOptions{Parallelism: 16})
+	tg := e.NewTarget()
+	rs := e.MustRestore(tg, pipeline.RestoreOptions{Parallelism: 16})
 	if rs.Records != total {
 		t.Errorf("restore summary: %d records, want %d", rs.Records, total)
 	}
-	for _, topic := range sortedKeys(topics) {
-		wantSameTopic(t, e, tg, topic, topic)
+	for _, topic := range testkit.SortedKeys(topics) {
+		testkit.WantSameTopic(t, e, tg, topic, topic)
 	}
-	for _, r := range readTopic(t, e.ctx, tg.cluster.Config(), "txn")[0] {
+	for _, r := range testkit.ReadTopic(t, e.Ctx, tg.Cluster.Config(), "txn")[0] {
 		if strings.HasPrefix(string(r.Value), "aborted") {
 			t.Errorf("aborted record %q was restored", r.Value)
 		}
 	}
 	// Verify compares every record's content with the target too (wide, compared
 	// above, is left out: verify reads it one client per partition, which is slow).
-	narrow := slices.DeleteFunc(sortedKeys(topics), func(t string) bool { return t == "wide" })
-	rep, err := pipeline.Verify(e.ctx, e.b, pipeline.VerifyOptions{Kafka: tg.kc, Topics: narrow})
+	narrow := slices.DeleteFunc(testkit.SortedKeys(topics), func(t string) bool { return t == "wide" })
+	rep, err := pipeline.Verify(e.Ctx, e.B, pipeline.VerifyOptions{Kafka: tg.KC, Topics: narrow})
 	if err != nil {
 		t.Fatalf("verify against the target: %v (%v)", err, rep.Problems)
 	}
@@ -219,7 +220,7 @@ func TestBackupRestoreRoundTrip(t *testing.T) {
 // partition counts are recreated on the target.
 func TestRestoreRecreatesTopicConfigs(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, "mem")
+	e := testkit.New(t, "mem")
 	want := map[string]map[string]string{
 		"logs":  {"retention.ms": "1209600000", "max.message.bytes": "2097152"},
 		"state": {"cleanup.policy": "compact", "min.compaction.lag.ms": "60000", "segment.bytes": "104857600"},
@@ -227,19 +228,19 @@ func TestRestoreRecreatesTopicConfigs(t *testing.T) {
 	}
 	parts := map[string]int32{"logs": 5, "state": 2, "plain": 1}
 	for topic, cfg := range want {
-		e.createTopicConfigs(topic, parts[topic], cfg)
+		e.CreateTopicConfigs(topic, parts[topic], cfg)
 	}
-	e.produce(record.Record{Topic: "logs", Partition: 4, Value: []byte("x")}, record.Record{Topic: "state", Key: []byte("k"), Value: []byte("v")})
-	m := e.mustBackup(pipeline.BackupOptions{})
+	e.Produce(record.Record{Topic: "logs", Partition: 4, Value: []byte("x")}, record.Record{Topic: "state", Key: []byte("k"), Value: []byte("v")})
+	m := e.MustBackup(pipeline.BackupOptions{})
 	for topic, cfg := range want {
 		if diff := cmp.Diff(cfg, m.Topic(topic).Configs, cmpEmptyMap); diff != "" {
 			t.Errorf("manifest configs of %s (-want +got):\n%s", topic, diff)
 		}
 	}
 
-	tg := e.newTarget()
-	e.mustRestore(tg, pipeline.RestoreOptions{})
-	got, err := tg.kc.DescribeTopics(e.ctx, []string{"logs", "state", "plain"})
+	tg := e.NewTarget()
+	e.MustRestore(tg, pipeline.RestoreOptions{})
+	got, err := tg.KC.DescribeTopics(e.Ctx, []string{"logs", "state", "plain"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -258,20 +259,20 @@ func TestRestoreRecreatesTopicConfigs(t *testing.T) {
 // its batches to the topic, not to its own default).
 func TestRestoreRecordsAboveOneMiB(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, "mem")
-	e.createTopicConfigs("huge", 1, map[string]string{"max.message.bytes": "4194304"})
+	e := testkit.New(t, "mem")
+	e.CreateTopicConfigs("huge", 1, map[string]string{"max.message.bytes": "4194304"})
 	big := record.Record{Topic: "huge", Key: []byte("big"), Value: make([]byte, 3<<20), Timestamp: time.Now().Truncate(time.Millisecond)}
 	for i := range big.Value {
 		big.Value[i] = byte(i * 7)
 	}
-	if err := e.cluster.ProduceBatch(e.ctx, []record.Record{big}); err != nil {
+	if err := e.Cluster.ProduceBatch(e.Ctx, []record.Record{big}); err != nil {
 		t.Fatal(err)
 	}
-	e.produce(mkRecs("huge", 0, 50)...)
-	e.mustBackup(pipeline.BackupOptions{})
-	tg := e.newTarget()
-	e.mustRestore(tg, pipeline.RestoreOptions{})
-	if src := wantSameTopic(t, e, tg, "huge", "huge"); len(src[0]) != 51 {
+	e.Produce(testkit.Records("huge", 0, 50)...)
+	e.MustBackup(pipeline.BackupOptions{})
+	tg := e.NewTarget()
+	e.MustRestore(tg, pipeline.RestoreOptions{})
+	if src := testkit.WantSameTopic(t, e, tg, "huge", "huge"); len(src[0]) != 51 {
 		t.Errorf("source holds %d records, want 51", len(src[0]))
 	}
 }

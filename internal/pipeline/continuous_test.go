@@ -10,6 +10,7 @@ import (
 	"github.com/kferry/kferry/internal/catalog"
 	"github.com/kferry/kferry/internal/pipeline"
 	"github.com/kferry/kferry/internal/plan"
+	"github.com/kferry/kferry/internal/testkit"
 	"github.com/kferry/kferry/pkg/layout"
 	"github.com/kferry/kferry/pkg/manifest"
 	"github.com/kferry/kferry/pkg/record"
@@ -22,9 +23,9 @@ import (
 // the newest backup.
 func TestBackupAndRestoreFollow(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, "file")
-	e.createTopic("ledger", 2)
-	tg := e.newTarget()
+	e := testkit.New(t, "file")
+	e.CreateTopic("ledger", 2)
+	tg := e.NewTarget()
 	produce := func(round, n int) {
 		var recs []record.Record
 		for i := range n {
@@ -32,10 +33,10 @@ func TestBackupAndRestoreFollow(t *testing.T) {
 				Value: fmt.Appendf(nil, "r%d-%d", round, i), Headers: []record.Header{{Key: "round", Value: fmt.Appendf(nil, "%d", round)}},
 				Timestamp: time.UnixMilli(1_700_000_000_000 + int64(round*1000+i))})
 		}
-		e.produce(recs...)
+		e.Produce(recs...)
 	}
 	produce(1, 30)
-	commitGroup(t, e.ctx, e.cluster.Config(), "billing", "ledger", map[int32]int64{0: 4, 1: 15})
+	testkit.CommitGroup(t, e.Ctx, e.Cluster.Config(), "billing", "ledger", map[int32]int64{0: 4, 1: 15})
 
 	var mu sync.Mutex
 	var backups []string // manifest ids after each backup round
@@ -43,15 +44,15 @@ func TestBackupAndRestoreFollow(t *testing.T) {
 	// park, when set, holds the backup after its next round until the test
 	// closes the channel it receives: see produce(2, …) below.
 	var park chan chan struct{}
-	ctx, stop := context.WithCancel(e.ctx)
+	ctx, stop := context.WithCancel(e.Ctx)
 	defer stop()
 	var wg sync.WaitGroup
 	errs := make(chan error, 2)
 	wg.Add(2)
 	go func() {
 		defer wg.Done()
-		_, err := pipeline.BackupFollow(ctx, e.kc, e.b, e.url, pipeline.BackupFollowOptions{
-			BackupOptions: pipeline.BackupOptions{Selector: plan.Selector{Names: []string{"ledger"}}, Naming: layout.Naming{TopicsDir: layout.DefaultTopicsDir, Pad: layout.DefaultPad}, FlushSize: 7, Logger: discardLogger()},
+		_, err := pipeline.BackupFollow(ctx, e.KC, e.B, e.URL, pipeline.BackupFollowOptions{
+			BackupOptions: pipeline.BackupOptions{Selector: plan.Selector{Names: []string{"ledger"}}, Naming: layout.Naming{TopicsDir: layout.DefaultTopicsDir, Pad: layout.DefaultPad}, FlushSize: 7, Logger: testkit.DiscardLogger()},
 			Interval:      50 * time.Millisecond,
 			AfterRound: func(_ int, m *manifest.Manifest) {
 				mu.Lock()
@@ -73,8 +74,8 @@ func TestBackupAndRestoreFollow(t *testing.T) {
 	}()
 	go func() {
 		defer wg.Done()
-		_, err := pipeline.RestoreFollow(ctx, tg.kc, e.b, e.url, pipeline.RestoreFollowOptions{
-			RestoreOptions: pipeline.RestoreOptions{Logger: discardLogger(), ProgressGroup: pipeline.RestoreFollowGroup(e.url, plan.Selector{}, nil)},
+		_, err := pipeline.RestoreFollow(ctx, tg.KC, e.B, e.URL, pipeline.RestoreFollowOptions{
+			RestoreOptions: pipeline.RestoreOptions{Logger: testkit.DiscardLogger(), ProgressGroup: pipeline.RestoreFollowGroup(e.URL, plan.Selector{}, nil)},
 			PollInterval:   50 * time.Millisecond,
 			AfterRound: func(_ int, id string) {
 				mu.Lock()
@@ -87,7 +88,7 @@ func TestBackupAndRestoreFollow(t *testing.T) {
 	// restoredAll waits until the target holds n records and the restore has
 	// applied the newest backup.
 	restoredAll := func(n int) {
-		waitFor(t, e.ctx, fmt.Sprintf("%d records restored", n), func() (bool, error) {
+		waitFor(t, e.Ctx, fmt.Sprintf("%d records restored", n), func() (bool, error) {
 			mu.Lock()
 			newest := ""
 			if len(backups) > 0 {
@@ -98,7 +99,7 @@ func TestBackupAndRestoreFollow(t *testing.T) {
 			if !done {
 				return false, nil
 			}
-			return len(e.topicRecordsOn(tg, "ledger")) == n, nil
+			return len(topicRecordsOn(e, tg, "ledger")) == n, nil
 		})
 	}
 	restoredAll(30)
@@ -107,12 +108,12 @@ func TestBackupAndRestoreFollow(t *testing.T) {
 	mu.Lock()
 	seen := len(backups)
 	mu.Unlock()
-	waitFor(t, e.ctx, "idle backup rounds", func() (bool, error) {
+	waitFor(t, e.Ctx, "idle backup rounds", func() (bool, error) {
 		mu.Lock()
 		defer mu.Unlock()
 		return len(backups) >= seen+3, nil
 	})
-	ids, err := catalog.ListBackups(e.ctx, e.b)
+	ids, err := catalog.ListBackups(e.Ctx, e.B)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,11 +131,11 @@ func TestBackupAndRestoreFollow(t *testing.T) {
 	var release chan struct{}
 	select {
 	case release = <-parked:
-	case <-e.ctx.Done():
+	case <-e.Ctx.Done():
 		t.Fatal("the backup did not finish a round")
 	}
 	produce(2, 24)
-	commitGroup(t, e.ctx, e.cluster.Config(), "billing", "ledger", map[int32]int64{0: 20, 1: 27})
+	testkit.CommitGroup(t, e.Ctx, e.Cluster.Config(), "billing", "ledger", map[int32]int64{0: 20, 1: 27})
 	close(release)
 	restoredAll(54)
 	stop()
@@ -146,10 +147,10 @@ func TestBackupAndRestoreFollow(t *testing.T) {
 		}
 	}
 
-	src := readTopic(t, e.ctx, e.cluster.Config(), "ledger")
-	dst := readTopic(t, e.ctx, tg.cluster.Config(), "ledger")
-	ends := endOffsets(t, e.ctx, tg.kc, "ledger")
-	got, err := tg.kc.CommittedOffsets(e.ctx, "billing", []string{"ledger"})
+	src := testkit.ReadTopic(t, e.Ctx, e.Cluster.Config(), "ledger")
+	dst := testkit.ReadTopic(t, e.Ctx, tg.Cluster.Config(), "ledger")
+	ends := testkit.EndOffsets(t, e.Ctx, tg.KC, "ledger")
+	got, err := tg.KC.CommittedOffsets(e.Ctx, "billing", []string{"ledger"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -158,7 +159,7 @@ func TestBackupAndRestoreFollow(t *testing.T) {
 			t.Fatalf("partition %d: %d records restored of %d", p, len(dst[p]), len(src[p]))
 		}
 		for i := range src[p] {
-			if a, b := fullOf(&src[p][i]), fullOf(&dst[p][i]); fmt.Sprint(a) != fmt.Sprint(b) {
+			if a, b := testkit.FullOf(&src[p][i]), testkit.FullOf(&dst[p][i]); fmt.Sprint(a) != fmt.Sprint(b) {
 				t.Fatalf("partition %d record %d = %v, want %v", p, i, b, a)
 			}
 		}
@@ -166,15 +167,15 @@ func TestBackupAndRestoreFollow(t *testing.T) {
 			t.Errorf("group billing on ledger/%d = %d, want %d (source offset %d)", p, got["ledger"][p], at, want)
 		}
 	}
-	if ids, _ := catalog.ListBackups(e.ctx, e.b); len(ids) != 2 {
+	if ids, _ := catalog.ListBackups(e.Ctx, e.B); len(ids) != 2 {
 		t.Errorf("manifests: %v, want 2 (one per round with new data)", ids)
 	}
 }
 
 // topicRecordsOn returns the committed records of topic on the target.
-func (e *env) topicRecordsOn(tg *target, topic string) []record.Record {
+func topicRecordsOn(e *testkit.Env, tg *testkit.Target, topic string) []record.Record {
 	var out []record.Record
-	for _, recs := range readTopic(e.t, e.ctx, tg.cluster.Config(), topic) {
+	for _, recs := range testkit.ReadTopic(e.T, e.Ctx, tg.Cluster.Config(), topic) {
 		out = append(out, recs...)
 	}
 	return out

@@ -10,6 +10,7 @@ import (
 
 	"github.com/kferry/kferry/internal/pipeline"
 	"github.com/kferry/kferry/internal/plan"
+	"github.com/kferry/kferry/internal/testkit"
 	"github.com/kferry/kferry/pkg/manifest"
 	"github.com/kferry/kferry/pkg/record"
 	"github.com/kferry/kferry/pkg/seal"
@@ -27,20 +28,20 @@ func encRecords(topic string, n int) []record.Record {
 }
 
 func TestEncryptedBackupRoundTrip(t *testing.T) {
-	e := newEnv(t, "file")
-	e.createTopic("cards", 2)
-	e.produce(encRecords("cards", 300)...)
+	e := testkit.New(t, "file")
+	e.CreateTopic("cards", 2)
+	e.Produce(encRecords("cards", 300)...)
 	key, err := seal.Generate()
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := e.mustBackup(pipeline.BackupOptions{Key: key, FlushSize: 50})
+	m := e.MustBackup(pipeline.BackupOptions{Key: key, FlushSize: 50})
 	if m.Encryption == nil || m.Encryption.KeyID != key.ID() {
 		t.Fatalf("manifest encryption = %+v, want key id %s", m.Encryption, key.ID())
 	}
 	// Nothing in the bucket shows the data: every object is an age file, and the
 	// manifest only names the backup and the key id in the clear.
-	for k, body := range e.rawObjects() {
+	for k, body := range e.RawObjects() {
 		if strings.Contains(body, "secret-key-") || strings.Contains(body, "4111-") || strings.Contains(body, "cards+") && strings.HasSuffix(k, ".json") {
 			t.Errorf("%s shows plaintext", k)
 		}
@@ -56,22 +57,22 @@ func TestEncryptedBackupRoundTrip(t *testing.T) {
 	// anything to Kafka: the target does not even get the topic.
 	other, _ := seal.Generate()
 	for name, k := range map[string]*seal.Key{"no key": nil, "wrong key": other} {
-		tg := e.newTarget()
-		_, err := e.restore(tg, pipeline.RestoreOptions{Key: k})
+		tg := e.NewTarget()
+		_, err := e.Restore(tg, pipeline.RestoreOptions{Key: k})
 		if !errors.Is(err, manifest.ErrSealed) || !strings.Contains(err.Error(), key.ID()) {
 			t.Errorf("%s: err = %v, want ErrSealed naming %s", name, err, key.ID())
 		}
-		if topics, _ := tg.kc.Topics(e.ctx); len(topics) != 0 {
+		if topics, _ := tg.KC.Topics(e.Ctx); len(topics) != 0 {
 			if _, ok := topics["cards"]; ok {
 				t.Errorf("%s: restore created the topic before failing", name)
 			}
 		}
 	}
 
-	tg := e.newTarget()
-	e.mustRestore(tg, pipeline.RestoreOptions{Key: key})
-	got := readTopic(t, e.ctx, tg.kc.Config(), "cards")
-	want := readTopic(t, e.ctx, e.kc.Config(), "cards")
+	tg := e.NewTarget()
+	e.MustRestore(tg, pipeline.RestoreOptions{Key: key})
+	got := testkit.ReadTopic(t, e.Ctx, tg.KC.Config(), "cards")
+	want := testkit.ReadTopic(t, e.Ctx, e.KC.Config(), "cards")
 	for p := range want {
 		if len(got[p]) != len(want[p]) {
 			t.Fatalf("partition %d: %d records restored, want %d", p, len(got[p]), len(want[p]))
@@ -82,45 +83,45 @@ func TestEncryptedBackupRoundTrip(t *testing.T) {
 			}
 		}
 	}
-	if rep, err := pipeline.Verify(e.ctx, e.b, pipeline.VerifyOptions{Key: key, Kafka: tg.kc}); err != nil || rep.Compared != 300 {
+	if rep, err := pipeline.Verify(e.Ctx, e.B, pipeline.VerifyOptions{Key: key, Kafka: tg.KC}); err != nil || rep.Compared != 300 {
 		t.Errorf("verify with key: %v (compared %d)", err, rep.Compared)
 	}
-	if _, err := pipeline.Verify(e.ctx, e.b, pipeline.VerifyOptions{}); !errors.Is(err, manifest.ErrSealed) {
+	if _, err := pipeline.Verify(e.Ctx, e.B, pipeline.VerifyOptions{}); !errors.Is(err, manifest.ErrSealed) {
 		t.Errorf("verify without key: err = %v", err)
 	}
 	// An incremental backup must use the same key.
-	e.produce(encRecords("cards", 10)...)
-	if _, _, err := e.backup(pipeline.BackupOptions{Key: other}); !errors.Is(err, manifest.ErrSealed) {
+	e.Produce(encRecords("cards", 10)...)
+	if _, _, err := e.Backup(pipeline.BackupOptions{Key: other}); !errors.Is(err, manifest.ErrSealed) {
 		t.Errorf("incremental backup with another key: err = %v", err)
 	}
 }
 
 func TestEncryptedExportImport(t *testing.T) {
-	e := newEnv(t, "mem")
-	e.createTopic("cards", 2)
-	e.produce(encRecords("cards", 100)...)
+	e := testkit.New(t, "mem")
+	e.CreateTopic("cards", 2)
+	e.Produce(encRecords("cards", 100)...)
 	key, _ := seal.Generate()
-	if _, err := e.export(pipeline.ExportOptions{Format: "json", StoreKeys: true, StoreHeaders: true, Key: key, FlushSize: 30}); err == nil {
+	if _, err := e.Export(pipeline.ExportOptions{Format: "json", StoreKeys: true, StoreHeaders: true, Key: key, FlushSize: 30}); err == nil {
 		t.Fatal("headers with binary values exported as JSON") // the sample headers are binary
 	}
-	if _, err := e.export(pipeline.ExportOptions{Format: "json", StoreKeys: true, Key: key, FlushSize: 30, Selector: plan.Selector{Names: []string{"cards"}}}); err != nil {
+	if _, err := e.Export(pipeline.ExportOptions{Format: "json", StoreKeys: true, Key: key, FlushSize: 30, Selector: plan.Selector{Names: []string{"cards"}}}); err != nil {
 		t.Fatal(err)
 	}
-	for k, body := range e.rawObjects() {
+	for k, body := range e.RawObjects() {
 		if strings.HasPrefix(k, "topics/") && !strings.HasPrefix(body, seal.Magic) {
 			t.Errorf("%s is not sealed", k)
 		}
 	}
-	if _, err := e.importAll(pipeline.ImportOptions{Renames: mustRenames(t, "cards=cards-copy"), CreateTopics: true}); !errors.Is(err, seal.ErrNoKey) {
+	if _, err := e.ImportAll(pipeline.ImportOptions{Renames: mustRenames(t, "cards=cards-copy"), CreateTopics: true}); !errors.Is(err, seal.ErrNoKey) {
 		t.Fatalf("import without key: err = %v", err)
 	}
-	if topics, err := e.kc.Topics(e.ctx); err != nil || topics["cards-copy"].Name != "" {
+	if topics, err := e.KC.Topics(e.Ctx); err != nil || topics["cards-copy"].Name != "" {
 		t.Errorf("import without key created its target topic before failing (%v)", err)
 	}
-	if _, err := e.importAll(pipeline.ImportOptions{Renames: mustRenames(t, "cards=cards-copy2"), Key: key, CreateTopics: true}); err != nil {
+	if _, err := e.ImportAll(pipeline.ImportOptions{Renames: mustRenames(t, "cards=cards-copy2"), Key: key, CreateTopics: true}); err != nil {
 		t.Fatal(err)
 	}
-	got := readTopic(t, e.ctx, e.kc.Config(), "cards-copy2")
+	got := testkit.ReadTopic(t, e.Ctx, e.KC.Config(), "cards-copy2")
 	if n := len(got[0]) + len(got[1]); n != 100 {
 		t.Errorf("imported %d records, want 100", n)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/kferry/kferry/internal/catalog"
 	"github.com/kferry/kferry/internal/pipeline"
 	"github.com/kferry/kferry/internal/plan"
+	"github.com/kferry/kferry/internal/testkit"
 	"github.com/kferry/kferry/pkg/layout"
 	"github.com/kferry/kferry/pkg/record"
 )
@@ -21,11 +22,11 @@ import (
 // ordersTopic fills topic "orders" with 3 partitions: 5 records in partition 0,
 // 3 in partition 1, none in partition 2 (see mkRecs; value, when set, gives the
 // value of each partition's record i), and returns the records.
-func ordersTopic(e *env, value func(i int) []byte) []record.Record {
-	e.createTopic("orders", 3)
+func ordersTopic(e *testkit.Env, value func(i int) []byte) []record.Record {
+	e.CreateTopic("orders", 3)
 	var recs []record.Record
 	for p, n := range []int{5, 3} {
-		part := mkRecs("orders", int32(p), n)
+		part := testkit.Records("orders", int32(p), n)
 		for i := range part {
 			if value != nil {
 				part[i].Value = value(i)
@@ -33,7 +34,7 @@ func ordersTopic(e *env, value func(i int) []byte) []record.Record {
 		}
 		recs = append(recs, part...)
 	}
-	e.produce(recs...)
+	e.Produce(recs...)
 	return recs
 }
 
@@ -85,14 +86,14 @@ func TestExportObjects(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			e := newEnv(t, tt.bucket)
+			e := testkit.New(t, tt.bucket)
 			var value func(int) []byte
 			if tt.format == "bytes" {
 				value = func(i int) []byte { return []byte("v" + strconv.Itoa(i)) }
 			}
 			recs := ordersTopic(e, value)
 			before := time.Now()
-			s, err := e.export(pipeline.ExportOptions{
+			s, err := e.Export(pipeline.ExportOptions{
 				Selector: plan.Selector{Names: []string{"orders"}}, Format: tt.format, StoreKeys: true, StoreHeaders: true,
 				Naming: layout.Naming{TopicsDir: layout.DefaultTopicsDir, Pad: tt.pad}, FlushSize: 2, Gzip: tt.gzip,
 			})
@@ -100,7 +101,7 @@ func TestExportObjects(t *testing.T) {
 				t.Fatal(err)
 			}
 			// Each values object has its offsets record, beside the layout.
-			records := e.offsetsRecords()
+			records := e.OffsetsRecords()
 			for k := range tt.want {
 				if strings.Contains(k, ".keys.") || strings.Contains(k, ".headers.") {
 					continue
@@ -118,7 +119,7 @@ func TestExportObjects(t *testing.T) {
 			if len(records) != 5 {
 				t.Errorf("%d offsets records, want 5 (one per values object)", len(records))
 			}
-			got := e.objects()
+			got := e.Objects()
 			meta, ok := got[catalog.TopicMetaKey("orders")]
 			delete(got, catalog.TopicMetaKey("orders"))
 			if diff := cmp.Diff(tt.want, got); diff != "" {
@@ -133,13 +134,13 @@ func TestExportObjects(t *testing.T) {
 	}
 }
 
-func checkMeta(t *testing.T, e *env, body, topic, format string, before time.Time) {
+func checkMeta(t *testing.T, e *testkit.Env, body, topic, format string, before time.Time) {
 	t.Helper()
 	var m catalog.TopicMeta
 	if err := json.Unmarshal([]byte(body), &m); err != nil {
 		t.Fatalf("topic metadata %q: %v", body, err)
 	}
-	info, err := e.kc.Topics(e.ctx)
+	info, err := e.KC.Topics(e.Ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -221,20 +222,20 @@ func TestExportRotation(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			e := newEnv(t, "mem")
-			e.createTopic("rot", 1)
+			e := testkit.New(t, "mem")
+			e.CreateTopic("rot", 1)
 			var recs []record.Record
 			for i, d := range tt.timestamps {
 				// `"aaaaaaaa"` is 10 bytes of JSON, 11 with its newline.
 				recs = append(recs, record.Record{Topic: "rot", Key: []byte{'k', byte('0' + i)}, Value: []byte(`"aaaaaaaa"`), Timestamp: t0.Add(d)})
 			}
-			e.produce(recs...)
+			e.Produce(recs...)
 			o := tt.opts
 			o.Selector, o.Format, o.Naming = plan.Selector{Names: []string{"rot"}}, "json", layout.Naming{TopicsDir: "topics"}
-			if _, err := e.export(o); err != nil {
+			if _, err := e.Export(o); err != nil {
 				t.Fatal(err)
 			}
-			starts := assertContiguous(t, e.objects(), "topics", map[string]map[int32]int64{"rot": {0: int64(len(recs))}})
+			starts := assertContiguous(t, e.Objects(), "topics", map[string]map[int32]int64{"rot": {0: int64(len(recs))}})
 			if diff := cmp.Diff(tt.wantStarts, starts["rot"][0]); diff != "" {
 				t.Errorf("object start offsets (-want +got):\n%s", diff)
 			}
@@ -246,18 +247,18 @@ func TestExportRotation(t *testing.T) {
 // checks that each partition's objects tile its offsets without gap or overlap,
 // with sidecars aligned.
 func TestExportContiguous(t *testing.T) {
-	e := newEnv(t, "file")
+	e := testkit.New(t, "file")
 	sizes := map[int32]int{0: 40, 1: 25, 2: 13, 3: 0}
-	e.createTopic("tiles", int32(len(sizes)))
+	e.CreateTopic("tiles", int32(len(sizes)))
 	var recs []record.Record
 	for p, n := range sizes {
-		for i, r := range mkRecs("tiles", p, n) {
+		for i, r := range testkit.Records("tiles", p, n) {
 			r.Value = []byte(`{"pad":"` + strings.Repeat("x", (i*7)%23) + `"}`)
 			recs = append(recs, r)
 		}
 	}
-	e.produce(recs...)
-	s, err := e.export(pipeline.ExportOptions{
+	e.Produce(recs...)
+	s, err := e.Export(pipeline.ExportOptions{
 		Format: "json", StoreKeys: true, StoreHeaders: true, Naming: layout.Naming{TopicsDir: "topics"},
 		FlushSize: 7, RotateBytes: 120, Gzip: true, Parallelism: 2,
 	})
@@ -270,7 +271,7 @@ func TestExportContiguous(t *testing.T) {
 			want[p] = int64(n)
 		}
 	}
-	starts := assertContiguous(t, e.objects(), "topics", map[string]map[int32]int64{"tiles": want})
+	starts := assertContiguous(t, e.Objects(), "topics", map[string]map[int32]int64{"tiles": want})
 	objects := 0
 	for _, st := range starts["tiles"] {
 		objects += len(st)

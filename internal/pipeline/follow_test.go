@@ -17,6 +17,7 @@ import (
 	"github.com/kferry/kferry/internal/objset"
 	"github.com/kferry/kferry/internal/pipeline"
 	"github.com/kferry/kferry/internal/plan"
+	"github.com/kferry/kferry/internal/testkit"
 	"github.com/kferry/kferry/pkg/layout"
 	"github.com/kferry/kferry/pkg/record"
 )
@@ -25,7 +26,7 @@ import (
 // round, until stopped; record n of partition p has the value {"p":p,"n":n},
 // so on a fresh topic n is its offset.
 type producer struct {
-	e     *env
+	e     *testkit.Env
 	w     *kafka.Writer
 	topic string
 	parts int32
@@ -38,11 +39,11 @@ type producer struct {
 	err  error
 }
 
-func startProducer(e *env, topic string, parts int32) *producer {
-	e.t.Helper()
-	w, err := kafka.NewWriter(e.ctx, e.cluster.Config(), kafka.WriterOptions{})
+func startProducer(e *testkit.Env, topic string, parts int32) *producer {
+	e.T.Helper()
+	w, err := kafka.NewWriter(e.Ctx, e.Cluster.Config(), kafka.WriterOptions{})
 	if err != nil {
-		e.t.Fatal(err)
+		e.T.Fatal(err)
 	}
 	p := &producer{e: e, w: w, topic: topic, parts: parts, sent: map[int32]int{}, stop: make(chan struct{}), done: make(chan struct{})}
 	go func() {
@@ -59,7 +60,7 @@ func startProducer(e *env, topic string, parts int32) *producer {
 			}
 		}
 	}()
-	e.t.Cleanup(p.halt)
+	e.T.Cleanup(p.halt)
 	return p
 }
 
@@ -75,12 +76,12 @@ func (p *producer) round(n int) error {
 		for i := range n {
 			v := fmt.Appendf(nil, `{"p":%d,"n":%d}`, part, base[part]+i)
 			rec := record.Record{Topic: p.topic, Partition: part, Key: fmt.Appendf(nil, "k%d", base[part]+i), Value: v}
-			if err := p.w.Produce(p.e.ctx, &rec); err != nil {
+			if err := p.w.Produce(p.e.Ctx, &rec); err != nil {
 				return err
 			}
 		}
 	}
-	if err := p.w.Flush(p.e.ctx); err != nil {
+	if err := p.w.Flush(p.e.Ctx); err != nil {
 		return err
 	}
 	p.mu.Lock()
@@ -120,18 +121,18 @@ type member struct {
 	m      *fakeMetrics
 }
 
-func startMember(e *env, o pipeline.FollowOptions) *member {
-	ctx, cancel := context.WithCancel(e.ctx)
+func startMember(e *testkit.Env, o pipeline.FollowOptions) *member {
+	ctx, cancel := context.WithCancel(e.Ctx)
 	m := &member{cancel: cancel, done: make(chan struct{}), m: newFakeMetrics()}
 	if o.Logger == nil {
-		o.Logger = discardLogger()
+		o.Logger = testkit.DiscardLogger()
 	}
 	o.Metrics = m.m
 	go func() {
 		defer close(m.done)
-		m.sum, m.err = pipeline.Follow(ctx, e.kc, e.b, e.url, o)
+		m.sum, m.err = pipeline.Follow(ctx, e.KC, e.B, e.URL, o)
 	}()
-	e.t.Cleanup(func() { cancel(); <-m.done })
+	e.T.Cleanup(func() { cancel(); <-m.done })
 	return m
 }
 
@@ -141,8 +142,8 @@ func (m *member) stop(t *testing.T) pipeline.Summary {
 	m.cancel()
 	select {
 	case <-m.done:
-	case <-time.After(20 * time.Second * raceSlowdown):
-		t.Fatalf("Follow did not return within %s of its cancellation", 20*time.Second*raceSlowdown)
+	case <-time.After(20 * time.Second * testkit.RaceSlowdown):
+		t.Fatalf("Follow did not return within %s of its cancellation", 20*time.Second*testkit.RaceSlowdown)
 	}
 	if m.err != nil {
 		t.Fatalf("Follow: %v", m.err)
@@ -222,11 +223,11 @@ func waitFor(t *testing.T, ctx context.Context, what string, cond func() (bool, 
 }
 
 // committed returns the group's committed offsets of topic.
-func (e *env) committed(group, topic string) map[int32]int64 {
-	e.t.Helper()
-	got, err := e.kc.CommittedOffsets(e.ctx, group, []string{topic})
+func committed(e *testkit.Env, group, topic string) map[int32]int64 {
+	e.T.Helper()
+	got, err := e.KC.CommittedOffsets(e.Ctx, group, []string{topic})
 	if err != nil {
-		e.t.Fatal(err)
+		e.T.Fatal(err)
 	}
 	return got[topic]
 }
@@ -235,18 +236,18 @@ func (e *env) committed(group, topic string) map[int32]int64 {
 // p's objects hold offsets [0, want[p]) each exactly once, in order, none
 // overlapping another, each record the one produced at its offset. It returns
 // the number of objects.
-func (e *env) checkExactlyOnce(topic string, want map[int32]int64) int {
-	e.t.Helper()
-	cat, err := catalog.Scan(e.ctx, e.b, layout.DefaultTopicsDir, true)
+func checkExactlyOnce(e *testkit.Env, topic string, want map[int32]int64) int {
+	e.T.Helper()
+	cat, err := catalog.Scan(e.Ctx, e.B, layout.DefaultTopicsDir, true)
 	if err != nil {
-		e.t.Fatal(err)
+		e.T.Fatal(err)
 	}
 	objects := 0
 	for p, n := range want {
 		po := cat.Topics[topic][p]
 		if po == nil {
 			if n > 0 {
-				e.t.Errorf("%s/%d: no objects, want offsets 0-%d", topic, p, n-1)
+				e.T.Errorf("%s/%d: no objects, want offsets 0-%d", topic, p, n-1)
 			}
 			continue
 		}
@@ -254,10 +255,10 @@ func (e *env) checkExactlyOnce(topic string, want map[int32]int64) int {
 		for _, g := range po.Groups {
 			objects++
 			if g.Start != next {
-				e.t.Errorf("%s/%d: object %s starts at %d, want %d (the previous object ends at %d)", topic, p, g.Values.Key, g.Start, next, next-1)
+				e.T.Errorf("%s/%d: object %s starts at %d, want %d (the previous object ends at %d)", topic, p, g.Values.Key, g.Start, next, next-1)
 			}
 			next = g.Start
-			err := objset.Dump(e.ctx, e.b, g, nil, func(r *record.Record) error {
+			err := objset.Dump(e.Ctx, e.B, g, nil, func(r *record.Record) error {
 				var v struct{ P, N int64 }
 				if err := json.Unmarshal(r.Value, &v); err != nil {
 					return fmt.Errorf("offset %d: value %q: %w", r.Offset, r.Value, err)
@@ -269,11 +270,11 @@ func (e *env) checkExactlyOnce(topic string, want map[int32]int64) int {
 				return nil
 			})
 			if err != nil {
-				e.t.Errorf("%s/%d object %s: %v", topic, p, g.Values.Key, err)
+				e.T.Errorf("%s/%d object %s: %v", topic, p, g.Values.Key, err)
 			}
 		}
 		if next != n {
-			e.t.Errorf("%s/%d: objects end at offset %d, want %d", topic, p, next-1, n-1)
+			e.T.Errorf("%s/%d: objects end at offset %d, want %d", topic, p, next-1, n-1)
 		}
 	}
 	return objects
@@ -295,26 +296,26 @@ func followOptions(group string, sel plan.Selector) pipeline.FollowOptions {
 // partitions with open objects. At the end every produced record is in exactly
 // one object, and the group's offsets are the ends of the last objects.
 func TestFollowExport(t *testing.T) {
-	e := newEnv(t, "file")
+	e := testkit.New(t, "file")
 	const topic, parts, group = "live", 4, "follow-test"
-	e.createTopic(topic, parts)
+	e.CreateTopic(topic, parts)
 	prod := startProducer(e, topic, parts)
 	o := followOptions(group, plan.Selector{Names: []string{topic}})
 
 	a := startMember(e, o)
-	waitFor(t, e.ctx, "member a to commit on every partition", func() (bool, error) {
-		c := e.committed(group, topic)
+	waitFor(t, e.Ctx, "member a to commit on every partition", func() (bool, error) {
+		c := committed(e, group, topic)
 		return len(c) == parts, nil
 	})
 	b := startMember(e, o)
-	waitFor(t, e.ctx, "member b to write objects", func() (bool, error) {
+	waitFor(t, e.Ctx, "member b to write objects", func() (bool, error) {
 		b.m.mu.Lock()
 		defer b.m.mu.Unlock()
 		return b.m.objects >= 2, nil
 	})
 	sa := a.stop(t) // mid-stream: a's partitions go to b
 	atStop := prod.total()
-	waitFor(t, e.ctx, "b to write after a stopped", func() (bool, error) {
+	waitFor(t, e.Ctx, "b to write after a stopped", func() (bool, error) {
 		return prod.total() > atStop+parts*100, nil
 	})
 	prod.halt()
@@ -325,8 +326,8 @@ func TestFollowExport(t *testing.T) {
 	for p, n := range prod.sent {
 		want[p] = int64(n)
 	}
-	waitFor(t, e.ctx, "b to commit every produced record", func() (bool, error) {
-		c := e.committed(group, topic)
+	waitFor(t, e.Ctx, "b to commit every produced record", func() (bool, error) {
+		c := committed(e, group, topic)
 		for p, n := range want {
 			if c[p] != n {
 				return false, nil
@@ -334,7 +335,7 @@ func TestFollowExport(t *testing.T) {
 		}
 		return true, nil
 	})
-	waitFor(t, e.ctx, "b to report lag 0 on every partition", func() (bool, error) {
+	waitFor(t, e.Ctx, "b to report lag 0 on every partition", func() (bool, error) {
 		b.m.mu.Lock()
 		defer b.m.mu.Unlock()
 		if len(b.m.lag) != parts {
@@ -349,7 +350,7 @@ func TestFollowExport(t *testing.T) {
 	})
 	sb := b.stop(t)
 
-	objects := e.checkExactlyOnce(topic, want)
+	objects := checkExactlyOnce(e, topic, want)
 	if got, total := sa.Records+sb.Records, int64(prod.total()); got != total {
 		t.Errorf("members' summaries count %d + %d records, want %d in all", sa.Records, sb.Records, total)
 	}
@@ -370,35 +371,35 @@ func TestFollowExport(t *testing.T) {
 // TestFollowNewTopicsAndPartitions: with a regex, a topic created while the
 // export runs is exported, and so are partitions added to it.
 func TestFollowNewTopicsAndPartitions(t *testing.T) {
-	e := newEnv(t, "file")
+	e := testkit.New(t, "file")
 	const group = "follow-regex"
 	o := followOptions(group, plan.Selector{Regex: regexp.MustCompile(`\A(?:new-.*)\z`)})
-	e.createTopic("other", 1)
-	e.createTopic("new-0", 1) // a regex consumer joins its group once a topic matches
+	e.CreateTopic("other", 1)
+	e.CreateTopic("new-0", 1) // a regex consumer joins its group once a topic matches
 	m := startMember(e, o)
-	waitFor(t, e.ctx, "the member to join", func() (bool, error) {
+	waitFor(t, e.Ctx, "the member to join", func() (bool, error) {
 		m.m.mu.Lock()
 		defer m.m.mu.Unlock()
 		return m.m.ready, nil
 	})
 
-	e.createTopic("new-a", 2)
-	e.produce(append(mkRecsJSON("new-a", 0, 0, 5), mkRecsJSON("new-a", 1, 0, 3)...)...)
-	e.produce(mkRecsJSON("other", 0, 0, 2)...)
+	e.CreateTopic("new-a", 2)
+	e.Produce(append(mkRecsJSON("new-a", 0, 0, 5), mkRecsJSON("new-a", 1, 0, 3)...)...)
+	e.Produce(mkRecsJSON("other", 0, 0, 2)...)
 	waitCommitted(t, e, group, "new-a", map[int32]int64{0: 5, 1: 3})
 
-	if err := e.cluster.SetPartitions(e.ctx, "new-a", 3); err != nil {
+	if err := e.Cluster.SetPartitions(e.Ctx, "new-a", 3); err != nil {
 		t.Fatal(err)
 	}
-	e.produce(mkRecsJSON("new-a", 2, 0, 4)...)
+	e.Produce(mkRecsJSON("new-a", 2, 0, 4)...)
 	waitCommitted(t, e, group, "new-a", map[int32]int64{0: 5, 1: 3, 2: 4})
 	m.stop(t)
 
-	e.checkExactlyOnce("new-a", map[int32]int64{0: 5, 1: 3, 2: 4})
-	if c := e.committed(group, "other"); len(c) > 0 {
+	checkExactlyOnce(e, "new-a", map[int32]int64{0: 5, 1: 3, 2: 4})
+	if c := committed(e, group, "other"); len(c) > 0 {
 		t.Errorf("topic other does not match the regex but has commits %v", c)
 	}
-	body, err := e.b.ReadAll(e.ctx, catalog.TopicMetaKey("new-a"))
+	body, err := e.B.ReadAll(e.Ctx, catalog.TopicMetaKey("new-a"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -411,10 +412,10 @@ func TestFollowNewTopicsAndPartitions(t *testing.T) {
 // TestFollowRefusesUnknownTopic: a named topic that does not exist is an error,
 // as in a one-shot export.
 func TestFollowRefusesUnknownTopic(t *testing.T) {
-	e := newEnv(t, "mem")
+	e := testkit.New(t, "mem")
 	o := followOptions("g", plan.Selector{Names: []string{"nope"}})
-	o.Logger = discardLogger()
-	_, err := pipeline.Follow(e.ctx, e.kc, e.b, e.url, o)
+	o.Logger = testkit.DiscardLogger()
+	_, err := pipeline.Follow(e.Ctx, e.KC, e.B, e.URL, o)
 	if !errors.Is(err, plan.ErrUnknownTopic) {
 		t.Fatalf("err = %v, want ErrUnknownTopic", err)
 	}
@@ -439,10 +440,10 @@ func TestDefaultGroup(t *testing.T) {
 	}
 }
 
-func waitCommitted(t *testing.T, e *env, group, topic string, want map[int32]int64) {
+func waitCommitted(t *testing.T, e *testkit.Env, group, topic string, want map[int32]int64) {
 	t.Helper()
-	waitFor(t, e.ctx, fmt.Sprintf("group %s to commit %v on %s", group, want, topic), func() (bool, error) {
-		c := e.committed(group, topic)
+	waitFor(t, e.Ctx, fmt.Sprintf("group %s to commit %v on %s", group, want, topic), func() (bool, error) {
+		c := committed(e, group, topic)
 		for p, n := range want {
 			if c[p] != n {
 				return false, nil
@@ -467,24 +468,24 @@ func mkRecsJSON(topic string, p int32, from, count int) []record.Record {
 // the shutdown timeout (here the group coordinator stops answering commits),
 // Follow gives up in time and names what it abandoned.
 func TestFollowShutdownTimeout(t *testing.T) {
-	e := newEnv(t, "file")
+	e := testkit.New(t, "file")
 	const topic, group = "stuck", "follow-stuck"
-	e.createTopic(topic, 1)
+	e.CreateTopic(topic, 1)
 	o := followOptions(group, plan.Selector{Names: []string{topic}})
 	o.ShutdownTimeout = time.Second
 	m := startMember(e, o)
-	e.produce(mkRecsJSON(topic, 0, 0, 10)...)
+	e.Produce(mkRecsJSON(topic, 0, 0, 10)...)
 	waitCommitted(t, e, group, topic, map[int32]int64{0: 10})
 
-	held := e.cluster.HoldOffsetCommits(group)
-	e.produce(mkRecsJSON(topic, 0, 10, 5)...)
-	waitFor(t, e.ctx, "an offset commit to be held", func() (bool, error) { return held() > 0, nil })
+	held := e.Cluster.HoldOffsetCommits(group)
+	e.Produce(mkRecsJSON(topic, 0, 10, 5)...)
+	waitFor(t, e.Ctx, "an offset commit to be held", func() (bool, error) { return held() > 0, nil })
 	stopped := time.Now()
 	m.cancel()
 	<-m.done
 	took := time.Since(stopped)
-	wantErrContains(t, m.err, pipeline.ErrShutdownTimeout, "after 1s", "abandoned stuck/0 offsets 10-14 (5 records)")
-	if took > 3*time.Second*raceSlowdown {
+	testkit.WantErrContains(t, m.err, pipeline.ErrShutdownTimeout, "after 1s", "abandoned stuck/0 offsets 10-14 (5 records)")
+	if took > 3*time.Second*testkit.RaceSlowdown {
 		t.Errorf("Follow took %s to give up, want about the 1s shutdown timeout", took)
 	}
 	t.Logf("gave up after %s: %v", took.Round(time.Millisecond), m.err)
@@ -494,22 +495,22 @@ func TestFollowShutdownTimeout(t *testing.T) {
 // member's commits (the group moved on without it), its open object is dropped
 // rather than made visible over the new owner's, and Follow fails.
 func TestFollowFencedMemberPublishesNothing(t *testing.T) {
-	e := newEnv(t, "file")
+	e := testkit.New(t, "file")
 	const topic, group = "fenced", "follow-fenced"
-	e.createTopic(topic, 1)
+	e.CreateTopic(topic, 1)
 	m := startMember(e, followOptions(group, plan.Selector{Names: []string{topic}}))
-	e.produce(mkRecsJSON(topic, 0, 0, 10)...)
+	e.Produce(mkRecsJSON(topic, 0, 0, 10)...)
 	waitCommitted(t, e, group, topic, map[int32]int64{0: 10})
 
-	e.cluster.FenceOffsetCommits(group)
-	e.produce(mkRecsJSON(topic, 0, 10, 5)...)
+	e.Cluster.FenceOffsetCommits(group)
+	e.Produce(mkRecsJSON(topic, 0, 10, 5)...)
 	select {
 	case <-m.done:
-	case <-e.ctx.Done():
+	case <-e.Ctx.Done():
 		t.Fatal("Follow went on although its commits were refused")
 	}
-	wantErrContains(t, m.err, kafka.ErrFenced, "fenced/0", "offset 10")
-	if objs := e.objects(); len(objs) != 3 { // the first object, its keys, the topic meta
+	testkit.WantErrContains(t, m.err, kafka.ErrFenced, "fenced/0", "offset 10")
+	if objs := e.Objects(); len(objs) != 3 { // the first object, its keys, the topic meta
 		keys := make([]string, 0, len(objs))
 		for k := range objs {
 			keys = append(keys, k)
@@ -523,15 +524,15 @@ func TestFollowFencedMemberPublishesNothing(t *testing.T) {
 // export goes on from the log start.
 func TestFollowReportsRetentionGap(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, "mem")
-	e.createTopic("kept", 1)
+	e := testkit.New(t, "mem")
+	e.CreateTopic("kept", 1)
 	var recs []record.Record
 	for i := range 40 {
 		recs = append(recs, record.Record{Topic: "kept", Value: fmt.Appendf(nil, `{"n":%d}`, i)})
 	}
-	e.produce(recs...)
-	commitGroup(t, e.ctx, e.cluster.Config(), "gap-group", "kept", map[int32]int64{0: 10})
-	if err := e.cluster.DeleteRecordsBefore(e.ctx, "kept", 0, 25); err != nil {
+	e.Produce(recs...)
+	testkit.CommitGroup(t, e.Ctx, e.Cluster.Config(), "gap-group", "kept", map[int32]int64{0: 10})
+	if err := e.Cluster.DeleteRecordsBefore(e.Ctx, "kept", 0, 25); err != nil {
 		t.Fatal(err)
 	}
 	m := startMember(e, pipeline.FollowOptions{
@@ -541,7 +542,7 @@ func TestFollowReportsRetentionGap(t *testing.T) {
 	})
 	// The group's offset stays below the log start until the first object is
 	// committed, a second after its first record: the lag ticks see it.
-	waitFor(t, e.ctx, "the gap reported and the kept records exported", func() (bool, error) {
+	waitFor(t, e.Ctx, "the gap reported and the kept records exported", func() (bool, error) {
 		m.m.mu.Lock()
 		defer m.m.mu.Unlock()
 		return m.m.errs["gap"] > 0 && m.m.records == 15, nil

@@ -9,6 +9,7 @@ import (
 	"github.com/kferry/kferry/internal/catalog"
 	"github.com/kferry/kferry/internal/pipeline"
 	"github.com/kferry/kferry/internal/plan"
+	"github.com/kferry/kferry/internal/testkit"
 	"github.com/kferry/kferry/pkg/format"
 	"github.com/kferry/kferry/pkg/layout"
 	"github.com/kferry/kferry/pkg/record"
@@ -23,25 +24,25 @@ func TestImportUnparsableNames(t *testing.T) {
 		"topics/orders/partition=3/README.txt":               "notes",
 	}
 	t.Run("warning", func(t *testing.T) {
-		e := newEnv(t, "mem")
-		e.put(objects)
-		s, err := e.importAll(pipeline.ImportOptions{TopicsDir: "topics", CreateTopics: true})
+		e := testkit.New(t, "mem")
+		e.Put(objects)
+		s, err := e.ImportAll(pipeline.ImportOptions{TopicsDir: "topics", CreateTopics: true})
 		if err != nil {
 			t.Fatal(err)
 		}
 		if len(s.Warnings) != 1 || !strings.Contains(s.Warnings[0], "topics/orders/partition=3/README.txt") || !strings.Contains(s.Warnings[0], "--strict") {
 			t.Errorf("warnings = %q, want one naming README.txt and --strict", s.Warnings)
 		}
-		if got := len(e.topicRecords("orders")); got != 2 {
+		if got := len(e.TopicRecords("orders")); got != 2 {
 			t.Errorf("imported %d records, want the 2 of the valid object", got)
 		}
 	})
 	t.Run("strict", func(t *testing.T) {
-		e := newEnv(t, "mem")
-		e.put(objects)
-		_, err := e.importAll(pipeline.ImportOptions{TopicsDir: "topics", CreateTopics: true, Strict: true})
-		wantErrContains(t, err, catalog.ErrBadObjectName, "topics/orders/partition=3/README.txt")
-		if _, ok := e.partitions()["orders"]; ok {
+		e := testkit.New(t, "mem")
+		e.Put(objects)
+		_, err := e.ImportAll(pipeline.ImportOptions{TopicsDir: "topics", CreateTopics: true, Strict: true})
+		testkit.WantErrContains(t, err, catalog.ErrBadObjectName, "topics/orders/partition=3/README.txt")
+		if _, ok := e.Partitions()["orders"]; ok {
 			t.Error("strict import created the target although the bucket was refused")
 		}
 	})
@@ -51,20 +52,20 @@ func TestImportUnparsableNames(t *testing.T) {
 // temporary file next to the object's final name. Import skips it with a warning
 // instead of taking it for a second values object.
 func TestImportLeftoverTempFile(t *testing.T) {
-	e := newEnv(t, "file")
+	e := testkit.New(t, "file")
 	const tmp = "topics/orders/partition=3/orders+3+0000000040.json.18c0ffee12345678.tmp"
-	e.put(map[string]string{
+	e.Put(map[string]string{
 		"topics/orders/partition=3/orders+3+0000000040.json": fixtureValues,
 		tmp: "{\"id\":1",
 	})
-	s, err := e.importAll(pipeline.ImportOptions{TopicsDir: "topics", CreateTopics: true})
+	s, err := e.ImportAll(pipeline.ImportOptions{TopicsDir: "topics", CreateTopics: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(s.Warnings) != 1 || !strings.Contains(s.Warnings[0], tmp) {
 		t.Errorf("warnings = %q, want one naming %s", s.Warnings, tmp)
 	}
-	if got := len(e.topicRecords("orders")); got != 2 {
+	if got := len(e.TopicRecords("orders")); got != 2 {
 		t.Errorf("imported %d records, want the 2 of the complete object", got)
 	}
 }
@@ -96,17 +97,17 @@ func TestImportBadObjects(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			e := newEnv(t, "mem")
+			e := testkit.New(t, "mem")
 			objects := map[string]string{}
 			for k, v := range tt.objects {
 				if strings.HasSuffix(k, ".gz") && tt.name != "gzip extension on plain content" {
-					v = gz(t, v)
+					v = testkit.Gz(t, v)
 				}
 				objects[k] = v
 			}
-			e.put(objects)
-			_, err := e.importAll(pipeline.ImportOptions{TopicsDir: "topics", CreateTopics: true})
-			wantErrContains(t, err, tt.target, tt.has...)
+			e.Put(objects)
+			_, err := e.ImportAll(pipeline.ImportOptions{TopicsDir: "topics", CreateTopics: true})
+			testkit.WantErrContains(t, err, tt.target, tt.has...)
 		})
 	}
 }
@@ -119,21 +120,21 @@ func TestImportTargetChecks(t *testing.T) {
 	tests := []struct {
 		name      string
 		bucket    map[string]string
-		setup     func(e *env)
+		setup     func(e *testkit.Env)
 		opts      pipeline.ImportOptions
 		target    error
 		has       []string
 		wantParts map[string]int // partitions of the targets afterwards; 0 = absent
 		wantRecs  []record.Record
 	}{
-		{name: "too few partitions", bucket: bucket, setup: func(e *env) { e.createTopic("orders", 2) },
+		{name: "too few partitions", bucket: bucket, setup: func(e *testkit.Env) { e.CreateTopic("orders", 2) },
 			opts: pipeline.ImportOptions{CreateTopics: true}, target: pipeline.ErrTargetPartitions,
 			has: []string{"orders has 2 partitions", "4"}, wantParts: map[string]int{"orders": 2}},
-		{name: "not empty", bucket: bucket, setup: func(e *env) { e.createTopic("orders", 4); e.produce(existing) },
+		{name: "not empty", bucket: bucket, setup: func(e *testkit.Env) { e.CreateTopic("orders", 4); e.Produce(existing) },
 			opts: pipeline.ImportOptions{CreateTopics: true}, target: pipeline.ErrTargetNotEmpty,
 			has: []string{"orders partition 0", "holds records at offsets 0–0", "--append"}, wantParts: map[string]int{"orders": 4},
 			wantRecs: []record.Record{existing}},
-		{name: "not empty with append", bucket: bucket, setup: func(e *env) { e.createTopic("orders", 4); e.produce(existing) },
+		{name: "not empty with append", bucket: bucket, setup: func(e *testkit.Env) { e.CreateTopic("orders", 4); e.Produce(existing) },
 			opts: pipeline.ImportOptions{CreateTopics: true, Append: true}, wantParts: map[string]int{"orders": 4},
 			wantRecs: []record.Record{existing,
 				{Partition: 3, Value: []byte(`{"id":1,"amount":"AZA="}`)}, {Partition: 3, Value: []byte(`{"id":2,"amount":"AZA="}`)}}},
@@ -151,21 +152,21 @@ func TestImportTargetChecks(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			e := newEnv(t, "mem")
-			e.put(tt.bucket)
+			e := testkit.New(t, "mem")
+			e.Put(tt.bucket)
 			if tt.setup != nil {
 				tt.setup(e)
 			}
 			tt.opts.TopicsDir = "topics"
-			_, err := e.importAll(tt.opts)
+			_, err := e.ImportAll(tt.opts)
 			if tt.target == nil && len(tt.has) == 0 {
 				if err != nil {
 					t.Fatal(err)
 				}
 			} else {
-				wantErrContains(t, err, tt.target, tt.has...)
+				testkit.WantErrContains(t, err, tt.target, tt.has...)
 			}
-			parts := e.partitions()
+			parts := e.Partitions()
 			for topic, want := range tt.wantParts {
 				if parts[topic] != want {
 					t.Errorf("%s has %d partitions afterwards, want %d", topic, parts[topic], want)
@@ -173,7 +174,7 @@ func TestImportTargetChecks(t *testing.T) {
 				if want == 0 {
 					continue
 				}
-				if diff := cmp.Diff(projectAll(tt.wantRecs), e.topicRecords(topic)); diff != "" {
+				if diff := cmp.Diff(testkit.ProjectAll(tt.wantRecs), e.TopicRecords(topic)); diff != "" {
 					t.Errorf("%s afterwards (-want +got):\n%s", topic, diff)
 				}
 			}

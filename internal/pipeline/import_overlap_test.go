@@ -13,6 +13,7 @@ import (
 
 	"github.com/kferry/kferry/internal/catalog"
 	"github.com/kferry/kferry/internal/pipeline"
+	"github.com/kferry/kferry/internal/testkit"
 	"github.com/kferry/kferry/pkg/layout"
 	"github.com/kferry/kferry/pkg/record"
 )
@@ -20,8 +21,8 @@ import (
 // produceTxnLayout writes, into topic/partition, 3 records in a committed
 // transaction, 2 in an aborted one, 3 committed, and 1 plain: 7 records at
 // offsets 0-2, 7-9 and 11 (markers and aborted records take the others).
-func (e *env) produceTxnLayout(topic string, p int32) []record.Record {
-	e.t.Helper()
+func produceTxnLayout(e *testkit.Env, topic string, p int32) []record.Record {
+	e.T.Helper()
 	var want []record.Record
 	n := 0
 	next := func(k int) []record.Record {
@@ -37,15 +38,15 @@ func (e *env) produceTxnLayout(topic string, p int32) []record.Record {
 		commit bool
 	}{{3, true}, {2, false}, {3, true}} {
 		recs := next(step.k)
-		if err := e.cluster.ProduceTxn(e.ctx, fmt.Sprintf("layout-%s-%d-%d", topic, p, i), recs, step.commit); err != nil {
-			e.t.Fatal(err)
+		if err := e.Cluster.ProduceTxn(e.Ctx, fmt.Sprintf("layout-%s-%d-%d", topic, p, i), recs, step.commit); err != nil {
+			e.T.Fatal(err)
 		}
 		if step.commit {
 			want = append(want, recs...)
 		}
 	}
 	plain := next(1)
-	e.produce(plain...)
+	e.Produce(plain...)
 	return append(want, plain...)
 }
 
@@ -58,40 +59,40 @@ func (e *env) produceTxnLayout(topic string, p int32) []record.Record {
 func TestImportOverlapOffsetGaps(t *testing.T) {
 	for _, f := range []string{"json", "bytes"} {
 		t.Run(f, func(t *testing.T) {
-			e := newEnv(t, "file")
-			e.createTopic("tx", 1)
-			want := e.produceTxnLayout("tx", 0)
+			e := testkit.New(t, "file")
+			e.CreateTopic("tx", 1)
+			want := produceTxnLayout(e, "tx", 0)
 			for _, flush := range []int{2, 3} {
-				if _, err := e.export(pipeline.ExportOptions{Format: f, FlushSize: flush, StoreKeys: true, Naming: naming()}); err != nil {
+				if _, err := e.Export(pipeline.ExportOptions{Format: f, FlushSize: flush, StoreKeys: true, Naming: naming()}); err != nil {
 					t.Fatal(err)
 				}
 			}
-			s, err := e.importAll(pipeline.ImportOptions{TopicsDir: "topics", CreateTopics: true, Renames: mustRenames(t, "tx=tx-copy")})
+			s, err := e.ImportAll(pipeline.ImportOptions{TopicsDir: "topics", CreateTopics: true, Renames: mustRenames(t, "tx=tx-copy")})
 			if err != nil {
 				t.Fatal(err)
 			}
-			if diff := cmp.Diff(projectAll(want), e.topicRecords("tx-copy")); diff != "" {
+			if diff := cmp.Diff(testkit.ProjectAll(want), e.TopicRecords("tx-copy")); diff != "" {
 				t.Errorf("imported records (-want +got):\n%s", diff)
 			}
 			if s.Records != int64(len(want)) {
 				t.Errorf("summary: %d records, want %d", s.Records, len(want))
 			}
 			// A rerun writes nothing.
-			if s, err := e.importAll(pipeline.ImportOptions{TopicsDir: "topics", CreateTopics: true, Renames: mustRenames(t, "tx=tx-copy")}); err != nil || s.Records != 0 {
+			if s, err := e.ImportAll(pipeline.ImportOptions{TopicsDir: "topics", CreateTopics: true, Renames: mustRenames(t, "tx=tx-copy")}); err != nil || s.Records != 0 {
 				t.Fatalf("rerun: %d records, %v; want 0, nil", s.Records, err)
 			}
 
 			// The same objects without their offsets records.
-			for k := range e.rawObjects() {
+			for k := range e.RawObjects() {
 				if strings.HasPrefix(k, "_kferry/offsets/") {
-					if err := e.b.Delete(e.ctx, k); err != nil {
+					if err := e.B.Delete(e.Ctx, k); err != nil {
 						t.Fatal(err)
 					}
 				}
 			}
-			_, err = e.importAll(pipeline.ImportOptions{TopicsDir: "topics", CreateTopics: true, Renames: mustRenames(t, "tx=tx-blind")})
+			_, err = e.ImportAll(pipeline.ImportOptions{TopicsDir: "topics", CreateTopics: true, Renames: mustRenames(t, "tx=tx-blind")})
 			ext := map[string]string{"json": ".json", "bytes": ".bin"}[f]
-			wantErrContains(t, err, catalog.ErrOverlap, "topics/tx/partition=0/tx+0+0000000000"+ext, "topics/tx/partition=0/tx+0+0000000002"+ext, "--contiguous-offsets")
+			testkit.WantErrContains(t, err, catalog.ErrOverlap, "topics/tx/partition=0/tx+0+0000000000"+ext, "topics/tx/partition=0/tx+0+0000000002"+ext, "--contiguous-offsets")
 		})
 	}
 }
@@ -103,27 +104,27 @@ func naming() layout.Naming { return layout.Naming{TopicsDir: "topics"} }
 // unless --contiguous-offsets states that their records are at start + index;
 // then the overlap is imported once, with a warning naming the object.
 func TestImportOverlapCounted(t *testing.T) {
-	e := newEnv(t, "file")
+	e := testkit.New(t, "file")
 	const dir = "topics/ov/partition=0/"
-	e.put(map[string]string{
+	e.Put(map[string]string{
 		dir + "ov+0+0000000000.json": "0\n1\n2\n3\n",
 		dir + "ov+0+0000000002.json": "2\n3\n4\n5\n",
 		dir + "ov+0+0000000006.json": "6\n",
 	})
-	_, err := e.importAll(pipeline.ImportOptions{TopicsDir: "topics", CreateTopics: true})
-	wantErrContains(t, err, catalog.ErrOverlap, dir+"ov+0+0000000000.json", dir+"ov+0+0000000002.json")
-	if n := len(e.topicRecords("ov")); n != 0 {
+	_, err := e.ImportAll(pipeline.ImportOptions{TopicsDir: "topics", CreateTopics: true})
+	testkit.WantErrContains(t, err, catalog.ErrOverlap, dir+"ov+0+0000000000.json", dir+"ov+0+0000000002.json")
+	if n := len(e.TopicRecords("ov")); n != 0 {
 		t.Fatalf("%d records written before the refusal, want 0", n)
 	}
-	s, err := e.importAll(pipeline.ImportOptions{TopicsDir: "topics", CreateTopics: true, ContiguousOffsets: true})
+	s, err := e.ImportAll(pipeline.ImportOptions{TopicsDir: "topics", CreateTopics: true, ContiguousOffsets: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	var want []rec
+	var want []testkit.Rec
 	for _, v := range []string{"0", "1", "2", "3", "4", "5", "6"} {
-		want = append(want, rec{P: 0, K: "null", V: `"` + v + `"`})
+		want = append(want, testkit.Rec{P: 0, K: "null", V: `"` + v + `"`})
 	}
-	if diff := cmp.Diff(want, e.topicRecords("ov")); diff != "" {
+	if diff := cmp.Diff(want, e.TopicRecords("ov")); diff != "" {
 		t.Errorf("records (-want +got):\n%s", diff)
 	}
 	if len(s.Warnings) != 1 || !strings.Contains(s.Warnings[0], dir+"ov+0+0000000002.json") || !strings.Contains(s.Warnings[0], "2 records overlap") {
@@ -136,32 +137,32 @@ func TestImportOverlapCounted(t *testing.T) {
 // not used; one whose object was rewritten under the same size fails the
 // checksum, and the import stops before committing anything of that object.
 func TestImportOffsetsRecordMismatch(t *testing.T) {
-	e := newEnv(t, "file")
-	e.createTopic("mm", 1)
-	e.produce(mkRecs("mm", 0, 4)...)
-	if _, err := e.export(pipeline.ExportOptions{Format: "json", Naming: naming()}); err != nil {
+	e := testkit.New(t, "file")
+	e.CreateTopic("mm", 1)
+	e.Produce(testkit.Records("mm", 0, 4)...)
+	if _, err := e.Export(pipeline.ExportOptions{Format: "json", Naming: naming()}); err != nil {
 		t.Fatal(err)
 	}
 	const obj = "topics/mm/partition=0/mm+0+0000000000.json"
-	body, err := e.b.ReadAll(e.ctx, obj)
+	body, err := e.B.ReadAll(e.Ctx, obj)
 	if err != nil {
 		t.Fatal(err)
 	}
 	// The same size, other records: {"n":0} → {"n":9}.
-	if err := e.b.WriteAll(e.ctx, obj, []byte(strings.Replace(string(body), `{"n":0}`, `{"n":9}`, 1)), nil); err != nil {
+	if err := e.B.WriteAll(e.Ctx, obj, []byte(strings.Replace(string(body), `{"n":0}`, `{"n":9}`, 1)), nil); err != nil {
 		t.Fatal(err)
 	}
 	into := pipeline.ImportOptions{TopicsDir: "topics", CreateTopics: true, Renames: mustRenames(t, "mm=mm-copy")}
-	_, err = e.importAll(into)
-	wantErrContains(t, err, catalog.ErrOffsetsRecord, obj, "XXH64")
-	if n := len(e.topicRecords("mm-copy")); n != 0 {
+	_, err = e.ImportAll(into)
+	testkit.WantErrContains(t, err, catalog.ErrOffsetsRecord, obj, "XXH64")
+	if n := len(e.TopicRecords("mm-copy")); n != 0 {
 		t.Fatalf("%d records committed from a mismatched object, want 0", n)
 	}
 	// A stale record of another size is ignored: the object imports counted.
-	if err := e.b.WriteAll(e.ctx, obj, append(body, []byte(`{"n":4}`+"\n")...), nil); err != nil {
+	if err := e.B.WriteAll(e.Ctx, obj, append(body, []byte(`{"n":4}`+"\n")...), nil); err != nil {
 		t.Fatal(err)
 	}
-	s, err := e.importAll(into)
+	s, err := e.ImportAll(into)
 	if err != nil || s.Records != 5 {
 		t.Fatalf("import: %d records, %v; want 5, nil", s.Records, err)
 	}
@@ -204,14 +205,14 @@ func TestImportOverlapProperty(t *testing.T) {
 }
 
 func overlapTrial(t *testing.T, rng *rand.Rand, compacted bool) {
-	e := newEnv(t, "mem")
+	e := testkit.New(t, "mem")
 	const topic = "prop"
 	partitions := int32(1 + rng.IntN(2))
 	configs := map[string]string{}
 	if compacted {
 		configs["cleanup.policy"] = "compact"
 	}
-	if _, err := e.kc.CreateTopicWithConfigs(e.ctx, topic, partitions, -1, configs); err != nil {
+	if _, err := e.KC.CreateTopicWithConfigs(e.Ctx, topic, partitions, -1, configs); err != nil {
 		t.Fatal(err)
 	}
 	seq, txn := 0, 0
@@ -226,15 +227,15 @@ func overlapTrial(t *testing.T, rng *rand.Rand, compacted bool) {
 			}
 			switch rng.IntN(3) {
 			case 0:
-				e.produce(recs...)
+				e.Produce(recs...)
 			default:
 				txn++
-				if err := e.cluster.ProduceTxn(e.ctx, fmt.Sprintf("prop-%d", txn), recs, rng.IntN(2) == 0); err != nil {
+				if err := e.Cluster.ProduceTxn(e.Ctx, fmt.Sprintf("prop-%d", txn), recs, rng.IntN(2) == 0); err != nil {
 					t.Fatal(err)
 				}
 			}
 		}
-		for _, recs := range e.sourceRecords(topic) {
+		for _, recs := range recordsByPartition(e, topic) {
 			for _, r := range recs {
 				committed[string(r.Value)] = r.Offset
 			}
@@ -252,20 +253,20 @@ func overlapTrial(t *testing.T, rng *rand.Rand, compacted bool) {
 			produce()
 		}
 		if compacted && rng.IntN(2) == 0 {
-			before := len(e.sourceRecords(topic)[0])
-			e.cluster.Compact()
-			t.Logf("compaction: partition 0 held %d records, now %d", before, len(e.sourceRecords(topic)[0]))
+			before := len(recordsByPartition(e, topic)[0])
+			e.Cluster.Compact()
+			t.Logf("compaction: partition 0 held %d records, now %d", before, len(recordsByPartition(e, topic)[0]))
 		}
 		o := pipeline.ExportOptions{Format: format, FlushSize: 1 + rng.IntN(5), StoreKeys: keys, Gzip: gzip, Naming: naming()}
 		t.Logf("export %d: flush %d, keys %v, gzip %v", x, o.FlushSize, o.StoreKeys, o.Gzip)
-		if _, err := e.export(o); err != nil {
+		if _, err := e.Export(o); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if _, err := e.importAll(pipeline.ImportOptions{TopicsDir: "topics", CreateTopics: true, Renames: mustRenames(t, topic+"=copy")}); err != nil {
+	if _, err := e.ImportAll(pipeline.ImportOptions{TopicsDir: "topics", CreateTopics: true, Renames: mustRenames(t, topic+"=copy")}); err != nil {
 		t.Fatal(err)
 	}
-	source, target := e.sourceRecords(topic), e.sourceRecords("copy")
+	source, target := recordsByPartition(e, topic), recordsByPartition(e, "copy")
 	for p := range partitions {
 		if !compacted {
 			if diff := cmp.Diff(values(source[p]), values(target[p])); diff != "" {
@@ -295,16 +296,16 @@ func overlapTrial(t *testing.T, rng *rand.Rand, compacted bool) {
 		}
 	}
 	if t.Failed() {
-		t.Logf("bucket: %v", keysOf(e.rawObjects()))
+		t.Logf("bucket: %v", keysOf(e.RawObjects()))
 	}
 }
 
 // sourceRecords returns every committed record of topic by partition, with offsets.
-func (e *env) sourceRecords(topic string) map[int32][]record.Record {
-	e.t.Helper()
-	recs, err := e.cluster.ReadAll(e.ctx, topic)
+func recordsByPartition(e *testkit.Env, topic string) map[int32][]record.Record {
+	e.T.Helper()
+	recs, err := e.Cluster.ReadAll(e.Ctx, topic)
 	if err != nil {
-		e.t.Fatalf("read %s: %v", topic, err)
+		e.T.Fatalf("read %s: %v", topic, err)
 	}
 	return recs
 }

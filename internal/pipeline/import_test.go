@@ -7,6 +7,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/kferry/kferry/internal/pipeline"
+	"github.com/kferry/kferry/internal/testkit"
 	"github.com/kferry/kferry/pkg/record"
 )
 
@@ -85,23 +86,23 @@ func TestImportConfluentBucket(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			e := newEnv(t, "mem")
+			e := testkit.New(t, "mem")
 			objects := map[string]string{}
 			for k, v := range tt.objects {
 				if strings.HasSuffix(k, ".gz") {
-					v = gz(t, v)
+					v = testkit.Gz(t, v)
 				}
 				objects[k] = v
 			}
-			e.put(objects)
-			s, err := e.importAll(pipeline.ImportOptions{TopicsDir: tt.topicsDir, CreateTopics: true, Strict: true})
+			e.Put(objects)
+			s, err := e.ImportAll(pipeline.ImportOptions{TopicsDir: tt.topicsDir, CreateTopics: true, Strict: true})
 			if err != nil {
 				t.Fatal(err)
 			}
-			if diff := cmp.Diff(projectAll(tt.want), e.topicRecords("orders")); diff != "" {
+			if diff := cmp.Diff(testkit.ProjectAll(tt.want), e.TopicRecords("orders")); diff != "" {
 				t.Errorf("records in the target (-want +got):\n%s", diff)
 			}
-			if n := e.partitions()["orders"]; n != 4 {
+			if n := e.Partitions()["orders"]; n != 4 {
 				t.Errorf("target created with %d partitions, want 4 (partition 3 must exist)", n)
 			}
 			want := pipeline.TopicSummary{Topic: "orders", Target: "orders", Records: int64(len(tt.want)), Objects: tt.groups,

@@ -15,6 +15,7 @@ import (
 
 	"github.com/kferry/kferry/internal/pipeline"
 	"github.com/kferry/kferry/internal/plan"
+	"github.com/kferry/kferry/internal/testkit"
 )
 
 // objectKey is the Confluent name of topic's object at start in partition p.
@@ -25,8 +26,8 @@ func objectKey(topic string, p int32, start int64) string {
 // putObjects writes, per partition, objects of per records each, starting at
 // offset from, as JSON strings "p<P>-<offset>"; it returns the records the
 // target must hold for [0, upTo).
-func (e *env) putObjects(topic string, partitions int32, from, upTo, per int64) {
-	e.t.Helper()
+func putObjects(e *testkit.Env, topic string, partitions int32, from, upTo, per int64) {
+	e.T.Helper()
 	// Objects of a partition become visible in offset order, as exporters
 	// write them: a continuous import may scan between two puts.
 	for p := range partitions {
@@ -35,14 +36,14 @@ func (e *env) putObjects(topic string, partitions int32, from, upTo, per int64) 
 			for off := start; off < min(start+per, upTo); off++ {
 				fmt.Fprintf(&body, "\"p%d-%d\"\n", p, off)
 			}
-			e.put(map[string]string{objectKey(topic, p, start): body.String()})
+			e.Put(map[string]string{objectKey(topic, p, start): body.String()})
 		}
 	}
 }
 
 // wantRecs is what putObjects(topic, partitions, 0, n, _) imports.
-func wantRecs(partitions int32, n int64) []rec {
-	var out []rec
+func wantRecs(partitions int32, n int64) []testkit.Rec {
+	var out []testkit.Rec
 	for p := range partitions {
 		for off := range n {
 			out = append(out, liveRec(p, off))
@@ -53,8 +54,8 @@ func wantRecs(partitions int32, n int64) []rec {
 
 // liveRec is the record putObjects writes at offset off of partition p, as
 // topicRecords shows it.
-func liveRec(p int32, off int64) rec {
-	return rec{P: p, K: "null", V: strconv.Quote(fmt.Sprintf(`"p%d-%d"`, p, off))}
+func liveRec(p int32, off int64) testkit.Rec {
+	return testkit.Rec{P: p, K: "null", V: strconv.Quote(fmt.Sprintf(`"p%d-%d"`, p, off))}
 }
 
 // cancelAfterObjects is a Progress that cancels the import after n objects committed,
@@ -74,39 +75,39 @@ func (c *cancelAfterObjects) Add(int64, int64) {
 // writes every record once; a rerun of the finished import writes nothing (the
 // target's end offsets do not move) and does not refuse the non-empty target.
 func TestImportKilledAndRerun(t *testing.T) {
-	e := newEnv(t, "file")
-	e.putObjects("eo", 3, 0, 12, 3) // 4 objects per partition
-	ctx, cancel := context.WithCancel(e.ctx)
+	e := testkit.New(t, "file")
+	putObjects(e, "eo", 3, 0, 12, 3) // 4 objects per partition
+	ctx, cancel := context.WithCancel(e.Ctx)
 	stop := &cancelAfterObjects{cancel: cancel}
 	stop.n.Store(5)
-	o := pipeline.ImportOptions{TopicsDir: "topics", CreateTopics: true, ReplicationFactor: -1, Parallelism: 1, Progress: stop, Logger: discardLogger()}
-	_, err := pipeline.Import(ctx, e.kc, e.b, e.url, o)
+	o := pipeline.ImportOptions{TopicsDir: "topics", CreateTopics: true, ReplicationFactor: -1, Parallelism: 1, Progress: stop, Logger: testkit.DiscardLogger()}
+	_, err := pipeline.Import(ctx, e.KC, e.B, e.URL, o)
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("first run: err = %v, want context.Canceled", err)
 	}
-	if n := len(e.topicRecords("eo")); n != 5*3 {
+	if n := len(e.TopicRecords("eo")); n != 5*3 {
 		t.Fatalf("after the kill the target holds %d records, want the 15 of the 5 committed objects", n)
 	}
 	o.Progress = nil
-	s, err := e.importAll(o)
+	s, err := e.ImportAll(o)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if s.Records != 36-15 {
 		t.Errorf("rerun wrote %d records, want the %d left", s.Records, 36-15)
 	}
-	if diff := cmp.Diff(wantRecs(3, 12), e.topicRecords("eo")); diff != "" {
+	if diff := cmp.Diff(wantRecs(3, 12), e.TopicRecords("eo")); diff != "" {
 		t.Errorf("target (-want +got):\n%s", diff)
 	}
-	before, err := e.kc.Ranges(e.ctx, []string{"eo"})
+	before, err := e.KC.Ranges(e.Ctx, []string{"eo"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err = e.importAll(o)
+	s, err = e.ImportAll(o)
 	if err != nil {
 		t.Fatalf("rerun of a finished import: %v", err)
 	}
-	after, err := e.kc.Ranges(e.ctx, []string{"eo"})
+	after, err := e.KC.Ranges(e.Ctx, []string{"eo"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,24 +116,24 @@ func TestImportKilledAndRerun(t *testing.T) {
 	}
 	// Another import (another progress group) still refuses the target.
 	o.Group = "someone-else"
-	if _, err := e.importAll(o); !errors.Is(err, pipeline.ErrTargetNotEmpty) {
+	if _, err := e.ImportAll(o); !errors.Is(err, pipeline.ErrTargetNotEmpty) {
 		t.Errorf("import with another progress group: err = %v, want ErrTargetNotEmpty", err)
 	}
 }
 
 // TestImportAtLeastOnce: the escape hatch imports and keeps the progress too.
 func TestImportAtLeastOnce(t *testing.T) {
-	e := newEnv(t, "mem")
-	e.putObjects("alo", 2, 0, 6, 2)
+	e := testkit.New(t, "mem")
+	putObjects(e, "alo", 2, 0, 6, 2)
 	o := pipeline.ImportOptions{TopicsDir: "topics", CreateTopics: true, AtLeastOnce: true}
-	if _, err := e.importAll(o); err != nil {
+	if _, err := e.ImportAll(o); err != nil {
 		t.Fatal(err)
 	}
-	s, err := e.importAll(o)
+	s, err := e.ImportAll(o)
 	if err != nil || s.Records != 0 {
 		t.Fatalf("rerun: %d records, err %v; want 0, nil", s.Records, err)
 	}
-	if diff := cmp.Diff(wantRecs(2, 6), e.topicRecords("alo")); diff != "" {
+	if diff := cmp.Diff(wantRecs(2, 6), e.TopicRecords("alo")); diff != "" {
 		t.Errorf("target (-want +got):\n%s", diff)
 	}
 }
@@ -140,16 +141,16 @@ func TestImportAtLeastOnce(t *testing.T) {
 // TestImportShards: shards 0/2 and 1/2 of one import share its progress group
 // and together import each of 9 partitions exactly once.
 func TestImportShards(t *testing.T) {
-	e := newEnv(t, "mem")
-	e.putObjects("sh", 9, 0, 4, 2)
-	e.createTopic("sh", 9)
+	e := testkit.New(t, "mem")
+	putObjects(e, "sh", 9, 0, 4, 2)
+	e.CreateTopic("sh", 9)
 	owner := map[int32]string{}
 	for _, shard := range []string{"0/2", "1/2"} {
 		sh, err := pipeline.ParseShard(shard)
 		if err != nil {
 			t.Fatal(err)
 		}
-		s, err := e.importAll(pipeline.ImportOptions{TopicsDir: "topics", Shard: sh, Group: "shared"})
+		s, err := e.ImportAll(pipeline.ImportOptions{TopicsDir: "topics", Shard: sh, Group: "shared"})
 		if err != nil {
 			t.Fatalf("shard %s: %v", shard, err)
 		}
@@ -165,7 +166,7 @@ func TestImportShards(t *testing.T) {
 	if len(owner) != 9 {
 		t.Errorf("shards imported %d partitions (%v), want 9", len(owner), owner)
 	}
-	if diff := cmp.Diff(wantRecs(9, 4), e.topicRecords("sh")); diff != "" {
+	if diff := cmp.Diff(wantRecs(9, 4), e.TopicRecords("sh")); diff != "" {
 		t.Errorf("target (-want +got):\n%s", diff)
 	}
 	for _, bad := range []string{"2/2", "1", "-1/3", "a/b", "0/0"} {
@@ -200,11 +201,11 @@ type followRun struct {
 	stop  func() (pipeline.Summary, error)
 }
 
-func (e *env) importFollow(o pipeline.ImportFollowOptions) *followRun {
-	e.t.Helper()
-	ctx, cancel := context.WithCancel(e.ctx)
+func importFollow(e *testkit.Env, o pipeline.ImportFollowOptions) *followRun {
+	e.T.Helper()
+	ctx, cancel := context.WithCancel(e.Ctx)
 	fr := &followRun{}
-	o.Logger = discardLogger()
+	o.Logger = testkit.DiscardLogger()
 	o.ReplicationFactor = -1
 	o.PollInterval = 5 * time.Millisecond
 	o.AfterScan = func(int) { fr.scans.Add(1) }
@@ -214,7 +215,7 @@ func (e *env) importFollow(o pipeline.ImportFollowOptions) *followRun {
 	}
 	done := make(chan result, 1)
 	go func() {
-		s, err := pipeline.ImportFollow(ctx, e.kc, e.b, e.url, o)
+		s, err := pipeline.ImportFollow(ctx, e.KC, e.B, e.URL, o)
 		done <- result{s, err}
 	}()
 	var once sync.Once
@@ -226,7 +227,7 @@ func (e *env) importFollow(o pipeline.ImportFollowOptions) *followRun {
 		})
 		return r.s, r.err
 	}
-	e.t.Cleanup(func() { _, _ = fr.stop() }) // a safety net: tests check the result when they stop it
+	e.T.Cleanup(func() { _, _ = fr.stop() }) // a safety net: tests check the result when they stop it
 	return fr
 }
 
@@ -234,26 +235,26 @@ func (e *env) importFollow(o pipeline.ImportFollowOptions) *followRun {
 func (fr *followRun) scanned(t *testing.T) {
 	t.Helper()
 	want := fr.scans.Load() + 2 // the one running may have begun before the call
-	deadline := time.Now().Add(20 * time.Second * raceSlowdown)
+	deadline := time.Now().Add(20 * time.Second * testkit.RaceSlowdown)
 	for fr.scans.Load() < want {
 		if time.Now().After(deadline) {
-			t.Fatalf("no scan of the bucket within %s", 20*time.Second*raceSlowdown)
+			t.Fatalf("no scan of the bucket within %s", 20*time.Second*testkit.RaceSlowdown)
 		}
 		time.Sleep(time.Millisecond) // polling a condition, not synchronising
 	}
 }
 
 // waitRecords polls the target until it holds want, or fails after a deadline.
-func (e *env) waitRecords(topic string, want []rec) {
-	e.t.Helper()
-	deadline := time.Now().Add(20 * time.Second * raceSlowdown)
+func waitRecords(e *testkit.Env, topic string, want []testkit.Rec) {
+	e.T.Helper()
+	deadline := time.Now().Add(20 * time.Second * testkit.RaceSlowdown)
 	for {
-		got := e.topicRecords(topic)
+		got := e.TopicRecords(topic)
 		if cmp.Equal(want, got) {
 			return
 		}
 		if time.Now().After(deadline) {
-			e.t.Fatalf("target %s (-want +got):\n%s", topic, cmp.Diff(want, got))
+			e.T.Fatalf("target %s (-want +got):\n%s", topic, cmp.Diff(want, got))
 		}
 		time.Sleep(20 * time.Millisecond) // polling a condition, not synchronising
 	}
@@ -263,40 +264,40 @@ func (e *env) waitRecords(topic string, want []rec) {
 // order; waits at a hole until the missing object appears; skips an object that
 // appears below the progress; ignores fileblob's *.tmp files; and stops cleanly.
 func TestImportFollow(t *testing.T) {
-	e := newEnv(t, "file")
-	e.createTopic("live", 2)
-	fr := e.importFollow(pipeline.ImportFollowOptions{ImportOptions: pipeline.ImportOptions{TopicsDir: "topics", Selector: plan.Selector{Names: nil}}})
+	e := testkit.New(t, "file")
+	e.CreateTopic("live", 2)
+	fr := importFollow(e, pipeline.ImportFollowOptions{ImportOptions: pipeline.ImportOptions{TopicsDir: "topics", Selector: plan.Selector{Names: nil}}})
 	fr.scanned(t) // an empty bucket is not an error in follow mode
 
-	e.putObjects("live", 2, 0, 4, 2)
-	e.waitRecords("live", wantRecs(2, 4))
+	putObjects(e, "live", 2, 0, 4, 2)
+	waitRecords(e, "live", wantRecs(2, 4))
 
 	// A hole: offsets 4..5 are missing, 6..7 must wait.
-	e.put(map[string]string{
+	e.Put(map[string]string{
 		objectKey("live", 0, 6): "\"p0-6\"\n\"p0-7\"\n",
 		"topics/live/partition=0/live+0+0000000004.json.18c0ffee12345678.tmp": "\"p0-4\"",
 	})
 	fr.scanned(t)
 	fr.scanned(t)
-	if got := len(e.topicRecords("live")); got != 8 {
+	if got := len(e.TopicRecords("live")); got != 8 {
 		t.Fatalf("imported past a hole: %d records, want 8", got)
 	}
-	e.put(map[string]string{objectKey("live", 0, 4): "\"p0-4\"\n\"p0-5\"\n"})
+	e.Put(map[string]string{objectKey("live", 0, 4): "\"p0-4\"\n\"p0-5\"\n"})
 	want := wantRecs(2, 4)
-	want = append(want[:4:4], append([]rec{
+	want = append(want[:4:4], append([]testkit.Rec{
 		liveRec(0, 4), liveRec(0, 5), liveRec(0, 6), liveRec(0, 7),
 	}, want[4:]...)...)
-	e.waitRecords("live", want)
+	waitRecords(e, "live", want)
 
 	// Below the progress: already imported, skipped with a warning.
-	e.put(map[string]string{objectKey("live", 1, 1): "\"p1-1\"\n"})
+	e.Put(map[string]string{objectKey("live", 1, 1): "\"p1-1\"\n"})
 	fr.scanned(t)
 	fr.scanned(t)
 	s, err := fr.stop()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff(want, e.topicRecords("live")); diff != "" {
+	if diff := cmp.Diff(want, e.TopicRecords("live")); diff != "" {
 		t.Errorf("target (-want +got):\n%s", diff)
 	}
 	var warned bool
@@ -313,15 +314,15 @@ func TestImportFollow(t *testing.T) {
 // rewrite that object, with more records, under the same name. The import
 // reads it again and takes the records past its progress, then goes on.
 func TestImportFollowRewrittenObject(t *testing.T) {
-	e := newEnv(t, "file")
-	e.createTopic("rw", 1)
-	fr := e.importFollow(pipeline.ImportFollowOptions{ImportOptions: pipeline.ImportOptions{TopicsDir: "topics"}})
-	e.putObjects("rw", 1, 0, 2, 2)
-	e.waitRecords("rw", wantRecs(1, 2))
-	e.putObjects("rw", 1, 0, 5, 5) // the same name, 5 records
-	e.waitRecords("rw", wantRecs(1, 5))
-	e.putObjects("rw", 1, 5, 7, 2)
-	e.waitRecords("rw", wantRecs(1, 7))
+	e := testkit.New(t, "file")
+	e.CreateTopic("rw", 1)
+	fr := importFollow(e, pipeline.ImportFollowOptions{ImportOptions: pipeline.ImportOptions{TopicsDir: "topics"}})
+	putObjects(e, "rw", 1, 0, 2, 2)
+	waitRecords(e, "rw", wantRecs(1, 2))
+	putObjects(e, "rw", 1, 0, 5, 5) // the same name, 5 records
+	waitRecords(e, "rw", wantRecs(1, 5))
+	putObjects(e, "rw", 1, 5, 7, 2)
+	waitRecords(e, "rw", wantRecs(1, 7))
 	s, err := fr.stop()
 	if err != nil || s.Records != 7 {
 		t.Errorf("summary: %d records, err %v; want 7, nil", s.Records, err)
@@ -332,13 +333,13 @@ func TestImportFollowRewrittenObject(t *testing.T) {
 // markers, compaction) leave a hole no object will ever fill; after HoleWait
 // and a few scans the import goes on instead of waiting forever.
 func TestImportFollowGoesPastOffsetGaps(t *testing.T) {
-	e := newEnv(t, "file")
-	e.createTopic("txn", 1)
-	fr := e.importFollow(pipeline.ImportFollowOptions{ImportOptions: pipeline.ImportOptions{TopicsDir: "topics", HoleWait: time.Nanosecond}})
+	e := testkit.New(t, "file")
+	e.CreateTopic("txn", 1)
+	fr := importFollow(e, pipeline.ImportFollowOptions{ImportOptions: pipeline.ImportOptions{TopicsDir: "topics", HoleWait: time.Nanosecond}})
 	// Offsets 2 and 5 were transaction markers: objects start at 0 and 3.
-	e.put(map[string]string{objectKey("txn", 0, 0): "\"a\"\n\"b\"\n"}) // in order, as exporters write
-	e.put(map[string]string{objectKey("txn", 0, 3): "\"c\"\n\"d\"\n"})
-	e.waitRecords("txn", []rec{
+	e.Put(map[string]string{objectKey("txn", 0, 0): "\"a\"\n\"b\"\n"}) // in order, as exporters write
+	e.Put(map[string]string{objectKey("txn", 0, 3): "\"c\"\n\"d\"\n"})
+	waitRecords(e, "txn", []testkit.Rec{
 		{P: 0, K: "null", V: strconv.Quote(`"a"`)}, {P: 0, K: "null", V: strconv.Quote(`"b"`)},
 		{P: 0, K: "null", V: strconv.Quote(`"c"`)}, {P: 0, K: "null", V: strconv.Quote(`"d"`)},
 	})

@@ -8,6 +8,7 @@ import (
 	"github.com/kferry/kferry/internal/kafka"
 	"github.com/kferry/kferry/internal/pipeline"
 	"github.com/kferry/kferry/internal/plan"
+	"github.com/kferry/kferry/internal/testkit"
 	"github.com/kferry/kferry/pkg/manifest"
 )
 
@@ -16,37 +17,37 @@ import (
 // restore's summary names it, as a warning and on the partition.
 func TestGapsAreReported(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, "mem")
-	e.createTopic("ret", 1)
-	recs := mkRecs("ret", 0, 20)
-	e.produce(recs[:10]...)
-	e.mustBackup(pipeline.BackupOptions{})
-	e.produce(recs[10:]...)
-	if err := e.cluster.DeleteRecordsBefore(e.ctx, "ret", 0, 15); err != nil {
+	e := testkit.New(t, "mem")
+	e.CreateTopic("ret", 1)
+	recs := testkit.Records("ret", 0, 20)
+	e.Produce(recs[:10]...)
+	e.MustBackup(pipeline.BackupOptions{})
+	e.Produce(recs[10:]...)
+	if err := e.Cluster.DeleteRecordsBefore(e.Ctx, "ret", 0, 15); err != nil {
 		t.Fatal(err)
 	}
-	bs, m, err := e.backup(pipeline.BackupOptions{})
-	wantErrContains(t, err, pipeline.ErrGaps, "ret/0 offsets 10-14")
+	bs, m, err := e.Backup(pipeline.BackupOptions{})
+	testkit.WantErrContains(t, err, pipeline.ErrGaps, "ret/0 offsets 10-14")
 	if len(bs.Topics) != 1 || len(bs.Topics[0].Partitions) != 1 || len(bs.Topics[0].Partitions[0].Gaps) != 1 || bs.Topics[0].Partitions[0].Gaps[0].From != 10 {
 		t.Errorf("backup summary partitions %+v, want ret/0 with the gap from 10", bs.Topics)
 	}
 
-	rep, err := pipeline.Verify(e.ctx, e.b, pipeline.VerifyOptions{})
+	rep, err := pipeline.Verify(e.Ctx, e.B, pipeline.VerifyOptions{})
 	if err != nil || len(rep.Problems) != 0 {
 		t.Fatalf("verify: %v %q", err, rep.Problems)
 	}
 	if rep.GapOffsets != 5 || len(rep.Gaps) != 1 || rep.Gaps[0].From != 10 || rep.Gaps[0].To != 15 {
 		t.Errorf("verify reports gaps %+v (%d offsets), want 10-14 (5)", rep.Gaps, rep.GapOffsets)
 	}
-	if !hasWarning(rep.Warnings, "ret/0: offsets 10-14 (5 offsets) are not in the backup") {
+	if !testkit.HasWarning(rep.Warnings, "ret/0: offsets 10-14 (5 offsets) are not in the backup") {
 		t.Errorf("verify warnings %q do not name the gap", rep.Warnings)
 	}
-	_, err = pipeline.Verify(e.ctx, e.b, pipeline.VerifyOptions{Strict: true})
-	wantErrContains(t, err, pipeline.ErrVerify, "--strict", "ret/0: offsets 10-14")
+	_, err = pipeline.Verify(e.Ctx, e.B, pipeline.VerifyOptions{Strict: true})
+	testkit.WantErrContains(t, err, pipeline.ErrVerify, "--strict", "ret/0: offsets 10-14")
 
-	tg := e.newTarget()
-	s := e.mustRestore(tg, pipeline.RestoreOptions{})
-	if s.Records != 15 || !hasWarning(s.Warnings, "ret/0: offsets 10-14 (5 offsets) are not in the backup", "not restored", m.ID) {
+	tg := e.NewTarget()
+	s := e.MustRestore(tg, pipeline.RestoreOptions{})
+	if s.Records != 15 || !testkit.HasWarning(s.Warnings, "ret/0: offsets 10-14 (5 offsets) are not in the backup", "not restored", m.ID) {
 		t.Errorf("restore summary: %d records, warnings %q; want 15 and the gap named", s.Records, s.Warnings)
 	}
 	if len(s.Topics) != 1 || len(s.Topics[0].Partitions) != 1 || len(s.Topics[0].Partitions[0].Gaps) != 1 || s.Topics[0].Partitions[0].Gaps[0].From != 10 {
@@ -60,9 +61,9 @@ func TestGapsAreReported(t *testing.T) {
 // add up, verify still notices from the rolling digests.
 func TestIncompleteManifest(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, "mem")
+	e := testkit.New(t, "mem")
 	m := verifySource(t, e) // audit/0: objects at 0-2, 3-5, 7-9, 10 (a marker at 6)
-	if objs := partitionOf(t, m, "audit", 0).Objects; len(objs) != 4 || objs[1].FirstOffset != 3 || objs[2].FirstOffset != 7 {
+	if objs := testkit.PartitionOf(t, m, "audit", 0).Objects; len(objs) != 4 || objs[1].FirstOffset != 3 || objs[2].FirstOffset != 7 {
 		t.Fatalf("audit/0 objects %+v, want 4 starting at 0, 3, 7, 10", objs)
 	}
 	tests := []struct {
@@ -92,7 +93,7 @@ func TestIncompleteManifest(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			c := newEnv(t, "mem")
+			c := testkit.New(t, "mem")
 			copyBucket(t, e, c)
 			cm := *m
 			cm.Topics = append([]manifest.Topic(nil), m.Topics...)
@@ -110,20 +111,20 @@ func TestIncompleteManifest(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			c.put(map[string]string{manifest.Key(m.ID): string(body)})
+			c.Put(map[string]string{manifest.Key(m.ID): string(body)})
 
-			rep, err := pipeline.Verify(c.ctx, c.b, pipeline.VerifyOptions{})
-			wantErrContains(t, err, pipeline.ErrVerify, tt.problem)
-			if !hasWarning(rep.Problems, tt.problem) {
+			rep, err := pipeline.Verify(c.Ctx, c.B, pipeline.VerifyOptions{})
+			testkit.WantErrContains(t, err, pipeline.ErrVerify, tt.problem)
+			if !testkit.HasWarning(rep.Problems, tt.problem) {
 				t.Errorf("problems %q, want one holding %q", rep.Problems, tt.problem)
 			}
 
-			tg := c.newTarget()
-			_, err = c.restore(tg, pipeline.RestoreOptions{Selector: plan.Selector{Names: []string{"other", "audit"}}})
+			tg := c.NewTarget()
+			_, err = c.Restore(tg, pipeline.RestoreOptions{Selector: plan.Selector{Names: []string{"other", "audit"}}})
 			if !tt.restore {
 				return // counts that add up: restore cannot tell from the manifest
 			}
-			wantErrContains(t, err, pipeline.ErrIncomplete, "backup "+m.ID, tt.problem, "nothing was restored")
+			testkit.WantErrContains(t, err, pipeline.ErrIncomplete, "backup "+m.ID, tt.problem, "nothing was restored")
 			if parts := topicsOf(t, c, tg); len(parts) != 0 {
 				t.Errorf("the refused restore created topics %v", parts)
 			}
@@ -133,14 +134,14 @@ func TestIncompleteManifest(t *testing.T) {
 
 // topicsOf returns the topics of the target cluster, as a new client sees
 // them (a client caches metadata).
-func topicsOf(t *testing.T, e *env, tg *target) []string {
+func topicsOf(t *testing.T, e *testkit.Env, tg *testkit.Target) []string {
 	t.Helper()
-	kc, err := kafka.Dial(e.ctx, tg.cluster.Config())
+	kc, err := kafka.Dial(e.Ctx, tg.Cluster.Config())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer kc.Close()
-	topics, err := kc.Topics(e.ctx)
+	topics, err := kc.Topics(e.Ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,27 +160,27 @@ func topicsOf(t *testing.T, e *env, tg *target) []string {
 // lists are not.
 func TestVerifyScansWholeBucket(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, "mem")
-	e.createTopic("lx", 1)
-	e.produce(mkRecs("lx", 0, 5)...)
-	first := e.mustBackup(pipeline.BackupOptions{})
-	if err := e.cluster.DeleteTopic("lx"); err != nil {
+	e := testkit.New(t, "mem")
+	e.CreateTopic("lx", 1)
+	e.Produce(testkit.Records("lx", 0, 5)...)
+	first := e.MustBackup(pipeline.BackupOptions{})
+	if err := e.Cluster.DeleteTopic("lx"); err != nil {
 		t.Fatal(err)
 	}
-	e.createTopic("lx", 1)
-	e.createTopic("fresh", 1)
-	e.produce(append(mkRecs("lx", 0, 3), mkRecs("fresh", 0, 2)...)...)
-	second := e.mustBackup(pipeline.BackupOptions{})
-	if rep, err := pipeline.Verify(e.ctx, e.b, pipeline.VerifyOptions{Strict: true}); err != nil {
+	e.CreateTopic("lx", 1)
+	e.CreateTopic("fresh", 1)
+	e.Produce(append(testkit.Records("lx", 0, 3), testkit.Records("fresh", 0, 2)...)...)
+	second := e.MustBackup(pipeline.BackupOptions{})
+	if rep, err := pipeline.Verify(e.Ctx, e.B, pipeline.VerifyOptions{Strict: true}); err != nil {
 		t.Fatalf("verify the newest backup: %v %q", err, rep.Warnings)
 	}
-	if rep, err := pipeline.Verify(e.ctx, e.b, pipeline.VerifyOptions{BackupID: first.ID, Strict: true}); err != nil {
+	if rep, err := pipeline.Verify(e.Ctx, e.B, pipeline.VerifyOptions{BackupID: first.ID, Strict: true}); err != nil {
 		t.Fatalf("verify the first backup while the second exists: %v %q", err, rep.Warnings)
 	}
-	if err := e.b.Delete(e.ctx, manifest.Key(second.ID)); err != nil {
+	if err := e.B.Delete(e.Ctx, manifest.Key(second.ID)); err != nil {
 		t.Fatal(err)
 	}
-	rep, err := pipeline.Verify(e.ctx, e.b, pipeline.VerifyOptions{})
+	rep, err := pipeline.Verify(e.Ctx, e.B, pipeline.VerifyOptions{})
 	if err != nil {
 		t.Fatalf("verify: %v", err)
 	}
@@ -195,12 +196,12 @@ func TestVerifyScansWholeBucket(t *testing.T) {
 			t.Errorf("unlisted %+v, want a backup object", u)
 		}
 	}
-	_, err = pipeline.Verify(e.ctx, e.b, pipeline.VerifyOptions{Strict: true})
-	wantErrContains(t, err, pipeline.ErrVerify, "2 warnings", want[0])
+	_, err = pipeline.Verify(e.Ctx, e.B, pipeline.VerifyOptions{Strict: true})
+	testkit.WantErrContains(t, err, pipeline.ErrVerify, "2 warnings", want[0])
 
 	// A stranger's object and a local folder's temporary file are listed too.
-	e.put(map[string]string{"notes/readme.txt": "hi", "topics/lx/partition=0/lx+0+0000000009.kfr.1f2e3d.tmp": "partial"})
-	rep, _ = pipeline.Verify(e.ctx, e.b, pipeline.VerifyOptions{})
+	e.Put(map[string]string{"notes/readme.txt": "hi", "topics/lx/partition=0/lx+0+0000000009.kfr.1f2e3d.tmp": "partial"})
+	rep, _ = pipeline.Verify(e.Ctx, e.B, pipeline.VerifyOptions{})
 	kinds := map[string]pipeline.UnlistedKind{}
 	for _, u := range rep.Unlisted {
 		kinds[u.Key] = u.Kind
@@ -217,33 +218,33 @@ func TestVerifyScansWholeBucket(t *testing.T) {
 // named.
 func TestDeletedTopicMarked(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, "mem")
-	e.createTopic("kept", 1)
-	e.createTopic("gone", 1)
-	e.produce(append(mkRecs("kept", 0, 3), mkRecs("gone", 0, 4)...)...)
-	first := e.mustBackup(pipeline.BackupOptions{})
+	e := testkit.New(t, "mem")
+	e.CreateTopic("kept", 1)
+	e.CreateTopic("gone", 1)
+	e.Produce(append(testkit.Records("kept", 0, 3), testkit.Records("gone", 0, 4)...)...)
+	first := e.MustBackup(pipeline.BackupOptions{})
 	if tp := first.Topic("gone"); tp == nil || tp.Deleted() {
 		t.Fatalf("first backup: gone = %+v, want it live", tp)
 	}
-	if err := e.cluster.DeleteTopic("gone"); err != nil {
+	if err := e.Cluster.DeleteTopic("gone"); err != nil {
 		t.Fatal(err)
 	}
-	e.produce(mkRecs("kept", 0, 2)...)
-	s, second, err := e.backup(pipeline.BackupOptions{})
+	e.Produce(testkit.Records("kept", 0, 2)...)
+	s, second, err := e.Backup(pipeline.BackupOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if tp := second.Topic("gone"); tp == nil || tp.DeletedIn != second.ID || tp.Partition[0].Records != 4 {
 		t.Errorf("second backup: gone = %+v, want its 4 records marked deleted in %s", tp, second.ID)
 	}
-	if !hasWarning(s.Warnings, "topic gone was deleted from the cluster") || !hasWarning(second.Warnings, "gone", "marked deleted") {
+	if !testkit.HasWarning(s.Warnings, "topic gone was deleted from the cluster") || !testkit.HasWarning(second.Warnings, "gone", "marked deleted") {
 		t.Errorf("warnings %q (manifest %q) do not say gone was deleted", s.Warnings, second.Warnings)
 	}
 	if second.FormatVersion != manifest.FormatVersion || manifest.FormatVersion != "1.1" {
 		t.Errorf("format version %s, want 1.1", second.FormatVersion)
 	}
-	e.produce(mkRecs("kept", 0, 1)...)
-	third := e.mustBackup(pipeline.BackupOptions{})
+	e.Produce(testkit.Records("kept", 0, 1)...)
+	third := e.MustBackup(pipeline.BackupOptions{})
 	if tp := third.Topic("gone"); tp == nil || tp.DeletedIn != second.ID {
 		t.Errorf("third backup: gone = %+v, want it still marked deleted in %s", tp, second.ID)
 	}
@@ -251,21 +252,21 @@ func TestDeletedTopicMarked(t *testing.T) {
 		t.Errorf("third backup warns %q again", third.Warnings)
 	}
 
-	tg := e.newTarget()
-	s = e.mustRestore(tg, pipeline.RestoreOptions{})
+	tg := e.NewTarget()
+	s = e.MustRestore(tg, pipeline.RestoreOptions{})
 	if got := topicsOf(t, e, tg); len(got) != 1 || got[0] != "kept" || s.Records != 6 {
 		t.Errorf("restore: topics %v, %d records; want only kept with 6", got, s.Records)
 	}
-	if !hasWarning(s.Warnings, "topic gone was deleted from the source", second.ID, "--include-deleted") {
+	if !testkit.HasWarning(s.Warnings, "topic gone was deleted from the source", second.ID, "--include-deleted") {
 		t.Errorf("restore warnings %q do not say gone was skipped", s.Warnings)
 	}
 	for name, o := range map[string]pipeline.RestoreOptions{
 		"include deleted": {IncludeDeleted: true},
 		"named":           {Selector: plan.Selector{Names: []string{"gone"}}},
 	} {
-		tg := e.newTarget()
-		e.mustRestore(tg, o)
-		if got := values(readTopic(t, e.ctx, tg.cluster.Config(), "gone")[0]); len(got) != 4 {
+		tg := e.NewTarget()
+		e.MustRestore(tg, o)
+		if got := values(testkit.ReadTopic(t, e.Ctx, tg.Cluster.Config(), "gone")[0]); len(got) != 4 {
 			t.Errorf("%s: gone restored with %d records, want 4", name, len(got))
 		}
 	}
@@ -277,22 +278,22 @@ func TestDeletedTopicMarked(t *testing.T) {
 // them all, and one it cannot read is then an error.
 func TestAuditReadsManifestsLazily(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, "mem")
-	e.createTopic("lz", 1)
-	e.produce(mkRecs("lz", 0, 3)...)
-	first := e.mustBackup(pipeline.BackupOptions{})
-	e.produce(mkRecs("lz", 0, 3)...)
-	e.mustBackup(pipeline.BackupOptions{})
-	e.put(map[string]string{manifest.Key(first.ID): "{not json"})
-	if rep, err := pipeline.Verify(e.ctx, e.b, pipeline.VerifyOptions{Strict: true}); err != nil {
+	e := testkit.New(t, "mem")
+	e.CreateTopic("lz", 1)
+	e.Produce(testkit.Records("lz", 0, 3)...)
+	first := e.MustBackup(pipeline.BackupOptions{})
+	e.Produce(testkit.Records("lz", 0, 3)...)
+	e.MustBackup(pipeline.BackupOptions{})
+	e.Put(map[string]string{manifest.Key(first.ID): "{not json"})
+	if rep, err := pipeline.Verify(e.Ctx, e.B, pipeline.VerifyOptions{Strict: true}); err != nil {
 		t.Fatalf("verify with a clean bucket and a damaged old manifest: %v %q", err, rep.Warnings)
 	}
-	e.put(map[string]string{"topics/lz/partition=0/lz+0+0000000001.kfr": "left over"})
-	_, err := pipeline.Verify(e.ctx, e.b, pipeline.VerifyOptions{})
-	wantErrContains(t, err, nil, manifest.Key(first.ID))
-	_, err = pipeline.Prune(e.ctx, e.b, pipeline.PruneOptions{Delete: true, Logger: discardLogger()})
-	wantErrContains(t, err, nil, manifest.Key(first.ID))
-	if ok, _ := e.b.Exists(e.ctx, "topics/lz/partition=0/lz+0+0000000001.kfr"); !ok {
+	e.Put(map[string]string{"topics/lz/partition=0/lz+0+0000000001.kfr": "left over"})
+	_, err := pipeline.Verify(e.Ctx, e.B, pipeline.VerifyOptions{})
+	testkit.WantErrContains(t, err, nil, manifest.Key(first.ID))
+	_, err = pipeline.Prune(e.Ctx, e.B, pipeline.PruneOptions{Delete: true, Logger: testkit.DiscardLogger()})
+	testkit.WantErrContains(t, err, nil, manifest.Key(first.ID))
+	if ok, _ := e.B.Exists(e.Ctx, "topics/lz/partition=0/lz+0+0000000001.kfr"); !ok {
 		t.Error("prune deleted an object while a manifest could not be read")
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/kferry/kferry/internal/pipeline"
+	"github.com/kferry/kferry/internal/testkit"
 )
 
 // stopAfterFirst cancels a migration when its importer has committed its
@@ -36,21 +37,21 @@ func (c stopMetrics) GroupOffsetsCommitted(int)          {}
 // are not on the target, measured when it stopped.
 func TestMigrateInterruptedSaysWhatIsLeft(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, "file")
-	e.createTopic("big", 1)
-	e.produce(mkRecs("big", 0, 400)...)
-	tg := e.newTarget()
-	o := e.migrateOptions(pipeline.MigrateOnce, []string{"big"})
+	e := testkit.New(t, "file")
+	e.CreateTopic("big", 1)
+	e.Produce(testkit.Records("big", 0, 400)...)
+	tg := e.NewTarget()
+	o := migrateOptions(e, pipeline.MigrateOnce, []string{"big"})
 	o.LagInterval = time.Hour // no measure before the stop
 	o.Export.FlushSize = 20
-	ctx, stop := context.WithCancel(e.ctx)
+	ctx, stop := context.WithCancel(e.Ctx)
 	defer stop()
 	m := &stopAfterFirst{stop: stop}
 	o.Metrics = stopMetrics{imp: m}
-	_, err := pipeline.Migrate(ctx, e.kc, tg.kc, e.b, e.url, o)
+	_, err := pipeline.Migrate(ctx, e.KC, tg.KC, e.B, e.URL, o)
 	got := int64(len(valuesOn(t, e, tg, "big")))
 	if got == 0 || got == 400 {
 		t.Fatalf("the target holds %d of 400 records; the test wants a migration stopped halfway", got)
 	}
-	wantErrContains(t, err, pipeline.ErrMigrateInterrupted, fmt.Sprintf("%d offsets on 1 partitions are not on the target yet (big/0:%d)", 400-got, 400-got), "run it again")
+	testkit.WantErrContains(t, err, pipeline.ErrMigrateInterrupted, fmt.Sprintf("%d offsets on 1 partitions are not on the target yet (big/0:%d)", 400-got, 400-got), "run it again")
 }

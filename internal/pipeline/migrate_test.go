@@ -16,6 +16,7 @@ import (
 
 	"github.com/kferry/kferry/internal/pipeline"
 	"github.com/kferry/kferry/internal/plan"
+	"github.com/kferry/kferry/internal/testkit"
 	"github.com/kferry/kferry/pkg/layout"
 	"github.com/kferry/kferry/pkg/record"
 )
@@ -54,16 +55,16 @@ func (m *lagMetrics) total() (sum int64, parts int) {
 	return sum, len(m.lag)
 }
 
-func (e *env) migrateOptions(mode pipeline.MigrateMode, topics []string, renames ...string) pipeline.MigrateOptions {
-	e.t.Helper()
+func migrateOptions(e *testkit.Env, mode pipeline.MigrateMode, topics []string, renames ...string) pipeline.MigrateOptions {
+	e.T.Helper()
 	rn, err := layout.ParseRenames(renames)
 	if err != nil {
-		e.t.Fatal(err)
+		e.T.Fatal(err)
 	}
 	sel := plan.Selector{Names: topics}
-	group := pipeline.MigrateGroup(e.url, layout.DefaultTopicsDir, sel, renames)
+	group := pipeline.MigrateGroup(e.URL, layout.DefaultTopicsDir, sel, renames)
 	return pipeline.MigrateOptions{
-		Mode: mode, Groups: regexp.MustCompile(`.*`), Logger: discardLogger(),
+		Mode: mode, Groups: regexp.MustCompile(`.*`), Logger: testkit.DiscardLogger(),
 		LagInterval: 50 * time.Millisecond, GroupsInterval: 50 * time.Millisecond,
 		Export: pipeline.FollowOptions{
 			ExportOptions: pipeline.ExportOptions{Selector: sel, Naming: layout.Naming{TopicsDir: layout.DefaultTopicsDir, Pad: layout.DefaultPad},
@@ -80,18 +81,18 @@ func (e *env) migrateOptions(mode pipeline.MigrateMode, topics []string, renames
 // checkMigrated compares the target topic with the source record by record
 // (keys, values, headers, timestamps) and checks that every group committed
 // on the source sits on the target at the same next record.
-func checkMigrated(t *testing.T, e *env, tg *target, topic, targetTopic string, groups map[string]map[string]int64) {
+func checkMigrated(t *testing.T, e *testkit.Env, tg *testkit.Target, topic, targetTopic string, groups map[string]map[string]int64) {
 	t.Helper()
-	src := readTopic(t, e.ctx, e.cluster.Config(), topic)
-	dst := readTopic(t, e.ctx, tg.cluster.Config(), targetTopic)
-	ends := endOffsets(t, e.ctx, tg.kc, targetTopic)
+	src := testkit.ReadTopic(t, e.Ctx, e.Cluster.Config(), topic)
+	dst := testkit.ReadTopic(t, e.Ctx, tg.Cluster.Config(), targetTopic)
+	ends := testkit.EndOffsets(t, e.Ctx, tg.KC, targetTopic)
 	for p, recs := range src {
 		got := dst[p]
 		if len(got) != len(recs) {
 			t.Fatalf("%s/%d: %d records on the target, want %d", targetTopic, p, len(got), len(recs))
 		}
 		for i := range recs {
-			if a, b := fullOf(&recs[i]), fullOf(&got[i]); fmt.Sprint(a) != fmt.Sprint(b) {
+			if a, b := testkit.FullOf(&recs[i]), testkit.FullOf(&got[i]); fmt.Sprint(a) != fmt.Sprint(b) {
 				t.Fatalf("%s/%d record %d = %v, want %v", targetTopic, p, i, b, a)
 			}
 		}
@@ -100,14 +101,14 @@ func checkMigrated(t *testing.T, e *env, tg *target, topic, targetTopic string, 
 			if !ok || p != 0 {
 				continue
 			}
-			committed, err := tg.kc.CommittedOffsets(e.ctx, g, []string{targetTopic})
+			committed, err := tg.KC.CommittedOffsets(e.Ctx, g, []string{targetTopic})
 			if err != nil {
 				t.Fatal(err)
 			}
 			at, ok := committed[targetTopic][p]
 			if want := wantTarget(t, recs, got, ends[p], o); !ok || at != want {
 				t.Errorf("group %s on %s/%d: source offset %d became %d (committed %v), want %d (source offsets %v, target %v)",
-					g, targetTopic, p, o, at, ok, want, offsetsOf(recs), offsetsOf(got))
+					g, targetTopic, p, o, at, ok, want, testkit.OffsetsOf(recs), testkit.OffsetsOf(got))
 			}
 		}
 	}
@@ -120,13 +121,13 @@ func checkMigrated(t *testing.T, e *env, tg *target, topic, targetTopic string, 
 // a second run writes nothing.
 func TestMigrateOnce(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, "file")
+	e := testkit.New(t, "file")
 	groups := groupSource(t, e)
-	tg := e.newTarget()
-	o := e.migrateOptions(pipeline.MigrateOnce, []string{"orders", "payments"}, "(.*)=$1-copy")
+	tg := e.NewTarget()
+	o := migrateOptions(e, pipeline.MigrateOnce, []string{"orders", "payments"}, "(.*)=$1-copy")
 	m := &lagMetrics{}
 	o.Metrics = m
-	s, err := pipeline.Migrate(e.ctx, e.kc, tg.kc, e.b, e.url, o)
+	s, err := pipeline.Migrate(e.Ctx, e.KC, tg.KC, e.B, e.URL, o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,11 +140,11 @@ func TestMigrateOnce(t *testing.T) {
 	if sum, parts := m.total(); sum != 0 || parts != 2 {
 		t.Errorf("lag at the end: %d records over %d partitions, want 0 over 2", sum, parts)
 	}
-	if topics, err := tg.kc.DescribeTopics(e.ctx, []string{"orders-copy"}); err != nil || topics["orders-copy"].Configs["cleanup.policy"] != "compact" {
+	if topics, err := tg.KC.DescribeTopics(e.Ctx, []string{"orders-copy"}); err != nil || topics["orders-copy"].Configs["cleanup.policy"] != "compact" {
 		t.Errorf("target topic orders-copy: %+v, %v; want the source's cleanup.policy=compact", topics, err)
 	}
 
-	s, err = pipeline.Migrate(e.ctx, e.kc, tg.kc, e.b, e.url, e.migrateOptions(pipeline.MigrateOnce, []string{"orders", "payments"}, "(.*)=$1-copy"))
+	s, err = pipeline.Migrate(e.Ctx, e.KC, tg.KC, e.B, e.URL, migrateOptions(e, pipeline.MigrateOnce, []string{"orders", "payments"}, "(.*)=$1-copy"))
 	if err != nil || s.Records != 0 {
 		t.Fatalf("rerun: %d records, %v; want 0, nil", s.Records, err)
 	}
@@ -158,28 +159,28 @@ func TestMigrateOnce(t *testing.T) {
 // group at the same next record on the target.
 func TestMigrateFollowThenCutover(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, "file")
-	e.createTopic("events", 3)
-	tg := e.newTarget()
+	e := testkit.New(t, "file")
+	e.CreateTopic("events", 3)
+	tg := e.NewTarget()
 	p := startProducer(e, "events", 3)
-	o := e.migrateOptions(pipeline.MigrateFollow, []string{"events"})
+	o := migrateOptions(e, pipeline.MigrateFollow, []string{"events"})
 	o.Export.FlushSize = 25
 	m := &lagMetrics{}
 	o.Metrics = m
-	ctx, stop := context.WithCancel(e.ctx)
+	ctx, stop := context.WithCancel(e.Ctx)
 	done := make(chan error, 1)
 	go func() {
-		_, err := pipeline.Migrate(ctx, e.kc, tg.kc, e.b, e.url, o)
+		_, err := pipeline.Migrate(ctx, e.KC, tg.KC, e.B, e.URL, o)
 		done <- err
 	}()
 	// While following: wait until the group's translation reached the target
 	// for a position inside the data, then move the group on.
 	for round := 1; round <= 3; round++ {
-		waitFor(t, e.ctx, "records produced", func() (bool, error) { return p.total() >= 120*round, nil })
-		commitGroup(t, e.ctx, e.cluster.Config(), "app", "events", map[int32]int64{0: int64(10 * round), 1: int64(5 * round), 2: 0})
+		waitFor(t, e.Ctx, "records produced", func() (bool, error) { return p.total() >= 120*round, nil })
+		testkit.CommitGroup(t, e.Ctx, e.Cluster.Config(), "app", "events", map[int32]int64{0: int64(10 * round), 1: int64(5 * round), 2: 0})
 	}
-	waitFor(t, e.ctx, "a translated offset of group app on the target", func() (bool, error) {
-		got, err := tg.kc.CommittedOffsets(e.ctx, "app", []string{"events"})
+	waitFor(t, e.Ctx, "a translated offset of group app on the target", func() (bool, error) {
+		got, err := tg.KC.CommittedOffsets(e.Ctx, "app", []string{"events"})
 		return err == nil && got["events"][0] > 0, err
 	})
 	p.halt()
@@ -188,12 +189,12 @@ func TestMigrateFollowThenCutover(t *testing.T) {
 		t.Fatalf("follow: %v", err)
 	}
 	final := map[string]map[string]int64{"app": {"events": 17}}
-	commitGroup(t, e.ctx, e.cluster.Config(), "app", "events", map[int32]int64{0: 17, 1: 3, 2: 0})
+	testkit.CommitGroup(t, e.Ctx, e.Cluster.Config(), "app", "events", map[int32]int64{0: 17, 1: 3, 2: 0})
 
-	co := e.migrateOptions(pipeline.MigrateCutover, []string{"events"})
+	co := migrateOptions(e, pipeline.MigrateCutover, []string{"events"})
 	co.Export.FlushSize = 25
 	co.Metrics = m
-	if _, err := pipeline.Migrate(e.ctx, e.kc, tg.kc, e.b, e.url, co); err != nil {
+	if _, err := pipeline.Migrate(e.Ctx, e.KC, tg.KC, e.B, e.URL, co); err != nil {
 		t.Fatalf("cutover: %v", err)
 	}
 	checkMigrated(t, e, tg, "events", "events", final)
@@ -203,13 +204,13 @@ func TestMigrateFollowThenCutover(t *testing.T) {
 	if m.maxLag == 0 {
 		t.Errorf("the lag was never above 0: the test measured nothing")
 	}
-	got, err := tg.kc.CommittedOffsets(e.ctx, "app", []string{"events"})
+	got, err := tg.KC.CommittedOffsets(e.Ctx, "app", []string{"events"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	src := readTopic(t, e.ctx, e.cluster.Config(), "events")
-	dst := readTopic(t, e.ctx, tg.cluster.Config(), "events")
-	ends := endOffsets(t, e.ctx, tg.kc, "events")
+	src := testkit.ReadTopic(t, e.Ctx, e.Cluster.Config(), "events")
+	dst := testkit.ReadTopic(t, e.Ctx, tg.Cluster.Config(), "events")
+	ends := testkit.EndOffsets(t, e.Ctx, tg.KC, "events")
 	for p, o := range map[int32]int64{1: 3, 2: 0} {
 		if want := wantTarget(t, src[p], dst[p], ends[p], o); got["events"][p] != want {
 			t.Errorf("group app on events/%d: source offset %d became %d, want %d", p, o, got["events"][p], want)
@@ -221,21 +222,21 @@ func TestMigrateFollowThenCutover(t *testing.T) {
 // migration did not write is refused before anything is copied.
 func TestMigrateRefusesNonEmptyTarget(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, "mem")
-	e.createTopic("events", 2)
-	e.produce(record.Record{Topic: "events", Value: []byte("a")})
-	tg := e.newTarget()
-	if err := tg.cluster.CreateTopic(e.ctx, "events", 2); err != nil {
+	e := testkit.New(t, "mem")
+	e.CreateTopic("events", 2)
+	e.Produce(record.Record{Topic: "events", Value: []byte("a")})
+	tg := e.NewTarget()
+	if err := tg.Cluster.CreateTopic(e.Ctx, "events", 2); err != nil {
 		t.Fatal(err)
 	}
-	if err := tg.cluster.Produce(e.ctx, []record.Record{{Topic: "events", Partition: 1, Value: []byte("x")}}); err != nil {
+	if err := tg.Cluster.Produce(e.Ctx, []record.Record{{Topic: "events", Partition: 1, Value: []byte("x")}}); err != nil {
 		t.Fatal(err)
 	}
-	_, err := pipeline.Migrate(e.ctx, e.kc, tg.kc, e.b, e.url, e.migrateOptions(pipeline.MigrateOnce, []string{"events"}))
+	_, err := pipeline.Migrate(e.Ctx, e.KC, tg.KC, e.B, e.URL, migrateOptions(e, pipeline.MigrateOnce, []string{"events"}))
 	if !errors.Is(err, pipeline.ErrTargetNotEmpty) {
 		t.Fatalf("err = %v, want ErrTargetNotEmpty", err)
 	}
-	if objs := e.rawObjects(); len(objs) != 0 {
+	if objs := e.RawObjects(); len(objs) != 0 {
 		t.Errorf("objects written before the refusal: %v", slices.Sorted(maps.Keys(objs)))
 	}
 }
@@ -244,11 +245,11 @@ func TestMigrateRefusesNonEmptyTarget(t *testing.T) {
 // are refused before anything is copied.
 func TestMigrateRefusesMergingRename(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, "mem")
-	e.createTopic("a-1", 1)
-	e.createTopic("a-2", 1)
-	tg := e.newTarget()
-	_, err := pipeline.Migrate(e.ctx, e.kc, tg.kc, e.b, e.url, e.migrateOptions(pipeline.MigrateOnce, []string{"a-1", "a-2"}, `a-\d=a`))
+	e := testkit.New(t, "mem")
+	e.CreateTopic("a-1", 1)
+	e.CreateTopic("a-2", 1)
+	tg := e.NewTarget()
+	_, err := pipeline.Migrate(e.Ctx, e.KC, tg.KC, e.B, e.URL, migrateOptions(e, pipeline.MigrateOnce, []string{"a-1", "a-2"}, `a-\d=a`))
 	if err == nil || !strings.Contains(err.Error(), "would both be migrated into a") {
 		t.Fatalf("err = %v, want the merge refused", err)
 	}
@@ -258,11 +259,11 @@ func TestMigrateRefusesMergingRename(t *testing.T) {
 // topic fails at once instead of waiting for one.
 func TestMigrateNothingSelected(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, "mem")
-	tg := e.newTarget()
-	o := e.migrateOptions(pipeline.MigrateOnce, nil)
+	e := testkit.New(t, "mem")
+	tg := e.NewTarget()
+	o := migrateOptions(e, pipeline.MigrateOnce, nil)
 	o.Export.Selector = plan.Selector{Regex: regexp.MustCompile(`\Anothing-.*\z`)}
-	if _, err := pipeline.Migrate(e.ctx, e.kc, tg.kc, e.b, e.url, o); !errors.Is(err, plan.ErrNothingSelected) {
+	if _, err := pipeline.Migrate(e.Ctx, e.KC, tg.KC, e.B, e.URL, o); !errors.Is(err, plan.ErrNothingSelected) {
 		t.Fatalf("err = %v, want ErrNothingSelected", err)
 	}
 }
@@ -274,9 +275,9 @@ func TestMigrateNothingSelected(t *testing.T) {
 // at the same record.
 func TestMigrateTwoCopies(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, "file")
-	e.createTopic("events", 6)
-	tg := e.newTarget()
+	e := testkit.New(t, "file")
+	e.CreateTopic("events", 6)
+	tg := e.NewTarget()
 	p := startProducer(e, "events", 6)
 	type copyRun struct {
 		stop     context.CancelFunc
@@ -286,24 +287,24 @@ func TestMigrateTwoCopies(t *testing.T) {
 		imported *importCounter
 	}
 	start := func(name string) *copyRun {
-		o := e.migrateOptions(pipeline.MigrateFollow, []string{"events"})
+		o := migrateOptions(e, pipeline.MigrateFollow, []string{"events"})
 		if os.Getenv("MIGRATE_DEBUG") != "" {
 			o.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil)).With("copy", name)
 		}
 		o.Export.FlushSize = 0 // objects by time: the producer is fast
-		ctx, stop := context.WithCancel(e.ctx)
+		ctx, stop := context.WithCancel(e.Ctx)
 		c := &copyRun{stop: stop, done: make(chan struct{}), imported: &importCounter{}}
 		o.Metrics = copyMetrics{c.imported}
 		go func() {
 			defer close(c.done)
-			c.sum, c.err = pipeline.Migrate(ctx, e.kc, tg.kc, e.b, e.url, o)
+			c.sum, c.err = pipeline.Migrate(ctx, e.KC, tg.KC, e.B, e.URL, o)
 		}()
 		t.Cleanup(func() { stop(); <-c.done })
 		return c
 	}
 	a, b := start("a"), start("b")
-	commitGroup(t, e.ctx, e.cluster.Config(), "app", "events", map[int32]int64{0: 7, 3: 2})
-	waitFor(t, e.ctx, "both copies importing", func() (bool, error) { return a.imported.records() > 0 && b.imported.records() > 0, nil })
+	testkit.CommitGroup(t, e.Ctx, e.Cluster.Config(), "app", "events", map[int32]int64{0: 7, 3: 2})
+	waitFor(t, e.Ctx, "both copies importing", func() (bool, error) { return a.imported.records() > 0 && b.imported.records() > 0, nil })
 	p.halt()
 	a.stop()
 	<-a.done
@@ -316,7 +317,7 @@ func TestMigrateTwoCopies(t *testing.T) {
 	for part := range a.imported.partitions() {
 		taken = append(taken, part)
 	}
-	waitFor(t, e.ctx, "copy b importing a's partitions", func() (bool, error) {
+	waitFor(t, e.Ctx, "copy b importing a's partitions", func() (bool, error) {
 		bp := b.imported.partitions()
 		for _, part := range taken {
 			if bp[part] == 0 {
@@ -333,9 +334,9 @@ func TestMigrateTwoCopies(t *testing.T) {
 	if a.sum.Records == 0 || b.sum.Records == 0 {
 		t.Errorf("copy a imported %d records, copy b %d: the partitions were not shared", a.sum.Records, b.sum.Records)
 	}
-	co := e.migrateOptions(pipeline.MigrateCutover, []string{"events"})
+	co := migrateOptions(e, pipeline.MigrateCutover, []string{"events"})
 	co.Export.FlushSize = 0
-	if _, err := pipeline.Migrate(e.ctx, e.kc, tg.kc, e.b, e.url, co); err != nil {
+	if _, err := pipeline.Migrate(e.Ctx, e.KC, tg.KC, e.B, e.URL, co); err != nil {
 		t.Fatalf("cutover: %v", err)
 	}
 	checkMigrated(t, e, tg, "events", "events", map[string]map[string]int64{"app": {"events": 7}})
@@ -388,22 +389,22 @@ func (c *importCounter) records() int64 {
 // data object once the migration is done, and the target is complete.
 func TestMigrateDeleteImported(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, "file")
-	e.createTopic("events", 3)
+	e := testkit.New(t, "file")
+	e.CreateTopic("events", 3)
 	var recs []record.Record
 	for i := range 300 {
 		recs = append(recs, record.Record{Topic: "events", Partition: int32(i % 3), Key: fmt.Appendf(nil, "k%d", i), Value: fmt.Appendf(nil, "v%d", i)})
 	}
-	e.produce(recs...)
-	tg := e.newTarget()
-	o := e.migrateOptions(pipeline.MigrateOnce, []string{"events"})
+	e.Produce(recs...)
+	tg := e.NewTarget()
+	o := migrateOptions(e, pipeline.MigrateOnce, []string{"events"})
 	o.Export.FlushSize = 20
 	o.Import.DeleteImported = true
-	if _, err := pipeline.Migrate(e.ctx, e.kc, tg.kc, e.b, e.url, o); err != nil {
+	if _, err := pipeline.Migrate(e.Ctx, e.KC, tg.KC, e.B, e.URL, o); err != nil {
 		t.Fatal(err)
 	}
 	checkMigrated(t, e, tg, "events", "events", nil)
-	for key := range e.rawObjects() {
+	for key := range e.RawObjects() {
 		if strings.HasPrefix(key, layout.DefaultTopicsDir+"/") {
 			t.Errorf("object %s left in the staging bucket", key)
 		}
@@ -415,42 +416,42 @@ func TestMigrateDeleteImported(t *testing.T) {
 // record, and its lag is measured.
 func TestMigrateFollowNewTopic(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, "file")
-	e.createTopic("orders-eu", 2)
-	e.produce(record.Record{Topic: "orders-eu", Value: []byte("a")}, record.Record{Topic: "orders-eu", Partition: 1, Value: []byte("b")})
-	tg := e.newTarget()
-	o := e.migrateOptions(pipeline.MigrateFollow, nil)
+	e := testkit.New(t, "file")
+	e.CreateTopic("orders-eu", 2)
+	e.Produce(record.Record{Topic: "orders-eu", Value: []byte("a")}, record.Record{Topic: "orders-eu", Partition: 1, Value: []byte("b")})
+	tg := e.NewTarget()
+	o := migrateOptions(e, pipeline.MigrateFollow, nil)
 	o.Export.Selector = plan.Selector{Regex: regexp.MustCompile(`\Aorders-.*\z`)}
 	o.Export.Group, o.Import.Group = "kferry-migrate-newtopic", "kferry-migrate-newtopic"
 	m := &lagMetrics{}
 	o.Metrics = m
-	ctx, stop := context.WithCancel(e.ctx)
+	ctx, stop := context.WithCancel(e.Ctx)
 	done := make(chan error, 1)
 	go func() {
-		_, err := pipeline.Migrate(ctx, e.kc, tg.kc, e.b, e.url, o)
+		_, err := pipeline.Migrate(ctx, e.KC, tg.KC, e.B, e.URL, o)
 		done <- err
 	}()
-	waitFor(t, e.ctx, "orders-eu on the target", func() (bool, error) {
-		return len(e.topicRecordsOn(tg, "orders-eu")) == 2, nil
+	waitFor(t, e.Ctx, "orders-eu on the target", func() (bool, error) {
+		return len(topicRecordsOn(e, tg, "orders-eu")) == 2, nil
 	})
-	e.createTopic("orders-us", 4)
+	e.CreateTopic("orders-us", 4)
 	var recs []record.Record
 	for i := range 40 {
 		recs = append(recs, record.Record{Topic: "orders-us", Partition: int32(i % 4), Value: fmt.Appendf(nil, "us-%d", i)})
 	}
-	e.produce(recs...)
-	waitFor(t, e.ctx, "orders-us on the target with its lag measured", func() (bool, error) {
+	e.Produce(recs...)
+	waitFor(t, e.Ctx, "orders-us on the target with its lag measured", func() (bool, error) {
 		m.mu.Lock()
 		_, measured := m.lag["orders-us/3"]
 		m.mu.Unlock()
-		return measured && len(e.topicRecordsOn(tg, "orders-us")) == 40, nil
+		return measured && len(topicRecordsOn(e, tg, "orders-us")) == 40, nil
 	})
 	stop()
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
 	checkMigrated(t, e, tg, "orders-us", "orders-us", nil)
-	if topics, err := tg.kc.DescribeTopics(e.ctx, []string{"orders-us"}); err != nil || topics["orders-us"].Partitions != 4 {
+	if topics, err := tg.KC.DescribeTopics(e.Ctx, []string{"orders-us"}); err != nil || topics["orders-us"].Partitions != 4 {
 		t.Errorf("target orders-us: %+v, %v; want 4 partitions", topics["orders-us"], err)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/kferry/kferry/internal/pipeline"
+	"github.com/kferry/kferry/internal/testkit"
 	"github.com/kferry/kferry/pkg/manifest"
 )
 
@@ -16,20 +17,20 @@ import (
 // and objects younger than MinAge. A bucket without manifests is refused.
 func TestPrune(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, "mem")
-	if _, err := pipeline.Prune(e.ctx, e.b, pipeline.PruneOptions{Logger: discardLogger()}); !errors.Is(err, manifest.ErrNoBackup) {
+	e := testkit.New(t, "mem")
+	if _, err := pipeline.Prune(e.Ctx, e.B, pipeline.PruneOptions{Logger: testkit.DiscardLogger()}); !errors.Is(err, manifest.ErrNoBackup) {
 		t.Errorf("prune of a bucket without backups: %v, want ErrNoBackup", err)
 	}
-	e.createTopic("p", 1)
-	e.produce(mkRecs("p", 0, 10)...)
-	m := e.mustBackup(pipeline.BackupOptions{FlushSize: 3})
-	listed := manifestObjects(m)
-	body, err := e.b.ReadAll(e.ctx, "topics/p/partition=0/p+0+0000000003.kfr")
+	e.CreateTopic("p", 1)
+	e.Produce(testkit.Records("p", 0, 10)...)
+	m := e.MustBackup(pipeline.BackupOptions{FlushSize: 3})
+	listed := testkit.ManifestObjects(m)
+	body, err := e.B.ReadAll(e.Ctx, "topics/p/partition=0/p+0+0000000003.kfr")
 	if err != nil {
 		t.Fatal(err)
 	}
 	orphan, temp := "topics/p/partition=0/p+0+0000000005.kfr", "topics/lineage=2/p/partition=0/p+0+0000000007.kfr.5a6b7c.tmp"
-	e.put(map[string]string{
+	e.Put(map[string]string{
 		orphan: string(body), temp: "partial",
 		"notes.txt":                               "not kferry's",
 		"topics/p/partition=0/p+0+00001.json":     "{}",
@@ -54,13 +55,13 @@ func TestPrune(t *testing.T) {
 	wantKept := []string{"_kferry/topics/q.json", "notes.txt", "topics/p/partition=0/p+0+00001.json", "topics/q/partition=0/q+0+0000000000.kfr"}
 
 	// Young objects are kept: a running backup may be writing them.
-	rep, err := pipeline.Prune(e.ctx, e.b, pipeline.PruneOptions{MinAge: time.Hour, Delete: true, Logger: discardLogger()})
+	rep, err := pipeline.Prune(e.Ctx, e.B, pipeline.PruneOptions{MinAge: time.Hour, Delete: true, Logger: testkit.DiscardLogger()})
 	if err != nil || len(rep.Candidates) != 0 || rep.Deleted != 0 || len(rep.Kept) != 6 {
 		t.Errorf("prune of young objects: %v, candidates %q, %d deleted, kept %q; want none, 0 and 6", err, keys(rep.Candidates), rep.Deleted, kept(rep.Kept))
 	}
 
 	// A dry run lists what it would delete and deletes nothing.
-	rep, err = pipeline.Prune(e.ctx, e.b, pipeline.PruneOptions{MinAge: time.Hour, Now: later, Logger: discardLogger()})
+	rep, err = pipeline.Prune(e.Ctx, e.B, pipeline.PruneOptions{MinAge: time.Hour, Now: later, Logger: testkit.DiscardLogger()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,15 +71,15 @@ func TestPrune(t *testing.T) {
 	if got := kept(rep.Kept); !slices.Equal(got, wantKept) {
 		t.Errorf("dry run kept %q, want %q", got, wantKept)
 	}
-	if ok, _ := e.b.Exists(e.ctx, orphan); !ok {
+	if ok, _ := e.B.Exists(e.Ctx, orphan); !ok {
 		t.Errorf("the dry run deleted %s", orphan)
 	}
 
-	rep, err = pipeline.Prune(e.ctx, e.b, pipeline.PruneOptions{MinAge: time.Hour, Now: later, Delete: true, Logger: discardLogger()})
+	rep, err = pipeline.Prune(e.Ctx, e.B, pipeline.PruneOptions{MinAge: time.Hour, Now: later, Delete: true, Logger: testkit.DiscardLogger()})
 	if err != nil || rep.Deleted != 2 {
 		t.Fatalf("prune --delete: %v, %d deleted; want 2", err, rep.Deleted)
 	}
-	left := e.rawObjects()
+	left := e.RawObjects()
 	for _, k := range []string{orphan, temp} {
 		if _, ok := left[k]; ok {
 			t.Errorf("%s is still there", k)
@@ -94,7 +95,7 @@ func TestPrune(t *testing.T) {
 			t.Errorf("prune deleted %s, which the manifest lists", k)
 		}
 	}
-	if rep, err := pipeline.Verify(e.ctx, e.b, pipeline.VerifyOptions{}); err != nil || len(rep.Unlisted) != len(wantKept) {
+	if rep, err := pipeline.Verify(e.Ctx, e.B, pipeline.VerifyOptions{}); err != nil || len(rep.Unlisted) != len(wantKept) {
 		t.Errorf("verify after prune: %v, unlisted %+v; want only the kept ones", err, rep.Unlisted)
 	}
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/kferry/kferry/internal/kafka"
 	"github.com/kferry/kferry/internal/pipeline"
+	"github.com/kferry/kferry/internal/testkit"
 	"github.com/kferry/kferry/pkg/record"
 )
 
@@ -18,20 +19,20 @@ import (
 // 0..8) and "payments" (transactions: records at 0, 1, 2, 3, 7, 8; 4 and 6 are
 // markers, 5 is aborted), and commits consumer groups at the start, inside
 // gaps, and at the end of both.
-func groupSource(t *testing.T, e *env) map[string]map[string]int64 {
+func groupSource(t *testing.T, e *testkit.Env) map[string]map[string]int64 {
 	t.Helper()
 	ts := time.Now().Add(-time.Hour).Truncate(time.Millisecond)
-	e.createTopicConfigs("orders", 1, map[string]string{"cleanup.policy": "compact"})
+	e.CreateTopicConfigs("orders", 1, map[string]string{"cleanup.policy": "compact"})
 	for _, b := range [][]string{{"k1", "k2", "k3"}, {"k1", "k4"}, {"k2", "k5"}, {"k1"}, {"k9"}} {
 		var recs []record.Record
 		for _, k := range b {
 			recs = append(recs, record.Record{Topic: "orders", Key: []byte(k), Value: fmt.Appendf(nil, "%s@%d", k, len(recs)), Timestamp: ts})
 		}
-		e.produce(recs...)
+		e.Produce(recs...)
 	}
-	e.cluster.Compact()
+	e.Cluster.Compact()
 
-	e.createTopic("payments", 1)
+	e.CreateTopic("payments", 1)
 	pay := func(vals ...string) []record.Record {
 		var out []record.Record
 		for _, v := range vals {
@@ -39,17 +40,17 @@ func groupSource(t *testing.T, e *env) map[string]map[string]int64 {
 		}
 		return out
 	}
-	e.produce(pay("p0", "p1")...)
-	if err := e.cluster.ProduceTxn(e.ctx, "groups-commit", pay("c0", "c1"), true); err != nil {
+	e.Produce(pay("p0", "p1")...)
+	if err := e.Cluster.ProduceTxn(e.Ctx, "groups-commit", pay("c0", "c1"), true); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.cluster.ProduceTxn(e.ctx, "groups-abort", pay("x0"), false); err != nil {
+	if err := e.Cluster.ProduceTxn(e.Ctx, "groups-abort", pay("x0"), false); err != nil {
 		t.Fatal(err)
 	}
-	e.produce(pay("p2", "p3")...)
+	e.Produce(pay("p2", "p3")...)
 
 	for topic, want := range map[string][]int64{"orders": {2, 4, 5, 6, 7, 8}, "payments": {0, 1, 2, 3, 7, 8}} {
-		if got := offsetsOf(readTopic(t, e.ctx, e.cluster.Config(), topic)[0]); !slices.Equal(got, want) {
+		if got := testkit.OffsetsOf(testkit.ReadTopic(t, e.Ctx, e.Cluster.Config(), topic)[0]); !slices.Equal(got, want) {
 			t.Fatalf("%s offsets = %v, want %v", topic, got, want)
 		}
 	}
@@ -65,7 +66,7 @@ func groupSource(t *testing.T, e *env) map[string]map[string]int64 {
 	}
 	for g, offs := range groups {
 		for topic, o := range offs {
-			commitGroup(t, e.ctx, e.cluster.Config(), g, topic, map[int32]int64{0: o})
+			testkit.CommitGroup(t, e.Ctx, e.Cluster.Config(), g, topic, map[int32]int64{0: o})
 		}
 	}
 	return groups
@@ -81,7 +82,7 @@ func wantTarget(t *testing.T, src, dst []record.Record, dstEnd, o int64) int64 {
 	}
 	for i := range src {
 		if src[i].Offset >= o {
-			if fullOf(&src[i]).V != fullOf(&dst[i]).V {
+			if testkit.FullOf(&src[i]).V != testkit.FullOf(&dst[i]).V {
 				t.Fatalf("restored record %d is %q, want %q", i, dst[i].Value, src[i].Value)
 			}
 			return dst[i].Offset
@@ -97,9 +98,9 @@ func wantTarget(t *testing.T, src, dst []record.Record, dstEnd, o int64) int64 {
 // offsets differ from the source's (commit markers between objects).
 func TestRestoreTranslatesGroupOffsets(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, "mem")
+	e := testkit.New(t, "mem")
 	groups := groupSource(t, e)
-	m := e.mustBackup(pipeline.BackupOptions{FlushSize: 2})
+	m := e.MustBackup(pipeline.BackupOptions{FlushSize: 2})
 	var inManifest []string
 	for _, g := range m.Groups {
 		inManifest = append(inManifest, g.Group)
@@ -110,21 +111,21 @@ func TestRestoreTranslatesGroupOffsets(t *testing.T) {
 		}
 	}
 
-	tg := e.newTarget()
-	e.mustRestore(tg, pipeline.RestoreOptions{})
+	tg := e.NewTarget()
+	e.MustRestore(tg, pipeline.RestoreOptions{})
 	for _, topic := range []string{"orders", "payments"} {
-		src := readTopic(t, e.ctx, e.cluster.Config(), topic)[0]
-		dst := readTopic(t, e.ctx, tg.cluster.Config(), topic)[0]
-		if contiguous(offsetsOf(dst)) {
-			t.Fatalf("%s target offsets %v: want the transaction markers' gaps, or the test shows nothing", topic, offsetsOf(dst))
+		src := testkit.ReadTopic(t, e.Ctx, e.Cluster.Config(), topic)[0]
+		dst := testkit.ReadTopic(t, e.Ctx, tg.Cluster.Config(), topic)[0]
+		if testkit.Contiguous(testkit.OffsetsOf(dst)) {
+			t.Fatalf("%s target offsets %v: want the transaction markers' gaps, or the test shows nothing", topic, testkit.OffsetsOf(dst))
 		}
-		end := endOffsets(t, e.ctx, tg.kc, topic)[0]
+		end := testkit.EndOffsets(t, e.Ctx, tg.KC, topic)[0]
 		for g, offs := range groups {
 			o, ok := offs[topic]
 			if !ok {
 				continue
 			}
-			got, err := tg.kc.CommittedOffsets(e.ctx, g, []string{topic})
+			got, err := tg.KC.CommittedOffsets(e.Ctx, g, []string{topic})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -132,7 +133,7 @@ func TestRestoreTranslatesGroupOffsets(t *testing.T) {
 			want := wantTarget(t, src, dst, end, o)
 			if !ok || at != want {
 				t.Errorf("group %s on %s/0: source offset %d became %d (committed %v), want %d (source offsets %v, target %v)",
-					g, topic, o, at, ok, want, offsetsOf(src), offsetsOf(dst))
+					g, topic, o, at, ok, want, testkit.OffsetsOf(src), testkit.OffsetsOf(dst))
 			}
 		}
 	}
@@ -143,30 +144,30 @@ func TestRestoreTranslatesGroupOffsets(t *testing.T) {
 // the member leaves.
 func TestRestoreRefusesActiveGroup(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, "mem")
-	e.createTopic("events", 2)
-	e.produce(mkRecs("events", 0, 3)...)
-	commitGroup(t, e.ctx, e.cluster.Config(), "billing", "events", map[int32]int64{0: 2})
-	e.mustBackup(pipeline.BackupOptions{})
+	e := testkit.New(t, "mem")
+	e.CreateTopic("events", 2)
+	e.Produce(testkit.Records("events", 0, 3)...)
+	testkit.CommitGroup(t, e.Ctx, e.Cluster.Config(), "billing", "events", map[int32]int64{0: 2})
+	e.MustBackup(pipeline.BackupOptions{})
 
-	tg := e.newTarget()
-	if err := tg.cluster.CreateTopic(e.ctx, "elsewhere", 1); err != nil {
+	tg := e.NewTarget()
+	if err := tg.Cluster.CreateTopic(e.Ctx, "elsewhere", 1); err != nil {
 		t.Fatal(err)
 	}
-	leave, err := tg.cluster.JoinGroup(e.ctx, "billing", "elsewhere")
+	leave, err := tg.Cluster.JoinGroup(e.Ctx, "billing", "elsewhere")
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = e.restore(tg, pipeline.RestoreOptions{})
-	wantErrContains(t, err, kafka.ErrGroupActive, "billing")
+	_, err = e.Restore(tg, pipeline.RestoreOptions{})
+	testkit.WantErrContains(t, err, kafka.ErrGroupActive, "billing")
 	if n, ok := targetPartitions(t, e, tg)["events"]; ok {
 		t.Errorf("the refused restore created events (%d partitions)", n)
 	}
 
 	// Once the member left, the restore goes ahead.
 	leave()
-	e.mustRestore(tg, pipeline.RestoreOptions{})
-	got, err := tg.kc.CommittedOffsets(e.ctx, "billing", []string{"events"})
+	e.MustRestore(tg, pipeline.RestoreOptions{})
+	got, err := tg.KC.CommittedOffsets(e.Ctx, "billing", []string{"events"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -177,14 +178,14 @@ func TestRestoreRefusesActiveGroup(t *testing.T) {
 
 // targetPartitions returns the partition count of every topic of the target,
 // asked through a fresh client (admin clients cache topic lists).
-func targetPartitions(t *testing.T, e *env, tg *target) map[string]int {
+func targetPartitions(t *testing.T, e *testkit.Env, tg *testkit.Target) map[string]int {
 	t.Helper()
-	kc, err := kafka.Dial(e.ctx, tg.cluster.Config())
+	kc, err := kafka.Dial(e.Ctx, tg.Cluster.Config())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer kc.Close()
-	ts, err := kc.Topics(e.ctx)
+	ts, err := kc.Topics(e.Ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -204,28 +205,28 @@ func targetPartitions(t *testing.T, e *env, tg *target) map[string]int {
 // the groups --groups selects are translated, into the renamed topic.
 func TestRestoreGroupsResumed(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, "mem")
-	e.createTopic("ledger", 1)
-	e.produce(mkRecs("ledger", 0, 8)...)
+	e := testkit.New(t, "mem")
+	e.CreateTopic("ledger", 1)
+	e.Produce(testkit.Records("ledger", 0, 8)...)
 	groups := map[string]int64{"early": 1, "late": 6, "done": 8, "skipped": 3}
 	for g, o := range groups {
-		commitGroup(t, e.ctx, e.cluster.Config(), g, "ledger", map[int32]int64{0: o})
+		testkit.CommitGroup(t, e.Ctx, e.Cluster.Config(), g, "ledger", map[int32]int64{0: o})
 	}
-	e.mustBackup(pipeline.BackupOptions{FlushSize: 3}) // objects [0,2] [3,5] [6,7]
-	tg := e.newTarget()
+	e.MustBackup(pipeline.BackupOptions{FlushSize: 3}) // objects [0,2] [3,5] [6,7]
+	tg := e.NewTarget()
 	o := pipeline.RestoreOptions{Renames: renames(t, "ledger=ledger-copy"), Groups: regexp.MustCompile(`early|late|done`), Parallelism: 1}
 
-	ctx, cancel := context.WithCancel(e.ctx)
+	ctx, cancel := context.WithCancel(e.Ctx)
 	defer cancel()
 	first := o
-	first.Progress = &cancelAfter{n: 1, cancel: cancel}
-	if _, err := e.restoreCtx(ctx, tg, first); err == nil {
+	first.Progress = &testkit.CancelAfter{N: 1, Cancel: cancel}
+	if _, err := e.RestoreCtx(ctx, tg, first); err == nil {
 		t.Fatal("the interrupted restore returned no error")
 	}
 	committed := func() map[string]int64 {
 		out := map[string]int64{}
 		for g := range groups {
-			got, err := tg.kc.CommittedOffsets(e.ctx, g, []string{"ledger-copy"})
+			got, err := tg.KC.CommittedOffsets(e.Ctx, g, []string{"ledger-copy"})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -239,18 +240,18 @@ func TestRestoreGroupsResumed(t *testing.T) {
 		t.Errorf("after the interrupted run groups are at %v, want only early at 1", got)
 	}
 
-	e.mustRestore(tg, o)
-	dst := readTopic(t, e.ctx, tg.cluster.Config(), "ledger-copy")[0]
+	e.MustRestore(tg, o)
+	dst := testkit.ReadTopic(t, e.Ctx, tg.Cluster.Config(), "ledger-copy")[0]
 	if len(dst) != 8 {
 		t.Fatalf("target holds %d records, want 8", len(dst))
 	}
-	src := readTopic(t, e.ctx, e.cluster.Config(), "ledger")[0]
-	end := endOffsets(t, e.ctx, tg.kc, "ledger-copy")[0]
+	src := testkit.ReadTopic(t, e.Ctx, e.Cluster.Config(), "ledger")[0]
+	end := testkit.EndOffsets(t, e.Ctx, tg.KC, "ledger-copy")[0]
 	want := map[string]int64{}
 	for _, g := range []string{"early", "late", "done"} {
 		want[g] = wantTarget(t, src, dst, end, groups[g])
 	}
 	if got := committed(); !mapsEqual(got, want) {
-		t.Errorf("after the rerun groups are at %v, want %v (target offsets %v)", got, want, offsetsOf(dst))
+		t.Errorf("after the rerun groups are at %v, want %v (target offsets %v)", got, want, testkit.OffsetsOf(dst))
 	}
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/kferry/kferry/internal/pipeline"
 	"github.com/kferry/kferry/internal/plan"
+	"github.com/kferry/kferry/internal/testkit"
 	"github.com/kferry/kferry/pkg/manifest"
 )
 
@@ -16,25 +17,25 @@ import (
 // client error), and every record lands in its partition.
 func TestRestoreFollowPartitionsAdded(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, "file")
-	e.createTopic("grow", 2)
-	e.produce(append(mkRecs("grow", 0, 3), mkRecs("grow", 1, 2)...)...)
-	e.mustBackup(pipeline.BackupOptions{})
-	tg := e.newTarget()
-	group := pipeline.RestoreFollowGroup(e.url, plan.Selector{}, nil)
-	if err := e.restoreFollowOnce(tg, group); err != nil {
+	e := testkit.New(t, "file")
+	e.CreateTopic("grow", 2)
+	e.Produce(append(testkit.Records("grow", 0, 3), testkit.Records("grow", 1, 2)...)...)
+	e.MustBackup(pipeline.BackupOptions{})
+	tg := e.NewTarget()
+	group := pipeline.RestoreFollowGroup(e.URL, plan.Selector{}, nil)
+	if err := restoreFollowOnce(e, tg, group); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.cluster.AddPartitions(e.ctx, "grow", 4); err != nil {
+	if err := e.Cluster.AddPartitions(e.Ctx, "grow", 4); err != nil {
 		t.Fatal(err)
 	}
-	e.produce(append(mkRecs("grow", 2, 4), mkRecs("grow", 3, 1)...)...)
-	e.produce(mkRecs("grow", 0, 5)[3:]...)
-	e.mustBackup(pipeline.BackupOptions{})
-	if err := e.restoreFollowOnce(tg, group); err != nil {
+	e.Produce(append(testkit.Records("grow", 2, 4), testkit.Records("grow", 3, 1)...)...)
+	e.Produce(testkit.Records("grow", 0, 5)[3:]...)
+	e.MustBackup(pipeline.BackupOptions{})
+	if err := restoreFollowOnce(e, tg, group); err != nil {
 		t.Fatal(err)
 	}
-	wantSameTopic(t, e, e.reconnect(tg), "grow", "grow")
+	testkit.WantSameTopic(t, e, reconnect(e, tg), "grow", "grow")
 }
 
 // TestRestoreFollowFailureLimit (issue 16.8): restore --follow gives up after
@@ -42,12 +43,12 @@ func TestRestoreFollowPartitionsAdded(t *testing.T) {
 // at once on a failure another round cannot cure.
 func TestRestoreFollowFailureLimit(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, "file")
-	e.put(map[string]string{manifest.Key("20990101T000000.000Z"): "{not json"})
-	tg := e.newTarget()
-	_, err := pipeline.RestoreFollow(e.ctx, tg.kc, e.b, e.url, pipeline.RestoreFollowOptions{
-		RestoreOptions: pipeline.RestoreOptions{Logger: discardLogger(), ProgressGroup: "limit"},
+	e := testkit.New(t, "file")
+	e.Put(map[string]string{manifest.Key("20990101T000000.000Z"): "{not json"})
+	tg := e.NewTarget()
+	_, err := pipeline.RestoreFollow(e.Ctx, tg.KC, e.B, e.URL, pipeline.RestoreFollowOptions{
+		RestoreOptions: pipeline.RestoreOptions{Logger: testkit.DiscardLogger(), ProgressGroup: "limit"},
 		PollInterval:   time.Millisecond,
 	})
-	wantErrContains(t, err, nil, fmt.Sprintf("failed %d times in a row", pipeline.MaxFailedRounds), "20990101T000000.000Z")
+	testkit.WantErrContains(t, err, nil, fmt.Sprintf("failed %d times in a row", pipeline.MaxFailedRounds), "20990101T000000.000Z")
 }

@@ -13,22 +13,23 @@ import (
 	"github.com/kferry/kferry/internal/kafka"
 	"github.com/kferry/kferry/internal/pipeline"
 	"github.com/kferry/kferry/internal/plan"
+	"github.com/kferry/kferry/internal/testkit"
 	"github.com/kferry/kferry/pkg/record"
 )
 
 // restoreFollowOnce runs restore --follow until it has restored the newest
 // backup (nil) or fails (its error).
-func (e *env) restoreFollowOnce(tg *target, group string) error {
-	e.t.Helper()
-	ids, err := catalog.ListBackups(e.ctx, e.b)
+func restoreFollowOnce(e *testkit.Env, tg *testkit.Target, group string) error {
+	e.T.Helper()
+	ids, err := catalog.ListBackups(e.Ctx, e.B)
 	if err != nil || len(ids) == 0 {
-		e.t.Fatalf("backups: %v %v", ids, err)
+		e.T.Fatalf("backups: %v %v", ids, err)
 	}
 	newest := ids[len(ids)-1]
-	ctx, stop := context.WithCancel(e.ctx)
+	ctx, stop := context.WithCancel(e.Ctx)
 	defer stop()
-	_, err = pipeline.RestoreFollow(ctx, tg.kc, e.b, e.url, pipeline.RestoreFollowOptions{
-		RestoreOptions: pipeline.RestoreOptions{Logger: discardLogger(), ProgressGroup: group, ReplicationFactor: -1},
+	_, err = pipeline.RestoreFollow(ctx, tg.KC, e.B, e.URL, pipeline.RestoreFollowOptions{
+		RestoreOptions: pipeline.RestoreOptions{Logger: testkit.DiscardLogger(), ProgressGroup: group, ReplicationFactor: -1},
 		PollInterval:   20 * time.Millisecond,
 		AfterRound: func(_ int, id string) {
 			if id == newest {
@@ -40,51 +41,51 @@ func (e *env) restoreFollowOnce(tg *target, group string) error {
 }
 
 // reconnect returns tg with a client of its own.
-func (e *env) reconnect(tg *target) *target {
-	e.t.Helper()
-	kc, err := kafka.Dial(e.ctx, tg.cluster.Config())
+func reconnect(e *testkit.Env, tg *testkit.Target) *testkit.Target {
+	e.T.Helper()
+	kc, err := kafka.Dial(e.Ctx, tg.Cluster.Config())
 	if err != nil {
-		e.t.Fatal(err)
+		e.T.Fatal(err)
 	}
-	e.t.Cleanup(kc.Close)
-	return &target{cluster: tg.cluster, kc: kc}
+	e.T.Cleanup(kc.Close)
+	return &testkit.Target{Cluster: tg.Cluster, KC: kc}
 }
 
-func valuesOn(t *testing.T, e *env, tg *target, topic string) []string {
+func valuesOn(t *testing.T, e *testkit.Env, tg *testkit.Target, topic string) []string {
 	t.Helper()
-	return values(readTopic(t, e.ctx, tg.cluster.Config(), topic)[0])
+	return values(testkit.ReadTopic(t, e.Ctx, tg.Cluster.Config(), topic)[0])
 }
 
 // recreatedUnderStandby backs up topic lx (5 records), restores it with
 // restore --follow's progress group, then deletes and recreates lx at the
 // source with 7 new records and backs it up again (lineage 1). It returns the
 // standby, the group and the new lineage's values.
-func recreatedUnderStandby(t *testing.T, e *env) (*target, string, []string) {
+func recreatedUnderStandby(t *testing.T, e *testkit.Env) (*testkit.Target, string, []string) {
 	t.Helper()
-	e.createTopic("lx", 1)
+	e.CreateTopic("lx", 1)
 	var old []record.Record
 	for i := range 5 {
 		old = append(old, record.Record{Topic: "lx", Value: fmt.Appendf(nil, "old-%d", i)})
 	}
-	e.produce(old...)
-	e.mustBackup(pipeline.BackupOptions{})
-	tg := e.newTarget()
-	group := pipeline.RestoreFollowGroup(e.url, plan.Selector{}, nil)
-	if err := e.restoreFollowOnce(tg, group); err != nil {
+	e.Produce(old...)
+	e.MustBackup(pipeline.BackupOptions{})
+	tg := e.NewTarget()
+	group := pipeline.RestoreFollowGroup(e.URL, plan.Selector{}, nil)
+	if err := restoreFollowOnce(e, tg, group); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.cluster.DeleteTopic("lx"); err != nil {
+	if err := e.Cluster.DeleteTopic("lx"); err != nil {
 		t.Fatal(err)
 	}
-	e.createTopic("lx", 1)
+	e.CreateTopic("lx", 1)
 	var fresh []record.Record
 	var want []string
 	for i := range 7 {
 		fresh = append(fresh, record.Record{Topic: "lx", Value: fmt.Appendf(nil, "new-%d", i)})
 		want = append(want, fmt.Sprintf("new-%d", i))
 	}
-	e.produce(fresh...)
-	if m := e.mustBackup(pipeline.BackupOptions{}); partitionOf(t, m, "lx", 0).Lineage != 1 {
+	e.Produce(fresh...)
+	if m := e.MustBackup(pipeline.BackupOptions{}); testkit.PartitionOf(t, m, "lx", 0).Lineage != 1 {
 		t.Fatal("the second backup does not start lineage 1")
 	}
 	return tg, group, want
@@ -98,12 +99,12 @@ func recreatedUnderStandby(t *testing.T, e *env) (*target, string, []string) {
 // start and goes on from there.
 func TestRestoreFollowNewLineage(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, "file")
+	e := testkit.New(t, "file")
 	tg, group, want := recreatedUnderStandby(t, e)
 
 	start := time.Now()
-	err := e.restoreFollowOnce(tg, group)
-	wantErrContains(t, err, pipeline.ErrLineageChanged, "lineage 1", "lineage 0", "delete the target topic lx")
+	err := restoreFollowOnce(e, tg, group)
+	testkit.WantErrContains(t, err, pipeline.ErrLineageChanged, "lineage 1", "lineage 0", "delete the target topic lx")
 	if took := time.Since(start); took > 10*time.Second {
 		t.Errorf("restore --follow took %s to stop; a recreated topic is not cured by retrying", took)
 	}
@@ -114,19 +115,19 @@ func TestRestoreFollowNewLineage(t *testing.T) {
 	// The operator deletes the standby's topic (Kafka drops the progress
 	// group's offsets with it): the new lineage is restored from its start
 	// into the topic restore creates again.
-	if err := tg.cluster.DeleteTopic("lx"); err != nil {
+	if err := tg.Cluster.DeleteTopic("lx"); err != nil {
 		t.Fatal(err)
 	}
-	tg = e.reconnect(tg) // a new process: no topic metadata cached from before the deletion
-	if err := e.restoreFollowOnce(tg, group); err != nil {
+	tg = reconnect(e, tg) // a new process: no topic metadata cached from before the deletion
+	if err := restoreFollowOnce(e, tg, group); err != nil {
 		t.Fatal(err)
 	}
 	if got := valuesOn(t, e, tg, "lx"); !slices.Equal(got, want) {
 		t.Errorf("standby holds %v, want the new lineage %v", got, want)
 	}
-	e.produce(record.Record{Topic: "lx", Value: []byte("new-7")})
-	e.mustBackup(pipeline.BackupOptions{})
-	if err := e.restoreFollowOnce(tg, group); err != nil {
+	e.Produce(record.Record{Topic: "lx", Value: []byte("new-7")})
+	e.MustBackup(pipeline.BackupOptions{})
+	if err := restoreFollowOnce(e, tg, group); err != nil {
 		t.Fatal(err)
 	}
 	if got := valuesOn(t, e, tg, "lx"); !slices.Equal(got, append(want, "new-7")) {
@@ -140,12 +141,12 @@ func TestRestoreFollowNewLineage(t *testing.T) {
 // its start.
 func TestRestoreNewLineageIntoEmptiedTarget(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, "file")
+	e := testkit.New(t, "file")
 	tg, group, want := recreatedUnderStandby(t, e)
-	if err := tg.cluster.DeleteRecordsBefore(e.ctx, "lx", 0, 5); err != nil {
+	if err := tg.Cluster.DeleteRecordsBefore(e.Ctx, "lx", 0, 5); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.restoreFollowOnce(tg, group); err != nil {
+	if err := restoreFollowOnce(e, tg, group); err != nil {
 		t.Fatal(err)
 	}
 	if got := valuesOn(t, e, tg, "lx"); !slices.Equal(got, want) {
@@ -160,46 +161,46 @@ func TestRestoreNewLineageIntoEmptiedTarget(t *testing.T) {
 // for the old topic's continuation); a rerun with the same flags refuses too.
 func TestMigrateFollowTopicRecreated(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, "file")
-	e.createTopic("lx", 1)
+	e := testkit.New(t, "file")
+	e.CreateTopic("lx", 1)
 	var old []record.Record
 	for i := range 5 {
 		old = append(old, record.Record{Topic: "lx", Value: fmt.Appendf(nil, "old-%d", i)})
 	}
-	e.produce(old...)
-	tg := e.newTarget()
-	o := e.migrateOptions(pipeline.MigrateFollow, []string{"lx"})
+	e.Produce(old...)
+	tg := e.NewTarget()
+	o := migrateOptions(e, pipeline.MigrateFollow, []string{"lx"})
 	done := make(chan error, 1)
 	go func() {
-		_, err := pipeline.Migrate(e.ctx, e.kc, tg.kc, e.b, e.url, o)
+		_, err := pipeline.Migrate(e.Ctx, e.KC, tg.KC, e.B, e.URL, o)
 		done <- err
 	}()
-	waitFor(t, e.ctx, "the old records on the target", func() (bool, error) {
+	waitFor(t, e.Ctx, "the old records on the target", func() (bool, error) {
 		return len(valuesOn(t, e, tg, "lx")) == 5, nil
 	})
-	if err := e.cluster.DeleteTopic("lx"); err != nil {
+	if err := e.Cluster.DeleteTopic("lx"); err != nil {
 		t.Fatal(err)
 	}
-	e.createTopic("lx", 1)
+	e.CreateTopic("lx", 1)
 	var fresh []record.Record
 	for i := range 7 {
 		fresh = append(fresh, record.Record{Topic: "lx", Value: fmt.Appendf(nil, "new-%d", i)})
 	}
-	e.produce(fresh...)
+	e.Produce(fresh...)
 	select {
 	case err := <-done:
-		wantErrContains(t, err, pipeline.ErrLineageChanged, "lx", "topic id")
-	case <-e.ctx.Done():
+		testkit.WantErrContains(t, err, pipeline.ErrLineageChanged, "lx", "topic id")
+	case <-e.Ctx.Done():
 		t.Fatal("migrate --follow went on after the source topic was recreated")
 	}
 	if got := valuesOn(t, e, tg, "lx"); !slices.Equal(got, []string{"old-0", "old-1", "old-2", "old-3", "old-4"}) {
 		t.Errorf("target holds %v, want the old records only", got)
 	}
-	if keys := e.objects(); slices.ContainsFunc(slices.Collect(maps.Values(keys)), func(body string) bool { return strings.Contains(body, "new-") }) {
+	if keys := e.Objects(); slices.ContainsFunc(slices.Collect(maps.Values(keys)), func(body string) bool { return strings.Contains(body, "new-") }) {
 		t.Errorf("the bucket holds records of the new topic")
 	}
-	_, err := pipeline.Migrate(e.ctx, e.kc, e.reconnect(tg).kc, e.b, e.url, e.migrateOptions(pipeline.MigrateOnce, []string{"lx"}))
-	wantErrContains(t, err, pipeline.ErrLineageChanged, "lx")
+	_, err := pipeline.Migrate(e.Ctx, e.KC, reconnect(e, tg).KC, e.B, e.URL, migrateOptions(e, pipeline.MigrateOnce, []string{"lx"}))
+	testkit.WantErrContains(t, err, pipeline.ErrLineageChanged, "lx")
 }
 
 // TestImportRefusesBackupBucket (issue 16.4): import pointed at a backup
@@ -208,23 +209,23 @@ func TestMigrateFollowTopicRecreated(t *testing.T) {
 // before any topic is created or record written (import --follow too).
 func TestImportRefusesBackupBucket(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, "file")
+	e := testkit.New(t, "file")
 	recreatedUnderStandby(t, e)
-	tg := e.newTarget()
-	o := pipeline.ImportOptions{TopicsDir: "topics", CreateTopics: true, ReplicationFactor: -1, Logger: discardLogger()}
-	_, err := pipeline.Import(e.ctx, tg.kc, e.b, e.url, o)
-	wantErrContains(t, err, pipeline.ErrBackupBucket, "kferry restore", "2 manifests")
-	_, err = pipeline.ImportFollow(e.ctx, tg.kc, e.b, e.url, pipeline.ImportFollowOptions{ImportOptions: o})
-	wantErrContains(t, err, pipeline.ErrBackupBucket, "kferry restore")
-	if n := len(e.reconnect(tg).partitionsOf(t, e)); n != 0 {
+	tg := e.NewTarget()
+	o := pipeline.ImportOptions{TopicsDir: "topics", CreateTopics: true, ReplicationFactor: -1, Logger: testkit.DiscardLogger()}
+	_, err := pipeline.Import(e.Ctx, tg.KC, e.B, e.URL, o)
+	testkit.WantErrContains(t, err, pipeline.ErrBackupBucket, "kferry restore", "2 manifests")
+	_, err = pipeline.ImportFollow(e.Ctx, tg.KC, e.B, e.URL, pipeline.ImportFollowOptions{ImportOptions: o})
+	testkit.WantErrContains(t, err, pipeline.ErrBackupBucket, "kferry restore")
+	if n := len(partitionsOf(reconnect(e, tg), t, e)); n != 0 {
 		t.Errorf("import created %d topics on the target, want none", n)
 	}
 }
 
 // partitionsOf lists the target's topics.
-func (tg *target) partitionsOf(t *testing.T, e *env) map[string]kafka.TopicInfo {
+func partitionsOf(tg *testkit.Target, t *testing.T, e *testkit.Env) map[string]kafka.TopicInfo {
 	t.Helper()
-	ts, err := tg.kc.Topics(e.ctx)
+	ts, err := tg.KC.Topics(e.Ctx)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,18 +5,19 @@ import (
 	"testing"
 
 	"github.com/kferry/kferry/internal/pipeline"
+	"github.com/kferry/kferry/internal/testkit"
 	"github.com/kferry/kferry/pkg/manifest"
 	"github.com/kferry/kferry/pkg/record"
 )
 
 // refuseSource backs up "orders" (3 partitions, delete policy) with 2, 3 and 0
 // records, and group "reader" committed at orders/0 1 and orders/1 3 (the end).
-func refuseSource(t *testing.T, e *env) *manifest.Manifest {
+func refuseSource(t *testing.T, e *testkit.Env) *manifest.Manifest {
 	t.Helper()
-	e.createTopic("orders", 3)
-	e.produce(append(mkRecs("orders", 0, 2), mkRecs("orders", 1, 3)...)...)
-	commitGroup(t, e.ctx, e.cluster.Config(), "reader", "orders", map[int32]int64{0: 1, 1: 3})
-	return e.mustBackup(pipeline.BackupOptions{FlushSize: 2})
+	e.CreateTopic("orders", 3)
+	e.Produce(append(testkit.Records("orders", 0, 2), testkit.Records("orders", 1, 3)...)...)
+	testkit.CommitGroup(t, e.Ctx, e.Cluster.Config(), "reader", "orders", map[int32]int64{0: 1, 1: 3})
+	return e.MustBackup(pipeline.BackupOptions{FlushSize: 2})
 }
 
 // TestRestoreRefusals: a restore refuses, before it writes anything, a target
@@ -25,67 +26,67 @@ func refuseSource(t *testing.T, e *env) *manifest.Manifest {
 // the bucket does not have.
 func TestRestoreRefusals(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, "mem")
+	e := testkit.New(t, "mem")
 	m := refuseSource(t, e)
 
 	t.Run("fewer partitions", func(t *testing.T) {
-		tg := e.newTarget()
-		if err := tg.cluster.CreateTopic(e.ctx, "orders", 2); err != nil {
+		tg := e.NewTarget()
+		if err := tg.Cluster.CreateTopic(e.Ctx, "orders", 2); err != nil {
 			t.Fatal(err)
 		}
-		_, err := e.restore(tg, pipeline.RestoreOptions{})
-		wantErrContains(t, err, pipeline.ErrTargetPartitions, "orders", "2 partitions", "3")
+		_, err := e.Restore(tg, pipeline.RestoreOptions{})
+		testkit.WantErrContains(t, err, pipeline.ErrTargetPartitions, "orders", "2 partitions", "3")
 		wantEmpty(t, e, tg, "orders")
 	})
 	t.Run("other cleanup.policy", func(t *testing.T) {
-		tg := e.newTarget()
-		if _, err := tg.kc.CreateTopicWithConfigs(e.ctx, "orders", 3, -1, map[string]string{"cleanup.policy": "compact"}); err != nil {
+		tg := e.NewTarget()
+		if _, err := tg.KC.CreateTopicWithConfigs(e.Ctx, "orders", 3, -1, map[string]string{"cleanup.policy": "compact"}); err != nil {
 			t.Fatal(err)
 		}
-		_, err := e.restore(tg, pipeline.RestoreOptions{})
-		wantErrContains(t, err, pipeline.ErrTargetConfig, "cleanup.policy=compact", "--force")
+		_, err := e.Restore(tg, pipeline.RestoreOptions{})
+		testkit.WantErrContains(t, err, pipeline.ErrTargetConfig, "cleanup.policy=compact", "--force")
 		wantEmpty(t, e, tg, "orders")
 
-		s := e.mustRestore(tg, pipeline.RestoreOptions{Force: true})
+		s := e.MustRestore(tg, pipeline.RestoreOptions{Force: true})
 		if s.Records != 5 {
 			t.Errorf("forced restore: %d records, want 5", s.Records)
 		}
-		wantSameTopic(t, e, tg, "orders", "orders")
+		testkit.WantSameTopic(t, e, tg, "orders", "orders")
 	})
 	t.Run("not empty", func(t *testing.T) {
-		tg := e.newTarget()
-		if err := tg.cluster.CreateTopic(e.ctx, "orders", 3); err != nil {
+		tg := e.NewTarget()
+		if err := tg.Cluster.CreateTopic(e.Ctx, "orders", 3); err != nil {
 			t.Fatal(err)
 		}
-		if err := tg.cluster.Produce(e.ctx, []record.Record{{Topic: "orders", Partition: 2, Value: []byte("already here")}}); err != nil {
+		if err := tg.Cluster.Produce(e.Ctx, []record.Record{{Topic: "orders", Partition: 2, Value: []byte("already here")}}); err != nil {
 			t.Fatal(err)
 		}
-		_, err := e.restore(tg, pipeline.RestoreOptions{})
-		wantErrContains(t, err, pipeline.ErrTargetNotEmpty, "orders partition 2")
-		if got := readTopic(t, e.ctx, tg.cluster.Config(), "orders"); len(got[0])+len(got[1]) != 0 {
+		_, err := e.Restore(tg, pipeline.RestoreOptions{})
+		testkit.WantErrContains(t, err, pipeline.ErrTargetNotEmpty, "orders partition 2")
+		if got := testkit.ReadTopic(t, e.Ctx, tg.Cluster.Config(), "orders"); len(got[0])+len(got[1]) != 0 {
 			t.Errorf("the refused restore wrote %d records", len(got[0])+len(got[1]))
 		}
 	})
 	t.Run("unknown backup id", func(t *testing.T) {
-		tg := e.newTarget()
-		_, err := e.restore(tg, pipeline.RestoreOptions{BackupID: "20200101T000000.000Z"})
-		wantErrContains(t, err, manifest.ErrNoBackup, "20200101T000000.000Z")
-		_, err = e.restore(tg, pipeline.RestoreOptions{BackupID: m.ID})
+		tg := e.NewTarget()
+		_, err := e.Restore(tg, pipeline.RestoreOptions{BackupID: "20200101T000000.000Z"})
+		testkit.WantErrContains(t, err, manifest.ErrNoBackup, "20200101T000000.000Z")
+		_, err = e.Restore(tg, pipeline.RestoreOptions{BackupID: m.ID})
 		if err != nil {
 			t.Errorf("restore of the existing backup %s: %v", m.ID, err)
 		}
 	})
 	t.Run("empty bucket", func(t *testing.T) {
-		empty := newEnv(t, "mem")
-		_, err := empty.restore(empty.newTarget(), pipeline.RestoreOptions{})
-		wantErrContains(t, err, manifest.ErrNoBackup)
+		empty := testkit.New(t, "mem")
+		_, err := empty.Restore(empty.NewTarget(), pipeline.RestoreOptions{})
+		testkit.WantErrContains(t, err, manifest.ErrNoBackup)
 	})
 }
 
 // wantEmpty fails the test if topic holds a record on the target.
-func wantEmpty(t *testing.T, e *env, tg *target, topic string) {
+func wantEmpty(t *testing.T, e *testkit.Env, tg *testkit.Target, topic string) {
 	t.Helper()
-	for p, recs := range readTopic(t, e.ctx, tg.cluster.Config(), topic) {
+	for p, recs := range testkit.ReadTopic(t, e.Ctx, tg.Cluster.Config(), topic) {
 		if len(recs) > 0 {
 			t.Errorf("the refused restore wrote %d records into %s/%d", len(recs), topic, p)
 		}
@@ -97,15 +98,15 @@ func wantEmpty(t *testing.T, e *env, tg *target, topic string) {
 // target holds every record exactly once.
 func TestRestoreTwice(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, "mem")
+	e := testkit.New(t, "mem")
 	m := refuseSource(t, e)
-	tg := e.newTarget()
-	first := e.mustRestore(tg, pipeline.RestoreOptions{})
+	tg := e.NewTarget()
+	first := e.MustRestore(tg, pipeline.RestoreOptions{})
 	if first.Records != 5 {
 		t.Fatalf("first restore: %d records, want 5", first.Records)
 	}
-	ends := endOffsets(t, e.ctx, tg.kc, "orders")
-	groupsBefore, err := tg.kc.CommittedOffsets(e.ctx, "reader", []string{"orders"})
+	ends := testkit.EndOffsets(t, e.Ctx, tg.KC, "orders")
+	groupsBefore, err := tg.KC.CommittedOffsets(e.Ctx, "reader", []string{"orders"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,15 +114,15 @@ func TestRestoreTwice(t *testing.T) {
 		t.Fatalf("group reader after the first restore = %v, want orders/0 at 1 and orders/1 at the end %d", g, ends[1])
 	}
 
-	second := e.mustRestore(tg, pipeline.RestoreOptions{})
+	second := e.MustRestore(tg, pipeline.RestoreOptions{})
 	if second.Records != 0 || second.Objects != 0 {
 		t.Errorf("second restore: %d records in %d objects, want none", second.Records, second.Objects)
 	}
-	if got := endOffsets(t, e.ctx, tg.kc, "orders"); !mapsEqual(got, ends) {
+	if got := testkit.EndOffsets(t, e.Ctx, tg.KC, "orders"); !mapsEqual(got, ends) {
 		t.Errorf("end offsets moved from %v to %v: the second restore wrote something", ends, got)
 	}
-	wantSameTopic(t, e, tg, "orders", "orders")
-	progress, err := tg.kc.CommittedOffsets(e.ctx, pipeline.RestoreGroup(m.ID), []string{"orders"})
+	testkit.WantSameTopic(t, e, tg, "orders", "orders")
+	progress, err := tg.KC.CommittedOffsets(e.Ctx, pipeline.RestoreGroup(m.ID), []string{"orders"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,7 +131,7 @@ func TestRestoreTwice(t *testing.T) {
 			t.Errorf("progress group on orders/%d = %d, want %d (the next source offset)", p, progress["orders"][p], want)
 		}
 	}
-	groupsAfter, err := tg.kc.CommittedOffsets(e.ctx, "reader", []string{"orders"})
+	groupsAfter, err := tg.KC.CommittedOffsets(e.Ctx, "reader", []string{"orders"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,18 +144,18 @@ func TestRestoreTwice(t *testing.T) {
 // offsets still translate, and the summary warns that a rerun may duplicate.
 func TestRestoreAtLeastOnce(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, "mem")
+	e := testkit.New(t, "mem")
 	refuseSource(t, e)
-	tg := e.newTarget()
-	s := e.mustRestore(tg, pipeline.RestoreOptions{AtLeastOnce: true})
+	tg := e.NewTarget()
+	s := e.MustRestore(tg, pipeline.RestoreOptions{AtLeastOnce: true})
 	if s.Records != 5 {
 		t.Errorf("restored %d records, want 5", s.Records)
 	}
-	if !hasWarning(s.Warnings, "--at-least-once", "twice") {
+	if !testkit.HasWarning(s.Warnings, "--at-least-once", "twice") {
 		t.Errorf("summary warnings %q do not say the restore was at-least-once", s.Warnings)
 	}
-	wantSameTopic(t, e, tg, "orders", "orders")
-	got, err := tg.kc.CommittedOffsets(e.ctx, "reader", []string{"orders"})
+	testkit.WantSameTopic(t, e, tg, "orders", "orders")
+	got, err := tg.KC.CommittedOffsets(e.Ctx, "reader", []string{"orders"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,7 +163,7 @@ func TestRestoreAtLeastOnce(t *testing.T) {
 		t.Errorf("reader on orders = %v, want 0:1 1:3", got)
 	}
 	// No transaction markers: the target offsets are the source's.
-	if offs := offsetsOf(readTopic(t, e.ctx, tg.cluster.Config(), "orders")[1]); !slices.Equal(offs, []int64{0, 1, 2}) {
+	if offs := testkit.OffsetsOf(testkit.ReadTopic(t, e.Ctx, tg.Cluster.Config(), "orders")[1]); !slices.Equal(offs, []int64{0, 1, 2}) {
 		t.Errorf("orders/1 target offsets %v, want 0 1 2 (no transactions)", offs)
 	}
 }

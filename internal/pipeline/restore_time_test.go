@@ -10,6 +10,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/kferry/kferry/internal/pipeline"
+	"github.com/kferry/kferry/internal/testkit"
 	"github.com/kferry/kferry/pkg/layout"
 	"github.com/kferry/kferry/pkg/record"
 )
@@ -17,7 +18,7 @@ import (
 // oooSource fills "ooo" with out-of-order timestamps (seconds after base) per
 // partition, and returns base. Partition 3 holds a committed transaction, so its
 // offsets have a gap.
-func oooSource(t *testing.T, e *env) (time.Time, map[int32][]int) {
+func oooSource(t *testing.T, e *testkit.Env) (time.Time, map[int32][]int) {
 	t.Helper()
 	base := time.Now().Add(-time.Hour).Truncate(time.Second)
 	stamps := map[int32][]int{
@@ -26,21 +27,21 @@ func oooSource(t *testing.T, e *env) (time.Time, map[int32][]int) {
 		2: {10, 20, 30},
 		3: {10, 35, 5, 31, 30},
 	}
-	e.createTopic("ooo", 5) // partition 4 stays empty
+	e.CreateTopic("ooo", 5) // partition 4 stays empty
 	for p, ss := range stamps {
 		var recs []record.Record
 		for i, s := range ss {
 			recs = append(recs, record.Record{Topic: "ooo", Partition: p, Value: fmt.Appendf(nil, "p%d-%d@%d", p, i, s), Timestamp: base.Add(time.Duration(s) * time.Second)})
 		}
 		if p == 3 {
-			e.produce(recs[:2]...)
-			if err := e.cluster.ProduceTxn(e.ctx, "ooo-txn", recs[2:4], true); err != nil {
+			e.Produce(recs[:2]...)
+			if err := e.Cluster.ProduceTxn(e.Ctx, "ooo-txn", recs[2:4], true); err != nil {
 				t.Fatal(err)
 			}
-			e.produce(recs[4:]...)
+			e.Produce(recs[4:]...)
 			continue
 		}
-		e.produce(recs...)
+		e.Produce(recs...)
 	}
 	return base, stamps
 }
@@ -61,10 +62,10 @@ func values(recs []record.Record) []string {
 // offset stamped at or after a time).
 func TestRestorePointInTime(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, "mem")
+	e := testkit.New(t, "mem")
 	base, stamps := oooSource(t, e)
-	e.mustBackup(pipeline.BackupOptions{FlushSize: 2}) // stops fall inside later objects
-	src := readTopic(t, e.ctx, e.cluster.Config(), "ooo")
+	e.MustBackup(pipeline.BackupOptions{FlushSize: 2}) // stops fall inside later objects
+	src := testkit.ReadTopic(t, e.Ctx, e.Cluster.Config(), "ooo")
 	starts := map[int32]int64{4: 0}
 	for p := range stamps {
 		starts[p] = src[p][0].Offset
@@ -90,22 +91,22 @@ func TestRestorePointInTime(t *testing.T) {
 			if tt.until > 0 {
 				o.Until = at(tt.until)
 			}
-			tg := e.newTarget()
-			e.mustRestore(tg, o)
-			got := readTopic(t, e.ctx, tg.cluster.Config(), "restored-ooo")
+			tg := e.NewTarget()
+			e.MustRestore(tg, o)
+			got := testkit.ReadTopic(t, e.Ctx, tg.Cluster.Config(), "restored-ooo")
 			for p, ss := range stamps {
 				var want []record.Record
 				for _, s := range tt.want[p] {
 					want = append(want, src[p][slices.Index(ss, s)])
 				}
-				if diff := cmp.Diff(fulls(want), fulls(got[p])); diff != "" {
+				if diff := cmp.Diff(testkit.Fulls(want), testkit.Fulls(got[p])); diff != "" {
 					t.Errorf("ooo/%d (stamps %v) restored (-want +got):\n%s", p, ss, diff)
 				}
 			}
 			// Kafka's offsets-for-times on the source gives the same cut: --until T
 			// keeps what lies before the first offset stamped at or after T+1 ms,
 			// --since T starts at the first offset stamped at or after T.
-			ends := endOffsets(t, e.ctx, e.kc, "ooo")
+			ends := testkit.EndOffsets(t, e.Ctx, e.KC, "ooo")
 			cut, from := ends, starts
 			if tt.until > 0 {
 				cut = offsetsAt(t, e, at(tt.until).Add(time.Millisecond))
@@ -127,9 +128,9 @@ func TestRestorePointInTime(t *testing.T) {
 
 // offsetsAt returns, per partition of ooo on the source, the first offset
 // stamped at or after ts (the end offset when none is).
-func offsetsAt(t *testing.T, e *env, ts time.Time) map[int32]int64 {
+func offsetsAt(t *testing.T, e *testkit.Env, ts time.Time) map[int32]int64 {
 	t.Helper()
-	got, err := e.kc.OffsetsAfter(e.ctx, ts.UnixMilli(), []string{"ooo"})
+	got, err := e.KC.OffsetsAfter(e.Ctx, ts.UnixMilli(), []string{"ooo"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,34 +142,34 @@ func offsetsAt(t *testing.T, e *env, ts time.Time) map[int32]int64 {
 // once, including records stamped before --since that follow it.
 func TestRestoreSinceResumes(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, "mem")
+	e := testkit.New(t, "mem")
 	base := time.Now().Add(-time.Hour).Truncate(time.Second)
-	e.createTopic("late", 1)
+	e.CreateTopic("late", 1)
 	stamps := []int{10, 30, 20, 40, 25, 50, 15}
 	var recs []record.Record
 	for i, s := range stamps {
 		recs = append(recs, record.Record{Topic: "late", Value: fmt.Appendf(nil, "%d@%d", i, s), Timestamp: base.Add(time.Duration(s) * time.Second)})
 	}
-	e.produce(recs...)
-	e.mustBackup(pipeline.BackupOptions{FlushSize: 2}) // objects [0,1] [2,3] [4,5] [6]
-	tg := e.newTarget()
+	e.Produce(recs...)
+	e.MustBackup(pipeline.BackupOptions{FlushSize: 2}) // objects [0,1] [2,3] [4,5] [6]
+	tg := e.NewTarget()
 	o := pipeline.RestoreOptions{Since: base.Add(30 * time.Second), Parallelism: 1}
 
 	// The first run stops after its first object, which held the --since point.
-	ctx, cancel := context.WithCancel(e.ctx)
+	ctx, cancel := context.WithCancel(e.Ctx)
 	defer cancel()
 	first := o
-	first.Progress = &cancelAfter{n: 1, cancel: cancel}
-	if _, err := e.restoreCtx(ctx, tg, first); err == nil {
+	first.Progress = &testkit.CancelAfter{N: 1, Cancel: cancel}
+	if _, err := e.RestoreCtx(ctx, tg, first); err == nil {
 		t.Fatal("the interrupted restore returned no error")
 	}
-	if got := values(readTopic(t, e.ctx, tg.cluster.Config(), "late")[0]); !slices.Equal(got, []string{"1@30"}) {
+	if got := values(testkit.ReadTopic(t, e.Ctx, tg.Cluster.Config(), "late")[0]); !slices.Equal(got, []string{"1@30"}) {
 		t.Fatalf("after the interrupted run the target holds %v, want [1@30]", got)
 	}
 
-	s := e.mustRestore(tg, o)
+	s := e.MustRestore(tg, o)
 	want := []string{"1@30", "2@20", "3@40", "4@25", "5@50", "6@15"}
-	if got := values(readTopic(t, e.ctx, tg.cluster.Config(), "late")[0]); !slices.Equal(got, want) {
+	if got := values(testkit.ReadTopic(t, e.Ctx, tg.Cluster.Config(), "late")[0]); !slices.Equal(got, want) {
 		t.Errorf("after the rerun the target holds %v, want %v", got, want)
 	}
 	if s.Records != 5 {

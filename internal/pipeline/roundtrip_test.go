@@ -9,6 +9,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/kferry/kferry/internal/pipeline"
+	"github.com/kferry/kferry/internal/testkit"
 	"github.com/kferry/kferry/pkg/layout"
 	"github.com/kferry/kferry/pkg/record"
 )
@@ -17,7 +18,7 @@ import (
 // partitions, the last one left empty) with records whose keys, values and
 // headers suit the format: JSON values and UTF-8 keys for json, arbitrary
 // separator-free bytes for bytes. Headers include null and empty values.
-func sourceRecords(e *env, formatName string) {
+func sourceRecords(e *testkit.Env, formatName string) {
 	r := rand.New(rand.NewPCG(1, 2))
 	text := []rune("aZ9 -\"\\\t\x01<&>é日🚀")
 	randText := func(n int) []byte {
@@ -37,7 +38,7 @@ func sourceRecords(e *env, formatName string) {
 		return out
 	}
 	for topic, counts := range map[string][]int{"source-topic-1": {23, 17}, "source-topic-2": {9, 30, 0}} {
-		e.createTopic(topic, int32(len(counts)))
+		e.CreateTopic(topic, int32(len(counts)))
 		var recs []record.Record
 		for p, n := range counts {
 			for i := range n {
@@ -55,7 +56,7 @@ func sourceRecords(e *env, formatName string) {
 				recs = append(recs, rec)
 			}
 		}
-		e.produce(recs...)
+		e.Produce(recs...)
 	}
 }
 
@@ -76,29 +77,29 @@ func TestRoundTripRename(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(fmt.Sprintf("%s gzip=%v %s", tt.format, tt.gzip, tt.bucket), func(t *testing.T) {
-			e := newEnv(t, tt.bucket)
+			e := testkit.New(t, tt.bucket)
 			sourceRecords(e, tt.format)
-			exp, err := e.export(pipeline.ExportOptions{
+			exp, err := e.Export(pipeline.ExportOptions{
 				Format: tt.format, StoreKeys: true, StoreHeaders: true, Naming: layout.Naming{TopicsDir: "topics"},
 				FlushSize: 4, Gzip: tt.gzip,
 			})
 			if err != nil {
 				t.Fatalf("export: %v", err)
 			}
-			imp, err := e.importAll(pipeline.ImportOptions{
+			imp, err := e.ImportAll(pipeline.ImportOptions{
 				TopicsDir: "topics", CreateTopics: true, Strict: true, Renames: mustRenames(t, `source-topic-(\d)=sink-topic-$1`),
 			})
 			if err != nil {
 				t.Fatalf("import: %v", err)
 			}
-			parts := e.partitions()
+			parts := e.Partitions()
 			for _, n := range []string{"1", "2"} {
 				src, dst := "source-topic-"+n, "sink-topic-"+n
-				want := e.topicRecords(src)
+				want := e.TopicRecords(src)
 				if len(want) == 0 {
 					t.Fatalf("%s is empty", src)
 				}
-				if diff := cmp.Diff(want, e.topicRecords(dst)); diff != "" {
+				if diff := cmp.Diff(want, e.TopicRecords(dst)); diff != "" {
 					t.Errorf("%s vs %s (-source +sink):\n%s", src, dst, diff)
 				}
 				if parts[dst] != parts[src] {
@@ -121,29 +122,29 @@ func TestRoundTripRename(t *testing.T) {
 // the bucket root next to kferry's own _kferry/ metadata, which a strict import
 // must not take for a bad object name.
 func TestRoundTripWithoutTopicsDir(t *testing.T) {
-	e := newEnv(t, "mem")
-	e.createTopic("orders", 2)
-	recs := append(mkRecs("orders", 0, 3), mkRecs("orders", 1, 2)...)
-	e.produce(recs...)
-	if _, err := e.export(pipeline.ExportOptions{Format: "json", Naming: layout.Naming{TopicsDir: ""}, FlushSize: 2}); err != nil {
+	e := testkit.New(t, "mem")
+	e.CreateTopic("orders", 2)
+	recs := append(testkit.Records("orders", 0, 3), testkit.Records("orders", 1, 2)...)
+	e.Produce(recs...)
+	if _, err := e.Export(pipeline.ExportOptions{Format: "json", Naming: layout.Naming{TopicsDir: ""}, FlushSize: 2}); err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := e.objects()["orders/partition=0/orders+0+0000000000.json"]; !ok {
-		t.Fatalf("objects not at the bucket root: %v", e.objects())
+	if _, ok := e.Objects()["orders/partition=0/orders+0+0000000000.json"]; !ok {
+		t.Fatalf("objects not at the bucket root: %v", e.Objects())
 	}
-	s, err := e.importAll(pipeline.ImportOptions{TopicsDir: "", CreateTopics: true, Strict: true, Renames: mustRenames(t, `orders=copy`)})
+	s, err := e.ImportAll(pipeline.ImportOptions{TopicsDir: "", CreateTopics: true, Strict: true, Renames: mustRenames(t, `orders=copy`)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(s.Warnings) != 0 {
 		t.Errorf("warnings: %q", s.Warnings)
 	}
-	var want []rec
-	for _, r := range e.topicRecords("orders") {
+	var want []testkit.Rec
+	for _, r := range e.TopicRecords("orders") {
 		r.K, r.H = "null", "" // keys and headers were not stored
 		want = append(want, r)
 	}
-	if diff := cmp.Diff(want, e.topicRecords("copy")); diff != "" {
+	if diff := cmp.Diff(want, e.TopicRecords("copy")); diff != "" {
 		t.Errorf("copy (-want +got):\n%s", diff)
 	}
 }

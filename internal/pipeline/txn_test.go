@@ -12,6 +12,7 @@ import (
 
 	"github.com/kferry/kferry/internal/kafka/kafkatest"
 	"github.com/kferry/kferry/internal/pipeline"
+	"github.com/kferry/kferry/internal/testkit"
 	"github.com/kferry/kferry/pkg/layout"
 	"github.com/kferry/kferry/pkg/record"
 )
@@ -51,35 +52,35 @@ func TestExportTransactions(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			e := newEnv(t, "mem")
-			e.createTopic("txn", 1)
+			e := testkit.New(t, "mem")
+			e.CreateTopic("txn", 1)
 			for i, st := range tt.steps {
 				id := "kferry-test-" + string(rune('a'+i))
 				switch st.txn {
 				case "":
-					e.produce(st.recs...)
+					e.Produce(st.recs...)
 				case "open":
-					x, err := e.cluster.BeginTxn(e.ctx, id, st.recs)
+					x, err := e.Cluster.BeginTxn(e.Ctx, id, st.recs)
 					if err != nil {
 						t.Fatal(err)
 					}
 					t.Cleanup(func() { endTxn(t, x) })
 				default:
-					if err := e.cluster.ProduceTxn(e.ctx, id, st.recs, st.txn == "commit"); err != nil {
+					if err := e.Cluster.ProduceTxn(e.Ctx, id, st.recs, st.txn == "commit"); err != nil {
 						t.Fatal(err)
 					}
 				}
 			}
 			// A hang here would be a reader waiting for offsets that never come.
-			ctx, cancel := context.WithTimeout(e.ctx, 20*time.Second*raceSlowdown)
+			ctx, cancel := context.WithTimeout(e.Ctx, 20*time.Second*testkit.RaceSlowdown)
 			defer cancel()
-			s, err := pipeline.Export(ctx, e.kc, e.b, e.url, pipeline.ExportOptions{
-				Format: "json", Naming: layout.Naming{TopicsDir: "topics"}, FlushSize: 1, Logger: discardLogger(),
+			s, err := pipeline.Export(ctx, e.KC, e.B, e.URL, pipeline.ExportOptions{
+				Format: "json", Naming: layout.Naming{TopicsDir: "topics"}, FlushSize: 1, Logger: testkit.DiscardLogger(),
 			})
 			if err != nil {
 				t.Fatalf("export: %v", err)
 			}
-			objs := e.objects()
+			objs := e.Objects()
 			var starts []int64
 			var values []string
 			for _, k := range slices.Sorted(maps.Keys(objs)) {
@@ -105,7 +106,7 @@ func TestExportTransactions(t *testing.T) {
 
 // endTxn aborts a transaction left open by a test, so the cluster can stop.
 func endTxn(t *testing.T, x *kafkatest.Txn) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second*raceSlowdown)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second*testkit.RaceSlowdown)
 	defer cancel()
 	if err := x.End(ctx, false); err != nil {
 		t.Errorf("abort the open transaction: %v", err)

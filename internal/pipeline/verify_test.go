@@ -9,6 +9,7 @@ import (
 
 	"github.com/kferry/kferry/internal/pipeline"
 	"github.com/kferry/kferry/internal/plan"
+	"github.com/kferry/kferry/internal/testkit"
 	"github.com/kferry/kferry/pkg/manifest"
 	"github.com/kferry/kferry/pkg/record"
 )
@@ -16,22 +17,22 @@ import (
 // verifySource fills "audit" (one partition, 10 records with a committed
 // transaction in the middle, so source offsets have a gap) and "other", and backs
 // them up in objects of 3 records.
-func verifySource(t *testing.T, e *env) *manifest.Manifest {
+func verifySource(t *testing.T, e *testkit.Env) *manifest.Manifest {
 	t.Helper()
 	ts := time.Now().Add(-time.Hour).Truncate(time.Millisecond)
-	e.createTopic("audit", 1)
-	recs := mkRecs("audit", 0, 10)
+	e.CreateTopic("audit", 1)
+	recs := testkit.Records("audit", 0, 10)
 	for i := range recs {
 		recs[i].Timestamp = ts.Add(time.Duration(i) * time.Second)
 	}
-	e.produce(recs[:4]...)
-	if err := e.cluster.ProduceTxn(e.ctx, "verify-txn", recs[4:6], true); err != nil {
+	e.Produce(recs[:4]...)
+	if err := e.Cluster.ProduceTxn(e.Ctx, "verify-txn", recs[4:6], true); err != nil {
 		t.Fatal(err)
 	}
-	e.produce(recs[6:]...)
-	e.createTopic("other", 2)
-	e.produce(append(mkRecs("other", 0, 4), mkRecs("other", 1, 2)...)...)
-	return e.mustBackup(pipeline.BackupOptions{FlushSize: 3})
+	e.Produce(recs[6:]...)
+	e.CreateTopic("other", 2)
+	e.Produce(append(testkit.Records("other", 0, 4), testkit.Records("other", 1, 2)...)...)
+	return e.MustBackup(pipeline.BackupOptions{FlushSize: 3})
 }
 
 // TestVerifyObjects: an intact backup verifies; a truncated, an altered (same
@@ -41,9 +42,9 @@ func verifySource(t *testing.T, e *env) *manifest.Manifest {
 // does not mind.
 func TestVerifyObjects(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, "file")
+	e := testkit.New(t, "file")
 	m := verifySource(t, e)
-	rep, err := pipeline.Verify(e.ctx, e.b, pipeline.VerifyOptions{})
+	rep, err := pipeline.Verify(e.Ctx, e.B, pipeline.VerifyOptions{})
 	if err != nil || len(rep.Problems) != 0 {
 		t.Fatalf("intact backup: %v %q", err, rep.Problems)
 	}
@@ -51,67 +52,69 @@ func TestVerifyObjects(t *testing.T) {
 		t.Errorf("verified %d objects with %d records, want 7 and 16", rep.Objects, rep.Records)
 	}
 
-	audit := partitionOf(t, m, "audit", 0).Objects // 4 objects: records 3, 3, 3, 1
+	audit := testkit.PartitionOf(t, m, "audit", 0).Objects // 4 objects: records 3, 3, 3, 1
 	if len(audit) != 4 {
 		t.Fatalf("audit/0 has %d objects, want 4", len(audit))
 	}
 	damaged := audit[1].Key
 	tests := []struct {
 		name    string
-		damage  func(t *testing.T, e *env)
+		damage  func(t *testing.T, e *testkit.Env)
 		problem string // the reported problem starts with it
 		restore bool   // restore fails too
 	}{
-		{"truncated", func(t *testing.T, e *env) { e.rewrite(t, damaged, func(b []byte) []byte { return b[:len(b)/2] }) },
+		{"truncated", func(t *testing.T, e *testkit.Env) {
+			rewrite(e, t, damaged, func(b []byte) []byte { return b[:len(b)/2] })
+		},
 			"truncated object " + damaged, true},
-		{"altered", func(t *testing.T, e *env) {
-			e.rewrite(t, damaged, func(b []byte) []byte { b[len(b)/2] ^= 0x01; return b })
+		{"altered", func(t *testing.T, e *testkit.Env) {
+			rewrite(e, t, damaged, func(b []byte) []byte { b[len(b)/2] ^= 0x01; return b })
 		}, "altered object " + damaged, true},
-		{"altered last byte", func(t *testing.T, e *env) {
-			e.rewrite(t, damaged, func(b []byte) []byte { b[len(b)-1] ^= 0x80; return b })
+		{"altered last byte", func(t *testing.T, e *testkit.Env) {
+			rewrite(e, t, damaged, func(b []byte) []byte { b[len(b)-1] ^= 0x80; return b })
 		}, "altered object " + damaged, true},
-		{"deleted", func(t *testing.T, e *env) {
-			if err := e.b.Delete(e.ctx, damaged); err != nil {
+		{"deleted", func(t *testing.T, e *testkit.Env) {
+			if err := e.B.Delete(e.Ctx, damaged); err != nil {
 				t.Fatal(err)
 			}
 		}, "missing object " + damaged, true},
-		{"extra", func(t *testing.T, e *env) {
-			body, err := e.b.ReadAll(e.ctx, damaged)
+		{"extra", func(t *testing.T, e *testkit.Env) {
+			body, err := e.B.ReadAll(e.Ctx, damaged)
 			if err != nil {
 				t.Fatal(err)
 			}
-			e.put(map[string]string{"topics/audit/partition=0/audit+0+0000000099.kfr": string(body)})
+			e.Put(map[string]string{"topics/audit/partition=0/audit+0+0000000099.kfr": string(body)})
 		}, "object topics/audit/partition=0/audit+0+0000000099.kfr", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := newEnv(t, "mem")
+			c := testkit.New(t, "mem")
 			copyBucket(t, e, c)
 			tt.damage(t, c)
-			rep, err := pipeline.Verify(c.ctx, c.b, pipeline.VerifyOptions{})
+			rep, err := pipeline.Verify(c.Ctx, c.B, pipeline.VerifyOptions{})
 			if !tt.restore {
 				// Not in the manifest: a warning, an error only with Strict.
 				if err != nil || len(rep.Problems) != 0 || len(rep.Warnings) != 1 || !strings.HasPrefix(rep.Warnings[0], tt.problem) {
 					t.Errorf("verify: %v, problems %q, warnings %q; want no error and one warning starting with %q", err, rep.Problems, rep.Warnings, tt.problem)
 				}
-				_, err = pipeline.Verify(c.ctx, c.b, pipeline.VerifyOptions{Strict: true})
+				_, err = pipeline.Verify(c.Ctx, c.B, pipeline.VerifyOptions{Strict: true})
 			} else if len(rep.Problems) != 1 || !strings.HasPrefix(rep.Problems[0], tt.problem) {
 				t.Errorf("problems %q, want exactly one starting with %q", rep.Problems, tt.problem)
 			}
-			wantErrContains(t, err, pipeline.ErrVerify, tt.problem)
+			testkit.WantErrContains(t, err, pipeline.ErrVerify, tt.problem)
 
-			tg := c.newTarget()
-			_, err = c.restore(tg, pipeline.RestoreOptions{Selector: plan.Selector{Names: []string{"audit"}}, Parallelism: 1})
-			got := values(readTopic(t, c.ctx, tg.cluster.Config(), "audit")[0])
+			tg := c.NewTarget()
+			_, err = c.Restore(tg, pipeline.RestoreOptions{Selector: plan.Selector{Names: []string{"audit"}}, Parallelism: 1})
+			got := values(testkit.ReadTopic(t, c.Ctx, tg.Cluster.Config(), "audit")[0])
 			if !tt.restore {
 				if err != nil || len(got) != 10 {
 					t.Errorf("restore with an extra object: %v, %d records; want all 10", err, len(got))
 				}
 				return
 			}
-			wantErrContains(t, err, nil, damaged)
+			testkit.WantErrContains(t, err, nil, damaged)
 			// The objects before the damaged one are restored, nothing of it.
-			want := values(mkRecs("audit", 0, 3))
+			want := values(testkit.Records("audit", 0, 3))
 			if !slices.Equal(got, want) {
 				t.Errorf("target holds %v after the failed restore, want the first object's %v", got, want)
 			}
@@ -125,40 +128,40 @@ func TestVerifyObjects(t *testing.T) {
 // the topics part.
 func TestVerifyAgainstKafka(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, "mem")
+	e := testkit.New(t, "mem")
 	verifySource(t, e)
-	tg := e.newTarget()
+	tg := e.NewTarget()
 	rn := renames(t, "(.*)=restored-$1")
-	e.mustRestore(tg, pipeline.RestoreOptions{Renames: rn})
+	e.MustRestore(tg, pipeline.RestoreOptions{Renames: rn})
 
-	rep, err := pipeline.Verify(e.ctx, e.b, pipeline.VerifyOptions{Kafka: tg.kc, Renames: rn})
+	rep, err := pipeline.Verify(e.Ctx, e.B, pipeline.VerifyOptions{Kafka: tg.KC, Renames: rn})
 	if err != nil || rep.Compared != 16 {
 		t.Fatalf("verify the restored topics: compared %d of 16 records: %v %q", rep.Compared, err, rep.Problems)
 	}
-	rep, err = pipeline.Verify(e.ctx, e.b, pipeline.VerifyOptions{Kafka: e.kc})
+	rep, err = pipeline.Verify(e.Ctx, e.B, pipeline.VerifyOptions{Kafka: e.KC})
 	if err != nil || rep.Compared != 16 {
 		t.Fatalf("verify the source topics: compared %d of 16 records: %v %q", rep.Compared, err, rep.Problems)
 	}
 
 	// A copy of audit with its record at backup offset 7 (the 7th record: the
 	// transaction's marker took offset 6) changed.
-	src := readTopic(t, e.ctx, e.cluster.Config(), "audit")[0]
+	src := testkit.ReadTopic(t, e.Ctx, e.Cluster.Config(), "audit")[0]
 	if src[6].Offset != 7 {
-		t.Fatalf("audit offsets %v, want a marker at 6", offsetsOf(src))
+		t.Fatalf("audit offsets %v, want a marker at 6", testkit.OffsetsOf(src))
 	}
 	changed := slices.Clone(src)
 	for i := range changed {
 		changed[i].Topic = "changed-audit"
 	}
 	changed[6].Value = []byte(`{"n":"changed"}`)
-	if err := tg.cluster.CreateTopic(e.ctx, "changed-audit", 1); err != nil {
+	if err := tg.Cluster.CreateTopic(e.Ctx, "changed-audit", 1); err != nil {
 		t.Fatal(err)
 	}
-	if err := tg.cluster.Produce(e.ctx, changed); err != nil {
+	if err := tg.Cluster.Produce(e.Ctx, changed); err != nil {
 		t.Fatal(err)
 	}
-	rep, err = pipeline.Verify(e.ctx, e.b, pipeline.VerifyOptions{Kafka: tg.kc, Renames: renames(t, "audit=changed-audit"), Topics: []string{"audit"}})
-	wantErrContains(t, err, pipeline.ErrVerify, "changed-audit/0: first difference at backup offset 7 (live offset 6): value differs")
+	rep, err = pipeline.Verify(e.Ctx, e.B, pipeline.VerifyOptions{Kafka: tg.KC, Renames: renames(t, "audit=changed-audit"), Topics: []string{"audit"}})
+	testkit.WantErrContains(t, err, pipeline.ErrVerify, "changed-audit/0: first difference at backup offset 7 (live offset 6): value differs")
 	if len(rep.Problems) != 1 {
 		t.Errorf("problems %q, want one", rep.Problems)
 	}
@@ -166,42 +169,42 @@ func TestVerifyAgainstKafka(t *testing.T) {
 	// A point-in-time restore lacks the records after the point: verify names the
 	// first backup offset missing from it.
 	ts := src[5].Timestamp
-	e.mustRestore(tg, pipeline.RestoreOptions{Renames: renames(t, "audit=until-audit"), Selector: plan.Selector{Names: []string{"audit"}}, Until: ts})
-	rep, err = pipeline.Verify(e.ctx, e.b, pipeline.VerifyOptions{Kafka: tg.kc, Renames: renames(t, "audit=until-audit"), Topics: []string{"audit"}})
-	wantErrContains(t, err, pipeline.ErrVerify, "until-audit/0: backup offset 7 and later are missing from the live partition")
+	e.MustRestore(tg, pipeline.RestoreOptions{Renames: renames(t, "audit=until-audit"), Selector: plan.Selector{Names: []string{"audit"}}, Until: ts})
+	rep, err = pipeline.Verify(e.Ctx, e.B, pipeline.VerifyOptions{Kafka: tg.KC, Renames: renames(t, "audit=until-audit"), Topics: []string{"audit"}})
+	testkit.WantErrContains(t, err, pipeline.ErrVerify, "until-audit/0: backup offset 7 and later are missing from the live partition")
 	if rep.Compared != 6 {
 		t.Errorf("compared %d records with the point-in-time copy, want 6", rep.Compared)
 	}
 
 	// One more record in the restored topic.
-	if err := tg.cluster.Produce(e.ctx, []record.Record{{Topic: "restored-audit", Value: []byte("late")}}); err != nil {
+	if err := tg.Cluster.Produce(e.Ctx, []record.Record{{Topic: "restored-audit", Value: []byte("late")}}); err != nil {
 		t.Fatal(err)
 	}
-	end := endOffsets(t, e.ctx, tg.kc, "restored-audit")[0]
-	rep, err = pipeline.Verify(e.ctx, e.b, pipeline.VerifyOptions{Kafka: tg.kc, Renames: rn})
-	wantErrContains(t, err, pipeline.ErrVerify, fmt.Sprintf("restored-audit/0: offset %d is not in the backup", end-1))
+	end := testkit.EndOffsets(t, e.Ctx, tg.KC, "restored-audit")[0]
+	rep, err = pipeline.Verify(e.Ctx, e.B, pipeline.VerifyOptions{Kafka: tg.KC, Renames: rn})
+	testkit.WantErrContains(t, err, pipeline.ErrVerify, fmt.Sprintf("restored-audit/0: offset %d is not in the backup", end-1))
 	if len(rep.Problems) != 1 || rep.Compared != 16 {
 		t.Errorf("problems %q after comparing %d records, want one after 16", rep.Problems, rep.Compared)
 	}
 }
 
 // rewrite replaces the object at key with fn of its bytes.
-func (e *env) rewrite(t *testing.T, key string, fn func([]byte) []byte) {
+func rewrite(e *testkit.Env, t *testing.T, key string, fn func([]byte) []byte) {
 	t.Helper()
-	body, err := e.b.ReadAll(e.ctx, key)
+	body, err := e.B.ReadAll(e.Ctx, key)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := e.b.WriteAll(e.ctx, key, fn(body), nil); err != nil {
+	if err := e.B.WriteAll(e.Ctx, key, fn(body), nil); err != nil {
 		t.Fatal(err)
 	}
 }
 
 // copyBucket copies every object of from's bucket into to's.
-func copyBucket(t *testing.T, from, to *env) {
+func copyBucket(t *testing.T, from, to *testkit.Env) {
 	t.Helper()
-	for k, body := range from.objects() {
-		if err := to.b.WriteAll(to.ctx, k, []byte(body), nil); err != nil {
+	for k, body := range from.Objects() {
+		if err := to.B.WriteAll(to.Ctx, k, []byte(body), nil); err != nil {
 			t.Fatal(err)
 		}
 	}

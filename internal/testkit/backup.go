@@ -1,4 +1,4 @@
-package pipeline_test
+package testkit
 
 import (
 	"context"
@@ -23,93 +23,93 @@ import (
 	_ "github.com/kferry/kferry/pkg/format/native"
 )
 
-// target is a second, empty in-process cluster that backups are restored into.
-type target struct {
-	cluster *kafkatest.Cluster
-	kc      *kafka.Client
+// Target is a second, empty in-process cluster that backups are restored into.
+type Target struct {
+	Cluster *kafkatest.Cluster
+	KC      *kafka.Client
 }
 
-// newTarget starts a fresh target cluster for the test.
-func (e *env) newTarget() *target {
-	e.t.Helper()
-	c := kafkatest.NewCluster(e.t)
-	kc, err := kafka.Dial(e.ctx, c.Config())
+// NewTarget starts a fresh target cluster for the test.
+func (e *Env) NewTarget() *Target {
+	e.T.Helper()
+	c := kafkatest.NewCluster(e.T)
+	kc, err := kafka.Dial(e.Ctx, c.Config())
 	if err != nil {
-		e.t.Fatal(err)
+		e.T.Fatal(err)
 	}
-	e.t.Cleanup(kc.Close)
-	return &target{cluster: c, kc: kc}
+	e.T.Cleanup(kc.Close)
+	return &Target{Cluster: c, KC: kc}
 }
 
-// backup runs pipeline.Backup of the env's cluster into its bucket with a quiet
+// Backup runs pipeline.Backup of the env's cluster into its bucket with a quiet
 // logger and the default topics folder. Each run dials a client of its own, as
-// each `kferry backup` does: a client's cached metadata (5 s) would hide
+// each `kferry Backup` does: a client's cached metadata (5 s) would hide
 // partitions added and topics recreated just before.
-func (e *env) backup(o pipeline.BackupOptions) (pipeline.Summary, *manifest.Manifest, error) {
-	e.t.Helper()
-	o.Logger = discardLogger()
+func (e *Env) Backup(o pipeline.BackupOptions) (pipeline.Summary, *manifest.Manifest, error) {
+	e.T.Helper()
+	o.Logger = DiscardLogger()
 	if o.Naming.TopicsDir == "" {
 		o.Naming.TopicsDir = layout.DefaultTopicsDir
 	}
 	if o.Version == "" {
 		o.Version = "test"
 	}
-	kc, err := kafka.Dial(e.ctx, e.cluster.Config())
+	kc, err := kafka.Dial(e.Ctx, e.Cluster.Config())
 	if err != nil {
-		e.t.Fatal(err)
+		e.T.Fatal(err)
 	}
 	defer kc.Close()
-	return pipeline.Backup(e.ctx, kc, e.b, e.url, o)
+	return pipeline.Backup(e.Ctx, kc, e.B, e.URL, o)
 }
 
-// mustBackup is backup that fails the test on any error.
-func (e *env) mustBackup(o pipeline.BackupOptions) *manifest.Manifest {
-	e.t.Helper()
-	_, m, err := e.backup(o)
+// MustBackup is backup that fails the test on any error.
+func (e *Env) MustBackup(o pipeline.BackupOptions) *manifest.Manifest {
+	e.T.Helper()
+	_, m, err := e.Backup(o)
 	if err != nil {
-		e.t.Fatalf("backup: %v", err)
+		e.T.Fatalf("backup: %v", err)
 	}
 	return m
 }
 
-// restore runs pipeline.Restore of the env's bucket into tg with a quiet logger
+// Restore runs pipeline.Restore of the env's bucket into tg with a quiet logger
 // and the broker's default replication factor.
-func (e *env) restore(tg *target, o pipeline.RestoreOptions) (pipeline.Summary, error) {
-	e.t.Helper()
-	return e.restoreCtx(e.ctx, tg, o)
+func (e *Env) Restore(tg *Target, o pipeline.RestoreOptions) (pipeline.Summary, error) {
+	e.T.Helper()
+	return e.RestoreCtx(e.Ctx, tg, o)
 }
 
-func (e *env) restoreCtx(ctx context.Context, tg *target, o pipeline.RestoreOptions) (pipeline.Summary, error) {
-	e.t.Helper()
-	o.Logger = discardLogger()
+func (e *Env) RestoreCtx(ctx context.Context, tg *Target, o pipeline.RestoreOptions) (pipeline.Summary, error) {
+	e.T.Helper()
+	o.Logger = DiscardLogger()
 	if o.ReplicationFactor == 0 {
 		o.ReplicationFactor = -1
 	}
-	return pipeline.Restore(ctx, tg.kc, e.b, e.url, o)
+	return pipeline.Restore(ctx, tg.KC, e.B, e.URL, o)
 }
 
-// mustRestore is restore that fails the test on any error.
-func (e *env) mustRestore(tg *target, o pipeline.RestoreOptions) pipeline.Summary {
-	e.t.Helper()
-	s, err := e.restore(tg, o)
+// MustRestore is restore that fails the test on any error.
+func (e *Env) MustRestore(tg *Target, o pipeline.RestoreOptions) pipeline.Summary {
+	e.T.Helper()
+	s, err := e.Restore(tg, o)
 	if err != nil {
-		e.t.Fatalf("restore: %v", err)
+		e.T.Fatalf("restore: %v", err)
 	}
 	return s
 }
 
-// createTopicConfigs creates a topic with configs on the env's cluster.
-func (e *env) createTopicConfigs(topic string, partitions int32, configs map[string]string) {
-	e.t.Helper()
-	if _, err := e.kc.CreateTopicWithConfigs(e.ctx, topic, partitions, -1, configs); err != nil {
-		e.t.Fatal(err)
+// CreateTopicConfigs creates a topic with configs on the env's cluster.
+func (e *Env) CreateTopicConfigs(topic string, partitions int32, configs map[string]string) {
+	e.T.Helper()
+	if _, err := e.KC.CreateTopicWithConfigs(e.Ctx, topic, partitions, -1, configs); err != nil {
+		e.T.Fatal(err)
 	}
 }
 
-// readTopic returns every committed record of topic on the cluster cfg reaches,
+// ReadTopic returns every committed record of topic on the cluster cfg reaches,
 // per partition, in offset order. Readers take one partition at a time, so a few
 // of them share the partitions: topics with hundreds of partitions read fast.
-func readTopic(t *testing.T, ctx context.Context, cfg kafka.Config, topic string) map[int32][]record.Record {
+func ReadTopic(t *testing.T, ctx context.Context, cfg kafka.Config, topic string) map[int32][]record.Record {
 	t.Helper()
 	kc, err := kafka.Dial(ctx, cfg)
 	if err != nil {
@@ -160,18 +160,18 @@ func readTopic(t *testing.T, ctx context.Context, cfg kafka.Config, topic string
 	return out
 }
 
-// full is a record as the fidelity tests compare it: key, value, headers in
+// Full is a record as the fidelity tests compare it: key, value, headers in
 // order, timestamp and its type; everything but the offset. Null shows as null,
 // bytes are quoted (so non-UTF-8 stays visible) and long values show as length
 // and hash.
-type full struct {
+type Full struct {
 	K, V string
 	H    []string
 	TS   int64
 	TT   record.TimestampType
 }
 
-func showBytes(b []byte) string {
+func ShowBytes(b []byte) string {
 	if b == nil {
 		return "null"
 	}
@@ -181,34 +181,34 @@ func showBytes(b []byte) string {
 	return strconv.Quote(string(b))
 }
 
-func fullOf(r *record.Record) full {
-	f := full{K: showBytes(r.Key), V: showBytes(r.Value), TS: r.Timestamp.UnixMilli(), TT: r.TimestampType}
+func FullOf(r *record.Record) Full {
+	f := Full{K: ShowBytes(r.Key), V: ShowBytes(r.Value), TS: r.Timestamp.UnixMilli(), TT: r.TimestampType}
 	for _, h := range r.Headers {
-		f.H = append(f.H, strconv.Quote(h.Key)+"="+showBytes(h.Value))
+		f.H = append(f.H, strconv.Quote(h.Key)+"="+ShowBytes(h.Value))
 	}
 	return f
 }
 
-func fulls(recs []record.Record) []full {
-	out := make([]full, len(recs))
+func Fulls(recs []record.Record) []Full {
+	out := make([]Full, len(recs))
 	for i := range recs {
-		out[i] = fullOf(&recs[i])
+		out[i] = FullOf(&recs[i])
 	}
 	return out
 }
 
-// wantSameTopic compares srcTopic on the source with dstTopic on the target
+// WantSameTopic compares srcTopic on the source with dstTopic on the target
 // field by field, partition by partition, in order, and checks that both have
 // the same partition count. It returns the source records.
-func wantSameTopic(t *testing.T, e *env, tg *target, srcTopic, dstTopic string) map[int32][]record.Record {
+func WantSameTopic(t *testing.T, e *Env, tg *Target, srcTopic, dstTopic string) map[int32][]record.Record {
 	t.Helper()
-	src := readTopic(t, e.ctx, e.cluster.Config(), srcTopic)
-	dst := readTopic(t, e.ctx, tg.cluster.Config(), dstTopic)
-	sd, err := e.kc.DescribeTopics(e.ctx, []string{srcTopic})
+	src := ReadTopic(t, e.Ctx, e.Cluster.Config(), srcTopic)
+	dst := ReadTopic(t, e.Ctx, tg.Cluster.Config(), dstTopic)
+	sd, err := e.KC.DescribeTopics(e.Ctx, []string{srcTopic})
 	if err != nil {
 		t.Fatal(err)
 	}
-	dd, err := tg.kc.DescribeTopics(e.ctx, []string{dstTopic})
+	dd, err := tg.KC.DescribeTopics(e.Ctx, []string{dstTopic})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -216,16 +216,16 @@ func wantSameTopic(t *testing.T, e *env, tg *target, srcTopic, dstTopic string) 
 		t.Errorf("%s: %d partitions on the target, want %d", dstTopic, dd[dstTopic].Partitions, sd[srcTopic].Partitions)
 	}
 	for p := range int32(sd[srcTopic].Partitions) {
-		if diff := cmp.Diff(fulls(src[p]), fulls(dst[p])); diff != "" {
+		if diff := cmp.Diff(Fulls(src[p]), Fulls(dst[p])); diff != "" {
 			t.Errorf("%s/%d restored as %s/%d differs (-source +target):\n%s", srcTopic, p, dstTopic, p, diff)
 		}
 	}
 	return src
 }
 
-// commitGroup commits offsets of group on the cluster cfg reaches, outside any
+// CommitGroup commits offsets of group on the cluster cfg reaches, outside any
 // transaction, as a consumer would.
-func commitGroup(t *testing.T, ctx context.Context, cfg kafka.Config, group, topic string, offsets map[int32]int64) {
+func CommitGroup(t *testing.T, ctx context.Context, cfg kafka.Config, group, topic string, offsets map[int32]int64) {
 	t.Helper()
 	w, err := kafka.NewTxnWriter(ctx, cfg, "", kafka.WriterOptions{})
 	if err != nil {
@@ -241,8 +241,8 @@ func commitGroup(t *testing.T, ctx context.Context, cfg kafka.Config, group, top
 	}
 }
 
-// endOffsets returns each partition's end offset (last stable offset) of topic.
-func endOffsets(t *testing.T, ctx context.Context, kc *kafka.Client, topic string) map[int32]int64 {
+// EndOffsets returns each partition's end offset (last stable offset) of topic.
+func EndOffsets(t *testing.T, ctx context.Context, kc *kafka.Client, topic string) map[int32]int64 {
 	t.Helper()
 	ranges, err := kc.Ranges(ctx, []string{topic})
 	if err != nil {
@@ -255,8 +255,8 @@ func endOffsets(t *testing.T, ctx context.Context, kc *kafka.Client, topic strin
 	return out
 }
 
-// offsetsOf returns the offsets of recs.
-func offsetsOf(recs []record.Record) []int64 {
+// OffsetsOf returns the offsets of recs.
+func OffsetsOf(recs []record.Record) []int64 {
 	out := make([]int64, len(recs))
 	for i := range recs {
 		out[i] = recs[i].Offset
@@ -264,8 +264,8 @@ func offsetsOf(recs []record.Record) []int64 {
 	return out
 }
 
-// contiguous reports whether offsets have no holes.
-func contiguous(offs []int64) bool {
+// Contiguous reports whether offsets have no holes.
+func Contiguous(offs []int64) bool {
 	for i := 1; i < len(offs); i++ {
 		if offs[i] != offs[i-1]+1 {
 			return false
@@ -274,11 +274,11 @@ func contiguous(offs []int64) bool {
 	return true
 }
 
-// objectSums returns every native object of the bucket, key → SHA-256 of its bytes.
-func (e *env) objectSums() map[string]string {
-	e.t.Helper()
+// ObjectSums returns every native object of the bucket, key → SHA-256 of its bytes.
+func (e *Env) ObjectSums() map[string]string {
+	e.T.Helper()
 	out := map[string]string{}
-	for k, body := range e.rawObjects() {
+	for k, body := range e.RawObjects() {
 		if strings.HasSuffix(k, ".kfr") {
 			out[k] = fmt.Sprintf("%x", sha256.Sum256([]byte(body)))
 		}
@@ -286,8 +286,8 @@ func (e *env) objectSums() map[string]string {
 	return out
 }
 
-// manifestObjects returns every object the manifest lists, key → entry.
-func manifestObjects(m *manifest.Manifest) map[string]manifest.Object {
+// ManifestObjects returns every object the manifest lists, key → entry.
+func ManifestObjects(m *manifest.Manifest) map[string]manifest.Object {
 	out := map[string]manifest.Object{}
 	for _, t := range m.Topics {
 		for _, p := range t.Partition {
@@ -299,8 +299,8 @@ func manifestObjects(m *manifest.Manifest) map[string]manifest.Object {
 	return out
 }
 
-// partitionOf returns the manifest's entry of topic/p, failing the test if absent.
-func partitionOf(t *testing.T, m *manifest.Manifest, topic string, p int32) *manifest.Partition {
+// PartitionOf returns the manifest's entry of topic/p, failing the test if absent.
+func PartitionOf(t *testing.T, m *manifest.Manifest, topic string, p int32) *manifest.Partition {
 	t.Helper()
 	mt := m.Topic(topic)
 	if mt == nil {
@@ -313,29 +313,29 @@ func partitionOf(t *testing.T, m *manifest.Manifest, topic string, p int32) *man
 	return mp
 }
 
-// cancelAfter is a Progress that cancels a context once at least n records
+// CancelAfter is a Progress that cancels a context once at least n records
 // have been restored: it interrupts a restore between two objects.
-type cancelAfter struct {
+type CancelAfter struct {
 	mu     sync.Mutex
-	n      int64
+	N      int64
 	seen   int64
-	cancel context.CancelFunc
+	Cancel context.CancelFunc
 }
 
-func (c *cancelAfter) Add(records, _ int64) {
+func (c *CancelAfter) Add(records, _ int64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.seen += records
-	if c.seen >= c.n {
-		c.cancel()
+	if c.seen >= c.N {
+		c.Cancel()
 	}
 }
 
-// ms is a timestamp base+d, truncated to the millisecond as Kafka keeps it.
-func ms(base time.Time, d time.Duration) time.Time { return base.Add(d).Truncate(time.Millisecond) }
+// Ms is a timestamp base+d, truncated to the millisecond as Kafka keeps it.
+func Ms(base time.Time, d time.Duration) time.Time { return base.Add(d).Truncate(time.Millisecond) }
 
-// sortedKeys returns the keys of m, sorted.
-func sortedKeys[V any](m map[string]V) []string {
+// SortedKeys returns the keys of m, sorted.
+func SortedKeys[V any](m map[string]V) []string {
 	out := make([]string, 0, len(m))
 	for k := range m {
 		out = append(out, k)
@@ -344,8 +344,8 @@ func sortedKeys[V any](m map[string]V) []string {
 	return out
 }
 
-// hasWarning reports whether some warning contains every part.
-func hasWarning(warnings []string, parts ...string) bool {
+// HasWarning reports whether some warning contains every part.
+func HasWarning(warnings []string, parts ...string) bool {
 	for _, w := range warnings {
 		ok := true
 		for _, p := range parts {

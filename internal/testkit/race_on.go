@@ -1,8 +1,8 @@
 //go:build race
 
-package pipeline_test
+package testkit
 
-// raceSlowdown scales the tests' time budgets under the race detector, which
+// RaceSlowdown scales the tests' time budgets under the race detector, which
 // runs the pipelines several times slower (TestBackupRestoreRoundTrip: 9 s
 // without it, 45 s with it on two busy cores).
-const raceSlowdown = 4
+const RaceSlowdown = 4
