@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/kferry/kferry/internal/migrate"
 	"github.com/kferry/kferry/internal/pipeline"
 )
 
@@ -42,7 +43,7 @@ func TestInterrupted(t *testing.T) {
 	}{
 		{"ls", raw, "interrupted; ls changes nothing; run it again"},
 		{"migrate", raw, "interrupted; migrate stopped; what it completed is kept, and the same command run again goes on from there"},
-		{"migrate", pipeline.ErrMigrateInterrupted, pipeline.ErrMigrateInterrupted.Error()},
+		{"migrate", migrate.ErrInterrupted, migrate.ErrInterrupted.Error()},
 	} {
 		root := &cobra.Command{Use: "kferry", SilenceErrors: true, SilenceUsage: true}
 		root.AddCommand(&cobra.Command{Use: tc.name, RunE: func(*cobra.Command, []string) error { return tc.err }})

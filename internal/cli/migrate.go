@@ -11,6 +11,7 @@ import (
 
 	"github.com/kferry/kferry/internal/kafka"
 	"github.com/kferry/kferry/internal/metrics"
+	"github.com/kferry/kferry/internal/migrate"
 	"github.com/kferry/kferry/internal/pipeline"
 	"github.com/kferry/kferry/pkg/layout"
 	"github.com/kferry/kferry/pkg/store"
@@ -133,12 +134,12 @@ interrupted, 2 usage error.` + envHelp,
 	fs.StringVar(&o.groups, "groups", "", "translate the offsets of the source consumer groups whose whole name matches this regex")
 	fs.StringVar(&o.group, "group", "", "consumer group on the source and progress group on the target (default: kferry-migrate-<hash>)")
 	fs.StringVar(&o.topicsDir, "topics-dir", layout.DefaultTopicsDir, "top folder of the objects under --via")
-	fs.DurationVar(&o.rotateInterval, "rotate-interval", pipeline.DefaultMigrateRotate, "complete an object at the latest this long after its first record arrived")
+	fs.DurationVar(&o.rotateInterval, "rotate-interval", migrate.DefaultRotate, "complete an object at the latest this long after its first record arrived")
 	fs.StringVar(&o.rotateBytes, "rotate-bytes", "64MiB", "start a new object after this many uncompressed bytes")
-	fs.DurationVar(&o.pollInterval, "poll-interval", pipeline.DefaultMigratePoll, "how often the importer lists the bucket (it also wakes for each object the exporter completes)")
+	fs.DurationVar(&o.pollInterval, "poll-interval", migrate.DefaultPoll, "how often the importer lists the bucket (it also wakes for each object the exporter completes)")
 	fs.DurationVar(&o.lagInterval, "lag-interval", 2*time.Second, "how often to measure the lag")
-	fs.DurationVar(&o.reportInterval, "report-interval", pipeline.DefaultMigrateReport, "how often to log the lag")
-	fs.DurationVar(&o.groupsInterval, "groups-interval", pipeline.DefaultMigrateGroupsPeriod, "with --follow: how often to translate consumer-group offsets")
+	fs.DurationVar(&o.reportInterval, "report-interval", migrate.DefaultReport, "how often to log the lag")
+	fs.DurationVar(&o.groupsInterval, "groups-interval", migrate.DefaultGroupsPeriod, "with --follow: how often to translate consumer-group offsets")
 	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", pipeline.DefaultShutdownTimeout, "how long stopping may take to finish the objects and transactions in flight")
 	fs.DurationVar(&o.sessionTimeout, "session-timeout", 45*time.Second, "how long the source group waits for a member that stopped answering")
 	fs.DurationVar(&o.metadataMaxAge, "metadata-max-age", 10*time.Second, "how often to look for new partitions and topics")
@@ -226,14 +227,14 @@ func runMigrate(ctx context.Context, g *globals, o *migrateOptions) error {
 	if err := checkTopicsDir(o.topicsDir); err != nil {
 		return err
 	}
-	mode := pipeline.MigrateOnce
+	mode := migrate.Once
 	switch {
 	case o.follow && o.cutover:
 		return usageErrorf("--follow and --cutover exclude each other: follow, then stop it and run --cutover")
 	case o.follow:
-		mode = pipeline.MigrateFollow
+		mode = migrate.Follow
 	case o.cutover:
-		mode = pipeline.MigrateCutover
+		mode = migrate.Cutover
 	}
 	rotateBytes, err := parseSize(o.rotateBytes)
 	if err != nil {
@@ -270,9 +271,9 @@ func runMigrate(ctx context.Context, g *globals, o *migrateOptions) error {
 	bucket := store.Redact(o.via)
 	group := o.group
 	if group == "" {
-		group = pipeline.MigrateGroup(bucket, o.topicsDir, sel, o.renames)
+		group = migrate.DefaultGroup(bucket, o.topicsDir, sel, o.renames)
 	}
-	mo := pipeline.MigrateOptions{
+	mo := migrate.Options{
 		Mode: mode, Groups: groups, Logger: log,
 		LagInterval: o.lagInterval, ReportInterval: o.reportInterval, GroupsInterval: o.groupsInterval,
 		Export: pipeline.FollowOptions{
@@ -300,6 +301,6 @@ func runMigrate(ctx context.Context, g *globals, o *migrateOptions) error {
 		defer stop()
 		mo.Metrics = m
 	}
-	s, err := pipeline.Migrate(ctx, src, dst, b, bucket, mo)
+	s, err := migrate.Run(ctx, src, dst, b, bucket, mo)
 	return o.report.finish(g.stdout, s, err)
 }

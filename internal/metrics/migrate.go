@@ -7,13 +7,14 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/kferry/kferry/internal/migrate"
 	"github.com/kferry/kferry/internal/pipeline"
 )
 
 // Migrate holds the metrics of a migration: its export side's and import
 // side's (as for export --follow and import --follow) in one registry, and the
 // lag of each source partition behind the target. It satisfies
-// pipeline.MigrateMetrics.
+// migrate.Metrics.
 type Migrate struct {
 	reg        *prometheus.Registry
 	exp        *Export
@@ -42,7 +43,7 @@ func NewMigrate() *Migrate {
 	return m
 }
 
-var _ pipeline.MigrateMetrics = (*Migrate)(nil)
+var _ migrate.Metrics = (*Migrate)(nil)
 
 // ExportSide receives the exporter's metrics.
 func (m *Migrate) ExportSide() pipeline.FollowMetrics { return m.exp }

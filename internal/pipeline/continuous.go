@@ -93,7 +93,7 @@ type RestoreFollowOptions struct {
 // RestoreFollowGroup is the progress group of restore --follow: one per bucket
 // URL, selection and renames, kept across backups.
 func RestoreFollowGroup(bucketURL string, sel plan.Selector, renames []string) string {
-	return groupName("kferry-restore-follow-", bucketURL, "", sel, strings.Join(renames, "\x00"))
+	return GroupName("kferry-restore-follow-", bucketURL, "", sel, strings.Join(renames, "\x00"))
 }
 
 // RestoreFollow restores the newest backup of the bucket, and then every newer

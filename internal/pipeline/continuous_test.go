@@ -88,7 +88,7 @@ func TestBackupAndRestoreFollow(t *testing.T) {
 	// restoredAll waits until the target holds n records and the restore has
 	// applied the newest backup.
 	restoredAll := func(n int) {
-		waitFor(t, e.Ctx, fmt.Sprintf("%d records restored", n), func() (bool, error) {
+		testkit.WaitFor(t, e.Ctx, fmt.Sprintf("%d records restored", n), func() (bool, error) {
 			mu.Lock()
 			newest := ""
 			if len(backups) > 0 {
@@ -99,7 +99,7 @@ func TestBackupAndRestoreFollow(t *testing.T) {
 			if !done {
 				return false, nil
 			}
-			return len(topicRecordsOn(e, tg, "ledger")) == n, nil
+			return len(testkit.TopicRecordsOn(e, tg, "ledger")) == n, nil
 		})
 	}
 	restoredAll(30)
@@ -108,7 +108,7 @@ func TestBackupAndRestoreFollow(t *testing.T) {
 	mu.Lock()
 	seen := len(backups)
 	mu.Unlock()
-	waitFor(t, e.Ctx, "idle backup rounds", func() (bool, error) {
+	testkit.WaitFor(t, e.Ctx, "idle backup rounds", func() (bool, error) {
 		mu.Lock()
 		defer mu.Unlock()
 		return len(backups) >= seen+3, nil
@@ -163,20 +163,11 @@ func TestBackupAndRestoreFollow(t *testing.T) {
 				t.Fatalf("partition %d record %d = %v, want %v", p, i, b, a)
 			}
 		}
-		if at := wantTarget(t, src[p], dst[p], ends[p], want); got["ledger"][p] != at {
+		if at := testkit.WantTarget(t, src[p], dst[p], ends[p], want); got["ledger"][p] != at {
 			t.Errorf("group billing on ledger/%d = %d, want %d (source offset %d)", p, got["ledger"][p], at, want)
 		}
 	}
 	if ids, _ := catalog.ListBackups(e.Ctx, e.B); len(ids) != 2 {
 		t.Errorf("manifests: %v, want 2 (one per round with new data)", ids)
 	}
-}
-
-// topicRecordsOn returns the committed records of topic on the target.
-func topicRecordsOn(e *testkit.Env, tg *testkit.Target, topic string) []record.Record {
-	var out []record.Record
-	for _, recs := range testkit.ReadTopic(e.T, e.Ctx, tg.Cluster.Config(), topic) {
-		out = append(out, recs...)
-	}
-	return out
 }

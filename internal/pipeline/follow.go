@@ -26,7 +26,7 @@ import (
 const (
 	DefaultFollowRotate    = 10 * time.Second
 	DefaultShutdownTimeout = 30 * time.Second
-	defaultLagInterval     = 2 * time.Second
+	DefaultLagInterval     = 2 * time.Second
 )
 
 // leaveTimeout bounds leaving the group and closing the client when a
@@ -53,15 +53,15 @@ type FollowMetrics interface {
 	Ready(ok bool)
 }
 
-type noMetrics struct{}
+type NoFollowMetrics struct{}
 
-func (noMetrics) ObjectWritten(string, int32, int64, int64, time.Duration) {}
-func (noMetrics) Lag(string, int32, int64)                                 {}
-func (noMetrics) Forget(string, int32)                                     {}
-func (noMetrics) Owned(int)                                                {}
-func (noMetrics) Error(string)                                             {}
-func (noMetrics) Retry(string)                                             {}
-func (noMetrics) Ready(bool)                                               {}
+func (NoFollowMetrics) ObjectWritten(string, int32, int64, int64, time.Duration) {}
+func (NoFollowMetrics) Lag(string, int32, int64)                                 {}
+func (NoFollowMetrics) Forget(string, int32)                                     {}
+func (NoFollowMetrics) Owned(int)                                                {}
+func (NoFollowMetrics) Error(string)                                             {}
+func (NoFollowMetrics) Retry(string)                                             {}
+func (NoFollowMetrics) Ready(bool)                                               {}
 
 // FollowOptions configure a continuous export (export --follow). The embedded
 // ExportOptions apply as for a one-shot export, except that RotateInterval is
@@ -93,14 +93,14 @@ type FollowOptions struct {
 // given: one per bucket URL (without secrets), topics folder and topic
 // selection, so that copies started with the same flags share the work.
 func DefaultGroup(bucketURL, topicsDir string, sel plan.Selector) string {
-	return groupName("kferry-export-", bucketURL, topicsDir, sel)
+	return GroupName("kferry-export-", bucketURL, topicsDir, sel)
 }
 
-// groupName is prefix plus a hash of what identifies a run: the bucket URL
+// GroupName is prefix plus a hash of what identifies a run: the bucket URL
 // (without secrets), topics folder, topic selection and each of extra. The
 // names of existing runs must not change (a rerun finds its progress by
 // them), so fields are only ever appended.
-func groupName(prefix, bucketURL, topicsDir string, sel plan.Selector, extra ...string) string {
+func GroupName(prefix, bucketURL, topicsDir string, sel plan.Selector, extra ...string) string {
 	names := slices.Clone(sel.Names)
 	slices.Sort(names)
 	h := sha256.New()
@@ -204,7 +204,7 @@ func newFollower(kc *kafka.Client, b *blob.Bucket, o *FollowOptions) (*follower,
 		o.ShutdownTimeout = DefaultShutdownTimeout
 	}
 	if o.LagInterval <= 0 {
-		o.LagInterval = defaultLagInterval
+		o.LagInterval = DefaultLagInterval
 	}
 	f := &follower{o: o, eo: o.ExportOptions, kc: kc, b: b, col: newCollector(), log: o.Logger, m: o.Metrics,
 		workers: map[kafka.TopicPartition]*partWorker{}, metas: map[string]int{}, ids: map[string]string{}, recreated: map[string]bool{}}
@@ -213,7 +213,7 @@ func newFollower(kc *kafka.Client, b *blob.Bucket, o *FollowOptions) (*follower,
 		f.log = slog.Default()
 	}
 	if f.m == nil {
-		f.m = noMetrics{}
+		f.m = NoFollowMetrics{}
 	}
 	var err error
 	if f.vf, err = o.formats(); err != nil {

@@ -22,96 +22,6 @@ import (
 	"github.com/kferry/kferry/pkg/record"
 )
 
-// producer writes records into every partition of its topics, round after
-// round, until stopped; record n of partition p has the value {"p":p,"n":n},
-// so on a fresh topic n is its offset.
-type producer struct {
-	e     *testkit.Env
-	w     *kafka.Writer
-	topic string
-	parts int32
-
-	mu   sync.Mutex
-	sent map[int32]int // acknowledged records per partition
-
-	stop chan struct{}
-	done chan struct{}
-	err  error
-}
-
-func startProducer(e *testkit.Env, topic string, parts int32) *producer {
-	e.T.Helper()
-	w, err := kafka.NewWriter(e.Ctx, e.Cluster.Config(), kafka.WriterOptions{})
-	if err != nil {
-		e.T.Fatal(err)
-	}
-	p := &producer{e: e, w: w, topic: topic, parts: parts, sent: map[int32]int{}, stop: make(chan struct{}), done: make(chan struct{})}
-	go func() {
-		defer close(p.done)
-		defer w.Close()
-		for {
-			select {
-			case <-p.stop:
-				return
-			default:
-			}
-			if p.err = p.round(20); p.err != nil {
-				return
-			}
-		}
-	}()
-	e.T.Cleanup(p.halt)
-	return p
-}
-
-// round produces n records into each partition and waits for them.
-func (p *producer) round(n int) error {
-	p.mu.Lock()
-	base := make(map[int32]int, p.parts)
-	for part := range p.parts {
-		base[part] = p.sent[part]
-	}
-	p.mu.Unlock()
-	for part := range p.parts {
-		for i := range n {
-			v := fmt.Appendf(nil, `{"p":%d,"n":%d}`, part, base[part]+i)
-			rec := record.Record{Topic: p.topic, Partition: part, Key: fmt.Appendf(nil, "k%d", base[part]+i), Value: v}
-			if err := p.w.Produce(p.e.Ctx, &rec); err != nil {
-				return err
-			}
-		}
-	}
-	if err := p.w.Flush(p.e.Ctx); err != nil {
-		return err
-	}
-	p.mu.Lock()
-	for part := range p.parts {
-		p.sent[part] += n
-	}
-	p.mu.Unlock()
-	return nil
-}
-
-// halt stops the producer and returns what it wrote per partition.
-func (p *producer) halt() {
-	select {
-	case <-p.stop:
-	default:
-		close(p.stop)
-	}
-	<-p.done
-}
-
-func (p *producer) total() int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	n := 0
-	for _, c := range p.sent {
-		n += c
-	}
-	return n
-}
-
 // member is one Follow run in the background.
 type member struct {
 	cancel context.CancelFunc
@@ -200,28 +110,6 @@ func (f *fakeMetrics) Ready(ok bool) {
 
 var _ pipeline.FollowMetrics = (*fakeMetrics)(nil)
 
-// waitFor polls cond every 20 ms until it holds; the test fails at ctx's end.
-func waitFor(t *testing.T, ctx context.Context, what string, cond func() (bool, error)) {
-	t.Helper()
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	var last error
-	for {
-		ok, err := cond()
-		if ok {
-			return
-		}
-		if err != nil {
-			last = err
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("waiting for %s: %v (last error: %v)", what, ctx.Err(), last)
-		case <-tick.C:
-		}
-	}
-}
-
 // committed returns the group's committed offsets of topic.
 func committed(e *testkit.Env, group, topic string) map[int32]int64 {
 	e.T.Helper()
@@ -299,34 +187,35 @@ func TestFollowExport(t *testing.T) {
 	e := testkit.New(t, "file")
 	const topic, parts, group = "live", 4, "follow-test"
 	e.CreateTopic(topic, parts)
-	prod := startProducer(e, topic, parts)
+	prod := testkit.StartProducer(e, topic, parts)
 	o := followOptions(group, plan.Selector{Names: []string{topic}})
 
 	a := startMember(e, o)
-	waitFor(t, e.Ctx, "member a to commit on every partition", func() (bool, error) {
+	testkit.WaitFor(t, e.Ctx, "member a to commit on every partition", func() (bool, error) {
 		c := committed(e, group, topic)
 		return len(c) == parts, nil
 	})
 	b := startMember(e, o)
-	waitFor(t, e.Ctx, "member b to write objects", func() (bool, error) {
+	testkit.WaitFor(t, e.Ctx, "member b to write objects", func() (bool, error) {
 		b.m.mu.Lock()
 		defer b.m.mu.Unlock()
 		return b.m.objects >= 2, nil
 	})
 	sa := a.stop(t) // mid-stream: a's partitions go to b
-	atStop := prod.total()
-	waitFor(t, e.Ctx, "b to write after a stopped", func() (bool, error) {
-		return prod.total() > atStop+parts*100, nil
+	atStop := prod.Total()
+	testkit.WaitFor(t, e.Ctx, "b to write after a stopped", func() (bool, error) {
+		return prod.Total() > atStop+parts*100, nil
 	})
-	prod.halt()
-	if prod.err != nil {
-		t.Fatal(prod.err)
+	prod.Halt()
+	sent, err := prod.Sent()
+	if err != nil {
+		t.Fatal(err)
 	}
 	want := map[int32]int64{}
-	for p, n := range prod.sent {
+	for p, n := range sent {
 		want[p] = int64(n)
 	}
-	waitFor(t, e.Ctx, "b to commit every produced record", func() (bool, error) {
+	testkit.WaitFor(t, e.Ctx, "b to commit every produced record", func() (bool, error) {
 		c := committed(e, group, topic)
 		for p, n := range want {
 			if c[p] != n {
@@ -335,7 +224,7 @@ func TestFollowExport(t *testing.T) {
 		}
 		return true, nil
 	})
-	waitFor(t, e.Ctx, "b to report lag 0 on every partition", func() (bool, error) {
+	testkit.WaitFor(t, e.Ctx, "b to report lag 0 on every partition", func() (bool, error) {
 		b.m.mu.Lock()
 		defer b.m.mu.Unlock()
 		if len(b.m.lag) != parts {
@@ -351,7 +240,7 @@ func TestFollowExport(t *testing.T) {
 	sb := b.stop(t)
 
 	objects := checkExactlyOnce(e, topic, want)
-	if got, total := sa.Records+sb.Records, int64(prod.total()); got != total {
+	if got, total := sa.Records+sb.Records, int64(prod.Total()); got != total {
 		t.Errorf("members' summaries count %d + %d records, want %d in all", sa.Records, sb.Records, total)
 	}
 	if sa.Objects+sb.Objects != objects {
@@ -365,7 +254,7 @@ func TestFollowExport(t *testing.T) {
 			t.Errorf("errors reported: %v", m.errs)
 		}
 	}
-	t.Logf("%d records in %d objects; member a wrote %d records, member b %d", prod.total(), objects, sa.Records, sb.Records)
+	t.Logf("%d records in %d objects; member a wrote %d records, member b %d", prod.Total(), objects, sa.Records, sb.Records)
 }
 
 // TestFollowNewTopicsAndPartitions: with a regex, a topic created while the
@@ -377,7 +266,7 @@ func TestFollowNewTopicsAndPartitions(t *testing.T) {
 	e.CreateTopic("other", 1)
 	e.CreateTopic("new-0", 1) // a regex consumer joins its group once a topic matches
 	m := startMember(e, o)
-	waitFor(t, e.Ctx, "the member to join", func() (bool, error) {
+	testkit.WaitFor(t, e.Ctx, "the member to join", func() (bool, error) {
 		m.m.mu.Lock()
 		defer m.m.mu.Unlock()
 		return m.m.ready, nil
@@ -442,7 +331,7 @@ func TestDefaultGroup(t *testing.T) {
 
 func waitCommitted(t *testing.T, e *testkit.Env, group, topic string, want map[int32]int64) {
 	t.Helper()
-	waitFor(t, e.Ctx, fmt.Sprintf("group %s to commit %v on %s", group, want, topic), func() (bool, error) {
+	testkit.WaitFor(t, e.Ctx, fmt.Sprintf("group %s to commit %v on %s", group, want, topic), func() (bool, error) {
 		c := committed(e, group, topic)
 		for p, n := range want {
 			if c[p] != n {
@@ -479,7 +368,7 @@ func TestFollowShutdownTimeout(t *testing.T) {
 
 	held := e.Cluster.HoldOffsetCommits(group)
 	e.Produce(mkRecsJSON(topic, 0, 10, 5)...)
-	waitFor(t, e.Ctx, "an offset commit to be held", func() (bool, error) { return held() > 0, nil })
+	testkit.WaitFor(t, e.Ctx, "an offset commit to be held", func() (bool, error) { return held() > 0, nil })
 	stopped := time.Now()
 	m.cancel()
 	<-m.done
@@ -542,7 +431,7 @@ func TestFollowReportsRetentionGap(t *testing.T) {
 	})
 	// The group's offset stays below the log start until the first object is
 	// committed, a second after its first record: the lag ticks see it.
-	waitFor(t, e.Ctx, "the gap reported and the kept records exported", func() (bool, error) {
+	testkit.WaitFor(t, e.Ctx, "the gap reported and the kept records exported", func() (bool, error) {
 		m.m.mu.Lock()
 		defer m.m.mu.Unlock()
 		return m.m.errs["gap"] > 0 && m.m.records == 15, nil

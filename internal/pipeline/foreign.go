@@ -2,8 +2,11 @@ package pipeline
 
 import (
 	"context"
+	"errors"
+	"fmt"
 
 	"github.com/kferry/kferry/internal/kafka"
+	"github.com/kferry/kferry/pkg/record"
 )
 
 // foreignRecords returns the first of ranges that holds committed records its
@@ -18,7 +21,7 @@ import (
 // topic is this run's). txnID returns "" for writers without transactions.
 func foreignRecords(ctx context.Context, kc *kafka.Client, group string, txnID func(topic string, partition int32) string, ranges []kafka.PartitionRange) (*kafka.PartitionRange, error) {
 	for len(ranges) > 0 {
-		r, err := firstHoldingRecords(ctx, kc, ranges)
+		r, err := FirstHoldingRecords(ctx, kc, ranges)
 		if err != nil || r == nil {
 			return nil, err
 		}
@@ -43,6 +46,32 @@ func foreignRecords(ctx context.Context, kc *kafka.Client, group string, txnID f
 			}
 		}
 		ranges = rest
+	}
+	return nil, nil
+}
+
+// FirstHoldingRecords returns the first of ranges that holds a committed record,
+// or nil. Offsets alone do not tell: a restore killed before its first commit
+// leaves aborted transactions (records no reader sees, and their markers)
+// behind, and its rerun must resume rather than refuse the target.
+func FirstHoldingRecords(ctx context.Context, kc *kafka.Client, ranges []kafka.PartitionRange) (*kafka.PartitionRange, error) {
+	if len(ranges) == 0 {
+		return nil, nil
+	}
+	rd, err := kafka.NewReader(ctx, kc.Config())
+	if err != nil {
+		return nil, err
+	}
+	defer rd.Close()
+	errHeld := errors.New("holds a record")
+	for i := range ranges {
+		err := rd.Read(ctx, ranges[i], func([]*record.Record) error { return errHeld })
+		if errors.Is(err, errHeld) {
+			return &ranges[i], nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("check that %s/%d is empty: %w", ranges[i].Topic, ranges[i].Partition, err)
+		}
 	}
 	return nil, nil
 }

@@ -207,7 +207,7 @@ func Import(ctx context.Context, kc *kafka.Client, b *blob.Bucket, bucketName st
 
 func (o *ImportOptions) metrics() ImportMetrics {
 	if o.Metrics == nil {
-		return noImportMetrics{}
+		return NoImportMetrics{}
 	}
 	return o.Metrics
 }
@@ -255,7 +255,7 @@ func prepareTargets(ctx context.Context, kc *kafka.Client, cat *catalog.Catalog,
 	}
 	if !o.Append {
 		owned := func(dst string, p int32) bool { return o.Shard.Owns(sourceOf[dst], p) }
-		if err := checkTargetsEmpty(ctx, kc, o.Group, o.AtLeastOnce, toCheck, owned); err != nil {
+		if err := CheckTargetsEmpty(ctx, kc, o.Group, o.AtLeastOnce, toCheck, owned); err != nil {
 			return nil, err
 		}
 	}

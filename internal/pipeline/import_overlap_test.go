@@ -269,7 +269,7 @@ func overlapTrial(t *testing.T, rng *rand.Rand, compacted bool) {
 	source, target := recordsByPartition(e, topic), recordsByPartition(e, "copy")
 	for p := range partitions {
 		if !compacted {
-			if diff := cmp.Diff(values(source[p]), values(target[p])); diff != "" {
+			if diff := cmp.Diff(testkit.Values(source[p]), testkit.Values(target[p])); diff != "" {
 				t.Errorf("partition %d (-source +target):\n%s", p, diff)
 			}
 			continue

@@ -70,7 +70,7 @@ func (s Shard) Owns(topic string, partition int32) bool {
 // rerun or another shard with the same flags shares the progress. Its offset on
 // a target partition is the next source offset to import.
 func ImportGroup(bucketURL, topicsDir string, sel plan.Selector, files string, renames []string) string {
-	return groupName("kferry-import-", bucketURL, topicsDir, sel, files, strings.Join(renames, "\x00"))
+	return GroupName("kferry-import-", bucketURL, topicsDir, sel, files, strings.Join(renames, "\x00"))
 }
 
 // ImportMetrics receives what an import does (internal/metrics implements it
@@ -86,12 +86,12 @@ type ImportMetrics interface {
 	Ready(ok bool)
 }
 
-type noImportMetrics struct{}
+type NoImportMetrics struct{}
 
-func (noImportMetrics) ObjectImported(string, int32, int64, int64) {}
-func (noImportMetrics) Lag(string, int32, int64, int64)            {}
-func (noImportMetrics) Error(string)                               {}
-func (noImportMetrics) Ready(bool)                                 {}
+func (NoImportMetrics) ObjectImported(string, int32, int64, int64) {}
+func (NoImportMetrics) Lag(string, int32, int64, int64)            {}
+func (NoImportMetrics) Error(string)                               {}
+func (NoImportMetrics) Ready(bool)                                 {}
 
 // partitionImport carries one source partition's import state across objects
 // (and, with --follow, across scans of the bucket).
@@ -456,10 +456,10 @@ func (pi *partitionImport) begin() error {
 	return pi.w.Begin()
 }
 
-// checkTargetsEmpty refuses target partitions that hold committed records the
+// CheckTargetsEmpty refuses target partitions that hold committed records the
 // progress group does not account for (this import did not write them), unless
 // --append. Partitions with progress are this import's own and resume.
-func checkTargetsEmpty(ctx context.Context, kc *kafka.Client, group string, atLeastOnce bool, targets []string, owned func(target string, p int32) bool) error {
+func CheckTargetsEmpty(ctx context.Context, kc *kafka.Client, group string, atLeastOnce bool, targets []string, owned func(target string, p int32) bool) error {
 	if len(targets) == 0 {
 		return nil
 	}

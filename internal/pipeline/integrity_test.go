@@ -266,7 +266,7 @@ func TestDeletedTopicMarked(t *testing.T) {
 	} {
 		tg := e.NewTarget()
 		e.MustRestore(tg, o)
-		if got := values(testkit.ReadTopic(t, e.Ctx, tg.Cluster.Config(), "gone")[0]); len(got) != 4 {
+		if got := testkit.Values(testkit.ReadTopic(t, e.Ctx, tg.Cluster.Config(), "gone")[0]); len(got) != 4 {
 			t.Errorf("%s: gone restored with %d records, want 4", name, len(got))
 		}
 	}

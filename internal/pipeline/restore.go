@@ -357,32 +357,6 @@ func prepareRestoreTargets(ctx context.Context, kc *kafka.Client, m *manifest.Ma
 	return tasks, nil
 }
 
-// firstHoldingRecords returns the first of ranges that holds a committed record,
-// or nil. Offsets alone do not tell: a restore killed before its first commit
-// leaves aborted transactions (records no reader sees, and their markers)
-// behind, and its rerun must resume rather than refuse the target.
-func firstHoldingRecords(ctx context.Context, kc *kafka.Client, ranges []kafka.PartitionRange) (*kafka.PartitionRange, error) {
-	if len(ranges) == 0 {
-		return nil, nil
-	}
-	rd, err := kafka.NewReader(ctx, kc.Config())
-	if err != nil {
-		return nil, err
-	}
-	defer rd.Close()
-	errHeld := errors.New("holds a record")
-	for i := range ranges {
-		err := rd.Read(ctx, ranges[i], func([]*record.Record) error { return errHeld })
-		if errors.Is(err, errHeld) {
-			return &ranges[i], nil
-		}
-		if err != nil {
-			return nil, fmt.Errorf("check that %s/%d is empty: %w", ranges[i].Topic, ranges[i].Partition, err)
-		}
-	}
-	return nil, nil
-}
-
 // partitionsOf is the partition count a target of t needs: the backed-up
 // count, or more when the manifest has entries past it (a backup whose topic
 // description was older than its partition listing).

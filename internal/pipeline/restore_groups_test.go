@@ -2,94 +2,15 @@ package pipeline_test
 
 import (
 	"context"
-	"fmt"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/kferry/kferry/internal/kafka"
 	"github.com/kferry/kferry/internal/pipeline"
 	"github.com/kferry/kferry/internal/testkit"
-	"github.com/kferry/kferry/pkg/record"
 )
-
-// groupSource fills "orders" (compacted: records at offsets 2, 4, 5, 6, 7, 8 of
-// 0..8) and "payments" (transactions: records at 0, 1, 2, 3, 7, 8; 4 and 6 are
-// markers, 5 is aborted), and commits consumer groups at the start, inside
-// gaps, and at the end of both.
-func groupSource(t *testing.T, e *testkit.Env) map[string]map[string]int64 {
-	t.Helper()
-	ts := time.Now().Add(-time.Hour).Truncate(time.Millisecond)
-	e.CreateTopicConfigs("orders", 1, map[string]string{"cleanup.policy": "compact"})
-	for _, b := range [][]string{{"k1", "k2", "k3"}, {"k1", "k4"}, {"k2", "k5"}, {"k1"}, {"k9"}} {
-		var recs []record.Record
-		for _, k := range b {
-			recs = append(recs, record.Record{Topic: "orders", Key: []byte(k), Value: fmt.Appendf(nil, "%s@%d", k, len(recs)), Timestamp: ts})
-		}
-		e.Produce(recs...)
-	}
-	e.Cluster.Compact()
-
-	e.CreateTopic("payments", 1)
-	pay := func(vals ...string) []record.Record {
-		var out []record.Record
-		for _, v := range vals {
-			out = append(out, record.Record{Topic: "payments", Value: []byte(v), Timestamp: ts})
-		}
-		return out
-	}
-	e.Produce(pay("p0", "p1")...)
-	if err := e.Cluster.ProduceTxn(e.Ctx, "groups-commit", pay("c0", "c1"), true); err != nil {
-		t.Fatal(err)
-	}
-	if err := e.Cluster.ProduceTxn(e.Ctx, "groups-abort", pay("x0"), false); err != nil {
-		t.Fatal(err)
-	}
-	e.Produce(pay("p2", "p3")...)
-
-	for topic, want := range map[string][]int64{"orders": {2, 4, 5, 6, 7, 8}, "payments": {0, 1, 2, 3, 7, 8}} {
-		if got := testkit.OffsetsOf(testkit.ReadTopic(t, e.Ctx, e.Cluster.Config(), topic)[0]); !slices.Equal(got, want) {
-			t.Fatalf("%s offsets = %v, want %v", topic, got, want)
-		}
-	}
-	groups := map[string]map[string]int64{
-		"at-start":      {"orders": 0, "payments": 0},
-		"at-first":      {"orders": 2},                // the first record after the log start
-		"in-gap":        {"orders": 3, "payments": 4}, // a compacted record; a commit marker
-		"in-gap-2":      {"orders": 1, "payments": 5}, // before the first record; an aborted record
-		"on-record":     {"orders": 6, "payments": 7}, // a record right after a gap
-		"before-marker": {"payments": 6},              // the abort marker
-		"at-end":        {"orders": 9, "payments": 9}, // the high watermark
-		"at-last":       {"orders": 8, "payments": 8}, // the last record
-	}
-	for g, offs := range groups {
-		for topic, o := range offs {
-			testkit.CommitGroup(t, e.Ctx, e.Cluster.Config(), g, topic, map[int32]int64{0: o})
-		}
-	}
-	return groups
-}
-
-// wantTarget returns the target offset a group committed at source offset o must
-// get: that of the restored record holding the same content as the first source
-// record whose offset is ≥ o, or the target's end when there is none.
-func wantTarget(t *testing.T, src, dst []record.Record, dstEnd, o int64) int64 {
-	t.Helper()
-	if len(src) != len(dst) {
-		t.Fatalf("%d records restored of %d", len(dst), len(src))
-	}
-	for i := range src {
-		if src[i].Offset >= o {
-			if testkit.FullOf(&src[i]).V != testkit.FullOf(&dst[i]).V {
-				t.Fatalf("restored record %d is %q, want %q", i, dst[i].Value, src[i].Value)
-			}
-			return dst[i].Offset
-		}
-	}
-	return dstEnd
-}
 
 // TestRestoreTranslatesGroupOffsets: a group committed at the start, inside a
 // compaction gap, on a transaction marker or an aborted record, and at the end
@@ -99,7 +20,7 @@ func wantTarget(t *testing.T, src, dst []record.Record, dstEnd, o int64) int64 {
 func TestRestoreTranslatesGroupOffsets(t *testing.T) {
 	t.Parallel()
 	e := testkit.New(t, "mem")
-	groups := groupSource(t, e)
+	groups := testkit.GroupSource(t, e)
 	m := e.MustBackup(pipeline.BackupOptions{FlushSize: 2})
 	var inManifest []string
 	for _, g := range m.Groups {
@@ -130,7 +51,7 @@ func TestRestoreTranslatesGroupOffsets(t *testing.T) {
 				t.Fatal(err)
 			}
 			at, ok := got[topic][0]
-			want := wantTarget(t, src, dst, end, o)
+			want := testkit.WantTarget(t, src, dst, end, o)
 			if !ok || at != want {
 				t.Errorf("group %s on %s/0: source offset %d became %d (committed %v), want %d (source offsets %v, target %v)",
 					g, topic, o, at, ok, want, testkit.OffsetsOf(src), testkit.OffsetsOf(dst))
@@ -249,7 +170,7 @@ func TestRestoreGroupsResumed(t *testing.T) {
 	end := testkit.EndOffsets(t, e.Ctx, tg.KC, "ledger-copy")[0]
 	want := map[string]int64{}
 	for _, g := range []string{"early", "late", "done"} {
-		want[g] = wantTarget(t, src, dst, end, groups[g])
+		want[g] = testkit.WantTarget(t, src, dst, end, groups[g])
 	}
 	if got := committed(); !mapsEqual(got, want) {
 		t.Errorf("after the rerun groups are at %v, want %v (target offsets %v)", got, want, testkit.OffsetsOf(dst))

@@ -35,7 +35,7 @@ func TestRestoreFollowPartitionsAdded(t *testing.T) {
 	if err := restoreFollowOnce(e, tg, group); err != nil {
 		t.Fatal(err)
 	}
-	testkit.WantSameTopic(t, e, reconnect(e, tg), "grow", "grow")
+	testkit.WantSameTopic(t, e, testkit.Reconnect(e, tg), "grow", "grow")
 }
 
 // TestRestoreFollowFailureLimit (issue 16.8): restore --follow gives up after

@@ -100,7 +100,7 @@ func checkTopicLineage(ctx context.Context, kc *kafka.Client, m *manifest.Manife
 		return err
 	}
 	ranges = slices.DeleteFunc(ranges, func(r kafka.PartitionRange) bool { return r.End <= r.Start })
-	held, err := firstHoldingRecords(ctx, kc, ranges)
+	held, err := FirstHoldingRecords(ctx, kc, ranges)
 	if err != nil {
 		return err
 	}
@@ -123,7 +123,7 @@ func (pr *partitionRestore) checkFresh(ctx context.Context, kc *kafka.Client, pr
 	ranges = slices.DeleteFunc(ranges, func(r kafka.PartitionRange) bool {
 		return r.Partition != pr.t.src.Partition || r.End <= r.Start
 	})
-	held, err := firstHoldingRecords(ctx, kc, ranges)
+	held, err := FirstHoldingRecords(ctx, kc, ranges)
 	if err != nil || held == nil {
 		return err
 	}

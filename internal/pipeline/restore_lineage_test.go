@@ -3,9 +3,7 @@ package pipeline_test
 import (
 	"context"
 	"fmt"
-	"maps"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -38,22 +36,6 @@ func restoreFollowOnce(e *testkit.Env, tg *testkit.Target, group string) error {
 		},
 	})
 	return err
-}
-
-// reconnect returns tg with a client of its own.
-func reconnect(e *testkit.Env, tg *testkit.Target) *testkit.Target {
-	e.T.Helper()
-	kc, err := kafka.Dial(e.Ctx, tg.Cluster.Config())
-	if err != nil {
-		e.T.Fatal(err)
-	}
-	e.T.Cleanup(kc.Close)
-	return &testkit.Target{Cluster: tg.Cluster, KC: kc}
-}
-
-func valuesOn(t *testing.T, e *testkit.Env, tg *testkit.Target, topic string) []string {
-	t.Helper()
-	return values(testkit.ReadTopic(t, e.Ctx, tg.Cluster.Config(), topic)[0])
 }
 
 // recreatedUnderStandby backs up topic lx (5 records), restores it with
@@ -108,7 +90,7 @@ func TestRestoreFollowNewLineage(t *testing.T) {
 	if took := time.Since(start); took > 10*time.Second {
 		t.Errorf("restore --follow took %s to stop; a recreated topic is not cured by retrying", took)
 	}
-	if got := valuesOn(t, e, tg, "lx"); len(got) != 5 {
+	if got := testkit.ValuesOn(t, e, tg, "lx"); len(got) != 5 {
 		t.Fatalf("standby holds %v after the refusal, want the 5 old records only", got)
 	}
 
@@ -118,11 +100,11 @@ func TestRestoreFollowNewLineage(t *testing.T) {
 	if err := tg.Cluster.DeleteTopic("lx"); err != nil {
 		t.Fatal(err)
 	}
-	tg = reconnect(e, tg) // a new process: no topic metadata cached from before the deletion
+	tg = testkit.Reconnect(e, tg) // a new process: no topic metadata cached from before the deletion
 	if err := restoreFollowOnce(e, tg, group); err != nil {
 		t.Fatal(err)
 	}
-	if got := valuesOn(t, e, tg, "lx"); !slices.Equal(got, want) {
+	if got := testkit.ValuesOn(t, e, tg, "lx"); !slices.Equal(got, want) {
 		t.Errorf("standby holds %v, want the new lineage %v", got, want)
 	}
 	e.Produce(record.Record{Topic: "lx", Value: []byte("new-7")})
@@ -130,7 +112,7 @@ func TestRestoreFollowNewLineage(t *testing.T) {
 	if err := restoreFollowOnce(e, tg, group); err != nil {
 		t.Fatal(err)
 	}
-	if got := valuesOn(t, e, tg, "lx"); !slices.Equal(got, append(want, "new-7")) {
+	if got := testkit.ValuesOn(t, e, tg, "lx"); !slices.Equal(got, append(want, "new-7")) {
 		t.Errorf("standby holds %v, want %v", got, append(want, "new-7"))
 	}
 }
@@ -149,58 +131,9 @@ func TestRestoreNewLineageIntoEmptiedTarget(t *testing.T) {
 	if err := restoreFollowOnce(e, tg, group); err != nil {
 		t.Fatal(err)
 	}
-	if got := valuesOn(t, e, tg, "lx"); !slices.Equal(got, want) {
+	if got := testkit.ValuesOn(t, e, tg, "lx"); !slices.Equal(got, want) {
 		t.Errorf("standby holds %v, want the new lineage %v", got, want)
 	}
-}
-
-// TestMigrateFollowTopicRecreated (issue 16.1, migrate): the source topic is
-// deleted and recreated during migrate --follow. The migration stops with
-// ErrLineageChanged before any record of the new topic reaches the bucket or
-// the target (its offsets start over, so the importer would have taken them
-// for the old topic's continuation); a rerun with the same flags refuses too.
-func TestMigrateFollowTopicRecreated(t *testing.T) {
-	t.Parallel()
-	e := testkit.New(t, "file")
-	e.CreateTopic("lx", 1)
-	var old []record.Record
-	for i := range 5 {
-		old = append(old, record.Record{Topic: "lx", Value: fmt.Appendf(nil, "old-%d", i)})
-	}
-	e.Produce(old...)
-	tg := e.NewTarget()
-	o := migrateOptions(e, pipeline.MigrateFollow, []string{"lx"})
-	done := make(chan error, 1)
-	go func() {
-		_, err := pipeline.Migrate(e.Ctx, e.KC, tg.KC, e.B, e.URL, o)
-		done <- err
-	}()
-	waitFor(t, e.Ctx, "the old records on the target", func() (bool, error) {
-		return len(valuesOn(t, e, tg, "lx")) == 5, nil
-	})
-	if err := e.Cluster.DeleteTopic("lx"); err != nil {
-		t.Fatal(err)
-	}
-	e.CreateTopic("lx", 1)
-	var fresh []record.Record
-	for i := range 7 {
-		fresh = append(fresh, record.Record{Topic: "lx", Value: fmt.Appendf(nil, "new-%d", i)})
-	}
-	e.Produce(fresh...)
-	select {
-	case err := <-done:
-		testkit.WantErrContains(t, err, pipeline.ErrLineageChanged, "lx", "topic id")
-	case <-e.Ctx.Done():
-		t.Fatal("migrate --follow went on after the source topic was recreated")
-	}
-	if got := valuesOn(t, e, tg, "lx"); !slices.Equal(got, []string{"old-0", "old-1", "old-2", "old-3", "old-4"}) {
-		t.Errorf("target holds %v, want the old records only", got)
-	}
-	if keys := e.Objects(); slices.ContainsFunc(slices.Collect(maps.Values(keys)), func(body string) bool { return strings.Contains(body, "new-") }) {
-		t.Errorf("the bucket holds records of the new topic")
-	}
-	_, err := pipeline.Migrate(e.Ctx, e.KC, reconnect(e, tg).KC, e.B, e.URL, migrateOptions(e, pipeline.MigrateOnce, []string{"lx"}))
-	testkit.WantErrContains(t, err, pipeline.ErrLineageChanged, "lx")
 }
 
 // TestImportRefusesBackupBucket (issue 16.4): import pointed at a backup
@@ -217,7 +150,7 @@ func TestImportRefusesBackupBucket(t *testing.T) {
 	testkit.WantErrContains(t, err, pipeline.ErrBackupBucket, "kferry restore", "2 manifests")
 	_, err = pipeline.ImportFollow(e.Ctx, tg.KC, e.B, e.URL, pipeline.ImportFollowOptions{ImportOptions: o})
 	testkit.WantErrContains(t, err, pipeline.ErrBackupBucket, "kferry restore")
-	if n := len(partitionsOf(reconnect(e, tg), t, e)); n != 0 {
+	if n := len(partitionsOf(testkit.Reconnect(e, tg), t, e)); n != 0 {
 		t.Errorf("import created %d topics on the target, want none", n)
 	}
 }

@@ -46,15 +46,6 @@ func oooSource(t *testing.T, e *testkit.Env) (time.Time, map[int32][]int) {
 	return base, stamps
 }
 
-// values returns the values of recs as strings.
-func values(recs []record.Record) []string {
-	out := make([]string, len(recs))
-	for i := range recs {
-		out[i] = string(recs[i].Value)
-	}
-	return out
-}
-
 // TestRestorePointInTime: --until restores, per partition, everything before
 // the first record stamped after T, and --since everything from the first record
 // stamped at or after T, with out-of-order timestamps. The counts agree with
@@ -163,13 +154,13 @@ func TestRestoreSinceResumes(t *testing.T) {
 	if _, err := e.RestoreCtx(ctx, tg, first); err == nil {
 		t.Fatal("the interrupted restore returned no error")
 	}
-	if got := values(testkit.ReadTopic(t, e.Ctx, tg.Cluster.Config(), "late")[0]); !slices.Equal(got, []string{"1@30"}) {
+	if got := testkit.Values(testkit.ReadTopic(t, e.Ctx, tg.Cluster.Config(), "late")[0]); !slices.Equal(got, []string{"1@30"}) {
 		t.Fatalf("after the interrupted run the target holds %v, want [1@30]", got)
 	}
 
 	s := e.MustRestore(tg, o)
 	want := []string{"1@30", "2@20", "3@40", "4@25", "5@50", "6@15"}
-	if got := values(testkit.ReadTopic(t, e.Ctx, tg.Cluster.Config(), "late")[0]); !slices.Equal(got, want) {
+	if got := testkit.Values(testkit.ReadTopic(t, e.Ctx, tg.Cluster.Config(), "late")[0]); !slices.Equal(got, want) {
 		t.Errorf("after the rerun the target holds %v, want %v", got, want)
 	}
 	if s.Records != 5 {

@@ -105,7 +105,7 @@ func TestVerifyObjects(t *testing.T) {
 
 			tg := c.NewTarget()
 			_, err = c.Restore(tg, pipeline.RestoreOptions{Selector: plan.Selector{Names: []string{"audit"}}, Parallelism: 1})
-			got := values(testkit.ReadTopic(t, c.Ctx, tg.Cluster.Config(), "audit")[0])
+			got := testkit.Values(testkit.ReadTopic(t, c.Ctx, tg.Cluster.Config(), "audit")[0])
 			if !tt.restore {
 				if err != nil || len(got) != 10 {
 					t.Errorf("restore with an extra object: %v, %d records; want all 10", err, len(got))
@@ -114,7 +114,7 @@ func TestVerifyObjects(t *testing.T) {
 			}
 			testkit.WantErrContains(t, err, nil, damaged)
 			// The objects before the damaged one are restored, nothing of it.
-			want := values(testkit.Records("audit", 0, 3))
+			want := testkit.Values(testkit.Records("audit", 0, 3))
 			if !slices.Equal(got, want) {
 				t.Errorf("target holds %v after the failed restore, want the first object's %v", got, want)
 			}

@@ -1,4 +1,4 @@
-package pipeline_test
+package migrate_test
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kferry/kferry/internal/migrate"
 	"github.com/kferry/kferry/internal/pipeline"
 	"github.com/kferry/kferry/internal/testkit"
 )
@@ -41,17 +42,17 @@ func TestMigrateInterruptedSaysWhatIsLeft(t *testing.T) {
 	e.CreateTopic("big", 1)
 	e.Produce(testkit.Records("big", 0, 400)...)
 	tg := e.NewTarget()
-	o := migrateOptions(e, pipeline.MigrateOnce, []string{"big"})
+	o := migrateOptions(e, migrate.Once, []string{"big"})
 	o.LagInterval = time.Hour // no measure before the stop
 	o.Export.FlushSize = 20
 	ctx, stop := context.WithCancel(e.Ctx)
 	defer stop()
 	m := &stopAfterFirst{stop: stop}
 	o.Metrics = stopMetrics{imp: m}
-	_, err := pipeline.Migrate(ctx, e.KC, tg.KC, e.B, e.URL, o)
-	got := int64(len(valuesOn(t, e, tg, "big")))
+	_, err := migrate.Run(ctx, e.KC, tg.KC, e.B, e.URL, o)
+	got := int64(len(testkit.ValuesOn(t, e, tg, "big")))
 	if got == 0 || got == 400 {
 		t.Fatalf("the target holds %d of 400 records; the test wants a migration stopped halfway", got)
 	}
-	testkit.WantErrContains(t, err, pipeline.ErrMigrateInterrupted, fmt.Sprintf("%d offsets on 1 partitions are not on the target yet (big/0:%d)", 400-got, 400-got), "run it again")
+	testkit.WantErrContains(t, err, migrate.ErrInterrupted, fmt.Sprintf("%d offsets on 1 partitions are not on the target yet (big/0:%d)", 400-got, 400-got), "run it again")
 }

@@ -1,4 +1,4 @@
-package pipeline
+package migrate
 
 import (
 	"context"
@@ -14,43 +14,44 @@ import (
 
 	"github.com/kferry/kferry/internal/catalog"
 	"github.com/kferry/kferry/internal/kafka"
+	"github.com/kferry/kferry/internal/pipeline"
 	"github.com/kferry/kferry/internal/plan"
 )
 
-// MigrateMode says when a migration stops.
-type MigrateMode int
+// Mode says when a migration stops.
+type Mode int
 
 const (
-	// MigrateOnce stops when the target holds every record up to the source end
+	// Once stops when the target holds every record up to the source end
 	// offsets captured at the start.
-	MigrateOnce MigrateMode = iota
-	// MigrateFollow runs until its context ends (a signal).
-	MigrateFollow
-	// MigrateCutover runs until the lag of every partition is 0, then stops and
+	Once Mode = iota
+	// Follow runs until its context ends (a signal).
+	Follow
+	// Cutover runs until the lag of every partition is 0, then stops and
 	// commits the final consumer-group offsets.
-	MigrateCutover
+	Cutover
 )
 
-func (m MigrateMode) String() string {
+func (m Mode) String() string {
 	return [...]string{"one-shot", "follow", "cutover"}[m]
 }
 
 // Defaults of a migration.
 const (
-	DefaultMigrateRotate       = 2 * time.Second
-	DefaultMigratePoll         = 2 * time.Second
-	DefaultMigrateReport       = 30 * time.Second
-	DefaultMigrateGroupsPeriod = 10 * time.Second
+	DefaultRotate       = 2 * time.Second
+	DefaultPoll         = 2 * time.Second
+	DefaultReport       = 30 * time.Second
+	DefaultGroupsPeriod = 10 * time.Second
 )
 
-// ErrMigrateInterrupted means a one-shot migration or a cutover was stopped
+// ErrInterrupted means a one-shot migration or a cutover was stopped
 // before the target caught up; a rerun with the same flags resumes it.
-var ErrMigrateInterrupted = errors.New("migration interrupted before the target caught up")
+var ErrInterrupted = errors.New("migration interrupted before the target caught up")
 
-// MigrateMetrics receives what a migration does (internal/metrics implements it).
-type MigrateMetrics interface {
-	ExportSide() FollowMetrics
-	ImportSide() ImportMetrics
+// Metrics receives what a migration does (internal/metrics implements it).
+type Metrics interface {
+	ExportSide() pipeline.FollowMetrics
+	ImportSide() pipeline.ImportMetrics
 	// Lag is a source partition's records not yet on the target, and the
 	// seconds since the oldest of them was first seen on the source.
 	Lag(topic string, partition int32, records int64, seconds float64)
@@ -58,17 +59,17 @@ type MigrateMetrics interface {
 	GroupOffsetsCommitted(n int)
 }
 
-// MigrateOptions configure a migration: a continuous export from the source
+// Options configure a migration: a continuous export from the source
 // cluster and a continuous import into the target running together through
 // one bucket prefix. Export and Import are set as for export --follow and
 // import --follow; Migrate fixes what the pairing needs (native objects, so
 // keys, headers, timestamps and offsets travel; source timestamps kept; one
 // exporter writing each partition's objects in order, so offset holes are
 // transaction markers or compaction and are passed at once).
-type MigrateOptions struct {
-	Export FollowOptions
-	Import ImportFollowOptions
-	Mode   MigrateMode
+type Options struct {
+	Export pipeline.FollowOptions
+	Import pipeline.ImportFollowOptions
+	Mode   Mode
 	// Groups selects the consumer groups of the source whose offsets are
 	// translated onto the target; nil: none.
 	Groups *regexp.Regexp
@@ -76,18 +77,18 @@ type MigrateOptions struct {
 	// often it is logged (DefaultMigrateReport when 0); GroupsInterval how often
 	// group offsets are translated while following (DefaultMigrateGroupsPeriod).
 	LagInterval, ReportInterval, GroupsInterval time.Duration
-	Metrics                                     MigrateMetrics
+	Metrics                                     Metrics
 	Logger                                      *slog.Logger
 }
 
-// MigrateGroup is the default name of a migration's consumer group on the
+// DefaultGroup is the default name of a migration's consumer group on the
 // source and its progress group on the target: one per bucket URL (without
 // secrets), selection and renames, so a rerun with the same flags resumes.
-func MigrateGroup(bucketURL, topicsDir string, sel plan.Selector, renames []string) string {
-	return groupName("kferry-migrate-", bucketURL, topicsDir, sel, strings.Join(renames, "\x00"))
+func DefaultGroup(bucketURL, topicsDir string, sel plan.Selector, renames []string) string {
+	return pipeline.GroupName("kferry-migrate-", bucketURL, topicsDir, sel, strings.Join(renames, "\x00"))
 }
 
-// Migrate copies the selected topics from src to dst through the bucket: an
+// Run copies the selected topics from src to dst through the bucket: an
 // exporter (a member of o.Export.Group on src) writes native objects, an
 // importer writes them into dst exactly once (transactions with its progress
 // in o.Import.Group on dst), and a monitor measures the lag per partition and,
@@ -98,21 +99,21 @@ func MigrateGroup(bucketURL, topicsDir string, sel plan.Selector, renames []stri
 // MigrateOnce returns when the target holds everything up to the end offsets
 // captured at the start, MigrateCutover when the lag is 0 everywhere (final
 // group offsets committed), MigrateFollow when ctx ends (nil error).
-func Migrate(ctx context.Context, src, dst *kafka.Client, b *blob.Bucket, bucketName string, o MigrateOptions) (Summary, error) {
+func Run(ctx context.Context, src, dst *kafka.Client, b *blob.Bucket, bucketName string, o Options) (pipeline.Summary, error) {
 	started := time.Now()
-	none := Summary{Command: "migrate", Bucket: bucketName, Started: started}
+	none := pipeline.Summary{Command: "migrate", Bucket: bucketName, Started: started}
 	mg, err := newMigration(src, dst, &o)
 	if err != nil {
-		return Summary{}, err
+		return pipeline.Summary{}, err
 	}
 	topics, err := mg.prepare(ctx)
 	if err != nil {
 		return none, err
 	}
-	if len(topics) == 0 && o.Mode != MigrateFollow {
+	if len(topics) == 0 && o.Mode != Follow {
 		return none, fmt.Errorf("%w: no topic of the source matches %s (only --follow waits for topics to appear)", plan.ErrNothingSelected, o.Export.Selector.String())
 	}
-	if o.Mode == MigrateOnce {
+	if o.Mode == Once {
 		if mg.captured, err = src.Ranges(ctx, topics); err != nil {
 			return none, err
 		}
@@ -125,20 +126,20 @@ func Migrate(ctx context.Context, src, dst *kafka.Client, b *blob.Bucket, bucket
 	defer stopImport()
 	var (
 		wg             sync.WaitGroup
-		expSum, impSum Summary
+		expSum, impSum pipeline.Summary
 		expErr, impErr error
 	)
 	failed := make(chan struct{}, 2)
 	wg.Add(2)
 	go func() {
 		defer wg.Done()
-		if expSum, expErr = Follow(expCtx, src, b, bucketName, o.Export); expErr != nil {
+		if expSum, expErr = pipeline.Follow(expCtx, src, b, bucketName, o.Export); expErr != nil {
 			failed <- struct{}{}
 		}
 	}()
 	go func() {
 		defer wg.Done()
-		if impSum, impErr = ImportFollow(impCtx, dst, b, bucketName, o.Import); impErr != nil {
+		if impSum, impErr = pipeline.ImportFollow(impCtx, dst, b, bucketName, o.Import); impErr != nil {
 			failed <- struct{}{}
 		}
 	}()
@@ -152,12 +153,12 @@ func Migrate(ctx context.Context, src, dst *kafka.Client, b *blob.Bucket, bucket
 		err = errors.Join(expErr, impErr)
 	}
 	var left string
-	if err == nil && !done && o.Mode != MigrateFollow {
+	if err == nil && !done && o.Mode != Follow {
 		// Stopped early: a fresh measure says what is left (the last one may
 		// be old, or missing when the run was short).
 		done, left = mg.finalMeasure(ctx)
 	}
-	if err == nil && done && o.Groups != nil && o.Mode != MigrateFollow {
+	if err == nil && done && o.Groups != nil && o.Mode != Follow {
 		err = mg.translateGroups(context.WithoutCancel(ctx), true, owned)
 	}
 	mg.report(true)
@@ -168,8 +169,8 @@ func Migrate(ctx context.Context, src, dst *kafka.Client, b *blob.Bucket, bucket
 	if s.Seconds > 0 {
 		s.MBPerSec = float64(s.Bytes) / 1e6 / s.Seconds
 	}
-	if err == nil && !done && o.Mode != MigrateFollow {
-		err = fmt.Errorf("%w: %s; run it again with the same flags to resume", ErrMigrateInterrupted, left)
+	if err == nil && !done && o.Mode != Follow {
+		err = fmt.Errorf("%w: %s; run it again with the same flags to resume", ErrInterrupted, left)
 	}
 	mg.log.Info("migrate stopped", "records", s.Records, "seconds", s.Seconds, "caught_up", done)
 	return s, err
@@ -218,7 +219,7 @@ func (mg *migration) watch(ctx context.Context, failed <-chan struct{}) (done bo
 			mg.log.Warn("measuring lag failed; trying again", "error", err.Error())
 			continue
 		}
-		if caughtUp && mg.o.Mode != MigrateFollow {
+		if caughtUp && mg.o.Mode != Follow {
 			return true, nil
 		}
 		if time.Since(lastReport) >= mg.o.ReportInterval {
@@ -237,9 +238,9 @@ func (mg *migration) watch(ctx context.Context, failed <-chan struct{}) (done bo
 // migration is the state a migration's monitor keeps.
 type migration struct {
 	src, dst *kafka.Client
-	o        *MigrateOptions
+	o        *Options
 	log      *slog.Logger
-	m        MigrateMetrics
+	m        Metrics
 	captured []kafka.PartitionRange // one-shot: the ends to reach
 
 	mu       sync.Mutex
@@ -261,24 +262,24 @@ type groupKey struct {
 	partKey
 }
 
-func newMigration(src, dst *kafka.Client, o *MigrateOptions) (*migration, error) {
+func newMigration(src, dst *kafka.Client, o *Options) (*migration, error) {
 	if o.Export.Group == "" || o.Import.Group == "" {
 		return nil, errors.New("migrate: no group")
 	}
 	if o.LagInterval <= 0 {
-		o.LagInterval = defaultLagInterval
+		o.LagInterval = pipeline.DefaultLagInterval
 	}
 	if o.ReportInterval <= 0 {
-		o.ReportInterval = DefaultMigrateReport
+		o.ReportInterval = DefaultReport
 	}
 	if o.GroupsInterval <= 0 {
-		o.GroupsInterval = DefaultMigrateGroupsPeriod
+		o.GroupsInterval = DefaultGroupsPeriod
 	}
 	if o.Export.RotateInterval <= 0 {
-		o.Export.RotateInterval = DefaultMigrateRotate
+		o.Export.RotateInterval = DefaultRotate
 	}
 	if o.Import.PollInterval <= 0 {
-		o.Import.PollInterval = DefaultMigratePoll
+		o.Import.PollInterval = DefaultPoll
 	}
 	mg := &migration{src: src, dst: dst, o: o, log: o.Logger, m: o.Metrics,
 		parts: map[partKey]*migratedPart{}, targetOf: map[string]string{},
@@ -293,10 +294,10 @@ func newMigration(src, dst *kafka.Client, o *MigrateOptions) (*migration, error)
 	o.Export.Format, o.Export.StoreKeys, o.Export.StoreHeaders = "native", false, false
 	em, im := mg.m.ExportSide(), mg.m.ImportSide()
 	if em == nil {
-		em = noMetrics{}
+		em = pipeline.NoFollowMetrics{}
 	}
 	if im == nil {
-		im = noImportMetrics{}
+		im = pipeline.NoImportMetrics{}
 	}
 	wake := make(chan struct{}, 1)
 	o.Export.Metrics, o.Import.Wake, o.Import.Metrics = wakingMetrics{FollowMetrics: em, wake: wake}, wake, im
@@ -347,7 +348,7 @@ func (mg *migration) ownedNow() map[partKey]bool {
 // wakingMetrics passes an exporter's metrics on and wakes the importer when an
 // object is complete, so a record waits for the rotation, not for a poll too.
 type wakingMetrics struct {
-	FollowMetrics
+	pipeline.FollowMetrics
 	wake chan struct{}
 }
 
@@ -361,10 +362,10 @@ func (w wakingMetrics) ObjectWritten(topic string, partition int32, records, byt
 
 type noMigrateMetrics struct{}
 
-func (noMigrateMetrics) ExportSide() FollowMetrics         { return noMetrics{} }
-func (noMigrateMetrics) ImportSide() ImportMetrics         { return noImportMetrics{} }
-func (noMigrateMetrics) Lag(string, int32, int64, float64) {}
-func (noMigrateMetrics) GroupOffsetsCommitted(int)         {}
+func (noMigrateMetrics) ExportSide() pipeline.FollowMetrics { return pipeline.NoFollowMetrics{} }
+func (noMigrateMetrics) ImportSide() pipeline.ImportMetrics { return pipeline.NoImportMetrics{} }
+func (noMigrateMetrics) Lag(string, int32, int64, float64)  {}
+func (noMigrateMetrics) GroupOffsetsCommitted(int)          {}
 
 // prepare resolves the selection on the source and creates the missing target
 // topics with the source's partition counts and configs; it refuses targets
@@ -393,7 +394,7 @@ func (mg *migration) prepare(ctx context.Context) ([]string, error) {
 		want := srcTopics[t]
 		if cur, ok := existing[target]; ok {
 			if cur.Partitions < want.Partitions {
-				return nil, fmt.Errorf("%w: %s has %d partitions on the target but %s has %d on the source; add partitions first (kafka-topics --alter --topic %s --partitions %d)", ErrTargetPartitions, target, cur.Partitions, t, want.Partitions, target, want.Partitions)
+				return nil, fmt.Errorf("%w: %s has %d partitions on the target but %s has %d on the source; add partitions first (kafka-topics --alter --topic %s --partitions %d)", pipeline.ErrTargetPartitions, target, cur.Partitions, t, want.Partitions, target, want.Partitions)
 			}
 			continue
 		}
@@ -411,7 +412,7 @@ func (mg *migration) prepare(ctx context.Context) ([]string, error) {
 	}
 	if !mg.o.Import.Append {
 		all := func(string, int32) bool { return true }
-		if err := checkTargetsEmpty(ctx, mg.dst, mg.o.Import.Group, mg.o.Import.AtLeastOnce, targets, all); err != nil {
+		if err := pipeline.CheckTargetsEmpty(ctx, mg.dst, mg.o.Import.Group, mg.o.Import.AtLeastOnce, targets, all); err != nil {
 			return nil, err
 		}
 	}

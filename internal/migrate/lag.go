@@ -1,4 +1,4 @@
-package pipeline
+package migrate
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/kferry/kferry/internal/kafka"
+	"github.com/kferry/kferry/internal/pipeline"
 	"github.com/kferry/kferry/pkg/record"
 )
 
@@ -58,7 +59,7 @@ func (mg *migration) part(topic string, partition int32) *migratedPart {
 }
 
 // committedTxn records the offsets of one import transaction (ImportOptions.OnCommit).
-func (mg *migration) committedTxn(c Committed) {
+func (mg *migration) committedTxn(c pipeline.Committed) {
 	mg.mu.Lock()
 	defer mg.mu.Unlock()
 	p := mg.part(c.Topic, c.Partition)
@@ -301,7 +302,7 @@ func (mg *migration) measure(ctx context.Context) (bool, error) {
 		mg.mu.Unlock()
 		mg.m.Lag(r.Topic, r.Partition, lag, seconds)
 		target := r.End
-		if mg.o.Mode == MigrateOnce {
+		if mg.o.Mode == Once {
 			target = goal[partKey{r.Topic, r.Partition}] // 0 for a partition added since: not waited for
 		}
 		goalLag := lag
@@ -328,7 +329,7 @@ func (mg *migration) behind(ctx context.Context, p *migratedPart, r kafka.Partit
 	if !stable {
 		return end - next, nil
 	}
-	held, err := firstHoldingRecords(ctx, mg.src, []kafka.PartitionRange{{Topic: r.Topic, Partition: r.Partition, Start: next, End: end}})
+	held, err := pipeline.FirstHoldingRecords(ctx, mg.src, []kafka.PartitionRange{{Topic: r.Topic, Partition: r.Partition, Start: next, End: end}})
 	if err != nil {
 		return 0, fmt.Errorf("source: %w", err)
 	}

@@ -1,4 +1,4 @@
-package pipeline_test
+package migrate_test
 
 import (
 	"context"
@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kferry/kferry/internal/migrate"
 	"github.com/kferry/kferry/internal/pipeline"
 	"github.com/kferry/kferry/internal/plan"
 	"github.com/kferry/kferry/internal/testkit"
@@ -55,15 +56,15 @@ func (m *lagMetrics) total() (sum int64, parts int) {
 	return sum, len(m.lag)
 }
 
-func migrateOptions(e *testkit.Env, mode pipeline.MigrateMode, topics []string, renames ...string) pipeline.MigrateOptions {
+func migrateOptions(e *testkit.Env, mode migrate.Mode, topics []string, renames ...string) migrate.Options {
 	e.T.Helper()
 	rn, err := layout.ParseRenames(renames)
 	if err != nil {
 		e.T.Fatal(err)
 	}
 	sel := plan.Selector{Names: topics}
-	group := pipeline.MigrateGroup(e.URL, layout.DefaultTopicsDir, sel, renames)
-	return pipeline.MigrateOptions{
+	group := migrate.DefaultGroup(e.URL, layout.DefaultTopicsDir, sel, renames)
+	return migrate.Options{
 		Mode: mode, Groups: regexp.MustCompile(`.*`), Logger: testkit.DiscardLogger(),
 		LagInterval: 50 * time.Millisecond, GroupsInterval: 50 * time.Millisecond,
 		Export: pipeline.FollowOptions{
@@ -106,7 +107,7 @@ func checkMigrated(t *testing.T, e *testkit.Env, tg *testkit.Target, topic, targ
 				t.Fatal(err)
 			}
 			at, ok := committed[targetTopic][p]
-			if want := wantTarget(t, recs, got, ends[p], o); !ok || at != want {
+			if want := testkit.WantTarget(t, recs, got, ends[p], o); !ok || at != want {
 				t.Errorf("group %s on %s/%d: source offset %d became %d (committed %v), want %d (source offsets %v, target %v)",
 					g, targetTopic, p, o, at, ok, want, testkit.OffsetsOf(recs), testkit.OffsetsOf(got))
 			}
@@ -122,12 +123,12 @@ func checkMigrated(t *testing.T, e *testkit.Env, tg *testkit.Target, topic, targ
 func TestMigrateOnce(t *testing.T) {
 	t.Parallel()
 	e := testkit.New(t, "file")
-	groups := groupSource(t, e)
+	groups := testkit.GroupSource(t, e)
 	tg := e.NewTarget()
-	o := migrateOptions(e, pipeline.MigrateOnce, []string{"orders", "payments"}, "(.*)=$1-copy")
+	o := migrateOptions(e, migrate.Once, []string{"orders", "payments"}, "(.*)=$1-copy")
 	m := &lagMetrics{}
 	o.Metrics = m
-	s, err := pipeline.Migrate(e.Ctx, e.KC, tg.KC, e.B, e.URL, o)
+	s, err := migrate.Run(e.Ctx, e.KC, tg.KC, e.B, e.URL, o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -144,7 +145,7 @@ func TestMigrateOnce(t *testing.T) {
 		t.Errorf("target topic orders-copy: %+v, %v; want the source's cleanup.policy=compact", topics, err)
 	}
 
-	s, err = pipeline.Migrate(e.Ctx, e.KC, tg.KC, e.B, e.URL, migrateOptions(e, pipeline.MigrateOnce, []string{"orders", "payments"}, "(.*)=$1-copy"))
+	s, err = migrate.Run(e.Ctx, e.KC, tg.KC, e.B, e.URL, migrateOptions(e, migrate.Once, []string{"orders", "payments"}, "(.*)=$1-copy"))
 	if err != nil || s.Records != 0 {
 		t.Fatalf("rerun: %d records, %v; want 0, nil", s.Records, err)
 	}
@@ -162,28 +163,28 @@ func TestMigrateFollowThenCutover(t *testing.T) {
 	e := testkit.New(t, "file")
 	e.CreateTopic("events", 3)
 	tg := e.NewTarget()
-	p := startProducer(e, "events", 3)
-	o := migrateOptions(e, pipeline.MigrateFollow, []string{"events"})
+	p := testkit.StartProducer(e, "events", 3)
+	o := migrateOptions(e, migrate.Follow, []string{"events"})
 	o.Export.FlushSize = 25
 	m := &lagMetrics{}
 	o.Metrics = m
 	ctx, stop := context.WithCancel(e.Ctx)
 	done := make(chan error, 1)
 	go func() {
-		_, err := pipeline.Migrate(ctx, e.KC, tg.KC, e.B, e.URL, o)
+		_, err := migrate.Run(ctx, e.KC, tg.KC, e.B, e.URL, o)
 		done <- err
 	}()
 	// While following: wait until the group's translation reached the target
 	// for a position inside the data, then move the group on.
 	for round := 1; round <= 3; round++ {
-		waitFor(t, e.Ctx, "records produced", func() (bool, error) { return p.total() >= 120*round, nil })
+		testkit.WaitFor(t, e.Ctx, "records produced", func() (bool, error) { return p.Total() >= 120*round, nil })
 		testkit.CommitGroup(t, e.Ctx, e.Cluster.Config(), "app", "events", map[int32]int64{0: int64(10 * round), 1: int64(5 * round), 2: 0})
 	}
-	waitFor(t, e.Ctx, "a translated offset of group app on the target", func() (bool, error) {
+	testkit.WaitFor(t, e.Ctx, "a translated offset of group app on the target", func() (bool, error) {
 		got, err := tg.KC.CommittedOffsets(e.Ctx, "app", []string{"events"})
 		return err == nil && got["events"][0] > 0, err
 	})
-	p.halt()
+	p.Halt()
 	stop()
 	if err := <-done; err != nil {
 		t.Fatalf("follow: %v", err)
@@ -191,10 +192,10 @@ func TestMigrateFollowThenCutover(t *testing.T) {
 	final := map[string]map[string]int64{"app": {"events": 17}}
 	testkit.CommitGroup(t, e.Ctx, e.Cluster.Config(), "app", "events", map[int32]int64{0: 17, 1: 3, 2: 0})
 
-	co := migrateOptions(e, pipeline.MigrateCutover, []string{"events"})
+	co := migrateOptions(e, migrate.Cutover, []string{"events"})
 	co.Export.FlushSize = 25
 	co.Metrics = m
-	if _, err := pipeline.Migrate(e.Ctx, e.KC, tg.KC, e.B, e.URL, co); err != nil {
+	if _, err := migrate.Run(e.Ctx, e.KC, tg.KC, e.B, e.URL, co); err != nil {
 		t.Fatalf("cutover: %v", err)
 	}
 	checkMigrated(t, e, tg, "events", "events", final)
@@ -212,7 +213,7 @@ func TestMigrateFollowThenCutover(t *testing.T) {
 	dst := testkit.ReadTopic(t, e.Ctx, tg.Cluster.Config(), "events")
 	ends := testkit.EndOffsets(t, e.Ctx, tg.KC, "events")
 	for p, o := range map[int32]int64{1: 3, 2: 0} {
-		if want := wantTarget(t, src[p], dst[p], ends[p], o); got["events"][p] != want {
+		if want := testkit.WantTarget(t, src[p], dst[p], ends[p], o); got["events"][p] != want {
 			t.Errorf("group app on events/%d: source offset %d became %d, want %d", p, o, got["events"][p], want)
 		}
 	}
@@ -232,7 +233,7 @@ func TestMigrateRefusesNonEmptyTarget(t *testing.T) {
 	if err := tg.Cluster.Produce(e.Ctx, []record.Record{{Topic: "events", Partition: 1, Value: []byte("x")}}); err != nil {
 		t.Fatal(err)
 	}
-	_, err := pipeline.Migrate(e.Ctx, e.KC, tg.KC, e.B, e.URL, migrateOptions(e, pipeline.MigrateOnce, []string{"events"}))
+	_, err := migrate.Run(e.Ctx, e.KC, tg.KC, e.B, e.URL, migrateOptions(e, migrate.Once, []string{"events"}))
 	if !errors.Is(err, pipeline.ErrTargetNotEmpty) {
 		t.Fatalf("err = %v, want ErrTargetNotEmpty", err)
 	}
@@ -249,7 +250,7 @@ func TestMigrateRefusesMergingRename(t *testing.T) {
 	e.CreateTopic("a-1", 1)
 	e.CreateTopic("a-2", 1)
 	tg := e.NewTarget()
-	_, err := pipeline.Migrate(e.Ctx, e.KC, tg.KC, e.B, e.URL, migrateOptions(e, pipeline.MigrateOnce, []string{"a-1", "a-2"}, `a-\d=a`))
+	_, err := migrate.Run(e.Ctx, e.KC, tg.KC, e.B, e.URL, migrateOptions(e, migrate.Once, []string{"a-1", "a-2"}, `a-\d=a`))
 	if err == nil || !strings.Contains(err.Error(), "would both be migrated into a") {
 		t.Fatalf("err = %v, want the merge refused", err)
 	}
@@ -261,9 +262,9 @@ func TestMigrateNothingSelected(t *testing.T) {
 	t.Parallel()
 	e := testkit.New(t, "mem")
 	tg := e.NewTarget()
-	o := migrateOptions(e, pipeline.MigrateOnce, nil)
+	o := migrateOptions(e, migrate.Once, nil)
 	o.Export.Selector = plan.Selector{Regex: regexp.MustCompile(`\Anothing-.*\z`)}
-	if _, err := pipeline.Migrate(e.Ctx, e.KC, tg.KC, e.B, e.URL, o); !errors.Is(err, plan.ErrNothingSelected) {
+	if _, err := migrate.Run(e.Ctx, e.KC, tg.KC, e.B, e.URL, o); !errors.Is(err, plan.ErrNothingSelected) {
 		t.Fatalf("err = %v, want ErrNothingSelected", err)
 	}
 }
@@ -278,7 +279,7 @@ func TestMigrateTwoCopies(t *testing.T) {
 	e := testkit.New(t, "file")
 	e.CreateTopic("events", 6)
 	tg := e.NewTarget()
-	p := startProducer(e, "events", 6)
+	p := testkit.StartProducer(e, "events", 6)
 	type copyRun struct {
 		stop     context.CancelFunc
 		done     chan struct{}
@@ -287,7 +288,7 @@ func TestMigrateTwoCopies(t *testing.T) {
 		imported *importCounter
 	}
 	start := func(name string) *copyRun {
-		o := migrateOptions(e, pipeline.MigrateFollow, []string{"events"})
+		o := migrateOptions(e, migrate.Follow, []string{"events"})
 		if os.Getenv("MIGRATE_DEBUG") != "" {
 			o.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil)).With("copy", name)
 		}
@@ -297,15 +298,15 @@ func TestMigrateTwoCopies(t *testing.T) {
 		o.Metrics = copyMetrics{c.imported}
 		go func() {
 			defer close(c.done)
-			c.sum, c.err = pipeline.Migrate(ctx, e.KC, tg.KC, e.B, e.URL, o)
+			c.sum, c.err = migrate.Run(ctx, e.KC, tg.KC, e.B, e.URL, o)
 		}()
 		t.Cleanup(func() { stop(); <-c.done })
 		return c
 	}
 	a, b := start("a"), start("b")
 	testkit.CommitGroup(t, e.Ctx, e.Cluster.Config(), "app", "events", map[int32]int64{0: 7, 3: 2})
-	waitFor(t, e.Ctx, "both copies importing", func() (bool, error) { return a.imported.records() > 0 && b.imported.records() > 0, nil })
-	p.halt()
+	testkit.WaitFor(t, e.Ctx, "both copies importing", func() (bool, error) { return a.imported.records() > 0 && b.imported.records() > 0, nil })
+	p.Halt()
 	a.stop()
 	<-a.done
 	if a.err != nil {
@@ -317,7 +318,7 @@ func TestMigrateTwoCopies(t *testing.T) {
 	for part := range a.imported.partitions() {
 		taken = append(taken, part)
 	}
-	waitFor(t, e.Ctx, "copy b importing a's partitions", func() (bool, error) {
+	testkit.WaitFor(t, e.Ctx, "copy b importing a's partitions", func() (bool, error) {
 		bp := b.imported.partitions()
 		for _, part := range taken {
 			if bp[part] == 0 {
@@ -334,9 +335,9 @@ func TestMigrateTwoCopies(t *testing.T) {
 	if a.sum.Records == 0 || b.sum.Records == 0 {
 		t.Errorf("copy a imported %d records, copy b %d: the partitions were not shared", a.sum.Records, b.sum.Records)
 	}
-	co := migrateOptions(e, pipeline.MigrateCutover, []string{"events"})
+	co := migrateOptions(e, migrate.Cutover, []string{"events"})
 	co.Export.FlushSize = 0
-	if _, err := pipeline.Migrate(e.Ctx, e.KC, tg.KC, e.B, e.URL, co); err != nil {
+	if _, err := migrate.Run(e.Ctx, e.KC, tg.KC, e.B, e.URL, co); err != nil {
 		t.Fatalf("cutover: %v", err)
 	}
 	checkMigrated(t, e, tg, "events", "events", map[string]map[string]int64{"app": {"events": 7}})
@@ -397,10 +398,10 @@ func TestMigrateDeleteImported(t *testing.T) {
 	}
 	e.Produce(recs...)
 	tg := e.NewTarget()
-	o := migrateOptions(e, pipeline.MigrateOnce, []string{"events"})
+	o := migrateOptions(e, migrate.Once, []string{"events"})
 	o.Export.FlushSize = 20
 	o.Import.DeleteImported = true
-	if _, err := pipeline.Migrate(e.Ctx, e.KC, tg.KC, e.B, e.URL, o); err != nil {
+	if _, err := migrate.Run(e.Ctx, e.KC, tg.KC, e.B, e.URL, o); err != nil {
 		t.Fatal(err)
 	}
 	checkMigrated(t, e, tg, "events", "events", nil)
@@ -420,7 +421,7 @@ func TestMigrateFollowNewTopic(t *testing.T) {
 	e.CreateTopic("orders-eu", 2)
 	e.Produce(record.Record{Topic: "orders-eu", Value: []byte("a")}, record.Record{Topic: "orders-eu", Partition: 1, Value: []byte("b")})
 	tg := e.NewTarget()
-	o := migrateOptions(e, pipeline.MigrateFollow, nil)
+	o := migrateOptions(e, migrate.Follow, nil)
 	o.Export.Selector = plan.Selector{Regex: regexp.MustCompile(`\Aorders-.*\z`)}
 	o.Export.Group, o.Import.Group = "kferry-migrate-newtopic", "kferry-migrate-newtopic"
 	m := &lagMetrics{}
@@ -428,11 +429,11 @@ func TestMigrateFollowNewTopic(t *testing.T) {
 	ctx, stop := context.WithCancel(e.Ctx)
 	done := make(chan error, 1)
 	go func() {
-		_, err := pipeline.Migrate(ctx, e.KC, tg.KC, e.B, e.URL, o)
+		_, err := migrate.Run(ctx, e.KC, tg.KC, e.B, e.URL, o)
 		done <- err
 	}()
-	waitFor(t, e.Ctx, "orders-eu on the target", func() (bool, error) {
-		return len(topicRecordsOn(e, tg, "orders-eu")) == 2, nil
+	testkit.WaitFor(t, e.Ctx, "orders-eu on the target", func() (bool, error) {
+		return len(testkit.TopicRecordsOn(e, tg, "orders-eu")) == 2, nil
 	})
 	e.CreateTopic("orders-us", 4)
 	var recs []record.Record
@@ -440,11 +441,11 @@ func TestMigrateFollowNewTopic(t *testing.T) {
 		recs = append(recs, record.Record{Topic: "orders-us", Partition: int32(i % 4), Value: fmt.Appendf(nil, "us-%d", i)})
 	}
 	e.Produce(recs...)
-	waitFor(t, e.Ctx, "orders-us on the target with its lag measured", func() (bool, error) {
+	testkit.WaitFor(t, e.Ctx, "orders-us on the target with its lag measured", func() (bool, error) {
 		m.mu.Lock()
 		_, measured := m.lag["orders-us/3"]
 		m.mu.Unlock()
-		return measured && len(topicRecordsOn(e, tg, "orders-us")) == 40, nil
+		return measured && len(testkit.TopicRecordsOn(e, tg, "orders-us")) == 40, nil
 	})
 	stop()
 	if err := <-done; err != nil {
@@ -454,4 +455,53 @@ func TestMigrateFollowNewTopic(t *testing.T) {
 	if topics, err := tg.KC.DescribeTopics(e.Ctx, []string{"orders-us"}); err != nil || topics["orders-us"].Partitions != 4 {
 		t.Errorf("target orders-us: %+v, %v; want 4 partitions", topics["orders-us"], err)
 	}
+}
+
+// TestMigrateFollowTopicRecreated (issue 16.1, migrate): the source topic is
+// deleted and recreated during migrate --follow. The migration stops with
+// ErrLineageChanged before any record of the new topic reaches the bucket or
+// the target (its offsets start over, so the importer would have taken them
+// for the old topic's continuation); a rerun with the same flags refuses too.
+func TestMigrateFollowTopicRecreated(t *testing.T) {
+	t.Parallel()
+	e := testkit.New(t, "file")
+	e.CreateTopic("lx", 1)
+	var old []record.Record
+	for i := range 5 {
+		old = append(old, record.Record{Topic: "lx", Value: fmt.Appendf(nil, "old-%d", i)})
+	}
+	e.Produce(old...)
+	tg := e.NewTarget()
+	o := migrateOptions(e, migrate.Follow, []string{"lx"})
+	done := make(chan error, 1)
+	go func() {
+		_, err := migrate.Run(e.Ctx, e.KC, tg.KC, e.B, e.URL, o)
+		done <- err
+	}()
+	testkit.WaitFor(t, e.Ctx, "the old records on the target", func() (bool, error) {
+		return len(testkit.ValuesOn(t, e, tg, "lx")) == 5, nil
+	})
+	if err := e.Cluster.DeleteTopic("lx"); err != nil {
+		t.Fatal(err)
+	}
+	e.CreateTopic("lx", 1)
+	var fresh []record.Record
+	for i := range 7 {
+		fresh = append(fresh, record.Record{Topic: "lx", Value: fmt.Appendf(nil, "new-%d", i)})
+	}
+	e.Produce(fresh...)
+	select {
+	case err := <-done:
+		testkit.WantErrContains(t, err, pipeline.ErrLineageChanged, "lx", "topic id")
+	case <-e.Ctx.Done():
+		t.Fatal("migrate --follow went on after the source topic was recreated")
+	}
+	if got := testkit.ValuesOn(t, e, tg, "lx"); !slices.Equal(got, []string{"old-0", "old-1", "old-2", "old-3", "old-4"}) {
+		t.Errorf("target holds %v, want the old records only", got)
+	}
+	if keys := e.Objects(); slices.ContainsFunc(slices.Collect(maps.Values(keys)), func(body string) bool { return strings.Contains(body, "new-") }) {
+		t.Errorf("the bucket holds records of the new topic")
+	}
+	_, err := migrate.Run(e.Ctx, e.KC, testkit.Reconnect(e, tg).KC, e.B, e.URL, migrateOptions(e, migrate.Once, []string{"lx"}))
+	testkit.WantErrContains(t, err, pipeline.ErrLineageChanged, "lx")
 }
