@@ -1,0 +1,134 @@
+package realkafka_test
+
+import (
+	"context"
+	"errors"
+	"net"
+	"slices"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/kferry/kferry/test/realkafka"
+)
+
+// TestThreeNodes: on a 3-node cluster (RF 3, min.insync.replicas 2) the
+// partition leader is SIGKILLed and acks=all writes still succeed; the node
+// restarts and rejoins the ISR; Close leaves no JVM and no listener behind.
+func TestThreeNodes(t *testing.T) {
+	needKafka(t)
+	c := realkafka.New(t, realkafka.Options{Nodes: 3})
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	if len(c.Nodes()) != 3 || len(c.Addrs()) != 3 {
+		t.Fatalf("%d nodes at %v, want 3", len(c.Nodes()), c.Addrs())
+	}
+	adm := kadm.NewClient(client(t, kgo.SeedBrokers(c.Addrs()...)))
+	createTopic(t, ctx, c.Addrs(), "ha", 1)
+
+	cfgs, err := adm.DescribeTopicConfigs(ctx, "ha")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := configValue(t, cfgs, "min.insync.replicas"); v != "2" {
+		t.Errorf("min.insync.replicas = %q, want 2", v)
+	}
+	leader, isr := partition0(t, ctx, adm, "ha")
+	if len(isr) != 3 {
+		t.Fatalf("ISR %v, want 3 replicas", isr)
+	}
+
+	p := client(t, kgo.SeedBrokers(c.Addrs()...), kgo.DefaultProduceTopic("ha"), kgo.RequiredAcks(kgo.AllISRAcks()))
+	if err := p.ProduceSync(ctx, kgo.StringRecord("before")).FirstErr(); err != nil {
+		t.Fatalf("produce before the kill: %v", err)
+	}
+	victim := c.Node(leader)
+	pid := victim.PID()
+	victim.Kill()
+	if victim.Running() || processAlive(pid) {
+		t.Fatalf("node %d (pid %d) still runs after Kill", leader, pid)
+	}
+	t.Logf("killed leader %d (pid %d)", leader, pid)
+	if err := p.ProduceSync(ctx, kgo.StringRecord("after")).FirstErr(); err != nil {
+		t.Fatalf("acks=all produce with node %d dead: %v", leader, err)
+	}
+	if newLeader, isr := partition0(t, ctx, adm, "ha"); newLeader == leader || slices.Contains(isr, leader) {
+		t.Errorf("after the kill: leader %d, ISR %v; want neither to be node %d", newLeader, isr, leader)
+	}
+
+	began := time.Now()
+	if err := victim.Start(ctx); err != nil {
+		t.Fatalf("restart node %d: %v", leader, err)
+	}
+	t.Logf("node %d serves again after %s", leader, time.Since(began).Round(10*time.Millisecond))
+	for {
+		if _, isr := partition0(t, ctx, adm, "ha"); len(isr) == 3 {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("node %d did not rejoin the ISR: %v", leader, ctx.Err())
+		case <-time.After(200 * time.Millisecond): // poll interval
+		}
+	}
+	got := consume(t, ctx, []string{victim.Addr()}, "ha", kgo.ReadCommitted(), valueIs("after"))
+	if !slices.Equal(got, []string{"before", "after"}) {
+		t.Errorf("read %q through the restarted node, want [before after]", got)
+	}
+
+	var pids []int
+	for _, n := range c.Nodes() {
+		pids = append(pids, n.PID())
+	}
+	c.Close()
+	for i, n := range c.Nodes() {
+		if n.Running() || processAlive(pids[i]) {
+			t.Errorf("node %d (pid %d) runs after Close", n.ID(), pids[i])
+		}
+		if conn, err := net.DialTimeout("tcp", n.Addr(), time.Second); err == nil {
+			conn.Close()
+			t.Errorf("node %d's listener %s accepts after Close", n.ID(), n.Addr())
+		}
+	}
+}
+
+// partition0 returns the leader and ISR of the topic's partition 0 (leader
+// -1 while there is none).
+func partition0(t *testing.T, ctx context.Context, adm *kadm.Client, topic string) (int32, []int32) {
+	t.Helper()
+	md, err := adm.Metadata(ctx, topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, ok := md.Topics[topic].Partitions[0]
+	if !ok {
+		t.Fatalf("topic %s has no partition 0: %+v", topic, md.Topics[topic])
+	}
+	return p.Leader, p.ISR
+}
+
+func configValue(t *testing.T, cfgs kadm.ResourceConfigs, key string) string {
+	t.Helper()
+	for _, rc := range cfgs {
+		if rc.Err != nil {
+			t.Fatal(rc.Err)
+		}
+		for _, c := range rc.Configs {
+			if c.Key == key && c.Value != nil {
+				return *c.Value
+			}
+		}
+	}
+	return ""
+}
+
+// processAlive reports whether a process with this PID exists.
+func processAlive(pid int) bool {
+	if pid <= 0 {
+		return false
+	}
+	return !errors.Is(syscall.Kill(pid, 0), syscall.ESRCH)
+}
