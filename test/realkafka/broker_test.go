@@ -12,6 +12,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sasl"
 	"github.com/twmb/franz-go/pkg/sasl/scram"
+
+	"github.com/kferry/kferry/test/realkafka"
 )
 
 // client returns a franz-go client closed at cleanup.
@@ -25,15 +27,20 @@ func client(t *testing.T, opts ...kgo.Opt) *kgo.Client {
 	return cl
 }
 
-func createTopic(t *testing.T, ctx context.Context, addrs []string, topic string, partitions int32) {
+// createTopic creates a topic with the cluster's default replication factor
+// and waits until every node knows it.
+func createTopic(t *testing.T, ctx context.Context, c *realkafka.Cluster, topic string, partitions int32) {
 	t.Helper()
-	adm := kadm.NewClient(client(t, kgo.SeedBrokers(addrs...)))
+	adm := kadm.NewClient(client(t, kgo.SeedBrokers(c.Addrs()...)))
 	resp, err := adm.CreateTopic(ctx, partitions, -1, nil, topic)
 	if err == nil {
 		err = resp.Err
 	}
 	if err != nil {
 		t.Fatalf("create topic %s: %v", topic, err)
+	}
+	if err := c.WaitTopic(ctx, topic); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -76,7 +83,7 @@ func TestProduceConsume(t *testing.T) {
 			if c.Version() != v {
 				t.Fatalf("cluster runs %s, want %s", c.Version(), v)
 			}
-			createTopic(t, ctx, c.Addrs(), "plain", 3)
+			createTopic(t, ctx, c, "plain", 3)
 			cl := client(t, kgo.SeedBrokers(c.Addrs()...))
 			rec := &kgo.Record{Topic: "plain", Partition: 0, Key: []byte("k"), Value: []byte("hello " + v),
 				Headers: []kgo.RecordHeader{{Key: "h", Value: []byte("x")}}}
@@ -99,7 +106,7 @@ func TestTransactions(t *testing.T) {
 			c := singleNode(t, v)
 			ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 			defer cancel()
-			createTopic(t, ctx, c.Addrs(), "txn", 1)
+			createTopic(t, ctx, c, "txn", 1)
 			p := client(t, kgo.SeedBrokers(c.Addrs()...), kgo.TransactionalID("realkafka-selftest"), kgo.DefaultProduceTopic("txn"))
 			for _, step := range []struct {
 				value string
@@ -171,7 +178,7 @@ func TestMutualTLS(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			createTopic(t, ctx, c.Addrs(), "tls", 1)
+			createTopic(t, ctx, c, "tls", 1)
 			cl := client(t, kgo.SeedBrokers(c.TLSAddrs()...), kgo.DialTLSConfig(cfg))
 			if err := cl.ProduceSync(ctx, &kgo.Record{Topic: "tls", Value: []byte("over mTLS")}).FirstErr(); err != nil {
 				t.Errorf("produce over mutual TLS: %v", err)

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -273,26 +274,67 @@ func (c *Cluster) running() int {
 }
 
 // stopAll stops every node at once: SIGTERM, then SIGKILL after timeout (at
-// once with 0).
+// once with 0). When every other node of a cluster has exited, the last one is
+// SIGKILLed without waiting: if it leads the KRaft quorum, its graceful
+// shutdown waits for acknowledgements from voters that are gone and can only
+// time out (5 s), and its broker has already shut down.
 func (c *Cluster) stopAll(timeout time.Duration) {
-	var wg sync.WaitGroup
-	for _, n := range c.nodes {
-		wg.Go(func() {
-			if timeout == 0 {
-				n.Kill()
-			} else if !n.Stop(timeout) {
-				c.opts.Logf("node %d did not stop within %s of SIGTERM: killed", n.id, timeout)
-			}
-		})
+	type stopping struct {
+		n *Node
+		p *process
 	}
-	wg.Wait()
+	var procs []stopping
+	for _, n := range c.nodes {
+		if p := n.take(); p != nil {
+			procs = append(procs, stopping{n, p})
+		}
+	}
+	sig := syscall.SIGTERM
+	if timeout == 0 {
+		sig = syscall.SIGKILL
+	}
+	exited := make(chan int, len(procs))
+	for i, s := range procs {
+		s.p.signal(sig)
+		go func() { <-s.p.done; exited <- i }()
+	}
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	left := len(procs)
+	gone := make([]bool, len(procs))
+	for left > 0 {
+		if left == 1 && len(c.nodes) > 1 && sig == syscall.SIGTERM {
+			for i, s := range procs {
+				if !gone[i] {
+					s.p.signal(syscall.SIGKILL)
+				}
+			}
+		}
+		select {
+		case i := <-exited:
+			gone[i] = true
+			left--
+		case <-deadline.C:
+			for i, s := range procs {
+				if !gone[i] {
+					c.opts.Logf("node %d did not stop within %s of SIGTERM: killed", s.n.id, timeout)
+					s.p.signal(syscall.SIGKILL)
+				}
+			}
+		}
+	}
 }
 
-// Close stops every node (SIGTERM; SIGKILL after 15 s) and removes the
-// cluster's folder. It is safe to call more than once.
+// Close stops every node (SIGTERM; SIGKILL after 15 s, or once it is the last
+// one running, see stopAll) and removes the cluster's folder, unless
+// KFERRY_TEST_KAFKA_KEEP=1 asks to keep it for a look at the logs. It is safe to call more than once.
 func (c *Cluster) Close() {
 	c.closeOnce.Do(func() {
 		c.stopAll(15 * time.Second)
+		if os.Getenv("KFERRY_TEST_KAFKA_KEEP") == "1" {
+			c.opts.Logf("KFERRY_TEST_KAFKA_KEEP=1: keeping %s (node logs and data)", c.dir)
+			return
+		}
 		if err := os.RemoveAll(c.dir); err != nil {
 			c.opts.Logf("remove %s: %v", c.dir, err)
 		}

@@ -27,7 +27,7 @@ func TestThreeNodes(t *testing.T) {
 		t.Fatalf("%d nodes at %v, want 3", len(c.Nodes()), c.Addrs())
 	}
 	adm := kadm.NewClient(client(t, kgo.SeedBrokers(c.Addrs()...)))
-	createTopic(t, ctx, c.Addrs(), "ha", 1)
+	createTopic(t, ctx, c, "ha", 1)
 
 	cfgs, err := adm.DescribeTopicConfigs(ctx, "ha")
 	if err != nil {
@@ -41,7 +41,10 @@ func TestThreeNodes(t *testing.T) {
 		t.Fatalf("ISR %v, want 3 replicas", isr)
 	}
 
-	p := client(t, kgo.SeedBrokers(c.Addrs()...), kgo.DefaultProduceTopic("ha"), kgo.RequiredAcks(kgo.AllISRAcks()))
+	// Metadata refreshed at most every 250 ms instead of 5 s: the time to the
+	// write after the kill is then mostly the broker's (session timeout, election).
+	p := client(t, kgo.SeedBrokers(c.Addrs()...), kgo.DefaultProduceTopic("ha"), kgo.RequiredAcks(kgo.AllISRAcks()),
+		kgo.MetadataMinAge(250*time.Millisecond))
 	if err := p.ProduceSync(ctx, kgo.StringRecord("before")).FirstErr(); err != nil {
 		t.Fatalf("produce before the kill: %v", err)
 	}
@@ -51,10 +54,11 @@ func TestThreeNodes(t *testing.T) {
 	if victim.Running() || processAlive(pid) {
 		t.Fatalf("node %d (pid %d) still runs after Kill", leader, pid)
 	}
-	t.Logf("killed leader %d (pid %d)", leader, pid)
+	killed := time.Now()
 	if err := p.ProduceSync(ctx, kgo.StringRecord("after")).FirstErr(); err != nil {
 		t.Fatalf("acks=all produce with node %d dead: %v", leader, err)
 	}
+	t.Logf("killed leader %d (pid %d); an acks=all write succeeded %s later", leader, pid, time.Since(killed).Round(10*time.Millisecond))
 	if newLeader, isr := partition0(t, ctx, adm, "ha"); newLeader == leader || slices.Contains(isr, leader) {
 		t.Errorf("after the kill: leader %d, ISR %v; want neither to be node %d", newLeader, isr, leader)
 	}
@@ -64,14 +68,16 @@ func TestThreeNodes(t *testing.T) {
 		t.Fatalf("restart node %d: %v", leader, err)
 	}
 	t.Logf("node %d serves again after %s", leader, time.Since(began).Round(10*time.Millisecond))
+	began = time.Now()
 	for {
 		if _, isr := partition0(t, ctx, adm, "ha"); len(isr) == 3 {
+			t.Logf("node %d back in the ISR after %s", leader, time.Since(began).Round(10*time.Millisecond))
 			break
 		}
 		select {
 		case <-ctx.Done():
 			t.Fatalf("node %d did not rejoin the ISR: %v", leader, ctx.Err())
-		case <-time.After(200 * time.Millisecond): // poll interval
+		case <-time.After(100 * time.Millisecond): // poll interval
 		}
 	}
 	got := consume(t, ctx, []string{victim.Addr()}, "ha", kgo.ReadCommitted(), valueIs("after"))
@@ -83,7 +89,9 @@ func TestThreeNodes(t *testing.T) {
 	for _, n := range c.Nodes() {
 		pids = append(pids, n.PID())
 	}
+	began = time.Now()
 	c.Close()
+	t.Logf("Close took %s", time.Since(began).Round(10*time.Millisecond))
 	for i, n := range c.Nodes() {
 		if n.Running() || processAlive(pids[i]) {
 			t.Errorf("node %d (pid %d) runs after Close", n.ID(), pids[i])

@@ -11,9 +11,6 @@ import (
 	"sync"
 	"syscall"
 	"time"
-
-	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // Node is one combined broker and controller of a Cluster: a JVM the harness
@@ -181,58 +178,6 @@ func (n *Node) spawn() (*process, error) {
 	}()
 	n.proc = p
 	return p, nil
-}
-
-// waitReady polls the node with Metadata requests until it answers listing
-// itself among at least want brokers. A broker opens its client listeners only
-// once it is registered, caught up and unfenced, so an answer means it serves.
-// It fails at once when the JVM exits, with the end of its log.
-func (n *Node) waitReady(ctx context.Context, p *process, want int) error {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(n.Addr()), kgo.DialTimeout(2*time.Second))
-	if err != nil {
-		return err
-	}
-	defer cl.Close()
-	seed := cl.SeedBrokers()[0]
-	poll := time.NewTicker(100 * time.Millisecond)
-	defer poll.Stop()
-	var last error
-	for {
-		last = n.readyOnce(ctx, seed, want)
-		if last == nil {
-			return nil
-		}
-		select {
-		case <-p.done:
-			return &startError{node: n.id, log: n.LogPath(), msg: fmt.Sprintf("exited during start (%v)", p.err), tail: n.logTail(40)}
-		case <-ctx.Done():
-			return &startError{node: n.id, log: n.LogPath(), msg: fmt.Sprintf("not ready: %v (last try: %v)", ctx.Err(), last), tail: n.logTail(40)}
-		case <-poll.C:
-		}
-	}
-}
-
-func (n *Node) readyOnce(ctx context.Context, seed *kgo.Broker, want int) error {
-	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-	defer cancel()
-	req := kmsg.NewPtrMetadataRequest()
-	req.Topics = []kmsg.MetadataRequestTopic{} // brokers only
-	resp, err := seed.Request(ctx, req)
-	if err != nil {
-		return err
-	}
-	mr, ok := resp.(*kmsg.MetadataResponse)
-	if !ok {
-		return fmt.Errorf("metadata answered with %T", resp)
-	}
-	self := false
-	for _, b := range mr.Brokers {
-		self = self || b.NodeID == n.id
-	}
-	if !self || len(mr.Brokers) < want || mr.ControllerID < 0 {
-		return fmt.Errorf("metadata lists %d brokers (self: %t, want %d), controller %d", len(mr.Brokers), self, want, mr.ControllerID)
-	}
-	return nil
 }
 
 // startError is a node that did not come up; its log may say why.
