@@ -99,8 +99,12 @@ func Start(ctx context.Context, o Options) (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
+	removeOrphans()
 	dir, err := os.MkdirTemp("", "kferry-kafka-"+o.Version+"-")
 	if err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "owner"), []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
 		return nil, err
 	}
 	c := &Cluster{opts: o, install: in, dir: dir}
@@ -441,6 +445,23 @@ func ephemeralStart() int {
 		return 32768
 	}
 	return p
+}
+
+// removeOrphans removes the folders of clusters whose test process died
+// without Close (its JVMs died with it): those whose owner PID is gone.
+func removeOrphans() {
+	owners, _ := filepath.Glob(filepath.Join(os.TempDir(), "kferry-kafka-*", "owner")) // the pattern is well-formed
+	for _, owner := range owners {
+		b, err := os.ReadFile(owner)
+		if err != nil {
+			continue
+		}
+		pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+		if err != nil || pid <= 0 || !errors.Is(syscall.Kill(pid, 0), syscall.ESRCH) {
+			continue
+		}
+		_ = os.RemoveAll(filepath.Dir(owner)) // best effort: another process may be at it too
+	}
 }
 
 func copyFile(from, to string) error {

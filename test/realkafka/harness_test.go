@@ -7,6 +7,7 @@ import (
 	"encoding/pem"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -293,5 +294,31 @@ func TestGate(t *testing.T) {
 				t.Errorf("Gate() = %q, %v; want skip %t, error %t", skip, err, tc.wantSkip, tc.wantErr)
 			}
 		})
+	}
+}
+
+// TestRemoveOrphans: a cluster folder whose owner process is gone is removed,
+// one whose owner lives is kept.
+func TestRemoveOrphans(t *testing.T) {
+	t.Setenv("TMPDIR", t.TempDir())
+	dead := exec.Command("true")
+	if err := dead.Run(); err != nil {
+		t.Fatal(err)
+	}
+	for name, pid := range map[string]int{"kferry-kafka-4.1.2-orphan": dead.Process.Pid, "kferry-kafka-4.1.2-live": os.Getpid()} {
+		dir := filepath.Join(os.TempDir(), name)
+		if err := os.Mkdir(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "owner"), []byte(strconv.Itoa(pid)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	removeOrphans()
+	if _, err := os.Stat(filepath.Join(os.TempDir(), "kferry-kafka-4.1.2-orphan")); !os.IsNotExist(err) {
+		t.Errorf("the orphan's folder: %v, want it removed", err)
+	}
+	if _, err := os.Stat(filepath.Join(os.TempDir(), "kferry-kafka-4.1.2-live")); err != nil {
+		t.Errorf("the live cluster's folder: %v, want it kept", err)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -151,7 +152,7 @@ func (p *process) stop(timeout time.Duration) bool {
 // spawn starts the node's JVM, output appended to its log. The JVM gets a
 // process group of its own, so that a signal reaches everything it runs, and
 // is SIGKILLed by the kernel if the test process dies first (Pdeathsig), so
-// that no broker outlives a crashed or timed-out test binary.
+// that no broker outlives a crashed, killed or timed-out test binary.
 func (n *Node) spawn() (*process, error) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
@@ -168,7 +169,7 @@ func (n *Node) spawn() (*process, error) {
 	cmd.Dir = n.dir
 	cmd.Stdout, cmd.Stderr = log, log
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
+	if err := startCmd(cmd); err != nil {
 		return nil, fmt.Errorf("node %d: start java: %w", n.id, err)
 	}
 	p := &process{cmd: cmd, done: make(chan struct{})}
@@ -208,4 +209,34 @@ func (n *Node) logTail(lines int) string {
 		}
 	}
 	return tail(strings.Join(keep, "\n"), lines)
+}
+
+// spawner is a goroutine locked to an OS thread that never exits: Linux sends
+// Pdeathsig when the thread that forked the child ends, not the process, and
+// Go ends a thread when a goroutine locked to it returns. Forking every JVM
+// from this thread ties the JVMs' lives to the test process itself.
+var spawner struct {
+	once sync.Once
+	req  chan spawnReq
+}
+
+type spawnReq struct {
+	cmd *exec.Cmd
+	err chan error
+}
+
+// startCmd starts cmd from the spawner's thread.
+func startCmd(cmd *exec.Cmd) error {
+	spawner.once.Do(func() {
+		spawner.req = make(chan spawnReq)
+		go func() {
+			runtime.LockOSThread() // never unlocked: the thread lives as long as the process
+			for r := range spawner.req {
+				r.err <- r.cmd.Start()
+			}
+		}()
+	})
+	r := spawnReq{cmd: cmd, err: make(chan error, 1)}
+	spawner.req <- r
+	return <-r.err
 }
