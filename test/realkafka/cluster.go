@@ -105,6 +105,7 @@ func Start(ctx context.Context, o Options) (*Cluster, error) {
 		return nil, err
 	}
 	if err := os.WriteFile(filepath.Join(dir, "owner"), []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
+		_ = os.RemoveAll(dir) // the write error is the one to report
 		return nil, err
 	}
 	c := &Cluster{opts: o, install: in, dir: dir}
@@ -156,7 +157,7 @@ func (c *Cluster) start(ctx context.Context) error {
 			return err
 		}
 	}
-	checkpoint, err := c.install.bootstrapCheckpoint(ctx, c.opts.SCRAM)
+	bootstrap, err := c.install.bootstrapFiles(ctx, c.opts.SCRAM)
 	if err != nil {
 		return err
 	}
@@ -166,7 +167,7 @@ func (c *Cluster) start(ctx context.Context) error {
 	}
 	const attempts = 3
 	for attempt := 1; ; attempt++ {
-		if err := c.layOut(clusterID, checkpoint); err != nil {
+		if err := c.layOut(clusterID, bootstrap); err != nil {
 			return err
 		}
 		err := c.startNodes(ctx)
@@ -174,11 +175,10 @@ func (c *Cluster) start(ctx context.Context) error {
 			break
 		}
 		c.stopAll(0)
-		var se *startError
-		if attempt == attempts || !errors.As(err, &se) || !se.portClash() {
+		if attempt == attempts || !portClash(err) {
 			return fmt.Errorf("start Apache Kafka %s: %w", c.opts.Version, err)
 		}
-		c.opts.Logf("a port was taken during start; retrying on others: %v", se.msg)
+		c.opts.Logf("a port was taken during start; retrying on others")
 	}
 	c.startup = time.Since(began)
 	c.opts.Logf("Apache Kafka %s: %d node(s) serving at %s after %s", c.opts.Version, len(c.nodes), c.Bootstrap(), c.startup.Round(10*time.Millisecond))
@@ -186,9 +186,9 @@ func (c *Cluster) start(ctx context.Context) error {
 }
 
 // layOut picks ports and writes every node's folder: server.properties and a
-// formatted, empty log dir (meta.properties and bootstrap.checkpoint, as
+// formatted, empty log dir (meta.properties and the bootstrap files, as
 // StorageTool format writes them).
-func (c *Cluster) layOut(clusterID, checkpoint string) error {
+func (c *Cluster) layOut(clusterID, bootstrap string) error {
 	per := 2
 	if len(c.opts.SCRAM) > 0 {
 		per++
@@ -238,14 +238,16 @@ func (c *Cluster) layOut(clusterID, checkpoint string) error {
 		if err := os.WriteFile(filepath.Join(data, "meta.properties"), metaProperties(clusterID, dirID, n.id), 0o644); err != nil {
 			return err
 		}
-		if err := copyFile(checkpoint, filepath.Join(data, "bootstrap.checkpoint")); err != nil {
+		if err := copyTree(bootstrap, data); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// startNodes spawns every node, then waits for each to serve.
+// startNodes spawns every node, then waits for each to serve. The first node
+// that fails ends the wait for the others: without it they cannot form a
+// quorum.
 func (c *Cluster) startNodes(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, c.opts.StartTimeout)
 	defer cancel()
@@ -260,7 +262,11 @@ func (c *Cluster) startNodes(ctx context.Context) error {
 	errs := make([]error, len(c.nodes))
 	var wg sync.WaitGroup
 	for i, n := range c.nodes {
-		wg.Go(func() { errs[i] = n.waitReady(ctx, procs[i], len(c.nodes)) })
+		wg.Go(func() {
+			if errs[i] = n.waitReady(ctx, procs[i], len(c.nodes)); errs[i] != nil {
+				cancel()
+			}
+		})
 	}
 	wg.Wait()
 	return errors.Join(errs...)
@@ -462,12 +468,4 @@ func removeOrphans() {
 		}
 		_ = os.RemoveAll(filepath.Dir(owner)) // best effort: another process may be at it too
 	}
-}
-
-func copyFile(from, to string) error {
-	b, err := os.ReadFile(from)
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(to, b, 0o644)
 }

@@ -5,20 +5,24 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 )
 
-// bootstrapCheckpoint returns the path of a bootstrap.checkpoint for the
-// release with these SCRAM users: the metadata records (metadata.version, SCRAM
-// credentials) StorageTool format writes next to meta.properties. It does not
-// depend on the node, the cluster ID or the ports, so one format run serves
-// every node of every cluster: it is cached in the install (the file appears
-// by rename, complete), and a node's log dir is this file plus a
-// meta.properties the harness writes. That saves a JVM start per node.
-func (in *Install) bootstrapCheckpoint(ctx context.Context, users []User) (string, error) {
+// bootstrapFiles returns a folder holding what StorageTool format writes into
+// a log dir besides meta.properties, for the release with these SCRAM users:
+// the bootstrap metadata records (metadata.version and the other features,
+// SCRAM credentials). 3.9 to 4.1 write bootstrap.checkpoint; 4.4 writes a
+// snapshot, __cluster_metadata-0/00000000000000000000-0000000000.checkpoint,
+// instead. Neither depends on the node, the cluster ID or the ports, so one
+// format run serves every node of every cluster: the folder is cached in the
+// install (it appears by rename, complete), and a node's log dir is a copy of
+// it plus a meta.properties the harness writes. That saves a JVM start per
+// node.
+func (in *Install) bootstrapFiles(ctx context.Context, users []User) (string, error) {
 	var args []string
 	for _, u := range users {
 		for _, mech := range []string{"SCRAM-SHA-256", "SCRAM-SHA-512"} {
@@ -26,9 +30,9 @@ func (in *Install) bootstrapCheckpoint(ctx context.Context, users []User) (strin
 		}
 	}
 	h := sha256.Sum256([]byte(in.stamp + "\n" + strings.Join(args, "\n")))
-	path := filepath.Join(in.Dir, "bootstrap", hex.EncodeToString(h[:12])+".checkpoint")
-	if _, err := os.Stat(path); err == nil {
-		return path, nil
+	dir := filepath.Join(in.Dir, "bootstrap", hex.EncodeToString(h[:12]))
+	if _, err := os.Stat(dir); err == nil {
+		return dir, nil
 	}
 	tmp, err := os.MkdirTemp("", "kferry-kafka-format-")
 	if err != nil {
@@ -60,20 +64,53 @@ func (in *Install) bootstrapCheckpoint(ctx context.Context, users []User) (strin
 	if err != nil {
 		return "", fmt.Errorf("kafka %s: StorageTool format: %w\n%s", in.Version.Kafka, err, tail(string(out), 30))
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+	if err := os.Remove(filepath.Join(tmp, "data", "meta.properties")); err != nil {
+		return "", fmt.Errorf("kafka %s: StorageTool format wrote no meta.properties: %w", in.Version.Kafka, err)
+	}
+	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
 		return "", err
 	}
-	part, err := os.CreateTemp(filepath.Dir(path), ".checkpoint-")
+	part, err := os.MkdirTemp(filepath.Dir(dir), ".part-")
 	if err != nil {
 		return "", err
 	}
-	_ = part.Close() // only its unique name is needed
-	if err := copyFile(filepath.Join(tmp, "data", "bootstrap.checkpoint"), part.Name()); err != nil {
-		_ = os.Remove(part.Name()) // the copy error is the one to report
+	if err := copyTree(filepath.Join(tmp, "data"), part); err != nil {
+		_ = os.RemoveAll(part) // the copy error is the one to report
 		return "", err
 	}
-	if err := os.Rename(part.Name(), path); err != nil {
+	if err := os.Rename(part, dir); err != nil {
+		_ = os.RemoveAll(part) // another process renamed its own copy first
+		if _, statErr := os.Stat(dir); statErr == nil {
+			return dir, nil
+		}
 		return "", err
 	}
-	return path, nil
+	return dir, nil
+}
+
+// copyTree copies the regular files under from into to, keeping their
+// relative paths and modes.
+func copyTree(from, to string) error {
+	return filepath.WalkDir(from, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(from, path)
+		if err != nil {
+			return err
+		}
+		target := filepath.Join(to, rel)
+		if d.IsDir() {
+			return os.MkdirAll(target, 0o755)
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(target, b, info.Mode().Perm())
+	})
 }

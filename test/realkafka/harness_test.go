@@ -5,6 +5,8 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/pem"
+	"errors"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -320,5 +322,24 @@ func TestRemoveOrphans(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(os.TempDir(), "kferry-kafka-4.1.2-live")); err != nil {
 		t.Errorf("the live cluster's folder: %v, want it kept", err)
+	}
+}
+
+func TestPortClash(t *testing.T) {
+	clash := &startError{node: 2, msg: "exited during start", tail: "Caused by: java.net.BindException: Address already in use"}
+	other := &startError{node: 1, msg: "not ready: context canceled", tail: "Kafka Server started"}
+	for _, tc := range []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"one node", fmt.Errorf("start: %w", clash), true},
+		{"among others", fmt.Errorf("start: %w", errors.Join(other, clash)), true},
+		{"other failures", errors.Join(other, errors.New("dial refused")), false},
+		{"nil", nil, false},
+	} {
+		if got := portClash(tc.err); got != tc.want {
+			t.Errorf("%s: portClash = %t, want %t", tc.name, got, tc.want)
+		}
 	}
 }

@@ -2,6 +2,7 @@ package realkafka
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -111,7 +112,11 @@ func (n *Node) Start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	return n.waitReady(ctx, p, n.c.running())
+	if err := n.waitReady(ctx, p, n.c.running()); err != nil {
+		n.Kill() // not half up: stopped, as before the call
+		return err
+	}
+	return nil
 }
 
 // Restart stops the node (SIGTERM, then SIGKILL after timeout) and starts it.
@@ -192,9 +197,17 @@ func (e *startError) Error() string {
 	return fmt.Sprintf("node %d %s; end of %s:\n%s", e.node, e.msg, e.log, e.tail)
 }
 
-// portClash reports whether the node died because a port was taken between
-// the harness picking it and the broker binding it.
-func (e *startError) portClash() bool { return strings.Contains(e.tail, "Address already in use") }
+// errPortClash matches (errors.Is) a startError of a node that died because
+// a port was taken between the harness picking it and the broker binding it.
+var errPortClash = errors.New("port taken meanwhile")
+
+// Is makes errors.Is(err, errPortClash) find a port clash anywhere in err.
+func (e *startError) Is(target error) bool {
+	return target == errPortClash && strings.Contains(e.tail, "Address already in use")
+}
+
+// portClash reports whether any node of a failed start hit a port clash.
+func portClash(err error) bool { return errors.Is(err, errPortClash) }
 
 // logTail returns the last n lines of the node's log, stack frames left out.
 func (n *Node) logTail(lines int) string {

@@ -33,7 +33,9 @@ func (v Version) shareCoordinator() bool { return !strings.HasPrefix(v.Kafka, "3
 // logging jars it resolves against the row.
 var Versions = []Version{
 	{Kafka: "3.9.2", Line: "kafka-3.9"},
+	{Kafka: "4.0.2", Line: "kafka-4", Log4j: "2.24.3"},
 	{Kafka: "4.1.2", Line: "kafka-4", Log4j: "2.25.3"},
+	{Kafka: "4.4.0", Line: "kafka-4", Log4j: "2.25.5"},
 }
 
 // DefaultKafka is the release suites run against unless KFERRY_TEST_KAFKA_VERSION
