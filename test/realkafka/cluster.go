@@ -308,8 +308,12 @@ func (c *Cluster) stopAll(timeout time.Duration) {
 		s.p.signal(sig)
 		go func() { <-s.p.done; exited <- i }()
 	}
-	deadline := time.NewTimer(timeout)
-	defer deadline.Stop()
+	var deadline <-chan time.Time // nil, never ready, after SIGKILL
+	if sig == syscall.SIGTERM {
+		t := time.NewTimer(timeout)
+		defer t.Stop()
+		deadline = t.C
+	}
 	left := len(procs)
 	gone := make([]bool, len(procs))
 	for left > 0 {
@@ -324,7 +328,7 @@ func (c *Cluster) stopAll(timeout time.Duration) {
 		case i := <-exited:
 			gone[i] = true
 			left--
-		case <-deadline.C:
+		case <-deadline:
 			for i, s := range procs {
 				if !gone[i] {
 					c.opts.Logf("node %d did not stop within %s of SIGTERM: killed", s.n.id, timeout)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"slices"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -17,7 +18,8 @@ import (
 
 // TestThreeNodes: on a 3-node cluster (RF 3, min.insync.replicas 2) the
 // partition leader is SIGKILLed and acks=all writes still succeed; the node
-// restarts and rejoins the ISR; Close leaves no JVM and no listener behind.
+// restarts and rejoins the ISR; a follower stops gracefully; Close leaves no
+// JVM and no listener behind.
 func TestThreeNodes(t *testing.T) {
 	needKafka(t)
 	c := realkafka.New(t, realkafka.Options{Nodes: 3})
@@ -85,6 +87,19 @@ func TestThreeNodes(t *testing.T) {
 		t.Errorf("read %q through the restarted node, want [before after]", got)
 	}
 
+	// A controlled shutdown of a follower: SIGTERM suffices, and the
+	// remaining two replicas still take acks=all writes.
+	follower := c.Node(leader%3 + 1)
+	if !follower.Stop(30 * time.Second) {
+		t.Errorf("node %d needed SIGKILL to stop", follower.ID())
+	}
+	if follower.Running() {
+		t.Errorf("node %d runs after Stop", follower.ID())
+	}
+	if err := p.ProduceSync(ctx, kgo.StringRecord("stopped")).FirstErr(); err != nil {
+		t.Errorf("acks=all produce with node %d stopped: %v", follower.ID(), err)
+	}
+
 	var pids []int
 	for _, n := range c.Nodes() {
 		pids = append(pids, n.PID())
@@ -139,4 +154,24 @@ func processAlive(pid int) bool {
 		return false
 	}
 	return !errors.Is(syscall.Kill(pid, 0), syscall.ESRCH)
+}
+
+// TestStartFailure: a broker that exits during start fails Start at once
+// with the end of its log, and leaves no JVM behind.
+func TestStartFailure(t *testing.T) {
+	needKafka(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	began := time.Now()
+	c, err := realkafka.Start(ctx, realkafka.Options{Overrides: map[string]string{"num.io.threads": "0"}, Logf: t.Logf})
+	if err == nil {
+		c.Close()
+		t.Fatal("a broker with num.io.threads=0 started")
+	}
+	if !strings.Contains(err.Error(), "exited during start") || !strings.Contains(err.Error(), "num.io.threads") {
+		t.Errorf("error %q: want the exit and the log line naming num.io.threads", err)
+	}
+	if time.Since(began) > time.Minute {
+		t.Errorf("Start took %s to report a broker that exited", time.Since(began))
+	}
 }
