@@ -14,9 +14,12 @@ vet:
 	GO=$(GO) bash scripts/golangci-lint.sh run ./...
 
 # test: vet (gofmt, go vet, golangci-lint) and race first, then every test.
-# scripts/test-env.sh installs kcat (Debian) and builds versitygw (a real S3
-# server, pinned) into a cache folder when they are missing, starts versitygw on
-# 127.0.0.1, exports KFERRY_TEST_* for the tests and stops it when they end.
+# scripts/test-env.sh installs kcat, java and mvn (Debian) and builds versitygw
+# (a real S3 server, pinned) into a cache folder when they are missing, starts
+# versitygw on 127.0.0.1, exports KFERRY_TEST_* for the tests and stops it when
+# they end. KFERRY_TEST_KAFKA=1 switches on the tests on real Apache Kafka
+# brokers (test/realkafka), which resolve the pinned releases' jars with Maven
+# into the cache folder once and start and stop the JVMs themselves.
 # -count=1: test/e2e runs a binary built from the tree, which Go's test cache
 # cannot see.
 test: vet race

@@ -3,6 +3,9 @@
 #
 # Runs COMMAND (normally `go test ./...`) with the services kferry's tests need:
 #   - kcat, installed from Debian when `command -v kcat` fails;
+#   - java (17+) and mvn, installed from Debian when missing: test/realkafka
+#     resolves Apache Kafka's jars with Maven into the cache folder (once per
+#     machine) and runs real brokers from them;
 #   - versitygw, a real S3 protocol server, built with `go install` at a pinned
 #     version into a cache folder when missing, started in its posix backend on a
 #     temporary folder, on a free 127.0.0.1 port, with a root user and one
@@ -10,6 +13,9 @@
 #     versioning is available (--versioning-dir), as S3 Object Lock needs it.
 # and exports for the tests:
 #   KFERRY_TEST_KCAT                      path of kcat
+#   KFERRY_TEST_KAFKA=1                   run the tests on real Apache Kafka brokers
+#                                         (test/realkafka; KFERRY_TEST_KAFKA_VERSION,
+#                                         if set, picks the release)
 #   KFERRY_TEST_S3_ENDPOINT               http://127.0.0.1:PORT
 #   KFERRY_TEST_S3_ACCESS_KEY/SECRET_KEY  the root user (may create buckets)
 #   KFERRY_TEST_S3_USER_ACCESS_KEY/SECRET the non-admin user (owns no bucket)
@@ -45,6 +51,26 @@ ensure_kcat() {
 	as_root apt-get update </dev/null
 	as_root apt-get install -y --no-install-recommends kcat </dev/null
 	command -v kcat >/dev/null
+}
+
+# ensure_java_maven installs what test/realkafka needs to run Apache Kafka
+# from Maven Central jars: a Java 17+ runtime and Maven.
+ensure_java_maven() {
+	local missing=()
+	if [ -z "${JAVA_HOME:-}" ] && ! command -v java >/dev/null; then
+		missing+=(openjdk-17-jre-headless)
+	fi
+	if ! command -v mvn >/dev/null; then
+		missing+=(maven)
+	fi
+	if [ ${#missing[@]} -eq 0 ]; then
+		return
+	fi
+	log "${missing[*]} missing: installing from Debian (the real Apache Kafka tests need java 17+ and mvn)"
+	export DEBIAN_FRONTEND=noninteractive
+	as_root apt-get update </dev/null
+	as_root apt-get install -y --no-install-recommends "${missing[@]}" </dev/null
+	command -v java >/dev/null && command -v mvn >/dev/null
 }
 
 # ensure_versitygw prints the path of a versitygw binary, building it if needed.
@@ -125,6 +151,7 @@ main() {
 		exit 2
 	fi
 	ensure_kcat
+	ensure_java_maven
 	local vgw
 	vgw=$(ensure_versitygw)
 	workdir=$(mktemp -d "${TMPDIR:-/tmp}/kferry-test-env.XXXXXX")
@@ -141,9 +168,11 @@ main() {
 		--access "$KFERRY_TEST_S3_USER_ACCESS_KEY" --secret "$KFERRY_TEST_S3_USER_SECRET_KEY" --role user >/dev/null
 
 	KFERRY_TEST_KCAT=$(command -v kcat)
-	export KFERRY_TEST_KCAT KFERRY_TEST_S3_ENDPOINT KFERRY_TEST_S3_ACCESS_KEY KFERRY_TEST_S3_SECRET_KEY \
+	KFERRY_TEST_KAFKA=1
+	export KFERRY_TEST_KCAT KFERRY_TEST_KAFKA KFERRY_TEST_S3_ENDPOINT KFERRY_TEST_S3_ACCESS_KEY KFERRY_TEST_S3_SECRET_KEY \
 		KFERRY_TEST_S3_USER_ACCESS_KEY KFERRY_TEST_S3_USER_SECRET_KEY
 	log "versitygw $VERSITYGW_VERSION at $KFERRY_TEST_S3_ENDPOINT (pid $vgw_pid), kcat at $KFERRY_TEST_KCAT"
+	log "real Apache Kafka tests on (KFERRY_TEST_KAFKA=1${KFERRY_TEST_KAFKA_VERSION:+, version $KFERRY_TEST_KAFKA_VERSION}): $(java -version 2>&1 | head -n 1), $(command -v mvn)"
 
 	local rc=0
 	"$@" || rc=$?
