@@ -12,9 +12,9 @@ import (
 	"strings"
 
 	"gocloud.dev/blob"
-	"gocloud.dev/gcerrors"
 
 	"github.com/kferry/kferry/pkg/layout"
+	"github.com/kferry/kferry/pkg/store"
 )
 
 // ErrBadObjectName is returned in strict mode for a key under the topics folder
@@ -121,19 +121,8 @@ func int32Partitions(topic string, n int) (int32, error) {
 // the Confluent objects under topicsDir by topic and partition. Keys that do not
 // parse are skipped and reported, or are an error when strict.
 func Scan(ctx context.Context, b *blob.Bucket, topicsDir string, strict bool) (*Catalog, error) {
-	for attempt := 1; ; attempt++ {
-		c, err := scan(ctx, b, topicsDir, strict)
-		// A local folder's listing stats each file after reading the directory:
-		// a temporary file renamed into place in between fails the listing
-		// with NotFound. Listing again sees the object under its final name.
-		if err == nil || gcerrors.Code(err) != gcerrors.NotFound || attempt == scanAttempts {
-			return c, err
-		}
-	}
+	return scan(ctx, b, topicsDir, strict)
 }
-
-// scanAttempts bounds the listings Scan starts over after a file vanished.
-const scanAttempts = 10
 
 func scan(ctx context.Context, b *blob.Bucket, topicsDir string, strict bool) (*Catalog, error) {
 	c := &Catalog{Topics: map[string]map[int32]*PartitionObjects{}, Metas: map[string]TopicMeta{}}
@@ -143,7 +132,7 @@ func scan(ctx context.Context, b *blob.Bucket, topicsDir string, strict bool) (*
 	}
 	type slot struct{ values, keys, headers *ObjectInfo }
 	slots := map[string]map[int32]map[int64]*slot{}
-	it := b.List(&blob.ListOptions{Prefix: prefix})
+	it := store.List(b, &blob.ListOptions{Prefix: prefix})
 	for {
 		obj, err := it.Next(ctx)
 		if errors.Is(err, io.EOF) {
@@ -231,7 +220,7 @@ func scan(ctx context.Context, b *blob.Bucket, topicsDir string, strict bool) (*
 // listOffsets lists the offsets records of the objects under prefix, by values key.
 func listOffsets(ctx context.Context, b *blob.Bucket, prefix string) (map[string][]OffsetsRef, error) {
 	out := map[string][]OffsetsRef{}
-	it := b.List(&blob.ListOptions{Prefix: offsetsPrefix + prefix})
+	it := store.List(b, &blob.ListOptions{Prefix: offsetsPrefix + prefix})
 	for {
 		obj, err := it.Next(ctx)
 		if errors.Is(err, io.EOF) {
@@ -258,7 +247,7 @@ var tempFile = regexp.MustCompile(`\.[0-9a-f]+\.tmp$`)
 const metaPrefix = "_kferry/topics/"
 
 func (c *Catalog) readMetas(ctx context.Context, b *blob.Bucket) error {
-	it := b.List(&blob.ListOptions{Prefix: metaPrefix})
+	it := store.List(b, &blob.ListOptions{Prefix: metaPrefix})
 	for {
 		obj, err := it.Next(ctx)
 		if errors.Is(err, io.EOF) {

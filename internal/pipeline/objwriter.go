@@ -18,6 +18,7 @@ import (
 	"github.com/kferry/kferry/pkg/layout"
 	"github.com/kferry/kferry/pkg/record"
 	"github.com/kferry/kferry/pkg/seal"
+	"github.com/kferry/kferry/pkg/store"
 )
 
 // viewFormats says which format writes each view; a nil entry means the view is
@@ -224,7 +225,7 @@ func (s *objectSet) Commit() error {
 // wrong import.
 func (s *objectSet) dropStaleOffsets(object, keep string) {
 	prefix := offsetsPrefix + object + "/"
-	it := s.b.List(&blob.ListOptions{Prefix: prefix})
+	it := store.List(s.b, &blob.ListOptions{Prefix: prefix})
 	for {
 		obj, err := it.Next(s.ctx)
 		if err != nil {

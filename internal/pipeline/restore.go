@@ -27,6 +27,7 @@ import (
 	"github.com/kferry/kferry/pkg/manifest"
 	"github.com/kferry/kferry/pkg/record"
 	"github.com/kferry/kferry/pkg/seal"
+	"github.com/kferry/kferry/pkg/store"
 )
 
 // ErrChecksum means an object's bytes or record count differ from the manifest.
@@ -237,7 +238,7 @@ func LoadManifest(ctx context.Context, b *blob.Bucket, id string, key *seal.Key)
 // ListBackups returns the ids of every manifest in the bucket, sorted.
 func ListBackups(ctx context.Context, b *blob.Bucket) ([]string, error) {
 	var ids []string
-	it := b.List(&blob.ListOptions{Prefix: manifest.Prefix})
+	it := store.List(b, &blob.ListOptions{Prefix: manifest.Prefix})
 	for {
 		obj, err := it.Next(ctx)
 		if errors.Is(err, io.EOF) {
