@@ -39,7 +39,7 @@ var (
 	denied = failure{ErrAccessDenied, map[string]string{
 		"":       "the credentials in use may not access it; check AWS_PROFILE/AWS_ACCESS_KEY_ID or the bucket policy",
 		"gs":     "the credentials in use may not access it; check GOOGLE_APPLICATION_CREDENTIALS and the bucket's IAM roles",
-		"azblob": "the credentials in use may not access it; check the SAS token's permissions or the identity's role assignments",
+		"azblob": "the credentials in use may not access it; check AZURE_STORAGE_KEY (a key of AZURE_STORAGE_ACCOUNT), the SAS token's permissions or the identity's role assignments",
 		"file":   "kferry may not read or write the folder; check its permissions",
 	}}
 	refused = failure{ErrAccessDenied, map[string]string{

@@ -93,6 +93,7 @@ func TestClassifyClouds(t *testing.T) {
 		{"gs://bkt", gcs(http.StatusForbidden), ErrAccessDenied, "GOOGLE_APPLICATION_CREDENTIALS and the bucket's IAM roles"},
 		{"gs://bkt", gcs(http.StatusUnauthorized), ErrAccessDenied, "credentials were refused"},
 		{"azblob://ctr", azure(http.StatusForbidden, "AuthorizationPermissionMismatch"), ErrAccessDenied, "SAS token's permissions"},
+		{"azblob://ctr", azure(http.StatusForbidden, "AuthorizationFailure"), ErrAccessDenied, "AZURE_STORAGE_KEY (a key of AZURE_STORAGE_ACCOUNT)"},
 		{"azblob://ctr", azure(http.StatusForbidden, "AuthenticationFailed"), ErrAccessDenied, "AZURE_STORAGE_KEY"},
 		{"azblob://ctr", azure(http.StatusNotFound, "ContainerNotFound"), ErrBucketNotFound, "ContainerNotFound (HTTP 404)"},
 		{"azblob://ctr", &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connect: connection refused")}, ErrUnreachable, "domain="},
