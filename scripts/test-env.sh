@@ -5,17 +5,17 @@
 #   - kcat, installed from Debian when `command -v kcat` fails;
 #   - versitygw, a real S3 protocol server, built with `go install` at a pinned
 #     version into a cache folder when missing, started in its posix backend on a
-#     temporary folder, on a free 127.0.0.1 port, with a root user and one
-#     non-admin user (internal IAM), and stopped when COMMAND ends. Bucket
-#     versioning is available (--versioning-dir), as S3 Object Lock needs it;
+#     temporary folder with a root user and one non-admin user (internal IAM).
+#     Bucket versioning is available (--versioning-dir), as S3 Object Lock needs
+#     it;
 #   - fake-gcs-server, a Cloud Storage emulator speaking the JSON API, built the
 #     same way, started with its filesystem backend on a temporary folder;
 #   - Azurite, the Azure Storage emulator (blob service only), installed with npm
 #     at a pinned version into a cache folder when missing (needs Node.js and
 #     npm), started on a temporary folder with two accounts of random keys and
 #     its telemetry off;
-# each on a free 127.0.0.1 port, and stopped when COMMAND ends. It exports for
-# the tests:
+# each on a free 127.0.0.1 port, polled until it takes connections, and stopped
+# (by its pid) when COMMAND ends. It exports for the tests:
 #   KFERRY_TEST_KCAT                      path of kcat
 #   KFERRY_TEST_S3_ENDPOINT               http://127.0.0.1:PORT
 #   KFERRY_TEST_S3_ACCESS_KEY/SECRET_KEY  the root user (may create buckets)
