@@ -18,6 +18,7 @@ import (
 	"github.com/kferry/kferry/pkg/layout"
 	"github.com/kferry/kferry/pkg/manifest"
 	"github.com/kferry/kferry/pkg/seal"
+	"github.com/kferry/kferry/pkg/store"
 )
 
 // ErrBadObjectName is returned in strict mode for a key under the topics folder
@@ -124,19 +125,8 @@ func Int32Partitions(topic string, n int) (int32, error) {
 // the Confluent objects under topicsDir by topic and partition. Keys that do not
 // parse are skipped and reported, or are an error when strict.
 func Scan(ctx context.Context, b *blob.Bucket, topicsDir string, strict bool) (*Catalog, error) {
-	for attempt := 1; ; attempt++ {
-		c, err := scan(ctx, b, topicsDir, strict)
-		// A local folder's listing stats each file after reading the directory:
-		// a temporary file renamed into place in between fails the listing
-		// with NotFound. Listing again sees the object under its final name.
-		if err == nil || gcerrors.Code(err) != gcerrors.NotFound || attempt == ScanAttempts {
-			return c, err
-		}
-	}
+	return scan(ctx, b, topicsDir, strict)
 }
-
-// ScanAttempts bounds the listings Scan starts over after a file vanished.
-const ScanAttempts = 10
 
 func scan(ctx context.Context, b *blob.Bucket, topicsDir string, strict bool) (*Catalog, error) {
 	c := &Catalog{Topics: map[string]map[int32]*PartitionObjects{}, Metas: map[string]TopicMeta{}}
@@ -146,7 +136,7 @@ func scan(ctx context.Context, b *blob.Bucket, topicsDir string, strict bool) (*
 	}
 	type slot struct{ values, keys, headers *ObjectInfo }
 	slots := map[string]map[int32]map[int64]*slot{}
-	it := b.List(&blob.ListOptions{Prefix: prefix})
+	it := store.List(b, &blob.ListOptions{Prefix: prefix})
 	for {
 		obj, err := it.Next(ctx)
 		if errors.Is(err, io.EOF) {
@@ -234,7 +224,7 @@ func scan(ctx context.Context, b *blob.Bucket, topicsDir string, strict bool) (*
 // listOffsets lists the offsets records of the objects under prefix, by values key.
 func listOffsets(ctx context.Context, b *blob.Bucket, prefix string) (map[string][]OffsetsRef, error) {
 	out := map[string][]OffsetsRef{}
-	it := b.List(&blob.ListOptions{Prefix: OffsetsPrefix + prefix})
+	it := store.List(b, &blob.ListOptions{Prefix: OffsetsPrefix + prefix})
 	for {
 		obj, err := it.Next(ctx)
 		if errors.Is(err, io.EOF) {
@@ -261,7 +251,7 @@ var TempFile = regexp.MustCompile(`\.[0-9a-f]+\.tmp$`)
 const MetaPrefix = "_kferry/topics/"
 
 func (c *Catalog) readMetas(ctx context.Context, b *blob.Bucket) error {
-	it := b.List(&blob.ListOptions{Prefix: MetaPrefix})
+	it := store.List(b, &blob.ListOptions{Prefix: MetaPrefix})
 	for {
 		obj, err := it.Next(ctx)
 		if errors.Is(err, io.EOF) {
@@ -353,7 +343,7 @@ func LoadManifest(ctx context.Context, b *blob.Bucket, id string, key *seal.Key)
 // ListBackups returns the ids of every manifest in the bucket, sorted.
 func ListBackups(ctx context.Context, b *blob.Bucket) ([]string, error) {
 	var ids []string
-	it := b.List(&blob.ListOptions{Prefix: manifest.Prefix})
+	it := store.List(b, &blob.ListOptions{Prefix: manifest.Prefix})
 	for {
 		obj, err := it.Next(ctx)
 		if errors.Is(err, io.EOF) {

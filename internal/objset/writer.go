@@ -19,6 +19,7 @@ import (
 	"github.com/kferry/kferry/pkg/layout"
 	"github.com/kferry/kferry/pkg/record"
 	"github.com/kferry/kferry/pkg/seal"
+	"github.com/kferry/kferry/pkg/store"
 )
 
 // Formats says which format writes each view; a nil entry means the view is
@@ -225,7 +226,7 @@ func (s *Writer) Commit() error {
 // wrong import.
 func (s *Writer) dropStaleOffsets(object, keep string) {
 	prefix := catalog.OffsetsPrefix + object + "/"
-	it := s.b.List(&blob.ListOptions{Prefix: prefix})
+	it := store.List(s.b, &blob.ListOptions{Prefix: prefix})
 	for {
 		obj, err := it.Next(s.ctx)
 		if err != nil {

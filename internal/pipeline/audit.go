@@ -12,12 +12,12 @@ import (
 	"time"
 
 	"gocloud.dev/blob"
-	"gocloud.dev/gcerrors"
 
 	"github.com/kferry/kferry/internal/catalog"
 	"github.com/kferry/kferry/pkg/layout"
 	"github.com/kferry/kferry/pkg/manifest"
 	"github.com/kferry/kferry/pkg/seal"
+	"github.com/kferry/kferry/pkg/store"
 )
 
 // UnlistedKind says what an object that no manifest lists is, and so whether
@@ -95,18 +95,9 @@ func AuditWith(ctx context.Context, b *blob.Bucket, ms []*manifest.Manifest) (*B
 }
 
 func audit(ctx context.Context, b *blob.Bucket, load func(id string) (*manifest.Manifest, error)) (*BucketAudit, error) {
-	var a *BucketAudit
-	for attempt := 1; ; attempt++ {
-		// A local folder's listing fails with NotFound when a temporary file is
-		// renamed while it runs (see Scan); listing again sees the final name.
-		var err error
-		a, err = listBucket(ctx, b)
-		if err == nil {
-			break
-		}
-		if gcerrors.Code(err) != gcerrors.NotFound || attempt == catalog.ScanAttempts {
-			return nil, err
-		}
+	a, err := listBucket(ctx, b)
+	if err != nil {
+		return nil, err
 	}
 	pending := map[string]bool{}
 	for _, u := range a.Unlisted {
@@ -129,7 +120,7 @@ func audit(ctx context.Context, b *blob.Bucket, load func(id string) (*manifest.
 // into Unlisted (not yet checked against the manifests), classified.
 func listBucket(ctx context.Context, b *blob.Bucket) (*BucketAudit, error) {
 	a := &BucketAudit{ExportTopics: map[string]bool{}}
-	it := b.List(nil)
+	it := store.List(b, nil)
 	for {
 		obj, err := it.Next(ctx)
 		if errors.Is(err, io.EOF) {

@@ -1,5 +1,7 @@
 // Package store opens bucket URLs (s3, gs, azblob, file, mem) as gocloud.dev
-// buckets, with kferry's defaults, a secret-free form for logs, and clear errors.
+// buckets, with kferry's defaults, a secret-free form for logs, and clear errors,
+// and lists them (List, ListPage) in a way that a local folder's concurrent
+// renames do not fail. Package storetest is the suite every store passes.
 package store
 
 import (
@@ -7,20 +9,17 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"net"
 	"net/url"
 	"path/filepath"
 	"strings"
 	"time"
 
-	"github.com/aws/smithy-go"
 	"gocloud.dev/blob"
 	_ "gocloud.dev/blob/azureblob" // azblob:// buckets
 	"gocloud.dev/blob/fileblob"
 	_ "gocloud.dev/blob/gcsblob" // gs:// buckets
 	_ "gocloud.dev/blob/memblob" // mem:// buckets
-	"gocloud.dev/gcerrors"
 )
 
 // ErrBucketNotFound means the bucket (or local folder) does not exist.
@@ -37,9 +36,6 @@ var ErrBadURL = errors.New("bad bucket URL")
 
 // CheckTimeout bounds the first call to a bucket, so a wrong endpoint fails fast.
 const CheckTimeout = 20 * time.Second
-
-// checkListings bounds the listings Check tries when one fails with NotFound.
-const checkListings = 3
 
 // Open opens raw as a bucket. raw is a gocloud.dev URL ("s3://bucket/prefix?region=..",
 // "file:///dir", "mem://") or a plain local path. For s3, gs and azblob the URL path
@@ -138,118 +134,22 @@ func OpenWith(ctx context.Context, raw string, o Options) (*blob.Bucket, error) 
 func Check(parent context.Context, b *blob.Bucket, raw string) error {
 	ctx, cancel := context.WithTimeout(parent, CheckTimeout)
 	defer cancel()
-	var err error
-	for attempt := 1; attempt <= checkListings; attempt++ {
-		// One level only: a local folder's listing stats what it lists, and
-		// a file another process renames meanwhile (a *.tmp moved into
-		// place) fails it with NotFound, so that is asked again.
-		it := b.List(&blob.ListOptions{Delimiter: "/", BeforeList: limitCheckAttempts})
-		if _, err = it.Next(ctx); err == nil || errors.Is(err, io.EOF) {
-			return nil
-		}
-		if gcerrors.Code(err) != gcerrors.NotFound || ctx.Err() != nil {
-			break
-		}
+	// One level only, through List, which asks again when a file of a local
+	// folder is renamed while it is listed.
+	it := List(b, &blob.ListOptions{Delimiter: "/", BeforeList: limitCheckAttempts})
+	_, err := it.Next(ctx)
+	if err == nil || errors.Is(err, io.EOF) {
+		return nil
 	}
-	if parent.Err() == nil && ctx.Err() != nil && !errors.Is(err, ErrStalled) {
+	// A store that retries until the deadline (Cloud Storage's client does)
+	// may have failed to connect all along: that is no stall.
+	var op *net.OpError
+	refused := errors.As(err, &op) && op.Op == "dial"
+	if parent.Err() == nil && ctx.Err() != nil && !errors.Is(err, ErrStalled) && !refused {
 		err = fmt.Errorf("%w: no answer within %s", ErrStalled, CheckTimeout)
 	}
 	return classify(fmt.Errorf("bucket %s: %w", Redact(raw), err), raw)
 }
-
-// A failure is a class of bucket errors: the sentinel it wraps and what to tell
-// the user.
-type failure struct {
-	sentinel error
-	hint     string
-}
-
-var (
-	notFound = failure{ErrBucketNotFound, "it does not exist; create it first (or check the URL and region)"}
-	denied   = failure{ErrAccessDenied, "the credentials in use may not access it; check AWS_PROFILE/AWS_ACCESS_KEY_ID or the bucket policy"}
-	refused  = failure{ErrAccessDenied, "the credentials were refused; check AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or AWS_PROFILE"}
-	noCreds  = failure{ErrAccessDenied, "no credentials found; set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or AWS_PROFILE, or run with an instance role"}
-	noConn   = failure{ErrUnreachable, "check the endpoint in the URL and the network"}
-	silent   = failure{ErrUnreachable, "the endpoint takes connections but sends no answer; check the endpoint in the URL, proxies and the network"}
-)
-
-// apiCodes maps the error codes S3 and S3-compatible servers answer with to a
-// failure class: provider quirks as data.
-var apiCodes = map[string]failure{
-	"NoSuchBucket":          notFound,
-	"AccessDenied":          denied,
-	"AllAccessDisabled":     denied,
-	"AccountProblem":        denied,
-	"InvalidAccessKeyId":    refused,
-	"SignatureDoesNotMatch": refused,
-	"ExpiredToken":          refused,
-	"InvalidToken":          refused,
-	"TokenRefreshRequired":  refused,
-}
-
-// classify wraps err with the sentinel that matches its S3 error code or its
-// gocloud error code, with a hint and the service's own words, on one line.
-func classify(err error, raw string) error {
-	f, ok := failureOf(err)
-	if !ok {
-		return scrub(err, raw)
-	}
-	return scrub(fmt.Errorf("%w: %s: %s: %s", f.sentinel, Redact(raw), f.hint, rootCause(err)), raw)
-}
-
-func failureOf(err error) (failure, bool) {
-	var api smithy.APIError
-	if errors.As(err, &api) {
-		if f, ok := apiCodes[api.ErrorCode()]; ok {
-			return f, true
-		}
-	}
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		return notFound, true
-	case gcerrors.Code(err) == gcerrors.NotFound:
-		return notFound, true
-	case gcerrors.Code(err) == gcerrors.PermissionDenied:
-		return denied, true
-	case strings.Contains(err.Error(), "get credentials:"):
-		// The AWS SDK found no credentials anywhere in its chain.
-		return noCreds, true
-	}
-	var op *net.OpError
-	if errors.As(err, &op) && op.Op == "dial" {
-		return noConn, true
-	}
-	if errors.Is(err, ErrStalled) {
-		return silent, true
-	}
-	return failure{}, false
-}
-
-// rootCause returns the service's own words: the S3 error code and message when
-// there is one, else the innermost error's message, on one line.
-func rootCause(err error) string {
-	var api smithy.APIError
-	if errors.As(err, &api) {
-		return oneLine(api.ErrorCode() + ": " + api.ErrorMessage())
-	}
-	var op *net.OpError
-	if errors.As(err, &op) {
-		return oneLine(op.Error())
-	}
-	var stall *stallError
-	if errors.As(err, &stall) {
-		return stall.Error()
-	}
-	for {
-		next := errors.Unwrap(err)
-		if next == nil {
-			return oneLine(err.Error())
-		}
-		err = next
-	}
-}
-
-func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
 
 func parse(raw string) (*url.URL, error) {
 	if raw == "" {

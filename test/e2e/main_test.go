@@ -1,12 +1,15 @@
 // Package e2e tests the built kferry binary from the outside: it runs it with
-// os/exec against in-process kfake clusters, kcat and a real S3 protocol server.
+// os/exec against in-process kfake clusters, kcat and real protocol servers for
+// S3, Cloud Storage and Azure Blob.
 //
-// kcat and the S3 server come from the environment that `make test` sets up
+// kcat and the servers come from the environment that `make test` sets up
 // (scripts/test-env.sh): KFERRY_TEST_KCAT, KFERRY_TEST_S3_ENDPOINT,
 // KFERRY_TEST_S3_ACCESS_KEY, KFERRY_TEST_S3_SECRET_KEY and
-// KFERRY_TEST_S3_USER_ACCESS_KEY/_SECRET_KEY (a user that owns no bucket).
-// Without them the tests that need them skip, except under CI=true, where
-// TestMain fails instead.
+// KFERRY_TEST_S3_USER_ACCESS_KEY/_SECRET_KEY (a user that owns no bucket),
+// KFERRY_TEST_GCS_ENDPOINT (fake-gcs-server), KFERRY_TEST_AZURE_ENDPOINT,
+// KFERRY_TEST_AZURE_ACCOUNT/_KEY and KFERRY_TEST_AZURE_OTHER_ACCOUNT/_KEY
+// (Azurite). Without them the tests that need them skip, except under
+// CI=true, where TestMain fails instead.
 package e2e
 
 import (
@@ -32,6 +35,10 @@ var env struct {
 	s3Endpoint             string
 	s3Access, s3Secret     string
 	userAccess, userSecret string
+	gcsEndpoint            string
+	azureEndpoint          string
+	azureAccount, azureKey string
+	azureOther, otherKey   string
 }
 
 // wrongSecret is a secret key that the S3 server refuses; like the real secrets it
@@ -47,6 +54,12 @@ func run(m *testing.M) int {
 	env.s3Secret = os.Getenv("KFERRY_TEST_S3_SECRET_KEY")
 	env.userAccess = os.Getenv("KFERRY_TEST_S3_USER_ACCESS_KEY")
 	env.userSecret = os.Getenv("KFERRY_TEST_S3_USER_SECRET_KEY")
+	env.gcsEndpoint = os.Getenv("KFERRY_TEST_GCS_ENDPOINT")
+	env.azureEndpoint = os.Getenv("KFERRY_TEST_AZURE_ENDPOINT")
+	env.azureAccount = os.Getenv("KFERRY_TEST_AZURE_ACCOUNT")
+	env.azureKey = os.Getenv("KFERRY_TEST_AZURE_KEY")
+	env.azureOther = os.Getenv("KFERRY_TEST_AZURE_OTHER_ACCOUNT")
+	env.otherKey = os.Getenv("KFERRY_TEST_AZURE_OTHER_KEY")
 	if os.Getenv("CI") == "true" {
 		if missing := missingEnv(); len(missing) > 0 {
 			fmt.Fprintf(os.Stderr, "e2e: CI=true but %s not set; run the tests with `make test` (scripts/test-env.sh sets them)\n", strings.Join(missing, ", "))
@@ -71,12 +84,18 @@ func run(m *testing.M) int {
 func missingEnv() []string {
 	var missing []string
 	for name, v := range map[string]string{
-		"KFERRY_TEST_KCAT":               env.kcat,
-		"KFERRY_TEST_S3_ENDPOINT":        env.s3Endpoint,
-		"KFERRY_TEST_S3_ACCESS_KEY":      env.s3Access,
-		"KFERRY_TEST_S3_SECRET_KEY":      env.s3Secret,
-		"KFERRY_TEST_S3_USER_ACCESS_KEY": env.userAccess,
-		"KFERRY_TEST_S3_USER_SECRET_KEY": env.userSecret,
+		"KFERRY_TEST_KCAT":                env.kcat,
+		"KFERRY_TEST_S3_ENDPOINT":         env.s3Endpoint,
+		"KFERRY_TEST_S3_ACCESS_KEY":       env.s3Access,
+		"KFERRY_TEST_S3_SECRET_KEY":       env.s3Secret,
+		"KFERRY_TEST_S3_USER_ACCESS_KEY":  env.userAccess,
+		"KFERRY_TEST_S3_USER_SECRET_KEY":  env.userSecret,
+		"KFERRY_TEST_GCS_ENDPOINT":        env.gcsEndpoint,
+		"KFERRY_TEST_AZURE_ENDPOINT":      env.azureEndpoint,
+		"KFERRY_TEST_AZURE_ACCOUNT":       env.azureAccount,
+		"KFERRY_TEST_AZURE_KEY":           env.azureKey,
+		"KFERRY_TEST_AZURE_OTHER_ACCOUNT": env.azureOther,
+		"KFERRY_TEST_AZURE_OTHER_KEY":     env.otherKey,
 	} {
 		if v == "" {
 			missing = append(missing, name)
@@ -102,10 +121,26 @@ func needS3(t *testing.T) {
 	}
 }
 
+// needGCS skips the test when no Cloud Storage emulator was started for the tests.
+func needGCS(t *testing.T) {
+	t.Helper()
+	if env.gcsEndpoint == "" {
+		t.Skip("KFERRY_TEST_GCS_ENDPOINT not set: run `make test` to start a Cloud Storage emulator (fake-gcs-server) for this test")
+	}
+}
+
+// needAzure skips the test when no Azure Storage emulator was started for the tests.
+func needAzure(t *testing.T) {
+	t.Helper()
+	if env.azureEndpoint == "" || env.azureAccount == "" || env.azureKey == "" || env.azureOther == "" || env.otherKey == "" {
+		t.Skip("KFERRY_TEST_AZURE_* not set: run `make test` to start an Azure Storage emulator (Azurite) for this test")
+	}
+}
+
 // secrets are the values no output of kferry may contain.
 func secrets() []string {
-	out := []string{wrongSecret}
-	for _, s := range []string{env.s3Secret, env.userSecret} {
+	out := []string{wrongSecret, wrongAzureKey}
+	for _, s := range []string{env.s3Secret, env.userSecret, env.azureKey, env.otherKey} {
 		if s != "" {
 			out = append(out, s)
 		}
@@ -170,7 +205,8 @@ func kferry(t *testing.T, o runOpts, args ...string) result {
 
 // baseEnv is the caller's environment without anything that would steer kferry.
 func baseEnv(t *testing.T) []string {
-	drop := []string{"KFERRY_", "AWS_", "SOURCE_", "SINK_", "S3_BUCKET=", "REGION=", "TOPIC_REGEX_LIST="}
+	drop := []string{"KFERRY_", "AWS_", "SOURCE_", "SINK_", "S3_BUCKET=", "REGION=", "TOPIC_REGEX_LIST=",
+		"AZURE_", "STORAGE_EMULATOR_HOST", "GOOGLE_APPLICATION_CREDENTIALS="}
 	var out []string
 next:
 	for _, kv := range os.Environ() {
