@@ -22,7 +22,8 @@ var ErrOverlap = errors.New("overlapping objects")
 // object (it was rewritten by another writer) or does not parse.
 var ErrOffsetsRecord = errors.New("offsets record does not match its object")
 
-// An offsets record tells the exact offset of every record of one JSON or
+// OffsetsPrefix is the folder of the offsets records. An offsets record tells
+// the exact offset of every record of one JSON or
 // bytes object, which the Confluent layout leaves implicit (an object's name
 // gives its first offset only; transactions and compaction leave offsets
 // without records). kferry's exporter writes one per such object, outside the

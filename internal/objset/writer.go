@@ -267,10 +267,10 @@ func (s *Writer) Abort() {
 // Records is the number of records added.
 func (s *Writer) Records() int { return s.records }
 
-// First and Last are the offsets of the first and last record added.
+// First is the offset of the first record added.
 func (s *Writer) First() int64 { return s.first }
 
-// Last: see First.
+// Last is the offset of the last record added.
 func (s *Writer) Last() int64 { return s.last }
 
 // Keys are the object keys the set writes (values first).

@@ -215,7 +215,7 @@ func WantSameTopic(t *testing.T, e *Env, tg *Target, srcTopic, dstTopic string) 
 	if sd[srcTopic].Partitions != dd[dstTopic].Partitions {
 		t.Errorf("%s: %d partitions on the target, want %d", dstTopic, dd[dstTopic].Partitions, sd[srcTopic].Partitions)
 	}
-	for p := range int32(sd[srcTopic].Partitions) {
+	for p := range int32(sd[srcTopic].Partitions) { // #nosec G115 -- a test topic's partition count
 		if diff := cmp.Diff(Fulls(src[p]), Fulls(dst[p])); diff != "" {
 			t.Errorf("%s/%d restored as %s/%d differs (-source +target):\n%s", srcTopic, p, dstTopic, p, diff)
 		}

@@ -61,7 +61,7 @@ func New(t *testing.T, bucket string) *Env {
 	if e.B, err = store.Open(ctx, e.URL); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { e.B.Close() })
+	t.Cleanup(func() { _ = e.B.Close() })
 	if e.KC, err = kafka.Dial(ctx, e.Cluster.Config()); err != nil {
 		t.Fatal(err)
 	}
@@ -117,7 +117,7 @@ func (e *Env) Put(objects map[string]string) {
 func (e *Env) RawObjects() map[string]string {
 	e.T.Helper()
 	out := map[string]string{}
-	it := e.B.List(nil)
+	it := store.List(e.B, nil)
 	for {
 		obj, err := it.Next(e.Ctx)
 		if errors.Is(err, io.EOF) {

@@ -83,7 +83,7 @@ func (p *Producer) round(n int) error {
 	return nil
 }
 
-// halt stops the producer and returns what it wrote per partition.
+// Halt stops the producer (see Sent for what it wrote).
 func (p *Producer) Halt() {
 	select {
 	case <-p.stop:
@@ -215,7 +215,7 @@ func ValuesOn(t *testing.T, e *Env, tg *Target, topic string) []string {
 	return Values(ReadTopic(t, e.Ctx, tg.Cluster.Config(), topic)[0])
 }
 
-// values returns the values of recs as strings.
+// Values returns the values of recs as strings.
 func Values(recs []record.Record) []string {
 	out := make([]string, len(recs))
 	for i := range recs {
@@ -232,7 +232,7 @@ func (p *Producer) Sent() (map[int32]int, error) {
 	return maps.Clone(p.sent), p.err
 }
 
-// reconnect returns tg with a client of its own.
+// Reconnect returns tg with a client of its own.
 func Reconnect(e *Env, tg *Target) *Target {
 	e.T.Helper()
 	kc, err := kafka.Dial(e.Ctx, tg.Cluster.Config())
