@@ -26,9 +26,9 @@ test: vet race
 	GO=$(GO) bash scripts/test-env.sh $(GO) test -count=1 ./...
 
 # race: the packages that run goroutines (errgroups and franz-go callbacks in
-# pipeline and kafka, the metrics server, the S3 transport's connections in
+# pipeline, backup, migrate, objset and kafka, the metrics server, the S3 transport's connections in
 # store), and only those, under the race detector: it is slow to build.
-RACE_PKGS = ./internal/pipeline/... ./internal/kafka/... ./internal/metrics/... ./pkg/store/...
+RACE_PKGS = ./internal/pipeline/... ./internal/backup/... ./internal/migrate/... ./internal/objset/... ./internal/kafka/... ./internal/metrics/... ./pkg/store/...
 race:
 	$(GO) test -race $(RACE_PKGS)
 

@@ -65,6 +65,33 @@ func TestLayers(t *testing.T) {
 				return false
 			},
 			func(pkg string) bool { return pkg != module+"/internal/plan" }},
+		// The engine and the Confluent round trip sit below the products that
+		// use them; products do not reach into each other.
+		{"pipeline imports neither backup nor migrate",
+			func(imp string) bool { return imp == module+"/internal/backup" || imp == module+"/internal/migrate" },
+			func(pkg string) bool { return pkg != module+"/internal/pipeline" }},
+		{"backup and migrate do not import each other",
+			func(imp string) bool { return imp == module+"/internal/backup" || imp == module+"/internal/migrate" },
+			func(pkg string) bool {
+				return pkg != module+"/internal/backup" && pkg != module+"/internal/migrate"
+			}},
+		// What a bucket holds and how an object is read or written know nothing
+		// of Kafka or of the jobs built on them.
+		{"catalog and objset import no job, no Kafka",
+			func(imp string) bool {
+				for _, p := range []string{"pipeline", "backup", "migrate", "kafka", "cli", "plan"} {
+					if imp == module+"/internal/"+p {
+						return true
+					}
+				}
+				return false
+			},
+			func(pkg string) bool {
+				return pkg != module+"/internal/catalog" && pkg != module+"/internal/objset"
+			}},
+		{"only the command line and the binary import internal/cli",
+			func(imp string) bool { return imp == module+"/internal/cli" },
+			func(pkg string) bool { return pkg == module+"/cmd/kferry" || strings.HasPrefix(pkg, module+"/test/") }},
 	}
 	for _, r := range rules {
 		t.Run(r.name, func(t *testing.T) {
@@ -79,5 +106,27 @@ func TestLayers(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestTestkitOnlyInTests: the shared test fixtures import testing and kfake;
+// only tests may import them (the binary must not, see TestBinaryDoesNotLinkTesting).
+func TestTestkitOnlyInTests(t *testing.T) {
+	out, err := exec.Command("go", "list", "-f", `{{.ImportPath}} {{join .Imports " "}}`, module+"/...").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	n := 0
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		f := strings.Fields(line)
+		n++
+		for _, imp := range f[1:] {
+			if imp == module+"/internal/testkit" {
+				t.Errorf("%s imports internal/testkit outside its tests", f[0])
+			}
+		}
+	}
+	if n < 5 {
+		t.Fatalf("go list found only %d packages", n)
 	}
 }

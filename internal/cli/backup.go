@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/kferry/kferry/internal/backup"
 	"github.com/kferry/kferry/internal/catalog"
 	"github.com/kferry/kferry/internal/kafka"
 	"github.com/kferry/kferry/internal/pipeline"
@@ -83,7 +84,7 @@ could be read: the rest is backed up and the manifest records the gaps), 2 usage
 	fs.StringVar(&o.rotateBytes, "rotate-bytes", "64MiB", "start a new object after this many bytes of records")
 	fs.IntVar(&o.parallelism, "parallelism", 0, "partitions backed up at once (default: 2 × CPUs)")
 	fs.BoolVar(&o.follow, "follow", false, "keep backing up: an incremental backup every --interval until SIGTERM/SIGINT")
-	fs.DurationVar(&o.interval, "interval", pipeline.DefaultBackupInterval, "with --follow: time between the starts of two backups")
+	fs.DurationVar(&o.interval, "interval", backup.DefaultBackupInterval, "with --follow: time between the starts of two backups")
 	fs.DurationVar(&o.shutdown, "shutdown-timeout", pipeline.DefaultShutdownTimeout, "with --follow: how long SIGTERM/SIGINT may take to finish the backup in flight")
 	return cmd
 }
@@ -130,13 +131,13 @@ func runBackup(ctx context.Context, g *globals, o *backupOptions) error {
 		return err
 	}
 	defer release()
-	bo := pipeline.BackupOptions{
+	bo := backup.BackupOptions{
 		Selector: sel, Groups: groups, Naming: layout.Naming{TopicsDir: layout.DefaultTopicsDir},
 		Key: key, FlushSize: o.flushSize, RotateBytes: rotate, Parallelism: o.parallelism, Version: Version,
 		Logger: log,
 	}
 	if o.follow {
-		s, err := pipeline.BackupFollow(ctx, kc, b, store.Redact(o.to), pipeline.BackupFollowOptions{
+		s, err := backup.BackupFollow(ctx, kc, b, store.Redact(o.to), backup.BackupFollowOptions{
 			BackupOptions: bo, Interval: o.interval, ShutdownTimeout: o.shutdown,
 			AfterRound: func(_ int, m *manifest.Manifest) {
 				log.Info("newest backup", "id", m.ID, "parent", orDash(m.Parent))
@@ -146,7 +147,7 @@ func runBackup(ctx context.Context, g *globals, o *backupOptions) error {
 	}
 	bar := g.newProgress("backup")
 	bo.Progress = asProgress(bar)
-	s, m, err := pipeline.Backup(ctx, kc, b, store.Redact(o.to), bo)
+	s, m, err := backup.Backup(ctx, kc, b, store.Redact(o.to), bo)
 	bar.done(g)
 	if m == nil {
 		err = backupInterrupted(ctx, err, s)
@@ -267,7 +268,7 @@ Exit status: 0 done, 1 failed, 2 usage error.` + envHelp,
 	fs.BoolVar(&o.includeDeleted, "include-deleted", false, "also restore topics that were deleted from the source (skipped by default)")
 	fs.IntVar(&o.parallelism, "parallelism", 0, "partitions restored at once (default: 2 × CPUs)")
 	fs.BoolVar(&o.follow, "follow", false, "keep restoring each new backup as it appears, until SIGTERM/SIGINT")
-	fs.DurationVar(&o.pollInterval, "poll-interval", pipeline.DefaultRestoreInterval, "with --follow: how often to look for a newer backup")
+	fs.DurationVar(&o.pollInterval, "poll-interval", backup.DefaultRestoreInterval, "with --follow: how often to look for a newer backup")
 	fs.DurationVar(&o.shutdown, "shutdown-timeout", pipeline.DefaultShutdownTimeout, "with --follow: how long SIGTERM/SIGINT may take to finish the restore in flight")
 	fs.StringVar(&o.group, "group", "", "with --follow: progress group on the target (default: kferry-restore-follow-<hash>)")
 	return cmd
@@ -351,7 +352,7 @@ func runRestore(ctx context.Context, g *globals, o *restoreOptions) error {
 		return err
 	}
 	defer release()
-	ro := pipeline.RestoreOptions{
+	ro := backup.RestoreOptions{
 		Selector: sel, Renames: renames, BackupID: o.backupID, Since: since, Until: until, Groups: groups,
 		ReplicationFactor: int16(o.replicationFactor), Force: o.force, AtLeastOnce: o.atLeastOnce, IncludeDeleted: o.includeDeleted, Key: key,
 		Parallelism: o.parallelism, Logger: log,
@@ -359,16 +360,16 @@ func runRestore(ctx context.Context, g *globals, o *restoreOptions) error {
 	if o.follow {
 		ro.ProgressGroup = o.group
 		if ro.ProgressGroup == "" {
-			ro.ProgressGroup = pipeline.RestoreFollowGroup(store.Redact(o.from), sel, o.renames)
+			ro.ProgressGroup = backup.RestoreFollowGroup(store.Redact(o.from), sel, o.renames)
 		}
-		s, err := pipeline.RestoreFollow(ctx, kc, b, store.Redact(o.from), pipeline.RestoreFollowOptions{
+		s, err := backup.RestoreFollow(ctx, kc, b, store.Redact(o.from), backup.RestoreFollowOptions{
 			RestoreOptions: ro, PollInterval: o.pollInterval, ShutdownTimeout: o.shutdown,
 		})
 		return o.report.finish(g.stdout, s, err)
 	}
 	bar := g.newProgress("restore")
 	ro.Progress = asProgress(bar)
-	s, err := pipeline.Restore(ctx, kc, b, store.Redact(o.from), ro)
+	s, err := backup.Restore(ctx, kc, b, store.Redact(o.from), ro)
 	bar.done(g)
 	err = writerInterrupted(ctx, backupHint(err, o.from), "restore", s, o.atLeastOnce)
 	return o.report.finish(g.stdout, s, err)
@@ -443,7 +444,7 @@ func runVerify(ctx context.Context, g *globals, raw string, o *verifyOptions) er
 	if err != nil {
 		return err
 	}
-	vo := pipeline.VerifyOptions{BackupID: o.backupID, Renames: renames, Topics: o.topics, Key: key, Strict: o.strict}
+	vo := backup.VerifyOptions{BackupID: o.backupID, Renames: renames, Topics: o.topics, Key: key, Strict: o.strict}
 	if len(o.kafka.brokers) > 0 {
 		cfg, err := o.kafka.config()
 		if err != nil {
@@ -456,7 +457,7 @@ func runVerify(ctx context.Context, g *globals, raw string, o *verifyOptions) er
 		defer kc.Close()
 		vo.Kafka = kc
 	}
-	rep, err := pipeline.Verify(ctx, b, vo)
+	rep, err := backup.Verify(ctx, b, vo)
 	err = backupHint(err, raw)
 	if o.json {
 		enc := json.NewEncoder(g.stdout)
@@ -473,7 +474,7 @@ func runVerify(ctx context.Context, g *globals, raw string, o *verifyOptions) er
 // maxWarnings bounds the warnings verify prints; --json has them all.
 const maxWarnings = 20
 
-func printVerify(out *printer, rep pipeline.VerifyReport, live, strict bool, err error) {
+func printVerify(out *printer, rep backup.VerifyReport, live, strict bool, err error) {
 	out.printf("backup %s: %d objects, %d records checked", rep.Backup, rep.Objects, rep.Records)
 	if live {
 		out.printf(", %d records compared with the cluster", rep.Compared)

@@ -7,7 +7,7 @@ import (
 
 	"gocloud.dev/blob"
 
-	"github.com/kferry/kferry/internal/pipeline"
+	"github.com/kferry/kferry/internal/backup"
 	"github.com/kferry/kferry/pkg/manifest"
 )
 
@@ -84,7 +84,7 @@ func newBackupView(ctx context.Context, b *blob.Bucket, id string, backups []lsB
 		}
 	}
 	if len(ms) == len(backups) { // every manifest read: the unlisted objects are known
-		a, err := pipeline.AuditWith(ctx, b, ms)
+		a, err := backup.AuditWith(ctx, b, ms)
 		if err != nil {
 			return nil, err
 		}

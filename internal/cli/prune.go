@@ -6,9 +6,8 @@ import (
 	"encoding/json"
 	"time"
 
+	"github.com/kferry/kferry/internal/backup"
 	"github.com/spf13/cobra"
-
-	"github.com/kferry/kferry/internal/pipeline"
 )
 
 type pruneOptions struct {
@@ -60,7 +59,7 @@ not given), 1 failed, 2 usage error.` + envHelp,
 	}
 	fs := cmd.Flags()
 	fs.BoolVar(&o.delete, "delete", false, "delete the objects (default: only list them)")
-	fs.DurationVar(&o.minAge, "min-age", pipeline.DefaultPruneMinAge, "keep objects modified less than this long ago (a running backup may be writing them)")
+	fs.DurationVar(&o.minAge, "min-age", backup.DefaultPruneMinAge, "keep objects modified less than this long ago (a running backup may be writing them)")
 	fs.BoolVar(&o.json, "json", false, "print the report as JSON")
 	o.key.addFlags(fs)
 	return cmd
@@ -83,7 +82,7 @@ func runPrune(ctx context.Context, g *globals, raw string, o *pruneOptions) erro
 		return err
 	}
 	defer closeBucket(b)
-	rep, err := pipeline.Prune(ctx, b, pipeline.PruneOptions{Key: key, Delete: o.delete, MinAge: o.minAge, Logger: log})
+	rep, err := backup.Prune(ctx, b, backup.PruneOptions{Key: key, Delete: o.delete, MinAge: o.minAge, Logger: log})
 	if o.json {
 		enc := json.NewEncoder(g.stdout)
 		enc.SetIndent("", "  ")
@@ -98,7 +97,7 @@ func runPrune(ctx context.Context, g *globals, raw string, o *pruneOptions) erro
 	return err
 }
 
-func printPrune(out *printer, rep pipeline.PruneReport, deleting bool) {
+func printPrune(out *printer, rep backup.PruneReport, deleting bool) {
 	if len(rep.Candidates) == 0 && len(rep.Kept) == 0 {
 		out.printf("nothing to prune: the manifests of the %d backups list every object of the bucket\n", rep.Manifests)
 		return

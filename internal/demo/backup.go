@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/kferry/kferry/internal/backup"
 	"github.com/kferry/kferry/internal/kafka"
 	"github.com/kferry/kferry/internal/kafka/kafkatest"
 	"github.com/kferry/kferry/internal/pipeline"
@@ -118,7 +119,7 @@ func RunBackup(ctx context.Context, o Options) (BackupResult, error) {
 		return res, err
 	}
 	defer closeBucket(b)
-	res.Backup, _, err = pipeline.Backup(ctx, src, b, bucket, pipeline.BackupOptions{
+	res.Backup, _, err = backup.Backup(ctx, src, b, bucket, backup.BackupOptions{
 		Selector: plan.Selector{Regex: regexp.MustCompile(`\Asource-topic-\d\z`)}, Naming: layout.Naming{TopicsDir: layout.DefaultTopicsDir},
 		FlushSize: 5000, Version: "demo", Logger: o.Logger,
 	})
@@ -132,14 +133,14 @@ func RunBackup(ctx context.Context, o Options) (BackupResult, error) {
 		return res, err
 	}
 	defer dst.Close()
-	res.Restore, err = pipeline.Restore(ctx, dst, b, bucket, pipeline.RestoreOptions{ReplicationFactor: -1, Logger: o.Logger})
+	res.Restore, err = backup.Restore(ctx, dst, b, bucket, backup.RestoreOptions{ReplicationFactor: -1, Logger: o.Logger})
 	if err != nil {
 		return res, fmt.Errorf("restore: %w", err)
 	}
 	res.Restored = res.Restore.Records
 	o.say("demo --backup: restored %d records exactly once (transactions) in %.2fs (%.1f MB/s)\n", res.Restore.Records, res.Restore.Seconds, res.Restore.MBPerSec)
 
-	rep, err := pipeline.Verify(ctx, b, pipeline.VerifyOptions{Kafka: dst})
+	rep, err := backup.Verify(ctx, b, backup.VerifyOptions{Kafka: dst})
 	res.Compared = rep.Compared
 	if err != nil {
 		return res, fmt.Errorf("verify: %w", err)

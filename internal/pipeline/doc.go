@@ -1,3 +1,4 @@
-// Package pipeline runs kferry's one-shot jobs: export reads partitions and writes
-// Confluent-layout objects; import lists objects and writes them back to Kafka.
+// Package pipeline is kferry's engine (partition runner, summaries, shards, the
+// exactly-once resume) and the Confluent round trip built on it: export and
+// import, one-shot and continuous. Backup and migrate build on it too.
 package pipeline

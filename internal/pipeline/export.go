@@ -112,37 +112,37 @@ func Export(ctx context.Context, kc *kafka.Client, b *blob.Bucket, bucketName st
 	sort.Slice(ranges, func(i, j int) bool {
 		return ranges[i].End-ranges[i].Start > ranges[j].End-ranges[j].Start
 	})
-	col := newCollector()
+	col := NewCollector()
 	for _, r := range ranges {
-		col.partition(r.Topic, r.Partition)
+		col.Partition(r.Topic, r.Partition)
 	}
-	setTotal(o.Progress, offsetsIn(ranges))
+	SetTotal(o.Progress, OffsetsIn(ranges))
 	log.Info("export starting", "topics", len(selected), "partitions", len(ranges), "format", o.Format, "bucket", bucketName)
 
-	err = runPartitions(ctx, kc, ranges, o.Parallelism, func(r kafka.PartitionRange) *partitionExport {
-		return &partitionExport{o: &o, b: b, vf: vf, col: col, log: log, pr: r}
+	err = RunPartitions(ctx, kc, ranges, o.Parallelism, func(r kafka.PartitionRange) *PartitionExport {
+		return &PartitionExport{Opts: &o, Bucket: b, Formats: vf, Col: col, Log: log, Range: r}
 	})
 	if err != nil {
-		return col.summary("export", bucketName, started), err
+		return col.Summary("export", bucketName, started), err
 	}
 	for _, t := range selected {
 		info := topics[t]
 		meta := catalog.TopicMeta{Topic: t, Partitions: info.Partitions, ReplicationFactor: info.ReplicationFactor, Format: o.Format, ExportedAt: started.UTC(), ID: info.ID}
 		body, _ := json.MarshalIndent(meta, "", "  ")
 		if err := b.WriteAll(ctx, catalog.TopicMetaKey(t), append(body, '\n'), nil); err != nil {
-			return col.summary("export", bucketName, started), fmt.Errorf("write %s: %w", catalog.TopicMetaKey(t), err)
+			return col.Summary("export", bucketName, started), fmt.Errorf("write %s: %w", catalog.TopicMetaKey(t), err)
 		}
 	}
-	s := col.summary("export", bucketName, started)
+	s := col.Summary("export", bucketName, started)
 	log.Info("export done", "records", s.Records, "objects", s.Objects, "seconds", s.Seconds)
 	return s, nil
 }
 
-// runPartitions exports ranges with at most par workers (2 × CPUs when 0), each
+// RunPartitions exports ranges with at most par workers (2 × CPUs when 0), each
 // with its own Kafka reader; newExport makes the per-partition worker. Offsets
 // that retention removed before they were read become warnings (and whatever the
 // worker's onGap does).
-func runPartitions(ctx context.Context, kc *kafka.Client, ranges []kafka.PartitionRange, par int, newExport func(kafka.PartitionRange) *partitionExport) error {
+func RunPartitions(ctx context.Context, kc *kafka.Client, ranges []kafka.PartitionRange, par int, newExport func(kafka.PartitionRange) *PartitionExport) error {
 	if par <= 0 {
 		par = runtime.NumCPU() * 2
 	}
@@ -162,9 +162,9 @@ func runPartitions(ctx context.Context, kc *kafka.Client, ranges []kafka.Partiti
 			for r := range tasks {
 				pe := newExport(r)
 				rd.OnGap = func(pr kafka.PartitionRange, from, to int64) {
-					pe.col.warn(fmt.Sprintf("%s/%d: offsets %d to %d were removed by retention before they could be read; they are missing", pr.Topic, pr.Partition, from, to-1))
-					if pe.onGap != nil {
-						pe.onGap(from, to)
+					pe.Col.Warn(fmt.Sprintf("%s/%d: offsets %d to %d were removed by retention before they could be read; they are missing", pr.Topic, pr.Partition, from, to-1))
+					if pe.OnGap != nil {
+						pe.OnGap(from, to)
 					}
 				}
 				if err := pe.run(gctx, rd); err != nil {
@@ -177,22 +177,22 @@ func runPartitions(ctx context.Context, kc *kafka.Client, ranges []kafka.Partiti
 	return g.Wait()
 }
 
-// partitionExport moves one partition range into objects.
-type partitionExport struct {
-	o   *ExportOptions
-	b   *blob.Bucket
-	vf  objset.Formats
-	col *collector
-	log *slog.Logger
-	pr  kafka.PartitionRange
+// PartitionExport moves one partition range into objects.
+type PartitionExport struct {
+	Opts    *ExportOptions
+	Bucket  *blob.Bucket
+	Formats objset.Formats
+	Col     *Collector
+	Log     *slog.Logger
+	Range   kafka.PartitionRange
 
 	set *objset.Writer
 
-	// Backups hook in here: onRecord sees every record added to an object,
+	// Backups hook in here: OnRecord sees every record added to an object,
 	// onCommit every object once it is durable.
-	onRecord func(rec *record.Record)
-	onCommit func(set *objset.Writer)
-	onGap    func(from, to int64)
+	OnRecord func(rec *record.Record)
+	OnCommit func(set *objset.Writer)
+	OnGap    func(from, to int64)
 	firstTS  time.Time
 	// uploadTook is how long the last rotate's Commit took (for follow metrics).
 	uploadTook time.Duration
@@ -203,8 +203,8 @@ type partitionExport struct {
 	beforeCommit func(set *objset.Writer) error
 }
 
-func (pe *partitionExport) run(ctx context.Context, rd *kafka.Reader) error {
-	pr := pe.pr
+func (pe *PartitionExport) run(ctx context.Context, rd *kafka.Reader) error {
+	pr := pe.Range
 	if pr.Start >= pr.End {
 		return nil
 	}
@@ -217,8 +217,8 @@ func (pe *partitionExport) run(ctx context.Context, rd *kafka.Reader) error {
 			n++
 			bytes += int64(rec.Size())
 		}
-		if pe.o.Progress != nil {
-			pe.o.Progress.Add(n, bytes)
+		if pe.Opts.Progress != nil {
+			pe.Opts.Progress.Add(n, bytes)
 		}
 		return nil
 	})
@@ -234,8 +234,8 @@ func (pe *partitionExport) run(ctx context.Context, rd *kafka.Reader) error {
 	return nil
 }
 
-func (pe *partitionExport) add(ctx context.Context, rec *record.Record) error {
-	o := pe.o
+func (pe *PartitionExport) add(ctx context.Context, rec *record.Record) error {
+	o := pe.Opts
 	if pe.set != nil && o.RotateInterval > 0 && rec.Timestamp.Sub(pe.firstTS) >= o.RotateInterval {
 		if err := pe.rotate(); err != nil {
 			return err
@@ -243,7 +243,7 @@ func (pe *partitionExport) add(ctx context.Context, rec *record.Record) error {
 	}
 	if pe.set == nil {
 		// Only observers of commits (backups) read the checksum.
-		set, err := objset.Create(ctx, pe.b, o.Naming, pe.vf, o.Gzip, rec.Topic, rec.Partition, rec.Offset, pe.onCommit != nil && !pe.noChecksum, o.Key)
+		set, err := objset.Create(ctx, pe.Bucket, o.Naming, pe.Formats, o.Gzip, rec.Topic, rec.Partition, rec.Offset, pe.OnCommit != nil && !pe.noChecksum, o.Key)
 		if err != nil {
 			return err
 		}
@@ -252,8 +252,8 @@ func (pe *partitionExport) add(ctx context.Context, rec *record.Record) error {
 	if err := pe.set.Add(rec); err != nil {
 		return err
 	}
-	if pe.onRecord != nil {
-		pe.onRecord(rec)
+	if pe.OnRecord != nil {
+		pe.OnRecord(rec)
 	}
 	if (o.FlushSize > 0 && pe.set.Records() >= o.FlushSize) || (o.RotateBytes > 0 && pe.set.Bytes() >= o.RotateBytes) {
 		return pe.rotate()
@@ -262,7 +262,7 @@ func (pe *partitionExport) add(ctx context.Context, rec *record.Record) error {
 }
 
 // rotate commits the open object set, if any.
-func (pe *partitionExport) rotate() error {
+func (pe *PartitionExport) rotate() error {
 	if pe.set == nil {
 		return nil
 	}
@@ -279,12 +279,12 @@ func (pe *partitionExport) rotate() error {
 		return err
 	}
 	pe.uploadTook = time.Since(started)
-	if pe.onCommit != nil {
-		pe.onCommit(set)
+	if pe.OnCommit != nil {
+		pe.OnCommit(set)
 	}
 	// The summary counts what completed objects hold, so after an error it
 	// still tells how far the bucket goes.
-	pe.col.update(pe.pr.Topic, pe.pr.Partition, func(ps *PartitionSummary) {
+	pe.Col.Update(pe.Range.Topic, pe.Range.Partition, func(ps *PartitionSummary) {
 		if ps.FirstOffset < 0 {
 			ps.FirstOffset = set.First()
 		}
@@ -293,6 +293,15 @@ func (pe *partitionExport) rotate() error {
 		ps.Bytes += set.RecordBytes()
 		ps.Objects++
 	})
-	pe.log.Debug("object written", "topic", pe.pr.Topic, "partition", pe.pr.Partition, "key", set.Keys()[0], "records", set.Records())
+	pe.Log.Debug("object written", "topic", pe.Range.Topic, "partition", pe.Range.Partition, "key", set.Keys()[0], "records", set.Records())
 	return nil
+}
+
+// OffsetsIn counts the offsets of ranges: an upper bound of their records.
+func OffsetsIn(ranges []kafka.PartitionRange) int64 {
+	var n int64
+	for _, r := range ranges {
+		n += max(r.End-r.Start, 0)
+	}
+	return n
 }

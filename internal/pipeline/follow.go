@@ -33,10 +33,6 @@ const (
 // continuous export stops.
 const leaveTimeout = 5 * time.Second
 
-// ErrShutdownTimeout means a continuous export was stopped but could not finish
-// its open objects within FollowOptions.ShutdownTimeout; the error names them.
-var ErrShutdownTimeout = errors.New("shutdown timed out")
-
 // FollowMetrics receives what a continuous export does (internal/metrics
 // implements it for Prometheus). Methods are called from many goroutines.
 type FollowMetrics interface {
@@ -136,7 +132,7 @@ func Follow(ctx context.Context, kc *kafka.Client, b *blob.Bucket, bucketName st
 		return Summary{}, err
 	}
 	defer f.stopWork()
-	summary := func() Summary { return f.col.summary("export", bucketName, started) }
+	summary := func() Summary { return f.col.Summary("export", bucketName, started) }
 	if err := f.checkSelection(ctx); err != nil {
 		return summary(), err
 	}
@@ -172,7 +168,7 @@ type follower struct {
 	kc  *kafka.Client
 	b   *blob.Bucket
 	vf  objset.Formats
-	col *collector
+	col *Collector
 	log *slog.Logger
 	m   FollowMetrics
 	gr  *kafka.GroupReader
@@ -206,7 +202,7 @@ func newFollower(kc *kafka.Client, b *blob.Bucket, o *FollowOptions) (*follower,
 	if o.LagInterval <= 0 {
 		o.LagInterval = DefaultLagInterval
 	}
-	f := &follower{o: o, eo: o.ExportOptions, kc: kc, b: b, col: newCollector(), log: o.Logger, m: o.Metrics,
+	f := &follower{o: o, eo: o.ExportOptions, kc: kc, b: b, col: NewCollector(), log: o.Logger, m: o.Metrics,
 		workers: map[kafka.TopicPartition]*partWorker{}, metas: map[string]int{}, ids: map[string]string{}, recreated: map[string]bool{}}
 	f.eo.RotateInterval, f.eo.Progress = 0, nil // the workers rotate by wall clock
 	if f.log == nil {
@@ -321,11 +317,11 @@ func (f *follower) worker(tp kafka.TopicPartition) *partWorker {
 	log := f.log.With("topic", tp.Topic, "partition", tp.Partition)
 	w := &partWorker{f: f, tp: tp, log: log, ctx: ctx, cancel: cancel,
 		in: make(chan kafka.Batch, 4), done: make(chan struct{}), committed: f.gr.Committed(tp)}
-	w.pe = &partitionExport{o: &f.eo, b: f.b, vf: f.vf, col: f.col, log: f.log, // rotate adds topic and partition itself
+	w.pe = &PartitionExport{Opts: &f.eo, Bucket: f.b, Formats: f.vf, Col: f.col, Log: f.log, // rotate adds topic and partition itself
 
-		pr: kafka.PartitionRange{Topic: tp.Topic, Partition: tp.Partition}}
-	w.pe.onCommit, w.pe.beforeCommit, w.pe.noChecksum = w.objectDone, w.checkOwner, true
-	f.col.partition(tp.Topic, tp.Partition)
+		Range: kafka.PartitionRange{Topic: tp.Topic, Partition: tp.Partition}}
+	w.pe.OnCommit, w.pe.beforeCommit, w.pe.noChecksum = w.objectDone, w.checkOwner, true
+	f.col.Partition(tp.Topic, tp.Partition)
 	f.workers[tp] = w
 	go w.run()
 	return w
@@ -469,7 +465,7 @@ func (f *follower) reportLag(ctx context.Context) {
 				gapsSeen[l.TopicPartition] = l.Start
 				f.m.Error("gap")
 				msg := fmt.Sprintf("%s/%d: retention deleted offsets %d-%d before they were exported; they are missing from the bucket (raise the topic's retention or the export's capacity)", l.Topic, l.Partition, l.Committed, l.Start-1)
-				f.col.warn(msg)
+				f.col.Warn(msg)
 				f.log.Error("retention gap", "topic", l.Topic, "partition", l.Partition, "from", l.Committed, "to", l.Start-1)
 			}
 		}

@@ -25,7 +25,7 @@ import (
 type partWorker struct {
 	f   *follower
 	tp  kafka.TopicPartition
-	pe  *partitionExport
+	pe  *PartitionExport
 	log *slog.Logger
 
 	in        chan kafka.Batch

@@ -9,7 +9,7 @@ import (
 	"github.com/kferry/kferry/pkg/record"
 )
 
-// foreignRecords returns the first of ranges that holds committed records its
+// ForeignRecords returns the first of ranges that holds committed records its
 // progress group does not account for, or nil. ranges are partitions whose
 // progress looked absent in a plain (unstable) read; a run killed right after
 // its first commit may have left that commit in flight, its records visible
@@ -19,7 +19,7 @@ import (
 // have progress is this run's own; every other partition is confirmed on its
 // own (its records may be another writer's even when a partition of the same
 // topic is this run's). txnID returns "" for writers without transactions.
-func foreignRecords(ctx context.Context, kc *kafka.Client, group string, txnID func(topic string, partition int32) string, ranges []kafka.PartitionRange) (*kafka.PartitionRange, error) {
+func ForeignRecords(ctx context.Context, kc *kafka.Client, group string, txnID func(topic string, partition int32) string, ranges []kafka.PartitionRange) (*kafka.PartitionRange, error) {
 	for len(ranges) > 0 {
 		r, err := FirstHoldingRecords(ctx, kc, ranges)
 		if err != nil || r == nil {

@@ -23,19 +23,6 @@ import (
 	"github.com/kferry/kferry/pkg/seal"
 )
 
-// ErrTargetPartitions means a target topic has fewer partitions than the bucket needs.
-var ErrTargetPartitions = errors.New("target topic has too few partitions")
-
-// ErrTargetNotEmpty means a target topic already holds records.
-var ErrTargetNotEmpty = errors.New("target topic not empty")
-
-// ErrTargetMissing means a target topic does not exist and may not be created.
-var ErrTargetMissing = errors.New("target topic missing")
-
-// ErrBackupBucket means import was pointed at the objects of kferry backups,
-// which kferry restore reads (lineages, checksums, group offsets).
-var ErrBackupBucket = errors.New("the bucket holds kferry backups")
-
 // checkNotBackup refuses the topics folder of kferry backups (which backup
 // always writes under the default topics folder, beside its manifests): its
 // native objects of a deleted topic's old lineage look like an export, those
@@ -128,10 +115,10 @@ func Import(ctx context.Context, kc *kafka.Client, b *blob.Bucket, bucketName st
 	if err != nil {
 		return Summary{}, err
 	}
-	col := newCollector()
+	col := NewCollector()
 	if n := len(cat.Skipped); n > 0 {
 		msg := fmt.Sprintf("%d keys under %q are not Confluent object names and were skipped (first: %s); --strict makes this an error", n, o.TopicsDir, cat.Skipped[0])
-		col.warn(msg)
+		col.Warn(msg)
 		log.Warn(msg)
 	}
 	if len(cat.Topics) == 0 {
@@ -197,7 +184,7 @@ func Import(ctx context.Context, kc *kafka.Client, b *blob.Bucket, bucketName st
 		})
 	}
 	err = g.Wait()
-	s := col.summary("import", bucketName, started)
+	s := col.Summary("import", bucketName, started)
 	if err != nil {
 		return s, fmt.Errorf("%w (%d records were written before the error; see the summary for which partitions)", err, s.Records)
 	}
@@ -213,9 +200,9 @@ func (o *ImportOptions) metrics() ImportMetrics {
 }
 
 // logMode says how the import keeps its progress.
-func logMode(col *collector, log *slog.Logger, o *ImportOptions) {
+func logMode(col *Collector, log *slog.Logger, o *ImportOptions) {
 	if o.AtLeastOnce {
-		col.warn("--at-least-once: no transactions; an import interrupted and run again may write some records twice")
+		col.Warn("--at-least-once: no transactions; an import interrupted and run again may write some records twice")
 		return
 	}
 	log.Info("importing with transactions (exactly once)", "progress_group", o.Group)
@@ -223,7 +210,7 @@ func logMode(col *collector, log *slog.Logger, o *ImportOptions) {
 
 // prepareTargets maps source topics to targets, checks every target's partition
 // count and emptiness, and creates missing ones, all before any record moves.
-func prepareTargets(ctx context.Context, kc *kafka.Client, cat *catalog.Catalog, selected []string, o *ImportOptions, col *collector, log *slog.Logger) ([]importTask, error) {
+func prepareTargets(ctx context.Context, kc *kafka.Client, cat *catalog.Catalog, selected []string, o *ImportOptions, col *Collector, log *slog.Logger) ([]importTask, error) {
 	existing, err := kc.Topics(ctx)
 	if err != nil {
 		return nil, err
@@ -275,13 +262,13 @@ func prepareTargets(ctx context.Context, kc *kafka.Client, cat *catalog.Catalog,
 				log.Info("topic created", "topic", dst, "partitions", cat.PartitionCount(src))
 			}
 		}
-		col.targets[src] = dst
+		col.Target(src, dst)
 		for _, po := range cat.Partitions(src) {
 			po := filterGroups(po, o.Files)
 			if len(po.Groups) == 0 || !o.Shard.Owns(src, po.Partition) {
 				continue
 			}
-			col.partition(src, po.Partition)
+			col.Partition(src, po.Partition)
 			tasks = append(tasks, importTask{src: po, target: dst})
 		}
 	}
@@ -331,7 +318,7 @@ func preflight(ctx context.Context, b *blob.Bucket, cat *catalog.Catalog, select
 // Kafka fault.
 const importRestarts = 5
 
-func importPartitionOnce(ctx context.Context, kc *kafka.Client, b *blob.Bucket, t importTask, o *ImportOptions, group string, col *collector, log *slog.Logger, metrics ImportMetrics) error {
+func importPartitionOnce(ctx context.Context, kc *kafka.Client, b *blob.Bucket, t importTask, o *ImportOptions, group string, col *Collector, log *slog.Logger, metrics ImportMetrics) error {
 	pi := newPartitionImport(t, o, group, kc.Config(), col, log, metrics)
 	defer pi.close()
 	if err := pi.resume(ctx); err != nil {

@@ -11,7 +11,6 @@ import (
 	"github.com/kferry/kferry/internal/plan"
 	"github.com/kferry/kferry/internal/testkit"
 	"github.com/kferry/kferry/pkg/format"
-	"github.com/kferry/kferry/pkg/layout"
 	"github.com/kferry/kferry/pkg/record"
 )
 
@@ -143,7 +142,7 @@ func TestImportTargetChecks(t *testing.T) {
 		{name: "two sources renamed onto one target", bucket: map[string]string{
 			"topics/a-1/partition=0/a-1+0+0000000000.json": "1\n",
 			"topics/a-2/partition=0/a-2+0+0000000000.json": "2\n",
-		}, opts: pipeline.ImportOptions{CreateTopics: true, Renames: mustRenames(t, `a-\d=merged`)},
+		}, opts: pipeline.ImportOptions{CreateTopics: true, Renames: testkit.MustRenames(t, `a-\d=merged`)},
 			has: []string{"a-1", "a-2", "merged", "--rename"}, wantParts: map[string]int{"merged": 0}},
 		{name: "unknown source topic", bucket: bucket, opts: pipeline.ImportOptions{CreateTopics: true, Selector: plan.Selector{Names: []string{"nope"}}},
 			target: plan.ErrUnknownTopic, has: []string{"nope"}, wantParts: map[string]int{"orders": 0}},
@@ -180,13 +179,4 @@ func TestImportTargetChecks(t *testing.T) {
 			}
 		})
 	}
-}
-
-func mustRenames(t *testing.T, specs ...string) layout.Renames {
-	t.Helper()
-	rs, err := layout.ParseRenames(specs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return rs
 }

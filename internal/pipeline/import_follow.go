@@ -50,7 +50,7 @@ type importFollower struct {
 	b        *blob.Bucket
 	o        *ImportFollowOptions
 	log      *slog.Logger
-	col      *collector
+	col      *Collector
 	metrics  ImportMetrics
 	targetOf map[string]string // prepared source topics → targets
 	sourceOf map[string]string
@@ -87,7 +87,7 @@ func ImportFollow(ctx context.Context, kc *kafka.Client, b *blob.Bucket, bucketN
 	}
 	o.Group = o.group(bucketName)
 	f := &importFollower{
-		kc: kc, b: b, o: &o, log: o.Logger, col: newCollector(), metrics: o.metrics(),
+		kc: kc, b: b, o: &o, log: o.Logger, col: NewCollector(), metrics: o.metrics(),
 		targetOf: map[string]string{}, sourceOf: map[string]string{},
 		parts: map[string]map[int32]*partitionImport{}, failed: map[*partitionImport]bool{}, skipped: map[string]bool{},
 	}
@@ -109,7 +109,7 @@ func ImportFollow(ctx context.Context, kc *kafka.Client, b *blob.Bucket, bucketN
 	})
 	defer stopTimer()
 
-	summary := func() Summary { return f.col.summary("import", bucketName, started) }
+	summary := func() Summary { return f.col.Summary("import", bucketName, started) }
 	for scan := 1; ; scan++ {
 		if err := f.scan(ctx, work); err != nil {
 			return summary(), err
@@ -191,7 +191,7 @@ func (f *importFollower) scan(ctx, work context.Context) error {
 			}
 			pi := f.parts[src][po.Partition]
 			if pi == nil {
-				f.col.partition(src, po.Partition)
+				f.col.Partition(src, po.Partition)
 				pi = newPartitionImport(importTask{src: po, target: dst}, &f.o.ImportOptions, f.o.Group, f.kc.Config(), f.col, f.log, f.metrics)
 				f.parts[src][po.Partition] = pi
 				f.failed[pi] = true // progress not loaded yet
@@ -289,16 +289,16 @@ func (f *importFollower) prepare(ctx context.Context, cat *catalog.Catalog, topi
 			return fmt.Errorf("topics %s and %s would both be imported into %s; their records would interleave, so refine --rename", other, src, dst)
 		}
 	}
-	col := newCollector() // prepareTargets' per-partition entries are made in scan
+	col := NewCollector() // prepareTargets' per-partition entries are made in scan
 	if _, err := prepareTargets(ctx, f.kc, cat, topics, &f.o.ImportOptions, col, f.log); err != nil {
 		return err
 	}
 	for _, w := range col.warnings {
-		f.col.warn(w)
+		f.col.Warn(w)
 	}
 	for src, dst := range col.targets {
 		f.targetOf[src], f.sourceOf[dst] = dst, src
-		f.col.targets[src] = dst
+		f.col.Target(src, dst)
 	}
 	return nil
 }

@@ -67,7 +67,7 @@ func TestImportOverlapOffsetGaps(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			s, err := e.ImportAll(pipeline.ImportOptions{TopicsDir: "topics", CreateTopics: true, Renames: mustRenames(t, "tx=tx-copy")})
+			s, err := e.ImportAll(pipeline.ImportOptions{TopicsDir: "topics", CreateTopics: true, Renames: testkit.MustRenames(t, "tx=tx-copy")})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -78,7 +78,7 @@ func TestImportOverlapOffsetGaps(t *testing.T) {
 				t.Errorf("summary: %d records, want %d", s.Records, len(want))
 			}
 			// A rerun writes nothing.
-			if s, err := e.ImportAll(pipeline.ImportOptions{TopicsDir: "topics", CreateTopics: true, Renames: mustRenames(t, "tx=tx-copy")}); err != nil || s.Records != 0 {
+			if s, err := e.ImportAll(pipeline.ImportOptions{TopicsDir: "topics", CreateTopics: true, Renames: testkit.MustRenames(t, "tx=tx-copy")}); err != nil || s.Records != 0 {
 				t.Fatalf("rerun: %d records, %v; want 0, nil", s.Records, err)
 			}
 
@@ -90,7 +90,7 @@ func TestImportOverlapOffsetGaps(t *testing.T) {
 					}
 				}
 			}
-			_, err = e.ImportAll(pipeline.ImportOptions{TopicsDir: "topics", CreateTopics: true, Renames: mustRenames(t, "tx=tx-blind")})
+			_, err = e.ImportAll(pipeline.ImportOptions{TopicsDir: "topics", CreateTopics: true, Renames: testkit.MustRenames(t, "tx=tx-blind")})
 			ext := map[string]string{"json": ".json", "bytes": ".bin"}[f]
 			testkit.WantErrContains(t, err, catalog.ErrOverlap, "topics/tx/partition=0/tx+0+0000000000"+ext, "topics/tx/partition=0/tx+0+0000000002"+ext, "--contiguous-offsets")
 		})
@@ -152,7 +152,7 @@ func TestImportOffsetsRecordMismatch(t *testing.T) {
 	if err := e.B.WriteAll(e.Ctx, obj, []byte(strings.Replace(string(body), `{"n":0}`, `{"n":9}`, 1)), nil); err != nil {
 		t.Fatal(err)
 	}
-	into := pipeline.ImportOptions{TopicsDir: "topics", CreateTopics: true, Renames: mustRenames(t, "mm=mm-copy")}
+	into := pipeline.ImportOptions{TopicsDir: "topics", CreateTopics: true, Renames: testkit.MustRenames(t, "mm=mm-copy")}
 	_, err = e.ImportAll(into)
 	testkit.WantErrContains(t, err, catalog.ErrOffsetsRecord, obj, "XXH64")
 	if n := len(e.TopicRecords("mm-copy")); n != 0 {
@@ -263,7 +263,7 @@ func overlapTrial(t *testing.T, rng *rand.Rand, compacted bool) {
 			t.Fatal(err)
 		}
 	}
-	if _, err := e.ImportAll(pipeline.ImportOptions{TopicsDir: "topics", CreateTopics: true, Renames: mustRenames(t, topic+"=copy")}); err != nil {
+	if _, err := e.ImportAll(pipeline.ImportOptions{TopicsDir: "topics", CreateTopics: true, Renames: testkit.MustRenames(t, topic+"=copy")}); err != nil {
 		t.Fatal(err)
 	}
 	source, target := recordsByPartition(e, topic), recordsByPartition(e, "copy")

@@ -21,9 +21,6 @@ import (
 	"github.com/kferry/kferry/pkg/record"
 )
 
-// ErrBadShard means a --shard value is not I/N with 0 ≤ I < N.
-var ErrBadShard = errors.New("bad shard")
-
 // Shard is a static share of the partitions of an import: the source partition
 // (topic, partition) belongs to shard FNV-1a("topic\x00partition") mod Count ==
 // Index. The zero Shard (Count 0) owns every partition. N copies started with
@@ -99,7 +96,7 @@ type partitionImport struct {
 	t       importTask
 	o       *ImportOptions
 	group   string
-	col     *collector
+	col     *Collector
 	log     *slog.Logger
 	metrics ImportMetrics
 	w       *kafka.TxnWriter
@@ -129,7 +126,7 @@ const HoleScans = 3
 // DefaultHoleWait is how long import --follow waits at an offset hole by default.
 const DefaultHoleWait = time.Minute
 
-func newPartitionImport(t importTask, o *ImportOptions, group string, cfg kafka.Config, col *collector, log *slog.Logger, m ImportMetrics) *partitionImport {
+func newPartitionImport(t importTask, o *ImportOptions, group string, cfg kafka.Config, col *Collector, log *slog.Logger, m ImportMetrics) *partitionImport {
 	return &partitionImport{t: t, o: o, group: group, cfg: cfg, col: col, log: log, metrics: m, next: -1, hole: -1}
 }
 
@@ -261,7 +258,7 @@ func holeLevel(wait time.Duration) slog.Level {
 
 func (pi *partitionImport) warnImported(g catalog.Group) {
 	msg := fmt.Sprintf("%s starts at offset %d, before the progress %d of %s/%d: already imported, skipped", g.Values.Key, g.Start, pi.next, pi.t.src.Topic, pi.t.src.Partition)
-	pi.col.warn(msg)
+	pi.col.Warn(msg)
 	pi.log.Warn(msg)
 }
 
@@ -388,7 +385,7 @@ func (pi *partitionImport) importObject(ctx context.Context, b *blob.Bucket, g c
 		return 0, pi.overlapPair(g, *succ)
 	}
 	if skipped > 0 && n > 0 && pi.lastKey != "" {
-		pi.col.warn(fmt.Sprintf("%s: %d records overlap earlier objects of %s/%d and were skipped", g.Values.Key, skipped, pi.t.src.Topic, pi.t.src.Partition))
+		pi.col.Warn(fmt.Sprintf("%s: %d records overlap earlier objects of %s/%d and were skipped", g.Values.Key, skipped, pi.t.src.Topic, pi.t.src.Partition))
 	}
 	origin := progressOrigin{key: g.Values.Key, counted: !src.exact}
 	if n > 0 {
@@ -411,7 +408,7 @@ func (pi *partitionImport) importObject(ctx context.Context, b *blob.Bucket, g c
 		}
 		pi.o.OnCommit(*c)
 	}
-	pi.col.update(pi.t.src.Topic, pi.t.src.Partition, func(ps *PartitionSummary) {
+	pi.col.Update(pi.t.src.Topic, pi.t.src.Partition, func(ps *PartitionSummary) {
 		if ps.FirstOffset < 0 {
 			ps.FirstOffset = first
 		}
@@ -487,7 +484,7 @@ func CheckTargetsEmpty(ctx context.Context, kc *kafka.Client, group string, atLe
 		}
 		return importTxnID(group, topic, p)
 	}
-	r, err := foreignRecords(ctx, kc, group, txnID, check)
+	r, err := ForeignRecords(ctx, kc, group, txnID, check)
 	if err != nil {
 		return err
 	}

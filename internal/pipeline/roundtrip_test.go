@@ -87,7 +87,7 @@ func TestRoundTripRename(t *testing.T) {
 				t.Fatalf("export: %v", err)
 			}
 			imp, err := e.ImportAll(pipeline.ImportOptions{
-				TopicsDir: "topics", CreateTopics: true, Strict: true, Renames: mustRenames(t, `source-topic-(\d)=sink-topic-$1`),
+				TopicsDir: "topics", CreateTopics: true, Strict: true, Renames: testkit.MustRenames(t, `source-topic-(\d)=sink-topic-$1`),
 			})
 			if err != nil {
 				t.Fatalf("import: %v", err)
@@ -132,7 +132,7 @@ func TestRoundTripWithoutTopicsDir(t *testing.T) {
 	if _, ok := e.Objects()["orders/partition=0/orders+0+0000000000.json"]; !ok {
 		t.Fatalf("objects not at the bucket root: %v", e.Objects())
 	}
-	s, err := e.ImportAll(pipeline.ImportOptions{TopicsDir: "", CreateTopics: true, Strict: true, Renames: mustRenames(t, `orders=copy`)})
+	s, err := e.ImportAll(pipeline.ImportOptions{TopicsDir: "", CreateTopics: true, Strict: true, Renames: testkit.MustRenames(t, `orders=copy`)})
 	if err != nil {
 		t.Fatal(err)
 	}

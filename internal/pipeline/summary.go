@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -59,26 +60,26 @@ type ProgressTotal interface {
 	SetTotal(records int64)
 }
 
-// setTotal tells p the total when it listens for one.
-func setTotal(p Progress, records int64) {
+// SetTotal tells p the total when it listens for one.
+func SetTotal(p Progress, records int64) {
 	if t, ok := p.(ProgressTotal); ok {
 		t.SetTotal(records)
 	}
 }
 
-// collector gathers per-partition results from concurrent workers.
-type collector struct {
+// Collector gathers per-partition results from concurrent workers.
+type Collector struct {
 	mu       sync.Mutex
 	parts    map[string]map[int32]*PartitionSummary
 	targets  map[string]string
 	warnings []string
 }
 
-func newCollector() *collector {
-	return &collector{parts: map[string]map[int32]*PartitionSummary{}, targets: map[string]string{}}
+func NewCollector() *Collector {
+	return &Collector{parts: map[string]map[int32]*PartitionSummary{}, targets: map[string]string{}}
 }
 
-func (c *collector) partition(topic string, p int32) *PartitionSummary {
+func (c *Collector) Partition(topic string, p int32) *PartitionSummary {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	m := c.parts[topic]
@@ -94,20 +95,20 @@ func (c *collector) partition(topic string, p int32) *PartitionSummary {
 	return ps
 }
 
-func (c *collector) update(topic string, p int32, fn func(*PartitionSummary)) {
-	ps := c.partition(topic, p)
+func (c *Collector) Update(topic string, p int32, fn func(*PartitionSummary)) {
+	ps := c.Partition(topic, p)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	fn(ps)
 }
 
-func (c *collector) warn(msg string) {
+func (c *Collector) Warn(msg string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.warnings = append(c.warnings, msg)
 }
 
-func (c *collector) summary(command, bucket string, started time.Time) Summary {
+func (c *Collector) Summary(command, bucket string, started time.Time) Summary {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	s := Summary{Command: command, Bucket: bucket, Started: started, Warnings: c.warnings}
@@ -131,4 +132,43 @@ func (c *collector) summary(command, bucket string, started time.Time) Summary {
 		s.MBPerSec = float64(s.Bytes) / 1e6 / s.Seconds
 	}
 	return s
+}
+
+// Add sums another run's counts into s.
+func (s *Summary) Add(o Summary) {
+	s.Records += o.Records
+	s.Bytes += o.Bytes
+	s.Objects += o.Objects
+	s.Warnings = append(s.Warnings, o.Warnings...)
+	for _, t := range o.Topics {
+		i := slices.IndexFunc(s.Topics, func(x TopicSummary) bool { return x.Topic == t.Topic })
+		if i < 0 {
+			s.Topics = append(s.Topics, t)
+			continue
+		}
+		s.Topics[i].Records += t.Records
+		s.Topics[i].Bytes += t.Bytes
+		s.Topics[i].Objects += t.Objects
+	}
+}
+
+func (s *Summary) Finish() {
+	s.Seconds = time.Since(s.Started).Seconds()
+	if s.Seconds > 0 {
+		s.MBPerSec = float64(s.Bytes) / 1e6 / s.Seconds
+	}
+}
+
+// Warnings returns the warnings noted so far.
+func (c *Collector) Warnings() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.warnings)
+}
+
+// Target notes that topic is written to target (the summary reports it).
+func (c *Collector) Target(topic, target string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.targets[topic] = target
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/kferry/kferry/internal/backup"
 	"github.com/kferry/kferry/internal/kafka"
 	"github.com/kferry/kferry/internal/kafka/kafkatest"
 	"github.com/kferry/kferry/internal/pipeline"
@@ -41,11 +42,11 @@ func (e *Env) NewTarget() *Target {
 	return &Target{Cluster: c, KC: kc}
 }
 
-// Backup runs pipeline.Backup of the env's cluster into its bucket with a quiet
+// Backup runs backup.Backup of the env's cluster into its bucket with a quiet
 // logger and the default topics folder. Each run dials a client of its own, as
 // each `kferry Backup` does: a client's cached metadata (5 s) would hide
 // partitions added and topics recreated just before.
-func (e *Env) Backup(o pipeline.BackupOptions) (pipeline.Summary, *manifest.Manifest, error) {
+func (e *Env) Backup(o backup.BackupOptions) (pipeline.Summary, *manifest.Manifest, error) {
 	e.T.Helper()
 	o.Logger = DiscardLogger()
 	if o.Naming.TopicsDir == "" {
@@ -59,11 +60,11 @@ func (e *Env) Backup(o pipeline.BackupOptions) (pipeline.Summary, *manifest.Mani
 		e.T.Fatal(err)
 	}
 	defer kc.Close()
-	return pipeline.Backup(e.Ctx, kc, e.B, e.URL, o)
+	return backup.Backup(e.Ctx, kc, e.B, e.URL, o)
 }
 
 // MustBackup is backup that fails the test on any error.
-func (e *Env) MustBackup(o pipeline.BackupOptions) *manifest.Manifest {
+func (e *Env) MustBackup(o backup.BackupOptions) *manifest.Manifest {
 	e.T.Helper()
 	_, m, err := e.Backup(o)
 	if err != nil {
@@ -72,24 +73,24 @@ func (e *Env) MustBackup(o pipeline.BackupOptions) *manifest.Manifest {
 	return m
 }
 
-// Restore runs pipeline.Restore of the env's bucket into tg with a quiet logger
+// Restore runs backup.Restore of the env's bucket into tg with a quiet logger
 // and the broker's default replication factor.
-func (e *Env) Restore(tg *Target, o pipeline.RestoreOptions) (pipeline.Summary, error) {
+func (e *Env) Restore(tg *Target, o backup.RestoreOptions) (pipeline.Summary, error) {
 	e.T.Helper()
 	return e.RestoreCtx(e.Ctx, tg, o)
 }
 
-func (e *Env) RestoreCtx(ctx context.Context, tg *Target, o pipeline.RestoreOptions) (pipeline.Summary, error) {
+func (e *Env) RestoreCtx(ctx context.Context, tg *Target, o backup.RestoreOptions) (pipeline.Summary, error) {
 	e.T.Helper()
 	o.Logger = DiscardLogger()
 	if o.ReplicationFactor == 0 {
 		o.ReplicationFactor = -1
 	}
-	return pipeline.Restore(ctx, tg.KC, e.B, e.URL, o)
+	return backup.Restore(ctx, tg.KC, e.B, e.URL, o)
 }
 
 // MustRestore is restore that fails the test on any error.
-func (e *Env) MustRestore(tg *Target, o pipeline.RestoreOptions) pipeline.Summary {
+func (e *Env) MustRestore(tg *Target, o backup.RestoreOptions) pipeline.Summary {
 	e.T.Helper()
 	s, err := e.Restore(tg, o)
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/kferry/kferry/internal/kafka"
+	"github.com/kferry/kferry/pkg/layout"
 	"github.com/kferry/kferry/pkg/record"
 )
 
@@ -241,4 +242,13 @@ func Reconnect(e *Env, tg *Target) *Target {
 	}
 	e.T.Cleanup(kc.Close)
 	return &Target{Cluster: tg.Cluster, KC: kc}
+}
+
+func MustRenames(t *testing.T, specs ...string) layout.Renames {
+	t.Helper()
+	rs, err := layout.ParseRenames(specs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rs
 }

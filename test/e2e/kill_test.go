@@ -13,8 +13,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/kferry/kferry/internal/backup"
 	"github.com/kferry/kferry/internal/kafka/kafkatest"
-	"github.com/kferry/kferry/internal/pipeline"
 )
 
 const (
@@ -63,7 +63,7 @@ type targetCluster struct {
 
 func newTarget(t *testing.T, b *restoreBackup) *targetCluster {
 	c, brokers := newCluster(t, nil)
-	tc := &targetCluster{c: c, brokers: brokers, adm: newAdmin(t, c), group: pipeline.RestoreGroup(b.id), total: int64(b.src.total), commits: map[string]int{}}
+	tc := &targetCluster{c: c, brokers: brokers, adm: newAdmin(t, c), group: backup.RestoreGroup(b.id), total: int64(b.src.total), commits: map[string]int{}}
 	// Every EndTxn passes through here; while stall is set the chosen commits
 	// get no answer, so the restore hangs with its transactions open until it
 	// is killed.

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kferry/kferry/internal/pipeline"
+	"github.com/kferry/kferry/internal/backup"
 )
 
 // The random-kill tests do not choose their moments: each run of the binary is
@@ -136,7 +136,7 @@ func TestRandomKillRestore(t *testing.T) {
 			checkGroups(t, src, target.Config(), got)
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
-			if n, err := adm.committed(ctx, pipeline.RestoreGroup(id), backupTopics); err != nil || n != int64(src.total) {
+			if n, err := adm.committed(ctx, backup.RestoreGroup(id), backupTopics); err != nil || n != int64(src.total) {
 				t.Errorf("progress group sums to %d (%v), want %d", n, err, src.total)
 			}
 		}

@@ -1,4 +1,4 @@
-package pipeline_test
+package backup_test
 
 import (
 	"context"
@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/kferry/kferry/internal/backup"
 	"github.com/kferry/kferry/internal/kafka"
-	"github.com/kferry/kferry/internal/pipeline"
 	"github.com/kferry/kferry/internal/testkit"
 )
 
@@ -21,7 +21,7 @@ func TestRestoreTranslatesGroupOffsets(t *testing.T) {
 	t.Parallel()
 	e := testkit.New(t, "mem")
 	groups := testkit.GroupSource(t, e)
-	m := e.MustBackup(pipeline.BackupOptions{FlushSize: 2})
+	m := e.MustBackup(backup.BackupOptions{FlushSize: 2})
 	var inManifest []string
 	for _, g := range m.Groups {
 		inManifest = append(inManifest, g.Group)
@@ -33,7 +33,7 @@ func TestRestoreTranslatesGroupOffsets(t *testing.T) {
 	}
 
 	tg := e.NewTarget()
-	e.MustRestore(tg, pipeline.RestoreOptions{})
+	e.MustRestore(tg, backup.RestoreOptions{})
 	for _, topic := range []string{"orders", "payments"} {
 		src := testkit.ReadTopic(t, e.Ctx, e.Cluster.Config(), topic)[0]
 		dst := testkit.ReadTopic(t, e.Ctx, tg.Cluster.Config(), topic)[0]
@@ -69,7 +69,7 @@ func TestRestoreRefusesActiveGroup(t *testing.T) {
 	e.CreateTopic("events", 2)
 	e.Produce(testkit.Records("events", 0, 3)...)
 	testkit.CommitGroup(t, e.Ctx, e.Cluster.Config(), "billing", "events", map[int32]int64{0: 2})
-	e.MustBackup(pipeline.BackupOptions{})
+	e.MustBackup(backup.BackupOptions{})
 
 	tg := e.NewTarget()
 	if err := tg.Cluster.CreateTopic(e.Ctx, "elsewhere", 1); err != nil {
@@ -79,7 +79,7 @@ func TestRestoreRefusesActiveGroup(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = e.Restore(tg, pipeline.RestoreOptions{})
+	_, err = e.Restore(tg, backup.RestoreOptions{})
 	testkit.WantErrContains(t, err, kafka.ErrGroupActive, "billing")
 	if n, ok := targetPartitions(t, e, tg)["events"]; ok {
 		t.Errorf("the refused restore created events (%d partitions)", n)
@@ -87,7 +87,7 @@ func TestRestoreRefusesActiveGroup(t *testing.T) {
 
 	// Once the member left, the restore goes ahead.
 	leave()
-	e.MustRestore(tg, pipeline.RestoreOptions{})
+	e.MustRestore(tg, backup.RestoreOptions{})
 	got, err := tg.KC.CommittedOffsets(e.Ctx, "billing", []string{"events"})
 	if err != nil {
 		t.Fatal(err)
@@ -133,9 +133,9 @@ func TestRestoreGroupsResumed(t *testing.T) {
 	for g, o := range groups {
 		testkit.CommitGroup(t, e.Ctx, e.Cluster.Config(), g, "ledger", map[int32]int64{0: o})
 	}
-	e.MustBackup(pipeline.BackupOptions{FlushSize: 3}) // objects [0,2] [3,5] [6,7]
+	e.MustBackup(backup.BackupOptions{FlushSize: 3}) // objects [0,2] [3,5] [6,7]
 	tg := e.NewTarget()
-	o := pipeline.RestoreOptions{Renames: renames(t, "ledger=ledger-copy"), Groups: regexp.MustCompile(`early|late|done`), Parallelism: 1}
+	o := backup.RestoreOptions{Renames: renames(t, "ledger=ledger-copy"), Groups: regexp.MustCompile(`early|late|done`), Parallelism: 1}
 
 	ctx, cancel := context.WithCancel(e.Ctx)
 	defer cancel()

@@ -1,4 +1,4 @@
-package pipeline
+package backup
 
 import (
 	"context"
@@ -19,17 +19,13 @@ import (
 	"github.com/kferry/kferry/internal/catalog"
 	"github.com/kferry/kferry/internal/kafka"
 	"github.com/kferry/kferry/internal/objset"
+	"github.com/kferry/kferry/internal/pipeline"
 	"github.com/kferry/kferry/internal/plan"
 	"github.com/kferry/kferry/pkg/layout"
 	"github.com/kferry/kferry/pkg/manifest"
 	"github.com/kferry/kferry/pkg/record"
 	"github.com/kferry/kferry/pkg/seal"
 )
-
-// ErrLineageChanged means a source topic was deleted and recreated (the
-// backup holds a new lineage of its partitions) while the target still holds
-// records restored from the old one: one topic must not mix them.
-var ErrLineageChanged = errors.New("source topic was deleted and recreated")
 
 // ErrTargetConfig means an existing target topic's cleanup.policy differs from
 // the backed-up topic's.
@@ -62,7 +58,7 @@ type RestoreOptions struct {
 	// than the backup (restore --follow: partitions added at the source)
 	// instead of refusing it.
 	AddPartitions bool
-	Progress      Progress
+	Progress      pipeline.Progress
 	Logger        *slog.Logger
 }
 
@@ -91,7 +87,7 @@ type restoreTask struct {
 // their keys, values, headers and timestamps, one Kafka transaction per object
 // together with the restore's progress and the translated consumer-group offsets,
 // so a restore killed at any moment and run again writes every record once.
-func Restore(ctx context.Context, kc *kafka.Client, b *blob.Bucket, bucketName string, o RestoreOptions) (Summary, error) {
+func Restore(ctx context.Context, kc *kafka.Client, b *blob.Bucket, bucketName string, o RestoreOptions) (pipeline.Summary, error) {
 	started := time.Now()
 	log := o.Logger
 	if log == nil {
@@ -99,7 +95,7 @@ func Restore(ctx context.Context, kc *kafka.Client, b *blob.Bucket, bucketName s
 	}
 	m, err := catalog.LoadManifest(ctx, b, o.BackupID, o.Key)
 	if err != nil {
-		return Summary{}, err
+		return pipeline.Summary{}, err
 	}
 	var names []string
 	for _, t := range m.Topics {
@@ -107,32 +103,32 @@ func Restore(ctx context.Context, kc *kafka.Client, b *blob.Bucket, bucketName s
 	}
 	selected, err := plan.Select(names, o.Selector, "backup "+m.ID)
 	if err != nil {
-		return Summary{}, err
+		return pipeline.Summary{}, err
 	}
 	selected, skipped := skipDeleted(m, selected, &o)
 	// A manifest that does not account for every offset would restore with
 	// records silently missing: refuse it before anything is written.
 	if err := checkCoverage(m, selected); err != nil {
-		return Summary{}, err
+		return pipeline.Summary{}, err
 	}
-	col := newCollector()
+	col := pipeline.NewCollector()
 	for _, t := range skipped {
-		col.warn(fmt.Sprintf("topic %s was deleted from the source (noticed by backup %s): not restored; --include-deleted (or naming it in --topics) restores it", t.Name, t.DeletedIn))
+		col.Warn(fmt.Sprintf("topic %s was deleted from the source (noticed by backup %s): not restored; --include-deleted (or naming it in --topics) restores it", t.Name, t.DeletedIn))
 	}
 	tasks, err := prepareRestoreTargets(ctx, kc, m, selected, &o, col, log)
 	if err != nil {
-		return Summary{}, err
+		return pipeline.Summary{}, err
 	}
 	warnGaps(m, tasks, col)
 	var total int64
 	for _, t := range tasks {
 		total += t.src.Records
 	}
-	setTotal(o.Progress, total)
+	pipeline.SetTotal(o.Progress, total)
 	if !o.AtLeastOnce {
 		log.Info("restoring with transactions (exactly once)", "backup", m.ID, "progress_group", o.progressGroup(m))
 	} else {
-		col.warn("--at-least-once: no transactions; a restore interrupted and run again may write some records twice")
+		col.Warn("--at-least-once: no transactions; a restore interrupted and run again may write some records twice")
 	}
 	par := o.Parallelism
 	if par <= 0 {
@@ -145,7 +141,7 @@ func Restore(ctx context.Context, kc *kafka.Client, b *blob.Bucket, bucketName s
 	// Every partition's id fenced before any partition resumes (see
 	// kafka.Client.FenceTxnIDs); also for --at-least-once (kafka.FenceID).
 	if err := kc.FenceTxnIDs(ctx, ids); err != nil {
-		return Summary{}, err
+		return pipeline.Summary{}, err
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(par)
@@ -153,7 +149,7 @@ func Restore(ctx context.Context, kc *kafka.Client, b *blob.Bucket, bucketName s
 		g.Go(func() error { return restorePartition(gctx, kc, b, m, t, &o, col, log) })
 	}
 	err = g.Wait()
-	s := col.summary("restore", bucketName, started)
+	s := col.Summary("restore", bucketName, started)
 	if err != nil {
 		return s, err
 	}
@@ -181,20 +177,20 @@ func skipDeleted(m *manifest.Manifest, selected []string, o *RestoreOptions) ([]
 
 // warnGaps puts every recorded retention gap of the restored partitions into
 // the summary: as a warning line and on the partition.
-func warnGaps(m *manifest.Manifest, tasks []restoreTask, col *collector) {
+func warnGaps(m *manifest.Manifest, tasks []restoreTask, col *pipeline.Collector) {
 	for _, t := range tasks {
 		gaps := partitionGaps(t.topic, t.src)
 		if len(gaps) == 0 {
 			continue
 		}
 		for _, g := range gaps {
-			col.warn(fmt.Sprintf("%s, so they are not restored either (recorded in backup %s)", g, m.ID))
+			col.Warn(fmt.Sprintf("%s, so they are not restored either (recorded in backup %s)", g, m.ID))
 		}
-		col.update(t.topic, t.src.Partition, func(ps *PartitionSummary) { ps.Gaps = append(ps.Gaps, t.src.Gaps...) })
+		col.Update(t.topic, t.src.Partition, func(ps *pipeline.PartitionSummary) { ps.Gaps = append(ps.Gaps, t.src.Gaps...) })
 	}
 }
 
-func prepareRestoreTargets(ctx context.Context, kc *kafka.Client, m *manifest.Manifest, selected []string, o *RestoreOptions, col *collector, log *slog.Logger) ([]restoreTask, error) {
+func prepareRestoreTargets(ctx context.Context, kc *kafka.Client, m *manifest.Manifest, selected []string, o *RestoreOptions, col *pipeline.Collector, log *slog.Logger) ([]restoreTask, error) {
 	existing, err := kc.DescribeTopics(ctx, nil)
 	if err != nil {
 		return nil, err
@@ -223,7 +219,7 @@ func prepareRestoreTargets(ctx context.Context, kc *kafka.Client, m *manifest.Ma
 		}
 		if need := partitionsOf(t); cur.Partitions < need {
 			if !o.AddPartitions {
-				return nil, fmt.Errorf("%w: %s has %d partitions but the backup of %s has %d; add partitions first (kafka-topics --alter --topic %s --partitions %d)", ErrTargetPartitions, dst, cur.Partitions, src, need, dst, need)
+				return nil, fmt.Errorf("%w: %s has %d partitions but the backup of %s has %d; add partitions first (kafka-topics --alter --topic %s --partitions %d)", pipeline.ErrTargetPartitions, dst, cur.Partitions, src, need, dst, need)
 			}
 			// Partitions added at the source: the standby's topic grows
 			// with it before any record is written.
@@ -272,7 +268,7 @@ func prepareRestoreTargets(ctx context.Context, kc *kafka.Client, m *manifest.Ma
 			}
 			return restoreTxnID(progress, topic, p)
 		}
-		r, err := foreignRecords(ctx, kc, progress, txnID, nonEmpty)
+		r, err := pipeline.ForeignRecords(ctx, kc, progress, txnID, nonEmpty)
 		if err != nil {
 			return nil, err
 		}
@@ -281,7 +277,7 @@ func prepareRestoreTargets(ctx context.Context, kc *kafka.Client, m *manifest.Ma
 			if o.AtLeastOnce {
 				hint = " (if an interrupted --at-least-once restore wrote them, --force resumes it; its last object's records may then appear twice)"
 			}
-			return nil, fmt.Errorf("%w: %s partition %d already holds records at offsets %d–%d; restore into an empty topic, or pass --force to add to it%s", ErrTargetNotEmpty, r.Topic, r.Partition, r.Start, r.End-1, hint)
+			return nil, fmt.Errorf("%w: %s partition %d already holds records at offsets %d–%d; restore into an empty topic, or pass --force to add to it%s", pipeline.ErrTargetNotEmpty, r.Topic, r.Partition, r.Start, r.End-1, hint)
 		}
 	}
 	groupsBy := map[string]map[int32][]manifest.GroupOffset{}
@@ -343,12 +339,12 @@ func prepareRestoreTargets(ctx context.Context, kc *kafka.Client, m *manifest.Ma
 			}
 		}
 		if t.Configs["message.timestamp.type"] == "LogAppendTime" {
-			col.warn(fmt.Sprintf("%s uses LogAppendTime: the broker stamps restored records with the restore time", dst))
+			col.Warn(fmt.Sprintf("%s uses LogAppendTime: the broker stamps restored records with the restore time", dst))
 		}
-		col.targets[src] = dst
+		col.Target(src, dst)
 		for i := range t.Partition {
 			p := &t.Partition[i]
-			col.partition(src, p.Partition)
+			col.Partition(src, p.Partition)
 			gs := groupsBy[src][p.Partition]
 			sort.Slice(gs, func(a, b int) bool { return gs[a].Offset < gs[b].Offset })
 			tasks = append(tasks, restoreTask{src: p, topic: src, target: dst, groups: gs, batchMax: int32(batchMax)})
@@ -396,7 +392,7 @@ const restoreRestarts = 5
 // commit whose outcome the client cannot confirm after a broker restart, a
 // coordinator that moved away), it starts over from the progress committed so
 // far, exactly as a rerun would: the new writer fences the old transaction.
-func restorePartition(ctx context.Context, kc *kafka.Client, b *blob.Bucket, m *manifest.Manifest, t restoreTask, o *RestoreOptions, col *collector, log *slog.Logger) error {
+func restorePartition(ctx context.Context, kc *kafka.Client, b *blob.Bucket, m *manifest.Manifest, t restoreTask, o *RestoreOptions, col *pipeline.Collector, log *slog.Logger) error {
 	for restarts := 0; ; restarts++ {
 		err := restorePartitionOnce(ctx, kc, b, m, t, o, col, log)
 		if err == nil || restarts == restoreRestarts || ctx.Err() != nil || !kafka.Transient(err) {
@@ -407,7 +403,7 @@ func restorePartition(ctx context.Context, kc *kafka.Client, b *blob.Bucket, m *
 	}
 }
 
-func restorePartitionOnce(ctx context.Context, kc *kafka.Client, b *blob.Bucket, m *manifest.Manifest, t restoreTask, o *RestoreOptions, col *collector, log *slog.Logger) error {
+func restorePartitionOnce(ctx context.Context, kc *kafka.Client, b *blob.Bucket, m *manifest.Manifest, t restoreTask, o *RestoreOptions, col *pipeline.Collector, log *slog.Logger) error {
 	pr := &partitionRestore{t: t, o: o, progress: o.progressGroup(m), next: t.src.StartOffset, lastDst: -1, started: o.Since.IsZero()}
 	// An at-least-once writer still fences the exactly-once id (see open in
 	// import_txn.go).
@@ -469,7 +465,7 @@ func restorePartitionOnce(ctx context.Context, kc *kafka.Client, b *blob.Bucket,
 		if err != nil {
 			return fmt.Errorf("restore %s/%d: %w", t.topic, t.src.Partition, err)
 		}
-		col.update(t.topic, t.src.Partition, func(ps *PartitionSummary) {
+		col.Update(t.topic, t.src.Partition, func(ps *pipeline.PartitionSummary) {
 			if ps.FirstOffset < 0 {
 				ps.FirstOffset = obj.FirstOffset
 			}

@@ -1,4 +1,4 @@
-package pipeline_test
+package backup_test
 
 import (
 	"bytes"
@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kferry/kferry/internal/backup"
 	"github.com/kferry/kferry/internal/pipeline"
 	"github.com/kferry/kferry/internal/plan"
 	"github.com/kferry/kferry/internal/testkit"
@@ -35,7 +36,7 @@ func TestEncryptedBackupRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := e.MustBackup(pipeline.BackupOptions{Key: key, FlushSize: 50})
+	m := e.MustBackup(backup.BackupOptions{Key: key, FlushSize: 50})
 	if m.Encryption == nil || m.Encryption.KeyID != key.ID() {
 		t.Fatalf("manifest encryption = %+v, want key id %s", m.Encryption, key.ID())
 	}
@@ -58,7 +59,7 @@ func TestEncryptedBackupRoundTrip(t *testing.T) {
 	other, _ := seal.Generate()
 	for name, k := range map[string]*seal.Key{"no key": nil, "wrong key": other} {
 		tg := e.NewTarget()
-		_, err := e.Restore(tg, pipeline.RestoreOptions{Key: k})
+		_, err := e.Restore(tg, backup.RestoreOptions{Key: k})
 		if !errors.Is(err, manifest.ErrSealed) || !strings.Contains(err.Error(), key.ID()) {
 			t.Errorf("%s: err = %v, want ErrSealed naming %s", name, err, key.ID())
 		}
@@ -70,7 +71,7 @@ func TestEncryptedBackupRoundTrip(t *testing.T) {
 	}
 
 	tg := e.NewTarget()
-	e.MustRestore(tg, pipeline.RestoreOptions{Key: key})
+	e.MustRestore(tg, backup.RestoreOptions{Key: key})
 	got := testkit.ReadTopic(t, e.Ctx, tg.KC.Config(), "cards")
 	want := testkit.ReadTopic(t, e.Ctx, e.KC.Config(), "cards")
 	for p := range want {
@@ -83,15 +84,15 @@ func TestEncryptedBackupRoundTrip(t *testing.T) {
 			}
 		}
 	}
-	if rep, err := pipeline.Verify(e.Ctx, e.B, pipeline.VerifyOptions{Key: key, Kafka: tg.KC}); err != nil || rep.Compared != 300 {
+	if rep, err := backup.Verify(e.Ctx, e.B, backup.VerifyOptions{Key: key, Kafka: tg.KC}); err != nil || rep.Compared != 300 {
 		t.Errorf("verify with key: %v (compared %d)", err, rep.Compared)
 	}
-	if _, err := pipeline.Verify(e.Ctx, e.B, pipeline.VerifyOptions{}); !errors.Is(err, manifest.ErrSealed) {
+	if _, err := backup.Verify(e.Ctx, e.B, backup.VerifyOptions{}); !errors.Is(err, manifest.ErrSealed) {
 		t.Errorf("verify without key: err = %v", err)
 	}
 	// An incremental backup must use the same key.
 	e.Produce(encRecords("cards", 10)...)
-	if _, _, err := e.Backup(pipeline.BackupOptions{Key: other}); !errors.Is(err, manifest.ErrSealed) {
+	if _, _, err := e.Backup(backup.BackupOptions{Key: other}); !errors.Is(err, manifest.ErrSealed) {
 		t.Errorf("incremental backup with another key: err = %v", err)
 	}
 }
@@ -112,13 +113,13 @@ func TestEncryptedExportImport(t *testing.T) {
 			t.Errorf("%s is not sealed", k)
 		}
 	}
-	if _, err := e.ImportAll(pipeline.ImportOptions{Renames: mustRenames(t, "cards=cards-copy"), CreateTopics: true}); !errors.Is(err, seal.ErrNoKey) {
+	if _, err := e.ImportAll(pipeline.ImportOptions{Renames: testkit.MustRenames(t, "cards=cards-copy"), CreateTopics: true}); !errors.Is(err, seal.ErrNoKey) {
 		t.Fatalf("import without key: err = %v", err)
 	}
 	if topics, err := e.KC.Topics(e.Ctx); err != nil || topics["cards-copy"].Name != "" {
 		t.Errorf("import without key created its target topic before failing (%v)", err)
 	}
-	if _, err := e.ImportAll(pipeline.ImportOptions{Renames: mustRenames(t, "cards=cards-copy2"), Key: key, CreateTopics: true}); err != nil {
+	if _, err := e.ImportAll(pipeline.ImportOptions{Renames: testkit.MustRenames(t, "cards=cards-copy2"), Key: key, CreateTopics: true}); err != nil {
 		t.Fatal(err)
 	}
 	got := testkit.ReadTopic(t, e.Ctx, e.KC.Config(), "cards-copy2")

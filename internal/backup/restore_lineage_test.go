@@ -1,4 +1,4 @@
-package pipeline_test
+package backup_test
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kferry/kferry/internal/backup"
 	"github.com/kferry/kferry/internal/catalog"
 	"github.com/kferry/kferry/internal/kafka"
 	"github.com/kferry/kferry/internal/pipeline"
@@ -26,8 +27,8 @@ func restoreFollowOnce(e *testkit.Env, tg *testkit.Target, group string) error {
 	newest := ids[len(ids)-1]
 	ctx, stop := context.WithCancel(e.Ctx)
 	defer stop()
-	_, err = pipeline.RestoreFollow(ctx, tg.KC, e.B, e.URL, pipeline.RestoreFollowOptions{
-		RestoreOptions: pipeline.RestoreOptions{Logger: testkit.DiscardLogger(), ProgressGroup: group, ReplicationFactor: -1},
+	_, err = backup.RestoreFollow(ctx, tg.KC, e.B, e.URL, backup.RestoreFollowOptions{
+		RestoreOptions: backup.RestoreOptions{Logger: testkit.DiscardLogger(), ProgressGroup: group, ReplicationFactor: -1},
 		PollInterval:   20 * time.Millisecond,
 		AfterRound: func(_ int, id string) {
 			if id == newest {
@@ -50,9 +51,9 @@ func recreatedUnderStandby(t *testing.T, e *testkit.Env) (*testkit.Target, strin
 		old = append(old, record.Record{Topic: "lx", Value: fmt.Appendf(nil, "old-%d", i)})
 	}
 	e.Produce(old...)
-	e.MustBackup(pipeline.BackupOptions{})
+	e.MustBackup(backup.BackupOptions{})
 	tg := e.NewTarget()
-	group := pipeline.RestoreFollowGroup(e.URL, plan.Selector{}, nil)
+	group := backup.RestoreFollowGroup(e.URL, plan.Selector{}, nil)
 	if err := restoreFollowOnce(e, tg, group); err != nil {
 		t.Fatal(err)
 	}
@@ -67,7 +68,7 @@ func recreatedUnderStandby(t *testing.T, e *testkit.Env) (*testkit.Target, strin
 		want = append(want, fmt.Sprintf("new-%d", i))
 	}
 	e.Produce(fresh...)
-	if m := e.MustBackup(pipeline.BackupOptions{}); testkit.PartitionOf(t, m, "lx", 0).Lineage != 1 {
+	if m := e.MustBackup(backup.BackupOptions{}); testkit.PartitionOf(t, m, "lx", 0).Lineage != 1 {
 		t.Fatal("the second backup does not start lineage 1")
 	}
 	return tg, group, want
@@ -108,7 +109,7 @@ func TestRestoreFollowNewLineage(t *testing.T) {
 		t.Errorf("standby holds %v, want the new lineage %v", got, want)
 	}
 	e.Produce(record.Record{Topic: "lx", Value: []byte("new-7")})
-	e.MustBackup(pipeline.BackupOptions{})
+	e.MustBackup(backup.BackupOptions{})
 	if err := restoreFollowOnce(e, tg, group); err != nil {
 		t.Fatal(err)
 	}

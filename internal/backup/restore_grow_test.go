@@ -1,11 +1,11 @@
-package pipeline_test
+package backup_test
 
 import (
 	"fmt"
 	"testing"
 	"time"
 
-	"github.com/kferry/kferry/internal/pipeline"
+	"github.com/kferry/kferry/internal/backup"
 	"github.com/kferry/kferry/internal/plan"
 	"github.com/kferry/kferry/internal/testkit"
 	"github.com/kferry/kferry/pkg/manifest"
@@ -20,9 +20,9 @@ func TestRestoreFollowPartitionsAdded(t *testing.T) {
 	e := testkit.New(t, "file")
 	e.CreateTopic("grow", 2)
 	e.Produce(append(testkit.Records("grow", 0, 3), testkit.Records("grow", 1, 2)...)...)
-	e.MustBackup(pipeline.BackupOptions{})
+	e.MustBackup(backup.BackupOptions{})
 	tg := e.NewTarget()
-	group := pipeline.RestoreFollowGroup(e.URL, plan.Selector{}, nil)
+	group := backup.RestoreFollowGroup(e.URL, plan.Selector{}, nil)
 	if err := restoreFollowOnce(e, tg, group); err != nil {
 		t.Fatal(err)
 	}
@@ -31,7 +31,7 @@ func TestRestoreFollowPartitionsAdded(t *testing.T) {
 	}
 	e.Produce(append(testkit.Records("grow", 2, 4), testkit.Records("grow", 3, 1)...)...)
 	e.Produce(testkit.Records("grow", 0, 5)[3:]...)
-	e.MustBackup(pipeline.BackupOptions{})
+	e.MustBackup(backup.BackupOptions{})
 	if err := restoreFollowOnce(e, tg, group); err != nil {
 		t.Fatal(err)
 	}
@@ -46,9 +46,9 @@ func TestRestoreFollowFailureLimit(t *testing.T) {
 	e := testkit.New(t, "file")
 	e.Put(map[string]string{manifest.Key("20990101T000000.000Z"): "{not json"})
 	tg := e.NewTarget()
-	_, err := pipeline.RestoreFollow(e.Ctx, tg.KC, e.B, e.URL, pipeline.RestoreFollowOptions{
-		RestoreOptions: pipeline.RestoreOptions{Logger: testkit.DiscardLogger(), ProgressGroup: "limit"},
+	_, err := backup.RestoreFollow(e.Ctx, tg.KC, e.B, e.URL, backup.RestoreFollowOptions{
+		RestoreOptions: backup.RestoreOptions{Logger: testkit.DiscardLogger(), ProgressGroup: "limit"},
 		PollInterval:   time.Millisecond,
 	})
-	testkit.WantErrContains(t, err, nil, fmt.Sprintf("failed %d times in a row", pipeline.MaxFailedRounds), "20990101T000000.000Z")
+	testkit.WantErrContains(t, err, nil, fmt.Sprintf("failed %d times in a row", backup.MaxFailedRounds), "20990101T000000.000Z")
 }

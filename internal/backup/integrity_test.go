@@ -1,12 +1,12 @@
-package pipeline_test
+package backup_test
 
 import (
 	"encoding/json"
 	"strings"
 	"testing"
 
+	"github.com/kferry/kferry/internal/backup"
 	"github.com/kferry/kferry/internal/kafka"
-	"github.com/kferry/kferry/internal/pipeline"
 	"github.com/kferry/kferry/internal/plan"
 	"github.com/kferry/kferry/internal/testkit"
 	"github.com/kferry/kferry/pkg/manifest"
@@ -21,18 +21,18 @@ func TestGapsAreReported(t *testing.T) {
 	e.CreateTopic("ret", 1)
 	recs := testkit.Records("ret", 0, 20)
 	e.Produce(recs[:10]...)
-	e.MustBackup(pipeline.BackupOptions{})
+	e.MustBackup(backup.BackupOptions{})
 	e.Produce(recs[10:]...)
 	if err := e.Cluster.DeleteRecordsBefore(e.Ctx, "ret", 0, 15); err != nil {
 		t.Fatal(err)
 	}
-	bs, m, err := e.Backup(pipeline.BackupOptions{})
-	testkit.WantErrContains(t, err, pipeline.ErrGaps, "ret/0 offsets 10-14")
+	bs, m, err := e.Backup(backup.BackupOptions{})
+	testkit.WantErrContains(t, err, backup.ErrGaps, "ret/0 offsets 10-14")
 	if len(bs.Topics) != 1 || len(bs.Topics[0].Partitions) != 1 || len(bs.Topics[0].Partitions[0].Gaps) != 1 || bs.Topics[0].Partitions[0].Gaps[0].From != 10 {
 		t.Errorf("backup summary partitions %+v, want ret/0 with the gap from 10", bs.Topics)
 	}
 
-	rep, err := pipeline.Verify(e.Ctx, e.B, pipeline.VerifyOptions{})
+	rep, err := backup.Verify(e.Ctx, e.B, backup.VerifyOptions{})
 	if err != nil || len(rep.Problems) != 0 {
 		t.Fatalf("verify: %v %q", err, rep.Problems)
 	}
@@ -42,11 +42,11 @@ func TestGapsAreReported(t *testing.T) {
 	if !testkit.HasWarning(rep.Warnings, "ret/0: offsets 10-14 (5 offsets) are not in the backup") {
 		t.Errorf("verify warnings %q do not name the gap", rep.Warnings)
 	}
-	_, err = pipeline.Verify(e.Ctx, e.B, pipeline.VerifyOptions{Strict: true})
-	testkit.WantErrContains(t, err, pipeline.ErrVerify, "--strict", "ret/0: offsets 10-14")
+	_, err = backup.Verify(e.Ctx, e.B, backup.VerifyOptions{Strict: true})
+	testkit.WantErrContains(t, err, backup.ErrVerify, "--strict", "ret/0: offsets 10-14")
 
 	tg := e.NewTarget()
-	s := e.MustRestore(tg, pipeline.RestoreOptions{})
+	s := e.MustRestore(tg, backup.RestoreOptions{})
 	if s.Records != 15 || !testkit.HasWarning(s.Warnings, "ret/0: offsets 10-14 (5 offsets) are not in the backup", "not restored", m.ID) {
 		t.Errorf("restore summary: %d records, warnings %q; want 15 and the gap named", s.Records, s.Warnings)
 	}
@@ -113,18 +113,18 @@ func TestIncompleteManifest(t *testing.T) {
 			}
 			c.Put(map[string]string{manifest.Key(m.ID): string(body)})
 
-			rep, err := pipeline.Verify(c.Ctx, c.B, pipeline.VerifyOptions{})
-			testkit.WantErrContains(t, err, pipeline.ErrVerify, tt.problem)
+			rep, err := backup.Verify(c.Ctx, c.B, backup.VerifyOptions{})
+			testkit.WantErrContains(t, err, backup.ErrVerify, tt.problem)
 			if !testkit.HasWarning(rep.Problems, tt.problem) {
 				t.Errorf("problems %q, want one holding %q", rep.Problems, tt.problem)
 			}
 
 			tg := c.NewTarget()
-			_, err = c.Restore(tg, pipeline.RestoreOptions{Selector: plan.Selector{Names: []string{"other", "audit"}}})
+			_, err = c.Restore(tg, backup.RestoreOptions{Selector: plan.Selector{Names: []string{"other", "audit"}}})
 			if !tt.restore {
 				return // counts that add up: restore cannot tell from the manifest
 			}
-			testkit.WantErrContains(t, err, pipeline.ErrIncomplete, "backup "+m.ID, tt.problem, "nothing was restored")
+			testkit.WantErrContains(t, err, backup.ErrIncomplete, "backup "+m.ID, tt.problem, "nothing was restored")
 			if parts := topicsOf(t, c, tg); len(parts) != 0 {
 				t.Errorf("the refused restore created topics %v", parts)
 			}
@@ -163,24 +163,24 @@ func TestVerifyScansWholeBucket(t *testing.T) {
 	e := testkit.New(t, "mem")
 	e.CreateTopic("lx", 1)
 	e.Produce(testkit.Records("lx", 0, 5)...)
-	first := e.MustBackup(pipeline.BackupOptions{})
+	first := e.MustBackup(backup.BackupOptions{})
 	if err := e.Cluster.DeleteTopic("lx"); err != nil {
 		t.Fatal(err)
 	}
 	e.CreateTopic("lx", 1)
 	e.CreateTopic("fresh", 1)
 	e.Produce(append(testkit.Records("lx", 0, 3), testkit.Records("fresh", 0, 2)...)...)
-	second := e.MustBackup(pipeline.BackupOptions{})
-	if rep, err := pipeline.Verify(e.Ctx, e.B, pipeline.VerifyOptions{Strict: true}); err != nil {
+	second := e.MustBackup(backup.BackupOptions{})
+	if rep, err := backup.Verify(e.Ctx, e.B, backup.VerifyOptions{Strict: true}); err != nil {
 		t.Fatalf("verify the newest backup: %v %q", err, rep.Warnings)
 	}
-	if rep, err := pipeline.Verify(e.Ctx, e.B, pipeline.VerifyOptions{BackupID: first.ID, Strict: true}); err != nil {
+	if rep, err := backup.Verify(e.Ctx, e.B, backup.VerifyOptions{BackupID: first.ID, Strict: true}); err != nil {
 		t.Fatalf("verify the first backup while the second exists: %v %q", err, rep.Warnings)
 	}
 	if err := e.B.Delete(e.Ctx, manifest.Key(second.ID)); err != nil {
 		t.Fatal(err)
 	}
-	rep, err := pipeline.Verify(e.Ctx, e.B, pipeline.VerifyOptions{})
+	rep, err := backup.Verify(e.Ctx, e.B, backup.VerifyOptions{})
 	if err != nil {
 		t.Fatalf("verify: %v", err)
 	}
@@ -192,21 +192,21 @@ func TestVerifyScansWholeBucket(t *testing.T) {
 		t.Errorf("warnings %q, want two starting %q", rep.Warnings, want)
 	}
 	for _, u := range rep.Unlisted {
-		if u.Kind != pipeline.UnlistedBackupObject {
+		if u.Kind != backup.UnlistedBackupObject {
 			t.Errorf("unlisted %+v, want a backup object", u)
 		}
 	}
-	_, err = pipeline.Verify(e.Ctx, e.B, pipeline.VerifyOptions{Strict: true})
-	testkit.WantErrContains(t, err, pipeline.ErrVerify, "2 warnings", want[0])
+	_, err = backup.Verify(e.Ctx, e.B, backup.VerifyOptions{Strict: true})
+	testkit.WantErrContains(t, err, backup.ErrVerify, "2 warnings", want[0])
 
 	// A stranger's object and a local folder's temporary file are listed too.
 	e.Put(map[string]string{"notes/readme.txt": "hi", "topics/lx/partition=0/lx+0+0000000009.kfr.1f2e3d.tmp": "partial"})
-	rep, _ = pipeline.Verify(e.Ctx, e.B, pipeline.VerifyOptions{})
-	kinds := map[string]pipeline.UnlistedKind{}
+	rep, _ = backup.Verify(e.Ctx, e.B, backup.VerifyOptions{})
+	kinds := map[string]backup.UnlistedKind{}
 	for _, u := range rep.Unlisted {
 		kinds[u.Key] = u.Kind
 	}
-	if kinds["notes/readme.txt"] != pipeline.UnlistedOther || kinds["topics/lx/partition=0/lx+0+0000000009.kfr.1f2e3d.tmp"] != pipeline.UnlistedTempFile {
+	if kinds["notes/readme.txt"] != backup.UnlistedOther || kinds["topics/lx/partition=0/lx+0+0000000009.kfr.1f2e3d.tmp"] != backup.UnlistedTempFile {
 		b, _ := json.Marshal(rep.Unlisted)
 		t.Errorf("unlisted objects %s, want the stranger as other and the .tmp as a temporary file", b)
 	}
@@ -222,7 +222,7 @@ func TestDeletedTopicMarked(t *testing.T) {
 	e.CreateTopic("kept", 1)
 	e.CreateTopic("gone", 1)
 	e.Produce(append(testkit.Records("kept", 0, 3), testkit.Records("gone", 0, 4)...)...)
-	first := e.MustBackup(pipeline.BackupOptions{})
+	first := e.MustBackup(backup.BackupOptions{})
 	if tp := first.Topic("gone"); tp == nil || tp.Deleted() {
 		t.Fatalf("first backup: gone = %+v, want it live", tp)
 	}
@@ -230,7 +230,7 @@ func TestDeletedTopicMarked(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.Produce(testkit.Records("kept", 0, 2)...)
-	s, second, err := e.Backup(pipeline.BackupOptions{})
+	s, second, err := e.Backup(backup.BackupOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -244,7 +244,7 @@ func TestDeletedTopicMarked(t *testing.T) {
 		t.Errorf("format version %s, want 1.1", second.FormatVersion)
 	}
 	e.Produce(testkit.Records("kept", 0, 1)...)
-	third := e.MustBackup(pipeline.BackupOptions{})
+	third := e.MustBackup(backup.BackupOptions{})
 	if tp := third.Topic("gone"); tp == nil || tp.DeletedIn != second.ID {
 		t.Errorf("third backup: gone = %+v, want it still marked deleted in %s", tp, second.ID)
 	}
@@ -253,14 +253,14 @@ func TestDeletedTopicMarked(t *testing.T) {
 	}
 
 	tg := e.NewTarget()
-	s = e.MustRestore(tg, pipeline.RestoreOptions{})
+	s = e.MustRestore(tg, backup.RestoreOptions{})
 	if got := topicsOf(t, e, tg); len(got) != 1 || got[0] != "kept" || s.Records != 6 {
 		t.Errorf("restore: topics %v, %d records; want only kept with 6", got, s.Records)
 	}
 	if !testkit.HasWarning(s.Warnings, "topic gone was deleted from the source", second.ID, "--include-deleted") {
 		t.Errorf("restore warnings %q do not say gone was skipped", s.Warnings)
 	}
-	for name, o := range map[string]pipeline.RestoreOptions{
+	for name, o := range map[string]backup.RestoreOptions{
 		"include deleted": {IncludeDeleted: true},
 		"named":           {Selector: plan.Selector{Names: []string{"gone"}}},
 	} {
@@ -281,17 +281,17 @@ func TestAuditReadsManifestsLazily(t *testing.T) {
 	e := testkit.New(t, "mem")
 	e.CreateTopic("lz", 1)
 	e.Produce(testkit.Records("lz", 0, 3)...)
-	first := e.MustBackup(pipeline.BackupOptions{})
+	first := e.MustBackup(backup.BackupOptions{})
 	e.Produce(testkit.Records("lz", 0, 3)...)
-	e.MustBackup(pipeline.BackupOptions{})
+	e.MustBackup(backup.BackupOptions{})
 	e.Put(map[string]string{manifest.Key(first.ID): "{not json"})
-	if rep, err := pipeline.Verify(e.Ctx, e.B, pipeline.VerifyOptions{Strict: true}); err != nil {
+	if rep, err := backup.Verify(e.Ctx, e.B, backup.VerifyOptions{Strict: true}); err != nil {
 		t.Fatalf("verify with a clean bucket and a damaged old manifest: %v %q", err, rep.Warnings)
 	}
 	e.Put(map[string]string{"topics/lz/partition=0/lz+0+0000000001.kfr": "left over"})
-	_, err := pipeline.Verify(e.Ctx, e.B, pipeline.VerifyOptions{})
+	_, err := backup.Verify(e.Ctx, e.B, backup.VerifyOptions{})
 	testkit.WantErrContains(t, err, nil, manifest.Key(first.ID))
-	_, err = pipeline.Prune(e.Ctx, e.B, pipeline.PruneOptions{Delete: true, Logger: testkit.DiscardLogger()})
+	_, err = backup.Prune(e.Ctx, e.B, backup.PruneOptions{Delete: true, Logger: testkit.DiscardLogger()})
 	testkit.WantErrContains(t, err, nil, manifest.Key(first.ID))
 	if ok, _ := e.B.Exists(e.Ctx, "topics/lz/partition=0/lz+0+0000000001.kfr"); !ok {
 		t.Error("prune deleted an object while a manifest could not be read")

@@ -1,11 +1,10 @@
-package pipeline
+package backup
 
 import (
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -15,6 +14,7 @@ import (
 	"github.com/kferry/kferry/internal/catalog"
 	"github.com/kferry/kferry/internal/kafka"
 	"github.com/kferry/kferry/internal/objset"
+	"github.com/kferry/kferry/internal/pipeline"
 	"github.com/kferry/kferry/internal/plan"
 	"github.com/kferry/kferry/pkg/manifest"
 )
@@ -50,7 +50,7 @@ type BackupFollowOptions struct {
 // as they appear. Retention gaps are logged as errors and recorded in the
 // manifests; the rounds go on. When ctx ends the round in flight finishes
 // (within ShutdownTimeout) and BackupFollow returns the totals with a nil error.
-func BackupFollow(ctx context.Context, kc *kafka.Client, b *blob.Bucket, bucketName string, o BackupFollowOptions) (Summary, error) {
+func BackupFollow(ctx context.Context, kc *kafka.Client, b *blob.Bucket, bucketName string, o BackupFollowOptions) (pipeline.Summary, error) {
 	if o.Interval <= 0 {
 		o.Interval = DefaultBackupInterval
 	}
@@ -59,11 +59,11 @@ func BackupFollow(ctx context.Context, kc *kafka.Client, b *blob.Bucket, bucketN
 	if log == nil {
 		log = slog.Default()
 	}
-	total := Summary{Command: "backup", Bucket: bucketName, Started: time.Now()}
+	total := pipeline.Summary{Command: "backup", Bucket: bucketName, Started: time.Now()}
 	log.Info("backup --follow starting", "interval", o.Interval.String(), "selection", o.Selector.String(), "bucket", bucketName)
 	err := repeat(ctx, o.Interval, o.ShutdownTimeout, log, "backup", func(work context.Context, round int) error {
 		s, m, err := Backup(work, kc, b, bucketName, o.BackupOptions)
-		total.add(s)
+		total.Add(s)
 		if errors.Is(err, ErrGaps) {
 			log.Error("backup has gaps: retention removed records before they were read; raise the topic's retention or shorten --interval", "error", err.Error())
 			total.Warnings = append(total.Warnings, err.Error())
@@ -74,7 +74,7 @@ func BackupFollow(ctx context.Context, kc *kafka.Client, b *blob.Bucket, bucketN
 		}
 		return err
 	})
-	total.finish()
+	total.Finish()
 	return total, err
 }
 
@@ -93,7 +93,7 @@ type RestoreFollowOptions struct {
 // RestoreFollowGroup is the progress group of restore --follow: one per bucket
 // URL, selection and renames, kept across backups.
 func RestoreFollowGroup(bucketURL string, sel plan.Selector, renames []string) string {
-	return GroupName("kferry-restore-follow-", bucketURL, "", sel, strings.Join(renames, "\x00"))
+	return pipeline.GroupName("kferry-restore-follow-", bucketURL, "", sel, strings.Join(renames, "\x00"))
 }
 
 // RestoreFollow restores the newest backup of the bucket, and then every newer
@@ -103,22 +103,22 @@ func RestoreFollowGroup(bucketURL string, sel plan.Selector, renames []string) s
 // backup are translated as their records are restored. Groups with consumers
 // on the target are left alone. When ctx ends the restore in flight finishes
 // (its transactions commit or abort) within ShutdownTimeout.
-func RestoreFollow(ctx context.Context, kc *kafka.Client, b *blob.Bucket, bucketName string, o RestoreFollowOptions) (Summary, error) {
+func RestoreFollow(ctx context.Context, kc *kafka.Client, b *blob.Bucket, bucketName string, o RestoreFollowOptions) (pipeline.Summary, error) {
 	if o.PollInterval <= 0 {
 		o.PollInterval = DefaultRestoreInterval
 	}
 	if o.ProgressGroup == "" {
-		return Summary{}, errors.New("restore --follow: no progress group")
+		return pipeline.Summary{}, errors.New("restore --follow: no progress group")
 	}
 	if !o.Since.IsZero() || !o.Until.IsZero() || o.BackupID != "" {
-		return Summary{}, errors.New("restore --follow restores every new backup: --since, --until and --backup do not apply")
+		return pipeline.Summary{}, errors.New("restore --follow restores every new backup: --since, --until and --backup do not apply")
 	}
 	o.SkipActiveGroups, o.AddPartitions = true, true
 	log := o.Logger
 	if log == nil {
 		log = slog.Default()
 	}
-	total := Summary{Command: "restore", Bucket: bucketName, Started: time.Now()}
+	total := pipeline.Summary{Command: "restore", Bucket: bucketName, Started: time.Now()}
 	last := ""
 	log.Info("restore --follow starting", "poll_interval", o.PollInterval.String(), "progress_group", o.ProgressGroup, "bucket", bucketName)
 	err := repeat(ctx, o.PollInterval, o.ShutdownTimeout, log, "restore", func(work context.Context, round int) error {
@@ -130,7 +130,7 @@ func RestoreFollow(ctx context.Context, kc *kafka.Client, b *blob.Bucket, bucket
 			ro := o.RestoreOptions
 			ro.BackupID = ids[len(ids)-1]
 			s, err := Restore(work, kc, b, bucketName, ro)
-			total.add(s)
+			total.Add(s)
 			if err != nil {
 				return err
 			}
@@ -142,7 +142,7 @@ func RestoreFollow(ctx context.Context, kc *kafka.Client, b *blob.Bucket, bucket
 		}
 		return nil
 	})
-	total.finish()
+	total.Finish()
 	return total, err
 }
 
@@ -153,7 +153,7 @@ func RestoreFollow(ctx context.Context, kc *kafka.Client, b *blob.Bucket, bucket
 // failures in a row, or one permanent failure, end repeat with the error.
 func repeat(ctx context.Context, interval, shutdown time.Duration, log *slog.Logger, what string, step func(work context.Context, round int) error) error {
 	if shutdown <= 0 {
-		shutdown = DefaultShutdownTimeout
+		shutdown = pipeline.DefaultShutdownTimeout
 	}
 	work, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelWork()
@@ -169,7 +169,7 @@ func repeat(ctx context.Context, interval, shutdown time.Duration, log *slog.Log
 		err := step(work, round)
 		switch {
 		case expired.Load():
-			return fmt.Errorf("%w after %s: the %s in flight was abandoned (a rerun resumes it)", ErrShutdownTimeout, shutdown, what)
+			return fmt.Errorf("%w after %s: the %s in flight was abandoned (a rerun resumes it)", pipeline.ErrShutdownTimeout, shutdown, what)
 		case err != nil:
 			failed++
 			if permanent(err) {
@@ -195,35 +195,10 @@ func repeat(ctx context.Context, interval, shutdown time.Duration, log *slog.Log
 // recreated under a standby, a target that does not fit the backup, an object
 // that does not match its manifest).
 func permanent(err error) bool {
-	for _, target := range []error{ErrLineageChanged, ErrTargetPartitions, ErrTargetConfig, ErrTargetNotEmpty, objset.ErrChecksum, manifest.ErrVersion} {
+	for _, target := range []error{pipeline.ErrLineageChanged, pipeline.ErrTargetPartitions, ErrTargetConfig, pipeline.ErrTargetNotEmpty, objset.ErrChecksum, manifest.ErrVersion} {
 		if errors.Is(err, target) {
 			return true
 		}
 	}
 	return false
-}
-
-// add sums another run's counts into s.
-func (s *Summary) add(o Summary) {
-	s.Records += o.Records
-	s.Bytes += o.Bytes
-	s.Objects += o.Objects
-	s.Warnings = append(s.Warnings, o.Warnings...)
-	for _, t := range o.Topics {
-		i := slices.IndexFunc(s.Topics, func(x TopicSummary) bool { return x.Topic == t.Topic })
-		if i < 0 {
-			s.Topics = append(s.Topics, t)
-			continue
-		}
-		s.Topics[i].Records += t.Records
-		s.Topics[i].Bytes += t.Bytes
-		s.Topics[i].Objects += t.Objects
-	}
-}
-
-func (s *Summary) finish() {
-	s.Seconds = time.Since(s.Started).Seconds()
-	if s.Seconds > 0 {
-		s.MBPerSec = float64(s.Bytes) / 1e6 / s.Seconds
-	}
 }

@@ -1,4 +1,4 @@
-package pipeline_test
+package backup_test
 
 import (
 	"errors"
@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kferry/kferry/internal/pipeline"
+	"github.com/kferry/kferry/internal/backup"
 	"github.com/kferry/kferry/internal/testkit"
 	"github.com/kferry/kferry/pkg/manifest"
 )
@@ -18,12 +18,12 @@ import (
 func TestPrune(t *testing.T) {
 	t.Parallel()
 	e := testkit.New(t, "mem")
-	if _, err := pipeline.Prune(e.Ctx, e.B, pipeline.PruneOptions{Logger: testkit.DiscardLogger()}); !errors.Is(err, manifest.ErrNoBackup) {
+	if _, err := backup.Prune(e.Ctx, e.B, backup.PruneOptions{Logger: testkit.DiscardLogger()}); !errors.Is(err, manifest.ErrNoBackup) {
 		t.Errorf("prune of a bucket without backups: %v, want ErrNoBackup", err)
 	}
 	e.CreateTopic("p", 1)
 	e.Produce(testkit.Records("p", 0, 10)...)
-	m := e.MustBackup(pipeline.BackupOptions{FlushSize: 3})
+	m := e.MustBackup(backup.BackupOptions{FlushSize: 3})
 	listed := testkit.ManifestObjects(m)
 	body, err := e.B.ReadAll(e.Ctx, "topics/p/partition=0/p+0+0000000003.kfr")
 	if err != nil {
@@ -38,14 +38,14 @@ func TestPrune(t *testing.T) {
 		"topics/q/partition=0/q+0+0000000000.kfr": "an export's",
 	})
 	later := func() time.Time { return time.Now().Add(2 * time.Hour) }
-	keys := func(us []pipeline.UnlistedObject) []string {
+	keys := func(us []backup.UnlistedObject) []string {
 		var out []string
 		for _, u := range us {
 			out = append(out, u.Key)
 		}
 		return out
 	}
-	kept := func(ks []pipeline.KeptObject) []string {
+	kept := func(ks []backup.KeptObject) []string {
 		var out []string
 		for _, k := range ks {
 			out = append(out, k.Key)
@@ -55,13 +55,13 @@ func TestPrune(t *testing.T) {
 	wantKept := []string{"_kferry/topics/q.json", "notes.txt", "topics/p/partition=0/p+0+00001.json", "topics/q/partition=0/q+0+0000000000.kfr"}
 
 	// Young objects are kept: a running backup may be writing them.
-	rep, err := pipeline.Prune(e.Ctx, e.B, pipeline.PruneOptions{MinAge: time.Hour, Delete: true, Logger: testkit.DiscardLogger()})
+	rep, err := backup.Prune(e.Ctx, e.B, backup.PruneOptions{MinAge: time.Hour, Delete: true, Logger: testkit.DiscardLogger()})
 	if err != nil || len(rep.Candidates) != 0 || rep.Deleted != 0 || len(rep.Kept) != 6 {
 		t.Errorf("prune of young objects: %v, candidates %q, %d deleted, kept %q; want none, 0 and 6", err, keys(rep.Candidates), rep.Deleted, kept(rep.Kept))
 	}
 
 	// A dry run lists what it would delete and deletes nothing.
-	rep, err = pipeline.Prune(e.Ctx, e.B, pipeline.PruneOptions{MinAge: time.Hour, Now: later, Logger: testkit.DiscardLogger()})
+	rep, err = backup.Prune(e.Ctx, e.B, backup.PruneOptions{MinAge: time.Hour, Now: later, Logger: testkit.DiscardLogger()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +75,7 @@ func TestPrune(t *testing.T) {
 		t.Errorf("the dry run deleted %s", orphan)
 	}
 
-	rep, err = pipeline.Prune(e.Ctx, e.B, pipeline.PruneOptions{MinAge: time.Hour, Now: later, Delete: true, Logger: testkit.DiscardLogger()})
+	rep, err = backup.Prune(e.Ctx, e.B, backup.PruneOptions{MinAge: time.Hour, Now: later, Delete: true, Logger: testkit.DiscardLogger()})
 	if err != nil || rep.Deleted != 2 {
 		t.Fatalf("prune --delete: %v, %d deleted; want 2", err, rep.Deleted)
 	}
@@ -95,7 +95,7 @@ func TestPrune(t *testing.T) {
 			t.Errorf("prune deleted %s, which the manifest lists", k)
 		}
 	}
-	if rep, err := pipeline.Verify(e.Ctx, e.B, pipeline.VerifyOptions{}); err != nil || len(rep.Unlisted) != len(wantKept) {
+	if rep, err := backup.Verify(e.Ctx, e.B, backup.VerifyOptions{}); err != nil || len(rep.Unlisted) != len(wantKept) {
 		t.Errorf("verify after prune: %v, unlisted %+v; want only the kept ones", err, rep.Unlisted)
 	}
 }

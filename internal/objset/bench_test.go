@@ -1,4 +1,4 @@
-package pipeline
+package objset_test
 
 import (
 	"context"

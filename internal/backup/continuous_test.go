@@ -1,4 +1,4 @@
-package pipeline_test
+package backup_test
 
 import (
 	"context"
@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kferry/kferry/internal/backup"
 	"github.com/kferry/kferry/internal/catalog"
-	"github.com/kferry/kferry/internal/pipeline"
 	"github.com/kferry/kferry/internal/plan"
 	"github.com/kferry/kferry/internal/testkit"
 	"github.com/kferry/kferry/pkg/layout"
@@ -51,8 +51,8 @@ func TestBackupAndRestoreFollow(t *testing.T) {
 	wg.Add(2)
 	go func() {
 		defer wg.Done()
-		_, err := pipeline.BackupFollow(ctx, e.KC, e.B, e.URL, pipeline.BackupFollowOptions{
-			BackupOptions: pipeline.BackupOptions{Selector: plan.Selector{Names: []string{"ledger"}}, Naming: layout.Naming{TopicsDir: layout.DefaultTopicsDir, Pad: layout.DefaultPad}, FlushSize: 7, Logger: testkit.DiscardLogger()},
+		_, err := backup.BackupFollow(ctx, e.KC, e.B, e.URL, backup.BackupFollowOptions{
+			BackupOptions: backup.BackupOptions{Selector: plan.Selector{Names: []string{"ledger"}}, Naming: layout.Naming{TopicsDir: layout.DefaultTopicsDir, Pad: layout.DefaultPad}, FlushSize: 7, Logger: testkit.DiscardLogger()},
 			Interval:      50 * time.Millisecond,
 			AfterRound: func(_ int, m *manifest.Manifest) {
 				mu.Lock()
@@ -74,8 +74,8 @@ func TestBackupAndRestoreFollow(t *testing.T) {
 	}()
 	go func() {
 		defer wg.Done()
-		_, err := pipeline.RestoreFollow(ctx, tg.KC, e.B, e.URL, pipeline.RestoreFollowOptions{
-			RestoreOptions: pipeline.RestoreOptions{Logger: testkit.DiscardLogger(), ProgressGroup: pipeline.RestoreFollowGroup(e.URL, plan.Selector{}, nil)},
+		_, err := backup.RestoreFollow(ctx, tg.KC, e.B, e.URL, backup.RestoreFollowOptions{
+			RestoreOptions: backup.RestoreOptions{Logger: testkit.DiscardLogger(), ProgressGroup: backup.RestoreFollowGroup(e.URL, plan.Selector{}, nil)},
 			PollInterval:   50 * time.Millisecond,
 			AfterRound: func(_ int, id string) {
 				mu.Lock()

@@ -1,4 +1,4 @@
-package pipeline_test
+package backup_test
 
 import (
 	"slices"
@@ -6,8 +6,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/kferry/kferry/internal/backup"
 	"github.com/kferry/kferry/internal/catalog"
-	"github.com/kferry/kferry/internal/pipeline"
 	"github.com/kferry/kferry/internal/plan"
 	"github.com/kferry/kferry/internal/testkit"
 	"github.com/kferry/kferry/pkg/manifest"
@@ -30,8 +30,8 @@ func TestBackupRetentionGapWhileRunning(t *testing.T) {
 			t.Errorf("delete records: %v", err)
 		}
 	})
-	s, m, err := e.Backup(pipeline.BackupOptions{FlushSize: 4, Parallelism: 1})
-	testkit.WantErrContains(t, err, pipeline.ErrGaps, "ret/0 offsets 0-3")
+	s, m, err := e.Backup(backup.BackupOptions{FlushSize: 4, Parallelism: 1})
+	testkit.WantErrContains(t, err, backup.ErrGaps, "ret/0 offsets 0-3")
 	if m == nil {
 		t.Fatal("no manifest returned with ErrGaps")
 	}
@@ -54,12 +54,12 @@ func TestBackupRetentionGapWhileRunning(t *testing.T) {
 	}
 
 	tg := e.NewTarget()
-	e.MustRestore(tg, pipeline.RestoreOptions{})
+	e.MustRestore(tg, backup.RestoreOptions{})
 	testkit.WantSameTopic(t, e, tg, "ret", "ret") // the source lost 0-3 too
 	if got := testkit.ReadTopic(t, e.Ctx, tg.Cluster.Config(), "ret"); string(got[0][0].Value) != `{"n":4}` || len(got[0]) != 6 {
 		t.Errorf("ret/0 restored %d records from %s, want 6 from {\"n\":4}", len(got[0]), got[0][0].Value)
 	}
-	if _, err := pipeline.Verify(e.Ctx, e.B, pipeline.VerifyOptions{}); err != nil {
+	if _, err := backup.Verify(e.Ctx, e.B, backup.VerifyOptions{}); err != nil {
 		t.Errorf("verify: %v", err)
 	}
 }
@@ -73,13 +73,13 @@ func TestBackupRetentionGapBetweenBackups(t *testing.T) {
 	e.CreateTopic("ret", 1)
 	recs := testkit.Records("ret", 0, 10)
 	e.Produce(recs[:5]...)
-	first := e.MustBackup(pipeline.BackupOptions{})
+	first := e.MustBackup(backup.BackupOptions{})
 	e.Produce(recs[5:]...)
 	if err := e.Cluster.DeleteRecordsBefore(e.Ctx, "ret", 0, 8); err != nil {
 		t.Fatal(err)
 	}
-	s, m, err := e.Backup(pipeline.BackupOptions{})
-	testkit.WantErrContains(t, err, pipeline.ErrGaps, "ret/0 offsets 5-7")
+	s, m, err := e.Backup(backup.BackupOptions{})
+	testkit.WantErrContains(t, err, backup.ErrGaps, "ret/0 offsets 5-7")
 	if m == nil || m.Parent != first.ID {
 		t.Fatalf("manifest %+v, want one with parent %s", m, first.ID)
 	}
@@ -103,7 +103,7 @@ func TestBackupIncremental(t *testing.T) {
 	e := testkit.New(t, "file")
 	e.CreateTopic("inc", 3)
 	e.Produce(append(testkit.Records("inc", 0, 5), testkit.Records("inc", 1, 4)...)...)
-	first := e.MustBackup(pipeline.BackupOptions{FlushSize: 2})
+	first := e.MustBackup(backup.BackupOptions{FlushSize: 2})
 	before := e.ObjectSums()
 	if len(before) != 5 {
 		t.Fatalf("first backup wrote %d objects, want 5", len(before))
@@ -112,7 +112,7 @@ func TestBackupIncremental(t *testing.T) {
 	more = append(more, testkit.Records("inc", 2, 1)...)
 	e.Produce(more...)
 
-	s, second, err := e.Backup(pipeline.BackupOptions{FlushSize: 2})
+	s, second, err := e.Backup(backup.BackupOptions{FlushSize: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,16 +163,16 @@ func TestBackupIncremental(t *testing.T) {
 	}
 
 	newest := e.NewTarget()
-	e.MustRestore(newest, pipeline.RestoreOptions{})
+	e.MustRestore(newest, backup.RestoreOptions{})
 	testkit.WantSameTopic(t, e, newest, "inc", "inc")
 
 	older := e.NewTarget()
-	rs := e.MustRestore(older, pipeline.RestoreOptions{BackupID: first.ID})
+	rs := e.MustRestore(older, backup.RestoreOptions{BackupID: first.ID})
 	got := testkit.ReadTopic(t, e.Ctx, older.Cluster.Config(), "inc")
 	if rs.Records != 9 || len(got[0]) != 5 || len(got[1]) != 4 || len(got[2]) != 0 {
 		t.Errorf("restore of backup %s: %d records (%d, %d, %d per partition), want 9 (5, 4, 0)", first.ID, rs.Records, len(got[0]), len(got[1]), len(got[2]))
 	}
-	if _, err := pipeline.Verify(e.Ctx, e.B, pipeline.VerifyOptions{BackupID: first.ID}); err != nil {
+	if _, err := backup.Verify(e.Ctx, e.B, backup.VerifyOptions{BackupID: first.ID}); err != nil {
 		t.Errorf("verify the first backup: %v", err)
 	}
 }
@@ -185,7 +185,7 @@ func TestBackupTopicRecreated(t *testing.T) {
 	e := testkit.New(t, "mem")
 	e.CreateTopic("re", 1)
 	e.Produce(testkit.Records("re", 0, 5)...)
-	first := e.MustBackup(pipeline.BackupOptions{})
+	first := e.MustBackup(backup.BackupOptions{})
 
 	if err := e.Cluster.DeleteTopic("re"); err != nil {
 		t.Fatal(err)
@@ -193,7 +193,7 @@ func TestBackupTopicRecreated(t *testing.T) {
 	e.CreateTopic("re", 1)
 	fresh := []record.Record{{Topic: "re", Value: []byte("new-0")}, {Topic: "re", Value: []byte("new-1")}, {Topic: "re", Value: []byte("new-2")}}
 	e.Produce(fresh...)
-	s, second, err := e.Backup(pipeline.BackupOptions{})
+	s, second, err := e.Backup(backup.BackupOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -205,17 +205,17 @@ func TestBackupTopicRecreated(t *testing.T) {
 	}
 
 	tg := e.NewTarget()
-	e.MustRestore(tg, pipeline.RestoreOptions{})
+	e.MustRestore(tg, backup.RestoreOptions{})
 	testkit.WantSameTopic(t, e, tg, "re", "re")
 
-	if _, err := pipeline.Verify(e.Ctx, e.B, pipeline.VerifyOptions{BackupID: first.ID}); err != nil {
+	if _, err := backup.Verify(e.Ctx, e.B, backup.VerifyOptions{BackupID: first.ID}); err != nil {
 		t.Errorf("verify the first backup after the topic was recreated: %v", err)
 	}
-	if _, err := pipeline.Verify(e.Ctx, e.B, pipeline.VerifyOptions{}); err != nil {
+	if _, err := backup.Verify(e.Ctx, e.B, backup.VerifyOptions{}); err != nil {
 		t.Errorf("verify the newest backup: %v", err)
 	}
 	old := e.NewTarget()
-	if _, err := e.Restore(old, pipeline.RestoreOptions{BackupID: first.ID}); err != nil {
+	if _, err := e.Restore(old, backup.RestoreOptions{BackupID: first.ID}); err != nil {
 		t.Fatalf("restore the first backup after the topic was recreated: %v", err)
 	}
 	got := testkit.ReadTopic(t, e.Ctx, old.Cluster.Config(), "re")[0]
@@ -235,12 +235,12 @@ func TestBackupPartitionsAdded(t *testing.T) {
 	e := testkit.New(t, "mem")
 	e.CreateTopic("grow", 1)
 	e.Produce(testkit.Records("grow", 0, 3)...)
-	e.MustBackup(pipeline.BackupOptions{})
+	e.MustBackup(backup.BackupOptions{})
 	if err := e.Cluster.AddPartitions(e.Ctx, "grow", 3); err != nil {
 		t.Fatal(err)
 	}
 	e.Produce(append(testkit.Records("grow", 1, 2), testkit.Records("grow", 2, 4)...)...)
-	m := e.MustBackup(pipeline.BackupOptions{})
+	m := e.MustBackup(backup.BackupOptions{})
 	if mt := m.Topic("grow"); mt.Partitions != 3 || len(mt.Partition) != 3 {
 		t.Fatalf("grow in the second manifest: %d partitions, %d entries; want 3", mt.Partitions, len(mt.Partition))
 	}
@@ -250,7 +250,7 @@ func TestBackupPartitionsAdded(t *testing.T) {
 		}
 	}
 	tg := e.NewTarget()
-	e.MustRestore(tg, pipeline.RestoreOptions{})
+	e.MustRestore(tg, backup.RestoreOptions{})
 	testkit.WantSameTopic(t, e, tg, "grow", "grow")
 }
 
@@ -264,10 +264,10 @@ func TestBackupIncrementalSelection(t *testing.T) {
 	e.CreateTopic("b", 1)
 	e.Produce(append(testkit.Records("a", 0, 2), testkit.Records("b", 0, 3)...)...)
 	testkit.CommitGroup(t, e.Ctx, e.Cluster.Config(), "gb", "b", map[int32]int64{0: 2})
-	first := e.MustBackup(pipeline.BackupOptions{})
+	first := e.MustBackup(backup.BackupOptions{})
 	e.Produce(testkit.Records("b", 0, 5)[3:]...)
 	e.Produce(testkit.Records("a", 0, 4)[2:]...)
-	second := e.MustBackup(pipeline.BackupOptions{Selector: plan.Selector{Names: []string{"a"}}})
+	second := e.MustBackup(backup.BackupOptions{Selector: plan.Selector{Names: []string{"a"}}})
 	if p := testkit.PartitionOf(t, second, "a", 0); p.Records != 4 {
 		t.Errorf("a/0: %d records, want 4", p.Records)
 	}
@@ -278,7 +278,7 @@ func TestBackupIncrementalSelection(t *testing.T) {
 		t.Errorf("groups %+v, want gb carried over", second.Groups)
 	}
 	tg := e.NewTarget()
-	e.MustRestore(tg, pipeline.RestoreOptions{})
+	e.MustRestore(tg, backup.RestoreOptions{})
 	testkit.WantSameTopic(t, e, tg, "a", "a")
 	if got := testkit.ReadTopic(t, e.Ctx, tg.Cluster.Config(), "b")[0]; len(got) != 3 {
 		t.Errorf("b/0 restored %d records, want the 3 of the first backup", len(got))

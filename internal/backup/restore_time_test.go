@@ -1,4 +1,4 @@
-package pipeline_test
+package backup_test
 
 import (
 	"context"
@@ -9,7 +9,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/kferry/kferry/internal/pipeline"
+	"github.com/kferry/kferry/internal/backup"
 	"github.com/kferry/kferry/internal/testkit"
 	"github.com/kferry/kferry/pkg/layout"
 	"github.com/kferry/kferry/pkg/record"
@@ -55,7 +55,7 @@ func TestRestorePointInTime(t *testing.T) {
 	t.Parallel()
 	e := testkit.New(t, "mem")
 	base, stamps := oooSource(t, e)
-	e.MustBackup(pipeline.BackupOptions{FlushSize: 2}) // stops fall inside later objects
+	e.MustBackup(backup.BackupOptions{FlushSize: 2}) // stops fall inside later objects
 	src := testkit.ReadTopic(t, e.Ctx, e.Cluster.Config(), "ooo")
 	starts := map[int32]int64{4: 0}
 	for p := range stamps {
@@ -75,7 +75,7 @@ func TestRestorePointInTime(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			o := pipeline.RestoreOptions{Renames: renames(t, "ooo=restored-ooo")}
+			o := backup.RestoreOptions{Renames: renames(t, "ooo=restored-ooo")}
 			if tt.since > 0 {
 				o.Since = at(tt.since)
 			}
@@ -142,9 +142,9 @@ func TestRestoreSinceResumes(t *testing.T) {
 		recs = append(recs, record.Record{Topic: "late", Value: fmt.Appendf(nil, "%d@%d", i, s), Timestamp: base.Add(time.Duration(s) * time.Second)})
 	}
 	e.Produce(recs...)
-	e.MustBackup(pipeline.BackupOptions{FlushSize: 2}) // objects [0,1] [2,3] [4,5] [6]
+	e.MustBackup(backup.BackupOptions{FlushSize: 2}) // objects [0,1] [2,3] [4,5] [6]
 	tg := e.NewTarget()
-	o := pipeline.RestoreOptions{Since: base.Add(30 * time.Second), Parallelism: 1}
+	o := backup.RestoreOptions{Since: base.Add(30 * time.Second), Parallelism: 1}
 
 	// The first run stops after its first object, which held the --since point.
 	ctx, cancel := context.WithCancel(e.Ctx)

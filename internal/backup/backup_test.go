@@ -1,4 +1,4 @@
-package pipeline_test
+package backup_test
 
 import (
 	"fmt"
@@ -10,7 +10,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/kferry/kferry/internal/pipeline"
+	"github.com/kferry/kferry/internal/backup"
 	"github.com/kferry/kferry/internal/testkit"
 	"github.com/kferry/kferry/pkg/record"
 )
@@ -161,7 +161,7 @@ func TestBackupRestoreRoundTrip(t *testing.T) {
 		t.Fatalf("shapes/2 holds %d records, want an empty partition", n)
 	}
 
-	s, m, err := e.Backup(pipeline.BackupOptions{FlushSize: 3, Parallelism: 16})
+	s, m, err := e.Backup(backup.BackupOptions{FlushSize: 3, Parallelism: 16})
 	if err != nil {
 		t.Fatalf("backup: %v", err)
 	}
@@ -192,7 +192,7 @@ func TestBackupRestoreRoundTrip(t *testing.T) {
 	}
 
 	tg := e.NewTarget()
-	rs := e.MustRestore(tg, pipeline.RestoreOptions{Parallelism: 16})
+	rs := e.MustRestore(tg, backup.RestoreOptions{Parallelism: 16})
 	if rs.Records != total {
 		t.Errorf("restore summary: %d records, want %d", rs.Records, total)
 	}
@@ -207,7 +207,7 @@ func TestBackupRestoreRoundTrip(t *testing.T) {
 	// Verify compares every record's content with the target too (wide, compared
 	// above, is left out: verify reads it one client per partition, which is slow).
 	narrow := slices.DeleteFunc(testkit.SortedKeys(topics), func(t string) bool { return t == "wide" })
-	rep, err := pipeline.Verify(e.Ctx, e.B, pipeline.VerifyOptions{Kafka: tg.KC, Topics: narrow})
+	rep, err := backup.Verify(e.Ctx, e.B, backup.VerifyOptions{Kafka: tg.KC, Topics: narrow})
 	if err != nil {
 		t.Fatalf("verify against the target: %v (%v)", err, rep.Problems)
 	}
@@ -231,7 +231,7 @@ func TestRestoreRecreatesTopicConfigs(t *testing.T) {
 		e.CreateTopicConfigs(topic, parts[topic], cfg)
 	}
 	e.Produce(record.Record{Topic: "logs", Partition: 4, Value: []byte("x")}, record.Record{Topic: "state", Key: []byte("k"), Value: []byte("v")})
-	m := e.MustBackup(pipeline.BackupOptions{})
+	m := e.MustBackup(backup.BackupOptions{})
 	for topic, cfg := range want {
 		if diff := cmp.Diff(cfg, m.Topic(topic).Configs, cmpEmptyMap); diff != "" {
 			t.Errorf("manifest configs of %s (-want +got):\n%s", topic, diff)
@@ -239,7 +239,7 @@ func TestRestoreRecreatesTopicConfigs(t *testing.T) {
 	}
 
 	tg := e.NewTarget()
-	e.MustRestore(tg, pipeline.RestoreOptions{})
+	e.MustRestore(tg, backup.RestoreOptions{})
 	got, err := tg.KC.DescribeTopics(e.Ctx, []string{"logs", "state", "plain"})
 	if err != nil {
 		t.Fatal(err)
@@ -269,9 +269,9 @@ func TestRestoreRecordsAboveOneMiB(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.Produce(testkit.Records("huge", 0, 50)...)
-	e.MustBackup(pipeline.BackupOptions{})
+	e.MustBackup(backup.BackupOptions{})
 	tg := e.NewTarget()
-	e.MustRestore(tg, pipeline.RestoreOptions{})
+	e.MustRestore(tg, backup.RestoreOptions{})
 	if src := testkit.WantSameTopic(t, e, tg, "huge", "huge"); len(src[0]) != 51 {
 		t.Errorf("source holds %d records, want 51", len(src[0]))
 	}

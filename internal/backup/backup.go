@@ -1,4 +1,4 @@
-package pipeline
+package backup
 
 import (
 	"bytes"
@@ -19,6 +19,7 @@ import (
 	"github.com/kferry/kferry/internal/catalog"
 	"github.com/kferry/kferry/internal/kafka"
 	"github.com/kferry/kferry/internal/objset"
+	"github.com/kferry/kferry/internal/pipeline"
 	"github.com/kferry/kferry/internal/plan"
 	"github.com/kferry/kferry/pkg/format"
 	"github.com/kferry/kferry/pkg/layout"
@@ -49,7 +50,7 @@ type BackupOptions struct {
 	// backup (no new records, same topics, configs and group offsets); Backup
 	// then returns that backup's manifest. backup --follow sets it.
 	SkipUnchanged bool
-	Progress      Progress
+	Progress      pipeline.Progress
 	Logger        *slog.Logger
 	Now           func() time.Time
 }
@@ -76,7 +77,7 @@ type backupPartition struct {
 // manifest's end offsets are read, and the new manifest covers everything. The
 // manifest is written last, so a crashed backup leaves no manifest claiming data
 // it does not have, and a rerun rewrites the same object names.
-func Backup(ctx context.Context, kc *kafka.Client, b *blob.Bucket, bucketName string, o BackupOptions) (Summary, *manifest.Manifest, error) {
+func Backup(ctx context.Context, kc *kafka.Client, b *blob.Bucket, bucketName string, o BackupOptions) (pipeline.Summary, *manifest.Manifest, error) {
 	now := time.Now
 	if o.Now != nil {
 		now = o.Now
@@ -88,21 +89,21 @@ func Backup(ctx context.Context, kc *kafka.Client, b *blob.Bucket, bucketName st
 	}
 	prev, err := catalog.LoadManifest(ctx, b, "", o.Key)
 	if err != nil && !errors.Is(err, manifest.ErrNoBackup) {
-		return Summary{}, nil, err
+		return pipeline.Summary{}, nil, err
 	}
 	m := &manifest.Manifest{FormatVersion: manifest.FormatVersion, ID: manifest.NewID(started), KferryVersion: o.Version, Started: started.UTC()}
 	if prev != nil {
 		m.Parent = prev.ID
 		if m.ID <= prev.ID {
-			return Summary{}, nil, fmt.Errorf("backup id %s is not after the newest backup %s; check the clock", m.ID, prev.ID)
+			return pipeline.Summary{}, nil, fmt.Errorf("backup id %s is not after the newest backup %s; check the clock", m.ID, prev.ID)
 		}
 	}
 	if m.ClusterID, err = kc.ClusterID(ctx); err != nil {
-		return Summary{}, nil, err
+		return pipeline.Summary{}, nil, err
 	}
 	all, err := kc.Topics(ctx)
 	if err != nil {
-		return Summary{}, nil, err
+		return pipeline.Summary{}, nil, err
 	}
 	names := make([]string, 0, len(all))
 	for n := range all {
@@ -110,17 +111,17 @@ func Backup(ctx context.Context, kc *kafka.Client, b *blob.Bucket, bucketName st
 	}
 	selected, err := plan.Select(names, o.Selector, "cluster "+fmt.Sprint(kc.Config().Brokers))
 	if err != nil {
-		return Summary{}, nil, err
+		return pipeline.Summary{}, nil, err
 	}
 	details, err := kc.DescribeTopics(ctx, selected)
 	if err != nil {
-		return Summary{}, nil, err
+		return pipeline.Summary{}, nil, err
 	}
 	ranges, err := kc.Ranges(ctx, selected)
 	if err != nil {
-		return Summary{}, nil, err
+		return pipeline.Summary{}, nil, err
 	}
-	col := newCollector()
+	col := pipeline.NewCollector()
 	parts := map[string]map[int32]*backupPartition{}
 	var tasks []kafka.PartitionRange
 	var gapsMu sync.Mutex
@@ -134,20 +135,20 @@ func Backup(ctx context.Context, kc *kafka.Client, b *blob.Bucket, bucketName st
 			parts[r.Topic] = map[int32]*backupPartition{}
 		}
 		parts[r.Topic][r.Partition] = bp
-		col.partition(r.Topic, r.Partition)
+		col.Partition(r.Topic, r.Partition)
 		if task.Start < task.End {
 			tasks = append(tasks, task)
 		}
 	}
 	sort.Slice(tasks, func(i, j int) bool { return tasks[i].End-tasks[i].Start > tasks[j].End-tasks[j].Start })
-	setTotal(o.Progress, offsetsIn(tasks))
+	pipeline.SetTotal(o.Progress, pipeline.OffsetsIn(tasks))
 	native, err := format.Lookup("native")
 	if err != nil {
-		return Summary{}, nil, err
+		return pipeline.Summary{}, nil, err
 	}
-	eo := &ExportOptions{Format: "native", Naming: o.Naming, FlushSize: o.FlushSize, RotateBytes: o.RotateBytes, Key: o.Key, Progress: o.Progress, Logger: log}
+	eo := &pipeline.ExportOptions{Format: "native", Naming: o.Naming, FlushSize: o.FlushSize, RotateBytes: o.RotateBytes, Key: o.Key, Progress: o.Progress, Logger: log}
 	log.Info("backup starting", "id", m.ID, "parent", m.Parent, "topics", len(selected), "partitions", len(ranges), "bucket", bucketName)
-	err = runPartitions(ctx, kc, tasks, o.Parallelism, func(r kafka.PartitionRange) *partitionExport {
+	err = pipeline.RunPartitions(ctx, kc, tasks, o.Parallelism, func(r kafka.PartitionRange) *pipeline.PartitionExport {
 		bp := parts[r.Topic][r.Partition]
 		peo := eo
 		if l := bp.entry.Lineage; l > 0 {
@@ -158,10 +159,10 @@ func Backup(ctx context.Context, kc *kafka.Client, b *blob.Bucket, bucketName st
 			lo.Naming.TopicsDir = lineageDir(eo.Naming.TopicsDir, l)
 			peo = &lo
 		}
-		pe := &partitionExport{o: peo, b: b, vf: objset.Formats{native}, col: col, log: log, pr: r}
-		pe.onRecord = bp.addRecord
-		pe.onCommit = func(set *objset.Writer) { bp.addObject(set, m.ID) }
-		pe.onGap = func(from, to int64) {
+		pe := &pipeline.PartitionExport{Opts: peo, Bucket: b, Formats: objset.Formats{native}, Col: col, Log: log, Range: r}
+		pe.OnRecord = bp.addRecord
+		pe.OnCommit = func(set *objset.Writer) { bp.addObject(set, m.ID) }
+		pe.OnGap = func(from, to int64) {
 			bp.addGap(from, to, "retention removed these records while the backup ran")
 			gapsMu.Lock()
 			gaps = append(gaps, fmt.Sprintf("%s/%d offsets %d-%d", r.Topic, r.Partition, from, to-1))
@@ -170,18 +171,18 @@ func Backup(ctx context.Context, kc *kafka.Client, b *blob.Bucket, bucketName st
 		return pe
 	})
 	if err != nil {
-		return col.summary("backup", bucketName, started), nil, fmt.Errorf("%w; no manifest was written, so the bucket's newest backup is still %s", err, orNone(m.Parent))
+		return col.Summary("backup", bucketName, started), nil, fmt.Errorf("%w; no manifest was written, so the bucket's newest backup is still %s", err, orNone(m.Parent))
 	}
 	for topic, byP := range parts {
 		for p, bp := range byP {
 			if found := bp.entry.Gaps[bp.knownGaps:]; len(found) > 0 {
-				col.update(topic, p, func(ps *PartitionSummary) { ps.Gaps = found })
+				col.Update(topic, p, func(ps *pipeline.PartitionSummary) { ps.Gaps = found })
 			}
 		}
 	}
 	groups, err := kc.GroupOffsets(ctx, o.Groups, selected)
 	if err != nil {
-		return col.summary("backup", bucketName, started), nil, err
+		return col.Summary("backup", bucketName, started), nil, err
 	}
 	if o.Groups == nil {
 		groups = slices.DeleteFunc(groups, func(g kafka.GroupOffset) bool {
@@ -194,32 +195,23 @@ func Backup(ctx context.Context, kc *kafka.Client, b *blob.Bucket, bucketName st
 	carryOver(m, prev, selected, func(t string) bool { _, ok := all[t]; return ok }, col)
 	if o.SkipUnchanged && prev != nil && len(gaps) == 0 && sameContent(prev, m) {
 		log.Debug("nothing changed since the newest backup; no manifest written", "newest", prev.ID)
-		return col.summary("backup", bucketName, started), prev, nil
+		return col.Summary("backup", bucketName, started), prev, nil
 	}
-	m.Warnings = col.warnings
+	m.Warnings = col.Warnings()
 	m.Finished = now().UTC()
 	body, err := manifest.MarshalSealed(m, o.Key)
 	if err != nil {
-		return Summary{}, nil, err
+		return pipeline.Summary{}, nil, err
 	}
 	if err := b.WriteAll(ctx, manifest.Key(m.ID), body, &blob.WriterOptions{ContentType: "application/json"}); err != nil {
-		return col.summary("backup", bucketName, started), nil, fmt.Errorf("write manifest %s: %w", manifest.Key(m.ID), err)
+		return col.Summary("backup", bucketName, started), nil, fmt.Errorf("write manifest %s: %w", manifest.Key(m.ID), err)
 	}
-	s := col.summary("backup", bucketName, started)
+	s := col.Summary("backup", bucketName, started)
 	log.Info("backup done", "id", m.ID, "records", s.Records, "objects", s.Objects, "seconds", s.Seconds)
 	if len(gaps) > 0 {
 		return s, m, fmt.Errorf("%w: %d ranges were removed by retention before they were read (%s); the rest is backed up and manifest %s records the gaps", ErrGaps, len(gaps), abbreviateList(gaps, 3), m.ID)
 	}
 	return s, m, nil
-}
-
-// offsetsIn counts the offsets of ranges: an upper bound of their records.
-func offsetsIn(ranges []kafka.PartitionRange) int64 {
-	var n int64
-	for _, r := range ranges {
-		n += max(r.End-r.Start, 0)
-	}
-	return n
 }
 
 // sameContent reports whether two manifests describe the same topics, objects
@@ -260,13 +252,13 @@ func abbreviateList(items []string, n int) string {
 // returns the range still to read. A topic that was deleted and recreated, or a
 // partition whose offsets went backwards, starts a new lineage; offsets that
 // retention removed since the last backup become a gap.
-func planPartition(prev *manifest.Manifest, td kafka.TopicDetails, r kafka.PartitionRange, col *collector) (*backupPartition, kafka.PartitionRange) {
+func planPartition(prev *manifest.Manifest, td kafka.TopicDetails, r kafka.PartitionRange, col *pipeline.Collector) (*backupPartition, kafka.PartitionRange) {
 	bp := &backupPartition{entry: manifest.Partition{Partition: r.Partition, StartOffset: r.Start, EndOffset: r.Start}, minTS: -1}
 	var pp *manifest.Partition
 	if prev != nil {
 		if pt := prev.Topic(r.Topic); pt != nil {
 			if pt.ID != "" && td.ID != "" && pt.ID != td.ID {
-				col.warn(fmt.Sprintf("%s was deleted and recreated since backup %s (topic id changed): partition %d starts a new lineage", r.Topic, prev.ID, r.Partition))
+				col.Warn(fmt.Sprintf("%s was deleted and recreated since backup %s (topic id changed): partition %d starts a new lineage", r.Topic, prev.ID, r.Partition))
 				if old := pt.PartitionByID(r.Partition); old != nil {
 					bp.entry.Lineage = old.Lineage + 1
 				}
@@ -276,7 +268,7 @@ func planPartition(prev *manifest.Manifest, td kafka.TopicDetails, r kafka.Parti
 		}
 	}
 	if pp != nil && r.End < pp.EndOffset {
-		col.warn(fmt.Sprintf("%s/%d: end offset %d is below the %d already backed up (offsets went backwards): a new lineage starts", r.Topic, r.Partition, r.End, pp.EndOffset))
+		col.Warn(fmt.Sprintf("%s/%d: end offset %d is below the %d already backed up (offsets went backwards): a new lineage starts", r.Topic, r.Partition, r.End, pp.EndOffset))
 		bp.entry.Lineage = pp.Lineage + 1
 		pp = nil
 	}
@@ -291,7 +283,7 @@ func planPartition(prev *manifest.Manifest, td kafka.TopicDetails, r kafka.Parti
 	bp.resumeAt = from
 	if from < r.Start {
 		bp.addGap(from, r.Start, "retention removed these records before this backup")
-		col.warn(fmt.Sprintf("%s/%d: offsets %d to %d were removed by retention since the last backup; they are missing", r.Topic, r.Partition, from, r.Start-1))
+		col.Warn(fmt.Sprintf("%s/%d: offsets %d to %d were removed by retention since the last backup; they are missing", r.Topic, r.Partition, from, r.Start-1))
 		from = r.Start
 	}
 	bp.entry.EndOffset = r.End
@@ -362,7 +354,7 @@ func assemble(m *manifest.Manifest, selected []string, details map[string]kafka.
 // select (and their groups' offsets), so every manifest covers the whole backup.
 // A kept topic that the cluster no longer has is marked deleted (in this
 // backup, the first time), so restore can tell it from one left unselected.
-func carryOver(m, prev *manifest.Manifest, selected []string, exists func(string) bool, col *collector) {
+func carryOver(m, prev *manifest.Manifest, selected []string, exists func(string) bool, col *pipeline.Collector) {
 	if prev == nil {
 		return
 	}
@@ -376,7 +368,7 @@ func carryOver(m, prev *manifest.Manifest, selected []string, exists func(string
 		}
 		if !t.Deleted() && !exists(t.Name) {
 			t.DeletedIn = m.ID
-			col.warn(fmt.Sprintf("topic %s was deleted from the cluster: its backup is kept and marked deleted (restore skips it unless --include-deleted)", t.Name))
+			col.Warn(fmt.Sprintf("topic %s was deleted from the cluster: its backup is kept and marked deleted (restore skips it unless --include-deleted)", t.Name))
 		}
 		m.Topics = append(m.Topics, t)
 	}

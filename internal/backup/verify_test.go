@@ -1,4 +1,4 @@
-package pipeline_test
+package backup_test
 
 import (
 	"fmt"
@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kferry/kferry/internal/pipeline"
+	"github.com/kferry/kferry/internal/backup"
 	"github.com/kferry/kferry/internal/plan"
 	"github.com/kferry/kferry/internal/testkit"
 	"github.com/kferry/kferry/pkg/manifest"
@@ -32,7 +32,7 @@ func verifySource(t *testing.T, e *testkit.Env) *manifest.Manifest {
 	e.Produce(recs[6:]...)
 	e.CreateTopic("other", 2)
 	e.Produce(append(testkit.Records("other", 0, 4), testkit.Records("other", 1, 2)...)...)
-	return e.MustBackup(pipeline.BackupOptions{FlushSize: 3})
+	return e.MustBackup(backup.BackupOptions{FlushSize: 3})
 }
 
 // TestVerifyObjects: an intact backup verifies; a truncated, an altered (same
@@ -44,7 +44,7 @@ func TestVerifyObjects(t *testing.T) {
 	t.Parallel()
 	e := testkit.New(t, "file")
 	m := verifySource(t, e)
-	rep, err := pipeline.Verify(e.Ctx, e.B, pipeline.VerifyOptions{})
+	rep, err := backup.Verify(e.Ctx, e.B, backup.VerifyOptions{})
 	if err != nil || len(rep.Problems) != 0 {
 		t.Fatalf("intact backup: %v %q", err, rep.Problems)
 	}
@@ -91,20 +91,20 @@ func TestVerifyObjects(t *testing.T) {
 			c := testkit.New(t, "mem")
 			copyBucket(t, e, c)
 			tt.damage(t, c)
-			rep, err := pipeline.Verify(c.Ctx, c.B, pipeline.VerifyOptions{})
+			rep, err := backup.Verify(c.Ctx, c.B, backup.VerifyOptions{})
 			if !tt.restore {
 				// Not in the manifest: a warning, an error only with Strict.
 				if err != nil || len(rep.Problems) != 0 || len(rep.Warnings) != 1 || !strings.HasPrefix(rep.Warnings[0], tt.problem) {
 					t.Errorf("verify: %v, problems %q, warnings %q; want no error and one warning starting with %q", err, rep.Problems, rep.Warnings, tt.problem)
 				}
-				_, err = pipeline.Verify(c.Ctx, c.B, pipeline.VerifyOptions{Strict: true})
+				_, err = backup.Verify(c.Ctx, c.B, backup.VerifyOptions{Strict: true})
 			} else if len(rep.Problems) != 1 || !strings.HasPrefix(rep.Problems[0], tt.problem) {
 				t.Errorf("problems %q, want exactly one starting with %q", rep.Problems, tt.problem)
 			}
-			testkit.WantErrContains(t, err, pipeline.ErrVerify, tt.problem)
+			testkit.WantErrContains(t, err, backup.ErrVerify, tt.problem)
 
 			tg := c.NewTarget()
-			_, err = c.Restore(tg, pipeline.RestoreOptions{Selector: plan.Selector{Names: []string{"audit"}}, Parallelism: 1})
+			_, err = c.Restore(tg, backup.RestoreOptions{Selector: plan.Selector{Names: []string{"audit"}}, Parallelism: 1})
 			got := testkit.Values(testkit.ReadTopic(t, c.Ctx, tg.Cluster.Config(), "audit")[0])
 			if !tt.restore {
 				if err != nil || len(got) != 10 {
@@ -132,13 +132,13 @@ func TestVerifyAgainstKafka(t *testing.T) {
 	verifySource(t, e)
 	tg := e.NewTarget()
 	rn := renames(t, "(.*)=restored-$1")
-	e.MustRestore(tg, pipeline.RestoreOptions{Renames: rn})
+	e.MustRestore(tg, backup.RestoreOptions{Renames: rn})
 
-	rep, err := pipeline.Verify(e.Ctx, e.B, pipeline.VerifyOptions{Kafka: tg.KC, Renames: rn})
+	rep, err := backup.Verify(e.Ctx, e.B, backup.VerifyOptions{Kafka: tg.KC, Renames: rn})
 	if err != nil || rep.Compared != 16 {
 		t.Fatalf("verify the restored topics: compared %d of 16 records: %v %q", rep.Compared, err, rep.Problems)
 	}
-	rep, err = pipeline.Verify(e.Ctx, e.B, pipeline.VerifyOptions{Kafka: e.KC})
+	rep, err = backup.Verify(e.Ctx, e.B, backup.VerifyOptions{Kafka: e.KC})
 	if err != nil || rep.Compared != 16 {
 		t.Fatalf("verify the source topics: compared %d of 16 records: %v %q", rep.Compared, err, rep.Problems)
 	}
@@ -160,8 +160,8 @@ func TestVerifyAgainstKafka(t *testing.T) {
 	if err := tg.Cluster.Produce(e.Ctx, changed); err != nil {
 		t.Fatal(err)
 	}
-	rep, err = pipeline.Verify(e.Ctx, e.B, pipeline.VerifyOptions{Kafka: tg.KC, Renames: renames(t, "audit=changed-audit"), Topics: []string{"audit"}})
-	testkit.WantErrContains(t, err, pipeline.ErrVerify, "changed-audit/0: first difference at backup offset 7 (live offset 6): value differs")
+	rep, err = backup.Verify(e.Ctx, e.B, backup.VerifyOptions{Kafka: tg.KC, Renames: renames(t, "audit=changed-audit"), Topics: []string{"audit"}})
+	testkit.WantErrContains(t, err, backup.ErrVerify, "changed-audit/0: first difference at backup offset 7 (live offset 6): value differs")
 	if len(rep.Problems) != 1 {
 		t.Errorf("problems %q, want one", rep.Problems)
 	}
@@ -169,9 +169,9 @@ func TestVerifyAgainstKafka(t *testing.T) {
 	// A point-in-time restore lacks the records after the point: verify names the
 	// first backup offset missing from it.
 	ts := src[5].Timestamp
-	e.MustRestore(tg, pipeline.RestoreOptions{Renames: renames(t, "audit=until-audit"), Selector: plan.Selector{Names: []string{"audit"}}, Until: ts})
-	rep, err = pipeline.Verify(e.Ctx, e.B, pipeline.VerifyOptions{Kafka: tg.KC, Renames: renames(t, "audit=until-audit"), Topics: []string{"audit"}})
-	testkit.WantErrContains(t, err, pipeline.ErrVerify, "until-audit/0: backup offset 7 and later are missing from the live partition")
+	e.MustRestore(tg, backup.RestoreOptions{Renames: renames(t, "audit=until-audit"), Selector: plan.Selector{Names: []string{"audit"}}, Until: ts})
+	rep, err = backup.Verify(e.Ctx, e.B, backup.VerifyOptions{Kafka: tg.KC, Renames: renames(t, "audit=until-audit"), Topics: []string{"audit"}})
+	testkit.WantErrContains(t, err, backup.ErrVerify, "until-audit/0: backup offset 7 and later are missing from the live partition")
 	if rep.Compared != 6 {
 		t.Errorf("compared %d records with the point-in-time copy, want 6", rep.Compared)
 	}
@@ -181,8 +181,8 @@ func TestVerifyAgainstKafka(t *testing.T) {
 		t.Fatal(err)
 	}
 	end := testkit.EndOffsets(t, e.Ctx, tg.KC, "restored-audit")[0]
-	rep, err = pipeline.Verify(e.Ctx, e.B, pipeline.VerifyOptions{Kafka: tg.KC, Renames: rn})
-	testkit.WantErrContains(t, err, pipeline.ErrVerify, fmt.Sprintf("restored-audit/0: offset %d is not in the backup", end-1))
+	rep, err = backup.Verify(e.Ctx, e.B, backup.VerifyOptions{Kafka: tg.KC, Renames: rn})
+	testkit.WantErrContains(t, err, backup.ErrVerify, fmt.Sprintf("restored-audit/0: offset %d is not in the backup", end-1))
 	if len(rep.Problems) != 1 || rep.Compared != 16 {
 		t.Errorf("problems %q after comparing %d records, want one after 16", rep.Problems, rep.Compared)
 	}

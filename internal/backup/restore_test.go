@@ -1,9 +1,10 @@
-package pipeline_test
+package backup_test
 
 import (
 	"slices"
 	"testing"
 
+	"github.com/kferry/kferry/internal/backup"
 	"github.com/kferry/kferry/internal/pipeline"
 	"github.com/kferry/kferry/internal/testkit"
 	"github.com/kferry/kferry/pkg/manifest"
@@ -17,7 +18,7 @@ func refuseSource(t *testing.T, e *testkit.Env) *manifest.Manifest {
 	e.CreateTopic("orders", 3)
 	e.Produce(append(testkit.Records("orders", 0, 2), testkit.Records("orders", 1, 3)...)...)
 	testkit.CommitGroup(t, e.Ctx, e.Cluster.Config(), "reader", "orders", map[int32]int64{0: 1, 1: 3})
-	return e.MustBackup(pipeline.BackupOptions{FlushSize: 2})
+	return e.MustBackup(backup.BackupOptions{FlushSize: 2})
 }
 
 // TestRestoreRefusals: a restore refuses, before it writes anything, a target
@@ -34,7 +35,7 @@ func TestRestoreRefusals(t *testing.T) {
 		if err := tg.Cluster.CreateTopic(e.Ctx, "orders", 2); err != nil {
 			t.Fatal(err)
 		}
-		_, err := e.Restore(tg, pipeline.RestoreOptions{})
+		_, err := e.Restore(tg, backup.RestoreOptions{})
 		testkit.WantErrContains(t, err, pipeline.ErrTargetPartitions, "orders", "2 partitions", "3")
 		wantEmpty(t, e, tg, "orders")
 	})
@@ -43,11 +44,11 @@ func TestRestoreRefusals(t *testing.T) {
 		if _, err := tg.KC.CreateTopicWithConfigs(e.Ctx, "orders", 3, -1, map[string]string{"cleanup.policy": "compact"}); err != nil {
 			t.Fatal(err)
 		}
-		_, err := e.Restore(tg, pipeline.RestoreOptions{})
-		testkit.WantErrContains(t, err, pipeline.ErrTargetConfig, "cleanup.policy=compact", "--force")
+		_, err := e.Restore(tg, backup.RestoreOptions{})
+		testkit.WantErrContains(t, err, backup.ErrTargetConfig, "cleanup.policy=compact", "--force")
 		wantEmpty(t, e, tg, "orders")
 
-		s := e.MustRestore(tg, pipeline.RestoreOptions{Force: true})
+		s := e.MustRestore(tg, backup.RestoreOptions{Force: true})
 		if s.Records != 5 {
 			t.Errorf("forced restore: %d records, want 5", s.Records)
 		}
@@ -61,7 +62,7 @@ func TestRestoreRefusals(t *testing.T) {
 		if err := tg.Cluster.Produce(e.Ctx, []record.Record{{Topic: "orders", Partition: 2, Value: []byte("already here")}}); err != nil {
 			t.Fatal(err)
 		}
-		_, err := e.Restore(tg, pipeline.RestoreOptions{})
+		_, err := e.Restore(tg, backup.RestoreOptions{})
 		testkit.WantErrContains(t, err, pipeline.ErrTargetNotEmpty, "orders partition 2")
 		if got := testkit.ReadTopic(t, e.Ctx, tg.Cluster.Config(), "orders"); len(got[0])+len(got[1]) != 0 {
 			t.Errorf("the refused restore wrote %d records", len(got[0])+len(got[1]))
@@ -69,16 +70,16 @@ func TestRestoreRefusals(t *testing.T) {
 	})
 	t.Run("unknown backup id", func(t *testing.T) {
 		tg := e.NewTarget()
-		_, err := e.Restore(tg, pipeline.RestoreOptions{BackupID: "20200101T000000.000Z"})
+		_, err := e.Restore(tg, backup.RestoreOptions{BackupID: "20200101T000000.000Z"})
 		testkit.WantErrContains(t, err, manifest.ErrNoBackup, "20200101T000000.000Z")
-		_, err = e.Restore(tg, pipeline.RestoreOptions{BackupID: m.ID})
+		_, err = e.Restore(tg, backup.RestoreOptions{BackupID: m.ID})
 		if err != nil {
 			t.Errorf("restore of the existing backup %s: %v", m.ID, err)
 		}
 	})
 	t.Run("empty bucket", func(t *testing.T) {
 		empty := testkit.New(t, "mem")
-		_, err := empty.Restore(empty.NewTarget(), pipeline.RestoreOptions{})
+		_, err := empty.Restore(empty.NewTarget(), backup.RestoreOptions{})
 		testkit.WantErrContains(t, err, manifest.ErrNoBackup)
 	})
 }
@@ -101,7 +102,7 @@ func TestRestoreTwice(t *testing.T) {
 	e := testkit.New(t, "mem")
 	m := refuseSource(t, e)
 	tg := e.NewTarget()
-	first := e.MustRestore(tg, pipeline.RestoreOptions{})
+	first := e.MustRestore(tg, backup.RestoreOptions{})
 	if first.Records != 5 {
 		t.Fatalf("first restore: %d records, want 5", first.Records)
 	}
@@ -114,7 +115,7 @@ func TestRestoreTwice(t *testing.T) {
 		t.Fatalf("group reader after the first restore = %v, want orders/0 at 1 and orders/1 at the end %d", g, ends[1])
 	}
 
-	second := e.MustRestore(tg, pipeline.RestoreOptions{})
+	second := e.MustRestore(tg, backup.RestoreOptions{})
 	if second.Records != 0 || second.Objects != 0 {
 		t.Errorf("second restore: %d records in %d objects, want none", second.Records, second.Objects)
 	}
@@ -122,7 +123,7 @@ func TestRestoreTwice(t *testing.T) {
 		t.Errorf("end offsets moved from %v to %v: the second restore wrote something", ends, got)
 	}
 	testkit.WantSameTopic(t, e, tg, "orders", "orders")
-	progress, err := tg.KC.CommittedOffsets(e.Ctx, pipeline.RestoreGroup(m.ID), []string{"orders"})
+	progress, err := tg.KC.CommittedOffsets(e.Ctx, backup.RestoreGroup(m.ID), []string{"orders"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -147,7 +148,7 @@ func TestRestoreAtLeastOnce(t *testing.T) {
 	e := testkit.New(t, "mem")
 	refuseSource(t, e)
 	tg := e.NewTarget()
-	s := e.MustRestore(tg, pipeline.RestoreOptions{AtLeastOnce: true})
+	s := e.MustRestore(tg, backup.RestoreOptions{AtLeastOnce: true})
 	if s.Records != 5 {
 		t.Errorf("restored %d records, want 5", s.Records)
 	}

@@ -1,4 +1,4 @@
-package pipeline
+package backup
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/kferry/kferry/internal/kafka"
+	"github.com/kferry/kferry/internal/pipeline"
 	"github.com/kferry/kferry/pkg/manifest"
 )
 
@@ -100,7 +101,7 @@ func checkTopicLineage(ctx context.Context, kc *kafka.Client, m *manifest.Manife
 		return err
 	}
 	ranges = slices.DeleteFunc(ranges, func(r kafka.PartitionRange) bool { return r.End <= r.Start })
-	held, err := FirstHoldingRecords(ctx, kc, ranges)
+	held, err := pipeline.FirstHoldingRecords(ctx, kc, ranges)
 	if err != nil {
 		return err
 	}
@@ -123,11 +124,11 @@ func (pr *partitionRestore) checkFresh(ctx context.Context, kc *kafka.Client, pr
 	ranges = slices.DeleteFunc(ranges, func(r kafka.PartitionRange) bool {
 		return r.Partition != pr.t.src.Partition || r.End <= r.Start
 	})
-	held, err := FirstHoldingRecords(ctx, kc, ranges)
+	held, err := pipeline.FirstHoldingRecords(ctx, kc, ranges)
 	if err != nil || held == nil {
 		return err
 	}
-	return fmt.Errorf("%w: %s/%d holds records of lineage %d (restored up to source offset %d) but the backup holds lineage %d; delete the target topic %s and run the restore again", ErrLineageChanged, pr.t.target, pr.t.src.Partition, meta.lineage, prev.Offset, pr.t.src.Lineage, pr.t.target)
+	return fmt.Errorf("%w: %s/%d holds records of lineage %d (restored up to source offset %d) but the backup holds lineage %d; delete the target topic %s and run the restore again", pipeline.ErrLineageChanged, pr.t.target, pr.t.src.Partition, meta.lineage, prev.Offset, pr.t.src.Lineage, pr.t.target)
 }
 
 func lineageError(m *manifest.Manifest, t *manifest.Topic, target string, p int32, oldLineage int, next int64) error {
@@ -136,5 +137,5 @@ func lineageError(m *manifest.Manifest, t *manifest.Topic, target string, p int3
 		now = fmt.Sprintf("lineage %d of partition %d from offset %d", mp.Lineage, p, mp.StartOffset)
 	}
 	return fmt.Errorf("%w: backup %s holds %s of %s, but the target %s holds records of lineage %d (restored up to source offset %d); one topic must not mix them: delete the target topic %s (its consumers start over on the new one) and run the restore again, which restores the new lineage from its start",
-		ErrLineageChanged, m.ID, now, t.Name, target, oldLineage, next, target)
+		pipeline.ErrLineageChanged, m.ID, now, t.Name, target, oldLineage, next, target)
 }
