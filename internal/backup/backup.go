@@ -83,10 +83,7 @@ func Backup(ctx context.Context, kc *kafka.Client, b *blob.Bucket, bucketName st
 		now = o.Now
 	}
 	started := now()
-	log := o.Logger
-	if log == nil {
-		log = slog.Default()
-	}
+	log := pipeline.Logger(o.Logger)
 	prev, err := catalog.LoadManifest(ctx, b, "", o.Key)
 	if err != nil && !errors.Is(err, manifest.ErrNoBackup) {
 		return pipeline.Summary{}, nil, err

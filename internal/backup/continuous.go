@@ -55,10 +55,7 @@ func BackupFollow(ctx context.Context, kc *kafka.Client, b *blob.Bucket, bucketN
 		o.Interval = DefaultBackupInterval
 	}
 	o.SkipUnchanged = true
-	log := o.Logger
-	if log == nil {
-		log = slog.Default()
-	}
+	log := pipeline.Logger(o.Logger)
 	total := pipeline.Summary{Command: "backup", Bucket: bucketName, Started: time.Now()}
 	log.Info("backup --follow starting", "interval", o.Interval.String(), "selection", o.Selector.String(), "bucket", bucketName)
 	err := repeat(ctx, o.Interval, o.ShutdownTimeout, log, "backup", func(work context.Context, round int) error {
@@ -114,10 +111,7 @@ func RestoreFollow(ctx context.Context, kc *kafka.Client, b *blob.Bucket, bucket
 		return pipeline.Summary{}, errors.New("restore --follow restores every new backup: --since, --until and --backup do not apply")
 	}
 	o.SkipActiveGroups, o.AddPartitions = true, true
-	log := o.Logger
-	if log == nil {
-		log = slog.Default()
-	}
+	log := pipeline.Logger(o.Logger)
 	total := pipeline.Summary{Command: "restore", Bucket: bucketName, Started: time.Now()}
 	last := ""
 	log.Info("restore --follow starting", "poll_interval", o.PollInterval.String(), "progress_group", o.ProgressGroup, "bucket", bucketName)

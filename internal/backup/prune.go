@@ -12,6 +12,7 @@ import (
 	"gocloud.dev/gcerrors"
 
 	"github.com/kferry/kferry/internal/catalog"
+	"github.com/kferry/kferry/internal/pipeline"
 	"github.com/kferry/kferry/pkg/manifest"
 	"github.com/kferry/kferry/pkg/seal"
 )
@@ -75,10 +76,7 @@ func Prune(ctx context.Context, b *blob.Bucket, o PruneOptions) (PruneReport, er
 	if o.Now != nil {
 		now = o.Now
 	}
-	log := o.Logger
-	if log == nil {
-		log = slog.Default()
-	}
+	log := pipeline.Logger(o.Logger)
 	a, err := AuditBucket(ctx, b, o.Key)
 	if err != nil {
 		return PruneReport{}, err

@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"regexp"
-	"runtime"
 	"slices"
 	"sort"
 	"strconv"
@@ -89,10 +88,7 @@ type restoreTask struct {
 // so a restore killed at any moment and run again writes every record once.
 func Restore(ctx context.Context, kc *kafka.Client, b *blob.Bucket, bucketName string, o RestoreOptions) (pipeline.Summary, error) {
 	started := time.Now()
-	log := o.Logger
-	if log == nil {
-		log = slog.Default()
-	}
+	log := pipeline.Logger(o.Logger)
 	m, err := catalog.LoadManifest(ctx, b, o.BackupID, o.Key)
 	if err != nil {
 		return pipeline.Summary{}, err
@@ -130,10 +126,7 @@ func Restore(ctx context.Context, kc *kafka.Client, b *blob.Bucket, bucketName s
 	} else {
 		col.Warn("--at-least-once: no transactions; a restore interrupted and run again may write some records twice")
 	}
-	par := o.Parallelism
-	if par <= 0 {
-		par = runtime.NumCPU() * 2
-	}
+	par := pipeline.Parallelism(o.Parallelism)
 	ids := make([]string, 0, len(tasks))
 	for _, t := range tasks {
 		ids = append(ids, restoreTxnID(o.progressGroup(m), t.target, t.src.Partition))
@@ -384,23 +377,13 @@ type partitionRestore struct {
 	lastDst  int64 // target offset of the last restored record
 }
 
-// restoreRestarts bounds how often one partition's restore starts over after a
-// Kafka fault.
-const restoreRestarts = 5
-
-// restorePartition restores one partition. When a Kafka fault interrupts it (a
-// commit whose outcome the client cannot confirm after a broker restart, a
-// coordinator that moved away), it starts over from the progress committed so
-// far, exactly as a rerun would: the new writer fences the old transaction.
+// restorePartition restores one partition, starting over from its committed
+// progress after a Kafka fault (pipeline.RestartOnTransient).
 func restorePartition(ctx context.Context, kc *kafka.Client, b *blob.Bucket, m *manifest.Manifest, t restoreTask, o *RestoreOptions, col *pipeline.Collector, log *slog.Logger) error {
-	for restarts := 0; ; restarts++ {
-		err := restorePartitionOnce(ctx, kc, b, m, t, o, col, log)
-		if err == nil || restarts == restoreRestarts || ctx.Err() != nil || !kafka.Transient(err) {
-			return err
-		}
-		log.Warn("restore interrupted by a Kafka fault; resuming from the committed progress", "topic", t.target, "partition", t.src.Partition, "error", err.Error())
-		kafka.PauseBeforeRestart(ctx, restarts)
-	}
+	tp := kafka.TopicPartition{Topic: t.target, Partition: t.src.Partition}
+	return pipeline.RestartOnTransient(ctx, log, "restore", tp, func() error {
+		return restorePartitionOnce(ctx, kc, b, m, t, o, col, log)
+	})
 }
 
 func restorePartitionOnce(ctx context.Context, kc *kafka.Client, b *blob.Bucket, m *manifest.Manifest, t restoreTask, o *RestoreOptions, col *pipeline.Collector, log *slog.Logger) error {

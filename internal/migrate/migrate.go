@@ -284,9 +284,7 @@ func newMigration(src, dst *kafka.Client, o *Options) (*migration, error) {
 	mg := &migration{src: src, dst: dst, o: o, log: o.Logger, m: o.Metrics,
 		parts: map[partKey]*migratedPart{}, targetOf: map[string]string{},
 		committed: map[groupKey]int64{}, warned: map[groupKey]bool{}, owned: map[partKey]bool{}}
-	if mg.log == nil {
-		mg.log = slog.Default()
-	}
+	mg.log = pipeline.Logger(mg.log)
 	if mg.m == nil {
 		mg.m = noMigrateMetrics{}
 	}

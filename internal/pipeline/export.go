@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"runtime"
 	"slices"
 	"sort"
 	"time"
@@ -84,10 +83,7 @@ func (o *ExportOptions) formats() (objset.Formats, error) {
 // before it are whole and named deterministically, so a rerun rewrites them.
 func Export(ctx context.Context, kc *kafka.Client, b *blob.Bucket, bucketName string, o ExportOptions) (Summary, error) {
 	started := time.Now()
-	log := o.Logger
-	if log == nil {
-		log = slog.Default()
-	}
+	log := Logger(o.Logger)
 	vf, err := o.formats()
 	if err != nil {
 		return Summary{}, err
@@ -143,9 +139,7 @@ func Export(ctx context.Context, kc *kafka.Client, b *blob.Bucket, bucketName st
 // that retention removed before they were read become warnings (and whatever the
 // worker's onGap does).
 func RunPartitions(ctx context.Context, kc *kafka.Client, ranges []kafka.PartitionRange, par int, newExport func(kafka.PartitionRange) *PartitionExport) error {
-	if par <= 0 {
-		par = runtime.NumCPU() * 2
-	}
+	par = Parallelism(par)
 	tasks := make(chan kafka.PartitionRange, len(ranges))
 	for _, r := range ranges {
 		tasks <- r

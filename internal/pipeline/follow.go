@@ -205,9 +205,7 @@ func newFollower(kc *kafka.Client, b *blob.Bucket, o *FollowOptions) (*follower,
 	f := &follower{o: o, eo: o.ExportOptions, kc: kc, b: b, col: NewCollector(), log: o.Logger, m: o.Metrics,
 		workers: map[kafka.TopicPartition]*partWorker{}, metas: map[string]int{}, ids: map[string]string{}, recreated: map[string]bool{}}
 	f.eo.RotateInterval, f.eo.Progress = 0, nil // the workers rotate by wall clock
-	if f.log == nil {
-		f.log = slog.Default()
-	}
+	f.log = Logger(f.log)
 	if f.m == nil {
 		f.m = NoFollowMetrics{}
 	}

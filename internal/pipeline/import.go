@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"runtime"
 	"sort"
 	"strings"
 	"time"
@@ -104,10 +103,7 @@ type importTask struct {
 // before any record is written.
 func Import(ctx context.Context, kc *kafka.Client, b *blob.Bucket, bucketName string, o ImportOptions) (Summary, error) {
 	started := time.Now()
-	log := o.Logger
-	if log == nil {
-		log = slog.Default()
-	}
+	log := Logger(o.Logger)
 	if err := checkNotBackup(ctx, b, bucketName, o.TopicsDir); err != nil {
 		return Summary{}, err
 	}
@@ -160,27 +156,16 @@ func Import(ctx context.Context, kc *kafka.Client, b *blob.Bucket, bucketName st
 	if err := kc.FenceTxnIDs(ctx, ids); err != nil {
 		return Summary{}, err
 	}
-	par := o.Parallelism
-	if par <= 0 {
-		par = runtime.NumCPU() * 2
-	}
+	par := Parallelism(o.Parallelism)
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(par)
 	metrics := o.metrics()
 	for _, t := range tasks {
 		g.Go(func() error {
-			// A Kafka fault that leaves a commit's outcome unknown (broker
-			// restart, coordinator moved) starts the partition over from its
-			// committed progress, as a rerun would; the new writer fences the
-			// old transaction.
-			for restarts := 0; ; restarts++ {
-				err := importPartitionOnce(gctx, kc, b, t, &o, o.group(bucketName), col, log, metrics)
-				if err == nil || restarts == importRestarts || gctx.Err() != nil || !kafka.Transient(err) {
-					return err
-				}
-				log.Warn("import interrupted by a Kafka fault; resuming from the committed progress", "topic", t.target, "partition", t.src.Partition, "error", err.Error())
-				kafka.PauseBeforeRestart(gctx, restarts)
-			}
+			tp := kafka.TopicPartition{Topic: t.target, Partition: t.src.Partition}
+			return RestartOnTransient(gctx, log, "import", tp, func() error {
+				return importPartitionOnce(gctx, kc, b, t, &o, o.group(bucketName), col, log, metrics)
+			})
 		})
 	}
 	err = g.Wait()
@@ -313,10 +298,6 @@ func preflight(ctx context.Context, b *blob.Bucket, cat *catalog.Catalog, select
 	}
 	return nil
 }
-
-// importRestarts bounds how often one partition's import starts over after a
-// Kafka fault.
-const importRestarts = 5
 
 func importPartitionOnce(ctx context.Context, kc *kafka.Client, b *blob.Bucket, t importTask, o *ImportOptions, group string, col *Collector, log *slog.Logger, metrics ImportMetrics) error {
 	pi := newPartitionImport(t, o, group, kc.Config(), col, log, metrics)

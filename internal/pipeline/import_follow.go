@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"runtime"
 	"slices"
 	"sort"
 	"strings"
@@ -91,9 +90,7 @@ func ImportFollow(ctx context.Context, kc *kafka.Client, b *blob.Bucket, bucketN
 		targetOf: map[string]string{}, sourceOf: map[string]string{},
 		parts: map[string]map[int32]*partitionImport{}, failed: map[*partitionImport]bool{}, skipped: map[string]bool{},
 	}
-	if f.log == nil {
-		f.log = slog.Default()
-	}
+	f.log = Logger(f.log)
 	defer f.closeAll()
 	logMode(f.col, f.log, &o.ImportOptions)
 	f.log.Info("import --follow starting", "progress_group", o.Group, "selection", o.Selector.String(), "bucket", bucketName, "shard", o.Shard.String(), "poll_interval", o.PollInterval.String())
@@ -226,10 +223,7 @@ func (f *importFollower) scan(ctx, work context.Context) error {
 
 // runAll runs one pass over each partition, --parallelism at a time.
 func (f *importFollower) runAll(ctx, work context.Context, run []*partitionImport) {
-	par := f.o.Parallelism
-	if par <= 0 {
-		par = runtime.NumCPU() * 2
-	}
+	par := Parallelism(f.o.Parallelism)
 	var (
 		mu  sync.Mutex
 		wg  sync.WaitGroup
