@@ -53,6 +53,9 @@ type BackupOptions struct {
 	Progress      pipeline.Progress
 	Logger        *slog.Logger
 	Now           func() time.Time
+	// DryRun returns the plan (Summary.Plan) without reading a record or
+	// writing anything.
+	DryRun bool
 }
 
 // backupPartition is one partition's manifest entry being built.
@@ -138,6 +141,12 @@ func Backup(ctx context.Context, kc *kafka.Client, b *blob.Bucket, bucketName st
 		}
 	}
 	sort.Slice(tasks, func(i, j int) bool { return tasks[i].End-tasks[i].Start > tasks[j].End-tasks[j].Start })
+	if o.DryRun {
+		p := pipeline.RangePlan("backup", "cluster "+fmt.Sprint(kc.Config().Brokers), bucketName, tasks)
+		p.Notes = append(p.Notes, "backup id "+m.ID+", parent "+orNone(m.Parent))
+		p.Warnings = col.Warnings()
+		return pipeline.Summary{Command: "backup", Bucket: bucketName, Started: started, Plan: p}, nil, nil
+	}
 	pipeline.SetTotal(o.Progress, pipeline.OffsetsIn(tasks))
 	native, err := format.Lookup("native")
 	if err != nil {

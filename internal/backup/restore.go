@@ -9,7 +9,6 @@ import (
 	"regexp"
 	"slices"
 	"sort"
-	"strconv"
 	"time"
 
 	"gocloud.dev/blob"
@@ -59,6 +58,9 @@ type RestoreOptions struct {
 	AddPartitions bool
 	Progress      pipeline.Progress
 	Logger        *slog.Logger
+	// DryRun returns the plan (Summary.Plan): no topic is created or grown,
+	// no writer fenced, nothing written.
+	DryRun bool
 }
 
 func (o *RestoreOptions) progressGroup(m *manifest.Manifest) string {
@@ -111,11 +113,14 @@ func Restore(ctx context.Context, kc *kafka.Client, b *blob.Bucket, bucketName s
 	for _, t := range skipped {
 		col.Warn(fmt.Sprintf("topic %s was deleted from the source (noticed by backup %s): not restored; --include-deleted (or naming it in --topics) restores it", t.Name, t.DeletedIn))
 	}
-	tasks, err := prepareRestoreTargets(ctx, kc, m, selected, &o, col, log)
+	tasks, topics, err := prepareRestoreTargets(ctx, kc, m, selected, &o, col, log)
 	if err != nil {
 		return pipeline.Summary{}, err
 	}
 	warnGaps(m, tasks, col)
+	if o.DryRun {
+		return pipeline.Summary{Command: "restore", Bucket: bucketName, Started: started, Plan: restorePlan(kc, bucketName, m, &o, tasks, topics, col)}, nil
+	}
 	var total int64
 	for _, t := range tasks {
 		total += t.src.Records
@@ -181,169 +186,6 @@ func warnGaps(m *manifest.Manifest, tasks []restoreTask, col *pipeline.Collector
 		}
 		col.Update(t.topic, t.src.Partition, func(ps *pipeline.PartitionSummary) { ps.Gaps = append(ps.Gaps, t.src.Gaps...) })
 	}
-}
-
-func prepareRestoreTargets(ctx context.Context, kc *kafka.Client, m *manifest.Manifest, selected []string, o *RestoreOptions, col *pipeline.Collector, log *slog.Logger) ([]restoreTask, error) {
-	existing, err := kc.DescribeTopics(ctx, nil)
-	if err != nil {
-		return nil, err
-	}
-	targetOf := map[string]string{}
-	sourceOf := map[string]string{}
-	for _, src := range selected {
-		dst, err := o.Renames.Target(src)
-		if err != nil {
-			return nil, fmt.Errorf("rename %s: %w", src, err)
-		}
-		if other, dup := sourceOf[dst]; dup {
-			return nil, fmt.Errorf("topics %s and %s would both be restored into %s; refine --rename", other, src, dst)
-		}
-		sourceOf[dst], targetOf[src] = src, dst
-	}
-	progress := o.progressGroup(m)
-	var targets []string
-	for _, src := range selected {
-		t := m.Topic(src)
-		dst := targetOf[src]
-		targets = append(targets, dst)
-		cur, ok := existing[dst]
-		if !ok {
-			continue
-		}
-		if need := partitionsOf(t); cur.Partitions < need {
-			if !o.AddPartitions {
-				return nil, fmt.Errorf("%w: %s has %d partitions but the backup of %s has %d; add partitions first (kafka-topics --alter --topic %s --partitions %d)", pipeline.ErrTargetPartitions, dst, cur.Partitions, src, need, dst, need)
-			}
-			// Partitions added at the source: the standby's topic grows
-			// with it before any record is written.
-			added, err := kc.GrowPartitions(ctx, dst, need)
-			if err != nil {
-				return nil, err
-			}
-			if added {
-				log.Info("partitions added to the target, as at the source", "topic", dst, "partitions", need, "were", cur.Partitions)
-			}
-		}
-		want, have := policy(t.Configs), policy(cur.Configs)
-		if want != have && !o.Force {
-			return nil, fmt.Errorf("%w: %s has cleanup.policy=%s but the backup of %s has %s; pass --force to restore anyway", ErrTargetConfig, dst, have, src, want)
-		}
-	}
-	done, err := kc.CommittedOffsets(ctx, progress, targets)
-	if err != nil {
-		return nil, err
-	}
-	if err := checkLineages(ctx, kc, m, selected, targetOf, progress, log); err != nil {
-		return nil, err
-	}
-	// A target that holds records is refused unless this restore wrote them
-	// (then it resumes) or --force says to add to it.
-	var check []string
-	for _, dst := range targets {
-		if _, ok := existing[dst]; ok && len(done[dst]) == 0 {
-			check = append(check, dst)
-		}
-	}
-	if len(check) > 0 && !o.Force {
-		ranges, err := kc.Ranges(ctx, check)
-		if err != nil {
-			return nil, err
-		}
-		var nonEmpty []kafka.PartitionRange
-		for _, r := range ranges {
-			if r.End > r.Start {
-				nonEmpty = append(nonEmpty, r)
-			}
-		}
-		txnID := func(topic string, p int32) string {
-			if o.AtLeastOnce {
-				return ""
-			}
-			return restoreTxnID(progress, topic, p)
-		}
-		r, err := pipeline.ForeignRecords(ctx, kc, progress, txnID, nonEmpty)
-		if err != nil {
-			return nil, err
-		}
-		if r != nil {
-			hint := ""
-			if o.AtLeastOnce {
-				hint = " (if an interrupted --at-least-once restore wrote them, --force resumes it; its last object's records may then appear twice)"
-			}
-			return nil, fmt.Errorf("%w: %s partition %d already holds records at offsets %d–%d; restore into an empty topic, or pass --force to add to it%s", pipeline.ErrTargetNotEmpty, r.Topic, r.Partition, r.Start, r.End-1, hint)
-		}
-	}
-	groupsBy := map[string]map[int32][]manifest.GroupOffset{}
-	var groupNames []string
-	for _, g := range m.Groups {
-		if o.Groups != nil && !o.Groups.MatchString(g.Group) {
-			continue
-		}
-		groupNames = append(groupNames, g.Group)
-		for _, off := range g.Offsets {
-			if groupsBy[off.Topic] == nil {
-				groupsBy[off.Topic] = map[int32][]manifest.GroupOffset{}
-			}
-			go2 := off
-			go2.Metadata = g.Group // carry the group name along
-			groupsBy[off.Topic][off.Partition] = append(groupsBy[off.Topic][off.Partition], go2)
-		}
-	}
-	if o.SkipActiveGroups {
-		members, err := kc.GroupMembers(ctx, groupNames)
-		if err != nil {
-			return nil, err
-		}
-		for topic, byP := range groupsBy {
-			for p, gs := range byP {
-				groupsBy[topic][p] = slices.DeleteFunc(gs, func(g manifest.GroupOffset) bool { return members[g.Metadata] > 0 })
-			}
-		}
-		for g, n := range members {
-			if n > 0 {
-				log.Warn("group has consumers on the target: its offsets there are theirs now, not restored", "group", g, "members", n)
-			}
-		}
-	} else if err := kc.CheckGroupsIdle(ctx, groupNames); err != nil {
-		return nil, err
-	}
-	var tasks []restoreTask
-	for _, src := range selected {
-		t := m.Topic(src)
-		dst := targetOf[src]
-		// Records as large as the target topic accepts: its own limit, or the
-		// backed-up one it is created with.
-		limit := t.Configs["max.message.bytes"]
-		if cur, ok := existing[dst]; ok {
-			limit = cur.Configs["max.message.bytes"]
-		}
-		batchMax, _ := strconv.ParseInt(limit, 10, 32)
-		if _, ok := existing[dst]; !ok {
-			partitions, err := catalog.Int32Partitions(src, partitionsOf(t))
-			if err != nil {
-				return nil, err
-			}
-			created, err := kc.CreateTopicWithConfigs(ctx, dst, partitions, o.ReplicationFactor, t.Configs)
-			if err != nil {
-				return nil, err
-			}
-			if created {
-				log.Info("topic created", "topic", dst, "partitions", partitionsOf(t), "configs", len(t.Configs))
-			}
-		}
-		if t.Configs["message.timestamp.type"] == "LogAppendTime" {
-			col.Warn(fmt.Sprintf("%s uses LogAppendTime: the broker stamps restored records with the restore time", dst))
-		}
-		col.Target(src, dst)
-		for i := range t.Partition {
-			p := &t.Partition[i]
-			col.Partition(src, p.Partition)
-			gs := groupsBy[src][p.Partition]
-			sort.Slice(gs, func(a, b int) bool { return gs[a].Offset < gs[b].Offset })
-			tasks = append(tasks, restoreTask{src: p, topic: src, target: dst, groups: gs, batchMax: int32(batchMax)})
-		}
-	}
-	return tasks, nil
 }
 
 // partitionsOf is the partition count a target of t needs: the backed-up

@@ -134,7 +134,10 @@ func runBackup(ctx context.Context, g *globals, o *backupOptions) error {
 	bo := backup.BackupOptions{
 		Selector: sel, Groups: groups, Naming: layout.Naming{TopicsDir: layout.DefaultTopicsDir},
 		Key: key, FlushSize: o.flushSize, RotateBytes: rotate, Parallelism: o.parallelism, Version: Version,
-		Logger: log,
+		Logger: log, DryRun: o.report.dryRun,
+	}
+	if err := o.report.refuseFollow(o.follow); err != nil {
+		return err
 	}
 	if o.follow {
 		s, err := backup.BackupFollow(ctx, kc, b, store.Redact(o.to), backup.BackupFollowOptions{
@@ -355,7 +358,10 @@ func runRestore(ctx context.Context, g *globals, o *restoreOptions) error {
 	ro := backup.RestoreOptions{
 		Selector: sel, Renames: renames, BackupID: o.backupID, Since: since, Until: until, Groups: groups,
 		ReplicationFactor: int16(o.replicationFactor), Force: o.force, AtLeastOnce: o.atLeastOnce, IncludeDeleted: o.includeDeleted, Key: key,
-		Parallelism: o.parallelism, Logger: log,
+		Parallelism: o.parallelism, Logger: log, DryRun: o.report.dryRun,
+	}
+	if err := o.report.refuseFollow(o.follow); err != nil {
+		return err
 	}
 	if o.follow {
 		ro.ProgressGroup = o.group

@@ -160,11 +160,25 @@ func checked(ctx context.Context, raw string, open func(context.Context, string)
 	return b, nil
 }
 
-// reportFlags hold --report.
-type reportFlags struct{ path string }
+// reportFlags hold --report and --dry-run, which every command that moves
+// data has.
+type reportFlags struct {
+	path   string
+	dryRun bool
+}
 
 func (r *reportFlags) addFlags(fs *pflag.FlagSet) {
-	fs.StringVar(&r.path, "report", "", "write the final summary as JSON to this file")
+	fs.StringVar(&r.path, "report", "", "write the final summary as JSON to this file (with --dry-run: the plan)")
+	fs.BoolVar(&r.dryRun, "dry-run", false, "print the plan (partitions and offsets, target topics to create, groups to set) and stop: nothing is written")
+}
+
+// refuseFollow rejects --dry-run for a continuous run, which has no plan to
+// print: its work appears as it runs.
+func (r *reportFlags) refuseFollow(follow bool) error {
+	if r.dryRun && follow {
+		return usageErrorf("--dry-run plans a one-shot run; drop --follow to see what a first run would do")
+	}
+	return nil
 }
 
 // finish prints the human summary and writes the JSON report, also after a
@@ -196,6 +210,9 @@ func (r *reportFlags) finish(w io.Writer, s pipeline.Summary, runErr error) erro
 // printSummary prints s (nothing for a run that did not start) and returns the
 // first write error.
 func printSummary(w io.Writer, s pipeline.Summary) error {
+	if s.Plan != nil {
+		return s.Plan.WriteTable(w)
+	}
 	if s.Command == "" {
 		return nil
 	}

@@ -166,7 +166,10 @@ func runExport(ctx context.Context, g *globals, o *exportOptions) error {
 		StoreKeys: o.storeKeys, StoreHeaders: o.storeHeaders,
 		Naming:    layout.Naming{TopicsDir: o.topicsDir, Pad: o.pad},
 		FlushSize: o.flushSize, RotateBytes: rotateBytes, RotateInterval: o.rotateInterval,
-		Gzip: gz, Key: key, Parallelism: o.parallelism, Shard: shard, Logger: log,
+		Gzip: gz, Key: key, Parallelism: o.parallelism, Shard: shard, Logger: log, DryRun: o.report.dryRun,
+	}
+	if err := o.report.refuseFollow(o.follow.on); err != nil {
+		return err
 	}
 	if o.follow.on {
 		return o.follow.run(ctx, g, o, kc, b, eo)

@@ -206,7 +206,10 @@ func runImport(ctx context.Context, g *globals, o *importOptions) error {
 		CreateTopics: o.createTopics, ReplicationFactor: int16(o.replicationFactor), Append: o.appendTo,
 		Parallelism: o.parallelism, HoleWait: o.holeWait, Key: key, Producer: kafka.WriterOptions{Compression: o.compression},
 		Group: group, AtLeastOnce: o.atLeastOnce, Shard: shard, Logger: log, DeleteImported: o.deleteImported,
-		ContiguousOffsets: o.contiguous,
+		ContiguousOffsets: o.contiguous, DryRun: o.report.dryRun,
+	}
+	if err := o.report.refuseFollow(o.follow); err != nil {
+		return err
 	}
 	if o.follow {
 		return runImportFollow(ctx, g, o, kc, b, iopts)

@@ -274,7 +274,7 @@ func runMigrate(ctx context.Context, g *globals, o *migrateOptions) error {
 		group = migrate.DefaultGroup(bucket, o.topicsDir, sel, o.renames)
 	}
 	mo := migrate.Options{
-		Mode: mode, Groups: groups, Logger: log,
+		Mode: mode, Groups: groups, Logger: log, DryRun: o.report.dryRun,
 		LagInterval: o.lagInterval, ReportInterval: o.reportInterval, GroupsInterval: o.groupsInterval,
 		Export: pipeline.FollowOptions{
 			ExportOptions: pipeline.ExportOptions{

@@ -79,6 +79,9 @@ type Options struct {
 	LagInterval, ReportInterval, GroupsInterval time.Duration
 	Metrics                                     Metrics
 	Logger                                      *slog.Logger
+	// DryRun returns the plan (Summary.Plan): no topic is created, nothing
+	// is read or written.
+	DryRun bool
 }
 
 // DefaultGroup is the default name of a migration's consumer group on the
@@ -112,6 +115,9 @@ func Run(ctx context.Context, src, dst *kafka.Client, b *blob.Bucket, bucketName
 	}
 	if len(topics) == 0 && o.Mode != Follow {
 		return none, fmt.Errorf("%w: no topic of the source matches %s (only --follow waits for topics to appear)", plan.ErrNothingSelected, o.Export.Selector.String())
+	}
+	if o.DryRun {
+		return mg.dryRun(ctx, topics, none)
 	}
 	if o.Mode == Once {
 		if mg.captured, err = src.Ranges(ctx, topics); err != nil {
@@ -250,6 +256,9 @@ type migration struct {
 	committed map[groupKey]int64
 	warned    map[groupKey]bool
 	owned     map[partKey]bool // partitions this copy's exporter owns
+	// planTopics and planWarnings are what prepare found (for a dry run).
+	planTopics   []plan.Topic
+	planWarnings []string
 }
 
 type partKey struct {
@@ -385,15 +394,16 @@ func (mg *migration) prepare(ctx context.Context) ([]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("target: %w", err)
 	}
-	var targets []string
+	var targets []string // those that exist already: a topic created here is empty
 	for _, t := range topics {
 		target := mg.targetOf[t]
-		targets = append(targets, target)
 		want := srcTopics[t]
 		if cur, ok := existing[target]; ok {
+			targets = append(targets, target)
 			if cur.Partitions < want.Partitions {
 				return nil, fmt.Errorf("%w: %s has %d partitions on the target but %s has %d on the source; add partitions first (kafka-topics --alter --topic %s --partitions %d)", pipeline.ErrTargetPartitions, target, cur.Partitions, t, want.Partitions, target, want.Partitions)
 			}
+			mg.planTopics = append(mg.planTopics, plan.Topic{Name: target, Partitions: int32(cur.Partitions), Action: "use"}) // #nosec G115 -- a broker's partition count
 			continue
 		}
 		if !mg.o.Import.CreateTopics {
@@ -403,6 +413,10 @@ func (mg *migration) prepare(ctx context.Context) ([]string, error) {
 		if err != nil {
 			return nil, err
 		}
+		mg.planTopics = append(mg.planTopics, plan.Topic{Name: target, Partitions: partitions, Action: "create", ReplicationFactor: mg.o.Import.ReplicationFactor, Configs: want.Configs})
+		if mg.o.DryRun {
+			continue
+		}
 		if _, err := mg.dst.CreateTopicWithConfigs(ctx, target, partitions, mg.o.Import.ReplicationFactor, want.Configs); err != nil {
 			return nil, fmt.Errorf("create target topic %s: %w", target, err)
 		}
@@ -410,8 +424,12 @@ func (mg *migration) prepare(ctx context.Context) ([]string, error) {
 	}
 	if !mg.o.Import.Append {
 		all := func(string, int32) bool { return true }
-		if err := pipeline.CheckTargetsEmpty(ctx, mg.dst, mg.o.Import.Group, mg.o.Import.AtLeastOnce, targets, all); err != nil {
+		warn, err := pipeline.CheckTargetsEmpty(ctx, mg.dst, mg.o.Import.Group, mg.o.Import.AtLeastOnce, mg.o.DryRun, targets, all)
+		if err != nil {
 			return nil, err
+		}
+		if warn != "" {
+			mg.planWarnings = append(mg.planWarnings, warn)
 		}
 	}
 	return topics, nil
@@ -461,4 +479,21 @@ func regexString(re *regexp.Regexp) string {
 		return ""
 	}
 	return re.String()
+}
+
+// dryRun returns the migration's plan: the source partitions as they are now
+// (a continuous migration goes on past them), the target topics and the mode.
+func (mg *migration) dryRun(ctx context.Context, topics []string, none pipeline.Summary) (pipeline.Summary, error) {
+	ranges, err := mg.src.Ranges(ctx, topics)
+	if err != nil {
+		return none, err
+	}
+	p := pipeline.RangePlan("migrate", "cluster "+fmt.Sprint(mg.src.Config().Brokers), "cluster "+fmt.Sprint(mg.dst.Config().Brokers)+" via "+none.Bucket, ranges)
+	for i := range p.Tasks {
+		p.Tasks[i].Target = mg.targetOf[p.Tasks[i].Topic]
+	}
+	p.Topics, p.Warnings = mg.planTopics, mg.planWarnings
+	p.Notes = append(p.Notes, "mode "+mg.o.Mode.String()+", consumer group "+mg.o.Export.Group+", group offsets "+regexString(mg.o.Groups))
+	none.Plan = p
+	return none, nil
 }

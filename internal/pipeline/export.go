@@ -46,6 +46,9 @@ type ExportOptions struct {
 	Shard    Shard
 	Progress Progress
 	Logger   *slog.Logger
+	// DryRun returns the plan (Summary.Plan) without reading a record or
+	// writing anything.
+	DryRun bool
 }
 
 func (o *ExportOptions) formats() (objset.Formats, error) {
@@ -108,6 +111,10 @@ func Export(ctx context.Context, kc *kafka.Client, b *blob.Bucket, bucketName st
 	sort.Slice(ranges, func(i, j int) bool {
 		return ranges[i].End-ranges[i].Start > ranges[j].End-ranges[j].Start
 	})
+	if o.DryRun {
+		p := RangePlan("export", "cluster "+fmt.Sprint(kc.Config().Brokers), bucketName, ranges)
+		return Summary{Command: "export", Bucket: bucketName, Started: started, Plan: p}, nil
+	}
 	col := NewCollector()
 	for _, r := range ranges {
 		col.Partition(r.Topic, r.Partition)
@@ -298,4 +305,14 @@ func OffsetsIn(ranges []kafka.PartitionRange) int64 {
 		n += max(r.End-r.Start, 0)
 	}
 	return n
+}
+
+// RangePlan is the plan of a job that reads offset ranges from Kafka (export,
+// backup, migrate): one task per range, in the order they start.
+func RangePlan(command, from, to string, ranges []kafka.PartitionRange) *plan.Plan {
+	p := &plan.Plan{Command: command, From: from, To: to}
+	for _, r := range ranges {
+		p.Tasks = append(p.Tasks, plan.Task{Topic: r.Topic, Partition: r.Partition, From: r.Start, To: r.End, Records: r.End - r.Start})
+	}
+	return p
 }

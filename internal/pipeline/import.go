@@ -83,6 +83,9 @@ type ImportOptions struct {
 	// consumer-group offsets with them). Calls for one partition are in order.
 	OnCommit func(Committed)
 	Logger   *slog.Logger
+	// DryRun returns the plan (Summary.Plan): target topics are not created,
+	// writers are not fenced, nothing is written.
+	DryRun bool
 }
 
 func (o *ImportOptions) group(bucketName string) string {
@@ -142,9 +145,12 @@ func Import(ctx context.Context, kc *kafka.Client, b *blob.Bucket, bucketName st
 		return Summary{}, err
 	}
 	o.Group = o.group(bucketName)
-	tasks, err := prepareTargets(ctx, kc, cat, selected, &o, col, log)
+	tasks, topics, err := prepareTargets(ctx, kc, cat, selected, &o, col, log)
 	if err != nil {
 		return Summary{}, err
+	}
+	if o.DryRun {
+		return Summary{Command: "import", Bucket: bucketName, Started: started, Plan: importPlan(kc, bucketName, &o, tasks, topics, col)}, nil
 	}
 	logMode(col, log, &o)
 	ids := make([]string, 0, len(tasks))
@@ -195,20 +201,20 @@ func logMode(col *Collector, log *slog.Logger, o *ImportOptions) {
 
 // prepareTargets maps source topics to targets, checks every target's partition
 // count and emptiness, and creates missing ones, all before any record moves.
-func prepareTargets(ctx context.Context, kc *kafka.Client, cat *catalog.Catalog, selected []string, o *ImportOptions, col *Collector, log *slog.Logger) ([]importTask, error) {
+func prepareTargets(ctx context.Context, kc *kafka.Client, cat *catalog.Catalog, selected []string, o *ImportOptions, col *Collector, log *slog.Logger) ([]importTask, []plan.Topic, error) {
 	existing, err := kc.Topics(ctx)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	targetOf := map[string]string{}
 	sourceOf := map[string]string{}
 	for _, src := range selected {
 		dst, err := o.Renames.Target(src)
 		if err != nil {
-			return nil, fmt.Errorf("rename %s: %w", src, err)
+			return nil, nil, fmt.Errorf("rename %s: %w", src, err)
 		}
 		if other, dup := sourceOf[dst]; dup {
-			return nil, fmt.Errorf("topics %s and %s would both be imported into %s; their records would interleave, so refine --rename", other, src, dst)
+			return nil, nil, fmt.Errorf("topics %s and %s would both be imported into %s; their records would interleave, so refine --rename", other, src, dst)
 		}
 		sourceOf[dst], targetOf[src] = src, dst
 	}
@@ -218,30 +224,40 @@ func prepareTargets(ctx context.Context, kc *kafka.Client, cat *catalog.Catalog,
 		info, ok := existing[dst]
 		switch {
 		case ok && info.Partitions < need:
-			return nil, fmt.Errorf("%w: %s has %d partitions but %s in the bucket has %d; add partitions first (kafka-topics --alter --topic %s --partitions %d)", ErrTargetPartitions, dst, info.Partitions, src, need, dst, need)
+			return nil, nil, fmt.Errorf("%w: %s has %d partitions but %s in the bucket has %d; add partitions first (kafka-topics --alter --topic %s --partitions %d)", ErrTargetPartitions, dst, info.Partitions, src, need, dst, need)
 		case ok:
 			toCheck = append(toCheck, dst)
 		case !o.CreateTopics:
-			return nil, fmt.Errorf("%w: %s does not exist; create it with %d partitions or drop --create-topics=false", ErrTargetMissing, dst, need)
+			return nil, nil, fmt.Errorf("%w: %s does not exist; create it with %d partitions or drop --create-topics=false", ErrTargetMissing, dst, need)
 		}
 	}
 	if !o.Append {
 		owned := func(dst string, p int32) bool { return o.Shard.Owns(sourceOf[dst], p) }
-		if err := CheckTargetsEmpty(ctx, kc, o.Group, o.AtLeastOnce, toCheck, owned); err != nil {
-			return nil, err
+		warn, err := CheckTargetsEmpty(ctx, kc, o.Group, o.AtLeastOnce, o.DryRun, toCheck, owned)
+		if err != nil {
+			return nil, nil, err
+		}
+		if warn != "" {
+			col.Warn(warn)
 		}
 	}
 	var tasks []importTask
+	var topics []plan.Topic
 	for _, src := range selected {
 		dst := targetOf[src]
-		if _, ok := existing[dst]; !ok {
-			partitions, err := catalog.Int32Partitions(src, cat.PartitionCount(src))
-			if err != nil {
-				return nil, err
-			}
+		partitions, err := catalog.Int32Partitions(src, cat.PartitionCount(src))
+		if err != nil {
+			return nil, nil, err
+		}
+		if info, ok := existing[dst]; ok {
+			topics = append(topics, plan.Topic{Name: dst, Partitions: int32(info.Partitions), Action: "use"}) // #nosec G115 -- a broker's partition count
+		} else {
+			topics = append(topics, plan.Topic{Name: dst, Partitions: partitions, Action: "create", ReplicationFactor: o.ReplicationFactor})
+		}
+		if _, ok := existing[dst]; !ok && !o.DryRun {
 			created, err := kc.CreateTopic(ctx, dst, partitions, o.ReplicationFactor)
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			if created {
 				log.Info("topic created", "topic", dst, "partitions", cat.PartitionCount(src))
@@ -258,7 +274,7 @@ func prepareTargets(ctx context.Context, kc *kafka.Client, cat *catalog.Catalog,
 		}
 	}
 	sort.SliceStable(tasks, func(i, j int) bool { return tasks[i].src.Bytes > tasks[j].src.Bytes })
-	return tasks, nil
+	return tasks, topics, nil
 }
 
 // filterGroups keeps the groups whose values object --files admits.
@@ -306,4 +322,24 @@ func importPartitionOnce(ctx context.Context, kc *kafka.Client, b *blob.Bucket, 
 		return err
 	}
 	return pi.pass(ctx, ctx, b, false)
+}
+
+// importPlan describes the tasks of an import: each partition's objects, from
+// the first one's start offset (how many records they hold, only reading them
+// tells).
+func importPlan(kc *kafka.Client, bucketName string, o *ImportOptions, tasks []importTask, topics []plan.Topic, col *Collector) *plan.Plan {
+	p := &plan.Plan{Command: "import", From: bucketName, To: "cluster " + fmt.Sprint(kc.Config().Brokers), Topics: topics, Warnings: col.Warnings()}
+	for _, t := range tasks {
+		pt := plan.Task{Topic: t.src.Topic, Partition: t.src.Partition, From: -1, To: -1, Objects: len(t.src.Groups), Bytes: t.src.Bytes, Target: t.target}
+		if len(t.src.Groups) > 0 {
+			pt.From = t.src.Groups[0].Start
+		}
+		p.Tasks = append(p.Tasks, pt)
+	}
+	mode := "exactly once: one transaction per object, progress in group " + o.Group
+	if o.AtLeastOnce {
+		mode = "at least once (no transactions)"
+	}
+	p.Notes = append(p.Notes, mode, "record counts are known once the objects are read; a partition with committed progress resumes after it")
+	return p
 }

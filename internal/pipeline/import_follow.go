@@ -284,7 +284,7 @@ func (f *importFollower) prepare(ctx context.Context, cat *catalog.Catalog, topi
 		}
 	}
 	col := NewCollector() // prepareTargets' per-partition entries are made in scan
-	if _, err := prepareTargets(ctx, f.kc, cat, topics, &f.o.ImportOptions, col, f.log); err != nil {
+	if _, _, err := prepareTargets(ctx, f.kc, cat, topics, &f.o.ImportOptions, col, f.log); err != nil {
 		return err
 	}
 	for _, w := range col.warnings {

@@ -456,17 +456,17 @@ func (pi *partitionImport) begin() error {
 // CheckTargetsEmpty refuses target partitions that hold committed records the
 // progress group does not account for (this import did not write them), unless
 // --append. Partitions with progress are this import's own and resume.
-func CheckTargetsEmpty(ctx context.Context, kc *kafka.Client, group string, atLeastOnce bool, targets []string, owned func(target string, p int32) bool) error {
+func CheckTargetsEmpty(ctx context.Context, kc *kafka.Client, group string, atLeastOnce, dryRun bool, targets []string, owned func(target string, p int32) bool) (string, error) {
 	if len(targets) == 0 {
-		return nil
+		return "", nil
 	}
 	ranges, err := kc.Ranges(ctx, targets)
 	if err != nil {
-		return err
+		return "", err
 	}
 	done, err := kc.CommittedOffsets(ctx, group, targets)
 	if err != nil {
-		return err
+		return "", err
 	}
 	var check []kafka.PartitionRange
 	for _, r := range ranges {
@@ -484,14 +484,23 @@ func CheckTargetsEmpty(ctx context.Context, kc *kafka.Client, group string, atLe
 		}
 		return importTxnID(group, topic, p)
 	}
+	if dryRun {
+		// No fencing in a dry run: it would abort a running copy's
+		// transaction. Say what a real run will check instead.
+		r, err := FirstHoldingRecords(ctx, kc, check)
+		if err != nil || r == nil {
+			return "", err
+		}
+		return fmt.Sprintf("%s partition %d already holds records at offsets %d–%d without progress of group %s: a real run refuses it unless an earlier run of this import wrote them (pass --append to add to it)", r.Topic, r.Partition, r.Start, r.End-1, group), nil
+	}
 	r, err := ForeignRecords(ctx, kc, group, txnID, check)
 	if err != nil {
-		return err
+		return "", err
 	}
 	if r != nil {
-		return fmt.Errorf("%w: %s partition %d already holds records at offsets %d–%d that progress group %s did not write; import into an empty topic, or pass --append to add to it", ErrTargetNotEmpty, r.Topic, r.Partition, r.Start, r.End-1, group)
+		return "", fmt.Errorf("%w: %s partition %d already holds records at offsets %d–%d that progress group %s did not write; import into an empty topic, or pass --append to add to it", ErrTargetNotEmpty, r.Topic, r.Partition, r.Start, r.End-1, group)
 	}
-	return nil
+	return "", nil
 }
 
 // importTxnID is the transactional id of an import's writer of one target

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/kferry/kferry/internal/plan"
 	"github.com/kferry/kferry/pkg/manifest"
 )
 
@@ -44,6 +45,8 @@ type Summary struct {
 	MBPerSec float64        `json:"mb_per_sec"`
 	Topics   []TopicSummary `json:"topics"`
 	Warnings []string       `json:"warnings,omitempty"`
+	// Plan is what a --dry-run would have done (nil after a real run).
+	Plan *plan.Plan `json:"plan,omitempty"`
 }
 
 // Progress receives counts as records move; nil means nobody listens.
