@@ -113,9 +113,13 @@ func (p *Plan) WriteTable(w io.Writer) error {
 		if target == "" {
 			target = "-"
 		}
-		pf("  %s\t%s\t%d\t%d\t%d\t%d\t%s\n", tt[0].Topic, target, len(tt), records, objects, bytes, fold(ranges, 6))
+		pf("  %s\t%s\t%d\t%s\t%d\t%d\t%s\n", tt[0].Topic, target, len(tt), count(records, p.unknownRecords()), objects, bytes, fold(ranges, 6))
 	}
-	pf("  total: %d partitions, %d records, %d bytes to read from the bucket\n", len(p.Tasks), p.Records(), p.Bytes())
+	pf("  total: %d partitions, %s records", len(p.Tasks), count(p.Records(), p.unknownRecords()))
+	if n := p.objects(); n > 0 {
+		pf(", %d objects (%d bytes) to read from the bucket", n, p.Bytes())
+	}
+	pf("\n")
 	if err := tw.Flush(); err != nil {
 		return err
 	}
@@ -176,4 +180,30 @@ func fold(items []string, n int) string {
 		return strings.Join(items, " ")
 	}
 	return strings.Join(items[:n], " ") + fmt.Sprintf(" … (+%d)", len(items)-n)
+}
+
+// unknownRecords: the plan reads objects whose record counts only reading
+// them tells (an import of JSON or bytes objects).
+func (p *Plan) unknownRecords() bool {
+	for _, t := range p.Tasks {
+		if t.Objects > 0 && t.Records == 0 {
+			return true
+		}
+	}
+	return false
+}
+
+func (p *Plan) objects() int {
+	n := 0
+	for _, t := range p.Tasks {
+		n += t.Objects
+	}
+	return n
+}
+
+func count(n int64, unknown bool) string {
+	if unknown {
+		return "?"
+	}
+	return fmt.Sprint(n)
 }
