@@ -43,7 +43,7 @@ func (c *Client) DescribeTopics(ctx context.Context, topics []string) (map[strin
 	defer cancel()
 	var td kadm.TopicDetails
 	err := retriable(ctx, c.cfg.timeout(), func() (err error) {
-		td, err = c.adm.ListTopicsWithInternal(ctx, topics...)
+		td, err = listTopics(ctx, c.cl, topics...)
 		return err
 	})
 	if err != nil {

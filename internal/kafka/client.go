@@ -192,7 +192,7 @@ func (c *Client) TopicExists(ctx context.Context, topic string) (bool, error) {
 	defer cancel()
 	var td kadm.TopicDetails
 	err := retriable(ctx, c.cfg.timeout(), func() (err error) {
-		td, err = c.adm.ListTopicsWithInternal(ctx, topic)
+		td, err = listTopics(ctx, c.cl, topic)
 		return err
 	})
 	if err != nil {
@@ -212,7 +212,7 @@ func (c *Client) TopicExists(ctx context.Context, topic string) (bool, error) {
 func (c *Client) Topics(ctx context.Context) (map[string]TopicInfo, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.timeout())
 	defer cancel()
-	td, err := c.adm.ListTopicsWithInternal(ctx)
+	td, err := listTopics(ctx, c.cl)
 	if err != nil {
 		return nil, fmt.Errorf("list topics: %w", err)
 	}
@@ -239,7 +239,7 @@ func (c *Client) TopicIDs(ctx context.Context, topics []string) (map[string]stri
 	defer cancel()
 	var td kadm.TopicDetails
 	err := retriable(ctx, c.cfg.timeout(), func() (err error) {
-		td, err = c.adm.ListTopicsWithInternal(ctx, topics...)
+		td, err = listTopics(ctx, c.cl, topics...)
 		return err
 	})
 	if err != nil {

@@ -384,7 +384,7 @@ func (w *TxnWriter) loadTopicIDs(ctx context.Context, topics []string) error {
 	if len(topics) == 0 {
 		return nil
 	}
-	td, err := w.adm.ListTopics(ctx, topics...)
+	td, err := listTopics(ctx, w.cl, topics...)
 	if err != nil {
 		return fmt.Errorf("topic ids: %w", err)
 	}

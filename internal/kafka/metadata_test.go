@@ -1,0 +1,44 @@
+package kafka_test
+
+import (
+	"testing"
+
+	"github.com/kferry/kferry/internal/kafka"
+	"github.com/kferry/kferry/internal/kafka/kafkatest"
+)
+
+// TestTopicsSeeNewTopicsAtOnce: listing and describing topics ask the broker,
+// not a metadata cache (kadm's answers may be 5 s old): the checks made before
+// writing into a target must see a topic created a moment ago.
+func TestTopicsSeeNewTopicsAtOnce(t *testing.T) {
+	t.Parallel()
+	c := kafkatest.NewCluster(t)
+	ctx := t.Context()
+	kc, err := kafka.Dial(ctx, c.Config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer kc.Close()
+	for i, name := range []string{"first", "second", "third"} {
+		if _, err := kc.Topics(ctx); err != nil { // primes any cache
+			t.Fatal(err)
+		}
+		if _, err := kc.CreateTopicWithConfigs(ctx, name, int32(i+1), -1, map[string]string{"cleanup.policy": "compact"}); err != nil {
+			t.Fatal(err)
+		}
+		topics, err := kc.Topics(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(topics) != i+1 || topics[name].Partitions != i+1 {
+			t.Errorf("after creating %s: Topics lists %v", name, topics)
+		}
+		details, err := kc.DescribeTopics(ctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := details[name]; !ok || len(details) != i+1 {
+			t.Errorf("after creating %s: DescribeTopics lists %d topics without it", name, len(details))
+		}
+	}
+}
