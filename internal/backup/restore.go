@@ -143,8 +143,9 @@ func Restore(ctx context.Context, kc *kafka.Client, b *blob.Bucket, bucketName s
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(par)
+	run := &restoreRun{kc: kc, b: b, m: m, o: &o, col: col, log: log}
 	for _, t := range tasks {
-		g.Go(func() error { return restorePartition(gctx, kc, b, m, t, &o, col, log) })
+		g.Go(func() error { return run.partition(gctx, t) })
 	}
 	err = g.Wait()
 	s := col.Summary("restore", bucketName, started)
@@ -219,16 +220,29 @@ type partitionRestore struct {
 	lastDst  int64 // target offset of the last restored record
 }
 
-// restorePartition restores one partition, starting over from its committed
-// progress after a Kafka fault (pipeline.RestartOnTransient).
-func restorePartition(ctx context.Context, kc *kafka.Client, b *blob.Bucket, m *manifest.Manifest, t restoreTask, o *RestoreOptions, col *pipeline.Collector, log *slog.Logger) error {
+// restoreRun is what every partition of one restore shares.
+type restoreRun struct {
+	kc  *kafka.Client
+	b   *blob.Bucket
+	m   *manifest.Manifest
+	o   *RestoreOptions
+	col *pipeline.Collector
+	log *slog.Logger
+}
+
+// partition restores one partition, starting over from its committed progress
+// after a Kafka fault (pipeline.RestartOnTransient).
+func (r *restoreRun) partition(ctx context.Context, t restoreTask) error {
 	tp := kafka.TopicPartition{Topic: t.target, Partition: t.src.Partition}
-	return pipeline.RestartOnTransient(ctx, log, "restore", tp, func() error {
-		return restorePartitionOnce(ctx, kc, b, m, t, o, col, log)
+	return pipeline.RestartOnTransient(ctx, r.log, "restore", tp, func() error {
+		return r.partitionOnce(ctx, t)
 	})
 }
 
-func restorePartitionOnce(ctx context.Context, kc *kafka.Client, b *blob.Bucket, m *manifest.Manifest, t restoreTask, o *RestoreOptions, col *pipeline.Collector, log *slog.Logger) error {
+// partitionOnce restores one partition from its committed progress on: fence,
+// stable read, then one transaction per object.
+func (r *restoreRun) partitionOnce(ctx context.Context, t restoreTask) error {
+	kc, b, m, o, col, log := r.kc, r.b, r.m, r.o, r.col, r.log
 	pr := &partitionRestore{t: t, o: o, progress: o.progressGroup(m), next: t.src.StartOffset, lastDst: -1, started: o.Since.IsZero()}
 	// An at-least-once writer still fences the exactly-once id (see open in
 	// import_txn.go).

@@ -38,7 +38,7 @@ func BenchmarkObjectSetAdd(b *testing.B) {
 			var set *objset.Writer
 			for i := 0; b.Loop(); i++ {
 				if set == nil {
-					if set, err = objset.Create(ctx, bucket, layout.Naming{Pad: 10}, objset.Formats{f}, false, "bench", 0, int64(i), false, nil); err != nil {
+					if set, err = objset.Create(ctx, bucket, objset.Spec{Naming: layout.Naming{Pad: 10}, Formats: objset.Formats{f}, Topic: "bench", Start: int64(i)}); err != nil {
 						b.Fatal(err)
 					}
 				}

@@ -90,10 +90,25 @@ func (v *viewWriter) Write(p []byte) (int, error) {
 	return v.buf.Write(p)
 }
 
-// Create opens the objects of one start offset. With checksum, the values
+// Spec says which object set to write: where (naming, topic, partition, first
+// offset) and how (formats per view, gzip, encryption, whether to compute the
+// values object's SHA-256).
+type Spec struct {
+	Naming    layout.Naming
+	Formats   Formats
+	Gzip      bool
+	Topic     string
+	Partition int32
+	Start     int64
+	Checksum  bool
+	Key       *seal.Key // encrypts every view when set
+}
+
+// Create opens the objects of one start offset. With Spec.Checksum, the values
 // object's SHA-256 is computed as it is written (for backup manifests); plain
 // exports skip it, as hashing would cost them about a quarter of their CPU.
-func Create(ctx context.Context, b *blob.Bucket, naming layout.Naming, formats Formats, gz bool, topic string, p int32, start int64, checksum bool, sealKey *seal.Key) (*Writer, error) {
+func Create(ctx context.Context, b *blob.Bucket, sp Spec) (*Writer, error) {
+	naming, formats, gz, topic, p, start, checksum, sealKey := sp.Naming, sp.Formats, sp.Gzip, sp.Topic, sp.Partition, sp.Start, sp.Checksum, sp.Key
 	wctx, cancel := context.WithCancel(ctx)
 	set := &Writer{b: b, ctx: wctx, cancel: cancel, first: start, last: start - 1}
 	if !format.KeepsOffsets(formats[layout.ViewValues]) {

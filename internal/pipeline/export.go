@@ -244,7 +244,10 @@ func (pe *PartitionExport) add(ctx context.Context, rec *record.Record) error {
 	}
 	if pe.set == nil {
 		// Only observers of commits (backups) read the checksum.
-		set, err := objset.Create(ctx, pe.Bucket, o.Naming, pe.Formats, o.Gzip, rec.Topic, rec.Partition, rec.Offset, pe.OnCommit != nil && !pe.noChecksum, o.Key)
+		set, err := objset.Create(ctx, pe.Bucket, objset.Spec{
+			Naming: o.Naming, Formats: pe.Formats, Gzip: o.Gzip, Topic: rec.Topic, Partition: rec.Partition, Start: rec.Offset,
+			Checksum: pe.OnCommit != nil && !pe.noChecksum, Key: o.Key,
+		})
 		if err != nil {
 			return err
 		}

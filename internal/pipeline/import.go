@@ -165,12 +165,12 @@ func Import(ctx context.Context, kc *kafka.Client, b *blob.Bucket, bucketName st
 	par := Parallelism(o.Parallelism)
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(par)
-	metrics := o.metrics()
+	run := &importRun{b: b, o: &o, cfg: kc.Config(), col: col, log: log, metrics: o.metrics()}
 	for _, t := range tasks {
 		g.Go(func() error {
 			tp := kafka.TopicPartition{Topic: t.target, Partition: t.src.Partition}
 			return RestartOnTransient(gctx, log, "import", tp, func() error {
-				return importPartitionOnce(gctx, kc, b, t, &o, o.group(bucketName), col, log, metrics)
+				return run.partitionOnce(gctx, t)
 			})
 		})
 	}
@@ -315,8 +315,20 @@ func preflight(ctx context.Context, b *blob.Bucket, cat *catalog.Catalog, select
 	return nil
 }
 
-func importPartitionOnce(ctx context.Context, kc *kafka.Client, b *blob.Bucket, t importTask, o *ImportOptions, group string, col *Collector, log *slog.Logger, metrics ImportMetrics) error {
-	pi := newPartitionImport(t, o, group, kc.Config(), col, log, metrics)
+// importRun is what every partition of one import shares.
+type importRun struct {
+	b       *blob.Bucket
+	o       *ImportOptions
+	cfg     kafka.Config
+	col     *Collector
+	log     *slog.Logger
+	metrics ImportMetrics
+}
+
+// partitionOnce imports one partition from its committed progress on.
+func (r *importRun) partitionOnce(ctx context.Context, t importTask) error {
+	pi := newPartitionImport(t, r.o, r.o.Group, r.cfg, r.col, r.log, r.metrics)
+	b := r.b
 	defer pi.close()
 	if err := pi.resume(ctx); err != nil {
 		return err
