@@ -91,7 +91,7 @@ func runBackup(ctx context.Context, g *globals, o *backupOptions) error {
 	if err != nil {
 		return err
 	}
-	cfg, err := o.kafka.config()
+	cfg, err := o.kafka.config(g.stderr)
 	if err != nil {
 		return err
 	}

@@ -131,7 +131,7 @@ func runRestore(ctx context.Context, g *globals, o *restoreOptions) error {
 	if err != nil {
 		return err
 	}
-	cfg, err := o.kafka.config()
+	cfg, err := o.kafka.config(g.stderr)
 	if err != nil {
 		return err
 	}

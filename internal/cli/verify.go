@@ -83,7 +83,7 @@ func runVerify(ctx context.Context, g *globals, raw string, o *verifyOptions) er
 	}
 	vo := backup.VerifyOptions{BackupID: o.backupID, Renames: renames, Topics: o.topics, Key: key, Strict: o.strict}
 	if len(o.kafka.brokers) > 0 {
-		cfg, err := o.kafka.config()
+		cfg, err := o.kafka.config(g.stderr)
 		if err != nil {
 			return err
 		}
