@@ -4,7 +4,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"os/signal"
 	"syscall"
@@ -15,11 +14,8 @@ import (
 func main() {
 	stopProfiling := cli.StartProfiling() // KFERRY_CPUPROFILE, KFERRY_MEMPROFILE
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := cli.NewRoot().ExecuteContext(ctx)
+	code := cli.Main(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	stopProfiling()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "kferry:", err)
-	}
-	os.Exit(cli.ExitCode(err))
+	os.Exit(code)
 }

@@ -49,7 +49,9 @@ func (k *kafkaFlags) addFlagsFor(fs *pflag.FlagSet, prefix, side string) {
 	fs.StringVar(&k.sec.OAuthTokenFile, prefix+"oauth-token-file", "", side+"file holding the OAUTHBEARER token, read at each authentication")
 }
 
-func (k *kafkaFlags) config() (kafka.Config, error) {
+// config checks the flags and returns the client configuration; warnings (an
+// insecure setting) go to stderr.
+func (k *kafkaFlags) config(stderr io.Writer) (kafka.Config, error) {
 	if len(k.brokers) == 0 {
 		return kafka.Config{}, usageErrorf("--%sbrokers is required (or %s)", k.prefix, envName(k.prefix+"brokers"))
 	}
@@ -60,7 +62,8 @@ func (k *kafkaFlags) config() (kafka.Config, error) {
 		return kafka.Config{}, usageErrorf("--%stimeout %s: want a positive duration", k.prefix, k.timeout)
 	}
 	if k.sec.TLSInsecureSkipVerify {
-		fmt.Fprintf(os.Stderr, "kferry: warning: --%stls-insecure-skip-verify: the brokers' certificates are not checked; anyone on the path can read and change the data\n", k.prefix)
+		warn := &printer{w: stderr} // best effort: a warning that cannot be shown stops nothing
+		warn.printf("kferry: warning: --%stls-insecure-skip-verify: the brokers' certificates are not checked; anyone on the path can read and change the data\n", k.prefix)
 	}
 	return kafka.Config{Brokers: k.brokers, Timeout: k.timeout, ClientID: "kferry/" + Version, Security: k.sec}, nil
 }

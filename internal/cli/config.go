@@ -170,7 +170,7 @@ Exit status: 0 valid, 2 invalid.` + envHelp,
 			if err := applyEnv(fs, nil); err != nil {
 				return err
 			}
-			cfg, err := k.config()
+			cfg, err := k.config(g.stderr)
 			if err != nil {
 				return err
 			}

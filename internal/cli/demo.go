@@ -6,6 +6,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/kferry/kferry/internal/demo"
+	"github.com/kferry/kferry/pkg/format"
 )
 
 type demoOptions struct {
@@ -48,6 +49,9 @@ Exit status: 0 every record matched, 1 otherwise, 2 usage error.` + envHelp,
 			}
 			if o.flushSize < 0 {
 				return usageErrorf("--flush-size %d: want 0 (no limit) or more records", o.flushSize)
+			}
+			if _, err := format.Lookup(o.format); err != nil {
+				return usageErrorf("--format: %v", err) // before a cluster is started for nothing
 			}
 			if o.backup {
 				res, err := demo.RunBackup(cmd.Context(), demo.Options{Records: o.records, Keep: o.keep, Out: g.stdout, Logger: log})

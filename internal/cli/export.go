@@ -110,7 +110,7 @@ func runExport(ctx context.Context, g *globals, o *exportOptions) error {
 	if err != nil {
 		return err
 	}
-	cfg, err := o.kafka.config()
+	cfg, err := o.kafka.config(g.stderr)
 	if err != nil {
 		return err
 	}

@@ -153,7 +153,7 @@ func runImport(ctx context.Context, g *globals, o *importOptions) error {
 	if err != nil {
 		return err
 	}
-	cfg, err := o.kafka.config()
+	cfg, err := o.kafka.config(g.stderr)
 	if err != nil {
 		return err
 	}

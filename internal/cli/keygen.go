@@ -21,10 +21,13 @@ without it the backup cannot be read by anyone, including you. The public key
 printed on stderr is what manifests record as the key id. Standard age tools
 decrypt kferry's objects with the same file (age -d -i FILE).
 
-Exit status: 0 done, 1 failed, 2 usage error.`,
+Exit status: 0 done, 1 failed, 2 usage error.` + envHelp,
 		Example: `  kferry keygen --out kferry-backup.key`,
 		Args:    noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := applyEnv(cmd.Flags(), nil); err != nil {
+				return err
+			}
 			k, err := seal.Generate()
 			if err != nil {
 				return err

@@ -198,11 +198,11 @@ func runMigrate(ctx context.Context, g *globals, o *migrateOptions) error {
 	if err != nil {
 		return err
 	}
-	srcCfg, err := o.source.config()
+	srcCfg, err := o.source.config(g.stderr)
 	if err != nil {
 		return err
 	}
-	dstCfg, err := o.target.config()
+	dstCfg, err := o.target.config(g.stderr)
 	if err != nil {
 		return err
 	}

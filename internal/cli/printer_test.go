@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -36,31 +34,5 @@ func TestOutputWriteErrorsFail(t *testing.T) {
 				t.Fatalf("err = %v (exit %d), want the write error (exit 1)", err, ExitCode(err))
 			}
 		})
-	}
-}
-
-// TestKeygenOutFileComplete: --out writes the key with mode 0600 and never
-// overwrites an existing file.
-func TestKeygenOutFileComplete(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "k.key")
-	if _, errOut, code := run(t, "keygen", "--out", path); code != 0 {
-		t.Fatalf("exit %d: %s", code, errOut)
-	}
-	st, err := os.Stat(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if st.Mode().Perm() != 0o600 {
-		t.Errorf("mode %v, want 0600", st.Mode().Perm())
-	}
-	body, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !strings.Contains(string(body), "AGE-SECRET-KEY-") {
-		t.Errorf("key file holds no age identity:\n%s", body)
-	}
-	if _, _, code := run(t, "keygen", "--out", path); code == 0 {
-		t.Error("keygen overwrote an existing key")
 	}
 }

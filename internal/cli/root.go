@@ -3,6 +3,7 @@
 package cli
 
 import (
+	"context"
 	"io"
 	"log/slog"
 	"os"
@@ -62,9 +63,38 @@ func (g *globals) logger() (*slog.Logger, error) {
 	return nil, usageErrorf("--log-format %q: use text or json", g.logFormat)
 }
 
-// NewRoot builds the kferry command tree.
-func NewRoot() *cobra.Command {
-	return newRoot(&globals{stdout: os.Stdout, stderr: os.Stderr})
+// Main runs kferry with args (without the program's name) until ctx ends,
+// writing to stdout and stderr, and returns the exit status (ExitCode). An
+// error ends the run with one line on stderr, "kferry: " and the error. The
+// binary calls it with os.Args and its standard streams; tests call it with
+// buffers.
+func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	root := newRoot(&globals{stdout: stdout, stderr: stderr})
+	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	err := root.ExecuteContext(ctx)
+	if err != nil {
+		// Nothing is left to tell when even the error cannot be written.
+		(&printer{w: stderr}).println("kferry:", oneLine(err.Error()))
+	}
+	return ExitCode(err)
+}
+
+// oneLine puts an error message on one line, as kferry's errors are: cobra
+// adds its suggestions for a mistyped command on lines of their own
+// ("unknown command \"exprot\" ...\n\nDid you mean this?\n\texport\n").
+func oneLine(msg string) string {
+	if head, rest, ok := strings.Cut(msg, "\n\nDid you mean this?\n"); ok {
+		return head + " (did you mean " + strings.Join(strings.Fields(rest), " or ") + "?)"
+	}
+	var lines []string
+	for _, l := range strings.Split(msg, "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			lines = append(lines, l)
+		}
+	}
+	return strings.Join(lines, "; ")
 }
 
 func newRoot(g *globals) *cobra.Command {

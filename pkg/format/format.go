@@ -1,6 +1,3 @@
-// Package format is the contract between kferry's pipeline and its object formats:
-// a Format turns records into the bytes of one object view and back, and a registry
-// finds formats by name (for writers) and by object extension (for readers).
 package format
 
 import (

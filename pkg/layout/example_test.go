@@ -1,10 +1,53 @@
 package layout_test
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/kferry/kferry/pkg/layout"
 )
+
+// An importer's view of the objects in a bucket: parse each key, keep those the
+// --files filters admit, rename the topic as --rename says, and name the object
+// the renamed topic would have.
+func Example() {
+	filters, err := layout.ParseFileFilters(`source-topic-1:.*\.json(\.gz)?`)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	renames, err := layout.ParseRenames([]string{`source-topic-(\d)=sink-topic-$1`})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	for _, key := range []string{
+		"topics/source-topic-1/partition=3/source-topic-1+3+0000000040.keys.json.gz",
+		"topics/source-topic-1/partition=3/source-topic-1+3+0000000040.bin",
+		"topics/source-topic-1/partition=3/notes.txt",
+	} {
+		o, err := layout.Parse(key, layout.DefaultTopicsDir)
+		if err != nil {
+			fmt.Println("skip:", errors.Is(err, layout.ErrNotObject))
+			continue
+		}
+		if !filters.Admits(o.Topic, key) {
+			fmt.Println("filtered out:", o.Topic, o.StartOffset, o.Ext)
+			continue
+		}
+		fmt.Println(o.Topic, o.Partition, o.StartOffset, o.View, o.Ext, o.Gzip)
+		if o.Topic, err = renames.Target(o.Topic); err != nil {
+			fmt.Println(err)
+			return
+		}
+		fmt.Println(layout.Naming{TopicsDir: "copy", Pad: 20}.Key(o))
+	}
+	// Output:
+	// source-topic-1 3 40 keys .json true
+	// copy/sink-topic-1/partition=3/sink-topic-1+3+00000000000000000040.keys.json.gz
+	// filtered out: source-topic-1 40 .bin
+	// skip: true
+}
 
 func ExampleNaming_Key() {
 	n := layout.Naming{TopicsDir: layout.DefaultTopicsDir}

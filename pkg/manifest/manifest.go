@@ -1,6 +1,3 @@
-// Package manifest is the versioned catalogue of a kferry backup: what each run
-// captured (topics, configs, consumer groups, objects with checksums) and how to
-// find the newest one in a bucket.
 package manifest
 
 import (

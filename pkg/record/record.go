@@ -1,5 +1,3 @@
-// Package record defines the one record type that flows through kferry, from the
-// Kafka reader through encoders and decoders to the Kafka writer.
 package record
 
 import "time"

@@ -1,6 +1,3 @@
-// Package seal encrypts kferry's objects and manifests on the client side with
-// age (X25519, ChaCha20-Poly1305 in 64 KiB chunks, a fresh file key per object),
-// so a bucket alone reveals nothing; standard age tools decrypt them too.
 package seal
 
 import (

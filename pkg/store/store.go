@@ -1,7 +1,3 @@
-// Package store opens bucket URLs (s3, gs, azblob, file, mem) as gocloud.dev
-// buckets, with kferry's defaults, a secret-free form for logs, and clear errors,
-// and lists them (List, ListPage) in a way that a local folder's concurrent
-// renames do not fail. Package storetest is the suite every store passes.
 package store
 
 import (

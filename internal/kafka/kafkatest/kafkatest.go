@@ -17,6 +17,8 @@ import (
 // Cluster is a running in-process cluster.
 type Cluster struct {
 	*kfake.Cluster
+	// security is what clients need to connect (NewSASLCluster).
+	security kafka.Security
 }
 
 // Start starts a cluster of n brokers on free loopback ports; Close stops it.
@@ -39,9 +41,20 @@ func NewCluster(t TB, opts ...kfake.Opt) *Cluster {
 	return c
 }
 
+// NewSASLCluster starts a 3-broker cluster for the test that admits only the
+// SCRAM-SHA-256 superuser user with password, and stops it at cleanup. Config
+// carries the credentials, so the helpers built on it (CreateTopic, Produce,
+// ReadAll, Each) work on this cluster; the others connect without them.
+func NewSASLCluster(t TB, user, password string) *Cluster {
+	t.Helper()
+	c := NewCluster(t, kfake.EnableSASL(), kfake.Superuser("SCRAM-SHA-256", user, password))
+	c.security = kafka.Security{SASLMechanism: "scram-sha-256", SASLUsername: user, SASLPassword: password}
+	return c
+}
+
 // Config returns a kafka.Config that reaches the cluster.
 func (c *Cluster) Config() kafka.Config {
-	return kafka.Config{Brokers: c.ListenAddrs(), ClientID: "kferry-test"}
+	return kafka.Config{Brokers: c.ListenAddrs(), ClientID: "kferry-test", Security: c.security}
 }
 
 // CreateTopic creates a topic with the given partition count.

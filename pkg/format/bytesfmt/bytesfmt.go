@@ -1,5 +1,3 @@
-// Package bytesfmt is Confluent's ByteArrayFormat: each record's raw bytes followed
-// by a separator ("\n" by default), the one byte-exact format of the S3 connectors.
 package bytesfmt
 
 import (

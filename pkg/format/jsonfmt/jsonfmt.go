@@ -1,5 +1,3 @@
-// Package jsonfmt is Confluent's JsonFormat: one compact JSON value and "\n" per
-// record, with the keys and headers views the S3 Sink connector writes.
 package jsonfmt
 
 import (

@@ -1,5 +1,3 @@
-// Package linereader splits an object into separator-terminated records with a
-// bound on record size, counting lines for error messages.
 package linereader
 
 import (

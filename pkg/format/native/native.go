@@ -1,6 +1,3 @@
-// Package native is kferry's full-fidelity object format: an Avro object container
-// file with one fixed record schema (offset, timestamp, key, value, headers), as
-// specified in docs/FORMAT.md.
 package native
 
 import (

@@ -1,43 +1,9 @@
 package cli
 
 import (
-	"bytes"
-	"context"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 )
-
-// run executes kferry with args and returns stdout, stderr and the exit code.
-func run(t *testing.T, args ...string) (string, string, int) {
-	t.Helper()
-	return runContext(t, context.Background(), args...)
-}
-
-// runContext is run until ctx ends (a --follow command stops there, as on SIGTERM).
-func runContext(t *testing.T, ctx context.Context, args ...string) (string, string, int) {
-	t.Helper()
-	var out, errb bytes.Buffer
-	root := newRoot(&globals{stdout: &out, stderr: &errb})
-	root.SetArgs(args)
-	root.SetOut(&out)
-	root.SetErr(&errb)
-	err := root.ExecuteContext(ctx)
-	if err != nil {
-		errb.WriteString("kferry: " + err.Error() + "\n")
-	}
-	return out.String(), errb.String(), ExitCode(err)
-}
-
-func writeFile(t *testing.T, body string) string {
-	t.Helper()
-	p := filepath.Join(t.TempDir(), "kferry.yaml")
-	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
 
 func TestConfigPrecedenceAndMasking(t *testing.T) {
 	const secret = "hunter2-very-secret"
@@ -104,39 +70,6 @@ func TestConfigErrors(t *testing.T) {
 	}
 }
 
-// TestMigrateSideProfiles: migrate takes each side's connection settings from
-// a profile written for one-cluster commands.
-func TestMigrateSideProfiles(t *testing.T) {
-	cfg := writeFile(t, `
-profiles:
-  old:
-    brokers: old:9092
-    sasl-mechanism: plain
-  new:
-    brokers: new:9092
-  bad:
-    brokers: x:1
-    groups: ".*"
-`)
-	base := []string{"migrate", "--config", cfg, "--via", t.TempDir()}
-	tests := []struct {
-		args []string
-		msg  string
-	}{
-		// Both sides' brokers came from the profiles: the next check is the topics.
-		{[]string{"--source-profile", "old", "--target-profile", "new"}, "name the topics to migrate"},
-		{[]string{"--source-profile", "old"}, "--target-brokers is required"},
-		{[]string{"--source-profile", "bad", "--target-profile", "new"}, `"groups" is not a connection setting`},
-		{[]string{"--source-profile", "nope", "--target-profile", "new"}, `--source-profile "nope" is not in`},
-	}
-	for _, tt := range tests {
-		_, errOut, code := run(t, append(base, tt.args...)...)
-		if code != 2 || !strings.Contains(errOut, tt.msg) {
-			t.Errorf("%v: exit %d, %q; want 2 and %q", tt.args, code, errOut, tt.msg)
-		}
-	}
-}
-
 // TestSASLCredentialsNeedMechanism (issue 16.10): SASL credentials without a
 // mechanism, from flags, the environment or a --config profile, on every side
 // of migrate, are a one-line usage error naming the flag to add, never a
@@ -180,6 +113,37 @@ profiles:
 			if strings.Contains(out, "ok") || strings.Contains(out+errOut, secret) {
 				t.Errorf("stdout %q, stderr %q: want no ok and no secret", out, errOut)
 			}
+		})
+	}
+}
+
+// TestConfigCheckSecrets: a SASL password given by flag or by environment is
+// masked, with where it came from, and never shown.
+func TestConfigCheckSecrets(t *testing.T) {
+	const secret = "Config-Pa55-5d1"
+	base := []string{"config", "check", "--brokers", "a:1", "--sasl-mechanism", "scram-sha-512", "--sasl-username", "u"}
+	for _, tc := range []struct {
+		name, env, source string
+		args              []string
+	}{
+		{"flag", "", "(flag)", []string{"--sasl-password", secret}},
+		{"env", secret, "(env KFERRY_SASL_PASSWORD)", nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.env != "" {
+				t.Setenv("KFERRY_SASL_PASSWORD", tc.env)
+			}
+			out, errOut := mustRun(t, append(base, tc.args...)...)
+			var line string
+			for _, l := range strings.Split(out, "\n") {
+				if strings.HasPrefix(strings.TrimSpace(l), "sasl-password ") {
+					line = strings.Join(strings.Fields(l), " ")
+				}
+			}
+			if line != "sasl-password **** "+tc.source || !strings.HasSuffix(out, "ok\n") {
+				t.Errorf("sasl-password line %q, want masked from %s:\n%s", line, tc.source, out)
+			}
+			noSecret(t, []string{secret}, out, errOut)
 		})
 	}
 }

@@ -1,0 +1,216 @@
+package cli
+
+import (
+	"context"
+	"strconv"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/kferry/kferry/internal/backup"
+	"github.com/kferry/kferry/internal/pipeline"
+	"github.com/kferry/kferry/pkg/layout"
+	"github.com/kferry/kferry/pkg/store"
+)
+
+type restoreOptions struct {
+	key               keyFlags
+	kafka             kafkaFlags
+	sel               selectFlags
+	report            reportFlags
+	from              string
+	renames           []string
+	backupID          string
+	since, until      string
+	groups            string
+	replicationFactor int
+	force             bool
+	atLeastOnce       bool
+	includeDeleted    bool
+	parallelism       int
+	follow            bool
+	pollInterval      time.Duration
+	shutdown          time.Duration
+	group             string
+}
+
+func newRestoreCmd(g *globals) *cobra.Command {
+	o := &restoreOptions{}
+	cmd := &cobra.Command{
+		Use:   "restore --from URL --brokers B [--rename 'REGEX=REPLACEMENT'] [--until TIME] [--groups RE]",
+		Short: "Restore a backup exactly once: topics, configs, records, group offsets",
+		Long: `restore reads a backup's manifest (the newest, or --backup ID), creates missing
+topics with the backed-up partition counts and configs, and writes every record
+into the same partition number with its key, value, headers and timestamp.
+
+Each object goes into Kafka in one transaction together with the restore's
+progress (consumer group kferry-restore-<backup id>) and the translated offsets of
+the backed-up consumer groups: a restore killed at any moment and run again
+writes every record exactly once. A group's committed offset O lands on the first
+restored record whose source offset is ≥ O. --at-least-once turns transactions
+off for clusters that forbid them.
+
+--until T restores, per partition, everything before the first record stamped
+after T; --since T starts at the first record stamped at or after T. TIME is
+RFC 3339 or Unix milliseconds.
+
+Topics that were deleted from the source (the manifest marks them) are skipped
+with a warning unless --include-deleted is given or they are named in --topics.
+Retention gaps that the backup recorded are named in the summary. A manifest
+whose objects do not account for a partition's offsets is refused before
+anything is written (kferry verify lists its problems).
+
+With --follow, restore keeps running (a warm standby fed by backup --follow):
+it restores the newest backup and then every newer one as it appears (checked
+every --poll-interval), each resuming where the previous ended, with one
+progress group (--group, default kferry-restore-follow-<hash of bucket URL,
+selection and renames>), so every record is written once. Group offsets are
+translated as their records arrive; groups with consumers on the target are
+left alone. Partitions added at the source are added to the standby's topics.
+A source topic deleted and recreated (a new lineage in the backup) stops the
+standby while its topic holds the old lineage's records: delete that topic and
+start again, and the new lineage is restored from its start. A failed round is
+retried at the next poll; 5 failures in a row (as for backup --follow), or one
+that retrying cannot cure, end the run. SIGTERM or SIGINT finish the
+transaction in flight and exit 0. A standby may start before the first backup:
+a local folder that does not exist yet is created and watched (a missing cloud
+bucket is still an error).
+
+Exit status: 0 done, 1 failed, 2 usage error.` + envHelp,
+		Example: `  kferry restore --from s3://bucket/kafka?region=eu-west-1 --brokers target:9092
+  kferry restore --from file:///backups/kafka --brokers b:9092 --rename 'orders=orders-restored' \
+      --until 2026-11-25T12:00:00Z --groups 'billing-.*'`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := applyEnv(cmd.Flags(), nil); err != nil {
+				return err
+			}
+			return runRestore(cmd.Context(), g, o)
+		},
+	}
+	fs := cmd.Flags()
+	o.kafka.addFlags(fs)
+	o.key.addFlags(fs)
+	o.sel.addFlags(fs)
+	o.report.addFlags(fs)
+	fs.StringVar(&o.from, "from", "", "bucket URL of the backup")
+	fs.StringArrayVar(&o.renames, "rename", nil, "rename topics 'REGEX=REPLACEMENT' (as for import); repeatable")
+	fs.StringVar(&o.backupID, "backup", "", "backup id to restore (default: the newest; kferry ls lists them)")
+	fs.StringVar(&o.since, "since", "", "restore from the first record stamped at or after TIME (RFC 3339 or Unix ms)")
+	fs.StringVar(&o.until, "until", "", "restore up to the first record stamped after TIME (RFC 3339 or Unix ms)")
+	fs.StringVar(&o.groups, "groups", "", "translate the offsets of backed-up groups whose whole name matches this regex (default: all)")
+	fs.IntVar(&o.replicationFactor, "replication-factor", -1, "replication factor of created topics (-1: the broker's default)")
+	fs.BoolVar(&o.force, "force", false, "restore into topics that hold records or whose cleanup.policy differs")
+	fs.BoolVar(&o.atLeastOnce, "at-least-once", false, "no transactions (for clusters that forbid them); a rerun may duplicate records")
+	fs.BoolVar(&o.includeDeleted, "include-deleted", false, "also restore topics that were deleted from the source (skipped by default)")
+	fs.IntVar(&o.parallelism, "parallelism", 0, "partitions restored at once (default: 2 × CPUs)")
+	fs.BoolVar(&o.follow, "follow", false, "keep restoring each new backup as it appears, until SIGTERM/SIGINT")
+	fs.DurationVar(&o.pollInterval, "poll-interval", backup.DefaultRestoreInterval, "with --follow: how often to look for a newer backup")
+	fs.DurationVar(&o.shutdown, "shutdown-timeout", pipeline.DefaultShutdownTimeout, "with --follow: how long SIGTERM/SIGINT may take to finish the restore in flight")
+	fs.StringVar(&o.group, "group", "", "with --follow: progress group on the target (default: kferry-restore-follow-<hash>)")
+	return cmd
+}
+
+// parseTime reads RFC 3339 or Unix milliseconds.
+func parseTime(flag, s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	if ms, err := strconv.ParseInt(s, 10, 64); err == nil {
+		return time.UnixMilli(ms), nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}, usageErrorf("%s %q: use RFC 3339 (2026-11-25T12:00:00Z) or Unix milliseconds", flag, s)
+	}
+	return t, nil
+}
+
+func runRestore(ctx context.Context, g *globals, o *restoreOptions) error {
+	log, err := g.logger()
+	if err != nil {
+		return err
+	}
+	cfg, err := o.kafka.config(g.stderr)
+	if err != nil {
+		return err
+	}
+	sel, err := o.sel.selector()
+	if err != nil {
+		return err
+	}
+	renames, err := layout.ParseRenames(o.renames)
+	if err != nil {
+		return usageErrorf("--rename: %v", err)
+	}
+	groups, err := fullRegex("--groups", o.groups)
+	if err != nil {
+		return err
+	}
+	since, err := parseTime("--since", o.since)
+	if err != nil {
+		return err
+	}
+	until, err := parseTime("--until", o.until)
+	if err != nil {
+		return err
+	}
+	if !since.IsZero() && !until.IsZero() && since.After(until) {
+		return usageErrorf("--since %s is after --until %s: nothing would be restored", o.since, o.until)
+	}
+	if err := checkParallelism(o.parallelism); err != nil {
+		return err
+	}
+	if o.from == "" {
+		return usageErrorf("--from is required: the bucket URL of the backup")
+	}
+	key, err := o.key.load()
+	if err != nil {
+		return err
+	}
+	if o.replicationFactor < -1 || o.replicationFactor == 0 || o.replicationFactor > 32767 {
+		return usageErrorf("--replication-factor must be -1 or a positive number")
+	}
+	if o.follow && (o.since != "" || o.until != "" || o.backupID != "") {
+		return usageErrorf("--follow restores every new backup: --since, --until and --backup do not apply")
+	}
+	if !o.follow && o.group != "" {
+		return usageErrorf("--group needs --follow (a one-shot restore's progress group is kferry-restore-<backup id>)")
+	}
+	if o.pollInterval <= 0 || o.shutdown <= 0 {
+		return usageErrorf("--poll-interval and --shutdown-timeout must be positive")
+	}
+	open := openBucket
+	if o.follow {
+		open = openDestination // a standby may start before the first backup
+	}
+	b, kc, release, err := connect(ctx, o.from, open, cfg)
+	if err != nil {
+		return err
+	}
+	defer release()
+	ro := backup.RestoreOptions{
+		Selector: sel, Renames: renames, BackupID: o.backupID, Since: since, Until: until, Groups: groups,
+		ReplicationFactor: int16(o.replicationFactor), Force: o.force, AtLeastOnce: o.atLeastOnce, IncludeDeleted: o.includeDeleted, Key: key,
+		Parallelism: o.parallelism, Logger: log, DryRun: o.report.dryRun,
+	}
+	if err := o.report.refuseFollow(o.follow); err != nil {
+		return err
+	}
+	if o.follow {
+		ro.ProgressGroup = o.group
+		if ro.ProgressGroup == "" {
+			ro.ProgressGroup = backup.RestoreFollowGroup(store.Redact(o.from), sel, o.renames)
+		}
+		s, err := backup.RestoreFollow(ctx, kc, b, store.Redact(o.from), backup.RestoreFollowOptions{
+			RestoreOptions: ro, PollInterval: o.pollInterval, ShutdownTimeout: o.shutdown,
+		})
+		return o.report.finish(g.stdout, s, err)
+	}
+	bar := g.newProgress("restore")
+	ro.Progress = asProgress(bar)
+	s, err := backup.Restore(ctx, kc, b, store.Redact(o.from), ro)
+	bar.done(g)
+	err = writerInterrupted(ctx, backupHint(err, o.from), "restore", s, o.atLeastOnce)
+	return o.report.finish(g.stdout, s, err)
+}
