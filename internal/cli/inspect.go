@@ -87,24 +87,7 @@ func runLs(ctx context.Context, g *globals, raw string, o *lsOptions) error {
 	if err != nil {
 		return err
 	}
-	var rows []lsPartition
-	for _, t := range cat.TopicNames() {
-		for _, p := range cat.Partitions(t) {
-			row := lsPartition{Topic: t, Partition: p.Partition, Objects: len(p.Groups), Bytes: p.Bytes,
-				FirstStart: p.Groups[0].Start, LastStart: p.Groups[len(p.Groups)-1].Start}
-			for _, gr := range p.Groups {
-				if gr.Keys != nil {
-					row.KeysObjects++
-					row.Bytes += gr.Keys.Size
-				}
-				if gr.Headers != nil {
-					row.HeaderObjects++
-					row.Bytes += gr.Headers.Size
-				}
-			}
-			rows = append(rows, row)
-		}
-	}
+	rows := lsRows(cat)
 	key, err := o.key.load()
 	if err != nil {
 		return err
@@ -360,4 +343,28 @@ func msTime(ms int64) string {
 		return "-"
 	}
 	return time.UnixMilli(ms).UTC().Format(time.RFC3339)
+}
+
+// lsRows is one row per partition of the bucket's Confluent objects, sidecars
+// counted.
+func lsRows(cat *catalog.Catalog) []lsPartition {
+	var rows []lsPartition
+	for _, t := range cat.TopicNames() {
+		for _, p := range cat.Partitions(t) {
+			row := lsPartition{Topic: t, Partition: p.Partition, Objects: len(p.Groups), Bytes: p.Bytes,
+				FirstStart: p.Groups[0].Start, LastStart: p.Groups[len(p.Groups)-1].Start}
+			for _, gr := range p.Groups {
+				if gr.Keys != nil {
+					row.KeysObjects++
+					row.Bytes += gr.Keys.Size
+				}
+				if gr.Headers != nil {
+					row.HeaderObjects++
+					row.Bytes += gr.Headers.Size
+				}
+			}
+			rows = append(rows, row)
+		}
+	}
+	return rows
 }

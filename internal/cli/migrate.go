@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"regexp"
 	"strings"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 	"github.com/kferry/kferry/internal/metrics"
 	"github.com/kferry/kferry/internal/migrate"
 	"github.com/kferry/kferry/internal/pipeline"
+	"github.com/kferry/kferry/internal/plan"
 	"github.com/kferry/kferry/pkg/layout"
 	"github.com/kferry/kferry/pkg/store"
 )
@@ -53,50 +55,7 @@ func newMigrateCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "migrate --source-brokers A --target-brokers B --via URL (--topics a,b | --topic-regex RE)",
 		Short: "Copy topics from one cluster to another through a bucket, once or live, with consumer-group offsets",
-		Long: `migrate runs an export from the source cluster and an import into the target
-together, through one bucket prefix (--via). Objects are kferry's native format,
-so keys, headers, timestamps and source offsets travel; each record is written
-to the same partition number of the (renamed) target topic exactly once
-(transactions with the progress in a group on the target). Target topics are
-created first with the source's partition counts and configs; a target with
-fewer partitions, or holding records this migration did not write, is refused
-before anything is copied.
-
-Modes:
-  (default)  one-shot: stop when the target holds every record up to the source
-             end offsets captured at the start.
-  --follow   live: keep copying until SIGTERM/SIGINT (exit 0).
-  --cutover  keep copying until the lag is 0 on every partition, then stop and
-             commit the final consumer-group offsets. Stop the producers (and,
-             for exact offsets, the consumers) on the source first.
-
-Lag per partition (records, and seconds since the oldest missing record was
-first seen on the source) is logged every --report-interval and served as
-kferry_migrate_lag_records and kferry_migrate_lag_seconds on --metrics-addr.
-
---groups REGEX translates the offsets of the source's consumer groups whose
-whole name matches: a group at source offset O is committed on the target at
-the offset of the first copied record at or after O, so its consumers can move
-to the target and resume at the same record. While following this runs every
---groups-interval; a group whose next record is not copied yet is placed after
-the last copied one (its consumers would read a few records again, never miss
-one); a group with members on the target is left alone (its consumers moved).
-
-The same flags resume an interrupted migration: the exporter's consumer group
-on the source and the progress group on the target share one name (--group,
-default kferry-migrate-<hash of --via, selection and renames>). Copies started
-with the same flags share the partitions (each imports what its exporter owns;
-a partition that moves is fenced on the target first).
-
-Every Kafka flag exists per side (--source-tls, --target-sasl-mechanism, ...;
-KFERRY_SOURCE_SASL_PASSWORD, KFERRY_TARGET_SASL_PASSWORD), and --source-profile
-and --target-profile take a side's settings from a --config profile.
-
-A one-shot migration or a cutover stopped by a signal exits 1 saying how many
-offsets per partition are not on the target yet; run the same command again.
-
-Exit status: 0 done (or stopped by a signal with --follow), 1 failed or
-interrupted, 2 usage error.` + envHelp,
+		Long:  migrateLong + envHelp,
 		Example: `  kferry migrate --source-brokers old:9092 --target-brokers new:9092 --topics orders,payments \
       --via s3://bucket/migration?region=eu-west-1 --groups 'billing-.*'
   kferry migrate --follow --source-brokers b-1.msk:9098 --source-sasl-mechanism aws-msk-iam --source-tls \
@@ -118,37 +77,7 @@ interrupted, 2 usage error.` + envHelp,
 			return runMigrate(cmd.Context(), g, o)
 		},
 	}
-	fs := cmd.Flags()
-	o.source.addFlagsFor(fs, "source-", "source cluster: ")
-	o.target.addFlagsFor(fs, "target-", "target cluster: ")
-	fs.StringVar(&o.sourceProfile, "source-profile", "", "profile of the --config file whose connection settings (brokers, tls-*, sasl-*, ...) are the source's")
-	fs.StringVar(&o.targetProfile, "target-profile", "", "profile of the --config file whose connection settings are the target's")
-	o.key.addFlags(fs)
-	o.sel.addFlags(fs)
-	o.report.addFlags(fs)
-	o.store.addFlags(fs)
-	fs.StringVar(&o.via, "via", "", "bucket URL the records pass through (as for export --to); one migration per prefix")
-	fs.StringArrayVar(&o.renames, "rename", nil, "rename topics 'REGEX=REPLACEMENT' (RegexRouter semantics); repeatable, first match wins")
-	fs.BoolVar(&o.follow, "follow", false, "keep migrating as records arrive, until SIGTERM/SIGINT")
-	fs.BoolVar(&o.cutover, "cutover", false, "migrate until the lag is 0 everywhere, then stop and commit the final consumer-group offsets")
-	fs.StringVar(&o.groups, "groups", "", "translate the offsets of the source consumer groups whose whole name matches this regex")
-	fs.StringVar(&o.group, "group", "", "consumer group on the source and progress group on the target (default: kferry-migrate-<hash>)")
-	fs.StringVar(&o.topicsDir, "topics-dir", layout.DefaultTopicsDir, "top folder of the objects under --via")
-	fs.DurationVar(&o.rotateInterval, "rotate-interval", migrate.DefaultRotate, "complete an object at the latest this long after its first record arrived")
-	fs.StringVar(&o.rotateBytes, "rotate-bytes", "64MiB", "start a new object after this many uncompressed bytes")
-	fs.DurationVar(&o.pollInterval, "poll-interval", migrate.DefaultPoll, "how often the importer lists the bucket (it also wakes for each object the exporter completes)")
-	fs.DurationVar(&o.lagInterval, "lag-interval", 2*time.Second, "how often to measure the lag")
-	fs.DurationVar(&o.reportInterval, "report-interval", migrate.DefaultReport, "how often to log the lag")
-	fs.DurationVar(&o.groupsInterval, "groups-interval", migrate.DefaultGroupsPeriod, "with --follow: how often to translate consumer-group offsets")
-	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", pipeline.DefaultShutdownTimeout, "how long stopping may take to finish the objects and transactions in flight")
-	fs.DurationVar(&o.sessionTimeout, "session-timeout", 45*time.Second, "how long the source group waits for a member that stopped answering")
-	fs.DurationVar(&o.metadataMaxAge, "metadata-max-age", 10*time.Second, "how often to look for new partitions and topics")
-	fs.StringVar(&o.metricsAddr, "metrics-addr", "", "serve Prometheus /metrics, /healthz and /readyz on host:port (e.g. 127.0.0.1:9466)")
-	fs.BoolVar(&o.createTopics, "create-topics", true, "create missing target topics with the source's partition counts and configs")
-	fs.IntVar(&o.replicationFactor, "replication-factor", -1, "replication factor of created topics (-1: the target broker's default)")
-	fs.BoolVar(&o.appendTo, "append", false, "allow target topics that already hold records")
-	fs.StringVar(&o.compression, "produce-compression", "none", "compression of batches produced to the target: none, gzip, snappy, lz4, zstd")
-	fs.BoolVar(&o.deleteImported, "delete-imported", false, "delete each object from --via once its records are committed on the target (the bucket stays small; not with --object-lock-days)")
+	o.addFlags(cmd.Flags())
 	return cmd
 }
 
@@ -206,54 +135,11 @@ func runMigrate(ctx context.Context, g *globals, o *migrateOptions) error {
 	if err != nil {
 		return err
 	}
-	sel, err := o.sel.selector()
+	c, err := o.check()
 	if err != nil {
 		return err
 	}
-	if sel.Empty() {
-		return usageErrorf("name the topics to migrate: --topics or --topic-regex")
-	}
-	renames, err := layout.ParseRenames(o.renames)
-	if err != nil {
-		return usageErrorf("--rename: %v", err)
-	}
-	groups, err := fullRegex("--groups", o.groups)
-	if err != nil {
-		return err
-	}
-	if o.via == "" {
-		return usageErrorf("--via is required: the bucket URL the records pass through")
-	}
-	if err := checkTopicsDir(o.topicsDir); err != nil {
-		return err
-	}
-	mode := migrate.Once
-	switch {
-	case o.follow && o.cutover:
-		return usageErrorf("--follow and --cutover exclude each other: follow, then stop it and run --cutover")
-	case o.follow:
-		mode = migrate.Follow
-	case o.cutover:
-		mode = migrate.Cutover
-	}
-	rotateBytes, err := parseSize(o.rotateBytes)
-	if err != nil {
-		return usageErrorf("--rotate-bytes: %v", err)
-	}
-	for _, d := range []struct {
-		name string
-		v    time.Duration
-	}{{"--rotate-interval", o.rotateInterval}, {"--poll-interval", o.pollInterval}, {"--lag-interval", o.lagInterval}, {"--report-interval", o.reportInterval}, {"--groups-interval", o.groupsInterval}, {"--shutdown-timeout", o.shutdownTimeout}, {"--session-timeout", o.sessionTimeout}, {"--metadata-max-age", o.metadataMaxAge}} {
-		if d.v <= 0 {
-			return usageErrorf("%s must be positive", d.name)
-		}
-	}
-	if o.replicationFactor < -1 || o.replicationFactor == 0 || o.replicationFactor > 32767 {
-		return usageErrorf("--replication-factor must be -1 or a positive number")
-	}
-	if o.deleteImported && o.store.lockDays > 0 {
-		return usageErrorf("--delete-imported and --object-lock-days exclude each other: locked objects cannot be deleted")
-	}
+	sel, renames, groups, mode, rotateBytes := c.sel, c.renames, c.groups, c.mode, c.rotateBytes
 	key, err := o.key.load()
 	if err != nil {
 		return err
@@ -303,4 +189,148 @@ func runMigrate(ctx context.Context, g *globals, o *migrateOptions) error {
 	}
 	s, err := migrate.Run(ctx, src, dst, b, bucket, mo)
 	return o.report.finish(g.stdout, s, err)
+}
+
+// migrateLong is the help text of kferry migrate.
+const migrateLong = `migrate runs an export from the source cluster and an import into the target
+together, through one bucket prefix (--via). Objects are kferry's native format,
+so keys, headers, timestamps and source offsets travel; each record is written
+to the same partition number of the (renamed) target topic exactly once
+(transactions with the progress in a group on the target). Target topics are
+created first with the source's partition counts and configs; a target with
+fewer partitions, or holding records this migration did not write, is refused
+before anything is copied.
+
+Modes:
+  (default)  one-shot: stop when the target holds every record up to the source
+             end offsets captured at the start.
+  --follow   live: keep copying until SIGTERM/SIGINT (exit 0).
+  --cutover  keep copying until the lag is 0 on every partition, then stop and
+             commit the final consumer-group offsets. Stop the producers (and,
+             for exact offsets, the consumers) on the source first.
+
+Lag per partition (records, and seconds since the oldest missing record was
+first seen on the source) is logged every --report-interval and served as
+kferry_migrate_lag_records and kferry_migrate_lag_seconds on --metrics-addr.
+
+--groups REGEX translates the offsets of the source's consumer groups whose
+whole name matches: a group at source offset O is committed on the target at
+the offset of the first copied record at or after O, so its consumers can move
+to the target and resume at the same record. While following this runs every
+--groups-interval; a group whose next record is not copied yet is placed after
+the last copied one (its consumers would read a few records again, never miss
+one); a group with members on the target is left alone (its consumers moved).
+
+The same flags resume an interrupted migration: the exporter's consumer group
+on the source and the progress group on the target share one name (--group,
+default kferry-migrate-<hash of --via, selection and renames>). Copies started
+with the same flags share the partitions (each imports what its exporter owns;
+a partition that moves is fenced on the target first).
+
+Every Kafka flag exists per side (--source-tls, --target-sasl-mechanism, ...;
+KFERRY_SOURCE_SASL_PASSWORD, KFERRY_TARGET_SASL_PASSWORD), and --source-profile
+and --target-profile take a side's settings from a --config profile.
+
+A one-shot migration or a cutover stopped by a signal exits 1 saying how many
+offsets per partition are not on the target yet; run the same command again.
+
+Exit status: 0 done (or stopped by a signal with --follow), 1 failed or
+interrupted, 2 usage error.`
+
+func (o *migrateOptions) addFlags(fs *pflag.FlagSet) {
+	o.source.addFlagsFor(fs, "source-", "source cluster: ")
+	o.target.addFlagsFor(fs, "target-", "target cluster: ")
+	fs.StringVar(&o.sourceProfile, "source-profile", "", "profile of the --config file whose connection settings (brokers, tls-*, sasl-*, ...) are the source's")
+	fs.StringVar(&o.targetProfile, "target-profile", "", "profile of the --config file whose connection settings are the target's")
+	o.key.addFlags(fs)
+	o.sel.addFlags(fs)
+	o.report.addFlags(fs)
+	o.store.addFlags(fs)
+	fs.StringVar(&o.via, "via", "", "bucket URL the records pass through (as for export --to); one migration per prefix")
+	fs.StringArrayVar(&o.renames, "rename", nil, "rename topics 'REGEX=REPLACEMENT' (RegexRouter semantics); repeatable, first match wins")
+	fs.BoolVar(&o.follow, "follow", false, "keep migrating as records arrive, until SIGTERM/SIGINT")
+	fs.BoolVar(&o.cutover, "cutover", false, "migrate until the lag is 0 everywhere, then stop and commit the final consumer-group offsets")
+	fs.StringVar(&o.groups, "groups", "", "translate the offsets of the source consumer groups whose whole name matches this regex")
+	fs.StringVar(&o.group, "group", "", "consumer group on the source and progress group on the target (default: kferry-migrate-<hash>)")
+	fs.StringVar(&o.topicsDir, "topics-dir", layout.DefaultTopicsDir, "top folder of the objects under --via")
+	fs.DurationVar(&o.rotateInterval, "rotate-interval", migrate.DefaultRotate, "complete an object at the latest this long after its first record arrived")
+	fs.StringVar(&o.rotateBytes, "rotate-bytes", "64MiB", "start a new object after this many uncompressed bytes")
+	fs.DurationVar(&o.pollInterval, "poll-interval", migrate.DefaultPoll, "how often the importer lists the bucket (it also wakes for each object the exporter completes)")
+	fs.DurationVar(&o.lagInterval, "lag-interval", 2*time.Second, "how often to measure the lag")
+	fs.DurationVar(&o.reportInterval, "report-interval", migrate.DefaultReport, "how often to log the lag")
+	fs.DurationVar(&o.groupsInterval, "groups-interval", migrate.DefaultGroupsPeriod, "with --follow: how often to translate consumer-group offsets")
+	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", pipeline.DefaultShutdownTimeout, "how long stopping may take to finish the objects and transactions in flight")
+	fs.DurationVar(&o.sessionTimeout, "session-timeout", 45*time.Second, "how long the source group waits for a member that stopped answering")
+	fs.DurationVar(&o.metadataMaxAge, "metadata-max-age", 10*time.Second, "how often to look for new partitions and topics")
+	fs.StringVar(&o.metricsAddr, "metrics-addr", "", "serve Prometheus /metrics, /healthz and /readyz on host:port (e.g. 127.0.0.1:9466)")
+	fs.BoolVar(&o.createTopics, "create-topics", true, "create missing target topics with the source's partition counts and configs")
+	fs.IntVar(&o.replicationFactor, "replication-factor", -1, "replication factor of created topics (-1: the target broker's default)")
+	fs.BoolVar(&o.appendTo, "append", false, "allow target topics that already hold records")
+	fs.StringVar(&o.compression, "produce-compression", "none", "compression of batches produced to the target: none, gzip, snappy, lz4, zstd")
+	fs.BoolVar(&o.deleteImported, "delete-imported", false, "delete each object from --via once its records are committed on the target (the bucket stays small; not with --object-lock-days)")
+}
+
+// migrateFlags are the flags' values once checked.
+type migrateFlags struct {
+	sel         plan.Selector
+	renames     layout.Renames
+	groups      *regexp.Regexp
+	mode        migrate.Mode
+	rotateBytes int64
+}
+
+// check validates the flags that need no connection.
+func (o *migrateOptions) check() (migrateFlags, error) {
+	var c migrateFlags
+	var err error
+	c.sel, err = o.sel.selector()
+	if err != nil {
+		return c, err
+	}
+	if c.sel.Empty() {
+		return c, usageErrorf("name the topics to migrate: --topics or --topic-regex")
+	}
+	c.renames, err = layout.ParseRenames(o.renames)
+	if err != nil {
+		return c, usageErrorf("--rename: %v", err)
+	}
+	c.groups, err = fullRegex("--groups", o.groups)
+	if err != nil {
+		return c, err
+	}
+	if o.via == "" {
+		return c, usageErrorf("--via is required: the bucket URL the records pass through")
+	}
+	if err := checkTopicsDir(o.topicsDir); err != nil {
+		return c, err
+	}
+	mode := migrate.Once
+	switch {
+	case o.follow && o.cutover:
+		return c, usageErrorf("--follow and --cutover exclude each other: follow, then stop it and run --cutover")
+	case o.follow:
+		mode = migrate.Follow
+	case o.cutover:
+		mode = migrate.Cutover
+	}
+	rotateBytes, err := parseSize(o.rotateBytes)
+	if err != nil {
+		return c, usageErrorf("--rotate-bytes: %v", err)
+	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"--rotate-interval", o.rotateInterval}, {"--poll-interval", o.pollInterval}, {"--lag-interval", o.lagInterval}, {"--report-interval", o.reportInterval}, {"--groups-interval", o.groupsInterval}, {"--shutdown-timeout", o.shutdownTimeout}, {"--session-timeout", o.sessionTimeout}, {"--metadata-max-age", o.metadataMaxAge}} {
+		if d.v <= 0 {
+			return c, usageErrorf("%s must be positive", d.name)
+		}
+	}
+	if o.replicationFactor < -1 || o.replicationFactor == 0 || o.replicationFactor > 32767 {
+		return c, usageErrorf("--replication-factor must be -1 or a positive number")
+	}
+	if o.deleteImported && o.store.lockDays > 0 {
+		return c, usageErrorf("--delete-imported and --object-lock-days exclude each other: locked objects cannot be deleted")
+	}
+	c.mode, c.rotateBytes = mode, rotateBytes
+	return c, nil
 }

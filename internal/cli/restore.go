@@ -168,17 +168,8 @@ func runRestore(ctx context.Context, g *globals, o *restoreOptions) error {
 	if err != nil {
 		return err
 	}
-	if o.replicationFactor < -1 || o.replicationFactor == 0 || o.replicationFactor > 32767 {
-		return usageErrorf("--replication-factor must be -1 or a positive number")
-	}
-	if o.follow && (o.since != "" || o.until != "" || o.backupID != "") {
-		return usageErrorf("--follow restores every new backup: --since, --until and --backup do not apply")
-	}
-	if !o.follow && o.group != "" {
-		return usageErrorf("--group needs --follow (a one-shot restore's progress group is kferry-restore-<backup id>)")
-	}
-	if o.pollInterval <= 0 || o.shutdown <= 0 {
-		return usageErrorf("--poll-interval and --shutdown-timeout must be positive")
+	if err := o.checkModes(); err != nil {
+		return err
 	}
 	open := openBucket
 	if o.follow {
@@ -213,4 +204,22 @@ func runRestore(ctx context.Context, g *globals, o *restoreOptions) error {
 	bar.done(g)
 	err = writerInterrupted(ctx, backupHint(err, o.from), "restore", s, o.atLeastOnce)
 	return o.report.finish(g.stdout, s, err)
+}
+
+// checkModes validates the replication factor and the flags that belong to one
+// mode only (one-shot or --follow).
+func (o *restoreOptions) checkModes() error {
+	if o.replicationFactor < -1 || o.replicationFactor == 0 || o.replicationFactor > 32767 {
+		return usageErrorf("--replication-factor must be -1 or a positive number")
+	}
+	if o.follow && (o.since != "" || o.until != "" || o.backupID != "") {
+		return usageErrorf("--follow restores every new backup: --since, --until and --backup do not apply")
+	}
+	if !o.follow && o.group != "" {
+		return usageErrorf("--group needs --follow (a one-shot restore's progress group is kferry-restore-<backup id>)")
+	}
+	if o.pollInterval <= 0 || o.shutdown <= 0 {
+		return usageErrorf("--poll-interval and --shutdown-timeout must be positive")
+	}
+	return nil
 }
