@@ -171,7 +171,7 @@ func runMigrate(ctx context.Context, g *globals, o *migrateOptions) error {
 		},
 		Import: pipeline.ImportFollowOptions{
 			ImportOptions: pipeline.ImportOptions{
-				Renames: renames, CreateTopics: o.createTopics, ReplicationFactor: int16(o.replicationFactor),
+				Renames: renames, CreateTopics: o.createTopics, ReplicationFactor: int16(o.replicationFactor), // #nosec G115 -- range checked by check
 				Append: o.appendTo, Producer: kafka.WriterOptions{Compression: o.compression}, Group: group,
 				DeleteImported: o.deleteImported,
 			},

@@ -182,7 +182,7 @@ func runRestore(ctx context.Context, g *globals, o *restoreOptions) error {
 	defer release()
 	ro := backup.RestoreOptions{
 		Selector: sel, Renames: renames, BackupID: o.backupID, Since: since, Until: until, Groups: groups,
-		ReplicationFactor: int16(o.replicationFactor), Force: o.force, AtLeastOnce: o.atLeastOnce, IncludeDeleted: o.includeDeleted, Key: key,
+		ReplicationFactor: int16(o.replicationFactor), Force: o.force, AtLeastOnce: o.atLeastOnce, IncludeDeleted: o.includeDeleted, Key: key, // #nosec G115 -- range checked by checkModes
 		Parallelism: o.parallelism, Logger: log, DryRun: o.report.dryRun,
 	}
 	if err := o.report.refuseFollow(o.follow); err != nil {
