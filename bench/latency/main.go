@@ -118,31 +118,11 @@ func run(ctx context.Context, o options) error {
 	rx := newReceiver(runID, o.partitions, total)
 	rx.window = int64(o.rate) * 10
 
-	// A fresh group starting at the log start sees every record of this run.
-	g, err := kafka.NewGroupReader(ctx, cfg, kafka.GroupOptions{
-		Group:  "kferry-latency-" + runID,
-		Topics: []string{o.target},
-		// The target appears when the importer creates it; notice it soon.
-		MetadataMaxAge: time.Second,
-	})
+	c, err := startConsumer(ctx, cfg, o.target, runID, rx)
 	if err != nil {
 		return err
 	}
-	defer g.Close()
-	cctx, stopConsume := context.WithCancel(ctx)
-	consumed := make(chan struct{}) // closed when consume returns, with consumeErr set
-	var consumeErr error
-	go func() { consumeErr = consume(cctx, g, rx); close(consumed) }()
-	defer func() {
-		stopConsume()
-		<-consumed
-	}()
-	stopped := func() error {
-		if consumeErr == nil {
-			return errors.New("consumer stopped")
-		}
-		return fmt.Errorf("consumer stopped: %w", consumeErr)
-	}
+	defer c.close()
 
 	w, err := kafka.NewWriter(ctx, cfg, kafka.WriterOptions{})
 	if err != nil {
@@ -150,17 +130,8 @@ func run(ctx context.Context, o options) error {
 	}
 	defer w.Close()
 
-	logf("waiting for one probe per partition on %s (up to %s)", o.target, o.warmup)
-	for p := range o.partitions {
-		if err := produce(ctx, w, o.source, int32(p), payload{Run: runID, Seq: -1 - int64(p)}); err != nil {
-			return err
-		}
-	}
-	if err := w.Flush(ctx); err != nil {
+	if err := sendProbes(ctx, w, o, runID, rx, c); err != nil {
 		return err
-	}
-	if err := rx.wait(ctx, rx.probesIn, o.warmup, consumed, stopped); err != nil {
-		return fmt.Errorf("probes: %w", err)
 	}
 
 	logf("producing %d records/s into %s (%d partitions) for %s", o.rate, o.source, o.partitions, o.duration)
@@ -173,12 +144,75 @@ func run(ctx context.Context, o options) error {
 	}
 	produced := time.Since(began)
 	logf("produced %d records in %.1fs; waiting up to %s for the rest", total, produced.Seconds(), o.drain)
-	waitErr := rx.wait(ctx, rx.allIn, o.drain, consumed, stopped)
+	waitErr := rx.wait(ctx, rx.allIn, o.drain, c.consumed, c.stopped)
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
+	return report(rx.result(), total, produced, waitErr)
+}
 
-	r := rx.result()
+// consumer reads the target topic into a receiver on a goroutine of its own.
+type consumer struct {
+	g        *kafka.GroupReader
+	stop     context.CancelFunc
+	consumed chan struct{} // closed when consume returns, with err set
+	err      error
+}
+
+// startConsumer starts reading topic in a fresh group, which starts at the
+// log start and so sees every record of this run.
+func startConsumer(ctx context.Context, cfg kafka.Config, topic, runID string, rx *receiver) (*consumer, error) {
+	g, err := kafka.NewGroupReader(ctx, cfg, kafka.GroupOptions{
+		Group:  "kferry-latency-" + runID,
+		Topics: []string{topic},
+		// The target appears when the importer creates it; notice it soon.
+		MetadataMaxAge: time.Second,
+	})
+	if err != nil {
+		return nil, err
+	}
+	cctx, stop := context.WithCancel(ctx)
+	c := &consumer{g: g, stop: stop, consumed: make(chan struct{})}
+	go func() { c.err = consume(cctx, g, rx); close(c.consumed) }()
+	return c, nil
+}
+
+// close stops the consumer, waits for it to return and closes its reader.
+func (c *consumer) close() {
+	c.stop()
+	<-c.consumed
+	c.g.Close()
+}
+
+// stopped says why the consumer stopped; it is called once consumed is closed.
+func (c *consumer) stopped() error {
+	if c.err == nil {
+		return errors.New("consumer stopped")
+	}
+	return fmt.Errorf("consumer stopped: %w", c.err)
+}
+
+// sendProbes produces one probe per partition and waits for them all on the
+// target, so that start-up is not counted as latency.
+func sendProbes(ctx context.Context, w *kafka.Writer, o options, runID string, rx *receiver, c *consumer) error {
+	logf("waiting for one probe per partition on %s (up to %s)", o.target, o.warmup)
+	for p := range o.partitions {
+		if err := produce(ctx, w, o.source, int32(p), payload{Run: runID, Seq: -1 - int64(p)}); err != nil {
+			return err
+		}
+	}
+	if err := w.Flush(ctx); err != nil {
+		return err
+	}
+	if err := rx.wait(ctx, rx.probesIn, o.warmup, c.consumed, c.stopped); err != nil {
+		return fmt.Errorf("probes: %w", err)
+	}
+	return nil
+}
+
+// report prints the result line and returns an error when records are
+// missing or duplicated, or not all arrived (waitErr).
+func report(r result, total int64, produced time.Duration, waitErr error) error {
 	fmt.Printf("records=%d received=%d missing=%d duplicates=%d p50_ms=%d p90_ms=%d p99_ms=%d max_ms=%d rate=%.0f\n",
 		total, r.received, r.missing, r.duplicates, r.p50.Milliseconds(), r.p90.Milliseconds(),
 		r.p99.Milliseconds(), r.max.Milliseconds(), float64(total)/produced.Seconds())

@@ -81,143 +81,234 @@ type backupPartition struct {
 // manifest is written last, so a crashed backup leaves no manifest claiming data
 // it does not have, and a rerun rewrites the same object names.
 func Backup(ctx context.Context, kc *kafka.Client, b *blob.Bucket, bucketName string, o BackupOptions) (pipeline.Summary, *manifest.Manifest, error) {
-	now := time.Now
-	if o.Now != nil {
-		now = o.Now
-	}
-	started := now()
-	log := pipeline.Logger(o.Logger)
-	prev, err := catalog.LoadManifest(ctx, b, "", o.Key)
-	if err != nil && !errors.Is(err, manifest.ErrNoBackup) {
-		return pipeline.Summary{}, nil, err
-	}
-	m := &manifest.Manifest{FormatVersion: manifest.FormatVersion, ID: manifest.NewID(started), KferryVersion: o.Version, Started: started.UTC()}
-	if prev != nil {
-		m.Parent = prev.ID
-		if m.ID <= prev.ID {
-			return pipeline.Summary{}, nil, fmt.Errorf("backup id %s is not after the newest backup %s; check the clock", m.ID, prev.ID)
-		}
-	}
-	if m.ClusterID, err = kc.ClusterID(ctx); err != nil {
-		return pipeline.Summary{}, nil, err
-	}
-	all, err := kc.Topics(ctx)
+	br, err := startBackup(ctx, kc, b, bucketName, o)
 	if err != nil {
 		return pipeline.Summary{}, nil, err
 	}
-	names := make([]string, 0, len(all))
-	for n := range all {
-		names = append(names, n)
-	}
-	selected, err := plan.Select(names, o.Selector, "cluster "+fmt.Sprint(kc.Config().Brokers))
-	if err != nil {
+	if err := br.selectTopics(ctx); err != nil {
 		return pipeline.Summary{}, nil, err
 	}
-	details, err := kc.DescribeTopics(ctx, selected)
-	if err != nil {
-		return pipeline.Summary{}, nil, err
-	}
-	ranges, err := kc.Ranges(ctx, selected)
-	if err != nil {
-		return pipeline.Summary{}, nil, err
-	}
-	col := pipeline.NewCollector()
-	parts := map[string]map[int32]*backupPartition{}
-	var tasks []kafka.PartitionRange
-	var gapsMu sync.Mutex
-	var gaps []string
-	for _, r := range ranges {
-		bp, task := planPartition(prev, details[r.Topic], r, col)
-		if task.Start > bp.resumeAt {
-			gaps = append(gaps, fmt.Sprintf("%s/%d offsets %d-%d", r.Topic, r.Partition, bp.resumeAt, task.Start-1))
-		}
-		if parts[r.Topic] == nil {
-			parts[r.Topic] = map[int32]*backupPartition{}
-		}
-		parts[r.Topic][r.Partition] = bp
-		col.Partition(r.Topic, r.Partition)
-		if task.Start < task.End {
-			tasks = append(tasks, task)
-		}
-	}
-	sort.Slice(tasks, func(i, j int) bool { return tasks[i].End-tasks[i].Start > tasks[j].End-tasks[j].Start })
+	br.planPartitions()
 	if o.DryRun {
-		p := pipeline.RangePlan("backup", "cluster "+fmt.Sprint(kc.Config().Brokers), bucketName, tasks)
-		p.Notes = append(p.Notes, "backup id "+m.ID+", parent "+orNone(m.Parent))
-		p.Warnings = col.Warnings()
-		return pipeline.Summary{Command: "backup", Bucket: bucketName, Started: started, Plan: p}, nil, nil
+		return br.dryRunSummary(), nil, nil
 	}
-	pipeline.SetTotal(o.Progress, pipeline.OffsetsIn(tasks))
+	pipeline.SetTotal(o.Progress, pipeline.OffsetsIn(br.tasks))
 	native, err := format.Lookup("native")
 	if err != nil {
 		return pipeline.Summary{}, nil, err
 	}
-	eo := &pipeline.ExportOptions{Format: "native", Naming: o.Naming, FlushSize: o.FlushSize, RotateBytes: o.RotateBytes, Key: o.Key, Progress: o.Progress, Logger: log}
-	log.Info("backup starting", "id", m.ID, "parent", m.Parent, "topics", len(selected), "partitions", len(ranges), "bucket", bucketName)
-	err = pipeline.RunPartitions(ctx, kc, tasks, o.Parallelism, func(r kafka.PartitionRange) *pipeline.PartitionExport {
-		bp := parts[r.Topic][r.Partition]
-		peo := eo
-		if l := bp.entry.Lineage; l > 0 {
-			// A new lineage starts at offsets the old one has objects for: its
-			// objects get names of their own, or they would overwrite objects
-			// that older manifests list.
-			lo := *eo
-			lo.Naming.TopicsDir = lineageDir(eo.Naming.TopicsDir, l)
-			peo = &lo
-		}
-		pe := &pipeline.PartitionExport{Opts: peo, Bucket: b, Formats: objset.Formats{native}, Col: col, Log: log, Range: r}
-		pe.OnRecord = bp.addRecord
-		pe.OnCommit = func(set *objset.Writer) { bp.addObject(set, m.ID) }
-		pe.OnGap = func(from, to int64) {
-			bp.addGap(from, to, "retention removed these records while the backup ran")
-			gapsMu.Lock()
-			gaps = append(gaps, fmt.Sprintf("%s/%d offsets %d-%d", r.Topic, r.Partition, from, to-1))
-			gapsMu.Unlock()
-		}
-		return pe
-	})
-	if err != nil {
-		return col.Summary("backup", bucketName, started), nil, fmt.Errorf("%w; no manifest was written, so the bucket's newest backup is still %s", err, orNone(m.Parent))
+	if err := br.export(ctx, native); err != nil {
+		return br.summary(), nil, fmt.Errorf("%w; no manifest was written, so the bucket's newest backup is still %s", err, orNone(br.m.Parent))
 	}
-	for topic, byP := range parts {
+	br.reportGaps()
+	groups, err := br.groupOffsets(ctx)
+	if err != nil {
+		return br.summary(), nil, err
+	}
+	assemble(br.m, br.selected, br.details, br.parts, groups)
+	carryOver(br.m, br.prev, br.selected, func(t string) bool { _, ok := br.all[t]; return ok }, br.col)
+	if o.SkipUnchanged && br.prev != nil && len(br.gaps) == 0 && sameContent(br.prev, br.m) {
+		br.log.Debug("nothing changed since the newest backup; no manifest written", "newest", br.prev.ID)
+		return br.summary(), br.prev, nil
+	}
+	return br.writeManifest(ctx)
+}
+
+// backupRun is one backup's state, shared by the steps of Backup.
+type backupRun struct {
+	kc         *kafka.Client
+	b          *blob.Bucket
+	bucketName string
+	o          BackupOptions
+	log        *slog.Logger
+	now        func() time.Time
+	started    time.Time
+	prev       *manifest.Manifest // the bucket's newest backup, nil if none
+	m          *manifest.Manifest // the manifest this run writes
+	all        map[string]kafka.TopicInfo
+	selected   []string
+	details    map[string]kafka.TopicDetails
+	ranges     []kafka.PartitionRange
+	col        *pipeline.Collector
+	parts      map[string]map[int32]*backupPartition
+	tasks      []kafka.PartitionRange // the ranges still to read, longest first
+	// gaps lists the ranges retention removed before they were read; the
+	// partitions' OnGap callbacks append to it concurrently.
+	gapsMu sync.Mutex
+	gaps   []string
+}
+
+// startBackup loads the bucket's newest backup and starts the manifest that
+// follows it, refusing an id that does not sort after it.
+func startBackup(ctx context.Context, kc *kafka.Client, b *blob.Bucket, bucketName string, o BackupOptions) (*backupRun, error) {
+	br := &backupRun{kc: kc, b: b, bucketName: bucketName, o: o, now: time.Now}
+	if o.Now != nil {
+		br.now = o.Now
+	}
+	br.started = br.now()
+	br.log = pipeline.Logger(o.Logger)
+	prev, err := catalog.LoadManifest(ctx, b, "", o.Key)
+	if err != nil && !errors.Is(err, manifest.ErrNoBackup) {
+		return nil, err
+	}
+	br.prev = prev
+	br.m = &manifest.Manifest{FormatVersion: manifest.FormatVersion, ID: manifest.NewID(br.started), KferryVersion: o.Version, Started: br.started.UTC()}
+	if prev != nil {
+		br.m.Parent = prev.ID
+		if br.m.ID <= prev.ID {
+			return nil, fmt.Errorf("backup id %s is not after the newest backup %s; check the clock", br.m.ID, prev.ID)
+		}
+	}
+	return br, nil
+}
+
+// selectTopics asks the cluster for its id, its topics, the selected topics'
+// details and their partitions' offset ranges.
+func (br *backupRun) selectTopics(ctx context.Context) error {
+	var err error
+	if br.m.ClusterID, err = br.kc.ClusterID(ctx); err != nil {
+		return err
+	}
+	if br.all, err = br.kc.Topics(ctx); err != nil {
+		return err
+	}
+	names := make([]string, 0, len(br.all))
+	for n := range br.all {
+		names = append(names, n)
+	}
+	if br.selected, err = plan.Select(names, br.o.Selector, br.source()); err != nil {
+		return err
+	}
+	if br.details, err = br.kc.DescribeTopics(ctx, br.selected); err != nil {
+		return err
+	}
+	br.ranges, err = br.kc.Ranges(ctx, br.selected)
+	return err
+}
+
+// source names the cluster in plans and selection errors.
+func (br *backupRun) source() string {
+	return "cluster " + fmt.Sprint(br.kc.Config().Brokers)
+}
+
+// planPartitions continues each partition's entry of the previous manifest and
+// collects the ranges still to read, longest first, and the gaps retention
+// left since the previous backup.
+func (br *backupRun) planPartitions() {
+	br.col = pipeline.NewCollector()
+	br.parts = map[string]map[int32]*backupPartition{}
+	for _, r := range br.ranges {
+		bp, task := planPartition(br.prev, br.details[r.Topic], r, br.col)
+		if task.Start > bp.resumeAt {
+			br.gaps = append(br.gaps, fmt.Sprintf("%s/%d offsets %d-%d", r.Topic, r.Partition, bp.resumeAt, task.Start-1))
+		}
+		if br.parts[r.Topic] == nil {
+			br.parts[r.Topic] = map[int32]*backupPartition{}
+		}
+		br.parts[r.Topic][r.Partition] = bp
+		br.col.Partition(r.Topic, r.Partition)
+		if task.Start < task.End {
+			br.tasks = append(br.tasks, task)
+		}
+	}
+	sort.Slice(br.tasks, func(i, j int) bool {
+		return br.tasks[i].End-br.tasks[i].Start > br.tasks[j].End-br.tasks[j].Start
+	})
+}
+
+// dryRunSummary is the summary of a dry run: the plan, nothing read or written.
+func (br *backupRun) dryRunSummary() pipeline.Summary {
+	p := pipeline.RangePlan("backup", br.source(), br.bucketName, br.tasks)
+	p.Notes = append(p.Notes, "backup id "+br.m.ID+", parent "+orNone(br.m.Parent))
+	p.Warnings = br.col.Warnings()
+	return pipeline.Summary{Command: "backup", Bucket: br.bucketName, Started: br.started, Plan: p}
+}
+
+// export reads the planned ranges into native objects, one partition export
+// per range, recording each object and gap in the partition's entry.
+func (br *backupRun) export(ctx context.Context, native format.Format) error {
+	eo := &pipeline.ExportOptions{Format: "native", Naming: br.o.Naming, FlushSize: br.o.FlushSize, RotateBytes: br.o.RotateBytes, Key: br.o.Key, Progress: br.o.Progress, Logger: br.log}
+	br.log.Info("backup starting", "id", br.m.ID, "parent", br.m.Parent, "topics", len(br.selected), "partitions", len(br.ranges), "bucket", br.bucketName)
+	return pipeline.RunPartitions(ctx, br.kc, br.tasks, br.o.Parallelism, func(r kafka.PartitionRange) *pipeline.PartitionExport {
+		return br.partitionExport(eo, native, r)
+	})
+}
+
+// partitionExport is the export of one range, wired to its partition's entry.
+func (br *backupRun) partitionExport(eo *pipeline.ExportOptions, native format.Format, r kafka.PartitionRange) *pipeline.PartitionExport {
+	bp := br.parts[r.Topic][r.Partition]
+	peo := eo
+	if l := bp.entry.Lineage; l > 0 {
+		// A new lineage starts at offsets the old one has objects for: its
+		// objects get names of their own, or they would overwrite objects
+		// that older manifests list.
+		lo := *eo
+		lo.Naming.TopicsDir = lineageDir(eo.Naming.TopicsDir, l)
+		peo = &lo
+	}
+	pe := &pipeline.PartitionExport{Opts: peo, Bucket: br.b, Formats: objset.Formats{native}, Col: br.col, Log: br.log, Range: r}
+	pe.OnRecord = bp.addRecord
+	pe.OnCommit = func(set *objset.Writer) { bp.addObject(set, br.m.ID) }
+	pe.OnGap = func(from, to int64) {
+		bp.addGap(from, to, "retention removed these records while the backup ran")
+		br.gapsMu.Lock()
+		br.gaps = append(br.gaps, fmt.Sprintf("%s/%d offsets %d-%d", r.Topic, r.Partition, from, to-1))
+		br.gapsMu.Unlock()
+	}
+	return pe
+}
+
+// reportGaps puts the gaps this run found into the partitions' summaries.
+func (br *backupRun) reportGaps() {
+	for topic, byP := range br.parts {
 		for p, bp := range byP {
 			if found := bp.entry.Gaps[bp.knownGaps:]; len(found) > 0 {
-				col.Update(topic, p, func(ps *pipeline.PartitionSummary) { ps.Gaps = found })
+				br.col.Update(topic, p, func(ps *pipeline.PartitionSummary) { ps.Gaps = found })
 			}
 		}
 	}
-	groups, err := kc.GroupOffsets(ctx, o.Groups, selected)
+}
+
+// groupOffsets returns the offsets of the consumer groups the backup keeps.
+func (br *backupRun) groupOffsets(ctx context.Context) ([]kafka.GroupOffset, error) {
+	groups, err := br.kc.GroupOffsets(ctx, br.o.Groups, br.selected)
 	if err != nil {
-		return col.Summary("backup", bucketName, started), nil, err
+		return nil, err
 	}
-	if o.Groups == nil {
+	if br.o.Groups == nil {
 		groups = slices.DeleteFunc(groups, func(g kafka.GroupOffset) bool {
 			// A restore's own progress is not a consumer's position; carrying it
 			// into a backup would make a later restore think it is resuming.
 			return strings.HasPrefix(g.Group, "kferry-restore-")
 		})
 	}
-	assemble(m, selected, details, parts, groups)
-	carryOver(m, prev, selected, func(t string) bool { _, ok := all[t]; return ok }, col)
-	if o.SkipUnchanged && prev != nil && len(gaps) == 0 && sameContent(prev, m) {
-		log.Debug("nothing changed since the newest backup; no manifest written", "newest", prev.ID)
-		return col.Summary("backup", bucketName, started), prev, nil
-	}
-	m.Warnings = col.Warnings()
-	m.Finished = now().UTC()
-	body, err := manifest.MarshalSealed(m, o.Key)
+	return groups, nil
+}
+
+// writeManifest seals and writes the manifest, the last step of a backup, and
+// returns ErrGaps if retention removed records before they were read.
+func (br *backupRun) writeManifest(ctx context.Context) (pipeline.Summary, *manifest.Manifest, error) {
+	m := br.m
+	m.Warnings = br.col.Warnings()
+	m.Finished = br.now().UTC()
+	body, err := manifest.MarshalSealed(m, br.o.Key)
 	if err != nil {
 		return pipeline.Summary{}, nil, err
 	}
-	if err := b.WriteAll(ctx, manifest.Key(m.ID), body, &blob.WriterOptions{ContentType: "application/json"}); err != nil {
-		return col.Summary("backup", bucketName, started), nil, fmt.Errorf("write manifest %s: %w", manifest.Key(m.ID), err)
+	if err := br.b.WriteAll(ctx, manifest.Key(m.ID), body, &blob.WriterOptions{ContentType: "application/json"}); err != nil {
+		return br.summary(), nil, fmt.Errorf("write manifest %s: %w", manifest.Key(m.ID), err)
 	}
-	s := col.Summary("backup", bucketName, started)
-	log.Info("backup done", "id", m.ID, "records", s.Records, "objects", s.Objects, "seconds", s.Seconds)
-	if len(gaps) > 0 {
-		return s, m, fmt.Errorf("%w: %d ranges were removed by retention before they were read (%s); the rest is backed up and manifest %s records the gaps", ErrGaps, len(gaps), abbreviateList(gaps, 3), m.ID)
+	s := br.summary()
+	br.log.Info("backup done", "id", m.ID, "records", s.Records, "objects", s.Objects, "seconds", s.Seconds)
+	if len(br.gaps) > 0 {
+		return s, m, fmt.Errorf("%w: %d ranges were removed by retention before they were read (%s); the rest is backed up and manifest %s records the gaps", ErrGaps, len(br.gaps), abbreviateList(br.gaps, 3), m.ID)
 	}
 	return s, m, nil
+}
+
+// summary is the run's summary so far.
+func (br *backupRun) summary() pipeline.Summary {
+	return br.col.Summary("backup", br.bucketName, br.started)
 }
 
 // sameContent reports whether two manifests describe the same topics, objects

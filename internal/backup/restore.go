@@ -357,36 +357,11 @@ func (pr *partitionRestore) restoreObject(ctx context.Context, b *blob.Bucket, o
 	if err := pr.w.Begin(); err != nil {
 		return 0, 0, err
 	}
-	type ack struct {
-		src int64
-		dst *int64
+	rs, err := pr.produceObject(ctx, hr)
+	if err != nil {
+		return 0, 0, err
 	}
-	var (
-		n, bytes, seen int64
-		acks           []ack
-	)
-	for {
-		rec := record.Record{Offset: -1}
-		err := hr.Next(&rec)
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			pr.w.Abort(ctx)
-			return 0, 0, err
-		}
-		seen++
-		if !pr.take(&rec) {
-			continue
-		}
-		rec.Topic, rec.Partition = pr.t.target, pr.t.src.Partition
-		dst := new(int64)
-		acks = append(acks, ack{src: rec.Offset, dst: dst})
-		pr.w.Produce(ctx, &rec, func(off int64) { *dst = off })
-		n++
-		bytes += int64(rec.Size())
-	}
-	if err := hr.Check(obj, seen); err != nil {
+	if err := hr.Check(obj, rs.seen); err != nil {
 		pr.w.Abort(ctx)
 		return 0, 0, err
 	}
@@ -395,6 +370,57 @@ func (pr *partitionRestore) restoreObject(ctx context.Context, b *blob.Bucket, o
 		pr.w.Abort(ctx)
 		return 0, 0, err
 	}
+	if err := pr.commitObject(ctx, obj, rs.n > 0, rs.acks); err != nil {
+		return 0, 0, err
+	}
+	return rs.n, rs.bytes, nil
+}
+
+// restoredAck pairs a restored record's source offset with the cell its
+// target offset arrives in when the producer acknowledges it.
+type restoredAck struct {
+	src int64
+	dst *int64
+}
+
+// restoredRecords is what produceObject sent of one object: n records of
+// bytes, out of seen read, and their acks in order.
+type restoredRecords struct {
+	n, bytes, seen int64
+	acks           []restoredAck
+}
+
+// produceObject reads hr to its end and produces the records take admits
+// into the open transaction, which it aborts on a read error.
+func (pr *partitionRestore) produceObject(ctx context.Context, hr *objset.Hashed) (restoredRecords, error) {
+	var rs restoredRecords
+	for {
+		rec := record.Record{Offset: -1}
+		err := hr.Next(&rec)
+		if errors.Is(err, io.EOF) {
+			return rs, nil
+		}
+		if err != nil {
+			pr.w.Abort(ctx)
+			return restoredRecords{}, err
+		}
+		rs.seen++
+		if !pr.take(&rec) {
+			continue
+		}
+		rec.Topic, rec.Partition = pr.t.target, pr.t.src.Partition
+		dst := new(int64)
+		rs.acks = append(rs.acks, restoredAck{src: rec.Offset, dst: dst})
+		pr.w.Produce(ctx, &rec, func(off int64) { *dst = off })
+		rs.n++
+		rs.bytes += int64(rec.Size())
+	}
+}
+
+// commitObject commits the transaction (wrote: it holds records) with the
+// partition's new progress and the offsets of the groups the restored records
+// reached, and then advances pr.
+func (pr *partitionRestore) commitObject(ctx context.Context, obj manifest.Object, wrote bool, acks []restoredAck) error {
 	next := pr.next
 	if !pr.stopped {
 		next = obj.LastOffset + 1
@@ -412,7 +438,8 @@ func (pr *partitionRestore) restoreObject(ctx context.Context, b *blob.Bucket, o
 		}
 		keep = append(keep, g)
 	}
-	if n > 0 || !pr.w.Transactional() {
+	var err error
+	if wrote || !pr.w.Transactional() {
 		err = pr.w.Commit(ctx, offsets)
 	} else {
 		// A transaction without records cannot carry offsets; nothing was
@@ -421,13 +448,13 @@ func (pr *partitionRestore) restoreObject(ctx context.Context, b *blob.Bucket, o
 		err = pr.w.CommitPlain(ctx, offsets)
 	}
 	if err != nil {
-		return 0, 0, err
+		return err
 	}
 	if len(acks) > 0 {
 		pr.lastDst = *acks[len(acks)-1].dst
 	}
 	pr.pending, pr.next = keep, next
-	return n, bytes, nil
+	return nil
 }
 
 // finishGroups commits the groups whose offsets lie beyond every restored record:

@@ -134,8 +134,7 @@ func scan(ctx context.Context, b *blob.Bucket, topicsDir string, strict bool) (*
 	if d := strings.Trim(topicsDir, "/"); d != "" {
 		prefix = d + "/"
 	}
-	type slot struct{ values, keys, headers *ObjectInfo }
-	slots := map[string]map[int32]map[int64]*slot{}
+	slots := slotIndex{}
 	it := store.List(b, &blob.ListOptions{Prefix: prefix})
 	for {
 		obj, err := it.Next(ctx)
@@ -159,42 +158,68 @@ func scan(ctx context.Context, b *blob.Bucket, topicsDir string, strict bool) (*
 			c.Skipped = append(c.Skipped, obj.Key)
 			continue
 		}
-		info := &ObjectInfo{Object: parsed, Key: obj.Key, Size: obj.Size}
-		byP := slots[parsed.Topic]
-		if byP == nil {
-			byP = map[int32]map[int64]*slot{}
-			slots[parsed.Topic] = byP
+		if err := slots.add(&ObjectInfo{Object: parsed, Key: obj.Key, Size: obj.Size}); err != nil {
+			return nil, err
 		}
-		byS := byP[parsed.Partition]
-		if byS == nil {
-			byS = map[int64]*slot{}
-			byP[parsed.Partition] = byS
-		}
-		s := byS[parsed.StartOffset]
-		if s == nil {
-			s = &slot{}
-			byS[parsed.StartOffset] = s
-		}
-		target := &s.values
-		switch parsed.View {
-		case layout.ViewKeys:
-			target = &s.keys
-		case layout.ViewHeaders:
-			target = &s.headers
-		}
-		if *target != nil {
-			if (*target).Ext != parsed.Ext {
-				return nil, fmt.Errorf("%s/%d holds objects of two formats (%s and %s, e.g. %s): give kferry export and kferry backup different buckets or prefixes", parsed.Topic, parsed.Partition, (*target).Ext, parsed.Ext, obj.Key)
-			}
-			return nil, fmt.Errorf("two %s objects for %s/%d at offset %d: %s and %s; remove one", parsed.View, parsed.Topic, parsed.Partition, parsed.StartOffset, (*target).Key, obj.Key)
-		}
-		*target = info
 	}
 	offsets, err := listOffsets(ctx, b, prefix)
 	if err != nil {
 		return nil, err
 	}
-	for topic, byP := range slots {
+	slots.fill(c, offsets)
+	if err := c.readMetas(ctx, b); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// slot holds the objects listed for one start offset of a partition: the
+// values object and its keys and headers sidecars.
+type slot struct{ values, keys, headers *ObjectInfo }
+
+// slotIndex holds the listed objects by topic, partition and start offset.
+type slotIndex map[string]map[int32]map[int64]*slot
+
+// add puts a listed object into its slot, refusing a second object of the
+// same view there (two formats in one partition, or two exports' objects).
+func (si slotIndex) add(info *ObjectInfo) error {
+	parsed := info.Object
+	byP := si[parsed.Topic]
+	if byP == nil {
+		byP = map[int32]map[int64]*slot{}
+		si[parsed.Topic] = byP
+	}
+	byS := byP[parsed.Partition]
+	if byS == nil {
+		byS = map[int64]*slot{}
+		byP[parsed.Partition] = byS
+	}
+	s := byS[parsed.StartOffset]
+	if s == nil {
+		s = &slot{}
+		byS[parsed.StartOffset] = s
+	}
+	target := &s.values
+	switch parsed.View {
+	case layout.ViewKeys:
+		target = &s.keys
+	case layout.ViewHeaders:
+		target = &s.headers
+	}
+	if *target != nil {
+		if (*target).Ext != parsed.Ext {
+			return fmt.Errorf("%s/%d holds objects of two formats (%s and %s, e.g. %s): give kferry export and kferry backup different buckets or prefixes", parsed.Topic, parsed.Partition, (*target).Ext, parsed.Ext, info.Key)
+		}
+		return fmt.Errorf("two %s objects for %s/%d at offset %d: %s and %s; remove one", parsed.View, parsed.Topic, parsed.Partition, parsed.StartOffset, (*target).Key, info.Key)
+	}
+	*target = info
+	return nil
+}
+
+// fill adds to c, per partition, the groups of the slots that have a values
+// object, in offset order, with their offsets records.
+func (si slotIndex) fill(c *Catalog, offsets map[string][]OffsetsRef) {
+	for topic, byP := range si {
 		for p, byS := range byP {
 			po := &PartitionObjects{Topic: topic, Partition: p}
 			for start, s := range byS {
@@ -215,10 +240,6 @@ func scan(ctx context.Context, b *blob.Bucket, topicsDir string, strict bool) (*
 			c.Topics[topic][p] = po
 		}
 	}
-	if err := c.readMetas(ctx, b); err != nil {
-		return nil, err
-	}
-	return c, nil
 }
 
 // listOffsets lists the offsets records of the objects under prefix, by values key.

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"time"
 
+	"gocloud.dev/blob"
+
 	"github.com/kferry/kferry/internal/backup"
 	"github.com/kferry/kferry/internal/kafka"
 	"github.com/kferry/kferry/internal/kafka/kafkatest"
@@ -67,6 +69,48 @@ func RunBackup(ctx context.Context, o Options) (BackupResult, error) {
 	defer target.Close()
 	o.say("demo --backup: source cluster %v, target cluster %v, bucket %s\n", source.ListenAddrs(), target.ListenAddrs(), bucket)
 
+	if err := fillBackupSource(ctx, source, o, &res); err != nil {
+		return res, err
+	}
+	src, err := kafka.Dial(ctx, source.Config())
+	if err != nil {
+		return res, err
+	}
+	defer src.Close()
+	committed, err := commitDemoGroup(ctx, source.Config(), o)
+	if err != nil {
+		return res, err
+	}
+
+	b, err := store.Open(ctx, bucket+"?create_dir=1")
+	if err != nil {
+		return res, err
+	}
+	defer closeBucket(b)
+	if err := backupSource(ctx, src, b, bucket, o, &res); err != nil {
+		return res, err
+	}
+
+	dst, err := kafka.Dial(ctx, target.Config())
+	if err != nil {
+		return res, err
+	}
+	defer dst.Close()
+	if err := restoreAndVerify(ctx, dst, b, bucket, o, &res); err != nil {
+		return res, err
+	}
+	if err := checkDemoGroup(ctx, dst, committed, o, &res); err != nil {
+		return res, err
+	}
+	if res.Restored != res.Produced || res.Compared != res.Produced {
+		return res, fmt.Errorf("restored %d and compared %d of %d records", res.Restored, res.Compared, res.Produced)
+	}
+	return res, nil
+}
+
+// backupRecords are the backup demo's records: every 97th has a null key, a
+// null value (a tombstone) or an empty value, and all carry binary headers.
+func backupRecords(o Options) []record.Record {
 	var recs []record.Record
 	base := time.Now().Add(-48 * time.Hour).Truncate(time.Millisecond)
 	for i := range o.Records {
@@ -88,21 +132,28 @@ func RunBackup(ctx context.Context, o Options) (BackupResult, error) {
 		}
 		recs = append(recs, rec)
 	}
+	return recs
+}
+
+// fillBackupSource creates the topics on the source cluster and produces the
+// backup demo's records into them.
+func fillBackupSource(ctx context.Context, source *kafkatest.Cluster, o Options, res *BackupResult) error {
+	recs := backupRecords(o)
 	for _, t := range Topics {
 		if err := source.CreateTopic(ctx, t, o.Partitions); err != nil {
-			return res, err
+			return err
 		}
 	}
 	if err := source.Produce(ctx, recs); err != nil {
-		return res, fmt.Errorf("produce: %w", err)
+		return fmt.Errorf("produce: %w", err)
 	}
 	res.Produced = int64(len(recs))
-	src, err := kafka.Dial(ctx, source.Config())
-	if err != nil {
-		return res, err
-	}
-	defer src.Close()
-	// The group has read a third of every partition of source-topic-1.
+	return nil
+}
+
+// commitDemoGroup commits DemoGroup's offsets on the source and returns them:
+// the group has read a third of every partition of source-topic-1.
+func commitDemoGroup(ctx context.Context, cfg kafka.Config, o Options) (map[int32]int64, error) {
 	committed := map[int32]int64{}
 	var offs []kafka.GroupOffset
 	perPartition := int64(o.Records) / int64(len(Topics)) / int64(o.Partitions)
@@ -110,32 +161,33 @@ func RunBackup(ctx context.Context, o Options) (BackupResult, error) {
 		committed[p] = perPartition / 3
 		offs = append(offs, kafka.GroupOffset{Group: DemoGroup, Topic: Topics[0], Partition: p, Offset: perPartition / 3})
 	}
-	if err := commitOffsets(ctx, source.Config(), offs); err != nil {
-		return res, err
+	if err := commitOffsets(ctx, cfg, offs); err != nil {
+		return nil, err
 	}
+	return committed, nil
+}
 
-	b, err := store.Open(ctx, bucket+"?create_dir=1")
-	if err != nil {
-		return res, err
-	}
-	defer closeBucket(b)
+// backupSource backs the source topics up into the bucket.
+func backupSource(ctx context.Context, src *kafka.Client, b *blob.Bucket, bucket string, o Options, res *BackupResult) error {
+	var err error
 	res.Backup, _, err = backup.Backup(ctx, src, b, bucket, backup.BackupOptions{
 		Selector: plan.Selector{Regex: regexp.MustCompile(`\Asource-topic-\d\z`)}, Naming: layout.Naming{TopicsDir: layout.DefaultTopicsDir},
 		FlushSize: 5000, Version: "demo", Logger: o.Logger,
 	})
 	if err != nil {
-		return res, fmt.Errorf("backup: %w", err)
+		return fmt.Errorf("backup: %w", err)
 	}
 	o.say("demo --backup: backed up %d records to %d objects in %.2fs (%.1f MB/s)\n", res.Backup.Records, res.Backup.Objects, res.Backup.Seconds, res.Backup.MBPerSec)
+	return nil
+}
 
-	dst, err := kafka.Dial(ctx, target.Config())
-	if err != nil {
-		return res, err
-	}
-	defer dst.Close()
+// restoreAndVerify restores the backup into the target cluster and compares
+// every record there with the backup's objects.
+func restoreAndVerify(ctx context.Context, dst *kafka.Client, b *blob.Bucket, bucket string, o Options, res *BackupResult) error {
+	var err error
 	res.Restore, err = backup.Restore(ctx, dst, b, bucket, backup.RestoreOptions{ReplicationFactor: -1, Logger: o.Logger})
 	if err != nil {
-		return res, fmt.Errorf("restore: %w", err)
+		return fmt.Errorf("restore: %w", err)
 	}
 	res.Restored = res.Restore.Records
 	o.say("demo --backup: restored %d records exactly once (transactions) in %.2fs (%.1f MB/s)\n", res.Restore.Records, res.Restore.Seconds, res.Restore.MBPerSec)
@@ -143,25 +195,26 @@ func RunBackup(ctx context.Context, o Options) (BackupResult, error) {
 	rep, err := backup.Verify(ctx, b, backup.VerifyOptions{Kafka: dst})
 	res.Compared = rep.Compared
 	if err != nil {
-		return res, fmt.Errorf("verify: %w", err)
+		return fmt.Errorf("verify: %w", err)
 	}
 	o.say("demo --backup: verified %d objects and compared %d records with the target: keys, values, headers, timestamps equal\n", rep.Objects, rep.Compared)
+	return nil
+}
 
+// checkDemoGroup checks that DemoGroup has the committed offsets on the target.
+func checkDemoGroup(ctx context.Context, dst *kafka.Client, committed map[int32]int64, o Options, res *BackupResult) error {
 	got, err := dst.CommittedOffsets(ctx, DemoGroup, []string{Topics[0]})
 	if err != nil {
-		return res, err
+		return err
 	}
 	for p, want := range committed {
 		if got[Topics[0]][p] != want { // no gaps in this demo: translated offsets equal the source's
-			return res, fmt.Errorf("group %s on %s/%d: offset %d on the target, want %d", DemoGroup, Topics[0], p, got[Topics[0]][p], want)
+			return fmt.Errorf("group %s on %s/%d: offset %d on the target, want %d", DemoGroup, Topics[0], p, got[Topics[0]][p], want)
 		}
 		res.GroupsMatched++
 	}
 	o.say("demo --backup: group %s resumes at the same record on the target in all %d partitions\n", DemoGroup, res.GroupsMatched)
-	if res.Restored != res.Produced || res.Compared != res.Produced {
-		return res, fmt.Errorf("restored %d and compared %d of %d records", res.Restored, res.Compared, res.Produced)
-	}
-	return res, nil
+	return nil
 }
 
 func commitOffsets(ctx context.Context, cfg kafka.Config, offs []kafka.GroupOffset) error {

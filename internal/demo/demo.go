@@ -112,18 +112,9 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	}
 	defer cluster.Close()
 	o.say("demo: in-process Kafka (3 brokers at %v), bucket %s\n", cluster.ListenAddrs(), res.Bucket)
-
-	for _, t := range Topics {
-		if err := cluster.CreateTopic(ctx, t, o.Partitions); err != nil {
-			return res, err
-		}
+	if err := fillSource(ctx, cluster, o, &res); err != nil {
+		return res, err
 	}
-	start := time.Now()
-	if err := produce(ctx, cluster, o); err != nil {
-		return res, fmt.Errorf("produce: %w", err)
-	}
-	res.Produced = int64(o.Records)
-	o.say("demo: produced %d records with keys and headers into %d topics × %d partitions in %.2fs\n", o.Records, len(Topics), o.Partitions, time.Since(start).Seconds())
 
 	b, err := store.Open(ctx, res.Bucket)
 	if err != nil {
@@ -135,44 +126,85 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		return res, err
 	}
 	defer kc.Close()
+	if err := exportSource(ctx, kc, b, o, log, &res); err != nil {
+		return res, err
+	}
+	renames, err := importRenamed(ctx, kc, b, o, log, &res)
+	if err != nil {
+		return res, err
+	}
+	if err := verifyRenamed(ctx, cluster.Config(), renames, o, &res); err != nil {
+		return res, err
+	}
+	return res, nil
+}
 
+// fillSource creates source-topic-1..3 and produces the demo's records.
+func fillSource(ctx context.Context, cluster *kafkatest.Cluster, o Options, res *Result) error {
+	for _, t := range Topics {
+		if err := cluster.CreateTopic(ctx, t, o.Partitions); err != nil {
+			return err
+		}
+	}
+	start := time.Now()
+	if err := produce(ctx, cluster, o); err != nil {
+		return fmt.Errorf("produce: %w", err)
+	}
+	res.Produced = int64(o.Records)
+	o.say("demo: produced %d records with keys and headers into %d topics × %d partitions in %.2fs\n", o.Records, len(Topics), o.Partitions, time.Since(start).Seconds())
+	return nil
+}
+
+// exportSource exports the source topics, with keys and headers, into the
+// bucket.
+func exportSource(ctx context.Context, kc *kafka.Client, b *blob.Bucket, o Options, log *slog.Logger, res *Result) error {
+	var err error
 	res.Export, err = pipeline.Export(ctx, kc, b, res.Bucket, pipeline.ExportOptions{
 		Selector: plan.Selector{Regex: regexp.MustCompile(`\Asource-topic-\d\z`)}, Format: o.Format,
 		StoreKeys: true, StoreHeaders: true, Naming: layout.Naming{TopicsDir: layout.DefaultTopicsDir},
 		FlushSize: o.FlushSize, Logger: log,
 	})
 	if err != nil {
-		return res, fmt.Errorf("export: %w", err)
+		return fmt.Errorf("export: %w", err)
 	}
 	res.Exported = res.Export.Records
 	o.say("demo: exported %d records to %d objects in %.2fs (%.1f MB/s)\n", res.Export.Records, res.Export.Objects, res.Export.Seconds, res.Export.MBPerSec)
+	return nil
+}
 
+// importRenamed imports the bucket's objects into sink-topic-1..3 (Rename)
+// and returns the renames.
+func importRenamed(ctx context.Context, kc *kafka.Client, b *blob.Bucket, o Options, log *slog.Logger, res *Result) (layout.Renames, error) {
 	renames, err := layout.ParseRenames([]string{Rename})
 	if err != nil {
-		return res, err
+		return nil, err
 	}
 	res.Import, err = pipeline.Import(ctx, kc, b, res.Bucket, pipeline.ImportOptions{
 		Renames: renames, TopicsDir: layout.DefaultTopicsDir, CreateTopics: true, ReplicationFactor: -1, Logger: log,
 	})
 	if err != nil {
-		return res, fmt.Errorf("import: %w", err)
+		return nil, fmt.Errorf("import: %w", err)
 	}
 	res.Imported = res.Import.Records
 	o.say("demo: imported %d records with '%s' in %.2fs (%.1f MB/s)\n", res.Import.Records, Rename, res.Import.Seconds, res.Import.MBPerSec)
+	return renames, nil
+}
 
+// verifyRenamed compares every source topic with its renamed copy.
+func verifyRenamed(ctx context.Context, cfg kafka.Config, renames layout.Renames, o Options, res *Result) error {
 	for _, src := range Topics {
 		dst, _ := renames.Target(src)
-		n, err := compareTopics(ctx, cluster.Config(), src, dst)
+		n, err := compareTopics(ctx, cfg, src, dst)
 		res.Matched += n
 		if err != nil {
-			return res, fmt.Errorf("verify %s -> %s: %w", src, dst, err)
+			return fmt.Errorf("verify %s -> %s: %w", src, dst, err)
 		}
 	}
 	if res.Matched != res.Produced {
-		return res, fmt.Errorf("verify: %d of %d records matched", res.Matched, res.Produced)
+		return fmt.Errorf("verify: %d of %d records matched", res.Matched, res.Produced)
 	}
 	o.say("demo: verified %d of %d records: same partition, order, key, value and headers\n", res.Matched, res.Produced)
-	return res, nil
+	return nil
 }
 
 // produce writes o.Records records round-robin over topics and partitions, like

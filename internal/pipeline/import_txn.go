@@ -315,113 +315,163 @@ func (pi *partitionImport) importObject(ctx context.Context, b *blob.Bucket, g c
 		return 0, err
 	}
 	defer gr.Close()
-	var n, bytes, skipped, seen int64
-	first := int64(-1)
-	var c *Committed
-	var acks []*int64
-	if pi.o.OnCommit != nil {
-		c = &Committed{Topic: pi.t.src.Topic, Target: pi.t.target, Partition: pi.t.src.Partition, Prev: pi.next}
+	oi := pi.newObjectImport(g, src)
+	if err := oi.produceAll(ctx, gr); err != nil {
+		return 0, err
 	}
-	begun := false
-	abort := func() {
-		if begun {
-			pi.w.Abort(ctx)
+	if err := src.finish(gr); err != nil {
+		oi.abort(ctx)
+		return 0, err
+	}
+	if !src.exact && succ != nil && succ.Start < g.Start+oi.seen {
+		oi.abort(ctx)
+		return 0, pi.overlapPair(g, *succ)
+	}
+	if oi.skipped > 0 && oi.n > 0 && pi.lastKey != "" {
+		pi.col.Warn(fmt.Sprintf("%s: %d records overlap earlier objects of %s/%d and were skipped", g.Values.Key, oi.skipped, pi.t.src.Topic, pi.t.src.Partition))
+	}
+	if oi.n > 0 {
+		if err := oi.commit(ctx); err != nil {
+			return 0, err
 		}
 	}
-	end := g.Start
+	pi.lastKey, pi.lastSize = g.Values.Key, g.Values.Size
+	pi.next = max(pi.next, oi.end)
+	pi.deleteImported(ctx, b, g)
+	if oi.n == 0 {
+		return 0, nil
+	}
+	oi.report()
+	return oi.n, nil
+}
+
+// objectImport is the transaction importObject writes for one object: the
+// records produced so far and whether the transaction has begun.
+type objectImport struct {
+	pi  *partitionImport
+	g   catalog.Group
+	src *objectOffsetSource
+	// n records (bytes) produced; skipped were before the progress; seen
+	// counts every record read.
+	n, bytes, skipped, seen int64
+	first                   int64 // source offset of the first record produced, -1 before
+	end                     int64 // the source offset after the last record read
+	begun                   bool
+	c                       *Committed // for o.OnCommit, nil without it
+	acks                    []*int64   // c's target offsets, one cell per record
+}
+
+func (pi *partitionImport) newObjectImport(g catalog.Group, src *objectOffsetSource) *objectImport {
+	oi := &objectImport{pi: pi, g: g, src: src, first: -1, end: g.Start}
+	if pi.o.OnCommit != nil {
+		oi.c = &Committed{Topic: pi.t.src.Topic, Target: pi.t.target, Partition: pi.t.src.Partition, Prev: pi.next}
+	}
+	return oi
+}
+
+// abort aborts the transaction if it has begun.
+func (oi *objectImport) abort(ctx context.Context) {
+	if oi.begun {
+		oi.pi.w.Abort(ctx)
+	}
+}
+
+// produceAll reads the object to its end and produces the records from the
+// progress on, beginning the transaction at the first of them. On an error it
+// aborts what it began.
+func (oi *objectImport) produceAll(ctx context.Context, gr *objset.DrainValues) error {
 	for {
 		rec := record.Record{Offset: -1}
 		err := gr.Next(&rec)
 		if errors.Is(err, io.EOF) {
-			break
+			return nil
 		}
 		if err != nil {
-			abort()
-			return 0, err
+			oi.abort(ctx)
+			return err
 		}
-		seen++
-		off, err := src.offset(&rec, end)
+		oi.seen++
+		off, err := oi.src.offset(&rec, oi.end)
 		if err != nil {
-			abort()
-			return 0, err
+			oi.abort(ctx)
+			return err
 		}
-		end = off + 1
-		if off < pi.next {
-			skipped++
+		oi.end = off + 1
+		if off < oi.pi.next {
+			oi.skipped++
 			continue
 		}
-		if !begun {
-			if err := pi.begin(); err != nil {
-				return 0, err
+		if !oi.begun {
+			if err := oi.pi.begin(); err != nil {
+				return err
 			}
-			begun = true
+			oi.begun = true
 		}
-		rec.Topic, rec.Partition, rec.Offset = pi.t.target, pi.t.src.Partition, off
-		// A record keeps the timestamp its object carried (native objects
-		// have them); formats without timestamps (JSON, bytes) leave it zero,
-		// and the producer stamps the time of the import.
-		var onAck func(int64)
-		if c != nil {
-			// Acks arrive on the producer's goroutines while this loop grows
-			// the slices, so each gets a cell of its own.
-			dst := new(int64)
-			c.Src = append(c.Src, off)
-			acks = append(acks, dst)
-			onAck = func(o int64) { *dst = o }
-		}
-		if first < 0 {
-			first = off
-		}
-		pi.w.Produce(ctx, &rec, onAck)
-		n++
-		bytes += int64(rec.Size())
+		oi.produce(ctx, &rec, off)
 	}
-	if err := src.finish(gr); err != nil {
-		abort()
-		return 0, err
+}
+
+// produce sends one record, at source offset off, into the transaction.
+func (oi *objectImport) produce(ctx context.Context, rec *record.Record, off int64) {
+	pi := oi.pi
+	rec.Topic, rec.Partition, rec.Offset = pi.t.target, pi.t.src.Partition, off
+	// A record keeps the timestamp its object carried (native objects
+	// have them); formats without timestamps (JSON, bytes) leave it zero,
+	// and the producer stamps the time of the import.
+	var onAck func(int64)
+	if oi.c != nil {
+		// Acks arrive on the producer's goroutines while this loop grows
+		// the slices, so each gets a cell of its own.
+		dst := new(int64)
+		oi.c.Src = append(oi.c.Src, off)
+		oi.acks = append(oi.acks, dst)
+		onAck = func(o int64) { *dst = o }
 	}
-	if !src.exact && succ != nil && succ.Start < g.Start+seen {
-		abort()
-		return 0, pi.overlapPair(g, *succ)
+	if oi.first < 0 {
+		oi.first = off
 	}
-	if skipped > 0 && n > 0 && pi.lastKey != "" {
-		pi.col.Warn(fmt.Sprintf("%s: %d records overlap earlier objects of %s/%d and were skipped", g.Values.Key, skipped, pi.t.src.Topic, pi.t.src.Partition))
+	pi.w.Produce(ctx, rec, onAck)
+	oi.n++
+	oi.bytes += int64(rec.Size())
+}
+
+// commit commits the transaction with the new progress, which records where
+// the object's offsets came from.
+func (oi *objectImport) commit(ctx context.Context) error {
+	pi := oi.pi
+	origin := progressOrigin{key: oi.g.Values.Key, counted: !oi.src.exact}
+	offsets := []kafka.GroupOffset{{Group: pi.group, Topic: pi.t.target, Partition: pi.t.src.Partition, Offset: oi.end, Metadata: origin.metadata()}}
+	if err := pi.w.Commit(ctx, offsets); err != nil {
+		return err
 	}
-	origin := progressOrigin{key: g.Values.Key, counted: !src.exact}
-	if n > 0 {
-		offsets := []kafka.GroupOffset{{Group: pi.group, Topic: pi.t.target, Partition: pi.t.src.Partition, Offset: end, Metadata: origin.metadata()}}
-		if err := pi.w.Commit(ctx, offsets); err != nil {
-			return 0, err
-		}
-		pi.origin = origin
-	}
-	pi.lastKey, pi.lastSize = g.Values.Key, g.Values.Size
-	pi.next = max(pi.next, end)
-	pi.deleteImported(ctx, b, g)
-	if n == 0 {
-		return 0, nil
-	}
-	if c != nil {
-		c.Next, c.Dst = pi.next, make([]int64, len(acks))
-		for i, d := range acks {
+	pi.origin = origin
+	return nil
+}
+
+// report tells o.OnCommit, the summary, the metrics and the progress bar what
+// the committed transaction wrote.
+func (oi *objectImport) report() {
+	pi := oi.pi
+	if c := oi.c; c != nil {
+		c.Next, c.Dst = pi.next, make([]int64, len(oi.acks))
+		for i, d := range oi.acks {
 			c.Dst[i] = *d
 		}
 		pi.o.OnCommit(*c)
 	}
 	pi.col.Update(pi.t.src.Topic, pi.t.src.Partition, func(ps *PartitionSummary) {
 		if ps.FirstOffset < 0 {
-			ps.FirstOffset = first
+			ps.FirstOffset = oi.first
 		}
-		ps.LastOffset = end - 1
-		ps.Records += n
-		ps.Bytes += bytes
+		ps.LastOffset = oi.end - 1
+		ps.Records += oi.n
+		ps.Bytes += oi.bytes
 		ps.Objects++
 	})
-	pi.metrics.ObjectImported(pi.t.src.Topic, pi.t.src.Partition, n, bytes)
+	pi.metrics.ObjectImported(pi.t.src.Topic, pi.t.src.Partition, oi.n, oi.bytes)
 	if pi.o.Progress != nil {
-		pi.o.Progress.Add(n, bytes)
+		pi.o.Progress.Add(oi.n, oi.bytes)
 	}
-	return n, nil
 }
 
 // open creates the partition's writer unless it exists.

@@ -92,13 +92,45 @@ const (
 // has Object Lock.
 func openS3(ctx context.Context, u *url.URL, lock ObjectLock) (*blob.Bucket, error) {
 	q := u.Query()
+	bopts, copts, err := s3blobParams(u, q)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := s3Config(ctx, u, q, lock)
+	if err != nil {
+		return nil, err
+	}
+
+	var client *s3.Client
+	self := func() *s3.Client { return client }
+	copts = append(copts, func(o *s3.Options) {
+		o.APIOptions = append(o.APIOptions, detachAbort, resumeBodies(self), confirmComplete(self))
+		if lock.Enabled() {
+			o.APIOptions = append(o.APIOptions, lockWrites(lock))
+		}
+	})
+	client = s3.NewFromConfig(cfg, copts...)
+	if lock.Enabled() {
+		if err := checkObjectLock(ctx, client, u.Host); err != nil {
+			return nil, err // OpenWith says which bucket
+		}
+	}
+	// The transfer manager takes the checksum setting from the bucket options,
+	// not from the client (see s3blob's URLOpener).
+	bopts.RequestChecksumCalculation = cfg.RequestChecksumCalculation
+	return s3blob.OpenBucket(ctx, client, u.Host, &bopts)
+}
+
+// s3blobParams takes s3blob's own URL parameters (encryption, accelerate,
+// HTTPS, path style) out of q, as bucket and client options.
+func s3blobParams(u *url.URL, q url.Values) (s3blob.Options, []func(*s3.Options), error) {
 	var bopts s3blob.Options
 	var copts []func(*s3.Options)
 	if v := q.Get(paramSSEType); v != "" {
 		q.Del(paramSSEType)
 		sse, ok := sseType(v)
 		if !ok {
-			return nil, fmt.Errorf("open bucket %v: %q is not a valid value for %q", u, v, paramSSEType)
+			return bopts, nil, fmt.Errorf("open bucket %v: %q is not a valid value for %q", u, v, paramSSEType)
 		}
 		bopts.EncryptionType = sse
 	}
@@ -123,25 +155,32 @@ func openS3(ctx context.Context, u *url.URL, lock ObjectLock) (*blob.Bucket, err
 		q.Del(p.key)
 		v, err := strconv.ParseBool(raw)
 		if err != nil {
-			return nil, fmt.Errorf("open bucket %v: invalid value for %q: %w", u, p.key, err)
+			return bopts, nil, fmt.Errorf("open bucket %v: invalid value for %q: %w", u, p.key, err)
 		}
 		copts = append(copts, func(o *s3.Options) { p.set(o, v) })
 	}
+	return bopts, copts, nil
+}
+
+// s3Config is the AWS config of the remaining parameters (gocloud.dev/aws's)
+// with kferry's retryer, logger and HTTP client, and checksums on every
+// request when lock is enabled.
+func s3Config(ctx context.Context, u *url.URL, q url.Values, lock ObjectLock) (aws.Config, error) {
 	limiter, err := retryLimiter(q.Get(paramRateLimit)) // gcaws validates and consumes it too
 	if err != nil {
-		return nil, fmt.Errorf("open bucket %v: %w", u, err)
+		return aws.Config{}, fmt.Errorf("open bucket %v: %w", u, err)
 	}
 	stall, err := stallTimeout()
 	if err != nil {
-		return nil, err
+		return aws.Config{}, err
 	}
 	attempts, err := maxAttempts()
 	if err != nil {
-		return nil, err
+		return aws.Config{}, err
 	}
 	cfg, err := gcaws.V2ConfigFromURLParams(ctx, q)
 	if err != nil {
-		return nil, fmt.Errorf("open bucket %v: %w", u, err)
+		return aws.Config{}, fmt.Errorf("open bucket %v: %w", u, err)
 	}
 	cfg.Retryer = func() aws.Retryer { return newRetryer(attempts, limiter) }
 	cfg.Logger, cfg.ClientLogMode = sdkLogger{}, cfg.ClientLogMode|aws.LogRetries
@@ -153,25 +192,7 @@ func openS3(ctx context.Context, u *url.URL, lock ObjectLock) (*blob.Bucket, err
 		// cannot apply here.
 		cfg.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenSupported
 	}
-
-	var client *s3.Client
-	self := func() *s3.Client { return client }
-	copts = append(copts, func(o *s3.Options) {
-		o.APIOptions = append(o.APIOptions, detachAbort, resumeBodies(self), confirmComplete(self))
-		if lock.Enabled() {
-			o.APIOptions = append(o.APIOptions, lockWrites(lock))
-		}
-	})
-	client = s3.NewFromConfig(cfg, copts...)
-	if lock.Enabled() {
-		if err := checkObjectLock(ctx, client, u.Host); err != nil {
-			return nil, err // OpenWith says which bucket
-		}
-	}
-	// The transfer manager takes the checksum setting from the bucket options,
-	// not from the client (see s3blob's URLOpener).
-	bopts.RequestChecksumCalculation = cfg.RequestChecksumCalculation
-	return s3blob.OpenBucket(ctx, client, u.Host, &bopts)
+	return cfg, nil
 }
 
 func sseType(v string) (types.ServerSideEncryption, bool) {

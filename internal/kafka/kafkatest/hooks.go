@@ -52,51 +52,8 @@ func (c *Cluster) ProduceBatch(ctx context.Context, recs []record.Record) error 
 	if len(recs) == 0 {
 		return nil
 	}
-	topic, partition := recs[0].Topic, recs[0].Partition
-	var id [16]byte
-	if ti := c.TopicInfo(topic); ti != nil {
-		id = ti.TopicID
-	}
-	var (
-		mu      sync.Mutex
-		batches []int32 // records per batch the broker received
-		done    bool
-		perr    error
-	)
-	c.ControlKey(int16(kmsg.Produce), func(req kmsg.Request) (kmsg.Response, error, bool) {
-		mu.Lock()
-		defer mu.Unlock()
-		if done {
-			c.DropControl()
-			return nil, nil, false
-		}
-		pr, ok := req.(*kmsg.ProduceRequest)
-		if !ok {
-			return nil, nil, false
-		}
-		for _, t := range pr.Topics {
-			if t.Topic != topic && t.TopicID != id {
-				continue
-			}
-			for _, p := range t.Partitions {
-				if p.Partition != partition {
-					continue
-				}
-				var b kmsg.RecordBatch
-				if err := b.ReadFrom(p.Records); err != nil {
-					perr = cmp.Or(perr, err)
-					continue
-				}
-				batches = append(batches, b.NumRecords)
-			}
-		}
-		return nil, nil, false
-	})
-	defer func() {
-		mu.Lock()
-		done = true
-		mu.Unlock()
-	}()
+	w := c.watchBatches(recs[0].Topic, recs[0].Partition)
+	defer w.stop()
 	cl, err := kgo.NewClient(
 		kgo.SeedBrokers(c.ListenAddrs()...),
 		kgo.RecordPartitioner(kgo.ManualPartitioner()),
@@ -107,31 +64,108 @@ func (c *Cluster) ProduceBatch(ctx context.Context, recs []record.Record) error 
 		return err
 	}
 	defer cl.Close()
+	if err := w.produce(ctx, cl, recs); err != nil {
+		return err
+	}
+	return w.check(cl.Flush(ctx), len(recs))
+}
+
+// batchWatch sees, inside the broker, the record batches of one partition
+// that produce requests carry while ProduceBatch runs.
+type batchWatch struct {
+	c         *Cluster
+	topic     string
+	partition int32
+	id        [16]byte // requests may name the topic by id instead
+	mu        sync.Mutex
+	batches   []int32 // records per batch the broker received
+	done      bool
+	err       error // the first error reading a batch or producing a record
+}
+
+// watchBatches starts watching topic/partition's batches; stop ends it.
+func (c *Cluster) watchBatches(topic string, partition int32) *batchWatch {
+	w := &batchWatch{c: c, topic: topic, partition: partition}
+	if ti := c.TopicInfo(topic); ti != nil {
+		w.id = ti.TopicID
+	}
+	c.ControlKey(int16(kmsg.Produce), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		w.observe(req)
+		return nil, nil, false // not handled: the broker answers every request
+	})
+	return w
+}
+
+// observe records the partition's batches in a produce request; once stopped,
+// it drops the control at the next request instead.
+func (w *batchWatch) observe(req kmsg.Request) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.done {
+		w.c.DropControl()
+		return
+	}
+	pr, ok := req.(*kmsg.ProduceRequest)
+	if !ok {
+		return
+	}
+	for _, t := range pr.Topics {
+		if t.Topic != w.topic && t.TopicID != w.id {
+			continue
+		}
+		for _, p := range t.Partitions {
+			if p.Partition != w.partition {
+				continue
+			}
+			var b kmsg.RecordBatch
+			if err := b.ReadFrom(p.Records); err != nil {
+				w.err = cmp.Or(w.err, err)
+				continue
+			}
+			w.batches = append(w.batches, b.NumRecords)
+		}
+	}
+}
+
+// stop ends the watch: the control drops itself at the next produce request.
+func (w *batchWatch) stop() {
+	w.mu.Lock()
+	w.done = true
+	w.mu.Unlock()
+}
+
+// produce hands recs to cl, which holds them until Flush.
+func (w *batchWatch) produce(ctx context.Context, cl *kgo.Client, recs []record.Record) error {
 	for i := range recs {
 		rec := &recs[i]
-		if rec.Topic != topic || rec.Partition != partition {
-			return fmt.Errorf("ProduceBatch: record %d is for %s/%d, not %s/%d", i, rec.Topic, rec.Partition, topic, partition)
+		if rec.Topic != w.topic || rec.Partition != w.partition {
+			return fmt.Errorf("ProduceBatch: record %d is for %s/%d, not %s/%d", i, rec.Topic, rec.Partition, w.topic, w.partition)
 		}
-		kr := &kgo.Record{Topic: topic, Partition: partition, Key: rec.Key, Value: rec.Value, Timestamp: rec.Timestamp}
+		kr := &kgo.Record{Topic: w.topic, Partition: w.partition, Key: rec.Key, Value: rec.Value, Timestamp: rec.Timestamp}
 		for _, h := range rec.Headers {
 			kr.Headers = append(kr.Headers, kgo.RecordHeader{Key: h.Key, Value: h.Value})
 		}
 		cl.Produce(ctx, kr, func(_ *kgo.Record, err error) {
 			if err != nil {
-				mu.Lock()
-				perr = cmp.Or(perr, err)
-				mu.Unlock()
+				w.mu.Lock()
+				w.err = cmp.Or(w.err, err)
+				w.mu.Unlock()
 			}
 		})
 	}
-	err = cl.Flush(ctx)
-	mu.Lock()
-	defer mu.Unlock()
-	if err = cmp.Or(err, perr); err != nil {
-		return fmt.Errorf("produce one batch to %s/%d: %w", topic, partition, err)
+	return nil
+}
+
+// check returns the flush's error or the first one seen, or an error unless
+// the broker received one batch of n records.
+func (w *batchWatch) check(flushErr error, n int) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if err := cmp.Or(flushErr, w.err); err != nil {
+		return fmt.Errorf("produce one batch to %s/%d: %w", w.topic, w.partition, err)
 	}
-	if len(batches) != 1 || int(batches[0]) != len(recs) {
-		return fmt.Errorf("produce one batch to %s/%d: the broker received batches of %v records, want one of %d", topic, partition, batches, len(recs))
+	if len(w.batches) != 1 || int(w.batches[0]) != n {
+		return fmt.Errorf("produce one batch to %s/%d: the broker received batches of %v records, want one of %d", w.topic, w.partition, w.batches, n)
 	}
 	return nil
 }
