@@ -87,15 +87,7 @@ could be read: the rest is backed up and the manifest records the gaps), 2 usage
 }
 
 func runBackup(ctx context.Context, g *globals, o *backupOptions) error {
-	log, err := g.logger()
-	if err != nil {
-		return err
-	}
-	cfg, err := o.kafka.config(g.stderr)
-	if err != nil {
-		return err
-	}
-	sel, err := o.sel.selector()
+	log, cfg, sel, err := g.preamble(&o.kafka, &o.sel)
 	if err != nil {
 		return err
 	}

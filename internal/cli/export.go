@@ -106,15 +106,7 @@ func recipeBucket() string {
 }
 
 func runExport(ctx context.Context, g *globals, o *exportOptions) error {
-	log, err := g.logger()
-	if err != nil {
-		return err
-	}
-	cfg, err := o.kafka.config(g.stderr)
-	if err != nil {
-		return err
-	}
-	sel, err := o.sel.selector()
+	log, cfg, sel, err := g.preamble(&o.kafka, &o.sel)
 	if err != nil {
 		return err
 	}

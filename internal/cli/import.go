@@ -75,15 +75,7 @@ func newImportCmd(g *globals) *cobra.Command {
 }
 
 func runImport(ctx context.Context, g *globals, o *importOptions) error {
-	log, err := g.logger()
-	if err != nil {
-		return err
-	}
-	cfg, err := o.kafka.config(g.stderr)
-	if err != nil {
-		return err
-	}
-	sel, err := o.sel.selector()
+	log, cfg, sel, err := g.preamble(&o.kafka, &o.sel)
 	if err != nil {
 		return err
 	}

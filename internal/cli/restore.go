@@ -127,15 +127,7 @@ func parseTime(flag, s string) (time.Time, error) {
 }
 
 func runRestore(ctx context.Context, g *globals, o *restoreOptions) error {
-	log, err := g.logger()
-	if err != nil {
-		return err
-	}
-	cfg, err := o.kafka.config(g.stderr)
-	if err != nil {
-		return err
-	}
-	sel, err := o.sel.selector()
+	log, cfg, sel, err := g.preamble(&o.kafka, &o.sel)
 	if err != nil {
 		return err
 	}

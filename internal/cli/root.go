@@ -12,6 +12,8 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/kferry/kferry/internal/kafka"
+	"github.com/kferry/kferry/internal/plan"
 	_ "github.com/kferry/kferry/pkg/format/bytesfmt" // --format bytes
 	_ "github.com/kferry/kferry/pkg/format/jsonfmt"  // --format json
 	_ "github.com/kferry/kferry/pkg/format/native"   // --format native, backup
@@ -61,6 +63,24 @@ func (g *globals) logger() (*slog.Logger, error) {
 		return slog.New(slog.NewJSONHandler(g.logOut(), opts)), nil
 	}
 	return nil, usageErrorf("--log-format %q: use text or json", g.logFormat)
+}
+
+// preamble is how every one-cluster data command starts: its logger, its
+// Kafka settings and its topic selection, each checked.
+func (g *globals) preamble(k *kafkaFlags, sel *selectFlags) (*slog.Logger, kafka.Config, plan.Selector, error) {
+	log, err := g.logger()
+	if err != nil {
+		return nil, kafka.Config{}, plan.Selector{}, err
+	}
+	cfg, err := k.config(g.stderr)
+	if err != nil {
+		return nil, kafka.Config{}, plan.Selector{}, err
+	}
+	s, err := sel.selector()
+	if err != nil {
+		return nil, kafka.Config{}, plan.Selector{}, err
+	}
+	return log, cfg, s, nil
 }
 
 // Main runs kferry with args (without the program's name) until ctx ends,
