@@ -27,10 +27,11 @@ test: vet race
 
 # race: the packages that run goroutines (errgroups and franz-go callbacks in
 # pipeline, backup, migrate, objset and kafka, the metrics server, the S3 transport's connections in
-# store), and only those, under the race detector: it is slow to build.
+# store), and only those, under the race detector: it is slow to build. Through
+# scripts/test-env.sh, as pkg/store's conformance suite needs the storage servers.
 RACE_PKGS = ./internal/pipeline/... ./internal/backup/... ./internal/migrate/... ./internal/objset/... ./internal/kafka/... ./internal/metrics/... ./pkg/store/...
 race:
-	$(GO) test -race $(RACE_PKGS)
+	GO=$(GO) bash scripts/test-env.sh $(GO) test -race $(RACE_PKGS)
 
 demo:
 	$(GO) run ./cmd/kferry demo
