@@ -21,6 +21,8 @@ import (
 // cluster applies each new backup as it appears, resuming where the previous
 // one ended: the target ends with every record once and the group offsets of
 // the newest backup.
+// (Longer than 80 lines on purpose: one scenario whose steps build on the
+// state the previous ones left; read top-down, it is the story it checks.)
 func TestBackupAndRestoreFollow(t *testing.T) {
 	t.Parallel()
 	e := testkit.New(t, "file")

@@ -15,6 +15,8 @@ import (
 // that no manifest lists, deletes them only with Delete, and leaves alone what
 // a manifest lists, what is not a backup's, objects of a topic an export wrote
 // and objects younger than MinAge. A bucket without manifests is refused.
+// (Longer than 80 lines on purpose: one scenario whose steps build on the
+// state the previous ones left; read top-down, it is the story it checks.)
 func TestPrune(t *testing.T) {
 	t.Parallel()
 	e := testkit.New(t, "mem")

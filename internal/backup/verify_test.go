@@ -40,6 +40,8 @@ func verifySource(t *testing.T, e *testkit.Env) *manifest.Manifest {
 // kind, and restore fails naming a damaged object without writing any of its
 // records. An extra object is a warning (a problem with Strict) that restore
 // does not mind.
+// (Longer than 80 lines on purpose: one scenario whose steps build on the
+// state the previous ones left; read top-down, it is the story it checks.)
 func TestVerifyObjects(t *testing.T) {
 	t.Parallel()
 	e := testkit.New(t, "file")

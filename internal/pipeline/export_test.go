@@ -38,6 +38,7 @@ func ordersTopic(e *testkit.Env, value func(i int) []byte) []record.Record {
 	return recs
 }
 
+// (Longer than 80 lines on purpose: most of it is the table of cases.)
 func TestExportObjects(t *testing.T) {
 	const p0, p1 = "topics/orders/partition=0/orders+0+", "topics/orders/partition=1/orders+1+"
 	hdr := func(vals ...string) string {

@@ -204,6 +204,8 @@ func TestImportOverlapProperty(t *testing.T) {
 	}
 }
 
+// (Longer than 80 lines on purpose: one scenario whose steps build on the
+// state the previous ones left; read top-down, it is the story it checks.)
 func overlapTrial(t *testing.T, rng *rand.Rand, compacted bool) {
 	e := testkit.New(t, "mem")
 	const topic = "prop"

@@ -38,6 +38,8 @@ func orders3(kvh ...[3]string) []record.Record {
 // wrongly as strings, the bytes format and another topics dir. Records land in
 // partition 3 of a target created with 4 partitions, in offset order, with their
 // keys and headers from the sidecars.
+// (Longer than 80 lines on purpose: the fixture is one literal description
+// of the data, record by record.)
 func TestImportConfluentBucket(t *testing.T) {
 	const dir = "topics/orders/partition=3/"
 	tests := []struct {

@@ -22,6 +22,8 @@ import (
 // offset, and stop at the last stable offset while a transaction is still open.
 // Flush size 1 names every object after its record's offset, so the keys show
 // which offsets were exported (transaction markers take an offset each).
+// (Longer than 80 lines on purpose: one scenario whose steps build on the
+// state the previous ones left; read top-down, it is the story it checks.)
 func TestExportTransactions(t *testing.T) {
 	vals := func(prefix string, n int) []record.Record {
 		out := make([]record.Record, n)

@@ -62,6 +62,8 @@ func utc(s string) time.Time {
 // field of version 1: topic ids and configs, an empty partition, gaps (during a
 // run and between runs), a topic recreated into lineage 1, consumer-group offsets
 // with and without metadata, warnings, and the encryption envelope.
+// (Longer than 80 lines on purpose: the fixture is one literal description
+// of the data, record by record.)
 func goldenChainsV1() [][]goldenManifest {
 	const full, incr1, incr2 = "20261125T003500.000Z", "20261126T003500.000Z", "20261127T003500.000Z"
 	o0a := Object{Key: "topics/orders/partition=0/orders+0+0000000010.kfr", BackupID: full, FirstOffset: 10, LastOffset: 2009, Records: 2000,

@@ -20,6 +20,8 @@ import (
 // timeout) is confirmed by the object's multipart ETag, and the write
 // succeeds; an object under the key that these parts did not make, or a
 // definite refusal, fails the write and aborts the upload.
+// (Longer than 80 lines on purpose: one scenario whose steps build on the
+// state the previous ones left; read top-down, it is the story it checks.)
 func TestCompleteLostAnswer(t *testing.T) {
 	big := bigObject()
 	for _, tc := range []struct {

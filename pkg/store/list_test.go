@@ -22,6 +22,8 @@ import (
 // ListPage asks for the page again. Here a real rename races each of the first
 // attempts of every page: the listing must still list every object once, and
 // the retries must have been needed.
+// (Longer than 80 lines on purpose: one scenario whose steps build on the
+// state the previous ones left; read top-down, it is the story it checks.)
 func TestListWhileRenaming(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()

@@ -21,6 +21,8 @@ import (
 // partition leader is SIGKILLed and acks=all writes still succeed; the node
 // restarts and rejoins the ISR; a follower stops gracefully; Close leaves no
 // JVM and no listener behind.
+// (Longer than 80 lines on purpose: one scenario whose steps build on the
+// state the previous ones left; read top-down, it is the story it checks.)
 func TestThreeNodes(t *testing.T) {
 	needKafka(t)
 	c := realkafka.New(t, realkafka.Options{Nodes: 3})
