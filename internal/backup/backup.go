@@ -26,6 +26,7 @@ import (
 	"github.com/kferry/kferry/pkg/manifest"
 	"github.com/kferry/kferry/pkg/record"
 	"github.com/kferry/kferry/pkg/seal"
+	"github.com/kferry/kferry/pkg/store"
 )
 
 // ErrGaps means a backup completed but records were missing: retention removed
@@ -295,7 +296,7 @@ func (br *backupRun) writeManifest(ctx context.Context) (pipeline.Summary, *mani
 	if err != nil {
 		return pipeline.Summary{}, nil, err
 	}
-	if err := br.b.WriteAll(ctx, manifest.Key(m.ID), body, &blob.WriterOptions{ContentType: "application/json"}); err != nil {
+	if err := store.WriteAll(ctx, br.b, manifest.Key(m.ID), body, &blob.WriterOptions{ContentType: "application/json"}); err != nil {
 		return br.summary(), nil, fmt.Errorf("write manifest %s: %w", manifest.Key(m.ID), err)
 	}
 	s := br.summary()

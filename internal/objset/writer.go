@@ -212,7 +212,7 @@ func (s *Writer) Commit() error {
 			err = s.writeOffsets(v)
 		}
 		if err == nil {
-			if err = v.bw.Close(); err != nil {
+			if err = store.CloseWriter(v.bw); err != nil {
 				err = fmt.Errorf("upload %s: %w", v.key, err)
 			}
 		} else {
@@ -221,7 +221,7 @@ func (s *Writer) Commit() error {
 		if err != nil {
 			s.cancel()
 			for _, rest := range s.views[:i+1] {
-				_ = rest.bw.Close() // after cancel, Close discards the upload
+				_ = store.CloseWriter(rest.bw) // after cancel, Close discards the upload
 			}
 			return err
 		}
@@ -265,7 +265,7 @@ func (s *Writer) writeOffsets(v *viewWriter) error {
 		return err
 	}
 	key := catalog.OffsetsKey(v.key, v.stored.size, s.last)
-	if err := s.b.WriteAll(s.ctx, key, append(body, '\n'), &blob.WriterOptions{ContentType: "application/json"}); err != nil {
+	if err := store.WriteAll(s.ctx, s.b, key, append(body, '\n'), &blob.WriterOptions{ContentType: "application/json"}); err != nil {
 		return fmt.Errorf("upload %s: %w", key, err)
 	}
 	return nil
@@ -275,7 +275,7 @@ func (s *Writer) writeOffsets(v *viewWriter) error {
 func (s *Writer) Abort() {
 	s.cancel()
 	for _, v := range s.views {
-		_ = v.bw.Close() // after cancel, Close discards the upload
+		_ = store.CloseWriter(v.bw) // after cancel, Close discards the upload
 	}
 }
 

@@ -20,6 +20,7 @@ import (
 	"github.com/kferry/kferry/pkg/layout"
 	"github.com/kferry/kferry/pkg/record"
 	"github.com/kferry/kferry/pkg/seal"
+	"github.com/kferry/kferry/pkg/store"
 )
 
 // ExportOptions configure a one-shot export.
@@ -132,7 +133,7 @@ func Export(ctx context.Context, kc *kafka.Client, b *blob.Bucket, bucketName st
 		info := topics[t]
 		meta := catalog.TopicMeta{Topic: t, Partitions: info.Partitions, ReplicationFactor: info.ReplicationFactor, Format: o.Format, ExportedAt: started.UTC(), ID: info.ID}
 		body, _ := json.MarshalIndent(meta, "", "  ")
-		if err := b.WriteAll(ctx, catalog.TopicMetaKey(t), append(body, '\n'), nil); err != nil {
+		if err := store.WriteAll(ctx, b, catalog.TopicMetaKey(t), append(body, '\n'), nil); err != nil {
 			return col.Summary("export", bucketName, started), fmt.Errorf("write %s: %w", catalog.TopicMetaKey(t), err)
 		}
 	}

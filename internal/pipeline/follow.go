@@ -20,6 +20,7 @@ import (
 	"github.com/kferry/kferry/internal/kafka"
 	"github.com/kferry/kferry/internal/objset"
 	"github.com/kferry/kferry/internal/plan"
+	"github.com/kferry/kferry/pkg/store"
 )
 
 // Defaults of a continuous export.
@@ -418,7 +419,7 @@ func (f *follower) writeMetas(parts []kafka.TopicPartition) {
 		f.mu.Unlock()
 		meta := catalog.TopicMeta{Topic: t, Partitions: max(info.Partitions, n), ReplicationFactor: info.ReplicationFactor, Format: f.o.Format, ExportedAt: time.Now().UTC(), ID: id}
 		body, _ := json.MarshalIndent(meta, "", "  ")
-		if err := f.b.WriteAll(ctx, catalog.TopicMetaKey(t), append(body, '\n'), nil); err != nil {
+		if err := store.WriteAll(ctx, f.b, catalog.TopicMetaKey(t), append(body, '\n'), nil); err != nil {
 			f.m.Error("upload")
 			f.log.Warn("topic metadata not written", "topic", t, "err", err)
 			continue

@@ -38,12 +38,6 @@ type Target struct {
 	// Secrets are values that no error may show: keys and passwords the
 	// Target's functions put in the environment.
 	Secrets []string
-	// ClosePanicsAfterFailedUpload, when set, names a known bug of the
-	// store's driver: Close of a write whose upload failed (its context was
-	// cancelled) panics. The suite then logs the panic instead of failing
-	// and still checks that the bucket holds no trace of the write. Clear
-	// it once the driver is fixed.
-	ClosePanicsAfterFailedUpload string
 }
 
 // testTimeout bounds each test of the suite.
