@@ -107,7 +107,7 @@ func (e *Env) ImportAll(o pipeline.ImportOptions) (pipeline.Summary, error) {
 func (e *Env) Put(objects map[string]string) {
 	e.T.Helper()
 	for k, body := range objects {
-		if err := e.B.WriteAll(e.Ctx, k, []byte(body), nil); err != nil {
+		if err := store.WriteAll(e.Ctx, e.B, k, []byte(body), nil); err != nil {
 			e.T.Fatal(err)
 		}
 	}
