@@ -2,6 +2,7 @@ package backup_test
 
 import (
 	"slices"
+	"strconv"
 	"testing"
 
 	"github.com/kferry/kferry/internal/backup"
@@ -88,5 +89,40 @@ func TestBackupRestoreDryRun(t *testing.T) {
 	}
 	if after := e.RawObjects(); len(after) != len(before) {
 		t.Errorf("dry-run restore changed the bucket: %d objects before, %d after", len(before), len(after))
+	}
+}
+
+// TestRestoreDryRunAfterRestore: a dry run of a restore that already finished
+// plans what a real rerun does, which is nothing: every partition's progress
+// is past its last object (the plan used to promise every record again).
+func TestRestoreDryRunAfterRestore(t *testing.T) {
+	t.Parallel()
+	e := testkit.New(t, "mem")
+	testkit.GroupSource(t, e)
+	e.MustBackup(backup.BackupOptions{FlushSize: 2})
+	tg := e.NewTarget()
+	e.MustRestore(tg, backup.RestoreOptions{})
+	rerun := e.MustRestore(tg, backup.RestoreOptions{})
+	if rerun.Records != 0 {
+		t.Fatalf("the rerun of a finished restore wrote %d records", rerun.Records)
+	}
+	s, err := e.Restore(tg, backup.RestoreOptions{DryRun: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, task := range s.Plan.Tasks {
+		if task.Records != 0 || task.Objects != 0 {
+			t.Errorf("plan restores %d records from %d objects of %s/%d (offsets %d-%d); a real run restores none", task.Records, task.Objects, task.Topic, task.Partition, task.From, task.To)
+		}
+	}
+	from := map[string]int64{}
+	for _, task := range s.Plan.Tasks {
+		from[task.Topic+"/"+strconv.Itoa(int(task.Partition))] = task.From
+	}
+	for _, g := range s.Plan.Groups {
+		// The rerun places only the groups at or past its resume point.
+		if at := from[g.Topic+"/"+strconv.Itoa(int(g.Partition))]; g.Offset < at {
+			t.Errorf("plan sets group %s on %s/%d (offset %d), which went out before offset %d", g.Group, g.Topic, g.Partition, g.Offset, at)
+		}
 	}
 }
