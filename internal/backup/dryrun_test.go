@@ -126,3 +126,30 @@ func TestRestoreDryRunAfterRestore(t *testing.T) {
 		}
 	}
 }
+
+// TestRestoreWarnsLogAppendTimeTarget: restoring into an existing target topic
+// that stamps LogAppendTime replaces the backed-up timestamps, as restoring a
+// LogAppendTime topic does: both warn (in the plan and in the real run), not
+// only the one whose backed-up configs say so.
+func TestRestoreWarnsLogAppendTimeTarget(t *testing.T) {
+	t.Parallel()
+	e := testkit.New(t, "mem")
+	e.CreateTopic("ts", 1)
+	e.Produce(testkit.Records("ts", 0, 3)...)
+	e.MustBackup(backup.BackupOptions{})
+	tg := e.NewTarget()
+	if _, err := tg.KC.CreateTopicWithConfigs(e.Ctx, "ts", 1, -1, map[string]string{"message.timestamp.type": "LogAppendTime"}); err != nil {
+		t.Fatal(err)
+	}
+	s, err := e.Restore(tg, backup.RestoreOptions{DryRun: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !testkit.HasWarning(s.Plan.Warnings, "ts", "LogAppendTime") {
+		t.Errorf("plan warnings %q: want one that ts stamps LogAppendTime", s.Plan.Warnings)
+	}
+	s = e.MustRestore(tg, backup.RestoreOptions{})
+	if !testkit.HasWarning(s.Warnings, "ts", "LogAppendTime") {
+		t.Errorf("restore warnings %q: want one that ts stamps LogAppendTime", s.Warnings)
+	}
+}

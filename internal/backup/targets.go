@@ -231,10 +231,12 @@ func (rt *restoreTargets) createTarget(ctx context.Context, src string, groups m
 	t, dst := rt.m.Topic(src), rt.targetOf[src]
 	// Records as large as the target topic accepts: its own limit, or the
 	// backed-up one it is created with.
-	limit := t.Configs["max.message.bytes"]
+	// The same for the timestamp type: an existing target stamps records
+	// as its own config says.
+	limit, tsType := t.Configs["max.message.bytes"], t.Configs["message.timestamp.type"]
 	cur, exists := rt.existing[dst]
 	if exists {
-		limit = cur.Configs["max.message.bytes"]
+		limit, tsType = cur.Configs["max.message.bytes"], cur.Configs["message.timestamp.type"]
 	}
 	batchMax, _ := strconv.ParseInt(limit, 10, 32)
 	if !exists {
@@ -253,7 +255,7 @@ func (rt *restoreTargets) createTarget(ctx context.Context, src string, groups m
 			}
 		}
 	}
-	if t.Configs["message.timestamp.type"] == "LogAppendTime" {
+	if tsType == "LogAppendTime" {
 		rt.col.Warn(fmt.Sprintf("%s uses LogAppendTime: the broker stamps restored records with the restore time", dst))
 	}
 	rt.col.Target(src, dst)
