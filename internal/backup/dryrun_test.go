@@ -2,6 +2,7 @@ package backup_test
 
 import (
 	"slices"
+	"strconv"
 	"testing"
 
 	"github.com/kferry/kferry/internal/backup"
@@ -88,5 +89,67 @@ func TestBackupRestoreDryRun(t *testing.T) {
 	}
 	if after := e.RawObjects(); len(after) != len(before) {
 		t.Errorf("dry-run restore changed the bucket: %d objects before, %d after", len(before), len(after))
+	}
+}
+
+// TestRestoreDryRunAfterRestore: a dry run of a restore that already finished
+// plans what a real rerun does, which is nothing: every partition's progress
+// is past its last object (the plan used to promise every record again).
+func TestRestoreDryRunAfterRestore(t *testing.T) {
+	t.Parallel()
+	e := testkit.New(t, "mem")
+	testkit.GroupSource(t, e)
+	e.MustBackup(backup.BackupOptions{FlushSize: 2})
+	tg := e.NewTarget()
+	e.MustRestore(tg, backup.RestoreOptions{})
+	rerun := e.MustRestore(tg, backup.RestoreOptions{})
+	if rerun.Records != 0 {
+		t.Fatalf("the rerun of a finished restore wrote %d records", rerun.Records)
+	}
+	s, err := e.Restore(tg, backup.RestoreOptions{DryRun: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, task := range s.Plan.Tasks {
+		if task.Records != 0 || task.Objects != 0 {
+			t.Errorf("plan restores %d records from %d objects of %s/%d (offsets %d-%d); a real run restores none", task.Records, task.Objects, task.Topic, task.Partition, task.From, task.To)
+		}
+	}
+	from := map[string]int64{}
+	for _, task := range s.Plan.Tasks {
+		from[task.Topic+"/"+strconv.Itoa(int(task.Partition))] = task.From
+	}
+	for _, g := range s.Plan.Groups {
+		// The rerun places only the groups at or past its resume point.
+		if at := from[g.Topic+"/"+strconv.Itoa(int(g.Partition))]; g.Offset < at {
+			t.Errorf("plan sets group %s on %s/%d (offset %d), which went out before offset %d", g.Group, g.Topic, g.Partition, g.Offset, at)
+		}
+	}
+}
+
+// TestRestoreWarnsLogAppendTimeTarget: restoring into an existing target topic
+// that stamps LogAppendTime replaces the backed-up timestamps, as restoring a
+// LogAppendTime topic does: both warn (in the plan and in the real run), not
+// only the one whose backed-up configs say so.
+func TestRestoreWarnsLogAppendTimeTarget(t *testing.T) {
+	t.Parallel()
+	e := testkit.New(t, "mem")
+	e.CreateTopic("ts", 1)
+	e.Produce(testkit.Records("ts", 0, 3)...)
+	e.MustBackup(backup.BackupOptions{})
+	tg := e.NewTarget()
+	if _, err := tg.KC.CreateTopicWithConfigs(e.Ctx, "ts", 1, -1, map[string]string{"message.timestamp.type": "LogAppendTime"}); err != nil {
+		t.Fatal(err)
+	}
+	s, err := e.Restore(tg, backup.RestoreOptions{DryRun: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !testkit.HasWarning(s.Plan.Warnings, "ts", "LogAppendTime") {
+		t.Errorf("plan warnings %q: want one that ts stamps LogAppendTime", s.Plan.Warnings)
+	}
+	s = e.MustRestore(tg, backup.RestoreOptions{})
+	if !testkit.HasWarning(s.Warnings, "ts", "LogAppendTime") {
+		t.Errorf("restore warnings %q: want one that ts stamps LogAppendTime", s.Warnings)
 	}
 }

@@ -81,6 +81,9 @@ type restoreTask struct {
 	groups []manifest.GroupOffset // user group offsets on this source partition, by offset
 	// batchMax is the target topic's max.message.bytes, if set (0: the default).
 	batchMax int32
+	// resumeAt is the progress an earlier run committed on the target
+	// partition (for the plan; a real run reads it again, fenced); -1: none.
+	resumeAt int64
 }
 
 // Restore writes a backup back into Kafka: topics created with their partition

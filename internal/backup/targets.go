@@ -27,6 +27,8 @@ type restoreTargets struct {
 	targetOf map[string]string // source topic → target topic
 	existing map[string]kafka.TopicDetails
 	topics   []plan.Topic
+	// done is the restore's progress on the target partitions, by target.
+	done map[string]map[int32]kafka.GroupOffset
 }
 
 // prepareRestoreTargets checks the target cluster against the backup (renames,
@@ -50,9 +52,15 @@ func prepareRestoreTargets(ctx context.Context, kc *kafka.Client, m *manifest.Ma
 			return nil, nil, err
 		}
 	}
-	done, err := kc.CommittedOffsets(ctx, rt.progress, targets)
-	if err != nil {
+	if rt.done, err = kc.CommittedOffsetsMeta(ctx, rt.progress, targets); err != nil {
 		return nil, nil, err
+	}
+	done := map[string]map[int32]int64{}
+	for t, ps := range rt.done {
+		done[t] = map[int32]int64{}
+		for p, off := range ps {
+			done[t][p] = off.Offset
+		}
 	}
 	if err := checkLineages(ctx, kc, m, selected, rt.targetOf, rt.progress, log); err != nil {
 		return nil, nil, err
@@ -223,10 +231,12 @@ func (rt *restoreTargets) createTarget(ctx context.Context, src string, groups m
 	t, dst := rt.m.Topic(src), rt.targetOf[src]
 	// Records as large as the target topic accepts: its own limit, or the
 	// backed-up one it is created with.
-	limit := t.Configs["max.message.bytes"]
+	// The same for the timestamp type: an existing target stamps records
+	// as its own config says.
+	limit, tsType := t.Configs["max.message.bytes"], t.Configs["message.timestamp.type"]
 	cur, exists := rt.existing[dst]
 	if exists {
-		limit = cur.Configs["max.message.bytes"]
+		limit, tsType = cur.Configs["max.message.bytes"], cur.Configs["message.timestamp.type"]
 	}
 	batchMax, _ := strconv.ParseInt(limit, 10, 32)
 	if !exists {
@@ -245,7 +255,7 @@ func (rt *restoreTargets) createTarget(ctx context.Context, src string, groups m
 			}
 		}
 	}
-	if t.Configs["message.timestamp.type"] == "LogAppendTime" {
+	if tsType == "LogAppendTime" {
 		rt.col.Warn(fmt.Sprintf("%s uses LogAppendTime: the broker stamps restored records with the restore time", dst))
 	}
 	rt.col.Target(src, dst)
@@ -255,23 +265,53 @@ func (rt *restoreTargets) createTarget(ctx context.Context, src string, groups m
 		rt.col.Partition(src, p.Partition)
 		gs := groups[p.Partition]
 		sort.Slice(gs, func(a, b int) bool { return gs[a].Offset < gs[b].Offset })
-		tasks = append(tasks, restoreTask{src: p, topic: src, target: dst, groups: gs, batchMax: int32(batchMax)})
+		tasks = append(tasks, restoreTask{src: p, topic: src, target: dst, groups: gs, batchMax: int32(batchMax), resumeAt: rt.resumeAt(dst, p)})
 	}
 	return tasks, nil
+}
+
+// resumeAt is where a real run resumes target partition p of dst: the
+// progress committed there, unless it counts another lineage's offsets (then
+// the run starts over, see partitionOnce); -1 for none.
+func (rt *restoreTargets) resumeAt(dst string, p *manifest.Partition) int64 {
+	off, ok := rt.done[dst][p.Partition]
+	if !ok {
+		return -1
+	}
+	if meta := parseRestoreMeta(off.Metadata); meta.hasLineage && meta.lineage != p.Lineage {
+		return -1
+	}
+	return off.Offset
 }
 
 // restorePlan describes a restore: each partition's objects and records, the
 // target topics, and the group offsets it sets.
 func restorePlan(kc *kafka.Client, bucketName string, m *manifest.Manifest, o *RestoreOptions, tasks []restoreTask, topics []plan.Topic, col *pipeline.Collector) *plan.Plan {
 	p := &plan.Plan{Command: "restore", From: bucketName + " backup " + m.ID, To: "cluster " + fmt.Sprint(kc.Config().Brokers), Topics: topics, Warnings: col.Warnings()}
+	resumed := 0
 	for _, t := range tasks {
-		var bytes int64
-		for _, obj := range t.src.Objects {
-			bytes += obj.Size
+		// A partition with progress resumes after it, as partitionOnce does:
+		// objects below it are skipped, and so are the groups that went out
+		// with them.
+		from := t.src.StartOffset
+		if t.resumeAt >= 0 {
+			from = min(max(from, t.resumeAt), t.src.EndOffset)
+			resumed++
 		}
-		p.Tasks = append(p.Tasks, plan.Task{Topic: t.topic, Partition: t.src.Partition, From: t.src.StartOffset, To: t.src.EndOffset, Objects: len(t.src.Objects), Bytes: bytes, Records: t.src.Records, Target: t.target})
+		task := plan.Task{Topic: t.topic, Partition: t.src.Partition, From: from, To: t.src.EndOffset, Target: t.target}
+		for _, obj := range t.src.Objects {
+			if obj.LastOffset < from {
+				continue
+			}
+			task.Objects++
+			task.Bytes += obj.Size
+			task.Records += obj.Records
+		}
+		p.Tasks = append(p.Tasks, task)
 		for _, g := range t.groups {
-			p.Groups = append(p.Groups, plan.GroupOffset{Group: g.Metadata, Topic: t.topic, Partition: t.src.Partition, Offset: g.Offset})
+			if t.resumeAt < 0 || g.Offset >= t.resumeAt {
+				p.Groups = append(p.Groups, plan.GroupOffset{Group: g.Metadata, Topic: t.topic, Partition: t.src.Partition, Offset: g.Offset})
+			}
 		}
 	}
 	mode := "exactly once: one transaction per object, progress in group " + o.progressGroup(m)
@@ -279,5 +319,8 @@ func restorePlan(kc *kafka.Client, bucketName string, m *manifest.Manifest, o *R
 		mode = "at least once (no transactions)"
 	}
 	p.Notes = append(p.Notes, mode)
+	if resumed > 0 {
+		p.Notes = append(p.Notes, fmt.Sprintf("%d partitions resume after the progress committed by an earlier run", resumed))
+	}
 	return p
 }

@@ -115,6 +115,10 @@ func runBackup(ctx context.Context, g *globals, o *backupOptions) error {
 	if err != nil {
 		return err
 	}
+	if err := o.report.refuseFollow(o.follow); err != nil {
+		return err
+	}
+	o.store.dryRun = o.report.dryRun
 	b, kc, release, err := connect(ctx, o.to, o.store.openDestination, cfg)
 	if err != nil {
 		return err
@@ -124,9 +128,6 @@ func runBackup(ctx context.Context, g *globals, o *backupOptions) error {
 		Selector: sel, Groups: groups, Naming: layout.Naming{TopicsDir: layout.DefaultTopicsDir},
 		Key: key, FlushSize: o.flushSize, RotateBytes: rotate, Parallelism: o.parallelism, Version: Version,
 		Logger: log, DryRun: o.report.dryRun,
-	}
-	if err := o.report.refuseFollow(o.follow); err != nil {
-		return err
 	}
 	if o.follow {
 		s, err := backup.BackupFollow(ctx, kc, b, store.Redact(o.to), backup.BackupFollowOptions{

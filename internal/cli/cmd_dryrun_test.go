@@ -80,3 +80,40 @@ func TestDryRun(t *testing.T) {
 		t.Errorf("restore --dry-run --follow: exit %d, stderr %q", code, errOut)
 	}
 }
+
+// TestDryRunCreatesNoFolder: export, backup and migrate create a missing local
+// destination folder when they run; their dry runs plan the same run (an empty
+// destination) without creating it, and --dry-run --follow is refused before
+// anything is touched.
+func TestDryRunCreatesNoFolder(t *testing.T) {
+	c := kafkatest.NewCluster(t)
+	seed(t, c, "orders", 2, 10)
+	target := kafkatest.NewCluster(t)
+	for _, tc := range []struct {
+		args   []string
+		follow bool
+	}{
+		{args: []string{"export", "--brokers", brokers(c), "--topics", "orders", "--to"}},
+		{args: []string{"export", "--brokers", brokers(c), "--topics", "orders", "--to"}, follow: true},
+		{args: []string{"backup", "--brokers", brokers(c), "--topics", "orders", "--to"}},
+		{args: []string{"backup", "--brokers", brokers(c), "--topics", "orders", "--to"}, follow: true},
+		{args: []string{"migrate", "--source-brokers", brokers(c), "--target-brokers", brokers(target), "--topics", "orders", "--via"}},
+		{args: []string{"restore", "--brokers", brokers(target), "--topics", "orders", "--from"}, follow: true},
+	} {
+		dir := filepath.Join(t.TempDir(), "not-yet")
+		args := append(append([]string(nil), tc.args...), "file://"+dir, "--dry-run")
+		if tc.follow {
+			args = append(args, "--follow")
+		}
+		out, errOut, code := run(t, args...)
+		switch {
+		case tc.follow && code != 2:
+			t.Errorf("%s: exit %d, want 2 (usage); stderr %q", strings.Join(args, " "), code, errOut)
+		case !tc.follow && (code != 0 || !strings.Contains(out, " plan: ")):
+			t.Errorf("%s: exit %d, stdout %q, stderr %q", strings.Join(args, " "), code, out, errOut)
+		}
+		if _, err := os.Stat(dir); !os.IsNotExist(err) {
+			t.Errorf("%s created the folder %s (%v)", strings.Join(args, " "), dir, err)
+		}
+	}
+}

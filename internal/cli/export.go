@@ -148,6 +148,10 @@ func runExport(ctx context.Context, g *globals, o *exportOptions) error {
 	if err != nil {
 		return err
 	}
+	if err := o.report.refuseFollow(o.follow.on); err != nil {
+		return err
+	}
+	o.store.dryRun = o.report.dryRun
 	b, kc, release, err := connect(ctx, o.to, o.store.openDestination, cfg)
 	if err != nil {
 		return err
@@ -159,9 +163,6 @@ func runExport(ctx context.Context, g *globals, o *exportOptions) error {
 		Naming:    layout.Naming{TopicsDir: o.topicsDir, Pad: o.pad},
 		FlushSize: o.flushSize, RotateBytes: rotateBytes, RotateInterval: o.rotateInterval,
 		Gzip: gz, Key: key, Parallelism: o.parallelism, Shard: shard, Logger: log, DryRun: o.report.dryRun,
-	}
-	if err := o.report.refuseFollow(o.follow.on); err != nil {
-		return err
 	}
 	if o.follow.on {
 		return o.follow.run(ctx, g, o, kc, b, eo)

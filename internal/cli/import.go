@@ -110,6 +110,9 @@ func runImport(ctx context.Context, g *globals, o *importOptions) error {
 	if err != nil {
 		return err
 	}
+	if err := o.report.refuseFollow(o.follow); err != nil {
+		return err
+	}
 	b, kc, release, err := connect(ctx, o.from, openBucket, cfg)
 	if err != nil {
 		return err
@@ -125,9 +128,6 @@ func runImport(ctx context.Context, g *globals, o *importOptions) error {
 		Parallelism: o.parallelism, HoleWait: o.holeWait, Key: key, Producer: kafka.WriterOptions{Compression: o.compression},
 		Group: group, AtLeastOnce: o.atLeastOnce, Shard: shard, Logger: log, DeleteImported: o.deleteImported,
 		ContiguousOffsets: o.contiguous, DryRun: o.report.dryRun,
-	}
-	if err := o.report.refuseFollow(o.follow); err != nil {
-		return err
 	}
 	if o.follow {
 		return runImportFollow(ctx, g, o, kc, b, iopts)

@@ -144,6 +144,7 @@ func runMigrate(ctx context.Context, g *globals, o *migrateOptions) error {
 	if err != nil {
 		return err
 	}
+	o.store.dryRun = o.report.dryRun
 	b, src, release, err := connect(ctx, o.via, o.store.openDestination, srcCfg)
 	if err != nil {
 		return err

@@ -163,6 +163,9 @@ func runRestore(ctx context.Context, g *globals, o *restoreOptions) error {
 	if err := o.checkModes(); err != nil {
 		return err
 	}
+	if err := o.report.refuseFollow(o.follow); err != nil {
+		return err
+	}
 	open := openBucket
 	if o.follow {
 		open = openDestination // a standby may start before the first backup
@@ -176,9 +179,6 @@ func runRestore(ctx context.Context, g *globals, o *restoreOptions) error {
 		Selector: sel, Renames: renames, BackupID: o.backupID, Since: since, Until: until, Groups: groups,
 		ReplicationFactor: int16(o.replicationFactor), Force: o.force, AtLeastOnce: o.atLeastOnce, IncludeDeleted: o.includeDeleted, Key: key, // #nosec G115 -- range checked by checkModes
 		Parallelism: o.parallelism, Logger: log, DryRun: o.report.dryRun,
-	}
-	if err := o.report.refuseFollow(o.follow); err != nil {
-		return err
 	}
 	if o.follow {
 		ro.ProgressGroup = o.group

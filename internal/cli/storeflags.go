@@ -16,6 +16,8 @@ import (
 type storeFlags struct {
 	lockDays int
 	lockMode string
+	// dryRun opens a missing local folder without creating it (store.Options.DryRun).
+	dryRun bool
 }
 
 func (s *storeFlags) addFlags(fs *pflag.FlagSet) {
@@ -35,7 +37,7 @@ func (s *storeFlags) openDestination(ctx context.Context, raw string) (*blob.Buc
 	if s.lockDays < 0 {
 		return nil, usageErrorf("--object-lock-days %d: want 0 (no retention) or more days", s.lockDays)
 	}
-	o := store.Options{CreateDir: true, ObjectLock: store.ObjectLock{Mode: mode, Days: s.lockDays}}
+	o := store.Options{CreateDir: true, DryRun: s.dryRun, ObjectLock: store.ObjectLock{Mode: mode, Days: s.lockDays}}
 	return checked(ctx, raw, func(ctx context.Context, raw string) (*blob.Bucket, error) {
 		b, err := store.OpenWith(ctx, raw, o)
 		switch {

@@ -272,8 +272,11 @@ type PartitionRange struct {
 
 // Ranges returns, for every partition of the topics, the log start offset and
 // the last stable offset (read_committed end), captured now. One-shot exports stop
-// there.
+// there. No topics gives no ranges (kadm would list every topic's offsets).
 func (c *Client) Ranges(ctx context.Context, topics []string) ([]PartitionRange, error) {
+	if len(topics) == 0 {
+		return nil, nil
+	}
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.timeout())
 	defer cancel()
 	var starts, ends kadm.ListedOffsets

@@ -1,9 +1,11 @@
 package migrate_test
 
 import (
+	"regexp"
 	"testing"
 
 	"github.com/kferry/kferry/internal/migrate"
+	"github.com/kferry/kferry/internal/plan"
 	"github.com/kferry/kferry/internal/testkit"
 )
 
@@ -42,5 +44,30 @@ func TestMigrateDryRun(t *testing.T) {
 		if task.Target != "my" || (task.Partition == 1 && task.To != 4) {
 			t.Errorf("task %+v: want target my, partition 1 up to offset 4", task)
 		}
+	}
+}
+
+// TestMigrateFollowDryRunNothingMatchedYet: a continuous migration whose regex
+// matches no source topic yet copies nothing until one appears, so its plan
+// holds no partition; it must not plan every topic of the source cluster (an
+// offset listing of no topics lists them all).
+func TestMigrateFollowDryRunNothingMatchedYet(t *testing.T) {
+	t.Parallel()
+	e := testkit.New(t, "mem")
+	e.CreateTopic("other", 2)
+	e.Produce(testkit.Records("other", 1, 3)...)
+	tg := e.NewTarget()
+	o := migrateOptions(e, migrate.Follow, nil)
+	o.Export.Selector = plan.Selector{Regex: regexp.MustCompile(`\A(?:later-.*)\z`)}
+	o.DryRun = true
+	s, err := migrate.Run(e.Ctx, e.KC, tg.KC, e.B, e.URL, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Plan == nil {
+		t.Fatal("no plan")
+	}
+	for _, task := range s.Plan.Tasks {
+		t.Errorf("plan moves %s/%d (target %q), which the selection does not take", task.Topic, task.Partition, task.Target)
 	}
 }

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -66,6 +68,10 @@ type Options struct {
 	// its Object Lock configuration: a bucket without one is
 	// ErrObjectLockNotEnabled before anything is written.
 	ObjectLock ObjectLock
+	// DryRun, with CreateDir, creates no folder: a local folder that does not
+	// exist opens as an empty in-memory bucket (what it would hold), after the
+	// same checks of the URL and options.
+	DryRun bool
 }
 
 // OpenWith is Open with options.
@@ -91,6 +97,9 @@ func OpenWith(ctx context.Context, raw string, o Options) (*blob.Bucket, error) 
 			q.Set("no_tmp_dir", "true")
 		}
 		if o.CreateDir && q.Get("create_dir") == "" {
+			if _, err := os.Stat(filepath.FromSlash(u.Path)); o.DryRun && errors.Is(err, fs.ErrNotExist) {
+				return blob.OpenBucket(ctx, "mem://")
+			}
 			q.Set("create_dir", "true")
 		}
 		u.RawQuery = q.Encode()
