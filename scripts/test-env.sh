@@ -23,6 +23,11 @@
 #   KFERRY_TEST_KAFKA=1                   run the tests on real Apache Kafka brokers
 #                                         (test/realkafka; KFERRY_TEST_KAFKA_VERSION,
 #                                         if set, picks the release)
+#   KFERRY_TEST_SUMMARY                   a file the tests append one-line reports to
+#                                         (the e2e suite: Kafka version, broker startup,
+#                                         wall time); printed when COMMAND ends, since
+#                                         go test shows a passing package's output only
+#                                         with -v
 #   KFERRY_TEST_S3_ENDPOINT               http://127.0.0.1:PORT
 #   KFERRY_TEST_S3_ACCESS_KEY/SECRET_KEY  the root user (may create buckets)
 #   KFERRY_TEST_S3_USER_ACCESS_KEY/SECRET the non-admin user (owns no bucket)
@@ -257,7 +262,8 @@ main() {
 
 	KFERRY_TEST_KCAT=$(command -v kcat)
 	KFERRY_TEST_KAFKA=1
-	export KFERRY_TEST_KCAT KFERRY_TEST_KAFKA KFERRY_TEST_S3_ENDPOINT KFERRY_TEST_S3_ACCESS_KEY KFERRY_TEST_S3_SECRET_KEY \
+	KFERRY_TEST_SUMMARY=$workdir/summary.txt
+	export KFERRY_TEST_KCAT KFERRY_TEST_KAFKA KFERRY_TEST_SUMMARY KFERRY_TEST_S3_ENDPOINT KFERRY_TEST_S3_ACCESS_KEY KFERRY_TEST_S3_SECRET_KEY \
 		KFERRY_TEST_S3_USER_ACCESS_KEY KFERRY_TEST_S3_USER_SECRET_KEY KFERRY_TEST_GCS_ENDPOINT \
 		KFERRY_TEST_AZURE_ENDPOINT KFERRY_TEST_AZURE_ACCOUNT KFERRY_TEST_AZURE_KEY \
 		KFERRY_TEST_AZURE_OTHER_ACCOUNT KFERRY_TEST_AZURE_OTHER_KEY
@@ -266,6 +272,9 @@ main() {
 
 	local rc=0
 	"$@" || rc=$?
+	if [ -s "$KFERRY_TEST_SUMMARY" ]; then
+		sed 's/^/test-env: /' "$KFERRY_TEST_SUMMARY" >&2
+	fi
 	if [ "$rc" -ne 0 ]; then
 		local f
 		for f in "$workdir"/*.log; do

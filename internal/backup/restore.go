@@ -469,19 +469,48 @@ func (pr *partitionRestore) finishGroups(ctx context.Context, kc *kafka.Client) 
 	// The end is the target partition's end offset, not lastDst+1: the last
 	// transaction's commit marker follows the last record, and a group that had
 	// read everything must sit after it (or it lags by one forever).
-	end := pr.lastDst + 1
-	ranges, err := kc.Ranges(ctx, []string{pr.t.target})
+	end, err := pr.endAfterMarker(ctx, kc)
 	if err != nil {
 		return err
-	}
-	for _, r := range ranges {
-		if r.Partition == pr.t.src.Partition {
-			end = max(end, r.End)
-		}
 	}
 	var offsets []kafka.GroupOffset
 	for _, g := range pr.pending {
 		offsets = append(offsets, kafka.GroupOffset{Group: g.Metadata, Topic: pr.t.target, Partition: pr.t.src.Partition, Offset: end})
 	}
 	return pr.w.CommitPlain(ctx, offsets)
+}
+
+// endAfterMarker returns the committed end of the target partition (its last
+// stable offset), once it lies past the commit marker of the last transaction
+// this run wrote. Kafka answers EndTxn when the commit is decided and writes
+// the markers afterwards (kfake before it answers): read at once, the end can
+// still be lastDst+1, before the marker.
+func (pr *partitionRestore) endAfterMarker(ctx context.Context, kc *kafka.Client) (int64, error) {
+	timeout := kc.Config().Timeout
+	if timeout <= 0 {
+		timeout = kafka.DefaultTimeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	wait := pr.lastDst >= 0 && pr.w.Transactional()
+	for pause := 10 * time.Millisecond; ; pause = min(2*pause, 500*time.Millisecond) {
+		ranges, err := kc.Ranges(ctx, []string{pr.t.target})
+		if err != nil {
+			return 0, err
+		}
+		end := pr.lastDst + 1
+		for _, r := range ranges {
+			if r.Partition == pr.t.src.Partition {
+				end = max(end, r.End)
+			}
+		}
+		if !wait || end > pr.lastDst+1 {
+			return end, nil
+		}
+		select {
+		case <-ctx.Done():
+			return 0, fmt.Errorf("%s/%d: the commit marker after offset %d is not written: %w", pr.t.target, pr.t.src.Partition, pr.lastDst, ctx.Err())
+		case <-time.After(pause):
+		}
+	}
 }

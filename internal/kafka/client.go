@@ -124,8 +124,10 @@ func unreachable(ctx context.Context, cfg Config, err error) error {
 		return err
 	case closedEarly(err) && cfg.Security.SASLMechanism != "":
 		return fmt.Errorf("%w: brokers %s closed the connection during SASL %s authentication of user %q; the user or password is probably wrong (check --sasl-username and --sasl-password)", ErrAuth, brokers, cfg.Security.SASLMechanism, cfg.Security.SASLUsername)
-	case cfg.Security.tlsOn() && (closedEarly(err) || strings.Contains(err.Error(), "tls: certificate required")):
+	case cfg.Security.tlsOn() && (closedEarly(err) || clientCertRefused(err)) && cfg.Security.TLSCert == "":
 		return fmt.Errorf("%w: brokers %s closed the connection during the TLS handshake; if the listener requires a client certificate, pass --tls-cert and --tls-key", ErrAuth, brokers)
+	case cfg.Security.tlsOn() && clientCertRefused(err):
+		return fmt.Errorf("%w: brokers %s refused the client certificate %s (%w); check that the listener trusts the CA that signed it", ErrAuth, brokers, cfg.Security.TLSCert, err)
 	}
 	reason := err.Error()
 	if errors.Is(err, context.DeadlineExceeded) {
@@ -148,6 +150,21 @@ func unreachable(ctx context.Context, cfg Config, err error) error {
 // how brokers (and kfake) end a failed authentication.
 func closedEarly(err error) bool {
 	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET)
+}
+
+// clientCertRefused reports the TLS alert a broker sends when it requires a
+// client certificate and got none, or one it does not trust: "certificate
+// required" (TLS 1.3 from Go servers such as kfake), "bad certificate" (Java
+// brokers, also under TLS 1.3), "unknown certificate authority" or
+// "certificate unknown".
+func clientCertRefused(err error) bool {
+	msg := err.Error()
+	for _, alert := range []string{"certificate required", "bad certificate", "unknown certificate authority", "certificate unknown"} {
+		if strings.Contains(msg, "remote error: tls: "+alert) {
+			return true
+		}
+	}
+	return false
 }
 
 // kerrText is the broker's own message for a Kafka error code.

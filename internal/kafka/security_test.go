@@ -27,6 +27,7 @@ func TestSecurity(t *testing.T) {
 	const pass = "s3cret-Pa55"
 	tlsFiles := kafkatest.NewTLSFiles(t, false)
 	mtlsFiles := kafkatest.NewTLSFiles(t, true)
+	otherFiles := kafkatest.NewTLSFiles(t, true) // a client certificate mtlsFiles' CA did not sign
 	sasl := func(method string) []kfake.Opt {
 		return []kfake.Opt{kfake.EnableSASL(), kfake.Superuser(method, "kferry", pass)}
 	}
@@ -43,6 +44,7 @@ func TestSecurity(t *testing.T) {
 		{"tls insecure skip verify", []kfake.Opt{kfake.TLS(tlsFiles.Server)}, kafka.Security{TLS: true, TLSInsecureSkipVerify: true}, nil, ""},
 		{"mtls", []kfake.Opt{kfake.TLS(mtlsFiles.Server)}, kafka.Security{TLSCA: mtlsFiles.CA, TLSCert: mtlsFiles.ClientCert, TLSKey: mtlsFiles.ClientKey}, nil, ""},
 		{"mtls without client cert", []kfake.Opt{kfake.TLS(mtlsFiles.Server)}, kafka.Security{TLSCA: mtlsFiles.CA}, kafka.ErrAuth, "--tls-cert"},
+		{"mtls with a client cert of another CA", []kfake.Opt{kfake.TLS(mtlsFiles.Server)}, kafka.Security{TLSCA: mtlsFiles.CA, TLSCert: otherFiles.ClientCert, TLSKey: otherFiles.ClientKey}, kafka.ErrAuth, "refused the client certificate"},
 		{"plain", sasl("PLAIN"), kafka.Security{SASLMechanism: "plain", SASLUsername: "kferry", SASLPassword: pass}, nil, ""},
 		{"plain wrong password", sasl("PLAIN"), kafka.Security{SASLMechanism: "plain", SASLUsername: "kferry", SASLPassword: "wrong"}, kafka.ErrAuth, `user "kferry"`},
 		{"scram-sha-256", sasl("SCRAM-SHA-256"), kafka.Security{SASLMechanism: "scram-sha-256", SASLUsername: "kferry", SASLPassword: pass}, nil, ""},

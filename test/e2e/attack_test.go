@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kferry/kferry/internal/kafka/kafkatest"
 	"github.com/kferry/kferry/pkg/record"
 )
 
@@ -21,8 +20,8 @@ import (
 func TestMigrateRerunAfterKillNothingLeft(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	src := kafkatest.NewCluster(t)
-	dst := kafkatest.NewCluster(t)
+	src := pickCluster(t)
+	dst := pickCluster(t)
 	const topic = "atk"
 	if err := src.CreateTopic(ctx, topic, 2); err != nil {
 		t.Fatal(err)
@@ -40,7 +39,11 @@ func TestMigrateRerunAfterKillNothingLeft(t *testing.T) {
 	mustSucceed(t, kferry(t, runOpts{}, args...))
 
 	p := startKferry(t, runOpts{}, args...)
-	time.Sleep(time.Second) // in the source group by now
+	adm := newAdmin(t, src)
+	waitUntil(t, p, "the run to be a member of its source group", time.Minute, func(ctx context.Context) (bool, error) {
+		n, err := adm.members(ctx, "kferry-migrate-")
+		return n > 0, err
+	})
 	p.kill(t)
 
 	r := kferry(t, runOpts{}, args...)

@@ -25,7 +25,7 @@ var backupTopics = []string{"orders", "payments", "audit-log"}
 // source is a cluster filled for a backup test: what it holds, per topic and
 // partition in offset order, and the consumer groups' committed offsets.
 type source struct {
-	c          *kafkatest.Cluster
+	c          cluster
 	brokers    string
 	partitions int32
 	perPart    int // records in each partition
@@ -40,7 +40,13 @@ type source struct {
 // inside and at the end of partitions.
 func newSource(t *testing.T, partitions int32, n int) *source {
 	t.Helper()
-	c, brokers := newCluster(t, nil)
+	return newSourceOn(t, pickCluster(t), partitions, n)
+}
+
+// newSourceOn is newSource on a given cluster.
+func newSourceOn(t *testing.T, c cluster, partitions int32, n int) *source {
+	t.Helper()
+	brokers := withTopics(t, c, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	s := &source{c: c, brokers: brokers, partitions: partitions, base: time.Now().Add(-72 * time.Hour).Truncate(time.Millisecond), groups: map[string]map[string]map[int32]int64{}}
@@ -279,7 +285,11 @@ func checkGroups(t *testing.T, s *source, target kafka.Config, restored map[stri
 	}
 	defer kc.Close()
 	ends := map[string]map[int32]int64{}
-	ranges, err := kc.Ranges(ctx, backupTopics)
+	var topics []string
+	for topic := range s.records {
+		topics = append(topics, topic)
+	}
+	ranges, err := kc.Ranges(ctx, topics)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,12 +11,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kferry/kferry/internal/kafka/kafkatest"
 	"github.com/kferry/kferry/pkg/record"
 )
 
 // produce writes n JSON records with keys and a header into topic's partition p.
-func produce(t *testing.T, c *kafkatest.Cluster, topic string, p int32, n int) {
+func produce(t *testing.T, c cluster, topic string, p int32, n int) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

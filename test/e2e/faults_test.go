@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kferry/kferry/internal/kafka/kafkatest"
 	"github.com/kferry/kferry/pkg/record"
 )
 
@@ -35,7 +34,7 @@ const (
 
 // faultSource starts a cluster holding faultTopic: large records in partition
 // 0, small ones in the others, keys and headers throughout.
-func faultSource(t *testing.T, big, small int) (*kafkatest.Cluster, string) {
+func faultSource(t *testing.T, big, small int) (cluster, string) {
 	t.Helper()
 	c, brokers := newCluster(t, map[string]int32{faultTopic: faultPartitions})
 	rng := rand.New(rand.NewPCG(faultSeed, 1))

@@ -10,9 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kfake"
-
-	"github.com/kferry/kferry/internal/kafka/kafkatest"
 	"github.com/kferry/kferry/internal/pipeline"
 )
 
@@ -40,8 +37,8 @@ const importGroup = "e2e-import"
 func TestFollowExportImportKillRestart(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	a := kafkatest.NewCluster(t, kfake.GroupMinSessionTimeout(time.Second))
-	b := kafkatest.NewCluster(t)
+	a := pickCluster(t)
+	b := pickCluster(t)
 	if err := a.CreateTopic(ctx, followTopic, followPartitions); err != nil {
 		t.Fatal(err)
 	}
@@ -189,7 +186,7 @@ func scrapeImportLag(ctx context.Context, addr string) (float64, int, error) {
 
 // checkTarget reads B with read_committed: partition p must hold exactly the
 // sent[p] produced records, the n-th being key k<n>, value {"p":p,"n":n}.
-func checkTarget(t *testing.T, ctx context.Context, b *kafkatest.Cluster, sent map[int32]int64) {
+func checkTarget(t *testing.T, ctx context.Context, b cluster, sent map[int32]int64) {
 	t.Helper()
 	got, err := b.ReadAll(ctx, followTopic)
 	if err != nil {

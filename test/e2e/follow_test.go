@@ -18,11 +18,9 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
-	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/kferry/kferry/internal/catalog"
 	"github.com/kferry/kferry/internal/kafka"
-	"github.com/kferry/kferry/internal/kafka/kafkatest"
 	"github.com/kferry/kferry/internal/objset"
 	"github.com/kferry/kferry/pkg/layout"
 	"github.com/kferry/kferry/pkg/record"
@@ -46,7 +44,7 @@ const (
 func TestFollowScaleOutKillAndTakeover(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	c := kafkatest.NewCluster(t, kfake.GroupMinSessionTimeout(time.Second))
+	c := pickCluster(t)
 	if err := c.CreateTopic(ctx, followTopic, followPartitions); err != nil {
 		t.Fatal(err)
 	}
@@ -203,7 +201,7 @@ type followProducer struct {
 	err     error
 }
 
-func startFollowProducer(t *testing.T, ctx context.Context, c *kafkatest.Cluster) *followProducer {
+func startFollowProducer(t *testing.T, ctx context.Context, c cluster) *followProducer {
 	t.Helper()
 	w, err := kafka.NewWriter(ctx, c.Config(), kafka.WriterOptions{})
 	if err != nil {

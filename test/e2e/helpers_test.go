@@ -20,24 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
-
-	"github.com/kferry/kferry/internal/kafka/kafkatest"
 )
-
-// newCluster starts an in-process 3-broker kfake cluster on 127.0.0.1 for the
-// test and returns it with its bootstrap list for kcat and kferry.
-func newCluster(t *testing.T, topics map[string]int32) (*kafkatest.Cluster, string) {
-	t.Helper()
-	c := kafkatest.NewCluster(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	for name, n := range topics {
-		if err := c.CreateTopic(ctx, name, n); err != nil {
-			t.Fatalf("create topic %s: %v", name, err)
-		}
-	}
-	return c, strings.Join(c.ListenAddrs(), ",")
-}
 
 // msg is a record as kcat produces and consumes it. Nil pointers are nulls.
 type msg struct {

@@ -21,6 +21,13 @@ import (
 	"github.com/kferry/kferry/pkg/record"
 )
 
+// These tests run on kfake only, also when the others run on Apache Kafka:
+// the faults (an error code answered in place of a real answer, a produce
+// timing out after its append, a broker replaced mid-request, throttling)
+// are injected inside kfake through its Fault and ControlKey hooks, which a
+// real broker does not have. The real-broker suite meets the same client
+// paths without chosen faults.
+
 // kafkaFaults are the faults armed on a kfake cluster for one run of kferry:
 // kfake Faults (error codes answered in place of the real answer), a broker
 // restart and throttled answers, with what each did.
@@ -219,7 +226,7 @@ func brokerIDs(t *testing.T, c *kafkatest.Cluster) (controller, other int32) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	md, err := newAdmin(t, c).adm.BrokerMetadata(ctx)
+	md, err := newAdmin(t, fakeCluster{c}).adm.BrokerMetadata(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -329,7 +336,8 @@ func TestKafkaFaults(t *testing.T) {
 	t.Run("export and import", func(t *testing.T) {
 		t.Parallel()
 		const topic, perPart = "kf", 3000
-		c, brokers := newCluster(t, map[string]int32{topic: 3})
+		fc := newFakeCluster(t)
+		c, brokers := fc.Cluster, withTopics(t, fc, map[string]int32{topic: 3})
 		var recs []record.Record
 		for p := range int32(3) {
 			for i := range perPart {
@@ -367,9 +375,10 @@ func TestKafkaFaults(t *testing.T) {
 
 	t.Run("backup and restore", func(t *testing.T) {
 		t.Parallel()
-		src := newSource(t, 3, 400)
+		fc := newFakeCluster(t)
+		src := newSourceOn(t, fc, 3, 400)
 		url, dir := fileURL(t)
-		k := armReadFaults(t, src.c, backupTopics[0], 200)
+		k := armReadFaults(t, fc.Cluster, backupTopics[0], 200)
 		r := kferry(t, runOpts{timeout: 2 * time.Minute}, "backup", "--brokers", src.brokers, "--to", url, "--flush-size", "100")
 		if r.code != 0 {
 			row("backup", k, t, r, "")
@@ -378,7 +387,8 @@ func TestKafkaFaults(t *testing.T) {
 		checkBackup(t, dir, backupID(t, r), "", src)
 		row("backup", k, t, r, "the manifest covers every record once, each object in the bucket")
 
-		target, brokers := newCluster(t, nil)
+		ft := newFakeCluster(t)
+		target, brokers := ft.Cluster, withTopics(t, ft, nil)
 		k = armWriteFaults(t, target, backupTopics[0])
 		k.fault("TxnOffsetCommit COORDINATOR_LOAD_IN_PROGRESS", kfake.Fault{Keys: []kmsg.Key{kmsg.TxnOffsetCommit}, Err: kerr.CoordinatorLoadInProgress, Count: 2})
 		k.fault("AddOffsetsToTxn CONCURRENT_TRANSACTIONS", kfake.Fault{Keys: []kmsg.Key{kmsg.AddOffsetsToTxn}, Err: kerr.ConcurrentTransactions, Count: 2})

@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kferry/kferry/internal/kafka/kafkatest"
 	"github.com/kferry/kferry/pkg/record"
 )
 
@@ -20,7 +19,7 @@ import (
 // produceTxnLayout writes 3 records in a committed transaction, 2 in an
 // aborted one, 3 committed and 1 plain into topic/0: 7 records whose offsets
 // (0-2, 7-9, 11) are not contiguous. It returns their values.
-func produceTxnLayout(t *testing.T, ctx context.Context, c *kafkatest.Cluster, topic string) []string {
+func produceTxnLayout(t *testing.T, ctx context.Context, c cluster, topic string) []string {
 	t.Helper()
 	var want []string
 	n := 0
@@ -50,7 +49,7 @@ func produceTxnLayout(t *testing.T, ctx context.Context, c *kafkatest.Cluster, t
 	return append(want, string(plain[0].Value))
 }
 
-func partitionValues(t *testing.T, ctx context.Context, c *kafkatest.Cluster, topic string, p int32) []string {
+func partitionValues(t *testing.T, ctx context.Context, c cluster, topic string, p int32) []string {
 	t.Helper()
 	var out []string
 	for _, r := range readPartitions(t, ctx, c, topic)[p] {

@@ -1,6 +1,14 @@
 // Package e2e tests the built kferry binary from the outside: it runs it with
-// os/exec against in-process kfake clusters, kcat and real protocol servers for
-// S3, Cloud Storage and Azure Blob.
+// os/exec against Kafka clusters, kcat and real protocol servers for S3, Cloud
+// Storage and Azure Blob.
+//
+// The clusters are real Apache Kafka brokers when KFERRY_TEST_KAFKA=1, which
+// `make test` sets: TestMain starts a pool of single-node brokers
+// (test/realkafka, the default release or KFERRY_TEST_KAFKA_VERSION) and each
+// test leases the ones it needs, emptied for it (pool_test.go). Without it
+// they are franz-go's in-process kfake clusters, fresh for every test.
+// newCluster (cluster_test.go) is the one place that picks; the few tests
+// that inject faults only kfake can (kafkafaults_test.go) use kfake always.
 //
 // kcat and the servers come from the environment that `make test` sets up
 // (scripts/test-env.sh): KFERRY_TEST_KCAT, KFERRY_TEST_S3_ENDPOINT,
@@ -24,6 +32,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/kferry/kferry/test/realkafka"
 )
 
 // kferryBin is the binary TestMain builds once for every test.
@@ -66,6 +76,11 @@ func run(m *testing.M) int {
 			return 1
 		}
 	}
+	skipKafka, err := realkafka.Gate()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		return 1
+	}
 	dir, err := os.MkdirTemp("", "kferry-e2e-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "e2e:", err)
@@ -78,7 +93,67 @@ func run(m *testing.M) int {
 		fmt.Fprintf(os.Stderr, "e2e: go build: %v\n%s", err, out)
 		return 1
 	}
-	return m.Run()
+	if skipKafka != "" {
+		report("e2e: Kafka is kfake (in process); %s", skipKafka)
+		return m.Run()
+	}
+	if err := startBrokers(); err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		return 1
+	}
+	defer brokers.close()
+	began := time.Now()
+	code := m.Run()
+	report("e2e: %s after %s on Apache Kafka %s: %s", map[bool]string{true: "passed", false: "FAILED"}[code == 0],
+		time.Since(began).Round(time.Second), realkafka.DefaultVersion(), brokers.summary())
+	return code
+}
+
+// poolStart is how many brokers TestMain starts; tests lease more as needed.
+const poolStart = 4
+
+// startBrokers starts the first brokers of the pool and reports the Kafka
+// release and how long they took.
+func startBrokers() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	began := time.Now()
+	// Resolving the release's jars (once per machine) is not broker startup.
+	if _, err := realkafka.Ensure(ctx, realkafka.DefaultVersion(), func(format string, args ...any) {
+		fmt.Fprintf(os.Stderr, "e2e: "+format+"\n", args...)
+	}); err != nil {
+		return err
+	}
+	resolved := time.Since(began)
+	began = time.Now()
+	if err := brokers.start(ctx, poolStart); err != nil {
+		brokers.close()
+		return fmt.Errorf("start Apache Kafka %s: %w", realkafka.DefaultVersion(), err)
+	}
+	report("e2e: Kafka is Apache Kafka %s (KFERRY_TEST_KAFKA=1): %d single-node brokers serving %s after start (jars ready in %s)",
+		realkafka.DefaultVersion(), poolStart, time.Since(began).Round(10*time.Millisecond), resolved.Round(10*time.Millisecond))
+	return nil
+}
+
+// report prints a line on stderr, and appends it to $KFERRY_TEST_SUMMARY when
+// set: go test shows a passing package's output only with -v, and
+// scripts/test-env.sh prints that file when the tests end.
+func report(format string, args ...any) {
+	line := fmt.Sprintf(format, args...) + "\n"
+	fmt.Fprint(os.Stderr, line)
+	path := os.Getenv("KFERRY_TEST_SUMMARY")
+	if path == "" {
+		return
+	}
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		return
+	}
+	defer f.Close()
+	if _, err := f.WriteString(line); err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+	}
 }
 
 func missingEnv() []string {

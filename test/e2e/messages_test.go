@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kferry/kferry/internal/kafka/kafkatest"
 	"github.com/kferry/kferry/pkg/record"
 )
 
@@ -186,7 +185,7 @@ func TestInterruptMessages(t *testing.T) {
 }
 
 // produceMany writes n small records spread over topic's partitions.
-func produceMany(t *testing.T, c *kafkatest.Cluster, topic string, n int) {
+func produceMany(t *testing.T, c cluster, topic string, n int) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()

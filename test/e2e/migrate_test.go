@@ -13,10 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/kferry/kferry/internal/kafka/kafkatest"
 	"github.com/kferry/kferry/pkg/record"
 )
 
@@ -32,8 +30,8 @@ import (
 func TestMigrateLiveCutover(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	src := kafkatest.NewCluster(t, kfake.GroupMinSessionTimeout(time.Second))
-	dst := kafkatest.NewCluster(t)
+	src := pickCluster(t)
+	dst := pickCluster(t)
 	if err := src.CreateTopic(ctx, followTopic, followPartitions); err != nil {
 		t.Fatal(err)
 	}
@@ -158,7 +156,7 @@ func nextIndex(recs []record.Record, o int64) int {
 	return len(recs)
 }
 
-func readPartitions(t *testing.T, ctx context.Context, c *kafkatest.Cluster, topic string) map[int32][]record.Record {
+func readPartitions(t *testing.T, ctx context.Context, c cluster, topic string) map[int32][]record.Record {
 	t.Helper()
 	out, err := c.ReadAll(ctx, topic)
 	if err != nil {
@@ -203,7 +201,7 @@ type groupConsumer struct {
 	err        error
 }
 
-func startGroupConsumer(t *testing.T, ctx context.Context, c *kafkatest.Cluster, group, topic string) *groupConsumer {
+func startGroupConsumer(t *testing.T, ctx context.Context, c cluster, group, topic string) *groupConsumer {
 	t.Helper()
 	cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...), kgo.ConsumerGroup(group), kgo.ConsumeTopics(topic),
 		kgo.DisableAutoCommit(), kgo.SessionTimeout(3*time.Second), kgo.FetchIsolationLevel(kgo.ReadCommitted()))
@@ -265,8 +263,8 @@ func (gc *groupConsumer) halt(t *testing.T) int {
 func TestMigrateTwoCopiesKill(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	src := kafkatest.NewCluster(t, kfake.GroupMinSessionTimeout(time.Second))
-	dst := kafkatest.NewCluster(t)
+	src := pickCluster(t)
+	dst := pickCluster(t)
 	if err := src.CreateTopic(ctx, followTopic, followPartitions); err != nil {
 		t.Fatal(err)
 	}

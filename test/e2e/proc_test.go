@@ -15,8 +15,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
-
-	"github.com/kferry/kferry/internal/kafka/kafkatest"
 )
 
 // proc is a kferry run in the background, for tests that kill it.
@@ -125,7 +123,7 @@ type admin struct {
 	adm *kadm.Client
 }
 
-func newAdmin(t *testing.T, c *kafkatest.Cluster) *admin {
+func newAdmin(t *testing.T, c cluster) *admin {
 	t.Helper()
 	// A short metadata age: kadm caches metadata, and the tests watch topics
 	// appear.
@@ -187,4 +185,30 @@ func (a *admin) topicsExist(ctx context.Context, topics []string) (bool, error) 
 		}
 	}
 	return true, nil
+}
+
+// members counts the members of the groups whose names start with prefix.
+func (a *admin) members(ctx context.Context, prefix string) (int, error) {
+	listed, err := a.adm.ListGroups(ctx)
+	if err != nil {
+		return 0, err
+	}
+	var names []string
+	for _, g := range listed.Groups() {
+		if strings.HasPrefix(g, prefix) {
+			names = append(names, g)
+		}
+	}
+	if len(names) == 0 {
+		return 0, nil
+	}
+	described, err := a.adm.DescribeGroups(ctx, names...)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, g := range described {
+		n += len(g.Members)
+	}
+	return n, nil
 }

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"strconv"
@@ -65,48 +66,52 @@ func (k *killPlan) delay() time.Duration {
 
 // killRounds runs args again and again, killing each run after k.delay(),
 // until k.kills kills have happened. A run that ends by itself before its kill
-// must succeed; it ends the round: check verifies the target and next returns
-// the arguments of a fresh round (a new target), so every kill lands on work.
-func (k *killPlan) killRounds(t *testing.T, round func(n int) (args []string, check func(t *testing.T))) {
+// must succeed; it ends the round: check verifies the target and the next
+// round starts with a fresh target, so every kill lands on work. Each round is
+// a subtest, so that its target (a cluster round makes with the subtest's t)
+// is stopped or given back to the pool when the round ends.
+func (k *killPlan) killRounds(t *testing.T, round func(t *testing.T) (args []string, check func(t *testing.T))) {
 	t.Helper()
 	kills, rounds := 0, 0
 	var early []string
 	for kills < k.kills {
 		rounds++
-		args, check := round(rounds)
-		runs := 0
-		for {
-			runs++
-			d := k.delay()
-			p := startKferry(t, runOpts{}, args...)
-			timer := time.NewTimer(d)
-			select {
-			case <-p.done:
-				timer.Stop()
-			case <-timer.C:
-			}
-			if !p.exited() {
-				if p.killNow(t) {
-					kills++
-					if d < time.Second {
-						early = append(early, d.Round(time.Millisecond).String())
-					}
-					if kills < k.kills {
-						continue
-					}
-					// The last kill: finish the round with a run of its own.
-					p = startKferry(t, runOpts{}, args...)
-					<-p.done
+		ok := t.Run(fmt.Sprintf("round %d", rounds), func(t *testing.T) {
+			args, check := round(t)
+			runs := 0
+			for {
+				runs++
+				d := k.delay()
+				p := startKferry(t, runOpts{}, args...)
+				timer := time.NewTimer(d)
+				select {
+				case <-p.done:
+					timer.Stop()
+				case <-timer.C:
 				}
+				if !p.exited() {
+					if p.killNow(t) {
+						kills++
+						if d < time.Second {
+							early = append(early, d.Round(time.Millisecond).String())
+						}
+						if kills < k.kills {
+							continue
+						}
+						// The last kill: finish the round with a run of its own.
+						p = startKferry(t, runOpts{}, args...)
+						<-p.done
+					}
+				}
+				if code := p.exitCode(); code != 0 {
+					t.Fatalf("run %d (after %d kills): exit %d\n%s", runs, kills, code, p)
+				}
+				break
 			}
-			if code := p.exitCode(); code != 0 {
-				t.Fatalf("round %d, run %d (after %d kills): exit %d\n%s", rounds, runs, kills, code, p)
-			}
-			break
-		}
-		t.Logf("round %d: %d runs, the last one completed; %d kills so far", rounds, runs, kills)
-		check(t)
-		if t.Failed() {
+			t.Logf("%d runs, the last one completed; %d kills so far", runs, kills)
+			check(t)
+		})
+		if !ok {
 			t.Fatalf("round %d failed with seed %d; replay with KFERRY_KILL_SEED=%d", rounds, k.seed, k.seed)
 		}
 	}
@@ -125,7 +130,7 @@ func TestRandomKillRestore(t *testing.T) {
 	r := kferry(t, runOpts{timeout: 2 * time.Minute}, "backup", "--brokers", src.brokers, "--to", url, "--flush-size", strconv.Itoa(randomKillFlush))
 	mustSucceed(t, r)
 	id := backupID(t, r)
-	k.killRounds(t, func(int) ([]string, func(*testing.T)) {
+	k.killRounds(t, func(t *testing.T) ([]string, func(*testing.T)) {
 		target, brokers := newCluster(t, nil)
 		adm := newAdmin(t, target)
 		return []string{"restore", "--from", url, "--brokers", brokers}, func(t *testing.T) {
@@ -153,7 +158,7 @@ func TestRandomKillImport(t *testing.T) {
 	url, _ := fileURL(t)
 	mustSucceed(t, kferry(t, runOpts{timeout: 2 * time.Minute}, "export", "--brokers", src.brokers, "--topics", strings.Join(backupTopics, ","),
 		"--to", url, "--format", "native", "--flush-size", strconv.Itoa(randomKillFlush)))
-	k.killRounds(t, func(int) ([]string, func(*testing.T)) {
+	k.killRounds(t, func(t *testing.T) ([]string, func(*testing.T)) {
 		target, brokers := newCluster(t, nil)
 		adm := newAdmin(t, target)
 		return []string{"import", "--from", url, "--brokers", brokers}, func(t *testing.T) {

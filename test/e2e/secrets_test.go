@@ -9,10 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kfake"
-
 	"github.com/kferry/kferry/internal/kafka"
-	"github.com/kferry/kferry/internal/kafka/kafkatest"
 	"github.com/kferry/kferry/pkg/record"
 	"github.com/kferry/kferry/pkg/seal"
 )
@@ -33,15 +30,9 @@ func TestSecretsNeverShown(t *testing.T) {
 	keyText := key.String()
 	secrets := []string{password, token, keyText, strings.TrimPrefix(keyText, "AGE-SECRET-KEY-1")}
 
-	c, err := kafkatest.Start(1, kfake.EnableSASL(), kfake.Superuser("SCRAM-SHA-256", "kferry", password))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
+	admin := newSASLCluster(t, "scram-sha-256", "kferry", password)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	admin := c.Config()
-	admin.Security = kafka.Security{SASLMechanism: "scram-sha-256", SASLUsername: "kferry", SASLPassword: password}
 	kc, err := kafka.Dial(ctx, admin)
 	if err != nil {
 		t.Fatal(err)
@@ -66,7 +57,7 @@ func TestSecretsNeverShown(t *testing.T) {
 
 	dir := t.TempDir()
 	bucket := "file://" + filepath.Join(dir, "bucket")
-	brokers := strings.Join(c.ListenAddrs(), ",")
+	brokers := strings.Join(admin.Brokers, ",")
 	sasl := []string{"--brokers", brokers, "--sasl-mechanism", "scram-sha-256", "--sasl-username", "kferry"}
 	withEnv := runOpts{env: []string{"KFERRY_SASL_PASSWORD=" + password, "KFERRY_ENCRYPTION_KEY=" + keyText}}
 	report := func(name string) string { return filepath.Join(dir, name+".json") }
@@ -86,7 +77,7 @@ func TestSecretsNeverShown(t *testing.T) {
 	wantError(t, add(kferry(t, runOpts{}, "restore", "--from", bucket, "--brokers", brokers, "--encrypt-key-file", writeSecretFile(t, dir, "bad.key", "AGE-SECRET-KEY-1"+strings.ToUpper(token)))), 2, "age identity")
 	// migrate with the SASL flags on the source side only (the target is plain),
 	// the password from KFERRY_SOURCE_SASL_PASSWORD, encrypted objects in between.
-	plain := kafkatest.NewCluster(t)
+	plain := pickCluster(t)
 	migrateEnv := runOpts{env: []string{"KFERRY_SOURCE_SASL_PASSWORD=" + password, "KFERRY_ENCRYPTION_KEY=" + keyText}}
 	mustSucceed(t, add(kferry(t, migrateEnv, append([]string{"migrate", "--source-brokers", brokers, "--source-sasl-mechanism", "scram-sha-256", "--source-sasl-username", "kferry",
 		"--target-brokers", strings.Join(plain.ListenAddrs(), ","), "--topics", "pay", "--via", bucket + "-migrate?create_dir=1", "--report", report("migrate")}, debug...)...)))

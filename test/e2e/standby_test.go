@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kferry/kferry/internal/kafka/kafkatest"
 	"github.com/kferry/kferry/pkg/record"
 )
 
@@ -20,18 +19,21 @@ import (
 func TestBackupRestoreFollowStandby(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	src := kafkatest.NewCluster(t)
-	dst := kafkatest.NewCluster(t)
+	src := pickCluster(t)
+	dst := pickCluster(t)
 	if err := src.CreateTopic(ctx, "ledger", 3); err != nil {
 		t.Fatal(err)
 	}
 	url, _ := fileURL(t)
+	// Recent timestamps: Kafka deletes records stamped before its retention
+	// (7 days) within seconds, on the source and on the standby alike.
+	base := time.Now().Add(-time.Hour).Truncate(time.Millisecond)
 	burst := func(round, n int) {
 		var recs []record.Record
 		for i := range n {
 			recs = append(recs, record.Record{Topic: "ledger", Partition: int32(i % 3), Key: fmt.Appendf(nil, "k%d", i),
 				Value: fmt.Appendf(nil, "r%d-%d", round, i), Headers: []record.Header{{Key: "round", Value: fmt.Appendf(nil, "%d", round)}},
-				Timestamp: time.UnixMilli(1_700_000_000_000 + int64(round*10_000+i))})
+				Timestamp: base.Add(time.Duration(round*10_000+i) * time.Millisecond)})
 		}
 		if err := src.Produce(ctx, recs); err != nil {
 			t.Fatal(err)
@@ -50,7 +52,7 @@ func TestBackupRestoreFollowStandby(t *testing.T) {
 			for _, r := range recs {
 				total += len(r)
 			}
-			return err == nil && total == n, nil
+			return err == nil && total == n, err
 		})
 	}
 	standbyHas(300)
