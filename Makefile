@@ -21,9 +21,10 @@ vet:
 # brokers (test/realkafka), which resolve the pinned releases' jars with Maven
 # into the cache folder once and start and stop the JVMs themselves.
 # -count=1: test/e2e runs a binary built from the tree, which Go's test cache
-# cannot see.
+# cannot see. -timeout 20m: on real brokers the e2e package takes about 6 min
+# on two cores, near go test's default limit of 10 min per package.
 test: vet race
-	GO=$(GO) bash scripts/test-env.sh $(GO) test -count=1 ./...
+	GO=$(GO) bash scripts/test-env.sh $(GO) test -count=1 -timeout 20m ./...
 
 # race: the packages that run goroutines (errgroups and franz-go callbacks in
 # pipeline, backup, migrate, objset and kafka, the metrics server, the S3 transport's connections in

@@ -18,7 +18,7 @@ import (
 // cluster is a Kafka cluster that one test has to itself, empty when the test
 // gets it: three kfake brokers in this process, or, when KFERRY_TEST_KAFKA=1,
 // an Apache Kafka broker leased from the pool TestMain starts, emptied again
-// when the test ends (realcluster_test.go). newCluster is the one place that
+// when the test ends (pool_test.go). newCluster is the one place that
 // picks which; the tests see only this interface.
 //
 // Every method may be called from any goroutine. Methods that change topics
@@ -64,8 +64,10 @@ type cluster interface {
 type holdCluster interface {
 	cluster
 	// Hold leaves every later request of kind key for which match is true
-	// without an answer, for the rest of the cluster's life. match runs for
-	// every request of that kind, from the cluster's goroutines.
+	// without an answer, for the rest of the cluster's life (on Kafka, what
+	// the client sends after it on that connection waits too, as behind a
+	// stalled broker). match runs for every request of that kind, from the
+	// cluster's goroutines.
 	Hold(key kmsg.Key, match func(kmsg.Request) bool)
 }
 

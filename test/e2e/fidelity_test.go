@@ -95,14 +95,7 @@ func fidelitySource(t *testing.T, base time.Time) *source {
 		{Group: "txn-last-abort", Topic: "txn", Offset: 10},      // the last abort marker: the end
 		{Group: "txn-end", Topic: "txn", Offset: 11},             // the end
 	}
-	w, err := kafka.NewTxnWriter(ctx, c.Config(), "", kafka.WriterOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
-	if err := w.CommitPlain(ctx, offs); err != nil {
-		t.Fatalf("commit group offsets: %v", err)
-	}
+	commitPlain(t, ctx, c, offs)
 	s := &source{c: c, brokers: brokers, partitions: 1, groups: map[string]map[string]map[int32]int64{}}
 	for _, o := range offs {
 		s.groups[o.Group] = map[string]map[int32]int64{o.Topic: {0: o.Offset}}

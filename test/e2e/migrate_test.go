@@ -13,8 +13,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/kferry/kferry/internal/kafka"
 	"github.com/kferry/kferry/pkg/record"
 )
 
@@ -41,7 +43,7 @@ func TestMigrateLiveCutover(t *testing.T) {
 
 	addr := freeAddr(t)
 	args := []string{"migrate", "--source-brokers", strings.Join(src.ListenAddrs(), ","), "--target-brokers", strings.Join(dst.ListenAddrs(), ","),
-		"--topics", followTopic, "--rename", followTopic + "=" + followTopic + "-copy", "--via", url, "--groups", "app",
+		"--topics", followTopic, "--rename", followTopic + "=" + followTopic + "-copy", "--via", url, "--groups", "app|done",
 		"--rotate-interval", "300ms", "--poll-interval", "300ms", "--lag-interval", "200ms", "--groups-interval", "300ms",
 		"--session-timeout", "3s", "--metadata-max-age", "1s"}
 	live := startKferry(t, runOpts{}, append(slices.Clone(args), "--follow", "--metrics-addr", addr)...)
@@ -70,6 +72,13 @@ func TestMigrateLiveCutover(t *testing.T) {
 	consumed := cons.halt(t)
 	waitProduced(t, live, prod, 9000)
 	sent, rate := prod.halt(t)
+	// A second group has read everything: on the target it must sit at the
+	// end, after the last transaction's commit marker.
+	var done []kafka.GroupOffset
+	for p, n := range sent {
+		done = append(done, kafka.GroupOffset{Group: "done", Topic: followTopic, Partition: p, Offset: n})
+	}
+	commitPlain(t, ctx, src, done)
 	waitUntil(t, live, "lag 0 on every partition of /metrics", time.Minute, func(ctx context.Context) (bool, error) {
 		lag, err := scrapeMigrateLag(ctx, addr)
 		if err != nil || len(lag) != followPartitions {
@@ -129,6 +138,19 @@ func TestMigrateLiveCutover(t *testing.T) {
 			t.Errorf("partition %d: group app at source offset %d (next record #%d of %d) is at target offset %d (%v), next record #%d", p, o, want, len(srcRecs[p]), got, ok, nextIndex(dstRecs[p], got))
 		}
 	}
+	doneGroup, err := committedOffsets(ctx, newAdmin(t, dst), "done", followTopic+"-copy")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ends, err := newAdmin(t, dst).adm.ListCommittedOffsets(ctx, followTopic+"-copy")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ends.Each(func(o kadm.ListedOffset) {
+		if got, ok := doneGroup[o.Partition]; !ok || got != o.Offset {
+			t.Errorf("partition %d: group done, at the end of the source, is at target offset %d (%v), want the end %d", o.Partition, got, ok, o.Offset)
+		}
+	})
 	t.Logf("%d records at %.0f/s migrated live; the group consumed %d; max lag seen %.0f records; cutover %s", total, rate, consumed, maxLag, r.elapsed)
 }
 
@@ -335,4 +357,17 @@ func scrapeCounter(ctx context.Context, addr, name string) (float64, error) {
 		sum += v
 	}
 	return sum, nil
+}
+
+// commitPlain commits group offsets on c outside any transaction.
+func commitPlain(t *testing.T, ctx context.Context, c cluster, offs []kafka.GroupOffset) {
+	t.Helper()
+	w, err := kafka.NewTxnWriter(ctx, c.Config(), "", kafka.WriterOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	if err := w.CommitPlain(ctx, offs); err != nil {
+		t.Fatalf("commit group offsets: %v", err)
+	}
 }

@@ -208,6 +208,9 @@ func (c *realCluster) Compact(ctx context.Context, topic string, want int) error
 // Hold holds requests in the proxy that the cluster's addresses lead to; it
 // needs a cluster from leaseHold.
 func (c *realCluster) Hold(key kmsg.Key, match func(kmsg.Request) bool) {
+	if c.proxy == nil {
+		panic("Hold on a cluster without a proxy: get it from newHoldCluster")
+	}
 	c.proxy.hold(int16(key), match)
 }
 
