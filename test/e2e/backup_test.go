@@ -17,6 +17,8 @@ import (
 // TestBackupCLI: the command-line contract of backup, restore, verify and ls:
 // exit status and one-line errors naming what is wrong, and nothing written to
 // the target when a restore is refused.
+// (Longer than 80 lines on purpose: one scenario whose steps build on the
+// state the previous ones left; read top-down, it is the story it checks.)
 func TestBackupCLI(t *testing.T) {
 	t.Parallel()
 	src := newSource(t, 3, 300)

@@ -20,6 +20,8 @@ import (
 // records and markers), each record stamped base + its batch's seconds. Group
 // offsets point into the gaps: at compacted-away records, at an aborted
 // record, at markers and at the end.
+// (Longer than 80 lines on purpose: the fixture is one literal description
+// of the data, record by record.)
 func fidelitySource(t *testing.T, base time.Time) *source {
 	t.Helper()
 	c, brokers := newCluster(t, nil)

@@ -34,6 +34,8 @@ const importGroup = "e2e-import"
 // coordinator stayed in kfake's group without a session, so the next
 // rebalance waited 60 s for it, the live exporters' JoinGroups timed out and
 // they gave up: the test's flake (kafkatest.TestKilledInFirstJoin).
+// (Longer than 80 lines on purpose: one scenario whose steps build on the
+// state the previous ones left; read top-down, it is the story it checks.)
 func TestFollowExportImportKillRestart(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()

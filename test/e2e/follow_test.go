@@ -41,6 +41,8 @@ const (
 // while producing (exit 0; the last one takes over) and the last one after the
 // producer stopped, and then checks that the bucket holds every produced record exactly
 // once and in order per partition. It scrapes a member's /metrics for the lag.
+// (Longer than 80 lines on purpose: one scenario whose steps build on the
+// state the previous ones left; read top-down, it is the story it checks.)
 func TestFollowScaleOutKillAndTakeover(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()

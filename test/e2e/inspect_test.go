@@ -18,6 +18,8 @@ import (
 // TestLsAndCat exports what kcat produced to S3 and inspects the bucket: ls shows
 // every partition's objects and sidecars, cat prints an object's records as JSON
 // lines with the values, keys and headers kcat produced.
+// (Longer than 80 lines on purpose: one scenario whose steps build on the
+// state the previous ones left; read top-down, it is the story it checks.)
 func TestLsAndCat(t *testing.T) {
 	needKcat(t)
 	needS3(t)

@@ -17,6 +17,8 @@ import (
 // TestGapsVisible (issue 16.5): retention gaps that a backup recorded are shown
 // afterwards: verify warns with their offsets and count (fails with --strict),
 // ls names them, and restore's summary and --report carry them.
+// (Longer than 80 lines on purpose: one scenario whose steps build on the
+// state the previous ones left; read top-down, it is the story it checks.)
 func TestGapsVisible(t *testing.T) {
 	t.Parallel()
 	c, brokers := newCluster(t, map[string]int32{"ret": 1})
@@ -179,6 +181,8 @@ func TestDamagedBucketCaught(t *testing.T) {
 // deletes them only with --delete (and only once they are older than --min-age),
 // leaving manifests, listed objects and what it does not recognise alone; the
 // backup then verifies with --strict and restores.
+// (Longer than 80 lines on purpose: one scenario whose steps build on the
+// state the previous ones left; read top-down, it is the story it checks.)
 func TestPruneLeftovers(t *testing.T) {
 	t.Parallel()
 	c, brokers := newCluster(t, map[string]int32{"orders": 1})
