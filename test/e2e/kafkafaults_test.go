@@ -322,7 +322,8 @@ func armWriteFaults(t *testing.T, c *kafkatest.Cluster, topic string) *kafkaFaul
 // TestKafkaFaults: export, import, backup and restore while the clusters
 // answer with leader changes, throttling, timeouts after append and a broker
 // restart; every run succeeds and the copies hold exactly the source records.
-// (Longer than 80 lines on purpose: most of it is the table of cases.)
+// (Longer than 80 lines on purpose: parallel subtests, one per job under
+// faults, that share the fault table printed at the end.)
 func TestKafkaFaults(t *testing.T) {
 	t.Parallel()
 	var mu sync.Mutex

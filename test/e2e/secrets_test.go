@@ -18,7 +18,8 @@ import (
 // a SASL password, an OAuth token and an encryption key, at debug level in text
 // and JSON logs, and greps everything they leave behind for those secrets:
 // stdout, stderr, --report files, and every object in the bucket.
-// (Longer than 80 lines on purpose: most of it is the table of cases.)
+// (Longer than 80 lines on purpose: one scenario whose steps build on the
+// state the previous ones left; read top-down, it is the story it checks.)
 func TestSecretsNeverShown(t *testing.T) {
 	const (
 		password = "Sasl-Pa55word-7f3e9"
