@@ -39,13 +39,7 @@ type TopicDetails struct {
 // configs set on each topic (not broker defaults), for restoring it elsewhere;
 // no topics means every topic of the cluster.
 func (c *Client) DescribeTopics(ctx context.Context, topics []string) (map[string]TopicDetails, error) {
-	ctx, cancel := context.WithTimeout(ctx, c.cfg.timeout())
-	defer cancel()
-	var td kadm.TopicDetails
-	err := retriable(ctx, c.cfg.timeout(), func() (err error) {
-		td, err = listTopics(ctx, c.cl, topics...)
-		return err
-	})
+	td, err := c.topicDetails(ctx, topics...)
 	if err != nil {
 		return nil, fmt.Errorf("describe topics: %w", err)
 	}
@@ -70,6 +64,8 @@ func (c *Client) DescribeTopics(ctx context.Context, topics []string) (map[strin
 		}
 	}
 	var rcs kadm.ResourceConfigs
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.timeout())
+	defer cancel()
 	err = retriable(ctx, c.cfg.timeout(), func() (err error) {
 		rcs, err = c.adm.DescribeTopicConfigs(ctx, names...)
 		return err

@@ -205,13 +205,7 @@ type TopicInfo struct {
 // TopicExists reports whether the cluster has topic, without the retries an
 // unknown topic gets elsewhere.
 func (c *Client) TopicExists(ctx context.Context, topic string) (bool, error) {
-	ctx, cancel := context.WithTimeout(ctx, c.cfg.timeout())
-	defer cancel()
-	var td kadm.TopicDetails
-	err := retriable(ctx, c.cfg.timeout(), func() (err error) {
-		td, err = listTopics(ctx, c.cl, topic)
-		return err
-	})
+	td, err := c.topicDetails(ctx, topic)
 	if err != nil {
 		return false, fmt.Errorf("describe topic %s: %w", topic, err)
 	}
@@ -227,9 +221,7 @@ func (c *Client) TopicExists(ctx context.Context, topic string) (bool, error) {
 
 // Topics lists every topic of the cluster.
 func (c *Client) Topics(ctx context.Context) (map[string]TopicInfo, error) {
-	ctx, cancel := context.WithTimeout(ctx, c.cfg.timeout())
-	defer cancel()
-	td, err := listTopics(ctx, c.cl)
+	td, err := c.topicDetails(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("list topics: %w", err)
 	}
@@ -252,13 +244,7 @@ func (c *Client) TopicIDs(ctx context.Context, topics []string) (map[string]stri
 	if len(topics) == 0 {
 		return map[string]string{}, nil
 	}
-	ctx, cancel := context.WithTimeout(ctx, c.cfg.timeout())
-	defer cancel()
-	var td kadm.TopicDetails
-	err := retriable(ctx, c.cfg.timeout(), func() (err error) {
-		td, err = listTopics(ctx, c.cl, topics...)
-		return err
-	})
+	td, err := c.topicDetails(ctx, topics...)
 	if err != nil {
 		return nil, fmt.Errorf("describe topics: %w", err)
 	}

@@ -42,3 +42,16 @@ func listTopics(ctx context.Context, cl *kgo.Client, topics ...string) (kadm.Top
 	}
 	return td, nil
 }
+
+// topicDetails is listTopics with the client's timeout and its retries of
+// transient errors, as every topic question of the Client asks it.
+func (c *Client) topicDetails(ctx context.Context, topics ...string) (kadm.TopicDetails, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.timeout())
+	defer cancel()
+	var td kadm.TopicDetails
+	err := retriable(ctx, c.cfg.timeout(), func() (err error) {
+		td, err = listTopics(ctx, c.cl, topics...)
+		return err
+	})
+	return td, err
+}

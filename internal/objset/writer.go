@@ -108,39 +108,38 @@ type Spec struct {
 // object's SHA-256 is computed as it is written (for backup manifests); plain
 // exports skip it, as hashing would cost them about a quarter of their CPU.
 func Create(ctx context.Context, b *blob.Bucket, sp Spec) (*Writer, error) {
-	naming, formats, gz, topic, p, start, checksum, sealKey := sp.Naming, sp.Formats, sp.Gzip, sp.Topic, sp.Partition, sp.Start, sp.Checksum, sp.Key
 	wctx, cancel := context.WithCancel(ctx)
-	set := &Writer{b: b, ctx: wctx, cancel: cancel, first: start, last: start - 1}
-	if !format.KeepsOffsets(formats[layout.ViewValues]) {
+	set := &Writer{b: b, ctx: wctx, cancel: cancel, first: sp.Start, last: sp.Start - 1}
+	if !format.KeepsOffsets(sp.Formats[layout.ViewValues]) {
 		set.runs = &catalog.OffsetRuns{}
 	}
-	for v, f := range formats {
+	for v, f := range sp.Formats {
 		if f == nil {
 			continue
 		}
-		key := naming.Key(layout.Object{Topic: topic, Partition: p, StartOffset: start, View: layout.View(v), Ext: f.Ext(), Gzip: gz})
-		bw, err := b.NewWriter(wctx, key, &blob.WriterOptions{ContentType: contentType(f, gz)})
+		key := sp.Naming.Key(layout.Object{Topic: sp.Topic, Partition: sp.Partition, StartOffset: sp.Start, View: layout.View(v), Ext: f.Ext(), Gzip: sp.Gzip})
+		bw, err := b.NewWriter(wctx, key, &blob.WriterOptions{ContentType: contentType(f, sp.Gzip)})
 		if err != nil {
 			set.Abort()
 			return nil, fmt.Errorf("open %s: %w", key, err)
 		}
 		vw := &viewWriter{key: key, bw: bw, stored: &countingHash{}}
-		if checksum && len(set.views) == 0 {
+		if sp.Checksum && len(set.views) == 0 {
 			vw.stored.h = sha256.New()
 		}
 		if set.runs != nil && len(set.views) == 0 {
 			vw.stored.xx = xxhash.New()
 		}
 		sink := io.MultiWriter(bw, vw.stored)
-		if sealKey != nil {
-			if vw.sealer, err = sealKey.Seal(sink); err != nil {
+		if sp.Key != nil {
+			if vw.sealer, err = sp.Key.Seal(sink); err != nil {
 				set.views = append(set.views, vw)
 				set.Abort()
 				return nil, fmt.Errorf("encrypt %s: %w", key, err)
 			}
 			sink = vw.sealer
 		}
-		if gz {
+		if sp.Gzip {
 			vw.gz, _ = gzip.NewWriterLevel(sink, gzip.DefaultCompression) // the checksum covers the stored (compressed) bytes
 			sink = vw.gz
 		}
