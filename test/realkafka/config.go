@@ -82,8 +82,12 @@ func (c nodeConfig) properties() map[string]string {
 		// The log cleaner takes a 128 MiB dedupe buffer at start, half a test
 		// broker's heap, and sleeps 15 s between looks; retention is checked
 		// every 5 min. Tests of compaction and retention wait for both.
+		// A log is cleaned again only when half of it is dirty (the default
+		// ratio 0.5): a cleaner pass that ran while a test was still
+		// producing would leave the rest of its records uncompacted for good.
 		"log.cleaner.dedupe.buffer.size":  strconv.Itoa(16 << 20),
 		"log.cleaner.backoff.ms":          "1000",
+		"log.cleaner.min.cleanable.ratio": "0.01",
 		"log.retention.check.interval.ms": "1000",
 		"log.initial.task.delay.ms":       "1000",
 	}
