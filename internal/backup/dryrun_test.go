@@ -1,6 +1,8 @@
 package backup_test
 
 import (
+	"time"
+
 	"slices"
 	"strconv"
 	"testing"
@@ -151,5 +153,49 @@ func TestRestoreWarnsLogAppendTimeTarget(t *testing.T) {
 	s = e.MustRestore(tg, backup.RestoreOptions{})
 	if !testkit.HasWarning(s.Warnings, "ts", "LogAppendTime") {
 		t.Errorf("restore warnings %q: want one that ts stamps LogAppendTime", s.Warnings)
+	}
+}
+
+// TestRestoreWarnsExpiredRecords: records older than what the target topic's
+// retention keeps are written, and Kafka deletes them right after; the plan
+// and the run say so with the count, unless the target keeps them (retention.ms
+// -1) or --since leaves them out.
+func TestRestoreWarnsExpiredRecords(t *testing.T) {
+	t.Parallel()
+	e := testkit.New(t, "mem")
+	e.CreateTopic("old", 1)
+	month := time.Now().Add(-30 * 24 * time.Hour)
+	recs := testkit.Records("old", 0, 5)
+	for i := range recs {
+		recs[i].Timestamp = month.Add(time.Duration(i) * time.Second)
+	}
+	recs[4].Timestamp = time.Now()
+	e.Produce(recs...)
+	e.MustBackup(backup.BackupOptions{FlushSize: 2}) // objects: 2 old, 2 old, 1 new
+
+	expired := func(warnings []string) bool {
+		return testkit.HasWarning(warnings, "old keeps records for 168h0m0s (retention.ms): 4 records", "retention.ms (-1: for ever)")
+	}
+	tg := e.NewTarget()
+	s, err := e.Restore(tg, backup.RestoreOptions{DryRun: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !expired(s.Plan.Warnings) {
+		t.Errorf("plan warnings %q: want one that 4 records are older than old's 7 days", s.Plan.Warnings)
+	}
+	if s = e.MustRestore(tg, backup.RestoreOptions{}); !expired(s.Warnings) {
+		t.Errorf("restore warnings %q: want one that 4 records are older than old's 7 days", s.Warnings)
+	}
+
+	keeps := e.NewTarget()
+	if _, err := keeps.KC.CreateTopicWithConfigs(e.Ctx, "old", 1, -1, map[string]string{"retention.ms": "-1"}); err != nil {
+		t.Fatal(err)
+	}
+	if s = e.MustRestore(keeps, backup.RestoreOptions{}); len(s.Warnings) != 0 {
+		t.Errorf("restore into a topic that keeps records for ever warns %q", s.Warnings)
+	}
+	if s = e.MustRestore(e.NewTarget(), backup.RestoreOptions{Since: time.Now().Add(-time.Hour)}); len(s.Warnings) != 0 {
+		t.Errorf("restore --since an hour ago warns %q", s.Warnings)
 	}
 }

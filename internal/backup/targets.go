@@ -4,9 +4,11 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math"
 	"slices"
 	"sort"
 	"strconv"
+	"time"
 
 	"github.com/kferry/kferry/internal/catalog"
 	"github.com/kferry/kferry/internal/kafka"
@@ -258,6 +260,11 @@ func (rt *restoreTargets) createTarget(ctx context.Context, src string, groups m
 	if tsType == "LogAppendTime" {
 		rt.col.Warn(fmt.Sprintf("%s uses LogAppendTime: the broker stamps restored records with the restore time", dst))
 	}
+	if tsType != "LogAppendTime" {
+		if err := rt.warnExpired(ctx, t, dst, exists); err != nil {
+			return nil, err
+		}
+	}
 	rt.col.Target(src, dst)
 	var tasks []restoreTask
 	for i := range t.Partition {
@@ -268,6 +275,41 @@ func (rt *restoreTargets) createTarget(ctx context.Context, src string, groups m
 		tasks = append(tasks, restoreTask{src: p, topic: src, target: dst, groups: gs, batchMax: int32(batchMax), resumeAt: rt.resumeAt(dst, p)})
 	}
 	return tasks, nil
+}
+
+// warnExpired warns when records to restore are older than what dst's
+// retention keeps: the restore writes them and reports them written, and
+// Kafka deletes them at its next retention check.
+func (rt *restoreTargets) warnExpired(ctx context.Context, t *manifest.Topic, dst string, exists bool) error {
+	// A topic a dry run would create keeps what the backup says it kept.
+	ret := kafka.RetentionOf(t.Configs)
+	if exists || !rt.o.DryRun {
+		var err error
+		if ret, err = rt.kc.TopicRetention(ctx, dst); err != nil {
+			return err
+		}
+	}
+	cutoff, ok := ret.Expires(time.Now())
+	if !ok {
+		return nil
+	}
+	var records int64
+	oldest := int64(math.MaxInt64)
+	for _, p := range t.Partition {
+		for _, obj := range p.Objects {
+			skipped := !rt.o.Since.IsZero() && obj.MaxTimestamp < rt.o.Since.UnixMilli()
+			if obj.MaxTimestamp < cutoff.UnixMilli() && !skipped {
+				records += obj.Records
+				oldest = min(oldest, obj.MinTimestamp)
+			}
+		}
+	}
+	if records > 0 {
+		rt.col.Warn(fmt.Sprintf("%s keeps records for %s (retention.ms): %d records to restore are older (from %s) and Kafka deletes them soon after the restore; "+
+			"to keep them, create %s with a longer retention.ms (-1: for ever) first, or restore with --since",
+			dst, ret.Age, records, time.UnixMilli(oldest).UTC().Format(time.RFC3339), dst))
+	}
+	return nil
 }
 
 // resumeAt is where a real run resumes target partition p of dst: the

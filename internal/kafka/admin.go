@@ -5,7 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"sort"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -424,4 +427,65 @@ func (c *Client) GrowPartitions(ctx context.Context, topic string, total int) (b
 		return false, fmt.Errorf("grow %s to %d partitions: %w", topic, total, err)
 	}
 	return true, nil
+}
+
+// KafkaDefaultRetention is Apache Kafka's default retention.ms (7 days), for
+// topics that do not exist yet and set none.
+const KafkaDefaultRetention = 7 * 24 * time.Hour
+
+// Retention is a topic's time-based retention in effect.
+type Retention struct {
+	// Delete reports whether cleanup.policy deletes old records at all.
+	Delete bool
+	// Age is retention.ms; zero or less keeps records for ever.
+	Age time.Duration
+}
+
+// Expires reports whether the retention deletes records stamped before some
+// time, and that time as of now.
+func (r Retention) Expires(now time.Time) (time.Time, bool) {
+	if !r.Delete || r.Age <= 0 {
+		return time.Time{}, false
+	}
+	return now.Add(-r.Age), true
+}
+
+// RetentionOf reads retention.ms and cleanup.policy from configs as a topic
+// would apply them, with Kafka's defaults for those not set.
+func RetentionOf(configs map[string]string) Retention {
+	r := Retention{Delete: true, Age: KafkaDefaultRetention}
+	if v, ok := configs["cleanup.policy"]; ok {
+		r.Delete = slices.Contains(strings.Split(v, ","), "delete")
+	}
+	if ms, err := strconv.ParseInt(configs["retention.ms"], 10, 64); err == nil {
+		r.Age = time.Duration(ms) * time.Millisecond
+	}
+	return r
+}
+
+// TopicRetention returns the retention a topic applies, broker defaults
+// included (DescribeTopics returns only what is set on the topic).
+func (c *Client) TopicRetention(ctx context.Context, topic string) (Retention, error) {
+	var rcs kadm.ResourceConfigs
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.timeout())
+	defer cancel()
+	err := retriable(ctx, c.cfg.timeout(), func() (err error) {
+		rcs, err = c.adm.DescribeTopicConfigs(ctx, topic)
+		return err
+	})
+	if err != nil {
+		return Retention{}, fmt.Errorf("describe configs of %s: %w", topic, err)
+	}
+	in := map[string]string{}
+	for _, rc := range rcs {
+		if rc.Err != nil {
+			return Retention{}, fmt.Errorf("describe configs of %s: %w", topic, rc.Err)
+		}
+		for _, cfg := range rc.Configs {
+			if cfg.Value != nil {
+				in[cfg.Key] = *cfg.Value
+			}
+		}
+	}
+	return RetentionOf(in), nil
 }
