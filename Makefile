@@ -3,8 +3,11 @@ GO ?= go
 
 .PHONY: test build vet demo race
 
+# build stamps the commit and its date (GOFLAGS may turn Go's own VCS stamp off);
+# releases also stamp the version (see internal/buildinfo).
+BUILDINFO = github.com/kferry/kferry/internal/buildinfo
 build:
-	$(GO) build -o bin/kferry ./cmd/kferry
+	$(GO) build -ldflags "-X $(BUILDINFO).commit=$$(git rev-parse HEAD 2>/dev/null) -X $(BUILDINFO).date=$$(git log -1 --format=%cI 2>/dev/null)" -o bin/kferry ./cmd/kferry
 
 # vet: gofmt, go vet, then golangci-lint (.golangci.yml) at the version pinned in
 # scripts/golangci-lint.sh, which builds it into the cache folder when missing.

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/kferry/kferry/internal/backup"
+	"github.com/kferry/kferry/internal/buildinfo"
 	"github.com/kferry/kferry/internal/catalog"
 	"github.com/kferry/kferry/internal/pipeline"
 	"github.com/kferry/kferry/pkg/layout"
@@ -126,7 +127,7 @@ func runBackup(ctx context.Context, g *globals, o *backupOptions) error {
 	defer release()
 	bo := backup.BackupOptions{
 		Selector: sel, Groups: groups, Naming: layout.Naming{TopicsDir: layout.DefaultTopicsDir},
-		Key: key, FlushSize: o.flushSize, RotateBytes: rotate, Parallelism: o.parallelism, Version: Version,
+		Key: key, FlushSize: o.flushSize, RotateBytes: rotate, Parallelism: o.parallelism, Version: buildinfo.Version(),
 		Logger: log, DryRun: o.report.dryRun,
 	}
 	if o.follow {

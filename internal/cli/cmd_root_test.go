@@ -7,17 +7,6 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// TestVersion: --version prints the version set at build time.
-func TestVersion(t *testing.T) {
-	old := Version
-	Version = "1.2.3-test"
-	t.Cleanup(func() { Version = old })
-	out, errOut := mustRun(t, "--version")
-	if out != "kferry version 1.2.3-test\n" || errOut != "" {
-		t.Errorf("stdout %q, stderr %q", out, errOut)
-	}
-}
-
 // TestHelp: every command's help, on stdout, shows examples and the exit
 // status and says that flags can be set from the environment (STYLE.md: CLI).
 func TestHelp(t *testing.T) {

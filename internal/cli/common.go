@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/pflag"
 	"gocloud.dev/blob"
 
+	"github.com/kferry/kferry/internal/buildinfo"
 	"github.com/kferry/kferry/internal/kafka"
 	"github.com/kferry/kferry/internal/pipeline"
 	"github.com/kferry/kferry/internal/plan"
@@ -65,7 +66,7 @@ func (k *kafkaFlags) config(stderr io.Writer) (kafka.Config, error) {
 		warn := &printer{w: stderr} // best effort: a warning that cannot be shown stops nothing
 		warn.printf("kferry: warning: --%stls-insecure-skip-verify: the brokers' certificates are not checked; anyone on the path can read and change the data\n", k.prefix)
 	}
-	return kafka.Config{Brokers: k.brokers, Timeout: k.timeout, ClientID: "kferry/" + Version, Security: k.sec}, nil
+	return kafka.Config{Brokers: k.brokers, Timeout: k.timeout, ClientID: "kferry/" + buildinfo.Version(), Security: k.sec}, nil
 }
 
 // checkSASL refuses credentials without a mechanism: the client would connect

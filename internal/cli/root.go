@@ -12,15 +12,13 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/kferry/kferry/internal/buildinfo"
 	"github.com/kferry/kferry/internal/kafka"
 	"github.com/kferry/kferry/internal/plan"
 	_ "github.com/kferry/kferry/pkg/format/bytesfmt" // --format bytes
 	_ "github.com/kferry/kferry/pkg/format/jsonfmt"  // --format json
 	_ "github.com/kferry/kferry/pkg/format/native"   // --format native, backup
 )
-
-// Version is set at build time with -ldflags "-X github.com/kferry/kferry/internal/cli.Version=...".
-var Version = "dev"
 
 // globals are the flags every command has.
 type globals struct {
@@ -126,7 +124,7 @@ Azure Blob, a local folder) in the Confluent S3 Sink layout, and imports them ba
 renamed if you like, into the same or another cluster.
 
 Exit status: 0 done, 1 failed, 2 usage error.`,
-		Version:       Version,
+		Version:       buildinfo.Read().Short(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
@@ -134,7 +132,8 @@ Exit status: 0 done, 1 failed, 2 usage error.`,
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageErrorf("%v (see %s --help)", err, c.CommandPath())
 	})
-	root.AddCommand(newExportCmd(g), newImportCmd(g), newBackupCmd(g), newRestoreCmd(g), newVerifyCmd(g), newPruneCmd(g), newLsCmd(g), newCatCmd(g), newMigrateCmd(g), newDemoCmd(g), newConfigCmd(g), newKeygenCmd(g))
+	root.AddCommand(newExportCmd(g), newImportCmd(g), newBackupCmd(g), newRestoreCmd(g), newVerifyCmd(g), newPruneCmd(g), newLsCmd(g), newCatCmd(g), newMigrateCmd(g), newDemoCmd(g), newConfigCmd(g), newKeygenCmd(g), newVersionCmd())
+	root.SetVersionTemplate("kferry {{.Version}}\n")
 	catchInterrupts(root)
 	return root
 }
