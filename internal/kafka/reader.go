@@ -28,6 +28,8 @@ type Reader struct {
 	idle time.Duration
 	recs []record.Record
 	ptrs []*record.Record
+	// active is what the ReadRanges in progress still reads.
+	active map[TopicPartition]*rangeRead
 }
 
 // NewReader returns a Reader that reads committed records only (aborted
@@ -45,12 +47,13 @@ func NewReader(ctx context.Context, cfg Config) (*Reader, error) {
 		// No automatic reset: when retention removes offsets we have not read
 		// yet, Read must notice and report the gap instead of skipping silently.
 		kgo.ConsumeResetOffset(kgo.NoResetOffset()),
-		// A Reader holds one partition at a time, and franz-go keeps about three
-		// fetches of it alive (one being read, one buffered, one in flight), so the
-		// partition limit sets the memory per worker. 1 MiB (Kafka's default) is
-		// as fast as 8 MiB on kfake and cut the peak RSS of `make bench`'s export
-		// (1 GiB, 4 workers) from ~380 to ~100 MiB; 9 workers peak at ~145 MiB.
-		kgo.FetchMaxBytes(16<<20),
+		// franz-go keeps about three fetches per broker alive (one being read,
+		// one buffered, one in flight), so these limits set the memory per
+		// worker. A big partition is read alone: 1 MiB per partition (Kafka's
+		// default) is as fast as 8 MiB on kfake and cut the peak RSS of `make
+		// bench`'s export (1 GiB, 4 workers) from ~380 to ~100 MiB. A window
+		// of many small partitions (ReadRanges) fills a fetch up to 4 MiB.
+		kgo.FetchMaxBytes(4<<20),
 		kgo.FetchMaxPartitionBytes(1<<20),
 		kgo.FetchMaxWait(100*time.Millisecond), // short: switching partitions waits for the previous long-poll
 	)
@@ -69,65 +72,198 @@ func (r *Reader) Close() { r.cl.Close() }
 // reused after fn returns. Offsets that retention removed before they were read
 // are reported to OnGap and skipped.
 func (r *Reader) Read(ctx context.Context, pr PartitionRange, fn func(batch []*record.Record) error) error {
-	if pr.Start >= pr.End {
-		return nil
-	}
-	r.cl.AddConsumePartitions(map[string]map[int32]kgo.Offset{pr.Topic: {pr.Partition: kgo.NewOffset().At(pr.Start)}})
-	defer r.cl.RemoveConsumePartitions(map[string][]int32{pr.Topic: {pr.Partition}})
+	return r.ReadRanges(ctx, []PartitionRange{pr}, rangeFuncs{records: func(_ int, batch []*record.Record) error { return fn(batch) }})
+}
 
-	next := pr.Start
-	for next < pr.End {
-		pctx, cancel := context.WithTimeout(ctx, r.idle)
-		fetches := r.cl.PollFetches(pctx)
-		cancel()
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		var ferr error
-		var outOfRange bool
-		fetches.EachError(func(t string, p int32, err error) {
-			if errors.Is(err, kerr.OffsetOutOfRange) {
-				outOfRange = true
-				return
-			}
-			if errors.Is(err, context.DeadlineExceeded) {
-				err = fmt.Errorf("%w: nothing for %s at offset %d (end %d)", ErrStalled, r.idle, next, pr.End)
-			}
-			if ferr == nil {
-				ferr = fmt.Errorf("read %s/%d at offset %d: %w", pr.Topic, pr.Partition, next, err)
-			}
-		})
-		if ferr != nil {
-			return ferr
-		}
-		if outOfRange {
-			var err error
-			if next, err = r.skipGap(ctx, pr, next); err != nil {
+// RangeHandler receives what ReadRanges reads.
+type RangeHandler interface {
+	// Records gets range i's next records in offset order; the batch and its
+	// records are reused after it returns.
+	Records(i int, batch []*record.Record) error
+	// Done learns that range i's last record has been delivered.
+	Done(i int) error
+	// Polled is called after each fetch's records were delivered: the moment
+	// to Pause or Resume ranges.
+	Polled() error
+}
+
+type rangeFuncs struct {
+	records func(i int, batch []*record.Record) error
+}
+
+func (f rangeFuncs) Records(i int, batch []*record.Record) error { return f.records(i, batch) }
+func (f rangeFuncs) Done(int) error                              { return nil }
+func (f rangeFuncs) Polled() error                               { return nil }
+
+// rangeRead is where ReadRanges stands in one range.
+type rangeRead struct {
+	i      int
+	pr     PartitionRange
+	next   int64
+	paused bool
+}
+
+// ReadRanges reads several partition ranges at once, in one fetch session, so
+// that many small partitions cost one round trip together instead of one each;
+// h gets each range's records in offset order and learns when a range is done.
+// Like Read, it reports removed offsets to OnGap.
+func (r *Reader) ReadRanges(ctx context.Context, ranges []PartitionRange, h RangeHandler) error {
+	r.active = map[TopicPartition]*rangeRead{}
+	add := map[string]map[int32]kgo.Offset{}
+	for i, pr := range ranges {
+		if pr.Start >= pr.End {
+			if err := h.Done(i); err != nil {
 				return err
 			}
 			continue
 		}
-		r.recs, r.ptrs = r.recs[:0], r.ptrs[:0]
-		fetches.EachRecord(func(kr *kgo.Record) {
-			if kr.Topic != pr.Topic || kr.Partition != pr.Partition || kr.Offset < next || kr.Offset >= pr.End {
-				return
-			}
-			next = kr.Offset + 1
-			if kr.Attrs.IsControl() {
-				return
-			}
-			r.recs = append(r.recs, fromKgo(kr))
-		})
-		for i := range r.recs {
-			r.ptrs = append(r.ptrs, &r.recs[i])
+		r.active[TopicPartition{pr.Topic, pr.Partition}] = &rangeRead{i: i, pr: pr, next: pr.Start}
+		if add[pr.Topic] == nil {
+			add[pr.Topic] = map[int32]kgo.Offset{}
 		}
-		if len(r.ptrs) > 0 {
-			if err := fn(r.ptrs); err != nil {
+		add[pr.Topic][pr.Partition] = kgo.NewOffset().At(pr.Start)
+	}
+	if len(add) == 0 {
+		return nil
+	}
+	r.cl.AddConsumePartitions(add) // one metadata refresh for them all
+	defer func() {
+		for tp, rr := range r.active {
+			r.stop(tp, rr)
+		}
+		r.active = nil
+	}()
+	for len(r.active) > 0 {
+		if err := r.readOnce(ctx, h); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// readOnce polls one fetch and delivers it.
+func (r *Reader) readOnce(ctx context.Context, h RangeHandler) error {
+	waiting := r.waiting()
+	if waiting == nil {
+		return errors.New("read: every partition left to read is paused")
+	}
+	pctx, cancel := context.WithTimeout(ctx, r.idle)
+	fetches := r.cl.PollFetches(pctx)
+	cancel()
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	var ferr error
+	var outOfRange []*rangeRead
+	fetches.EachError(func(t string, p int32, err error) {
+		rr := r.active[TopicPartition{t, p}]
+		if errors.Is(err, kerr.OffsetOutOfRange) && rr != nil {
+			outOfRange = append(outOfRange, rr)
+			return
+		}
+		if errors.Is(err, context.DeadlineExceeded) {
+			rr = waiting
+			err = fmt.Errorf("%w: nothing for %s at offset %d (end %d)", ErrStalled, r.idle, rr.next, rr.pr.End)
+		}
+		if ferr == nil && rr != nil {
+			ferr = fmt.Errorf("read %s/%d at offset %d: %w", rr.pr.Topic, rr.pr.Partition, rr.next, err)
+		} else if ferr == nil {
+			ferr = fmt.Errorf("read %s/%d: %w", t, p, err)
+		}
+	})
+	if ferr != nil {
+		return ferr
+	}
+	for _, rr := range outOfRange {
+		var err error
+		if rr.next, err = r.skipGap(ctx, rr.pr, rr.next); err != nil {
+			return err
+		}
+	}
+	fetches.EachPartition(func(ftp kgo.FetchTopicPartition) {
+		rr := r.active[TopicPartition{ftp.Topic, ftp.Partition}]
+		if ferr != nil || rr == nil {
+			return
+		}
+		ferr = r.deliver(rr, ftp.Records, h)
+	})
+	if ferr != nil {
+		return ferr
+	}
+	for tp, rr := range r.active {
+		if rr.next >= rr.pr.End {
+			r.stop(tp, rr)
+			delete(r.active, tp)
+			if err := h.Done(rr.i); err != nil {
 				return err
 			}
 		}
 	}
-	return nil
+	return h.Polled()
+}
+
+// deliver hands h the records of one partition's fetch that lie in its range.
+func (r *Reader) deliver(rr *rangeRead, recs []*kgo.Record, h RangeHandler) error {
+	r.recs, r.ptrs = r.recs[:0], r.ptrs[:0]
+	for _, kr := range recs {
+		if kr.Offset < rr.next || kr.Offset >= rr.pr.End {
+			continue
+		}
+		rr.next = kr.Offset + 1
+		if kr.Attrs.IsControl() {
+			continue
+		}
+		r.recs = append(r.recs, fromKgo(kr))
+	}
+	for i := range r.recs {
+		r.ptrs = append(r.ptrs, &r.recs[i])
+	}
+	if len(r.ptrs) == 0 {
+		return nil
+	}
+	return h.Records(rr.i, r.ptrs)
+}
+
+// waiting returns a range that is read and not paused, nil if there is none.
+func (r *Reader) waiting() *rangeRead {
+	var first *rangeRead
+	for _, rr := range r.active {
+		if !rr.paused && (first == nil || rr.i < first.i) {
+			first = rr
+		}
+	}
+	return first
+}
+
+// Pause stops fetching range pr of the ReadRanges in progress until Resume.
+// Records of it already delivered stay delivered; the next fetch of it starts
+// right after them.
+func (r *Reader) Pause(pr PartitionRange) { r.setPaused(pr, true) }
+
+// Resume fetches a paused range again.
+func (r *Reader) Resume(pr PartitionRange) { r.setPaused(pr, false) }
+
+func (r *Reader) setPaused(pr PartitionRange, paused bool) {
+	rr := r.active[TopicPartition{pr.Topic, pr.Partition}]
+	if rr == nil || rr.paused == paused {
+		return
+	}
+	rr.paused = paused
+	tps := map[string][]int32{pr.Topic: {pr.Partition}}
+	if paused {
+		r.cl.PauseFetchPartitions(tps)
+	} else {
+		r.cl.ResumeFetchPartitions(tps)
+	}
+}
+
+// stop ends the fetching of a range.
+func (r *Reader) stop(tp TopicPartition, rr *rangeRead) {
+	tps := map[string][]int32{tp.Topic: {tp.Partition}}
+	r.cl.RemoveConsumePartitions(tps)
+	if rr.paused {
+		r.cl.ResumeFetchPartitions(tps)
+	}
 }
 
 // skipGap handles OffsetOutOfRange at next: retention removed records before

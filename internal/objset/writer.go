@@ -1,7 +1,6 @@
 package objset
 
 import (
-	"bufio"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -43,6 +42,7 @@ type Writer struct {
 	// runs collects the records' offsets for the offsets record written with
 	// objects of formats that do not keep offsets (nil for those that do).
 	runs *catalog.OffsetRuns
+	hold bool // see Spec.Hold
 }
 
 // countingHash measures the bytes that reach the bucket: their SHA-256, their
@@ -78,16 +78,49 @@ type viewWriter struct {
 	sealer io.WriteCloser // encrypts into the object when a key is set
 	stored *countingHash
 	key    string
-	bw     *blob.Writer
+	set    *Writer
+	bw     *blob.Writer // nil until the view spills (see Write)
 	gz     *gzip.Writer
-	buf    *bufio.Writer
-	enc    format.Encoder
-	size   int64 // bytes handed to the encoder, before compression
+	sink   io.Writer // the end of the chain into bw, once opened
+	// open makes bw and the chain into it (hashing, encryption, gzip).
+	open func() error
+	// pending holds encoded bytes not yet in the sink: the whole object
+	// while it is smaller than spillBytes, so that an open set costs memory
+	// in proportion to what it holds, and no upload starts for it, until then.
+	pending []byte
+	enc     format.Encoder
+	size    int64 // bytes handed to the encoder, before compression
 }
+
+// spillBytes is how much a view buffers before it opens its upload (S3
+// multipart buffers, gzip and encryption state are allocated only then) and,
+// afterwards, how much it hands the chain at once.
+const spillBytes = 256 << 10
 
 func (v *viewWriter) Write(p []byte) (int, error) {
 	v.size += int64(len(p))
-	return v.buf.Write(p)
+	v.pending = append(v.pending, p...)
+	if len(v.pending) >= spillBytes && !v.set.hold {
+		if err := v.flush(); err != nil {
+			return 0, fmt.Errorf("write %s: %w", v.key, err)
+		}
+	}
+	return len(p), nil
+}
+
+// flush opens the view's upload if needed and hands it the pending bytes.
+func (v *viewWriter) flush() error {
+	if v.sink == nil {
+		if err := v.open(); err != nil {
+			return err
+		}
+	}
+	if len(v.pending) == 0 {
+		return nil
+	}
+	_, err := v.sink.Write(v.pending)
+	v.pending = v.pending[:0]
+	return err
 }
 
 // Spec says which object set to write: where (naming, topic, partition, first
@@ -102,6 +135,10 @@ type Spec struct {
 	Start     int64
 	Checksum  bool
 	Key       *seal.Key // encrypts every view when set
+	// Hold keeps the whole set in memory, however large, until Release:
+	// for a reader of many partitions at once that lets one of them stream
+	// at a time (see pipeline.RunPartitions).
+	Hold bool
 }
 
 // Create opens the objects of one start offset. With Spec.Checksum, the values
@@ -109,7 +146,7 @@ type Spec struct {
 // exports skip it, as hashing would cost them about a quarter of their CPU.
 func Create(ctx context.Context, b *blob.Bucket, sp Spec) (*Writer, error) {
 	wctx, cancel := context.WithCancel(ctx)
-	set := &Writer{b: b, ctx: wctx, cancel: cancel, first: sp.Start, last: sp.Start - 1}
+	set := &Writer{b: b, ctx: wctx, cancel: cancel, first: sp.Start, last: sp.Start - 1, hold: sp.Hold}
 	if !format.KeepsOffsets(sp.Formats[layout.ViewValues]) {
 		set.runs = &catalog.OffsetRuns{}
 	}
@@ -118,32 +155,34 @@ func Create(ctx context.Context, b *blob.Bucket, sp Spec) (*Writer, error) {
 			continue
 		}
 		key := sp.Naming.Key(layout.Object{Topic: sp.Topic, Partition: sp.Partition, StartOffset: sp.Start, View: layout.View(v), Ext: f.Ext(), Gzip: sp.Gzip})
-		bw, err := b.NewWriter(wctx, key, &blob.WriterOptions{ContentType: contentType(f, sp.Gzip)})
-		if err != nil {
-			set.Abort()
-			return nil, fmt.Errorf("open %s: %w", key, err)
-		}
-		vw := &viewWriter{key: key, bw: bw, stored: &countingHash{}}
+		vw := &viewWriter{key: key, set: set, stored: &countingHash{}}
 		if sp.Checksum && len(set.views) == 0 {
 			vw.stored.h = sha256.New()
 		}
 		if set.runs != nil && len(set.views) == 0 {
 			vw.stored.xx = xxhash.New()
 		}
-		sink := io.MultiWriter(bw, vw.stored)
-		if sp.Key != nil {
-			if vw.sealer, err = sp.Key.Seal(sink); err != nil {
-				set.views = append(set.views, vw)
-				set.Abort()
-				return nil, fmt.Errorf("encrypt %s: %w", key, err)
+		contentType := contentType(f, sp.Gzip)
+		vw.open = func() error {
+			bw, err := b.NewWriter(wctx, key, &blob.WriterOptions{ContentType: contentType})
+			if err != nil {
+				return fmt.Errorf("open: %w", err)
 			}
-			sink = vw.sealer
+			vw.bw = bw
+			sink := io.MultiWriter(bw, vw.stored)
+			if sp.Key != nil {
+				if vw.sealer, err = sp.Key.Seal(sink); err != nil {
+					return fmt.Errorf("encrypt: %w", err)
+				}
+				sink = vw.sealer
+			}
+			if sp.Gzip {
+				vw.gz, _ = gzip.NewWriterLevel(sink, gzip.DefaultCompression) // the checksum covers the stored (compressed) bytes
+				sink = vw.gz
+			}
+			vw.sink = sink
+			return nil
 		}
-		if sp.Gzip {
-			vw.gz, _ = gzip.NewWriterLevel(sink, gzip.DefaultCompression) // the checksum covers the stored (compressed) bytes
-			sink = vw.gz
-		}
-		vw.buf = bufio.NewWriterSize(sink, 256<<10)
 		enc, err := f.NewEncoder(vw, layout.View(v))
 		if err != nil {
 			set.views = append(set.views, vw)
@@ -183,6 +222,30 @@ func (s *Writer) Add(rec *record.Record) error {
 	return nil
 }
 
+// Streaming reports whether an upload of the set has started: a view outgrew
+// what the set buffers in memory (spillBytes).
+func (s *Writer) Streaming() bool {
+	for _, v := range s.views {
+		if v.bw != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// Buffered is how many bytes of the set wait in memory for their upload.
+func (s *Writer) Buffered() int64 {
+	var n int64
+	for _, v := range s.views {
+		n += int64(len(v.pending))
+	}
+	return n
+}
+
+// Release ends Spec.Hold: from the next record on, views larger than what a
+// set buffers stream into their objects.
+func (s *Writer) Release() { s.hold = false }
+
 // Bytes is the uncompressed size of the values object so far.
 func (s *Writer) Bytes() int64 { return s.views[0].size }
 
@@ -199,7 +262,7 @@ func (s *Writer) Commit() error {
 			err = c.Close()
 		}
 		if err == nil {
-			err = v.buf.Flush()
+			err = v.flush()
 		}
 		if err == nil && v.gz != nil {
 			err = v.gz.Close()
@@ -220,7 +283,9 @@ func (s *Writer) Commit() error {
 		if err != nil {
 			s.cancel()
 			for _, rest := range s.views[:i+1] {
-				_ = store.CloseWriter(rest.bw) // after cancel, Close discards the upload
+				if rest.bw != nil {
+					_ = store.CloseWriter(rest.bw) // after cancel, Close discards the upload
+				}
 			}
 			return err
 		}
@@ -274,7 +339,9 @@ func (s *Writer) writeOffsets(v *viewWriter) error {
 func (s *Writer) Abort() {
 	s.cancel()
 	for _, v := range s.views {
-		_ = store.CloseWriter(v.bw) // after cancel, Close discards the upload
+		if v.bw != nil {
+			_ = store.CloseWriter(v.bw) // after cancel, Close discards the upload
+		}
 	}
 }
 

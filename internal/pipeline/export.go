@@ -146,30 +146,28 @@ func Export(ctx context.Context, kc *kafka.Client, b *blob.Bucket, bucketName st
 // with its own Kafka reader; newExport makes the per-partition worker. Offsets
 // that retention removed before they were read become warnings (and whatever the
 // worker's onGap does).
+//
+// Each worker reads a window of ranges at once in one fetch session (see
+// windowSize), so that thousands of small partitions cost about as much as
+// their bytes, not a round trip and a metadata refresh each.
 func RunPartitions(ctx context.Context, kc *kafka.Client, ranges []kafka.PartitionRange, par int, newExport func(kafka.PartitionRange) *PartitionExport) error {
 	par = Parallelism(par)
-	tasks := make(chan kafka.PartitionRange, len(ranges))
-	for _, r := range ranges {
-		tasks <- r
+	size := windowSize(len(ranges), par)
+	tasks := make(chan []kafka.PartitionRange, len(ranges)/size+1)
+	for i := 0; i < len(ranges); i += size {
+		tasks <- ranges[i:min(i+size, len(ranges))]
 	}
 	close(tasks)
 	g, gctx := errgroup.WithContext(ctx)
-	for range min(par, max(len(ranges), 1)) {
+	for range min(par, max(len(tasks), 1)) {
 		g.Go(func() error {
 			rd, err := kafka.NewReader(gctx, kc.Config())
 			if err != nil {
 				return err
 			}
 			defer rd.Close()
-			for r := range tasks {
-				pe := newExport(r)
-				rd.OnGap = func(pr kafka.PartitionRange, from, to int64) {
-					pe.Col.Warn(fmt.Sprintf("%s/%d: offsets %d to %d were removed by retention before they could be read; they are missing", pr.Topic, pr.Partition, from, to-1))
-					if pe.OnGap != nil {
-						pe.OnGap(from, to)
-					}
-				}
-				if err := pe.run(gctx, rd); err != nil {
+			for rs := range tasks {
+				if err := runWindow(gctx, rd, rs, newExport); err != nil {
 					return err
 				}
 			}
@@ -177,6 +175,144 @@ func RunPartitions(ctx context.Context, kc *kafka.Client, ranges []kafka.Partiti
 		})
 	}
 	return g.Wait()
+}
+
+// maxWindow bounds the ranges a worker reads at once.
+const maxWindow = 64
+
+// windowBuffer is how much of a window's open objects waits in memory before
+// one range at a time streams into the bucket and the others pause (see
+// window.Polled); a variable for tests, as is windowPolled, which sees what a
+// window holds after each fetch.
+var (
+	windowBuffer int64 = 8 << 20
+	windowPolled func(held int64)
+)
+
+// windowSize is how many ranges a worker reads at once: one when there are
+// few (a big partition streams alone, as fast as one fetch session goes), up
+// to maxWindow when there are many, always leaving each worker two windows or
+// more to balance the load.
+func windowSize(ranges, par int) int {
+	return max(1, min(maxWindow, ranges/(2*par)))
+}
+
+// window is one worker's ranges read together. The objects of a window's
+// ranges wait in memory (objset.Spec.Hold) rather than each opening an upload
+// with its buffers; one range, the streamer, may stream.
+type window struct {
+	ctx      context.Context
+	rd       *kafka.Reader
+	ranges   []kafka.PartitionRange
+	pes      []*PartitionExport
+	done     []bool
+	paused   []bool
+	streamer int // -1: none yet
+}
+
+func runWindow(ctx context.Context, rd *kafka.Reader, ranges []kafka.PartitionRange, newExport func(kafka.PartitionRange) *PartitionExport) error {
+	w := &window{ctx: ctx, rd: rd, ranges: ranges, pes: make([]*PartitionExport, len(ranges)), done: make([]bool, len(ranges)), paused: make([]bool, len(ranges)), streamer: -1}
+	byTP := map[kafka.TopicPartition]*PartitionExport{}
+	for i, r := range ranges {
+		pe := newExport(r)
+		pe.hold = len(ranges) > 1
+		w.pes[i], byTP[kafka.TopicPartition{Topic: r.Topic, Partition: r.Partition}] = pe, pe
+	}
+	rd.OnGap = func(pr kafka.PartitionRange, from, to int64) {
+		pe := byTP[kafka.TopicPartition{Topic: pr.Topic, Partition: pr.Partition}]
+		pe.Col.Warn(fmt.Sprintf("%s/%d: offsets %d to %d were removed by retention before they could be read; they are missing", pr.Topic, pr.Partition, from, to-1))
+		if pe.OnGap != nil {
+			pe.OnGap(from, to)
+		}
+	}
+	err := rd.ReadRanges(ctx, ranges, w)
+	if err != nil {
+		for _, pe := range w.pes {
+			if pe.set != nil {
+				pe.set.Abort()
+			}
+		}
+	}
+	return err
+}
+
+func (w *window) Records(i int, batch []*record.Record) error {
+	pe := w.pes[i]
+	var n, bytes int64
+	for _, rec := range batch {
+		if err := pe.add(w.ctx, rec); err != nil {
+			return fmt.Errorf("%s/%d: %w", pe.Range.Topic, pe.Range.Partition, err) // export and backup both run here
+		}
+		n++
+		bytes += int64(rec.Size())
+	}
+	if pe.Opts.Progress != nil {
+		pe.Opts.Progress.Add(n, bytes)
+	}
+	return nil
+}
+
+func (w *window) Done(i int) error {
+	pe := w.pes[i]
+	w.done[i] = true
+	if w.streamer == i {
+		w.streamer = -1
+	}
+	if err := pe.rotate(); err != nil {
+		return fmt.Errorf("%s/%d: %w", pe.Range.Topic, pe.Range.Partition, err)
+	}
+	return nil
+}
+
+// Polled keeps the window's memory bounded: while what its open objects hold
+// stays under windowBuffer every range reads; above it the range holding the
+// most becomes the streamer (its objects upload as they grow) and the others
+// pause until it is done or the window is under the bound again.
+func (w *window) Polled() error {
+	if len(w.pes) == 1 {
+		return nil
+	}
+	var total, most int64
+	largest := -1
+	for i, pe := range w.pes {
+		if w.done[i] || pe.set == nil {
+			continue
+		}
+		n := pe.set.Buffered()
+		total += n
+		if n > most {
+			most, largest = n, i
+		}
+	}
+	if windowPolled != nil {
+		windowPolled(total)
+	}
+	if total <= windowBuffer {
+		for i := range w.pes {
+			w.setPaused(i, false)
+		}
+		return nil
+	}
+	if w.streamer < 0 && largest >= 0 {
+		w.streamer = largest
+		w.pes[largest].stream()
+	}
+	for i := range w.pes {
+		w.setPaused(i, i != w.streamer && !w.done[i])
+	}
+	return nil
+}
+
+func (w *window) setPaused(i int, paused bool) {
+	if w.paused[i] == paused {
+		return
+	}
+	w.paused[i] = paused
+	if paused {
+		w.rd.Pause(w.ranges[i])
+	} else {
+		w.rd.Resume(w.ranges[i])
+	}
 }
 
 // PartitionExport moves one partition range into objects.
@@ -203,37 +339,17 @@ type PartitionExport struct {
 	// beforeCommit, if set, may veto making a set visible (the set is then
 	// aborted and rotate returns the error).
 	beforeCommit func(set *objset.Writer) error
+	// hold keeps the partition's objects in memory until committed, see window.
+	hold bool
 }
 
-func (pe *PartitionExport) run(ctx context.Context, rd *kafka.Reader) error {
-	pr := pe.Range
-	if pr.Start >= pr.End {
-		return nil
+// stream lets the partition's objects upload as they grow instead of
+// waiting in memory (see window).
+func (pe *PartitionExport) stream() {
+	pe.hold = false
+	if pe.set != nil {
+		pe.set.Release()
 	}
-	err := rd.Read(ctx, pr, func(batch []*record.Record) error {
-		var n, bytes int64
-		for _, rec := range batch {
-			if err := pe.add(ctx, rec); err != nil {
-				return err
-			}
-			n++
-			bytes += int64(rec.Size())
-		}
-		if pe.Opts.Progress != nil {
-			pe.Opts.Progress.Add(n, bytes)
-		}
-		return nil
-	})
-	if err == nil {
-		err = pe.rotate()
-	}
-	if err != nil {
-		if pe.set != nil {
-			pe.set.Abort()
-		}
-		return fmt.Errorf("%s/%d: %w", pr.Topic, pr.Partition, err) // export and backup both run here
-	}
-	return nil
 }
 
 func (pe *PartitionExport) add(ctx context.Context, rec *record.Record) error {
@@ -247,7 +363,7 @@ func (pe *PartitionExport) add(ctx context.Context, rec *record.Record) error {
 		// Only observers of commits (backups) read the checksum.
 		set, err := objset.Create(ctx, pe.Bucket, objset.Spec{
 			Naming: o.Naming, Formats: pe.Formats, Gzip: o.Gzip, Topic: rec.Topic, Partition: rec.Partition, Start: rec.Offset,
-			Checksum: pe.OnCommit != nil && !pe.noChecksum, Key: o.Key,
+			Checksum: pe.OnCommit != nil && !pe.noChecksum, Key: o.Key, Hold: pe.hold,
 		})
 		if err != nil {
 			return err

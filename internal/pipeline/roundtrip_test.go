@@ -69,19 +69,22 @@ func TestRoundTripRename(t *testing.T) {
 		format string
 		gzip   bool
 		bucket string
+		par    int // 1: one reader fetches windows of two and three partitions at once
 	}{
-		{"json", false, "mem"},
-		{"json", true, "file"},
-		{"bytes", false, "file"},
-		{"bytes", true, "mem"},
+		{"json", false, "mem", 0},
+		{"json", true, "file", 0},
+		{"bytes", false, "file", 0},
+		{"bytes", true, "mem", 0},
+		{"json", true, "mem", 1},
+		{"bytes", false, "file", 1},
 	}
 	for _, tt := range tests {
-		t.Run(fmt.Sprintf("%s gzip=%v %s", tt.format, tt.gzip, tt.bucket), func(t *testing.T) {
+		t.Run(fmt.Sprintf("%s gzip=%v %s par=%d", tt.format, tt.gzip, tt.bucket, tt.par), func(t *testing.T) {
 			e := testkit.New(t, tt.bucket)
 			sourceRecords(e, tt.format)
 			exp, err := e.Export(pipeline.ExportOptions{
 				Format: tt.format, StoreKeys: true, StoreHeaders: true, Naming: layout.Naming{TopicsDir: "topics"},
-				FlushSize: 4, Gzip: tt.gzip,
+				FlushSize: 4, Gzip: tt.gzip, Parallelism: tt.par,
 			})
 			if err != nil {
 				t.Fatalf("export: %v", err)
