@@ -3,7 +3,8 @@
 # same run against a cluster that runs as its own process on 127.0.0.1, so that
 # kcat and kferry both talk to it over loopback TCP: kfake (test/kfakeserver) by
 # default, or real Apache Kafka brokers with BENCH_BROKER=kafka (test/kafkaserver,
-# JVMs from test/realkafka's cached Maven Central jars, 256 MiB heap each).
+# JVMs from test/realkafka's cached Maven Central jars, 256 MiB heap each; java 17+
+# and mvn must be installed, as scripts/test-env.sh does for `make test`).
 #
 # One round per format in BENCH_FORMATS, each on a fresh cluster:
 #   1. kcat -P (idempotent, acks=all) produces BENCH_RECORDS JSON lines of
