@@ -44,8 +44,10 @@ demo:
 # bench: 1,000,000 records of 1 KiB over 9 partitions on a kfake cluster in its own
 # process (test/kfakeserver), kferry export/import next to kcat consume/produce, with
 # peak RSS; BENCH_RECORDS=200000 for a quick run (bench/run.sh lists the knobs). Then
-# the continuous export→import latency step (p50 <= 3 s, p99 <= 10 s at 1,000 records/s);
-# BENCH_STEPS=latency runs only that.
+# the continuous export→import latency step (p50 <= 3 s, p99 <= 10 s at 1,000 records/s)
+# and the migrate step; BENCH_STEPS=latency runs only the latency step. BENCH_BROKER=kafka
+# runs them against real Apache Kafka brokers (test/kafkaserver; BENCH_KAFKA_VERSION,
+# BENCH_BROKERS=3 for a 3-node cluster).
 bench:
 	bash bench/run.sh
 

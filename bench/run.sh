@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # make bench: kferry export/import next to kcat consume/produce, measured in the
-# same run against a kfake cluster that runs as its own process on 127.0.0.1
-# (test/kfakeserver), so that kcat and kferry both talk to it over loopback TCP.
+# same run against a cluster that runs as its own process on 127.0.0.1, so that
+# kcat and kferry both talk to it over loopback TCP: kfake (test/kfakeserver) by
+# default, or real Apache Kafka brokers with BENCH_BROKER=kafka (test/kafkaserver,
+# JVMs from test/realkafka's cached Maven Central jars, 256 MiB heap each; java 17+
+# and mvn must be installed, as scripts/test-env.sh does for `make test`).
 #
 # One round per format in BENCH_FORMATS, each on a fresh cluster:
-#   1. kcat -P produces BENCH_RECORDS JSON lines of BENCH_RECORD_BYTES into topic
-#      "bench" (BENCH_PARTITIONS partitions)                     -> kcat produce
+#   1. kcat -P (idempotent, acks=all) produces BENCH_RECORDS JSON lines of
+#      BENCH_RECORD_BYTES into topic "bench" (BENCH_PARTITIONS partitions, created
+#      with the cluster's replication factor)                     -> kcat produce
 #   2. kcat -C -e -o beginning reads them all to /dev/null         -> kcat consume
 #   3. kferry export --format F --to file://DIR                    -> export
 #   4. kferry import --from file://DIR --rename bench=bench-copy   -> import
@@ -13,9 +17,9 @@
 #      checked against BENCH_RECORDS.
 # Rates are records over the wall-clock seconds of each process, start to exit;
 # peak RSS is GNU time's "Maximum resident set size"; CPU is the process's user +
-# system time and the broker's over the same step (from /proc). Export is compared
-# with kcat's consume rate, import with kcat's produce rate. The table is printed
-# and kept in bench/results/ (gitignored).
+# system time and the broker's over the same step (from /proc: kfakeserver, or
+# the sum over the JVMs). Export is compared with kcat's consume rate, import with
+# kcat's produce rate. The table is printed and kept in bench/results/ (gitignored).
 #
 #
 # Then the latency step, on a fresh cluster with topic "lat" (BENCH_PARTITIONS
@@ -29,11 +33,15 @@
 # the script exits 1 when they are missed or a record is missing or duplicated.
 #
 # Then the migrate step: the same measurement through one kferry migrate --follow
-# --rotate-interval 1s process (lat → lat-copy on the same cluster), same targets.
+# --rotate-interval 1s process, from topic lat on one cluster to lat-copy on a
+# second one (two cluster processes), same targets.
 #
-# Environment: BENCH_STEPS ("throughput latency migrate"; e.g. BENCH_STEPS=latency runs
+# Environment: BENCH_BROKER (kfake, or kafka for real Apache Kafka brokers),
+# BENCH_KAFKA_VERSION (with kafka: one of test/realkafka's versions, default its
+# DefaultKafka), BENCH_STEPS ("throughput latency migrate"; e.g. BENCH_STEPS=latency runs
 # only the latency step), BENCH_RECORDS (1000000), BENCH_RECORD_BYTES (1024),
-# BENCH_PARTITIONS (9), BENCH_BROKERS (3), BENCH_FORMATS ("bytes json"),
+# BENCH_PARTITIONS (9), BENCH_BROKERS (brokers per cluster: 3 with kfake, 1 with kafka;
+# BENCH_BROKERS=3 with kafka is a 3-node cluster, replication factor 3), BENCH_FORMATS ("bytes json"),
 # BENCH_TIMEOUT seconds per step (900), BENCH_LATENCY_RATE (1000),
 # BENCH_LATENCY_DURATION (60s), BENCH_KEEP=1 keeps the work folder, BENCH_KFERRY=path
 # runs that kferry binary instead of building one (before/after comparisons),
@@ -44,7 +52,13 @@ set -euo pipefail
 N=${BENCH_RECORDS:-1000000}
 SIZE=${BENCH_RECORD_BYTES:-1024}
 P=${BENCH_PARTITIONS:-9}
-BROKERS_N=${BENCH_BROKERS:-3}
+BROKER=${BENCH_BROKER:-kfake}
+KAFKA_VERSION=${BENCH_KAFKA_VERSION:-}
+case $BROKER in
+kfake) BROKERS_N=${BENCH_BROKERS:-3} ;;
+kafka) BROKERS_N=${BENCH_BROKERS:-1} ;;
+*) printf 'bench: BENCH_BROKER=%s: want kfake or kafka\n' "$BROKER" >&2; exit 1 ;;
+esac
 FORMATS=${BENCH_FORMATS:-bytes json}
 STEP_TIMEOUT=${BENCH_TIMEOUT:-900}
 STEPS=${BENCH_STEPS:-throughput latency migrate}
@@ -80,14 +94,22 @@ if want throughput; then
 	[[ -x /usr/bin/time ]] || apt_install time
 fi
 
+# SERVER_PID is the cluster's process (kfakeserver or kafkaserver), SERVER2_PID
+# the migrate step's target cluster's; BROKER_PIDS are the processes that do the
+# broker's work (kfakeserver itself, or the JVMs), whose CPU and RSS are counted.
 SERVER_PID=
-stop_kfake() {
-	[[ -n $SERVER_PID ]] || return 0
-	kill -TERM "$SERVER_PID" 2>/dev/null || true
-	for _ in $(seq 50); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
-	kill -KILL "$SERVER_PID" 2>/dev/null || true
-	wait "$SERVER_PID" 2>/dev/null || true
-	SERVER_PID=
+SERVER2_PID=
+BROKER_PIDS=
+stop_clusters() { # SIGTERM; kafkaserver stops its JVMs within 15 s, then SIGKILL
+	local pid
+	[[ -n $SERVER_PID$SERVER2_PID ]] || return 0
+	for pid in $SERVER_PID $SERVER2_PID; do kill -TERM "$pid" 2>/dev/null || true; done
+	for pid in $SERVER_PID $SERVER2_PID; do
+		for _ in $(seq 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+		kill -KILL "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+	done
+	SERVER_PID= SERVER2_PID= BROKER_PIDS=
 }
 # The latency step's background kferry processes; cleanup kills what is left.
 EXPORT_PID=
@@ -99,45 +121,90 @@ cleanup() {
 		kill -KILL "$pid" 2>/dev/null || true
 		wait "$pid" 2>/dev/null || true
 	done
-	stop_kfake
+	stop_clusters
 	if [[ ${BENCH_KEEP:-0} == 1 ]]; then log "kept $WORK"; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-log "building kferry, kfakeserver and bench/latency into $WORK"
-(cd "$ROOT" && $GO build -o "$WORK/kferry" ./cmd/kferry && $GO build -o "$WORK/kfakeserver" ./test/kfakeserver &&
+log "building kferry, ${BROKER}server and bench/latency into $WORK"
+(cd "$ROOT" && $GO build -o "$WORK/kferry" ./cmd/kferry && $GO build -o "$WORK/server" "./test/${BROKER}server" &&
 	$GO build -o "$WORK/latency" ./bench/latency)
 if [[ -n ${BENCH_KFERRY:-} ]]; then # another build, e.g. to compare before and after a change
 	log "using kferry $BENCH_KFERRY"
 	cp "$BENCH_KFERRY" "$WORK/kferry"
 fi
 
-start_kfake() { # TOPIC: starts a fresh cluster with TOPIC ($P partitions) and sets BROKERS
-	stop_kfake
-	: >"$WORK/addrs"
-	"$WORK/kfakeserver" -brokers "$BROKERS_N" -topic "$1:$P" >"$WORK/addrs" 2>"$WORK/kfake.log" &
-	SERVER_PID=$!
-	for _ in $(seq 100); do [[ -s $WORK/addrs ]] && break; sleep 0.1; done
-	BROKERS=$(head -n1 "$WORK/addrs")
-	[[ -n $BROKERS ]] || die "kfakeserver printed no addresses: $(cat "$WORK/kfake.log")"
-	log "kfake ($BROKERS_N brokers, topic $1 with $P partitions) on $BROKERS"
+# spawn_server NAME [TOPIC]: starts a cluster process (with TOPIC, $P partitions)
+# as SERVER_PID (NAME cluster) or SERVER2_PID (NAME target) and waits until it
+# prints its addresses (kafkaserver: once its JVMs serve and the topic is led);
+# sets SPAWNED_ADDRS, SPAWNED_BROKER_PIDS and BROKER_DESC.
+spawn_server() {
+	local name=$1 out=$WORK/$1.addrs args=()
+	local lines=1 tries=100 # kfakeserver prints one line at once
+	if [[ -n ${2:-} ]]; then args+=(-topic "$2:$P"); fi
+	if [[ $BROKER == kafka ]]; then
+		args+=(-nodes "$BROKERS_N")
+		if [[ -n $KAFKA_VERSION ]]; then args+=(-version "$KAFKA_VERSION"); fi
+		lines=3 tries=3000 # kafkaserver three once its JVMs serve (a first run resolves the jars)
+	else
+		args+=(-brokers "$BROKERS_N")
+	fi
+	: >"$out"
+	"$WORK/server" "${args[@]}" >"$out" 2>"$WORK/$name.log" &
+	local pid=$!
+	if [[ $name == target ]]; then SERVER2_PID=$pid; else SERVER_PID=$pid; fi
+	for _ in $(seq $tries); do
+		(($(wc -l <"$out") >= lines)) && break
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	(($(wc -l <"$out") >= lines)) || die "${BROKER}server printed no addresses: $(tail -n 20 "$WORK/$name.log")"
+	SPAWNED_ADDRS=$(head -n1 "$out")
+	SPAWNED_BROKER_PIDS=$pid
+	if [[ $BROKER == kafka ]]; then
+		SPAWNED_BROKER_PIDS=$(sed -n 's/^pids //p' "$out")
+		BROKER_DESC="Apache Kafka $(sed -n 's/^version //p' "$out"), $BROKERS_N node(s), JVMs with the harness's 256 MiB heap"
+	else
+		BROKER_DESC="kfake, $BROKERS_N brokers in one process"
+	fi
 }
-# kfake_cpu prints the CPU ticks the kfake process has used so far.
-kfake_cpu() { awk '{print $14 + $15}' "/proc/$SERVER_PID/stat"; }
+# start_cluster TOPIC: a fresh cluster with TOPIC ($P partitions); sets BROKERS.
+start_cluster() {
+	stop_clusters
+	spawn_server cluster "$1"
+	BROKERS=$SPAWNED_ADDRS BROKER_PIDS=$SPAWNED_BROKER_PIDS
+	log "$BROKER_DESC, topic $1 with $P partitions, on $BROKERS"
+}
+# start_target_cluster: a second, empty cluster; sets TARGET_BROKERS.
+start_target_cluster() {
+	spawn_server target
+	TARGET_BROKERS=$SPAWNED_ADDRS
+	log "target: $BROKER_DESC on $TARGET_BROKERS"
+}
+# broker_cpu prints the CPU ticks the broker processes have used so far.
+broker_cpu() {
+	local pid
+	for pid in $BROKER_PIDS; do cat "/proc/$pid/stat"; done | awk '{s += $14 + $15} END {print s}'
+}
+# broker_rss_kb prints the sum of the broker processes' peak RSS in KiB.
+broker_rss_kb() {
+	local pid
+	for pid in $BROKER_PIDS; do cat "/proc/$pid/status"; done | awk '/VmHWM/ {s += $2} END {print s}'
+}
 
 # measure NAME RECORDS STDIN STDOUT CMD... runs CMD under GNU time with a timeout
-# and appends "NAME RECORDS NANOSECONDS MAXRSS_KB CPU_S KFAKE_CPU_S" to results.tsv.
+# and appends "NAME RECORDS NANOSECONDS MAXRSS_KB CPU_S BROKER_CPU_S" to results.tsv.
 measure() {
 	local name=$1 recs=$2 in=$3 out=$4
 	shift 4
 	log "$name: $*"
 	local t0 t1 k0 k1 rc=0 file=$WORK/${name//\//-}
-	k0=$(kfake_cpu)
+	k0=$(broker_cpu)
 	t0=$(date +%s%N)
 	timeout -k 10 "$STEP_TIMEOUT" /usr/bin/time -v -o "$file.time" "$@" <"$in" >"$out" 2>"$file.log" || rc=$?
 	t1=$(date +%s%N)
-	k1=$(kfake_cpu)
+	k1=$(broker_cpu)
 	if ((rc != 0)); then
 		tail -n 20 "$file.log" >&2 || true
 		die "$name exited with $rc"
@@ -180,14 +247,16 @@ throughput() {
 	: >"$WORK/results.tsv"
 
 	# One round per format on a fresh cluster, so that every ratio compares kferry
-	# with kcat on the same cluster state and kfake holds at most two copies.
-	local f got kfake_rss=0 load_before
+	# with kcat on the same cluster state and the broker holds at most two copies.
+	local f got broker_rss=0 load_before
 	load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 	for f in $FORMATS; do
-		start_kfake bench
-		# kcat's produce rate: one process, librdkafka defaults (acks=all, linger
-		# 5 ms, 1 MB batches), records spread over the partitions by its partitioner.
-		measure "$f/kcat-produce" "$N" "$WORK/records.jsonl" /dev/null kcat -P -b "$BROKERS" -t bench -X acks=all
+		start_cluster bench
+		# kcat's produce rate: one process, librdkafka defaults (linger 5 ms, 1 MB
+		# batches) but idempotent with acks=all, as kferry import produces; records
+		# spread over the partitions by its partitioner.
+		measure "$f/kcat-produce" "$N" "$WORK/records.jsonl" /dev/null kcat -P -b "$BROKERS" -t bench \
+			-X acks=all -X enable.idempotence=true
 		measure "$f/kcat-consume" "$N" /dev/null /dev/null kcat -C -b "$BROKERS" -t bench -e -o beginning -q
 		rm -rf "$WORK/bucket"
 		mkdir -p "$WORK/bucket"
@@ -203,20 +272,20 @@ throughput() {
 		[[ $got == "$N" ]] || die "import --format $f wrote $got records, want $N"
 		got=$(timeout "$STEP_TIMEOUT" kcat -C -b "$BROKERS" -t bench-copy -e -o beginning -q -f 'x\n' | wc -l)
 		[[ $got == "$N" ]] || die "kcat reads $got records from bench-copy, want $N"
-		kfake_rss=$(awk -v m="$kfake_rss" '/VmHWM/ {print ($2 > m ? $2 : m)}' "/proc/$SERVER_PID/status")
-		stop_kfake
+		broker_rss=$(awk -v m="$broker_rss" -v r="$(broker_rss_kb)" 'BEGIN {print (r > m ? r : m)}')
+		stop_clusters
 	done
 
 	local kcat_version
 	kcat_version=$(kcat -V 2>&1 | sed -n 's/^Version \([^ ]*\).*\(librdkafka [^ ]*\).*/kcat \1, \2/p')
-	awk -v size="$SIZE" -v n="$N" -v p="$P" -v b="$BROKERS_N" -v kfake="$kfake_rss" -v kcat="$kcat_version" \
+	awk -v size="$SIZE" -v n="$N" -v p="$P" -v broker="$BROKER_DESC" -v brss="$broker_rss" -v kcat="$kcat_version" \
 		-v load="$load_before / $(cut -d' ' -f1-3 /proc/loadavg)" -v gover="$($GO env GOVERSION)" \
 		-v cpus="$(nproc)" -v when="$(date -u +%FT%TZ)" -v rev="$rev" '
 	{ name[NR] = $1; recs[$1] = $2; secs[$1] = $3 / 1e9; rss[$1] = $4; cpu[$1] = $5; kcpu[$1] = $6 }
 	END {
 		printf "kferry bench %s (%s, %s, %s): %d records of %d B (%.2f GiB) over %d partitions;\n", when, rev, gover, kcat, n, size, n * size / 2^30, p
-		printf "kfake with %d brokers in its own process; %d CPUs, load average before / after %s\n\n", b, cpus, load
-		printf "| step | seconds | records/s | MB/s | peak RSS MiB | CPU s | kfake CPU s | vs kcat |\n"
+		printf "%s; %d CPUs, load average before / after %s\n\n", broker, cpus, load
+		printf "| step | seconds | records/s | MB/s | peak RSS MiB | CPU s | broker CPU s | vs kcat |\n"
 		printf "|---|---:|---:|---:|---:|---:|---:|---|\n"
 		verdict = "PASS"
 		for (i = 1; i <= NR; i++) {
@@ -233,8 +302,8 @@ throughput() {
 			if (part[2] == "export" && rss[s] > 256 * 1024) { vs = vs ", RSS above 256 MiB"; verdict = "MISSED" }
 			printf "| %s | %.2f | %.0f | %.1f | %.0f | %.2f | %.2f | %s |\n", s, secs[s], r, r * size / 1e6, rss[s] / 1024, cpu[s], kcpu[s], vs
 		}
-		printf "\nMB/s counts value bytes (10^6 B/s). CPU s is the step'"'"'s own user+system time, kfake CPU s the\n"
-		printf "broker'"'"'s during the step; kfake peak RSS %.0f MiB. Each format runs on a fresh cluster.\n", kfake / 1024
+		printf "\nMB/s counts value bytes (10^6 B/s). CPU s is the step'"'"'s own user+system time, broker CPU s the\n"
+		printf "broker'"'"'s during the step; broker peak RSS %.0f MiB. Each format runs on a fresh cluster.\n", brss / 1024
 		printf "Targets (export and import >= 0.80× kcat consume/produce, export peak RSS <= 256 MiB): %s\n", verdict
 	}' "$WORK/results.tsv" >>"$table"
 	cp "$WORK/results.tsv" "$RESULTS/bench-$stamp.tsv"
@@ -264,10 +333,10 @@ stop_follow() {
 LAT_VERDICT=PASS
 latency() {
 	local url=file://$WORK/lat-bucket rc=0 k0 k1 exp_usage imp_usage
-	start_kfake lat
+	start_cluster lat
 	rm -rf "$WORK/lat-bucket"
 	mkdir -p "$WORK/lat-bucket"
-	k0=$(kfake_cpu)
+	k0=$(broker_cpu)
 	env $(profile "latency-export") "$WORK/kferry" export --follow --brokers "$BROKERS" --topics lat --to "$url" \
 		--rotate-interval 1s --log-format text >"$WORK/lat-export.log" 2>&1 &
 	EXPORT_PID=$!
@@ -278,14 +347,14 @@ latency() {
 	timeout -k 10 "$STEP_TIMEOUT" "$WORK/latency" -brokers "$BROKERS" -source lat -target lat-copy -partitions "$P" \
 		-rate "$LAT_RATE" -duration "$LAT_DURATION" >"$WORK/latency.out" 2>"$WORK/latency.log" || rc=$?
 	cat "$WORK/latency.log" >&2
-	k1=$(kfake_cpu)
+	k1=$(broker_cpu)
 	exp_usage=$(proc_usage "$EXPORT_PID") || die "export exited early: $(tail -n 20 "$WORK/lat-export.log")"
 	imp_usage=$(proc_usage "$IMPORT_PID") || die "import exited early: $(tail -n 20 "$WORK/lat-import.log")"
 	stop_follow export "$EXPORT_PID"
 	EXPORT_PID=
 	stop_follow import "$IMPORT_PID"
 	IMPORT_PID=
-	stop_kfake
+	stop_clusters
 	[[ -s $WORK/latency.out ]] || die "bench/latency exited with $rc and no result"
 
 	# latency.out is one line of key=value pairs.
@@ -304,10 +373,10 @@ latency() {
 	{
 		[[ -s $table ]] && echo
 		echo "kferry latency $(date -u +%FT%TZ) ($rev, $($GO env GOVERSION)): export --follow --rotate-interval 1s and"
-		echo "import --follow --poll-interval 1s through file://, topic lat → lat-copy on one kfake cluster ($BROKERS_N brokers);"
+		echo "import --follow --poll-interval 1s through file://, topic lat → lat-copy on one cluster ($BROKER_DESC);"
 		echo "$(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 		echo
-		echo "| records | records/s | partitions | missing | duplicates | p50 s | p90 s | p99 s | max s | export CPU s / peak MiB | import CPU s / peak MiB | kfake CPU s | p50 ≤ 3 s, p99 ≤ 10 s |"
+		echo "| records | records/s | partitions | missing | duplicates | p50 s | p90 s | p99 s | max s | export CPU s / peak MiB | import CPU s / peak MiB | broker CPU s | p50 ≤ 3 s, p99 ≤ 10 s |"
 		echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
 		echo "$line"
 		echo
@@ -319,23 +388,24 @@ latency() {
 }
 
 # migrate: the latency step's measurement through one `migrate --follow`
-# process (source and target topics on one cluster), whose importer wakes for
-# each object its exporter completes.
+# process from one cluster to another, whose importer wakes for each object its
+# exporter completes.
 migrate_latency() {
 	local url=file://$WORK/mig-bucket rc=0 usage kv line
-	start_kfake lat
+	start_cluster lat
+	start_target_cluster
 	rm -rf "$WORK/mig-bucket"
-	env $(profile "latency-migrate") "$WORK/kferry" migrate --follow --source-brokers "$BROKERS" --target-brokers "$BROKERS" \
+	env $(profile "latency-migrate") "$WORK/kferry" migrate --follow --source-brokers "$BROKERS" --target-brokers "$TARGET_BROKERS" \
 		--topics lat --rename lat=lat-copy --via "$url" --rotate-interval 1s --log-format text >"$WORK/lat-migrate.log" 2>&1 &
 	EXPORT_PID=$!
 	log "migrate latency: $LAT_RATE records/s into lat for $LAT_DURATION (migrate pid $EXPORT_PID)"
-	timeout -k 10 "$STEP_TIMEOUT" "$WORK/latency" -brokers "$BROKERS" -source lat -target lat-copy -partitions "$P" \
-		-rate "$LAT_RATE" -duration "$LAT_DURATION" >"$WORK/migrate.out" 2>"$WORK/migrate.log" || rc=$?
+	timeout -k 10 "$STEP_TIMEOUT" "$WORK/latency" -brokers "$BROKERS" -target-brokers "$TARGET_BROKERS" -source lat \
+		-target lat-copy -partitions "$P" -rate "$LAT_RATE" -duration "$LAT_DURATION" >"$WORK/migrate.out" 2>"$WORK/migrate.log" || rc=$?
 	cat "$WORK/migrate.log" >&2
 	usage=$(proc_usage "$EXPORT_PID") || die "migrate exited early: $(tail -n 20 "$WORK/lat-migrate.log")"
 	stop_follow migrate "$EXPORT_PID"
 	EXPORT_PID=
-	stop_kfake
+	stop_clusters
 	[[ -s $WORK/migrate.out ]] || die "bench/latency exited with $rc and no result"
 	kv=$(tr ' ' '\n' <"$WORK/migrate.out")
 	val() { sed -n "s/^$1=//p" <<<"$kv"; }
@@ -350,7 +420,7 @@ migrate_latency() {
 	{
 		[[ -s $table ]] && echo
 		echo "kferry migrate latency $(date -u +%FT%TZ) ($rev): migrate --follow --rotate-interval 1s through file://,"
-		echo "topic lat → lat-copy on one kfake cluster ($BROKERS_N brokers); $(nproc) CPUs"
+		echo "topic lat on one cluster → lat-copy on another (each $BROKER_DESC); $(nproc) CPUs"
 		echo
 		echo "| records | records/s | partitions | missing | duplicates | p50 s | p90 s | p99 s | max s | migrate CPU s / peak MiB |"
 		echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"

@@ -8,6 +8,9 @@
 //
 //	latency -brokers 127.0.0.1:9092 -source lat -target lat-copy -rate 1000 -duration 60s
 //
+// With -target-brokers the target topic is read from that cluster instead
+// (migrate from one cluster to another); the clock is still this process's.
+//
 // Before the measured run, one probe record per partition must arrive on the
 // target: that proves the exporter owns every partition, the importer is polling
 // and the target topic exists, so start-up (group join, topic creation) is not
@@ -43,14 +46,15 @@ import (
 )
 
 type options struct {
-	brokers    []string
-	source     string
-	target     string
-	partitions int
-	rate       int
-	duration   time.Duration
-	warmup     time.Duration
-	drain      time.Duration
+	brokers       []string
+	targetBrokers []string // where the target topic is; brokers when empty
+	source        string
+	target        string
+	partitions    int
+	rate          int
+	duration      time.Duration
+	warmup        time.Duration
+	drain         time.Duration
 }
 
 func main() {
@@ -70,6 +74,7 @@ func main() {
 func parseFlags(args []string) (options, error) {
 	fs := flag.NewFlagSet("latency", flag.ContinueOnError)
 	brokers := fs.String("brokers", "", "comma-separated brokers of the cluster holding both topics")
+	targetBrokers := fs.String("target-brokers", "", "comma-separated brokers of the target topic's cluster (default: -brokers)")
 	var o options
 	fs.StringVar(&o.source, "source", "lat", "topic to produce into (created when missing)")
 	fs.StringVar(&o.target, "target", "lat-copy", "topic to read, filled by kferry import")
@@ -81,20 +86,26 @@ func parseFlags(args []string) (options, error) {
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
-	for _, b := range strings.Split(*brokers, ",") {
-		if b = strings.TrimSpace(b); b != "" {
-			o.brokers = append(o.brokers, b)
-		}
-	}
+	o.brokers, o.targetBrokers = splitList(*brokers), splitList(*targetBrokers)
 	switch {
 	case len(o.brokers) == 0:
 		return o, errors.New("-brokers is required")
-	case o.source == o.target:
-		return o, errors.New("-source and -target must differ")
+	case o.source == o.target && len(o.targetBrokers) == 0:
+		return o, errors.New("-source and -target must differ on one cluster")
 	case o.partitions < 1 || o.rate < 1 || o.duration <= 0:
 		return o, errors.New("-partitions, -rate and -duration must be positive")
 	}
 	return o, nil
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, b := range strings.Split(s, ",") {
+		if b = strings.TrimSpace(b); b != "" {
+			out = append(out, b)
+		}
+	}
+	return out
 }
 
 // payload is a record's value: JSON, so that every export format keeps it.
@@ -118,7 +129,11 @@ func run(ctx context.Context, o options) error {
 	rx := newReceiver(runID, o.partitions, total)
 	rx.window = int64(o.rate) * 10
 
-	c, err := startConsumer(ctx, cfg, o.target, runID, rx)
+	tcfg := cfg
+	if len(o.targetBrokers) > 0 {
+		tcfg.Brokers = o.targetBrokers
+	}
+	c, err := startConsumer(ctx, tcfg, o.target, runID, rx)
 	if err != nil {
 		return err
 	}
