@@ -237,7 +237,7 @@ type restoreRun struct {
 // after a Kafka fault (pipeline.RestartOnTransient).
 func (r *restoreRun) partition(ctx context.Context, t restoreTask) error {
 	tp := kafka.TopicPartition{Topic: t.target, Partition: t.src.Partition}
-	return pipeline.RestartOnTransient(ctx, r.log, "restore", tp, func() error {
+	return pipeline.RestartOnTransient(ctx, r.log, "restore", tp, r.kc.Config().Timeout, func() error {
 		return r.partitionOnce(ctx, t)
 	})
 }

@@ -254,6 +254,13 @@ func (g *GroupReader) Poll(ctx context.Context, fn func(Batch) error, onTransien
 		case ferr != nil, errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		case errors.Is(err, kgo.ErrClientClosed):
 			ferr = err
+		case groupSessionLost(err):
+			// The member lost its group to a fault that may pass (the
+			// coordinator's broker down or moving); franz-go rejoins by
+			// itself, and OnLost has dropped the partitions' open work.
+			if onTransient != nil {
+				onTransient(TopicPartition{t, p}, err)
+			}
 		case kerr.IsRetriable(err) || errors.Is(err, kerr.UnknownTopicOrPartition):
 			if onTransient != nil {
 				onTransient(TopicPartition{t, p}, err)
@@ -275,6 +282,13 @@ func (g *GroupReader) Poll(ctx context.Context, fn func(Batch) error, onTransien
 		}
 	})
 	return err
+}
+
+// groupSessionLost reports a group session that franz-go lost to a fault
+// that may pass (see isRetriable), after which it rejoins the group.
+func groupSessionLost(err error) bool {
+	var gs *kgo.ErrGroupSession
+	return errors.As(err, &gs) && isRetriable(gs.Err)
 }
 
 // deliver hands one fetched partition's records to fn as a Batch.
@@ -317,7 +331,9 @@ func (g *GroupReader) Commit(ctx context.Context, tp TopicPartition, next int64)
 			return fmt.Errorf("commit %s offset %d: %w: %w", tp, next, ErrFenced, err)
 		case ctx.Err() != nil:
 			return fmt.Errorf("commit %s offset %d: %w", tp, next, ctx.Err())
-		case !kerr.IsRetriable(err) && !errors.Is(err, kerr.RebalanceInProgress):
+		case !isRetriable(err) && !errors.Is(err, kerr.RebalanceInProgress):
+			// A broker down (refused dial) is retried too: the coordinator
+			// may be restarting or moving to another broker.
 			return fmt.Errorf("commit %s offset %d: %w", tp, next, err)
 		case time.Now().After(deadline):
 			return fmt.Errorf("commit %s offset %d: still failing after %d tries: %w", tp, next, try+1, err)

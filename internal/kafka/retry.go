@@ -10,6 +10,11 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
+// ErrUnavailable means Kafka faults that may pass (brokers not answering,
+// partitions or coordinators without a leader) went on for longer than the
+// timeout, so the work gave up.
+var ErrUnavailable = errors.New("kafka unavailable")
+
 // retriable runs op until it succeeds, fails with an error that Kafka does not
 // mark retriable (kerr's Retriable: NOT_LEADER_OR_FOLLOWER, LEADER_NOT_AVAILABLE,
 // NOT_COORDINATOR, CONCURRENT_TRANSACTIONS, REQUEST_TIMED_OUT…), ctx ends or
@@ -51,7 +56,7 @@ func retriable(ctx context.Context, limit time.Duration, op func() error) error 
 func isRetriable(err error) bool {
 	var op *net.OpError
 	var eof *kgo.ErrFirstReadEOF
-	return kerr.IsRetriable(err) || errors.Is(err, kerr.ConcurrentTransactions) ||
+	return kerr.IsRetriable(err) || errors.Is(err, kerr.ConcurrentTransactions) || errors.Is(err, ErrProduceStalled) ||
 		kgo.IsRetryableBrokerErr(err) || (errors.As(err, &op) && op.Op == "dial") || errors.As(err, &eof)
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -28,6 +29,14 @@ type TxnWriter struct {
 	ids   map[string][16]byte
 	// timeout bounds the retries of a retriable error in commitOffsets.
 	timeout time.Duration
+
+	// stall ends when records wait for an acknowledgement and none has come
+	// for timeout (watch): the brokers are gone, and kgo would retry them
+	// forever. Flush and a Produce waiting for buffer space then give up.
+	stall       context.Context
+	stalled     context.CancelFunc
+	outstanding atomic.Int64 // records produced and not yet acknowledged or failed
+	lastAck     atomic.Int64 // unix nanoseconds of the last acknowledgement (or first record)
 
 	mu      sync.Mutex
 	err     error
@@ -96,6 +105,8 @@ func NewTxnWriter(ctx context.Context, cfg Config, txnID string, o WriterOptions
 		return nil, fmt.Errorf("kafka transactional writer: %w", err)
 	}
 	w := &TxnWriter{cl: cl, adm: kadm.NewClient(cl), txnID: txnID, ids: map[string][16]byte{}, timeout: cfg.timeout()}
+	w.stall, w.stalled = context.WithCancel(context.Background())
+	go w.watch()
 	if txnID == "" && to.fenceID != "" {
 		w.fenceOther = func(ctx context.Context) error { return fenceTxnID(ctx, kopts, to.fenceID) }
 	}
@@ -155,9 +166,40 @@ func (w *TxnWriter) fence(ctx context.Context) error {
 	return nil
 }
 
+// ErrProduceStalled means records waited longer than the Kafka timeout
+// without any being acknowledged: the brokers that lead their partitions are
+// down. It is Transient: a new writer may succeed once they are back.
+var ErrProduceStalled = errors.New("produce stalled")
+
+// watch ends w.stall once records have waited for timeout with no
+// acknowledgement, or when the writer is closed.
+func (w *TxnWriter) watch() {
+	tick := time.NewTicker(max(w.timeout/4, 50*time.Millisecond))
+	defer tick.Stop()
+	for {
+		select {
+		case <-w.stall.Done():
+			return
+		case <-tick.C:
+		}
+		if w.outstanding.Load() > 0 && time.Since(time.Unix(0, w.lastAck.Load())) > w.timeout {
+			w.stalled()
+			return
+		}
+	}
+}
+
+// stallErr is the error of a writer whose records stalled.
+func (w *TxnWriter) stallErr() error {
+	return fmt.Errorf("%w: no record acknowledged for %s (raise --timeout if the brokers are slow rather than gone)", ErrProduceStalled, w.timeout)
+}
+
 // Close releases the writer; an open transaction is aborted by the broker
 // after its timeout, or at once by the next writer with the same id.
-func (w *TxnWriter) Close() { w.cl.Close() }
+func (w *TxnWriter) Close() {
+	w.stalled()
+	w.cl.Close()
+}
 
 // Begin starts a transaction. A transactional writer refuses (ErrNotResumed)
 // until Resume has fenced its predecessor and read the progress.
@@ -188,7 +230,18 @@ func (w *TxnWriter) Produce(ctx context.Context, rec *record.Record, onAck func(
 			kr.Headers[i] = kgo.RecordHeader{Key: h.Key, Value: h.Value}
 		}
 	}
-	w.cl.Produce(ctx, kr, func(r *kgo.Record, err error) {
+	if w.outstanding.Add(1) == 1 {
+		w.lastAck.Store(time.Now().UnixNano()) // the wait starts now
+	}
+	// kgo uses the context only while the buffer is full; the writer's own
+	// ends when the records stall, so that a dead cluster cannot block here
+	// for good. The caller's ends the run, which Flush then sees.
+	w.cl.Produce(w.stall, kr, func(r *kgo.Record, err error) {
+		w.lastAck.Store(time.Now().UnixNano())
+		w.outstanding.Add(-1)
+		if err != nil && w.stall.Err() != nil && errors.Is(err, context.Canceled) {
+			err = w.stallErr() // refused while the buffer was full: the stall is the cause
+		}
 		if err != nil {
 			w.mu.Lock()
 			if w.err == nil {
@@ -206,7 +259,13 @@ func (w *TxnWriter) Produce(ctx context.Context, rec *record.Record, onAck func(
 // Flush waits for every queued record of the transaction; afterwards every
 // onAck has run.
 func (w *TxnWriter) Flush(ctx context.Context) error {
-	if err := w.cl.Flush(ctx); err != nil {
+	fctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	defer context.AfterFunc(w.stall, cancel)()
+	if err := w.cl.Flush(fctx); err != nil {
+		if ctx.Err() == nil && w.stall.Err() != nil {
+			err = w.stallErr()
+		}
 		return fmt.Errorf("flush: %w", err)
 	}
 	w.mu.Lock()
@@ -230,7 +289,10 @@ func (w *TxnWriter) Commit(ctx context.Context, offsets []GroupOffset) error {
 		err = w.commitOffsets(ctx, offsets)
 	}
 	if err != nil {
-		w.Abort(ctx)
+		// Bounded: after a stall the brokers may not answer the abort either.
+		actx, cancel := context.WithTimeout(ctx, w.timeout)
+		w.Abort(actx)
+		cancel()
 		return w.fenced(err)
 	}
 	if err := w.cl.EndTransaction(ctx, kgo.TryCommit); err != nil {

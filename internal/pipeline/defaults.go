@@ -2,8 +2,10 @@ package pipeline
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"runtime"
+	"time"
 
 	"github.com/kferry/kferry/internal/kafka"
 )
@@ -25,21 +27,36 @@ func Logger(l *slog.Logger) *slog.Logger {
 	return slog.Default()
 }
 
-// PartitionRestarts bounds how often one partition starts over after a Kafka
-// fault (see RestartOnTransient).
+// PartitionRestarts is how often one partition starts over after Kafka faults
+// before it may give up (see RestartOnTransient).
 const PartitionRestarts = 5
 
 // RestartOnTransient runs once for one partition of a job (what: "import",
 // "restore") and, when a Kafka fault interrupts it (a commit whose outcome the
-// client cannot confirm after a broker restart, a coordinator that moved away),
-// runs it again from the progress committed so far, exactly as a rerun would:
-// the new writer fences the old transaction. Other errors, a cancelled ctx and
-// the PartitionRestarts-th fault end it.
-func RestartOnTransient(ctx context.Context, log *slog.Logger, what string, tp kafka.TopicPartition, once func() error) error {
+// client cannot confirm after a broker restart, a coordinator that moved away,
+// brokers that do not answer), runs it again from the progress committed so
+// far, exactly as a rerun would: the new writer fences the old transaction.
+// It gives up once the partition has started over PartitionRestarts times and
+// the faults have lasted timeout (the Kafka timeout, --timeout; the default
+// when 0) since the first: a broker that restarts within the timeout is waited
+// for, one that stays away longer ends the run with kafka.ErrUnavailable.
+// Other errors and a cancelled ctx end it at once.
+func RestartOnTransient(ctx context.Context, log *slog.Logger, what string, tp kafka.TopicPartition, timeout time.Duration, once func() error) error {
+	if timeout <= 0 {
+		timeout = kafka.DefaultTimeout
+	}
+	var first time.Time
 	for restarts := 0; ; restarts++ {
 		err := once()
-		if err == nil || restarts == PartitionRestarts || ctx.Err() != nil || !kafka.Transient(err) {
+		if err == nil || ctx.Err() != nil || !kafka.Transient(err) {
 			return err
+		}
+		if first.IsZero() {
+			first = time.Now()
+		}
+		if faulty := time.Since(first); restarts >= PartitionRestarts && faulty >= timeout {
+			return fmt.Errorf("%w: %s of %s gave up after %d restarts over %s (--timeout %s): %w; once the brokers answer again, run the same command: it resumes from the committed progress",
+				kafka.ErrUnavailable, what, tp, restarts, faulty.Round(100*time.Millisecond), timeout, err)
 		}
 		log.Warn(what+" interrupted by a Kafka fault; resuming from the committed progress", "topic", tp.Topic, "partition", tp.Partition, "error", err.Error())
 		kafka.PauseBeforeRestart(ctx, restarts)

@@ -275,6 +275,10 @@ func (f *follower) fail(err error) {
 
 func (f *follower) transient(tp kafka.TopicPartition, err error) {
 	f.m.Error("fetch")
+	if tp.Topic == "" { // not a partition's: the group session's
+		f.log.Warn("group membership lost; rejoining", "err", err)
+		return
+	}
 	f.log.Warn("fetch error; retrying", "topic", tp.Topic, "partition", tp.Partition, "err", err)
 }
 

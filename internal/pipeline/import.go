@@ -169,7 +169,7 @@ func Import(ctx context.Context, kc *kafka.Client, b *blob.Bucket, bucketName st
 	for _, t := range tasks {
 		g.Go(func() error {
 			tp := kafka.TopicPartition{Topic: t.target, Partition: t.src.Partition}
-			return RestartOnTransient(gctx, log, "import", tp, func() error {
+			return RestartOnTransient(gctx, log, "import", tp, run.cfg.Timeout, func() error {
 				return run.partitionOnce(gctx, t)
 			})
 		})
