@@ -43,7 +43,7 @@ func TestParse(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[string]testResult{
-		"TestRestoreKilled": {action: "fail", elapsed: 6 * time.Second, failed: []string{"early"}},
+		"TestRestoreKilled": {action: "fail", elapsed: 6 * time.Second, failed: []string{"early"}, first: "kill_test.go:1: 2 duplicates"},
 		"TestKcatInterop":   {action: "pass", elapsed: 2500 * time.Millisecond},
 		"TestBackupS3":      {action: "skip"},
 	}
@@ -82,7 +82,8 @@ func TestMarkdown(t *testing.T) {
 		return m
 	}
 	bad := all("pass")
-	bad["TestRestoreKilled"] = testResult{action: "fail", elapsed: time.Minute, failed: []string{"late"}}
+	bad["TestRestoreKilled"] = testResult{action: "fail", elapsed: time.Minute, failed: []string{"late"}, first: "kill_test.go:9: 2 duplicates"}
+	bad["TestBackupS3"] = testResult{action: "fail", elapsed: time.Second}
 	d := report{
 		date:    time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC),
 		command: "go run ./test/compat -out docs/compatibility.md",
@@ -98,9 +99,10 @@ func TestMarkdown(t *testing.T) {
 	for _, want := range []string{
 		"- Date: 2026-12-01 10:00 UTC",
 		"| 3.9.2 | 2.1 s | pass 1.5 s | pass 1.5 s | pass 1.5 s | pass 1.5 s | pass 1.5 s | 90.0 s |",
-		"| fail 60.0 s | pass 1.5 s | 80.0 s |",
+		"| 4.0.2 | 2.0 s | pass 1.5 s | fail 1.0 s | pass 1.5 s | fail 60.0 s | pass 1.5 s | 80.0 s |",
 		"| 4.4.0 | – | not run | not run | not run | not run | not run | – |",
-		"- 4.0.2: TestRestoreKilled failed in late",
+		"- 4.0.2: TestBackupS3 failed\n",
+		"- 4.0.2: TestRestoreKilled failed in late: `kill_test.go:9: 2 duplicates`",
 		"- 4.4.0: start: java exited",
 		"`go run ./test/compat -out docs/compatibility.md`",
 		`Go: go1.26.0; Java: openjdk version "17.0.15"; 2 cores, load average 1.50 at start, 3.25 at end`,

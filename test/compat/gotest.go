@@ -16,6 +16,7 @@ type testResult struct {
 	action  string        // pass, fail or skip; empty: the test did not run
 	elapsed time.Duration // from its start (or its resumption after t.Parallel) to its end, subtests included
 	failed  []string      // the subtests that failed
+	first   string        // a failed test's first error line
 }
 
 func (t testResult) cell() string {
@@ -114,6 +115,9 @@ func parse(r io.Reader, done func(name string, res testResult, output []string))
 			res := results[top]
 			res.action = e.Action
 			res.elapsed = e.Time.Sub(started[top])
+			if e.Action == "fail" {
+				res.first = firstError(output[top])
+			}
 			results[top] = res
 			if done != nil {
 				done(top, res, output[top])
@@ -122,6 +126,16 @@ func parse(r io.Reader, done func(name string, res testResult, output []string))
 		}
 	}
 	return results, tail, sc.Err()
+}
+
+// firstError is the first line t.Error or t.Fatal wrote ("    x_test.go:12: ...").
+func firstError(output []string) string {
+	for _, line := range output {
+		if line := strings.TrimSpace(line); strings.Contains(line, "_test.go:") {
+			return line
+		}
+	}
+	return ""
 }
 
 func anyFailed(results map[string]testResult) bool {

@@ -101,9 +101,18 @@ func (r result) notes() []string {
 		out = append(out, r.problem)
 	}
 	for _, t := range tests {
-		if f := r.tests[t.name].failed; len(f) > 0 {
-			out = append(out, fmt.Sprintf("%s failed in %s", t.name, strings.Join(f, ", ")))
+		res := r.tests[t.name]
+		if res.action != "fail" {
+			continue
 		}
+		n := t.name + " failed"
+		if len(res.failed) > 0 {
+			n += " in " + strings.Join(res.failed, ", ")
+		}
+		if res.first != "" {
+			n += ": `" + strings.ReplaceAll(res.first, "`", "'") + "`"
+		}
+		out = append(out, n)
 	}
 	return out
 }
