@@ -43,8 +43,8 @@ demo:
 # test/realkafka/versions.go pins, one after another, through
 # scripts/test-env.sh as `make test`; test/compat writes the table of release x
 # test to docs/compatibility.md (also when a test fails; it then exits 1).
-# About 1.5 min per release on two cores (2-3.5 min while other work loads the
-# machine), plus each release's first jar install (30-45 s).
+# About 2 min per release on two cores, 8 min for the four (10 min while other
+# work loads the machine), plus each release's first jar install (30-45 s).
 test-compat:
 	GO=$(GO) bash scripts/test-env.sh $(GO) run ./test/compat -out docs/compatibility.md
 
