@@ -4,6 +4,9 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"slices"
+	"strings"
+	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -159,7 +162,60 @@ func (c *realCluster) ProduceTxn(ctx context.Context, txnID string, recs []recor
 	if err := cl.EndTransaction(ctx, kgo.TransactionEndTry(commit)); err != nil {
 		return fmt.Errorf("end %s (commit %v): %w", txnID, commit, err)
 	}
-	return nil
+	var topics []string
+	for _, r := range recs {
+		if !slices.Contains(topics, r.Topic) {
+			topics = append(topics, r.Topic)
+		}
+	}
+	// As ProduceTxn promises: Kafka answers EndTxn once the coordinator has
+	// logged its decision and writes the markers after, so a produce right
+	// after could land before them (kfake writes them before it answers).
+	return awaitStable(ctx, c.Config(), topics...)
+}
+
+// awaitStable waits until no transaction is open in any partition of topics:
+// each partition's last stable offset has reached its high watermark. On
+// Apache Kafka a transaction's markers land a moment after its EndTxn
+// answer, and read_committed sees its records only then: after a kferry run
+// that ended its transactions, this waits for them to become visible.
+func awaitStable(ctx context.Context, cfg kafka.Config, topics ...string) error {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(cfg.Brokers...), kgo.MetadataMinAge(50*time.Millisecond))
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	return poll(ctx, "no open transaction in "+strings.Join(topics, ", "), func() (bool, error) {
+		hwm, err := adm.ListEndOffsets(ctx, topics...)
+		if err != nil {
+			return false, err
+		}
+		lso, err := adm.ListCommittedOffsets(ctx, topics...)
+		if err != nil {
+			return false, err
+		}
+		if err := cmp.Or(hwm.Error(), lso.Error()); err != nil {
+			return false, err
+		}
+		stable := true
+		hwm.Each(func(h kadm.ListedOffset) {
+			if l, ok := lso.Lookup(h.Topic, h.Partition); !ok || l.Offset < h.Offset {
+				stable = false
+			}
+		})
+		return stable, nil
+	})
+}
+
+// waitStable is awaitStable for a test, which it ends when the wait fails.
+func waitStable(t *testing.T, cfg kafka.Config, topics ...string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := awaitStable(ctx, cfg, topics...); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func (c *realCluster) ReadAll(ctx context.Context, topic string) (map[int32][]record.Record, error) {
