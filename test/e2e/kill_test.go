@@ -278,6 +278,7 @@ func restoreKilled(t *testing.T, b *restoreBackup, stages []stage) {
 		t.Errorf("the resumed restore does not say it resumes:\n%s", r)
 	}
 
+	waitStable(t, tc.c.Config(), backupTopics...) // Apache Kafka writes the last commit's markers just after restore exits
 	got := readTopics(t, tc.c.Config(), backupTopics)
 	for _, problem := range compareRecords(b.src.records, got) {
 		t.Error(problem)
