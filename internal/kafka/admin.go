@@ -66,20 +66,11 @@ func (c *Client) DescribeTopics(ctx context.Context, topics []string) (map[strin
 			names = append(names, name)
 		}
 	}
-	var rcs kadm.ResourceConfigs
-	ctx, cancel := context.WithTimeout(ctx, c.cfg.timeout())
-	defer cancel()
-	err = retriable(ctx, c.cfg.timeout(), func() (err error) {
-		rcs, err = c.adm.DescribeTopicConfigs(ctx, names...)
-		return err
-	})
+	rcs, err := c.describeTopicConfigs(ctx, names...)
 	if err != nil {
-		return nil, fmt.Errorf("describe topic configs: %w", err)
+		return nil, err
 	}
 	for _, rc := range rcs {
-		if rc.Err != nil {
-			return nil, fmt.Errorf("describe configs of %s: %w", rc.Name, rc.Err)
-		}
 		d, ok := out[rc.Name]
 		if !ok {
 			continue
@@ -92,6 +83,28 @@ func (c *Client) DescribeTopics(ctx context.Context, topics []string) (map[strin
 		}
 	}
 	return out, nil
+}
+
+// describeTopicConfigs describes the topics' configs within the timeout,
+// retrying a topic's retriable error as a failed request is retried: a broker
+// answers UNKNOWN_TOPIC_OR_PARTITION for a topic created a moment ago, until
+// it has read the topic from the metadata log.
+func (c *Client) describeTopicConfigs(ctx context.Context, topics ...string) (kadm.ResourceConfigs, error) {
+	var rcs kadm.ResourceConfigs
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.timeout())
+	defer cancel()
+	err := retriable(ctx, c.cfg.timeout(), func() (err error) {
+		if rcs, err = c.adm.DescribeTopicConfigs(ctx, topics...); err != nil {
+			return fmt.Errorf("describe topic configs: %w", err)
+		}
+		for _, rc := range rcs {
+			if rc.Err != nil {
+				return fmt.Errorf("describe configs of %s: %w", rc.Name, rc.Err)
+			}
+		}
+		return nil
+	})
+	return rcs, err
 }
 
 // CreateTopicWithConfigs creates a topic with configs; replicationFactor -1 takes
@@ -466,21 +479,12 @@ func RetentionOf(configs map[string]string) Retention {
 // TopicRetention returns the retention a topic applies, broker defaults
 // included (DescribeTopics returns only what is set on the topic).
 func (c *Client) TopicRetention(ctx context.Context, topic string) (Retention, error) {
-	var rcs kadm.ResourceConfigs
-	ctx, cancel := context.WithTimeout(ctx, c.cfg.timeout())
-	defer cancel()
-	err := retriable(ctx, c.cfg.timeout(), func() (err error) {
-		rcs, err = c.adm.DescribeTopicConfigs(ctx, topic)
-		return err
-	})
+	rcs, err := c.describeTopicConfigs(ctx, topic)
 	if err != nil {
-		return Retention{}, fmt.Errorf("describe configs of %s: %w", topic, err)
+		return Retention{}, err
 	}
 	in := map[string]string{}
 	for _, rc := range rcs {
-		if rc.Err != nil {
-			return Retention{}, fmt.Errorf("describe configs of %s: %w", topic, rc.Err)
-		}
 		for _, cfg := range rc.Configs {
 			if cfg.Value != nil {
 				in[cfg.Key] = *cfg.Value
