@@ -221,6 +221,7 @@ type partitionRestore struct {
 	stopped  bool  // the --until point was reached
 	pending  []manifest.GroupOffset
 	lastDst  int64 // target offset of the last restored record
+	commits  *int  // counts the objects committed (see restoreRun.partition)
 }
 
 // restoreRun is what every partition of one restore shares.
@@ -237,16 +238,18 @@ type restoreRun struct {
 // after a Kafka fault (pipeline.RestartOnTransient).
 func (r *restoreRun) partition(ctx context.Context, t restoreTask) error {
 	tp := kafka.TopicPartition{Topic: t.target, Partition: t.src.Partition}
-	return pipeline.RestartOnTransient(ctx, r.log, "restore", tp, r.kc.Config().Timeout, func() error {
-		return r.partitionOnce(ctx, t)
+	return pipeline.RestartOnTransient(ctx, r.log, "restore", tp, r.kc.Config().Timeout, func() (bool, error) {
+		var commits int
+		err := r.partitionOnce(ctx, t, &commits)
+		return commits > 0, err
 	})
 }
 
 // partitionOnce restores one partition from its committed progress on: fence,
-// stable read, then one transaction per object.
-func (r *restoreRun) partitionOnce(ctx context.Context, t restoreTask) error {
+// stable read, then one transaction per object, counted in commits.
+func (r *restoreRun) partitionOnce(ctx context.Context, t restoreTask, commits *int) error {
 	kc, b, m, o, col, log := r.kc, r.b, r.m, r.o, r.col, r.log
-	pr := &partitionRestore{t: t, o: o, progress: o.progressGroup(m), next: t.src.StartOffset, lastDst: -1, started: o.Since.IsZero()}
+	pr := &partitionRestore{t: t, o: o, progress: o.progressGroup(m), next: t.src.StartOffset, lastDst: -1, started: o.Since.IsZero(), commits: commits}
 	// An at-least-once writer still fences the exactly-once id (see open in
 	// import_txn.go).
 	id := restoreTxnID(pr.progress, t.target, t.src.Partition)
@@ -453,6 +456,7 @@ func (pr *partitionRestore) commitObject(ctx context.Context, obj manifest.Objec
 	if err != nil {
 		return err
 	}
+	*pr.commits++
 	if len(acks) > 0 {
 		pr.lastDst = *acks[len(acks)-1].dst
 	}

@@ -230,9 +230,14 @@ func (w *TxnWriter) Produce(ctx context.Context, rec *record.Record, onAck func(
 			kr.Headers[i] = kgo.RecordHeader{Key: h.Key, Value: h.Value}
 		}
 	}
-	if w.outstanding.Add(1) == 1 {
-		w.lastAck.Store(time.Now().UnixNano()) // the wait starts now
+	// The wait starts now. The time goes first: watch, seeing the count
+	// before the time, would measure from an acknowledgement long past (the
+	// writer idle since) and report a stall that is none. With nothing
+	// outstanding no callback runs, so nothing else changes either here.
+	if w.outstanding.Load() == 0 {
+		w.lastAck.Store(time.Now().UnixNano())
 	}
+	w.outstanding.Add(1)
 	// kgo uses the context only while the buffer is full; the writer's own
 	// ends when the records stall, so that a dead cluster cannot block here
 	// for good. The caller's ends the run, which Flush then sees.

@@ -204,11 +204,17 @@ func (mg *migration) finalMeasure(ctx context.Context) (bool, string) {
 }
 
 // watch measures lag every LagInterval until the mode's end (done true), ctx
-// ends or a side fails.
+// ends or a side fails. A one-shot migration or a cutover gives up with
+// kafka.ErrUnavailable once the measures have failed pipeline.PartitionRestarts
+// times in a row over the Kafka timeout (the longer of the two clusters'), as
+// import does: a cluster that stays away would otherwise keep it running for
+// ever, its sides retrying at every scan.
 func (mg *migration) watch(ctx context.Context, failed <-chan struct{}) (done bool, err error) {
 	tick := time.NewTicker(mg.o.LagInterval)
 	defer tick.Stop()
 	lastReport, lastGroups := time.Now(), time.Time{}
+	var faults int
+	var faultSince time.Time
 	for {
 		select {
 		case <-ctx.Done():
@@ -222,9 +228,16 @@ func (mg *migration) watch(ctx context.Context, failed <-chan struct{}) (done bo
 			if ctx.Err() != nil {
 				return false, nil
 			}
+			if faults++; faults == 1 {
+				faultSince = time.Now()
+			}
+			if err := mg.giveUp(faults, time.Since(faultSince), err); err != nil {
+				return false, err
+			}
 			mg.log.Warn("measuring lag failed; trying again", "error", err.Error())
 			continue
 		}
+		faults = 0
 		if caughtUp && mg.o.Mode != Follow {
 			return true, nil
 		}
@@ -239,6 +252,24 @@ func (mg *migration) watch(ctx context.Context, failed <-chan struct{}) (done bo
 			lastGroups = time.Now()
 		}
 	}
+}
+
+// giveUp returns the error that ends a one-shot migration or a cutover whose
+// lag measures have failed faults times in a row for faulty, nil while it
+// should go on trying (and always in Follow mode, a service).
+func (mg *migration) giveUp(faults int, faulty time.Duration, err error) error {
+	timeout := func(c *kafka.Client) time.Duration {
+		if t := c.Config().Timeout; t > 0 {
+			return t
+		}
+		return kafka.DefaultTimeout
+	}
+	src, dst := timeout(mg.src), timeout(mg.dst)
+	if mg.o.Mode == Follow || faults <= pipeline.PartitionRestarts || faulty < max(src, dst) {
+		return nil
+	}
+	return fmt.Errorf("%w: migrate gave up after %d failed lag measures over %s (--source-timeout %s, --target-timeout %s): %w; once the brokers answer again, run the same command: it resumes from the committed progress",
+		kafka.ErrUnavailable, faults, faulty.Round(100*time.Millisecond), src, dst, err)
 }
 
 // migration is the state a migration's monitor keeps.

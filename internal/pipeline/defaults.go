@@ -40,16 +40,22 @@ const PartitionRestarts = 5
 // the faults have lasted timeout (the Kafka timeout, --timeout; the default
 // when 0) since the first: a broker that restarts within the timeout is waited
 // for, one that stays away longer ends the run with kafka.ErrUnavailable.
-// Other errors and a cancelled ctx end it at once.
-func RestartOnTransient(ctx context.Context, log *slog.Logger, what string, tp kafka.TopicPartition, timeout time.Duration, once func() error) error {
+// Other errors and a cancelled ctx end it at once. once reports whether it
+// committed anything before it failed: such a fault starts a new run of faults,
+// so that a long job meeting brief faults hours apart (a rolling restart of
+// the brokers) does not add them up and give up while Kafka answers.
+func RestartOnTransient(ctx context.Context, log *slog.Logger, what string, tp kafka.TopicPartition, timeout time.Duration, once func() (progressed bool, err error)) error {
 	if timeout <= 0 {
 		timeout = kafka.DefaultTimeout
 	}
 	var first time.Time
 	for restarts := 0; ; restarts++ {
-		err := once()
+		progressed, err := once()
 		if err == nil || ctx.Err() != nil || !kafka.Transient(err) {
 			return err
+		}
+		if progressed {
+			restarts, first = 0, time.Time{}
 		}
 		if first.IsZero() {
 			first = time.Now()

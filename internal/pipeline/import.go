@@ -169,7 +169,7 @@ func Import(ctx context.Context, kc *kafka.Client, b *blob.Bucket, bucketName st
 	for _, t := range tasks {
 		g.Go(func() error {
 			tp := kafka.TopicPartition{Topic: t.target, Partition: t.src.Partition}
-			return RestartOnTransient(gctx, log, "import", tp, run.cfg.Timeout, func() error {
+			return RestartOnTransient(gctx, log, "import", tp, run.cfg.Timeout, func() (bool, error) {
 				return run.partitionOnce(gctx, t)
 			})
 		})
@@ -325,15 +325,17 @@ type importRun struct {
 	metrics ImportMetrics
 }
 
-// partitionOnce imports one partition from its committed progress on.
-func (r *importRun) partitionOnce(ctx context.Context, t importTask) error {
+// partitionOnce imports one partition from its committed progress on, and
+// reports whether it committed a transaction.
+func (r *importRun) partitionOnce(ctx context.Context, t importTask) (bool, error) {
 	pi := newPartitionImport(t, r.o, r.o.Group, r.cfg, r.col, r.log, r.metrics)
 	b := r.b
 	defer pi.close()
 	if err := pi.resume(ctx); err != nil {
-		return err
+		return false, err
 	}
-	return pi.pass(ctx, ctx, b, false)
+	err := pi.pass(ctx, ctx, b, false)
+	return pi.commits > 0, err
 }
 
 // importPlan describes the tasks of an import: each partition's objects, from

@@ -72,7 +72,8 @@ type importFollower struct {
 // summary with a nil error; past o.ShutdownTimeout it abandons them and returns
 // ErrShutdownTimeout. A partition whose import fails is logged and retried at
 // the next scan from its committed progress; target checks that fail (too few
-// partitions, records the progress does not account for) end the import.
+// partitions, records the progress does not account for) end the import, and
+// checks the target does not answer are made again at the next scan.
 func ImportFollow(ctx context.Context, kc *kafka.Client, b *blob.Bucket, bucketName string, o ImportFollowOptions) (Summary, error) {
 	started := time.Now()
 	if o.PollInterval <= 0 {
@@ -166,7 +167,13 @@ func (f *importFollower) scan(ctx, work context.Context) error {
 	}
 	if len(fresh) > 0 {
 		if err := f.prepare(work, cat, fresh); err != nil {
-			return err
+			if !kafkaFault(err) {
+				return err
+			}
+			// The target did not answer (a broker restarting): a fault, not a
+			// check that failed; the topics are fresh again at the next scan.
+			f.metrics.Error("prepare")
+			f.log.Warn("checking the new topics' targets failed; retrying at the next poll", "topics", strings.Join(fresh, ","), "err", err)
 		}
 	}
 	var run []*partitionImport
@@ -295,6 +302,12 @@ func (f *importFollower) prepare(ctx context.Context, cat *catalog.Catalog, topi
 		f.col.Target(src, dst)
 	}
 	return nil
+}
+
+// kafkaFault reports an error of Kafka that may pass: one it marks
+// retriable, or a call that ran out of its timeout.
+func kafkaFault(err error) bool {
+	return kafka.Transient(err) || errors.Is(err, context.DeadlineExceeded)
 }
 
 // reportSkipped warns once per unparsable key; fileblob's *.tmp files of

@@ -105,6 +105,8 @@ type partitionImport struct {
 	// committed and nothing imported yet); origin is what it rests on.
 	next   int64
 	origin progressOrigin
+	// commits counts the transactions committed by this writer.
+	commits int
 	// lastKey and lastSize name the object version last read to its end, so
 	// a scan does not read it again unless it was rewritten (a continuous
 	// export that crashed rewrites its last object under the same name).
@@ -444,6 +446,7 @@ func (oi *objectImport) commit(ctx context.Context) error {
 	if err := pi.w.Commit(ctx, offsets); err != nil {
 		return err
 	}
+	pi.commits++
 	pi.origin = origin
 	return nil
 }
