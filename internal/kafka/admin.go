@@ -70,16 +70,15 @@ func (c *Client) DescribeTopics(ctx context.Context, topics []string) (map[strin
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.timeout())
 	defer cancel()
 	err = retriable(ctx, c.cfg.timeout(), func() (err error) {
-		rcs, err = c.adm.DescribeTopicConfigs(ctx, names...)
+		if rcs, err = c.adm.DescribeTopicConfigs(ctx, names...); err == nil {
+			err = configsErr(rcs)
+		}
 		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("describe topic configs: %w", err)
 	}
 	for _, rc := range rcs {
-		if rc.Err != nil {
-			return nil, fmt.Errorf("describe configs of %s: %w", rc.Name, rc.Err)
-		}
 		d, ok := out[rc.Name]
 		if !ok {
 			continue
@@ -463,6 +462,19 @@ func RetentionOf(configs map[string]string) Retention {
 	return r
 }
 
+// configsErr returns the first error of a config description, naming its
+// topic. A topic created a moment ago can answer UNKNOWN_TOPIC_OR_PARTITION
+// (retriable) until every broker knows it, as Apache Kafka does right after
+// a restore creates it.
+func configsErr(rcs kadm.ResourceConfigs) error {
+	for _, rc := range rcs {
+		if rc.Err != nil {
+			return fmt.Errorf("describe configs of %s: %w", rc.Name, rc.Err)
+		}
+	}
+	return nil
+}
+
 // TopicRetention returns the retention a topic applies, broker defaults
 // included (DescribeTopics returns only what is set on the topic).
 func (c *Client) TopicRetention(ctx context.Context, topic string) (Retention, error) {
@@ -470,17 +482,16 @@ func (c *Client) TopicRetention(ctx context.Context, topic string) (Retention, e
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.timeout())
 	defer cancel()
 	err := retriable(ctx, c.cfg.timeout(), func() (err error) {
-		rcs, err = c.adm.DescribeTopicConfigs(ctx, topic)
+		if rcs, err = c.adm.DescribeTopicConfigs(ctx, topic); err == nil {
+			err = configsErr(rcs)
+		}
 		return err
 	})
 	if err != nil {
-		return Retention{}, fmt.Errorf("describe configs of %s: %w", topic, err)
+		return Retention{}, fmt.Errorf("retention of %s: %w", topic, err)
 	}
 	in := map[string]string{}
 	for _, rc := range rcs {
-		if rc.Err != nil {
-			return Retention{}, fmt.Errorf("describe configs of %s: %w", topic, rc.Err)
-		}
 		for _, cfg := range rc.Configs {
 			if cfg.Value != nil {
 				in[cfg.Key] = *cfg.Value
