@@ -3,6 +3,10 @@ package kafka_test
 import (
 	"testing"
 
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
 	"github.com/kferry/kferry/internal/kafka"
 	"github.com/kferry/kferry/internal/kafka/kafkatest"
 )
@@ -40,5 +44,40 @@ func TestTopicsSeeNewTopicsAtOnce(t *testing.T) {
 		if _, ok := details[name]; !ok || len(details) != i+1 {
 			t.Errorf("after creating %s: DescribeTopics lists %d topics without it", name, len(details))
 		}
+	}
+}
+
+// TestDescribeConfigsOfNewTopicRetried: right after a topic is created, Apache
+// Kafka can answer a config description of it with UNKNOWN_TOPIC_OR_PARTITION
+// (retriable) until every broker knows it; restore describes the topics it
+// just created, and failed on that ("describe configs of orders:
+// UNKNOWN_TOPIC_OR_PARTITION") instead of asking again.
+func TestDescribeConfigsOfNewTopicRetried(t *testing.T) {
+	t.Parallel()
+	c := kafkatest.NewCluster(t)
+	ctx := t.Context()
+	kc, err := kafka.Dial(ctx, c.Config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer kc.Close()
+	if _, err := kc.CreateTopicWithConfigs(ctx, "fresh", 2, -1, map[string]string{"cleanup.policy": "compact", "retention.ms": "60000"}); err != nil {
+		t.Fatal(err)
+	}
+	c.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.DescribeConfigs}, Resource: "fresh", Err: kerr.UnknownTopicOrPartition, Count: 2})
+	details, err := kc.DescribeTopics(ctx, []string{"fresh"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := details["fresh"].Configs["cleanup.policy"]; got != "compact" {
+		t.Errorf("fresh: cleanup.policy %q, want compact", got)
+	}
+	c.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.DescribeConfigs}, Resource: "fresh", Err: kerr.UnknownTopicOrPartition, Count: 2})
+	r, err := kc.TopicRetention(ctx, "fresh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Age.Milliseconds() != 60000 {
+		t.Errorf("fresh: retention %v, want 1m", r.Age)
 	}
 }

@@ -233,11 +233,17 @@ func (s *Writer) Streaming() bool {
 	return false
 }
 
-// Buffered is how many bytes of the set wait in memory for their upload.
+// Buffered is about how many bytes of the set wait in memory for their
+// upload. While the set is held that is every record added, encoded or not
+// yet: a format that writes blocks (native) keeps up to a block of records
+// inside its encoder, which pending does not show.
 func (s *Writer) Buffered() int64 {
 	var n int64
 	for _, v := range s.views {
 		n += int64(len(v.pending))
+	}
+	if s.hold {
+		n = max(n, s.bytes)
 	}
 	return n
 }

@@ -10,6 +10,8 @@ import (
 	"github.com/kferry/kferry/pkg/layout"
 	"github.com/kferry/kferry/pkg/record"
 	"github.com/kferry/kferry/pkg/store"
+
+	_ "github.com/kferry/kferry/pkg/format/native"
 )
 
 // TestWriterSpills: a set keeps a small object in memory and starts no upload
@@ -75,5 +77,43 @@ func TestWriterSpills(t *testing.T) {
 				t.Errorf("the object holds %d bytes with %d values, want %d values", len(body), bytes.Count(body, value), tc.records)
 			}
 		})
+	}
+}
+
+// TestWriterHeldNative: a native encoder keeps up to a block (1 MiB) of
+// records to itself before it compresses them into the object, so a held set
+// of compressible records has almost nothing pending; Buffered must still
+// count them, or a window of such sets takes none of them for waiting in
+// memory and never pauses. Once released, only what waits for the upload
+// counts.
+func TestWriterHeldNative(t *testing.T) {
+	f, err := format.Lookup("native")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	b, err := store.Open(ctx, "mem://")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	set, err := objset.Create(ctx, b, objset.Spec{Naming: layout.Naming{TopicsDir: "topics"}, Formats: objset.Formats{f}, Topic: "t", Hold: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer set.Abort()
+	value := bytes.Repeat([]byte("abcdefg"), 1000)
+	const n = 100 // 700 KB: less than a block
+	for i := range n {
+		if err := set.Add(&record.Record{Topic: "t", Offset: int64(i), Value: value}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if held := set.Buffered(); held < n*int64(len(value)) {
+		t.Errorf("a held set of %d bytes of records reports %d bytes in memory", n*len(value), held)
+	}
+	set.Release()
+	if held := set.Buffered(); held >= n*int64(len(value)) {
+		t.Errorf("a released set reports %d bytes in memory, want what waits for the upload only", held)
 	}
 }

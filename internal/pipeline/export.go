@@ -183,11 +183,16 @@ const maxWindow = 64
 // windowBuffer is how much of a window's open objects waits in memory before
 // one range at a time streams into the bucket and the others pause (see
 // window.Polled); a variable for tests, as is windowPolled, which sees what a
-// window holds after each fetch.
+// window holds after each fetch and how many of its ranges it then pauses.
 var (
 	windowBuffer int64 = 8 << 20
-	windowPolled func(held int64)
+	windowPolled func(held int64, paused int)
 )
+
+// windowBig is what a range's objects hold when it waits for its turn to
+// stream (see window.Polled): about what an object buffers before its upload
+// starts when its partition is read alone.
+const windowBig = 256 << 10
 
 // windowSize is how many ranges a worker reads at once: one when there are
 // few (a big partition streams alone, as fast as one fetch session goes), up
@@ -207,11 +212,12 @@ type window struct {
 	pes      []*PartitionExport
 	done     []bool
 	paused   []bool
-	streamer int // -1: none yet
+	held     []int64 // what each range's objects held after the last fetch
+	streamer int     // -1: none yet
 }
 
 func runWindow(ctx context.Context, rd *kafka.Reader, ranges []kafka.PartitionRange, newExport func(kafka.PartitionRange) *PartitionExport) error {
-	w := &window{ctx: ctx, rd: rd, ranges: ranges, pes: make([]*PartitionExport, len(ranges)), done: make([]bool, len(ranges)), paused: make([]bool, len(ranges)), streamer: -1}
+	w := &window{ctx: ctx, rd: rd, ranges: ranges, pes: make([]*PartitionExport, len(ranges)), done: make([]bool, len(ranges)), paused: make([]bool, len(ranges)), held: make([]int64, len(ranges)), streamer: -1}
 	byTP := map[kafka.TopicPartition]*PartitionExport{}
 	for i, r := range ranges {
 		pe := newExport(r)
@@ -264,10 +270,13 @@ func (w *window) Done(i int) error {
 	return nil
 }
 
-// Polled keeps the window's memory bounded: while what its open objects hold
-// stays under windowBuffer every range reads; above it the range holding the
-// most becomes the streamer (its objects upload as they grow) and the others
-// pause until it is done or the window is under the bound again.
+// Polled keeps the window's memory bounded and its fetches useful. A range
+// whose objects hold windowBig or more would stream if it were read alone: it
+// pauses and waits for its turn to be the streamer (the one range whose
+// objects upload as they grow), rather than growing in memory or being
+// fetched only to be paused again. While what the window holds stays under
+// windowBuffer the other ranges read; above it they pause too. The streamer
+// is the range holding most; when it is done the next one takes over.
 func (w *window) Polled() error {
 	if len(w.pes) == 1 {
 		return nil
@@ -275,30 +284,30 @@ func (w *window) Polled() error {
 	var total, most int64
 	largest := -1
 	for i, pe := range w.pes {
+		w.held[i] = 0
 		if w.done[i] || pe.set == nil {
 			continue
 		}
-		n := pe.set.Buffered()
-		total += n
-		if n > most {
-			most, largest = n, i
+		w.held[i] = pe.set.Buffered()
+		total += w.held[i]
+		if w.held[i] > most {
+			most, largest = w.held[i], i
 		}
 	}
-	if windowPolled != nil {
-		windowPolled(total)
-	}
-	if total <= windowBuffer {
-		for i := range w.pes {
-			w.setPaused(i, false)
-		}
-		return nil
-	}
-	if w.streamer < 0 && largest >= 0 {
+	full := total > windowBuffer
+	if w.streamer < 0 && largest >= 0 && (full || most >= windowBig) {
 		w.streamer = largest
 		w.pes[largest].stream()
 	}
+	paused := 0
 	for i := range w.pes {
-		w.setPaused(i, i != w.streamer && !w.done[i])
+		w.setPaused(i, i != w.streamer && !w.done[i] && (full || w.held[i] >= windowBig))
+		if w.paused[i] {
+			paused++
+		}
+	}
+	if windowPolled != nil {
+		windowPolled(total, paused)
 	}
 	return nil
 }

@@ -3,11 +3,14 @@ package kafkatest
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -42,6 +45,16 @@ func (c *Cluster) BeforeFetch(topic string, partition int32, fn func()) {
 		}
 		return nil, nil, false // not handled: the control stays for the next fetch
 	})
+}
+
+// FailFetches makes the broker answer the next count fetches of
+// topic/partition (-1: every one) with the Kafka error code: a retriable one
+// (6, NOT_LEADER_OR_FOLLOWER) the client retries, a fatal one (29,
+// TOPIC_AUTHORIZATION_FAILED) it reports.
+func (c *Cluster) FailFetches(topic string, partition int32, code int16, count int) {
+	var ke *kerr.Error // stays nil for code 0: kfake then answers UNKNOWN_SERVER_ERROR
+	errors.As(kerr.ErrorForCode(code), &ke)
+	c.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Fetch}, Topic: topic, Partitions: []int32{partition}, Err: ke, Count: count})
 }
 
 // ProduceBatch writes recs, all of one topic and partition, as one record batch
