@@ -137,14 +137,16 @@ func Follow(ctx context.Context, kc *kafka.Client, b *blob.Bucket, bucketName st
 	if err := f.checkSelection(ctx); err != nil {
 		return summary(), err
 	}
+	// Before the group reader: its first assignment may fail the run (fail
+	// calls stopPoll) before NewGroupReader has returned.
+	pollCtx, stopPoll := context.WithCancel(ctx)
+	defer stopPoll()
+	f.stopPoll = stopPoll
 	if f.gr, err = kafka.NewGroupReader(ctx, kc.Config(), f.groupOptions()); err != nil {
 		return summary(), err
 	}
 	f.log.Info("export --follow starting", "group", o.Group, "selection", o.Selector.String(), "format", o.Format, "bucket", bucketName, "rotate_interval", o.RotateInterval.String())
 
-	pollCtx, stopPoll := context.WithCancel(ctx)
-	defer stopPoll()
-	f.stopPoll = stopPoll
 	lagDone := make(chan struct{})
 	go func() {
 		defer close(lagDone)

@@ -144,9 +144,14 @@ func TestExportWindowNative(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if paused == 0 || most < 256<<10 {
-		t.Errorf("the window held at most %d bytes and paused at most %d ranges; want 256 KiB or more, and pauses", most, paused)
+	// Without the count, a native set held a few hundred bytes by its own
+	// measure. Whether ranges pause as well depends on which partitions each
+	// fetch happens to fill (a fetch may bring one partition's 1 MiB and no
+	// other's), so it is logged, not required.
+	if most < 256<<10 {
+		t.Errorf("the window held at most %d bytes; want 256 KiB or more: the native encoder's block counts as held", most)
 	}
+	t.Logf("held at most %d bytes, paused at most %d ranges", most, paused)
 	for key, body := range e.RawObjects() {
 		if !strings.HasPrefix(key, "topics/") {
 			continue
