@@ -143,7 +143,11 @@ type GroupOffset struct {
 func (c *Client) GroupOffsets(ctx context.Context, re *regexp.Regexp, topics []string) ([]GroupOffset, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.timeout())
 	defer cancel()
-	listed, err := c.adm.ListGroups(ctx)
+	var listed kadm.ListedGroups
+	err := retriable(ctx, c.cfg.timeout(), func() (err error) {
+		listed, err = c.adm.ListGroups(ctx)
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("list groups: %w", err)
 	}
@@ -152,7 +156,11 @@ func (c *Client) GroupOffsets(ctx context.Context, re *regexp.Regexp, topics []s
 		if re != nil && !re.MatchString(g) {
 			continue
 		}
-		resps, err := c.adm.FetchOffsetsForTopics(ctx, g, topics...)
+		var resps kadm.OffsetResponses
+		err := retriable(ctx, c.cfg.timeout(), func() (err error) {
+			resps, err = c.adm.FetchOffsetsForTopics(ctx, g, topics...)
+			return err
+		})
 		if err != nil {
 			return nil, fmt.Errorf("fetch offsets of group %s: %w", g, err)
 		}

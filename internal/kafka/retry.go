@@ -6,6 +6,7 @@ import (
 	"net"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -56,6 +57,17 @@ func retriable(ctx context.Context, limit time.Duration, op func() error) error 
 func isRetriable(err error) bool {
 	var op *net.OpError
 	var eof *kgo.ErrFirstReadEOF
+	var shards *kadm.ShardErrors
+	if errors.As(err, &shards) && len(shards.Errs) > 0 {
+		// A request sent to every broker (ListGroups) fails for the brokers
+		// that are down: it may pass when each failure may.
+		for _, se := range shards.Errs {
+			if !isRetriable(se.Err) {
+				return false
+			}
+		}
+		return true
+	}
 	return kerr.IsRetriable(err) || errors.Is(err, kerr.ConcurrentTransactions) || errors.Is(err, ErrProduceStalled) ||
 		kgo.IsRetryableBrokerErr(err) || (errors.As(err, &op) && op.Op == "dial") || errors.As(err, &eof)
 }

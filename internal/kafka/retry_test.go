@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -74,5 +75,20 @@ func TestTransient(t *testing.T) {
 	}
 	if Transient(kerr.TopicAuthorizationFailed) {
 		t.Errorf("Transient(TopicAuthorizationFailed) = true")
+	}
+}
+
+// TestShardErrorsRetriable: a request sent to every broker that fails only
+// for a broker that refuses connections (down, restarting) may pass when
+// sent again; one with a final error among its shards may not.
+func TestShardErrorsRetriable(t *testing.T) {
+	refused := &net.OpError{Op: "dial", Err: errors.New("connection refused")}
+	down := &kadm.ShardErrors{Name: "ListGroups", Errs: []kadm.ShardError{{Err: refused}}}
+	if !Transient(fmt.Errorf("list groups: %w", down)) {
+		t.Error("ListGroups failing on a refused connection is not transient")
+	}
+	final := &kadm.ShardErrors{Name: "ListGroups", Errs: []kadm.ShardError{{Err: refused}, {Err: kerr.GroupAuthorizationFailed}}}
+	if Transient(final) {
+		t.Error("ListGroups refused by authorization is transient")
 	}
 }
