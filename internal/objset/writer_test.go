@@ -5,6 +5,8 @@ import (
 	"context"
 	"testing"
 
+	"gocloud.dev/blob"
+
 	"github.com/kferry/kferry/internal/objset"
 	"github.com/kferry/kferry/pkg/format"
 	"github.com/kferry/kferry/pkg/layout"
@@ -18,16 +20,8 @@ import (
 // before Commit; past 256 KiB it streams, unless it is held, and then only
 // after Release; every way, the object holds every record once.
 func TestWriterSpills(t *testing.T) {
-	f, err := format.Lookup("bytes")
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx := context.Background()
-	b, err := store.Open(ctx, "mem://")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+	f, b := formatAndBucket(t, "bytes")
 	value := bytes.Repeat([]byte("v"), 1000)
 	for _, tc := range []struct {
 		name               string
@@ -87,16 +81,8 @@ func TestWriterSpills(t *testing.T) {
 // memory and never pauses. Once released, only what waits for the upload
 // counts.
 func TestWriterHeldNative(t *testing.T) {
-	f, err := format.Lookup("native")
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx := context.Background()
-	b, err := store.Open(ctx, "mem://")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+	f, b := formatAndBucket(t, "native")
 	set, err := objset.Create(ctx, b, objset.Spec{Naming: layout.Naming{TopicsDir: "topics"}, Formats: objset.Formats{f}, Topic: "t", Hold: true})
 	if err != nil {
 		t.Fatal(err)
@@ -116,4 +102,20 @@ func TestWriterHeldNative(t *testing.T) {
 	if held := set.Buffered(); held >= n*int64(len(value)) {
 		t.Errorf("a released set reports %d bytes in memory, want what waits for the upload only", held)
 	}
+}
+
+// formatAndBucket looks up a registered format and opens a mem:// bucket
+// closed when the test ends.
+func formatAndBucket(t *testing.T, name string) (format.Format, *blob.Bucket) {
+	t.Helper()
+	f, err := format.Lookup(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := store.Open(context.Background(), "mem://")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = b.Close() })
+	return f, b
 }

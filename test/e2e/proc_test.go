@@ -179,7 +179,19 @@ func (a *admin) committed(ctx context.Context, group string, topics []string) (i
 // endOffsets sums the high watermarks (uncommitted records included) of the
 // topics; topics that do not exist count 0.
 func (a *admin) endOffsets(ctx context.Context, topics []string) (int64, error) {
-	ends, err := a.adm.ListEndOffsets(ctx, topics...)
+	return sumOffsets(ctx, topics, a.adm.ListEndOffsets)
+}
+
+// stableEnd sums the last stable offsets of topics (missing ones count 0): how
+// far read_committed readers see, records and transaction markers.
+func (a *admin) stableEnd(ctx context.Context, topics []string) (int64, error) {
+	return sumOffsets(ctx, topics, a.adm.ListCommittedOffsets)
+}
+
+// sumOffsets sums the offsets a kadm listing gives for topics, skipping
+// partitions it could not list.
+func sumOffsets(ctx context.Context, topics []string, list func(context.Context, ...string) (kadm.ListedOffsets, error)) (int64, error) {
+	ends, err := list(ctx, topics...)
 	if err != nil {
 		return 0, err
 	}

@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
 	"gocloud.dev/blob"
 
 	"github.com/kferry/kferry/internal/catalog"
@@ -133,22 +132,6 @@ func waitExit(t *testing.T, p *proc, timeout time.Duration) int {
 		t.Fatalf("no exit within %s\n%s", timeout, p)
 	}
 	return p.exitCode()
-}
-
-// stableEnd sums the last stable offsets of topics (missing ones count 0): how
-// far read_committed readers see, records and transaction markers.
-func (a *admin) stableEnd(ctx context.Context, topics []string) (int64, error) {
-	ends, err := a.adm.ListCommittedOffsets(ctx, topics...)
-	if err != nil {
-		return 0, err
-	}
-	var sum int64
-	ends.Each(func(o kadm.ListedOffset) {
-		if o.Err == nil {
-			sum += o.Offset
-		}
-	})
-	return sum, nil
 }
 
 // lfData is what the source topics of a failure test hold: lfPartitions
