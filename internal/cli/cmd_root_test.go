@@ -51,3 +51,22 @@ func TestOneLine(t *testing.T) {
 		}
 	}
 }
+
+// TestCompletion: the completion scripts print, and the shell's completion
+// request answers commands and flag names.
+func TestCompletion(t *testing.T) {
+	for _, shell := range []string{"bash", "zsh", "fish", "powershell"} {
+		out, _ := mustRun(t, "completion", shell)
+		if !strings.Contains(out, "kferry") || len(out) < 500 {
+			t.Errorf("completion %s printed %d bytes", shell, len(out))
+		}
+	}
+	out, _ := mustRun(t, "__complete", "ex")
+	if !strings.Contains(out, "export") {
+		t.Errorf("completing \"ex\" gave %q, want export", out)
+	}
+	out, _ = mustRun(t, "__complete", "export", "--form")
+	if !strings.Contains(out, "--format") {
+		t.Errorf("completing \"export --form\" gave %q, want --format", out)
+	}
+}

@@ -195,3 +195,9 @@ func noArgs(cmd *cobra.Command, args []string) error {
 	}
 	return nil
 }
+
+// Command returns kferry's command tree, writing to stdout and stderr, for
+// tools that document it (cmd/gen-docs writes the man pages from it).
+func Command(stdout, stderr io.Writer) *cobra.Command {
+	return newRoot(&globals{stdout: stdout, stderr: stderr})
+}

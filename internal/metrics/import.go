@@ -49,6 +49,7 @@ func newImport(reg *prometheus.Registry, errs *prometheus.CounterVec) *Import {
 		}, []string{"topic", "partition"}),
 	}
 	m.reg.MustRegister(m.records, m.bytes, m.objects, m.lagObjects, m.lagRecords)
+	initLabels(m.errs, importErrorKinds)
 	return m
 }
 

@@ -43,10 +43,26 @@ func NewExport() *Export {
 func newRegistry() (*prometheus.Registry, *prometheus.CounterVec) {
 	reg := prometheus.NewRegistry()
 	errs := prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "kferry_errors_total", Help: "Errors by kind (fetch, upload, commit, lag, list, import).",
+		Name: "kferry_errors_total", Help: "Errors by kind: export fetch, write, upload, commit, lag, gap (records deleted by retention before export); import list, prepare, import, delete.",
 	}, []string{"kind"})
 	reg.MustRegister(errs, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return reg, errs
+}
+
+// The error kinds and retried operations each side reports. They are served
+// at 0 from the start, so that alerts on increase() and the dashboard see a
+// series before the first error (kferry_errors_total{kind="gap"} above all).
+var (
+	exportErrorKinds = []string{"fetch", "write", "upload", "commit", "lag", "gap"}
+	importErrorKinds = []string{"list", "prepare", "import", "delete"}
+	retriedOps       = []string{"commit"}
+)
+
+// initLabels creates vec's series for each value of its one label.
+func initLabels(vec *prometheus.CounterVec, values []string) {
+	for _, v := range values {
+		vec.WithLabelValues(v)
+	}
 }
 
 func newExport(reg *prometheus.Registry, errs *prometheus.CounterVec) *Export {
@@ -76,6 +92,8 @@ func newExport(reg *prometheus.Registry, errs *prometheus.CounterVec) *Export {
 		}, []string{"op"}),
 	}
 	e.reg.MustRegister(e.records, e.bytes, e.objects, e.upload, e.lag, e.owned, e.retries)
+	initLabels(e.errs, exportErrorKinds)
+	initLabels(e.retries, retriedOps)
 	return e
 }
 

@@ -16,6 +16,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/kferry/kferry/deploy/monitoring"
 	"github.com/kferry/kferry/internal/kafka"
 	"github.com/kferry/kferry/pkg/record"
 )
@@ -324,6 +325,7 @@ func TestMigrateTwoCopiesKill(t *testing.T) {
 		}
 		return true, nil
 	})
+	checkMonitoringServed(t, addrs[1])
 	terminate(t, copies[1], 40*time.Second)
 	mustSucceed(t, kferry(t, runOpts{}, append(args, "--cutover")...))
 	srcRecs := readPartitions(t, ctx, src, followTopic)
@@ -371,5 +373,25 @@ func commitPlain(t *testing.T, ctx context.Context, c cluster, offs []kafka.Grou
 	defer w.Close()
 	if err := w.CommitPlain(ctx, offs); err != nil {
 		t.Fatalf("commit group offsets: %v", err)
+	}
+}
+
+// checkMonitoringServed: every metric the Grafana dashboard and the Prometheus
+// rules in deploy/monitoring select is on the /metrics page of a running
+// migrate --follow (export, import and migration metrics in one registry).
+func checkMonitoringServed(t *testing.T, addr string) {
+	t.Helper()
+	names, err := monitoring.MetricNames()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	code, body, err := httpGet(ctx, "http://"+addr+"/metrics")
+	if err != nil || code != http.StatusOK {
+		t.Fatalf("/metrics: status %d, %v", code, err)
+	}
+	if missing := monitoring.Missing(names, body); len(missing) > 0 {
+		t.Errorf("deploy/monitoring uses metrics the running kferry does not serve: %s", strings.Join(missing, ", "))
 	}
 }
