@@ -36,6 +36,7 @@ type exportOptions struct {
 	shard          string
 	follow         followFlags
 	store          storeFlags
+	registry       registryFlags
 }
 
 func newExportCmd(g *globals) *cobra.Command {
@@ -77,7 +78,9 @@ Exit status: 0 done, 1 failed, 2 usage error.` + envHelp,
 	o.follow.addFlags(fs)
 	o.store.addFlags(fs)
 	fs.StringVar(&o.to, "to", "", "bucket URL: s3://bucket/prefix?region=R[&endpoint=URL&use_path_style=true], gs://, azblob://, file:///dir or a local path")
-	fs.StringVar(&o.format, "format", "json", "value format: json (Confluent JsonFormat) or bytes (ByteArrayFormat)")
+	o.registry.addFlags(fs, "the source's; schemas are read by id")
+	fs.StringVar(&o.registry.codec, "avro-codec", "null", "avro.codec of --format avro objects: null, deflate, snappy or zstd")
+	fs.StringVar(&o.format, "format", "json", "value format: json (Confluent JsonFormat), bytes (ByteArrayFormat) or avro (AvroFormat; records in the Schema Registry wire format, needs --schema-registry)")
 	fs.StringVar(&o.keysFormat, "keys-format", "", "format of the .keys objects (default: the value format)")
 	fs.StringVar(&o.headersFormat, "headers-format", "json", "format of the .headers objects")
 	fs.BoolVar(&o.storeKeys, "store-keys", false, "also write record keys to parallel .keys objects (store.kafka.keys)")
@@ -157,6 +160,9 @@ func runExport(ctx context.Context, g *globals, o *exportOptions) error {
 		return err
 	}
 	defer release()
+	if ctx, err = o.registry.bind(ctx, nil); err != nil {
+		return err
+	}
 	eo := pipeline.ExportOptions{
 		Selector: sel, Format: o.format, KeysFormat: o.keysFormat, HeadersFormat: o.headersFormat,
 		StoreKeys: o.storeKeys, StoreHeaders: o.storeHeaders,

@@ -41,6 +41,7 @@ type importOptions struct {
 	metricsAddr       string
 	deleteImported    bool
 	contiguous        bool
+	registry          registryFlags
 }
 
 func newImportCmd(g *globals) *cobra.Command {
@@ -118,6 +119,9 @@ func runImport(ctx context.Context, g *globals, o *importOptions) error {
 		return err
 	}
 	defer release()
+	if ctx, err = o.registry.bind(ctx, renames); err != nil {
+		return err
+	}
 	group := o.group
 	if group == "" {
 		group = pipeline.ImportGroup(store.Redact(o.from), o.topicsDir, sel, o.files, o.renames)
@@ -213,6 +217,7 @@ topic; the replacement uses Java syntax ($1, ${name}, \$ for a dollar).
 Exit status: 0 done, 1 failed, 2 usage error.`
 
 func (o *importOptions) addFlags(fs *pflag.FlagSet) {
+	o.registry.addFlags(fs, "the target's; .avro objects' schemas are registered in it under <topic>-value")
 	o.kafka.addFlags(fs)
 	o.key.addFlags(fs)
 	o.sel.addFlags(fs)

@@ -23,7 +23,7 @@ import (
 
 // ErrNoRegistry is returned by the avro format when no Schema Registry was
 // configured.
-var ErrNoRegistry = errors.New("--format avro needs --schema-registry URL")
+var ErrNoRegistry = errors.New("avro objects need --schema-registry URL (export: the source's registry, import: the target's)")
 
 // Schema is a registry schema: its text and type ("" or "AVRO", "PROTOBUF",
 // "JSON").
