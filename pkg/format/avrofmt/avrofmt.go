@@ -162,6 +162,9 @@ func (e *encoder) identify(rec *record.Record) (*writerSchema, []byte, error) {
 		return nil, nil, fmt.Errorf("%w: value at offset %d: %w; use --format native", format.ErrUnsupported, rec.Offset, ErrHeaderID)
 	}
 	w, err := ParseWire(rec.Value)
+	if errors.Is(err, ErrGUID) {
+		return nil, nil, fmt.Errorf("%w: value at offset %d: %w; produce with schema ids (magic byte 0) or use --format native", format.ErrUnsupported, rec.Offset, err)
+	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: value at offset %d: %w (magic byte 0 and a 4-byte schema id); --format avro takes records written by a Schema Registry serializer, use --format json, bytes or native for others", format.ErrUnsupported, rec.Offset, err)
 	}
