@@ -68,7 +68,7 @@ func orders(n int) []order {
 }
 
 // wireRecords are the orders as Kafka records of schema id 7.
-func wireRecords(t *testing.T, os []order) []record.Record {
+func wireRecords(t testing.TB, os []order) []record.Record {
 	t.Helper()
 	sch := avro.MustParse(orderSchema)
 	recs := make([]record.Record, len(os))
@@ -106,7 +106,11 @@ func encode(t *testing.T, f *Format, view layout.View, recs []record.Record) []b
 			t.Fatal(err)
 		}
 	}
-	if err := enc.(format.Closer).Close(); err != nil {
+	c, ok := enc.(format.Closer)
+	if !ok {
+		t.Fatal("the encoder has no Close")
+	}
+	if err := c.Close(); err != nil {
 		t.Fatal(err)
 	}
 	return buf.Bytes()
@@ -218,7 +222,10 @@ func TestFits(t *testing.T) {
 	if err := enc.Encode(&recs[0]); err != nil {
 		t.Fatal(err)
 	}
-	fit := enc.(format.Fitter)
+	fit, ok := enc.(format.Fitter)
+	if !ok {
+		t.Fatal("the encoder is no format.Fitter")
+	}
 	other := record.Record{Value: AppendWire(nil, 8, nil)}
 	if ok, err := fit.Fits(&recs[1]); !ok || err != nil {
 		t.Errorf("same schema: fits %v, %v", ok, err)

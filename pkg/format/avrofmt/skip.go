@@ -40,12 +40,56 @@ func need(b []byte, at, n int64) (int, error) {
 	return int(at + n), nil
 }
 
-// (Longer than 80 lines on purpose: one case per Avro type.)
 func skip(s avro.Schema, b []byte, at, depth int) (int, error) {
 	if depth > maxDepth {
 		return 0, fmt.Errorf("%w: nested deeper than %d", errDatum, maxDepth)
 	}
-	switch s.Type() {
+	switch t := s.(type) {
+	case *avro.NullSchema:
+		return at, nil
+	case *avro.PrimitiveSchema:
+		return skipPrimitive(t.Type(), b, at)
+	case *avro.FixedSchema:
+		return need(b, int64(at), int64(t.Size()))
+	case *avro.EnumSchema:
+		i, at, err := varint(b, at)
+		if err != nil {
+			return 0, err
+		}
+		if i < 0 || i >= int64(len(t.Symbols())) {
+			return 0, fmt.Errorf("%w: enum index %d", errDatum, i)
+		}
+		return at, nil
+	case *avro.UnionSchema:
+		types := t.Types()
+		i, at, err := varint(b, at)
+		if err != nil {
+			return 0, err
+		}
+		if i < 0 || i >= int64(len(types)) {
+			return 0, fmt.Errorf("%w: union index %d of %d", errDatum, i, len(types))
+		}
+		return skip(types[i], b, at, depth+1)
+	case *avro.RecordSchema:
+		var err error
+		for _, f := range t.Fields() {
+			if at, err = skip(f.Type(), b, at, depth+1); err != nil {
+				return 0, fmt.Errorf("field %s: %w", f.Name(), err)
+			}
+		}
+		return at, nil
+	case *avro.RefSchema:
+		return skip(t.Schema(), b, at, depth+1)
+	case *avro.ArraySchema:
+		return skipBlocks(b, at, depth, t.Items(), nil)
+	case *avro.MapSchema:
+		return skipBlocks(b, at, depth, t.Values(), avro.NewPrimitiveSchema(avro.String, nil))
+	}
+	return 0, fmt.Errorf("%w: unknown type %s", errDatum, s.Type())
+}
+
+func skipPrimitive(t avro.Type, b []byte, at int) (int, error) {
+	switch t {
 	case avro.Null:
 		return at, nil
 	case avro.Boolean:
@@ -63,43 +107,8 @@ func skip(s avro.Schema, b []byte, at, depth int) (int, error) {
 			return 0, err
 		}
 		return need(b, int64(at), n)
-	case avro.Fixed:
-		return need(b, int64(at), int64(s.(*avro.FixedSchema).Size()))
-	case avro.Enum:
-		i, at, err := varint(b, at)
-		if err != nil {
-			return 0, err
-		}
-		if i < 0 || i >= int64(len(s.(*avro.EnumSchema).Symbols())) {
-			return 0, fmt.Errorf("%w: enum index %d", errDatum, i)
-		}
-		return at, nil
-	case avro.Union:
-		types := s.(*avro.UnionSchema).Types()
-		i, at, err := varint(b, at)
-		if err != nil {
-			return 0, err
-		}
-		if i < 0 || i >= int64(len(types)) {
-			return 0, fmt.Errorf("%w: union index %d of %d", errDatum, i, len(types))
-		}
-		return skip(types[i], b, at, depth+1)
-	case avro.Record, avro.Error:
-		var err error
-		for _, f := range s.(*avro.RecordSchema).Fields() {
-			if at, err = skip(f.Type(), b, at, depth+1); err != nil {
-				return 0, fmt.Errorf("field %s: %w", f.Name(), err)
-			}
-		}
-		return at, nil
-	case avro.Ref:
-		return skip(s.(*avro.RefSchema).Schema(), b, at, depth+1)
-	case avro.Array:
-		return skipBlocks(b, at, depth, s.(*avro.ArraySchema).Items(), nil)
-	case avro.Map:
-		return skipBlocks(b, at, depth, s.(*avro.MapSchema).Values(), avro.NewPrimitiveSchema(avro.String, nil))
 	}
-	return 0, fmt.Errorf("%w: unknown type %s", errDatum, s.Type())
+	return 0, fmt.Errorf("%w: unknown type %s", errDatum, t)
 }
 
 // skipBlocks skips the blocks of an array (key nil) or map: a count, negative

@@ -1,3 +1,5 @@
+// Package container reads and writes Avro object container files (the
+// Avro 1.11 specification) for kferry's formats built on them: native and avro.
 package container
 
 import (
