@@ -24,6 +24,8 @@
 #                                         (test/realkafka; KFERRY_TEST_KAFKA_VERSION,
 #                                         if set, picks the release)
 #   KFERRY_TEST_FASTAVRO                  a python with fastavro (avro format tests)
+#   KFERRY_TEST_APICURIO=1                run the avro tests on Apicurio Registry too
+#                                         (test/apicurio; java 17+ and mvn)
 #   KFERRY_TEST_SUMMARY                   a file the tests append one-line reports to
 #                                         (the e2e suite: Kafka version, broker startup,
 #                                         wall time); printed when COMMAND ends, since
@@ -265,7 +267,10 @@ main() {
 	fgcs=$(go_installed fake-gcs-server github.com/fsouza/fake-gcs-server "$FAKE_GCS_SERVER_VERSION" "${KFERRY_FAKE_GCS_SERVER:-}")
 	azurite=$(ensure_azurite)
 	KFERRY_TEST_FASTAVRO=$(ensure_fastavro)
-	export KFERRY_TEST_FASTAVRO
+	# Apicurio Registry (a real Schema Registry) runs from Maven Central with
+	# the same java and mvn as the real Kafka tests (test/apicurio).
+	KFERRY_TEST_APICURIO=1
+	export KFERRY_TEST_FASTAVRO KFERRY_TEST_APICURIO
 	workdir=$(mktemp -d "${TMPDIR:-/tmp}/kferry-test-env.XXXXXX")
 
 	KFERRY_TEST_S3_ACCESS_KEY=kferryroot

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,7 +18,9 @@ import (
 	"github.com/kferry/kferry/internal/kafka/kafkatest"
 	"github.com/kferry/kferry/internal/kafka/schemareg"
 	"github.com/kferry/kferry/pkg/format/avrofmt"
+	"github.com/kferry/kferry/pkg/layout"
 	"github.com/kferry/kferry/pkg/record"
+	"github.com/kferry/kferry/test/apicurio"
 )
 
 const (
@@ -38,10 +41,10 @@ func avroValue(t *testing.T, schema string, id int, v map[string]any) []byte {
 // seedAvro produces orders in the wire format into topic orders of c: on
 // partition 0 five v1 records, four v2, two v1 (so three objects); on
 // partition 1 three v1. Keys are strings, each record has a header.
-func seedAvro(t *testing.T, c *kafkatest.Cluster, reg *kafkatest.Registry) {
+func seedAvro(t *testing.T, c *kafkatest.Cluster, registry string) {
 	t.Helper()
-	v1 := reg.Register(t, "orders-value", orderV1)
-	v2 := reg.Register(t, "orders-value", orderV2)
+	v1 := register(t, registry, "orders-value", orderV1)
+	v2 := register(t, registry, "orders-value", orderV2)
 	var recs []record.Record
 	add := func(p int32, n int, schema string, id int) {
 		for range n {
@@ -67,6 +70,33 @@ func seedAvro(t *testing.T, c *kafkatest.Cluster, reg *kafkatest.Registry) {
 	if err := c.Produce(context.Background(), recs); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// register registers schema under subject in the registry at url (any
+// server with Confluent's API) and returns its id.
+func register(t *testing.T, url, subject, schema string) int {
+	t.Helper()
+	cl, err := schemareg.New(schemareg.Config{URL: url})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl.Subject = func(string, layout.View) string { return subject }
+	id, err := cl.Register(context.Background(), "", layout.ViewValues, schema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+// hasSubject reports whether the registry at url has version 1 of subject.
+func hasSubject(t *testing.T, url, subject string) bool {
+	t.Helper()
+	resp, err := http.Get(url + "/subjects/" + subject + "/versions/1") //nolint:gosec,noctx // a test registry on 127.0.0.1
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close() // only the status matters
+	return resp.StatusCode == http.StatusOK
 }
 
 // bucketKeys lists the object keys under dir/topics, sorted.
@@ -106,13 +136,34 @@ func decoded(t *testing.T, reg *schemareg.Client, value []byte) (int, any) {
 // (one per schema run, keys and headers sidecars) and import into a second
 // cluster whose registry numbers schemas differently: every record decodes
 // with the target registry, under the renamed subject, with its id
-// rewritten, and equals its source record.
+// rewritten, and equals its source record. Registries: srfake (in process).
 func TestAvroRoundTrip(t *testing.T) {
-	src, regA := kafkatest.NewCluster(t), kafkatest.NewRegistry(t, "", "")
-	seedAvro(t, src, regA)
+	avroRoundTrip(t, kafkatest.NewRegistry(t, "", "").URL(), kafkatest.NewRegistry(t, "", "").URL(), 0)
+}
+
+// TestAvroRoundTripApicurio is TestAvroRoundTrip with a real registry
+// server, Apicurio Registry (KFERRY_TEST_APICURIO=1): as the source's
+// registry, then as the target's.
+func TestAvroRoundTripApicurio(t *testing.T) {
+	real := apicurio.Start(t)
+	t.Run("source", func(t *testing.T) { avroRoundTrip(t, real, kafkatest.NewRegistry(t, "", "").URL(), 0) })
+	// Apicurio knows the orders schemas by now (ids 1 and 2): the source
+	// numbers them after five others.
+	t.Run("target", func(t *testing.T) { avroRoundTrip(t, kafkatest.NewRegistry(t, "", "").URL(), real, 5) })
+}
+
+// avroRoundTrip runs the round trip from a cluster with registry srcReg,
+// where srcSkip schemas come before the records', to one with registry
+// dstReg, where two other schemas come first: the ids differ.
+func avroRoundTrip(t *testing.T, srcReg, dstReg string, srcSkip int) {
+	src := kafkatest.NewCluster(t)
+	for i := range srcSkip {
+		register(t, srcReg, "skip-value", fmt.Sprintf(`{"type":"record","name":"S%d","fields":[]}`, i))
+	}
+	seedAvro(t, src, srcReg)
 	dir := t.TempDir()
 	mustRun(t, "export", "--brokers", brokers(src), "--topics", "orders", "--to", dir, "--format", "avro",
-		"--store-keys", "--store-headers", "--headers-format", "avro", "--schema-registry", regA.URL(), "--avro-codec", "snappy")
+		"--store-keys", "--store-headers", "--headers-format", "avro", "--schema-registry", srcReg, "--avro-codec", "snappy")
 	want := []string{
 		"topics/orders/partition=0/orders+0+0000000000.avro", "topics/orders/partition=0/orders+0+0000000000.headers.avro", "topics/orders/partition=0/orders+0+0000000000.keys.avro",
 		"topics/orders/partition=0/orders+0+0000000005.avro", "topics/orders/partition=0/orders+0+0000000005.headers.avro", "topics/orders/partition=0/orders+0+0000000005.keys.avro",
@@ -123,16 +174,17 @@ func TestAvroRoundTrip(t *testing.T) {
 		t.Fatalf("objects (-want +got):\n%s", diff)
 	}
 
-	dst, regB := kafkatest.NewCluster(t), kafkatest.NewRegistry(t, "", "")
-	regB.Register(t, "other-value", `"string"`) // the target numbers from elsewhere
-	regB.Register(t, "other-value", `"long"`)
-	mustRun(t, "import", "--from", dir, "--brokers", brokers(dst), "--rename", "orders=orders-copy", "--schema-registry", regB.URL())
+	dst := kafkatest.NewCluster(t)
+	// The target numbers from elsewhere.
+	register(t, dstReg, "other-value", `{"type":"record","name":"D","fields":[{"name":"d","type":"string"}]}`)
+	register(t, dstReg, "other-value", `{"type":"record","name":"D","fields":[{"name":"d","type":"string"},{"name":"e","type":"long","default":0}]}`)
+	mustRun(t, "import", "--from", dir, "--brokers", brokers(dst), "--rename", "orders=orders-copy", "--schema-registry", dstReg)
 
-	if _, _, ok := regB.Version("orders-copy-value", 1); !ok {
+	if !hasSubject(t, dstReg, "orders-copy-value") {
 		t.Fatal("subject orders-copy-value not registered in the target registry")
 	}
-	clA, _ := schemareg.New(schemareg.Config{URL: regA.URL()})
-	clB, _ := schemareg.New(schemareg.Config{URL: regB.URL()})
+	clA, _ := schemareg.New(schemareg.Config{URL: srcReg})
+	clB, _ := schemareg.New(schemareg.Config{URL: dstReg})
 	got, wantRecs := records(t, dst, "orders-copy"), records(t, src, "orders")
 	n := 0
 	for p := range int32(2) {
@@ -143,7 +195,7 @@ func TestAvroRoundTrip(t *testing.T) {
 			g, w := got[p][i], wantRecs[p][i]
 			idB, vb := decoded(t, clB, g.Value)
 			idA, va := decoded(t, clA, w.Value)
-			if idB == idA || idB < 3 {
+			if idB == idA {
 				t.Errorf("partition %d record %d: target id %d, source id %d: not rewritten to the target's ids", p, i, idB, idA)
 			}
 			if diff := cmp.Diff(va, vb); diff != "" {
@@ -218,7 +270,7 @@ func TestAvroExportErrors(t *testing.T) {
 func TestAvroRegistrySecrets(t *testing.T) {
 	c := kafkatest.NewCluster(t)
 	reg := kafkatest.NewRegistry(t, "alice", "s3cret-pw")
-	seedAvro(t, c, reg)
+	seedAvro(t, c, strings.Replace(reg.URL(), "http://", "http://alice:s3cret-pw@", 1))
 	dir := t.TempDir()
 	base := []string{"export", "--brokers", brokers(c), "--topics", "orders", "--format", "avro", "--schema-registry", reg.URL(), "--schema-registry-user", "alice"}
 	mustRun(t, append(base, "--to", dir, "--schema-registry-password", "s3cret-pw")...)
@@ -269,7 +321,7 @@ func TestAvroFastavro(t *testing.T) {
 		t.Skip("KFERRY_TEST_FASTAVRO is not set (run through scripts/test-env.sh)")
 	}
 	c, reg := kafkatest.NewCluster(t), kafkatest.NewRegistry(t, "", "")
-	seedAvro(t, c, reg)
+	seedAvro(t, c, reg.URL())
 	for _, codec := range []string{"null", "deflate", "snappy", "zstd"} {
 		t.Run(codec, func(t *testing.T) {
 			dir := t.TempDir()

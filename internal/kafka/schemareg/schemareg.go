@@ -93,7 +93,7 @@ func New(cfg Config) (*Client, error) {
 	if cfg.Retry <= 0 {
 		cfg.Retry = 30 * time.Second
 	}
-	tr := http.DefaultTransport.(*http.Transport).Clone() //nolint:forcetypeassert // the standard library's
+	tr := &http.Transport{Proxy: http.ProxyFromEnvironment, MaxIdleConnsPerHost: 4, IdleConnTimeout: 90 * time.Second, TLSHandshakeTimeout: 10 * time.Second}
 	if u.Scheme == "https" || cfg.TLSCA != "" || cfg.TLSCert != "" {
 		if tr.TLSClientConfig, err = tlsConfig(cfg); err != nil {
 			return nil, err
