@@ -180,6 +180,14 @@ func avroRoundTrip(t *testing.T, srcReg, dstReg string, srcSkip int) {
 	register(t, dstReg, "other-value", `{"type":"record","name":"D","fields":[{"name":"d","type":"string"},{"name":"e","type":"long","default":0}]}`)
 	mustRun(t, "import", "--from", dir, "--brokers", brokers(dst), "--rename", "orders=orders-copy", "--schema-registry", dstReg)
 
+	verifyAvroCopy(t, src, dst, srcReg, dstReg)
+}
+
+// verifyAvroCopy checks that topic orders-copy of dst holds the records of
+// orders of src, each value decoding with dstReg under a target id other
+// than its source id, to the value the source record decodes to with srcReg.
+func verifyAvroCopy(t *testing.T, src, dst *kafkatest.Cluster, srcReg, dstReg string) {
+	t.Helper()
 	if !hasSubject(t, dstReg, "orders-copy-value") {
 		t.Fatal("subject orders-copy-value not registered in the target registry")
 	}
@@ -368,4 +376,47 @@ type fastavroFile struct {
 	Codec, Name string
 	Fields      []string
 	Records     int
+}
+
+// TestImportTranslatesIDs: records in the wire format exported as native
+// objects import with --source-schema-registry: every schema id is rewritten
+// to the target registry's id of the same schema, registered under the
+// renamed subject; an id the source registry does not know stops the import
+// with one line naming topic, partition, offset and the id, and nothing of
+// that object is written.
+func TestImportTranslatesIDs(t *testing.T) {
+	src, srcReg := kafkatest.NewCluster(t), kafkatest.NewRegistry(t, "", "").URL()
+	seedAvro(t, src, srcReg)
+	dir := t.TempDir()
+	mustRun(t, "export", "--brokers", brokers(src), "--topics", "orders", "--to", dir, "--format", "native")
+	dst, dstReg := kafkatest.NewCluster(t), kafkatest.NewRegistry(t, "", "").URL()
+	register(t, dstReg, "other-value", `{"type":"record","name":"D","fields":[]}`)
+	register(t, dstReg, "other-value", `{"type":"record","name":"D","fields":[{"name":"e","type":"long","default":0}]}`)
+	mustRun(t, "import", "--from", dir, "--brokers", brokers(dst), "--rename", "orders=orders-copy",
+		"--schema-registry", dstReg, "--source-schema-registry", srcReg)
+	verifyAvroCopy(t, src, dst, srcReg, dstReg)
+
+	bad := kafkatest.NewCluster(t)
+	if err := bad.CreateTopic(context.Background(), "lost", 1); err != nil {
+		t.Fatal(err)
+	}
+	id := register(t, srcReg, "lost-value", orderV1)
+	good := avroValue(t, orderV1, id, map[string]any{"id": int64(1), "note": nil})
+	if err := bad.Produce(context.Background(), []record.Record{{Topic: "lost", Value: good}, {Topic: "lost", Value: avrofmt.AppendWire(nil, 777, good[5:])}}); err != nil {
+		t.Fatal(err)
+	}
+	dir = t.TempDir()
+	mustRun(t, "export", "--brokers", brokers(bad), "--topics", "lost", "--to", dir, "--format", "native")
+	_, errOut, code := run(t, "import", "--from", dir, "--brokers", brokers(dst), "--schema-registry", dstReg, "--source-schema-registry", srcReg)
+	if code != ExitFailed || !errorLine(errLine(errOut)) {
+		t.Fatalf("unknown id: exit %d, stderr %q", code, errOut)
+	}
+	for _, w := range []string{"lost/0", "offset 1", "schema id 777", "not found"} {
+		if !strings.Contains(errLine(errOut), w) {
+			t.Errorf("error %q does not say %q", errLine(errOut), w)
+		}
+	}
+	if n := total(records(t, dst, "lost")); n != 0 {
+		t.Errorf("%d records of the failed object written", n)
+	}
 }

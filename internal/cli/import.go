@@ -42,6 +42,7 @@ type importOptions struct {
 	deleteImported    bool
 	contiguous        bool
 	registry          registryFlags
+	sourceRegistry    registryFlags
 }
 
 func newImportCmd(g *globals) *cobra.Command {
@@ -114,14 +115,15 @@ func runImport(ctx context.Context, g *globals, o *importOptions) error {
 	if err := o.report.refuseFollow(o.follow); err != nil {
 		return err
 	}
+	// The registry client is checked here but connects only when used.
+	if ctx, err = o.registry.bind(ctx, renames, &o.sourceRegistry); err != nil {
+		return err
+	}
 	b, kc, release, err := connect(ctx, o.from, openBucket, cfg)
 	if err != nil {
 		return err
 	}
 	defer release()
-	if ctx, err = o.registry.bind(ctx, renames); err != nil {
-		return err
-	}
 	group := o.group
 	if group == "" {
 		group = pipeline.ImportGroup(store.Redact(o.from), o.topicsDir, sel, o.files, o.renames)
@@ -217,7 +219,8 @@ topic; the replacement uses Java syntax ($1, ${name}, \$ for a dollar).
 Exit status: 0 done, 1 failed, 2 usage error.`
 
 func (o *importOptions) addFlags(fs *pflag.FlagSet) {
-	o.registry.addFlags(fs, "the target's; .avro objects' schemas are registered in it under <topic>-value")
+	o.registry.addFlags(fs, "", "the target's: .avro objects' schemas, and with --source-schema-registry the schemas of wire-format records, are registered in it under <topic>-value")
+	o.sourceRegistry.addFlags(fs, "source-", "the source cluster's: rewrite the schema ids of wire-format keys and values in json, bytes and native objects to the target's")
 	o.kafka.addFlags(fs)
 	o.key.addFlags(fs)
 	o.sel.addFlags(fs)

@@ -180,8 +180,19 @@ func (c *Client) SchemaByID(ctx context.Context, id int) (avrofmt.Schema, error)
 // Register registers an Avro schema under the subject of topic's view and
 // returns its id; an identical schema already there keeps its id.
 func (c *Client) Register(ctx context.Context, topic string, view layout.View, schema string) (int, error) {
-	subject := c.Subject(topic, view)
-	k := [2]string{subject, schema}
+	return c.RegisterSchema(ctx, c.Subject(topic, view), avrofmt.Schema{Text: schema})
+}
+
+// RegisterSchema registers a schema (of any type) under subject and returns
+// its id, from the cache after the first call.
+func (c *Client) RegisterSchema(ctx context.Context, subject string, schema avrofmt.Schema) (int, error) {
+	var typ sr.SchemaType
+	if schema.Type != "" {
+		if err := typ.UnmarshalText([]byte(schema.Type)); err != nil {
+			return 0, fmt.Errorf("schema type %q: %w", schema.Type, err)
+		}
+	}
+	k := [2]string{subject, schema.Type + "\x00" + schema.Text}
 	c.mu.Lock()
 	id, ok := c.registered[k]
 	c.mu.Unlock()
@@ -189,7 +200,7 @@ func (c *Client) Register(ctx context.Context, topic string, view layout.View, s
 		return id, nil
 	}
 	err := c.do(ctx, func(ctx context.Context) error {
-		ss, err := c.cl.CreateSchema(ctx, subject, sr.Schema{Schema: schema, Type: sr.TypeAvro})
+		ss, err := c.cl.CreateSchema(ctx, subject, sr.Schema{Schema: schema.Text, Type: typ})
 		id = ss.ID
 		return err
 	})
