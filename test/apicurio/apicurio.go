@@ -141,9 +141,11 @@ func launch(ctx context.Context, t TB, java, dir string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	defer func() { _ = logf.Close() }()                                                  // the child has its own descriptor
-	cmd := exec.Command(java, "-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", //nolint:gosec // fixed command
-		"-Dquarkus.http.host=127.0.0.1", "-Dquarkus.http.port="+strconv.Itoa(port), "-jar", filepath.Join(dir, runner))
+	// The child has its own descriptor of the log.
+	defer func() { _ = logf.Close() }()
+	args := []string{"-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
+		"-Dquarkus.http.host=127.0.0.1", "-Dquarkus.http.port=" + strconv.Itoa(port), "-jar", filepath.Join(dir, runner)}
+	cmd := exec.Command(java, args...) //nolint:gosec // a fixed command
 	cmd.Dir, cmd.Stdout, cmd.Stderr = work, logf, logf
 	if err := cmd.Start(); err != nil {
 		return "", err
