@@ -83,7 +83,7 @@ func wireRecords(t testing.TB, os []order) []record.Record {
 	return recs
 }
 
-func newFormat(t *testing.T, codec string) (*Format, *schemaTable) {
+func newFormat(t testing.TB, codec string) (*Format, *schemaTable) {
 	t.Helper()
 	reg := &schemaTable{byID: map[int]Schema{7: {Text: orderSchema}, 8: {Text: `{"type":"record","name":"Other","fields":[]}`}, 9: {Text: `syntax = "proto3";`, Type: "PROTOBUF"}}}
 	f, err := New(context.Background(), reg, codec)
