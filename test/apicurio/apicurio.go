@@ -81,7 +81,7 @@ func ensure(ctx context.Context, mvn string) (string, error) {
 		{"tar", "-xzf", "apicurio-registry-app-" + Version + "-all.tar.gz"},
 	}
 	for _, s := range steps {
-		cmd := exec.CommandContext(ctx, s[0], s[1:]...) //nolint:gosec // fixed commands
+		cmd := exec.CommandContext(ctx, s[0], s[1:]...)
 		cmd.Dir = tmp
 		if out, err := cmd.CombinedOutput(); err != nil {
 			return "", fmt.Errorf("%s: %w\n%s", s[0], err, out)
@@ -145,7 +145,7 @@ func launch(ctx context.Context, t TB, java, dir string) (string, error) {
 	defer func() { _ = logf.Close() }()
 	args := []string{"-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
 		"-Dquarkus.http.host=127.0.0.1", "-Dquarkus.http.port=" + strconv.Itoa(port), "-jar", filepath.Join(dir, runner)}
-	cmd := exec.Command(java, args...) //nolint:gosec // a fixed command
+	cmd := exec.Command(java, args...)
 	cmd.Dir, cmd.Stdout, cmd.Stderr = work, logf, logf
 	if err := cmd.Start(); err != nil {
 		return "", err
@@ -154,7 +154,7 @@ func launch(ctx context.Context, t TB, java, dir string) (string, error) {
 	go func() { exited <- cmd.Wait() }()
 	stop := func() {
 		_ = cmd.Process.Kill() // by its pid; it may have exited already
-		<-exited
+		_ = <-exited           // killed: the exit status says nothing
 	}
 	base := "http://127.0.0.1:" + strconv.Itoa(port) + "/apis/ccompat/v7"
 	deadline := time.Now().Add(3 * time.Minute)
@@ -164,8 +164,8 @@ func launch(ctx context.Context, t TB, java, dir string) (string, error) {
 		select {
 		case err := <-exited:
 			exited <- err
-			body, _ := os.ReadFile(logPath) //nolint:gosec // our own log
-			return "", fmt.Errorf("exited (%v): %s", err, tail(body))
+			body, _ := os.ReadFile(logPath)
+			return "", fmt.Errorf("exited (%w): %s", err, tail(body))
 		case <-ctx.Done():
 			stop()
 			return "", ctx.Err()
