@@ -150,11 +150,12 @@ func launch(ctx context.Context, t TB, java, dir string) (string, error) {
 	if err := cmd.Start(); err != nil {
 		return "", err
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
+	exited := make(chan struct{})
+	var waitErr error // set before exited closes
+	go func() { waitErr = cmd.Wait(); close(exited) }()
 	stop := func() {
 		_ = cmd.Process.Kill() // by its pid; it may have exited already
-		_ = <-exited           // killed: the exit status says nothing
+		<-exited
 	}
 	base := "http://127.0.0.1:" + strconv.Itoa(port) + "/apis/ccompat/v7"
 	deadline := time.Now().Add(3 * time.Minute)
@@ -162,10 +163,9 @@ func launch(ctx context.Context, t TB, java, dir string) (string, error) {
 	defer tick.Stop()
 	for time.Now().Before(deadline) {
 		select {
-		case err := <-exited:
-			exited <- err
-			body, _ := os.ReadFile(logPath)
-			return "", fmt.Errorf("exited (%w): %s", err, tail(body))
+		case <-exited:
+			body, _ := os.ReadFile(logPath) // the error says what it can without it
+			return "", fmt.Errorf("exited (%w): %s", waitErr, tail(body))
 		case <-ctx.Done():
 			stop()
 			return "", ctx.Err()
