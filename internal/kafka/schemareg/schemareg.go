@@ -21,6 +21,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/sr"
 
+	"github.com/kferry/kferry/internal/kafka"
 	"github.com/kferry/kferry/pkg/format/avrofmt"
 	"github.com/kferry/kferry/pkg/layout"
 )
@@ -216,24 +217,7 @@ func (c *Client) RegisterSchema(ctx context.Context, subject string, schema avro
 // do runs op, retrying with backoff while it fails in a way that may pass
 // (no answer, 408, 429, 5xx) and c.retry has not passed.
 func (c *Client) do(ctx context.Context, op func(context.Context) error) error {
-	deadline := time.Now().Add(c.retry)
-	for tries := 0; ; tries++ {
-		err := op(ctx)
-		if err == nil || !retriable(err) {
-			return err
-		}
-		wait := min(100*time.Millisecond<<min(tries, 5), 2*time.Second)
-		if time.Now().Add(wait).After(deadline) {
-			return err
-		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return err
-		case <-t.C:
-		}
-	}
+	return kafka.RetryWhile(ctx, c.retry, retriable, func() error { return op(ctx) })
 }
 
 func retriable(err error) bool {

@@ -127,26 +127,12 @@ func TestCodecs(t *testing.T) {
 			f, reg := newFormat(t, codec)
 			recs := wireRecords(t, want)
 			obj := encode(t, f, layout.ViewValues, recs)
-			dec, err := ocf.NewDecoder(bytes.NewReader(obj))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got, wantCodec := string(dec.Metadata()["avro.codec"]), Codecs[codec]; got != wantCodec {
+			meta, got := readOrders(t, obj)
+			if got, wantCodec := string(meta["avro.codec"]), Codecs[codec]; got != wantCodec {
 				t.Errorf("avro.codec %q, want %q", got, wantCodec)
 			}
-			if got := string(dec.Metadata()["avro.schema"]); got != orderSchema {
+			if got := string(meta["avro.schema"]); got != orderSchema {
 				t.Errorf("avro.schema %s, want the registry's %s", got, orderSchema)
-			}
-			var got []order
-			for dec.HasNext() {
-				var o order
-				if err := dec.Decode(&o); err != nil {
-					t.Fatal(err)
-				}
-				got = append(got, o)
-			}
-			if err := dec.Error(); err != nil {
-				t.Fatal(err)
 			}
 			if diff := cmp.Diff(want, got); diff != "" {
 				t.Fatalf("records read by hamba/avro (-want +got):\n%s", diff)
@@ -162,6 +148,28 @@ func TestCodecs(t *testing.T) {
 			}
 		})
 	}
+}
+
+// readOrders reads an object with hamba/avro's ocf reader (independent of
+// the format's own) into its metadata and orders.
+func readOrders(t *testing.T, obj []byte) (map[string][]byte, []order) {
+	t.Helper()
+	dec, err := ocf.NewDecoder(bytes.NewReader(obj))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []order
+	for dec.HasNext() {
+		var o order
+		if err := dec.Decode(&o); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, o)
+	}
+	if err := dec.Error(); err != nil {
+		t.Fatal(err)
+	}
+	return dec.Metadata(), got
 }
 
 func decodeAll(t *testing.T, f *Format, obj []byte, o layout.Object) []record.Record {
@@ -304,20 +312,9 @@ func TestGolden(t *testing.T) {
 	if !bytes.Equal(obj, want) {
 		t.Errorf("the encoder writes other bytes than testdata/orders+0+0000000000.avro")
 	}
-	dec, err := ocf.NewDecoder(bytes.NewReader(want))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if m := dec.Metadata(); string(m["avro.codec"]) != "deflate" || string(m["avro.schema"]) != orderSchema || len(m) != 2 {
+	m, got := readOrders(t, want)
+	if string(m["avro.codec"]) != "deflate" || string(m["avro.schema"]) != orderSchema || len(m) != 2 {
 		t.Errorf("metadata %q", m)
-	}
-	var got []order
-	for dec.HasNext() {
-		var o order
-		if err := dec.Decode(&o); err != nil {
-			t.Fatal(err)
-		}
-		got = append(got, o)
 	}
 	if diff := cmp.Diff(orders(4), got); diff != "" {
 		t.Errorf("records (-want +got):\n%s", diff)
