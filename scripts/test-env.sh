@@ -23,6 +23,9 @@
 #   KFERRY_TEST_KAFKA=1                   run the tests on real Apache Kafka brokers
 #                                         (test/realkafka; KFERRY_TEST_KAFKA_VERSION,
 #                                         if set, picks the release)
+#   KFERRY_TEST_FASTAVRO                  a python with fastavro (avro format tests)
+#   KFERRY_TEST_APICURIO=1                run the avro tests on Apicurio Registry too
+#                                         (test/apicurio; java 17+ and mvn)
 #   KFERRY_TEST_SUMMARY                   a file the tests append one-line reports to
 #                                         (the e2e suite: Kafka version, broker startup,
 #                                         wall time); printed when COMMAND ends, since
@@ -40,7 +43,8 @@
 #
 # Environment: KFERRY_CACHE_DIR (default ${XDG_CACHE_HOME:-$HOME/.cache}/kferry)
 # holds the builds; KFERRY_VERSITYGW, KFERRY_FAKE_GCS_SERVER (binary paths) and
-# KFERRY_AZURITE (the path of an azurite-blob executable) skip them.
+# KFERRY_AZURITE (the path of an azurite-blob executable) and KFERRY_FASTAVRO_PYTHON
+# (a python that imports fastavro) skip them.
 # Installing kcat needs root or passwordless sudo.
 set -euo pipefail
 
@@ -48,6 +52,11 @@ VERSITYGW_VERSION=v1.8.0
 FAKE_GCS_SERVER_VERSION=v1.56.1
 # Azurite 3.36 and later need Node.js 21 or newer; 3.35.0 runs on Node.js 20.
 AZURITE_VERSION=3.35.0
+# fastavro reads the .avro objects of the avro format tests (an independent reader).
+FASTAVRO_VERSION=1.13.1
+# fastavro's snappy and zstandard codecs need these.
+CRAMJAM_VERSION=2.14.0
+BACKPORTS_ZSTD_VERSION=1.8.0
 GO=${GO:-go}
 
 log() { echo "test-env: $*" >&2; }
@@ -213,6 +222,28 @@ launch_fake_gcs_server() {
 		-backend filesystem -filesystem-root "$workdir/gcs" -log-level warn >"$2" 2>&1 </dev/null &
 }
 
+# ensure_fastavro prints the path of a Python with the pinned fastavro,
+# installed from PyPI into a venv in the cache folder if needed.
+ensure_fastavro() {
+	if [ -n "${KFERRY_FASTAVRO_PYTHON:-}" ]; then
+		echo "$KFERRY_FASTAVRO_PYTHON"
+		return
+	fi
+	local dir
+	dir=$(cache_dir)/fastavro-$FASTAVRO_VERSION
+	if [ ! -x "$dir/bin/python" ] || ! "$dir/bin/python" -c 'import fastavro, cramjam, backports.zstd' 2>/dev/null; then
+		if ! command -v python3 >/dev/null; then
+			log "the fastavro tests need python3 (with venv)"
+			return 1
+		fi
+		log "installing fastavro $FASTAVRO_VERSION from PyPI into $dir (once)"
+		python3 -m venv "$dir" >&2
+		"$dir/bin/pip" install --quiet --disable-pip-version-check "fastavro==$FASTAVRO_VERSION" \
+			"cramjam==$CRAMJAM_VERSION" "backports.zstd==$BACKPORTS_ZSTD_VERSION" </dev/null >&2
+	fi
+	echo "$dir/bin/python"
+}
+
 launch_azurite() {
 	mkdir -p "$workdir/azure"
 	# Accounts and keys through the environment (AZURITE_ACCOUNTS), not the
@@ -235,6 +266,11 @@ main() {
 	vgw=$(go_installed versitygw github.com/versity/versitygw/cmd/versitygw "$VERSITYGW_VERSION" "${KFERRY_VERSITYGW:-}")
 	fgcs=$(go_installed fake-gcs-server github.com/fsouza/fake-gcs-server "$FAKE_GCS_SERVER_VERSION" "${KFERRY_FAKE_GCS_SERVER:-}")
 	azurite=$(ensure_azurite)
+	KFERRY_TEST_FASTAVRO=$(ensure_fastavro)
+	# Apicurio Registry (a real Schema Registry) runs from Maven Central with
+	# the same java and mvn as the real Kafka tests (test/apicurio).
+	KFERRY_TEST_APICURIO=1
+	export KFERRY_TEST_FASTAVRO KFERRY_TEST_APICURIO
 	workdir=$(mktemp -d "${TMPDIR:-/tmp}/kferry-test-env.XXXXXX")
 
 	KFERRY_TEST_S3_ACCESS_KEY=kferryroot

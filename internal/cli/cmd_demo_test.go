@@ -46,7 +46,8 @@ func TestDemoUsage(t *testing.T) {
 	checkUsage(t, []string{"demo"}, []usageCase{
 		{"records", []string{"--records", "0"}, "--records must be positive"},
 		{"flush size", []string{"--flush-size", "-1"}, "--flush-size -1"},
-		{"format", []string{"--format", "avro"}, `--format: unknown format "avro"`},
+		{"format", []string{"--format", "xml"}, `--format: unknown format "xml"`},
+		{"avro", []string{"--format", "avro"}, "--format avro"},
 		{"argument", []string{"now"}, "takes no arguments"},
 	})
 }

@@ -143,7 +143,10 @@ func TestExportUsage(t *testing.T) {
 	})
 	checkUsage(t, []string{"export", "--brokers", "127.0.0.1:1", "--topics", "t", "--to", dir}, []usageCase{
 		{"compression", []string{"--compression", "zstd"}, `--compression "zstd"`},
-		{"format", []string{"--format", "avro"}, `--format: unknown format "avro"`},
+		{"format", []string{"--format", "xml"}, `--format: unknown format "xml"`},
+		{"avro without registry", []string{"--format", "avro"}, "--format avro needs --schema-registry"},
+		{"avro codec", []string{"--format", "avro", "--schema-registry", "http://127.0.0.1:1", "--avro-codec", "lzma"}, "--avro-codec"},
+		{"registry URL", []string{"--format", "avro", "--schema-registry", "ftp://x"}, "is not an http(s) URL"},
 		{"keys format", []string{"--keys-format", "xml"}, "--keys-format"},
 		{"headers format", []string{"--store-headers", "--headers-format", "bytes"}, "--headers-format bytes"},
 		{"flush size", []string{"--flush-size", "-1"}, "--flush-size"},

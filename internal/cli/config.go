@@ -147,7 +147,7 @@ func settingPath(fs *pflag.FlagSet) (string, string) {
 // are shown (also migrate's source-/target- variants).
 func secretFlag(name string) bool {
 	name = strings.TrimPrefix(strings.TrimPrefix(name, "source-"), "target-")
-	return name == "sasl-password" || name == "oauth-token"
+	return name == "sasl-password" || name == "oauth-token" || name == "schema-registry-password" || name == "schema-registry-token"
 }
 
 func newConfigCmd(g *globals) *cobra.Command {

@@ -53,6 +53,9 @@ Exit status: 0 every record matched, 1 otherwise, 2 usage error.` + envHelp,
 			if _, err := format.Lookup(o.format); err != nil {
 				return usageErrorf("--format: %v", err) // before a cluster is started for nothing
 			}
+			if o.format == "avro" {
+				return usageErrorf("--format avro: the demo does not run a Schema Registry yet; use json, bytes or native")
+			}
 			if o.backup {
 				res, err := demo.RunBackup(cmd.Context(), demo.Options{Records: o.records, Keep: o.keep, Out: g.stdout, Logger: log})
 				return cmp.Or(err, printSummary(g.stdout, res.Backup), printSummary(g.stdout, res.Restore))

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/kferry/kferry/internal/pipeline"
 	"github.com/kferry/kferry/pkg/format"
+	"github.com/kferry/kferry/pkg/format/avrofmt"
 	"github.com/kferry/kferry/pkg/layout"
 	"github.com/kferry/kferry/pkg/store"
 )
@@ -36,6 +38,7 @@ type exportOptions struct {
 	shard          string
 	follow         followFlags
 	store          storeFlags
+	registry       registryFlags
 }
 
 func newExportCmd(g *globals) *cobra.Command {
@@ -77,7 +80,9 @@ Exit status: 0 done, 1 failed, 2 usage error.` + envHelp,
 	o.follow.addFlags(fs)
 	o.store.addFlags(fs)
 	fs.StringVar(&o.to, "to", "", "bucket URL: s3://bucket/prefix?region=R[&endpoint=URL&use_path_style=true], gs://, azblob://, file:///dir or a local path")
-	fs.StringVar(&o.format, "format", "json", "value format: json (Confluent JsonFormat) or bytes (ByteArrayFormat)")
+	o.registry.addFlags(fs, "", "the source's, for --format avro; schemas are read by id")
+	fs.StringVar(&o.registry.codec, "avro-codec", "null", "avro.codec of --format avro objects: null, deflate, snappy or zstd")
+	fs.StringVar(&o.format, "format", "json", "value format: json (Confluent JsonFormat), bytes (ByteArrayFormat) or avro (AvroFormat; records in the Schema Registry wire format, needs --schema-registry)")
 	fs.StringVar(&o.keysFormat, "keys-format", "", "format of the .keys objects (default: the value format)")
 	fs.StringVar(&o.headersFormat, "headers-format", "json", "format of the .headers objects")
 	fs.BoolVar(&o.storeKeys, "store-keys", false, "also write record keys to parallel .keys objects (store.kafka.keys)")
@@ -152,6 +157,10 @@ func runExport(ctx context.Context, g *globals, o *exportOptions) error {
 		return err
 	}
 	o.store.dryRun = o.report.dryRun
+	// The registry client is checked here but connects only when used.
+	if ctx, err = o.registry.bind(ctx, nil, nil); err != nil {
+		return err
+	}
 	b, kc, release, err := connect(ctx, o.to, o.store.openDestination, cfg)
 	if err != nil {
 		return err
@@ -188,6 +197,13 @@ func (o *exportOptions) checkFormats() error {
 		if _, err := format.Lookup(f.name); err != nil {
 			return usageErrorf("%s: %v", f.flag, err)
 		}
+	}
+	keys := cmp.Or(o.keysFormat, o.format)
+	if (o.format == "avro" || (o.storeKeys && keys == "avro")) && o.registry.cfg.URL == "" {
+		return usageErrorf("--format avro needs --schema-registry URL (the source's Schema Registry, to read each record's schema by id)")
+	}
+	if _, ok := avrofmt.Codecs[o.registry.codec]; !ok {
+		return usageErrorf("--avro-codec %q: use null, deflate, snappy or zstd", o.registry.codec)
 	}
 	if o.storeHeaders && o.headersFormat != "" {
 		hf, _ := format.Lookup(o.headersFormat)

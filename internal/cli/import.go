@@ -41,6 +41,8 @@ type importOptions struct {
 	metricsAddr       string
 	deleteImported    bool
 	contiguous        bool
+	registry          registryFlags
+	sourceRegistry    registryFlags
 }
 
 func newImportCmd(g *globals) *cobra.Command {
@@ -111,6 +113,10 @@ func runImport(ctx context.Context, g *globals, o *importOptions) error {
 		return err
 	}
 	if err := o.report.refuseFollow(o.follow); err != nil {
+		return err
+	}
+	// The registry client is checked here but connects only when used.
+	if ctx, err = o.registry.bind(ctx, renames, &o.sourceRegistry); err != nil {
 		return err
 	}
 	b, kc, release, err := connect(ctx, o.from, openBucket, cfg)
@@ -213,6 +219,8 @@ topic; the replacement uses Java syntax ($1, ${name}, \$ for a dollar).
 Exit status: 0 done, 1 failed, 2 usage error.`
 
 func (o *importOptions) addFlags(fs *pflag.FlagSet) {
+	o.registry.addFlags(fs, "", "the target's: .avro objects' schemas, and with --source-schema-registry the schemas of wire-format records, are registered in it under <topic>-value")
+	o.sourceRegistry.addFlags(fs, "source-", "the source cluster's: rewrite the schema ids of wire-format keys and values in json, bytes and native objects to the target's")
 	o.kafka.addFlags(fs)
 	o.key.addFlags(fs)
 	o.sel.addFlags(fs)

@@ -26,10 +26,18 @@ var ErrUnavailable = errors.New("kafka unavailable")
 // the previous transaction's markers are being written), so without this a
 // leader election or a coordinator moving fails the run.
 func retriable(ctx context.Context, limit time.Duration, op func() error) error {
+	return RetryWhile(ctx, limit, isRetriable, op)
+}
+
+// RetryWhile runs op until it succeeds, fails with an error that may does not
+// accept, ctx ends or limit has passed, backing off between tries (100 ms
+// doubling to 2 s, with jitter); it returns op's last error. The Schema
+// Registry client (schemareg) retries its requests with it too.
+func RetryWhile(ctx context.Context, limit time.Duration, may func(error) bool, op func() error) error {
 	deadline := time.Now().Add(limit)
 	for tries := 0; ; tries++ {
 		err := op()
-		if err == nil || !isRetriable(err) {
+		if err == nil || !may(err) {
 			return err
 		}
 		wait := backoff(tries)

@@ -36,7 +36,7 @@ func OpenObject(ctx context.Context, b *blob.Bucket, info catalog.ObjectInfo, ke
 // OpenObjectVia is openObject with the object's raw bytes passed through wrap
 // (to hash them, say) before they are decompressed and decoded.
 func OpenObjectVia(ctx context.Context, b *blob.Bucket, info catalog.ObjectInfo, key *seal.Key, wrap func(io.Reader) io.Reader) (*Reader, error) {
-	f, err := format.ByExt(info.Ext)
+	f, err := format.ByExtFor(ctx, info.Ext)
 	if err != nil {
 		return nil, fmt.Errorf("object %s: %w", info.Key, err)
 	}
@@ -62,7 +62,7 @@ func OpenObjectVia(ctx context.Context, b *blob.Bucket, info catalog.ObjectInfo,
 		}
 		src = or.gz
 	}
-	if or.dec, err = f.NewDecoder(src, info.View); err != nil {
+	if or.dec, err = format.NewObjectDecoder(f, src, info.Object); err != nil {
 		or.Close()
 		return nil, fmt.Errorf("object %s: %w", info.Key, err)
 	}

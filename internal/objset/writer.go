@@ -206,6 +206,24 @@ func contentType(f format.Format, gz bool) string {
 	return "application/octet-stream"
 }
 
+// Fits reports whether rec may join the set: false when a view's format holds
+// one kind of record per object (format.Fitter: one Avro schema) and rec is of
+// another, so the set must be committed and rec start a new one. An error says
+// rec cannot be written at all.
+func (s *Writer) Fits(rec *record.Record) (bool, error) {
+	fits := true
+	for _, v := range s.views {
+		if f, ok := v.enc.(format.Fitter); ok {
+			ok, err := f.Fits(rec)
+			if err != nil {
+				return false, fmt.Errorf("%s: %w", v.key, err)
+			}
+			fits = fits && ok
+		}
+	}
+	return fits, nil
+}
+
 // Add encodes rec into every view. On an error the set must be aborted.
 func (s *Writer) Add(rec *record.Record) error {
 	for _, v := range s.views {

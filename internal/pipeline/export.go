@@ -52,10 +52,10 @@ type ExportOptions struct {
 	DryRun bool
 }
 
-func (o *ExportOptions) formats() (objset.Formats, error) {
+func (o *ExportOptions) formats(ctx context.Context) (objset.Formats, error) {
 	var vf objset.Formats
 	var err error
-	if vf[layout.ViewValues], err = format.Lookup(o.Format); err != nil {
+	if vf[layout.ViewValues], err = format.LookupFor(ctx, o.Format); err != nil {
 		return vf, err
 	}
 	if o.StoreKeys {
@@ -63,7 +63,7 @@ func (o *ExportOptions) formats() (objset.Formats, error) {
 		if name == "" {
 			name = o.Format
 		}
-		if vf[layout.ViewKeys], err = format.Lookup(name); err != nil {
+		if vf[layout.ViewKeys], err = format.LookupFor(ctx, name); err != nil {
 			return vf, fmt.Errorf("--keys-format: %w", err)
 		}
 	}
@@ -72,7 +72,7 @@ func (o *ExportOptions) formats() (objset.Formats, error) {
 		if name == "" {
 			name = "json"
 		}
-		if vf[layout.ViewHeaders], err = format.Lookup(name); err != nil {
+		if vf[layout.ViewHeaders], err = format.LookupFor(ctx, name); err != nil {
 			return vf, fmt.Errorf("--headers-format: %w", err)
 		}
 		if _, err := vf[layout.ViewHeaders].NewEncoder(nil, layout.ViewHeaders); err != nil {
@@ -88,7 +88,7 @@ func (o *ExportOptions) formats() (objset.Formats, error) {
 func Export(ctx context.Context, kc *kafka.Client, b *blob.Bucket, bucketName string, o ExportOptions) (Summary, error) {
 	started := time.Now()
 	log := Logger(o.Logger)
-	vf, err := o.formats()
+	vf, err := o.formats(ctx)
 	if err != nil {
 		return Summary{}, err
 	}
@@ -366,6 +366,19 @@ func (pe *PartitionExport) add(ctx context.Context, rec *record.Record) error {
 	if pe.set != nil && o.RotateInterval > 0 && rec.Timestamp.Sub(pe.firstTS) >= o.RotateInterval {
 		if err := pe.rotate(); err != nil {
 			return err
+		}
+	}
+	if pe.set != nil {
+		// A record of another schema (avro) starts a new object, as in
+		// Confluent's sink.
+		fits, err := pe.set.Fits(rec)
+		if err != nil {
+			return err
+		}
+		if !fits {
+			if err := pe.rotate(); err != nil {
+				return err
+			}
 		}
 	}
 	if pe.set == nil {

@@ -128,7 +128,7 @@ func GroupName(prefix, bucketURL, topicsDir string, sel plan.Selector, extra ...
 // exported again by the next owner) and returns ErrShutdownTimeout naming it.
 func Follow(ctx context.Context, kc *kafka.Client, b *blob.Bucket, bucketName string, o FollowOptions) (Summary, error) {
 	started := time.Now()
-	f, err := newFollower(kc, b, &o)
+	f, err := newFollower(ctx, kc, b, &o)
 	if err != nil {
 		return Summary{}, err
 	}
@@ -192,7 +192,7 @@ type follower struct {
 	abandoned []string
 }
 
-func newFollower(kc *kafka.Client, b *blob.Bucket, o *FollowOptions) (*follower, error) {
+func newFollower(ctx context.Context, kc *kafka.Client, b *blob.Bucket, o *FollowOptions) (*follower, error) {
 	if o.Group == "" {
 		return nil, errors.New("export --follow: no consumer group")
 	}
@@ -213,7 +213,7 @@ func newFollower(kc *kafka.Client, b *blob.Bucket, o *FollowOptions) (*follower,
 		f.m = NoFollowMetrics{}
 	}
 	var err error
-	if f.vf, err = o.formats(); err != nil {
+	if f.vf, err = o.formats(ctx); err != nil {
 		return nil, err
 	}
 	f.work, f.stopWork = context.WithCancel(context.Background())

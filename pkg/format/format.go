@@ -1,6 +1,7 @@
 package format
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -128,4 +129,62 @@ func namesLocked() []string {
 	}
 	sort.Strings(names)
 	return names
+}
+
+// Fitter is implemented by encoders whose objects hold one kind of record
+// only (an Avro object has one writer schema). Fits reports whether rec may
+// join the records encoded so far; false means the writer must close the
+// object and start a new one for rec. An error says rec cannot be encoded at
+// all (it names the record's offset and why).
+type Fitter interface {
+	Fits(rec *record.Record) (bool, error)
+}
+
+// ObjectDecoders is implemented by formats whose decoding depends on which
+// object is read: the avro format registers an object's schema under a subject
+// named after its topic. Readers call NewObjectDecoder instead of NewDecoder.
+type ObjectDecoders interface {
+	NewObjectDecoder(r io.Reader, obj layout.Object) (Decoder, error)
+}
+
+// NewObjectDecoder returns f's decoder for the object obj read from r.
+func NewObjectDecoder(f Format, r io.Reader, obj layout.Object) (Decoder, error) {
+	if od, ok := f.(ObjectDecoders); ok {
+		return od.NewObjectDecoder(r, obj)
+	}
+	return f.NewDecoder(r, obj.View)
+}
+
+type runFormatsKey struct{}
+
+// WithFormats returns a context in which LookupFor and ByExtFor find fs before
+// the registered formats. A format bound to a run's settings (avro with the
+// run's Schema Registry) travels this way from the command that configured it
+// to the object readers and writers deep below, which look formats up by the
+// name or extension they meet.
+func WithFormats(ctx context.Context, fs ...Format) context.Context {
+	prev, _ := ctx.Value(runFormatsKey{}).([]Format)
+	return context.WithValue(ctx, runFormatsKey{}, append(append([]Format(nil), fs...), prev...))
+}
+
+// LookupFor is Lookup, preferring the formats of ctx (WithFormats).
+func LookupFor(ctx context.Context, name string) (Format, error) {
+	fs, _ := ctx.Value(runFormatsKey{}).([]Format)
+	for _, f := range fs {
+		if f.Name() == name {
+			return f, nil
+		}
+	}
+	return Lookup(name)
+}
+
+// ByExtFor is ByExt, preferring the formats of ctx (WithFormats).
+func ByExtFor(ctx context.Context, ext string) (Format, error) {
+	fs, _ := ctx.Value(runFormatsKey{}).([]Format)
+	for _, f := range fs {
+		if f.Ext() == ext {
+			return f, nil
+		}
+	}
+	return ByExt(ext)
 }

@@ -253,9 +253,9 @@ func containerContent(t *testing.T, r io.Reader) (map[string][]byte, int64, []by
 	var total int64
 	var data []byte
 	for {
-		count, block, err := c.next()
+		count, block, err := c.Next()
 		if errors.Is(err, io.EOF) {
-			return c.meta, total, data
+			return c.Meta, total, data
 		}
 		if err != nil {
 			t.Fatal(err)
@@ -272,7 +272,7 @@ func blocks(t *testing.T, r io.Reader) int {
 		t.Fatal(err)
 	}
 	for n := 0; ; n++ {
-		if _, _, err := c.next(); errors.Is(err, io.EOF) {
+		if _, _, err := c.Next(); errors.Is(err, io.EOF) {
 			return n
 		} else if err != nil {
 			t.Fatal(err)

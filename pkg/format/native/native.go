@@ -190,17 +190,14 @@ func (d *decoder) open() error {
 	if err != nil {
 		return fmt.Errorf("%w: not an Avro container file: %s", format.ErrMalformed, causeText(err))
 	}
-	if string(c.meta[MetaFormat]) != "native" {
-		c.close()
+	if string(c.Meta[MetaFormat]) != "native" {
 		return fmt.Errorf("%w: Avro file without %s=native metadata; not a kferry native object", format.ErrMalformed, MetaFormat)
 	}
-	v := string(c.meta[MetaVersion])
+	v := string(c.Meta[MetaVersion])
 	if major, _, _ := strings.Cut(v, "."); major != "1" {
-		c.close()
 		return fmt.Errorf("%w %q (this kferry reads 1.x); upgrade kferry", ErrVersion, v)
 	}
-	if ws, err := avro.Parse(string(c.meta["avro.schema"])); err != nil || ws.Fingerprint() != schema.Fingerprint() {
-		c.close()
+	if ws, err := avro.Parse(string(c.Meta["avro.schema"])); err != nil || ws.Fingerprint() != schema.Fingerprint() {
 		return fmt.Errorf("%w: the file's schema is not the native version 1 schema", format.ErrMalformed)
 	}
 	d.c = c
@@ -220,9 +217,8 @@ func (d *decoder) Next(rec *record.Record) error {
 		if d.block.Len() > 0 {
 			return fmt.Errorf("%w: record %d: %d stray bytes at the end of a block", format.ErrMalformed, d.index, d.block.Len())
 		}
-		count, data, err := d.c.next()
+		count, data, err := d.c.Next()
 		if errors.Is(err, io.EOF) {
-			d.c.close()
 			return io.EOF
 		}
 		if err != nil {

@@ -1,0 +1,92 @@
+package cli
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/kferry/kferry/internal/kafka/schemareg"
+	"github.com/kferry/kferry/pkg/format"
+	"github.com/kferry/kferry/pkg/format/avrofmt"
+	"github.com/kferry/kferry/pkg/layout"
+)
+
+// registryFlags configure the Schema Registry of the avro format: the
+// source's on export, the target's on import.
+type registryFlags struct {
+	cfg   schemareg.Config
+	codec string // export only
+}
+
+// addFlags adds the --<prefix>schema-registry* flags; role says which
+// registry they reach.
+func (r *registryFlags) addFlags(fs *pflag.FlagSet, prefix, role string) {
+	n := prefix + "schema-registry"
+	env := "KFERRY_" + strings.ToUpper(strings.ReplaceAll(n, "-", "_"))
+	fs.StringVar(&r.cfg.URL, n, "", "Schema Registry URL ("+role+"): https://host:8081")
+	fs.StringVar(&r.cfg.User, n+"-user", "", "basic auth user of --"+n)
+	fs.StringVar(&r.cfg.Password, n+"-password", "", "basic auth password of --"+n+" (prefer "+env+"_PASSWORD)")
+	fs.StringVar(&r.cfg.Token, n+"-token", "", "bearer token of --"+n+" (prefer "+env+"_TOKEN)")
+	fs.StringVar(&r.cfg.TLSCA, n+"-tls-ca", "", "PEM file of the CA(s) of --"+n+"'s certificate")
+	fs.StringVar(&r.cfg.TLSCert, n+"-tls-cert", "", "PEM client certificate for --"+n+" (with the key)")
+	fs.StringVar(&r.cfg.TLSKey, n+"-tls-key", "", "PEM client key for --"+n)
+	fs.BoolVar(&r.cfg.TLSInsecureSkipVerify, n+"-tls-insecure-skip-verify", false, "do not verify --"+n+"'s certificate (insecure)")
+	fs.DurationVar(&r.cfg.Timeout, n+"-timeout", 10*time.Second, "timeout of one request to --"+n)
+}
+
+// client returns the registry client, subjects named after the topics as
+// renames map them, or nil without a URL.
+func (r *registryFlags) client(renames layout.Renames) (*schemareg.Client, error) {
+	if r.cfg.URL == "" {
+		return nil, nil
+	}
+	cl, err := schemareg.New(r.cfg)
+	if err != nil {
+		return nil, usageErrorf("%v", err)
+	}
+	cl.Subject = func(topic string, view layout.View) string {
+		if dst, err := renames.Target(topic); err == nil {
+			topic = dst
+		}
+		return schemareg.TopicNameStrategy(topic, view)
+	}
+	return cl, nil
+}
+
+// bind returns ctx carrying the avro format bound to the registry, or ctx as
+// is without --schema-registry (avro objects then fail with a message asking
+// for it). With source (import's --source-schema-registry), the json, bytes
+// and native formats also translate the schema ids of wire-format keys and
+// values from the source registry's to this one's.
+func (r *registryFlags) bind(ctx context.Context, renames layout.Renames, source *registryFlags) (context.Context, error) {
+	cl, err := r.client(renames)
+	if err != nil || cl == nil {
+		if err == nil && source != nil && source.cfg.URL != "" {
+			err = usageErrorf("--source-schema-registry needs --schema-registry, the target's registry, to translate schema ids into")
+		}
+		return ctx, err
+	}
+	f, err := avrofmt.New(ctx, cl, r.codec)
+	if err != nil {
+		return ctx, usageErrorf("--avro-codec: %v", err)
+	}
+	fs := []format.Format{f}
+	if source != nil && source.cfg.URL != "" {
+		src, err := source.client(renames)
+		if err != nil {
+			return ctx, err
+		}
+		var plain []format.Format
+		for _, name := range []string{"json", "bytes", "native"} {
+			pf, err := format.Lookup(name)
+			if err != nil {
+				return ctx, err
+			}
+			plain = append(plain, pf)
+		}
+		fs = append(fs, schemareg.NewTranslator(src, cl).Formats(ctx, plain...)...)
+	}
+	return format.WithFormats(ctx, fs...), nil
+}

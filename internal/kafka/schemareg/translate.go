@@ -1,0 +1,145 @@
+package schemareg
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+
+	"github.com/kferry/kferry/pkg/format"
+	"github.com/kferry/kferry/pkg/format/avrofmt"
+	"github.com/kferry/kferry/pkg/layout"
+	"github.com/kferry/kferry/pkg/record"
+)
+
+// Translator rewrites the schema ids of keys and values in the Confluent wire
+// format from the source registry's ids to the target's: the schema the
+// source knows by the id is registered in the target under the subject of the
+// record's (renamed) topic (Target.Subject) and the 4 id bytes are replaced;
+// payload and Protobuf message indexes stay.
+type Translator struct {
+	Source, Target *Client
+
+	mu  sync.Mutex
+	ids map[translation]int
+}
+
+type translation struct {
+	subject string
+	id      int
+}
+
+// NewTranslator returns a translator from src's ids to dst's.
+func NewTranslator(src, dst *Client) *Translator {
+	return &Translator{Source: src, Target: dst, ids: map[translation]int{}}
+}
+
+// ID returns the target's id of the source's schema id for topic's view.
+func (tr *Translator) ID(ctx context.Context, topic string, view layout.View, id int) (int, error) {
+	k := translation{tr.Target.Subject(topic, view), id}
+	tr.mu.Lock()
+	to, ok := tr.ids[k]
+	tr.mu.Unlock()
+	if ok {
+		return to, nil
+	}
+	s, err := tr.Source.SchemaByID(ctx, id)
+	if err != nil {
+		return 0, err
+	}
+	if to, err = tr.Target.RegisterSchema(ctx, k.subject, s); err != nil {
+		return 0, err
+	}
+	tr.mu.Lock()
+	tr.ids[k] = to
+	tr.mu.Unlock()
+	return to, nil
+}
+
+// rewrite translates b in place if it is in the wire format (magic byte 0);
+// other bytes (plain keys, JSON values) are left alone.
+func (tr *Translator) rewrite(ctx context.Context, topic string, view layout.View, b []byte) error {
+	what := "value"
+	if view == layout.ViewKeys {
+		what = "key"
+	}
+	w, err := avrofmt.ParseWire(b)
+	if errors.Is(err, avrofmt.ErrGUID) {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	if err != nil {
+		return nil
+	}
+	to, err := tr.ID(ctx, topic, view, w.ID)
+	if err != nil {
+		return fmt.Errorf("%s schema id %d: %w", what, w.ID, err)
+	}
+	binary.BigEndian.PutUint32(b[1:5], uint32(to)) //nolint:gosec // registry ids are int32 on the wire
+	return nil
+}
+
+// Formats returns formats that read as fs do and then translate the ids of
+// each record's key and value (format.WithFormats hands them down).
+func (tr *Translator) Formats(ctx context.Context, fs ...format.Format) []format.Format {
+	out := make([]format.Format, len(fs))
+	for i, f := range fs {
+		out[i] = &translating{Format: f, tr: tr, ctx: ctx}
+	}
+	return out
+}
+
+// translating is a format whose decoders translate schema ids.
+type translating struct {
+	format.Format
+	tr  *Translator
+	ctx context.Context
+}
+
+var _ format.ObjectDecoders = (*translating)(nil)
+
+// KeepsOffsets forwards the wrapped format's.
+func (t *translating) KeepsOffsets() bool { return format.KeepsOffsets(t.Format) }
+
+func (t *translating) NewObjectDecoder(r io.Reader, obj layout.Object) (format.Decoder, error) {
+	dec, err := format.NewObjectDecoder(t.Format, r, obj)
+	if err != nil {
+		return nil, err
+	}
+	return &translatingDecoder{dec: dec, t: t, obj: obj}, nil
+}
+
+type translatingDecoder struct {
+	dec format.Decoder
+	t   *translating
+	obj layout.Object
+	n   int
+}
+
+// Next reads a record and translates the ids of what the view filled.
+func (d *translatingDecoder) Next(rec *record.Record) error {
+	if err := d.dec.Next(rec); err != nil {
+		return err
+	}
+	d.n++
+	topic := d.obj.Topic
+	var err error
+	switch d.obj.View {
+	case layout.ViewValues:
+		if err = d.t.tr.rewrite(d.t.ctx, topic, layout.ViewValues, rec.Value); err == nil && d.t.KeepsOffsets() {
+			err = d.t.tr.rewrite(d.t.ctx, topic, layout.ViewKeys, rec.Key) // native records carry their keys
+		}
+	case layout.ViewKeys:
+		err = d.t.tr.rewrite(d.t.ctx, topic, layout.ViewKeys, rec.Key)
+	}
+	if err != nil {
+		// The import names topic, partition and object around this.
+		where := fmt.Sprintf("record %d", d.n)
+		if rec.Offset >= 0 && d.t.KeepsOffsets() {
+			where = fmt.Sprintf("offset %d", rec.Offset)
+		}
+		return fmt.Errorf("%s: %w", where, err)
+	}
+	return nil
+}
