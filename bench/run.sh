@@ -49,7 +49,12 @@
 # the step's name).
 set -euo pipefail
 
-N=${BENCH_RECORDS:-1000000}
+# BENCH_SCALE=small: every step scaled down, the whole run near a minute.
+if [[ ${BENCH_SCALE:-} == small ]]; then
+	N=${BENCH_RECORDS:-100000} LAT_DURATION=${BENCH_LATENCY_DURATION:-10s}
+else
+	N=${BENCH_RECORDS:-1000000} LAT_DURATION=${BENCH_LATENCY_DURATION:-60s}
+fi
 SIZE=${BENCH_RECORD_BYTES:-1024}
 P=${BENCH_PARTITIONS:-9}
 BROKER=${BENCH_BROKER:-kfake}
@@ -61,9 +66,8 @@ kafka) BROKERS_N=${BENCH_BROKERS:-1} ;;
 esac
 FORMATS=${BENCH_FORMATS:-bytes json}
 STEP_TIMEOUT=${BENCH_TIMEOUT:-900}
-STEPS=${BENCH_STEPS:-throughput latency migrate}
+STEPS=${BENCH_STEPS:-throughput scale latency migrate}
 LAT_RATE=${BENCH_LATENCY_RATE:-1000}
-LAT_DURATION=${BENCH_LATENCY_DURATION:-60s}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 RESULTS=$ROOT/bench/results
 GO=${GO:-go}
@@ -73,7 +77,8 @@ die() { log "$*"; exit 1; }
 
 (( SIZE >= 32 )) || die "BENCH_RECORD_BYTES must be at least 32"
 for step in $STEPS; do
-	[[ $step == throughput || $step == latency || $step == migrate ]] || die "BENCH_STEPS: unknown step $step (throughput, latency, migrate)"
+	[[ $step == throughput || $step == scale || $step == latency || $step == migrate ]] ||
+		die "BENCH_STEPS: unknown step $step (throughput, scale, latency, migrate)"
 done
 want() { [[ " $STEPS " == *" $1 "* ]]; }
 
@@ -89,7 +94,7 @@ apt_install() { # Debian package; waits for another apt run to finish
 	done
 	die "could not install $1"
 }
-if want throughput; then
+if want throughput || want scale; then
 	command -v kcat >/dev/null || apt_install kcat
 	[[ -x /usr/bin/time ]] || apt_install time
 fi
@@ -135,14 +140,14 @@ if [[ -n ${BENCH_KFERRY:-} ]]; then # another build, e.g. to compare before and 
 	cp "$BENCH_KFERRY" "$WORK/kferry"
 fi
 
-# spawn_server NAME [TOPIC]: starts a cluster process (with TOPIC, $P partitions)
+# spawn_server NAME [TOPIC:PARTITIONS...]: starts a cluster process (with those topics)
 # as SERVER_PID (NAME cluster) or SERVER2_PID (NAME target) and waits until it
 # prints its addresses (kafkaserver: once its JVMs serve and the topic is led);
 # sets SPAWNED_ADDRS, SPAWNED_BROKER_PIDS and BROKER_DESC.
 spawn_server() {
-	local name=$1 out=$WORK/$1.addrs args=()
+	local name=$1 out=$WORK/$1.addrs args=() spec
 	local lines=1 tries=100 # kfakeserver prints one line at once
-	if [[ -n ${2:-} ]]; then args+=(-topic "$2:$P"); fi
+	for spec in "${@:2}"; do args+=(-topic "$spec"); done
 	if [[ $BROKER == kafka ]]; then
 		args+=(-nodes "$BROKERS_N")
 		if [[ -n $KAFKA_VERSION ]]; then args+=(-version "$KAFKA_VERSION"); fi
@@ -172,7 +177,7 @@ spawn_server() {
 # start_cluster TOPIC: a fresh cluster with TOPIC ($P partitions); sets BROKERS.
 start_cluster() {
 	stop_clusters
-	spawn_server cluster "$1"
+	spawn_server cluster "$1:$P"
 	BROKERS=$SPAWNED_ADDRS BROKER_PIDS=$SPAWNED_BROKER_PIDS
 	log "$BROKER_DESC, topic $1 with $P partitions, on $BROKERS"
 }
@@ -194,7 +199,8 @@ broker_rss_kb() {
 }
 
 # measure NAME RECORDS STDIN STDOUT CMD... runs CMD under GNU time with a timeout
-# and appends "NAME RECORDS NANOSECONDS MAXRSS_KB CPU_S BROKER_CPU_S" to results.tsv.
+# and appends "NAME RECORDS NANOSECONDS MAXRSS_KB CPU_S BROKER_CPU_S" to results.tsv
+# (or to MEASURE_TSV).
 measure() {
 	local name=$1 recs=$2 in=$3 out=$4
 	shift 4
@@ -212,7 +218,7 @@ measure() {
 	local rss cpu
 	rss=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$file.time")
 	cpu=$(awk -F': ' '/User time|System time/ {s += $2} END {print s}' "$file.time")
-	echo "$name $recs $((t1 - t0)) $rss $cpu $(awk -v k=$((k1 - k0)) -v hz="$(getconf CLK_TCK)" 'BEGIN {print k / hz}')" >>"$WORK/results.tsv"
+	echo "$name $recs $((t1 - t0)) $rss $cpu $(awk -v k=$((k1 - k0)) -v hz="$(getconf CLK_TCK)" 'BEGIN {print k / hz}')" >>"${MEASURE_TSV:-$WORK/results.tsv}"
 	log "$name: $(awk -v ns=$((t1 - t0)) -v r="$recs" -v kb="$rss" 'BEGIN { printf "%.2fs, %.0f records/s, peak RSS %.0f MiB", ns/1e9, r/(ns/1e9), kb/1024 }')"
 }
 
@@ -432,6 +438,8 @@ migrate_latency() {
 }
 
 want throughput && throughput
+# shellcheck source=bench/scale.sh
+want scale && source "$ROOT/bench/scale.sh" && scale
 want latency && latency
 want migrate && migrate_latency
 cp "$table" "$RESULTS/latest.md"
