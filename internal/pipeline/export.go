@@ -254,6 +254,10 @@ func (w *window) Records(i int, batch []*record.Record) error {
 	}
 	if pe.Opts.Progress != nil {
 		pe.Opts.Progress.Add(n, bytes)
+		if pp, ok := pe.Opts.Progress.(PartitionProgress); ok && len(batch) > 0 {
+			r := pe.Range
+			pp.Partition(r.Topic, r.Partition, batch[len(batch)-1].Offset+1-r.Start, r.End-r.Start)
+		}
 	}
 	return nil
 }
@@ -266,6 +270,10 @@ func (w *window) Done(i int) error {
 	}
 	if err := pe.rotate(); err != nil {
 		return fmt.Errorf("%s/%d: %w", pe.Range.Topic, pe.Range.Partition, err)
+	}
+	if pp, ok := pe.Opts.Progress.(PartitionProgress); ok {
+		r := pe.Range
+		pp.Partition(r.Topic, r.Partition, r.End-r.Start, r.End-r.Start)
 	}
 	return nil
 }
