@@ -120,7 +120,10 @@ func (c *containerWriter) compress(b []byte) ([]byte, error) {
 		c.out = binary.BigEndian.AppendUint32(c.out, crc32.ChecksumIEEE(b))
 	case ocf.Deflate: // raw deflate (RFC 1951)
 		out := bytes.NewBuffer(c.out[:0])
-		fw := deflaters.Get().(*flate.Writer)
+		fw, ok := deflaters.Get().(*flate.Writer)
+		if !ok {
+			fw, _ = flate.NewWriter(nil, flate.DefaultCompression) // fails only for a bad level
+		}
 		defer deflaters.Put(fw)
 		fw.Reset(out)
 		if _, err := fw.Write(b); err != nil {
