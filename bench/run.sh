@@ -38,8 +38,10 @@
 #
 # Environment: BENCH_BROKER (kfake, or kafka for real Apache Kafka brokers),
 # BENCH_KAFKA_VERSION (with kafka: one of test/realkafka's versions, default its
-# DefaultKafka), BENCH_STEPS ("throughput latency migrate"; e.g. BENCH_STEPS=latency runs
-# only the latency step), BENCH_RECORDS (1000000), BENCH_RECORD_BYTES (1024),
+# DefaultKafka), BENCH_STEPS ("throughput scale latency migrate"; e.g. BENCH_STEPS=latency
+# runs only the latency step; the scale step and its knobs are in bench/scale.sh),
+# BENCH_SCALE=small (every step scaled down: 100,000 records, a 10 s latency step, the
+# scale scenarios divided), BENCH_RECORDS (1000000), BENCH_RECORD_BYTES (1024),
 # BENCH_PARTITIONS (9), BENCH_BROKERS (brokers per cluster: 3 with kfake, 1 with kafka;
 # BENCH_BROKERS=3 with kafka is a 3-node cluster, replication factor 3), BENCH_FORMATS ("bytes json"),
 # BENCH_TIMEOUT seconds per step (900), BENCH_LATENCY_RATE (1000),
