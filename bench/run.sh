@@ -235,6 +235,18 @@ profile() { # NAME: KFERRY_*PROFILE with %s replaced by NAME
 	return 0
 }
 
+# gen_records N SIZE: N JSON lines of SIZE bytes each (the newline not counted).
+gen_records() {
+	awk -v n="$1" -v size="$2" 'BEGIN {
+		pad = ""
+		while (length(pad) < size) pad = pad "abcdefghijklmnopqrstuvwxyz0123456789"
+		for (i = 0; i < n; i++) {
+			h = sprintf("{\"id\":%d,\"pad\":\"", i)
+			printf "%s%s\"}\n", h, substr(pad, 1, size - length(h) - 2)
+		}
+	}'
+}
+
 mkdir -p "$RESULTS"
 stamp=$(date +%Y%m%d-%H%M%S)
 table=$RESULTS/bench-$stamp.md
@@ -243,14 +255,7 @@ rev=$(cd "$ROOT" && git describe --always --dirty 2>/dev/null || echo unknown)
 
 throughput() {
 	log "generating $N records of $SIZE bytes"
-	awk -v n="$N" -v size="$SIZE" 'BEGIN {
-		pad = ""
-		while (length(pad) < size) pad = pad "abcdefghijklmnopqrstuvwxyz0123456789"
-		for (i = 0; i < n; i++) {
-			h = sprintf("{\"id\":%d,\"pad\":\"", i)
-			printf "%s%s\"}\n", h, substr(pad, 1, size - length(h) - 2)
-		}
-	}' >"$WORK/records.jsonl"
+	gen_records "$N" "$SIZE" >"$WORK/records.jsonl"
 	[[ $(head -c "$((SIZE + 1))" "$WORK/records.jsonl" | wc -c) == $((SIZE + 1)) ]] || die "generator made a wrong line size"
 	: >"$WORK/results.tsv"
 
@@ -439,12 +444,18 @@ migrate_latency() {
 	((rc == 0)) || log "bench/latency exited with $rc"
 }
 
-want throughput && throughput
-# shellcheck source=bench/scale.sh
-want scale && source "$ROOT/bench/scale.sh" && scale
-want latency && latency
-want migrate && migrate_latency
-cp "$table" "$RESULTS/latest.md"
-echo
-cat "$table"
-[[ $LAT_VERDICT == PASS ]] || die "latency targets missed (p50 <= 3 s, p99 <= 10 s, no record missing or duplicated)"
+# main runs the steps; it and the exit after it are parsed before they run, so
+# editing this file during a run (bash reads scripts as it goes) cannot run a
+# shifted line.
+main() {
+	want throughput && throughput
+	# shellcheck source=bench/scale.sh
+	want scale && source "$ROOT/bench/scale.sh" && scale
+	want latency && latency
+	want migrate && migrate_latency
+	cp "$table" "$RESULTS/latest.md"
+	echo
+	cat "$table"
+	[[ $LAT_VERDICT == PASS ]] || die "latency targets missed (p50 <= 3 s, p99 <= 10 s, no record missing or duplicated)"
+}
+main; exit

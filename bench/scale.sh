@@ -57,18 +57,6 @@ topic_names() {
 	if ((TOPICS_N == 1)); then echo bench; else seq -f 't%04g' 0 $((TOPICS_N - 1)); fi
 }
 
-# gen_records N SIZE: N JSON lines of SIZE bytes each (the newline not counted).
-gen_records() {
-	awk -v n="$1" -v size="$2" 'BEGIN {
-		pad = ""
-		while (length(pad) < size) pad = pad "abcdefghijklmnopqrstuvwxyz0123456789"
-		for (i = 0; i < n; i++) {
-			h = sprintf("{\"id\":%d,\"pad\":\"", i)
-			printf "%s%s\"}\n", h, substr(pad, 1, size - length(h) - 2)
-		}
-	}'
-}
-
 # scale_cluster: a fresh cluster (SERVER_PID) with the scenario's topics.
 scale_cluster() {
 	stop_clusters
