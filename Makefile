@@ -61,7 +61,13 @@ test-compat:
 # process (test/kfakeserver), kferry export/import next to kcat consume/produce, with
 # peak RSS; BENCH_RECORDS=200000 for a quick run (bench/run.sh lists the knobs). Then
 # the continuous export→import latency step (p50 <= 3 s, p99 <= 10 s at 1,000 records/s)
-# and the migrate step; BENCH_STEPS=latency runs only the latency step. BENCH_BROKER=kafka
+# and the migrate step; BENCH_STEPS=latency runs only the latency step. The scale step
+# (bench/scale.sh, issue 12) runs scenarios a (2,000 partitions × 50 records × 200 B),
+# b (2,000,000 × 100 B over 9 partitions) and c (1,000 topics × 10 partitions × 100
+# records, --topic-regex '.*'): kcat consume/produce next to export, backup, import and
+# restore (exactly once and at least once), best of BENCH_REPEAT (3), as time ratios;
+# BENCH_SCENARIOS, BENCH_SCALE_STEPS=reads|writes pick parts. BENCH_SCALE=small scales
+# every step down (about a minute plus kferry's write time). BENCH_BROKER=kafka
 # runs them against real Apache Kafka brokers (test/kafkaserver; BENCH_KAFKA_VERSION,
 # BENCH_BROKERS=3 for a 3-node cluster).
 bench:

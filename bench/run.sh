@@ -38,8 +38,10 @@
 #
 # Environment: BENCH_BROKER (kfake, or kafka for real Apache Kafka brokers),
 # BENCH_KAFKA_VERSION (with kafka: one of test/realkafka's versions, default its
-# DefaultKafka), BENCH_STEPS ("throughput latency migrate"; e.g. BENCH_STEPS=latency runs
-# only the latency step), BENCH_RECORDS (1000000), BENCH_RECORD_BYTES (1024),
+# DefaultKafka), BENCH_STEPS ("throughput scale latency migrate"; e.g. BENCH_STEPS=latency
+# runs only the latency step; the scale step and its knobs are in bench/scale.sh),
+# BENCH_SCALE=small (every step scaled down: 100,000 records, a 10 s latency step, the
+# scale scenarios divided), BENCH_RECORDS (1000000), BENCH_RECORD_BYTES (1024),
 # BENCH_PARTITIONS (9), BENCH_BROKERS (brokers per cluster: 3 with kfake, 1 with kafka;
 # BENCH_BROKERS=3 with kafka is a 3-node cluster, replication factor 3), BENCH_FORMATS ("bytes json"),
 # BENCH_TIMEOUT seconds per step (900), BENCH_LATENCY_RATE (1000),
@@ -49,7 +51,12 @@
 # the step's name).
 set -euo pipefail
 
-N=${BENCH_RECORDS:-1000000}
+# BENCH_SCALE=small: every step scaled down, the whole run near a minute.
+if [[ ${BENCH_SCALE:-} == small ]]; then
+	N=${BENCH_RECORDS:-100000} LAT_DURATION=${BENCH_LATENCY_DURATION:-10s}
+else
+	N=${BENCH_RECORDS:-1000000} LAT_DURATION=${BENCH_LATENCY_DURATION:-60s}
+fi
 SIZE=${BENCH_RECORD_BYTES:-1024}
 P=${BENCH_PARTITIONS:-9}
 BROKER=${BENCH_BROKER:-kfake}
@@ -61,9 +68,8 @@ kafka) BROKERS_N=${BENCH_BROKERS:-1} ;;
 esac
 FORMATS=${BENCH_FORMATS:-bytes json}
 STEP_TIMEOUT=${BENCH_TIMEOUT:-900}
-STEPS=${BENCH_STEPS:-throughput latency migrate}
+STEPS=${BENCH_STEPS:-throughput scale latency migrate}
 LAT_RATE=${BENCH_LATENCY_RATE:-1000}
-LAT_DURATION=${BENCH_LATENCY_DURATION:-60s}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 RESULTS=$ROOT/bench/results
 GO=${GO:-go}
@@ -73,7 +79,8 @@ die() { log "$*"; exit 1; }
 
 (( SIZE >= 32 )) || die "BENCH_RECORD_BYTES must be at least 32"
 for step in $STEPS; do
-	[[ $step == throughput || $step == latency || $step == migrate ]] || die "BENCH_STEPS: unknown step $step (throughput, latency, migrate)"
+	[[ $step == throughput || $step == scale || $step == latency || $step == migrate ]] ||
+		die "BENCH_STEPS: unknown step $step (throughput, scale, latency, migrate)"
 done
 want() { [[ " $STEPS " == *" $1 "* ]]; }
 
@@ -89,7 +96,7 @@ apt_install() { # Debian package; waits for another apt run to finish
 	done
 	die "could not install $1"
 }
-if want throughput; then
+if want throughput || want scale; then
 	command -v kcat >/dev/null || apt_install kcat
 	[[ -x /usr/bin/time ]] || apt_install time
 fi
@@ -135,14 +142,14 @@ if [[ -n ${BENCH_KFERRY:-} ]]; then # another build, e.g. to compare before and 
 	cp "$BENCH_KFERRY" "$WORK/kferry"
 fi
 
-# spawn_server NAME [TOPIC]: starts a cluster process (with TOPIC, $P partitions)
+# spawn_server NAME [TOPIC:PARTITIONS...]: starts a cluster process (with those topics)
 # as SERVER_PID (NAME cluster) or SERVER2_PID (NAME target) and waits until it
 # prints its addresses (kafkaserver: once its JVMs serve and the topic is led);
 # sets SPAWNED_ADDRS, SPAWNED_BROKER_PIDS and BROKER_DESC.
 spawn_server() {
-	local name=$1 out=$WORK/$1.addrs args=()
+	local name=$1 out=$WORK/$1.addrs args=() spec
 	local lines=1 tries=100 # kfakeserver prints one line at once
-	if [[ -n ${2:-} ]]; then args+=(-topic "$2:$P"); fi
+	for spec in "${@:2}"; do args+=(-topic "$spec"); done
 	if [[ $BROKER == kafka ]]; then
 		args+=(-nodes "$BROKERS_N")
 		if [[ -n $KAFKA_VERSION ]]; then args+=(-version "$KAFKA_VERSION"); fi
@@ -172,7 +179,7 @@ spawn_server() {
 # start_cluster TOPIC: a fresh cluster with TOPIC ($P partitions); sets BROKERS.
 start_cluster() {
 	stop_clusters
-	spawn_server cluster "$1"
+	spawn_server cluster "$1:$P"
 	BROKERS=$SPAWNED_ADDRS BROKER_PIDS=$SPAWNED_BROKER_PIDS
 	log "$BROKER_DESC, topic $1 with $P partitions, on $BROKERS"
 }
@@ -194,7 +201,8 @@ broker_rss_kb() {
 }
 
 # measure NAME RECORDS STDIN STDOUT CMD... runs CMD under GNU time with a timeout
-# and appends "NAME RECORDS NANOSECONDS MAXRSS_KB CPU_S BROKER_CPU_S" to results.tsv.
+# and appends "NAME RECORDS NANOSECONDS MAXRSS_KB CPU_S BROKER_CPU_S" to results.tsv
+# (or to MEASURE_TSV).
 measure() {
 	local name=$1 recs=$2 in=$3 out=$4
 	shift 4
@@ -212,7 +220,7 @@ measure() {
 	local rss cpu
 	rss=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$file.time")
 	cpu=$(awk -F': ' '/User time|System time/ {s += $2} END {print s}' "$file.time")
-	echo "$name $recs $((t1 - t0)) $rss $cpu $(awk -v k=$((k1 - k0)) -v hz="$(getconf CLK_TCK)" 'BEGIN {print k / hz}')" >>"$WORK/results.tsv"
+	echo "$name $recs $((t1 - t0)) $rss $cpu $(awk -v k=$((k1 - k0)) -v hz="$(getconf CLK_TCK)" 'BEGIN {print k / hz}')" >>"${MEASURE_TSV:-$WORK/results.tsv}"
 	log "$name: $(awk -v ns=$((t1 - t0)) -v r="$recs" -v kb="$rss" 'BEGIN { printf "%.2fs, %.0f records/s, peak RSS %.0f MiB", ns/1e9, r/(ns/1e9), kb/1024 }')"
 }
 
@@ -227,6 +235,18 @@ profile() { # NAME: KFERRY_*PROFILE with %s replaced by NAME
 	return 0
 }
 
+# gen_records N SIZE: N JSON lines of SIZE bytes each (the newline not counted).
+gen_records() {
+	awk -v n="$1" -v size="$2" 'BEGIN {
+		pad = ""
+		while (length(pad) < size) pad = pad "abcdefghijklmnopqrstuvwxyz0123456789"
+		for (i = 0; i < n; i++) {
+			h = sprintf("{\"id\":%d,\"pad\":\"", i)
+			printf "%s%s\"}\n", h, substr(pad, 1, size - length(h) - 2)
+		}
+	}'
+}
+
 mkdir -p "$RESULTS"
 stamp=$(date +%Y%m%d-%H%M%S)
 table=$RESULTS/bench-$stamp.md
@@ -235,14 +255,7 @@ rev=$(cd "$ROOT" && git describe --always --dirty 2>/dev/null || echo unknown)
 
 throughput() {
 	log "generating $N records of $SIZE bytes"
-	awk -v n="$N" -v size="$SIZE" 'BEGIN {
-		pad = ""
-		while (length(pad) < size) pad = pad "abcdefghijklmnopqrstuvwxyz0123456789"
-		for (i = 0; i < n; i++) {
-			h = sprintf("{\"id\":%d,\"pad\":\"", i)
-			printf "%s%s\"}\n", h, substr(pad, 1, size - length(h) - 2)
-		}
-	}' >"$WORK/records.jsonl"
+	gen_records "$N" "$SIZE" >"$WORK/records.jsonl"
 	[[ $(head -c "$((SIZE + 1))" "$WORK/records.jsonl" | wc -c) == $((SIZE + 1)) ]] || die "generator made a wrong line size"
 	: >"$WORK/results.tsv"
 
@@ -431,10 +444,18 @@ migrate_latency() {
 	((rc == 0)) || log "bench/latency exited with $rc"
 }
 
-want throughput && throughput
-want latency && latency
-want migrate && migrate_latency
-cp "$table" "$RESULTS/latest.md"
-echo
-cat "$table"
-[[ $LAT_VERDICT == PASS ]] || die "latency targets missed (p50 <= 3 s, p99 <= 10 s, no record missing or duplicated)"
+# main runs the steps; it and the exit after it are parsed before they run, so
+# editing this file during a run (bash reads scripts as it goes) cannot run a
+# shifted line.
+main() {
+	want throughput && throughput
+	# shellcheck source=bench/scale.sh
+	want scale && source "$ROOT/bench/scale.sh" && scale
+	want latency && latency
+	want migrate && migrate_latency
+	cp "$table" "$RESULTS/latest.md"
+	echo
+	cat "$table"
+	[[ $LAT_VERDICT == PASS ]] || die "latency targets missed (p50 <= 3 s, p99 <= 10 s, no record missing or duplicated)"
+}
+main; exit

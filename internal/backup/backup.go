@@ -63,7 +63,8 @@ type BackupOptions struct {
 type backupPartition struct {
 	mu     sync.Mutex
 	entry  manifest.Partition
-	digest []byte
+	digest []byte // roller's array once a record was rolled
+	roller manifest.Roller
 	// resumeAt is where the previous backup of this lineage ended (the start
 	// offset for a new one): reading starts later only if retention removed
 	// records in between.
@@ -389,7 +390,7 @@ func planPartition(prev *manifest.Manifest, td kafka.TopicDetails, r kafka.Parti
 }
 
 func (bp *backupPartition) addRecord(rec *record.Record) {
-	bp.digest = manifest.Roll(bp.digest, rec)
+	bp.digest = bp.roller.Roll(bp.digest, rec)
 	ts := rec.Timestamp.UnixMilli()
 	if rec.Timestamp.IsZero() {
 		ts = 0

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -223,7 +224,8 @@ func printSummary(w io.Writer, s pipeline.Summary) error {
 	out := &printer{w: w}
 	out.printf("%s summary (%s)\n", s.Command, s.Bucket)
 	out.printf("  %-32s %-24s %10s %12s %8s %s\n", "TOPIC", "TARGET", "RECORDS", "BYTES", "OBJECTS", "OFFSETS (partition:first-last)")
-	for _, t := range s.Topics {
+	shown, rest := summaryTopics(s.Topics)
+	for _, t := range shown {
 		var ranges []string
 		for _, p := range t.Partitions {
 			if p.Records > 0 {
@@ -236,11 +238,44 @@ func printSummary(w io.Writer, s pipeline.Summary) error {
 		}
 		out.printf("  %-32s %-24s %10d %12d %8d %s\n", t.Topic, target, t.Records, t.Bytes, t.Objects, abbreviate(ranges, 6))
 	}
+	if rest.Topic != "" {
+		out.printf("  … %s: %d records, %d bytes, %d objects (--report FILE lists every topic)\n", rest.Topic, rest.Records, rest.Bytes, rest.Objects)
+	}
 	out.printf("  total: %d records, %d bytes, %d objects in %.2fs (%.1f MB/s)\n", s.Records, s.Bytes, s.Objects, s.Seconds, s.MBPerSec)
 	for _, warn := range s.Warnings {
 		out.printf("  warning: %s\n", warn)
 	}
 	return out.err
+}
+
+// summaryMaxTopics caps the summary's topic rows: a whole-cluster run of 1,000
+// topics printed 1,000 lines that hid the total.
+const summaryMaxTopics = 20
+
+// summaryTopics returns the topics the summary lists, in their order: all of
+// them, or the summaryMaxTopics that moved the most bytes; rest adds up the
+// others (rest.Topic says how many, "" when none is left out).
+func summaryTopics(topics []pipeline.TopicSummary) (shown []pipeline.TopicSummary, rest pipeline.TopicSummary) {
+	if len(topics) <= summaryMaxTopics {
+		return topics, rest
+	}
+	idx := make([]int, len(topics))
+	for i := range idx {
+		idx[i] = i
+	}
+	slices.SortStableFunc(idx, func(a, b int) int { return cmp.Compare(topics[b].Bytes, topics[a].Bytes) })
+	keep := idx[:summaryMaxTopics]
+	slices.Sort(keep)
+	for _, i := range keep {
+		shown = append(shown, topics[i])
+	}
+	for _, i := range idx[summaryMaxTopics:] {
+		rest.Records += topics[i].Records
+		rest.Bytes += topics[i].Bytes
+		rest.Objects += topics[i].Objects
+	}
+	rest.Topic = fmt.Sprintf("%d more topics", len(topics)-summaryMaxTopics)
+	return shown, rest
 }
 
 func abbreviate(items []string, n int) string {

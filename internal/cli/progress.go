@@ -1,9 +1,11 @@
 package cli
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -13,10 +15,13 @@ import (
 	"github.com/kferry/kferry/internal/pipeline"
 )
 
-// progress draws one status line on a terminal: records moved (of how many,
-// when the command knows), bytes, the rate over the last seconds and the time
-// left. Log lines pass through it (logWriter): each clears the status line,
-// is written, and the line is drawn again below it, so the two never mix.
+// progress draws a status on a terminal: one line of records moved (of how
+// many, when the command knows), bytes, the rate over the last seconds and the
+// time left; below it, while export or backup read several partitions, the
+// progressSlowest partitions with the most left to read (a whole cluster is
+// thousands of partitions: never a line each). Log lines pass through it
+// (logWriter): each clears the status, is written, and the status is drawn
+// again below it, so the two never mix.
 type progress struct {
 	mu      sync.Mutex
 	w       io.Writer
@@ -32,7 +37,18 @@ type progress struct {
 	samples []progressSample
 	drawn   time.Time // when the line was last drawn
 	shown   bool      // a status line is on the terminal
+	below   int       // partition lines drawn below it
+	// parts are the partitions being read (PartitionProgress), finished
+	// ones removed: a few windows' worth, however big the cluster.
+	parts map[progressPart]progressDone
 }
+
+type progressPart struct {
+	topic     string
+	partition int32
+}
+
+type progressDone struct{ done, total int64 }
 
 type progressSample struct {
 	at      time.Time
@@ -41,7 +57,9 @@ type progressSample struct {
 
 const (
 	progressRedraw = 200 * time.Millisecond
-	rateWindow     = 10 * time.Second
+	// progressSlowest is how many partitions the status lists at most.
+	progressSlowest = 3
+	rateWindow      = 10 * time.Second
 	// clearLine returns to the line's start and erases it.
 	clearLine = "\r\x1b[K"
 )
@@ -88,11 +106,81 @@ func (p *progress) SetTotal(records int64) {
 	p.total = records
 }
 
-// draw writes the status line; p.mu is held.
+// Partition implements pipeline.PartitionProgress.
+func (p *progress) Partition(topic string, partition int32, done, total int64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	k := progressPart{topic, partition}
+	if done >= total {
+		delete(p.parts, k)
+		return
+	}
+	if p.parts == nil {
+		p.parts = map[progressPart]progressDone{}
+	}
+	p.parts[k] = progressDone{done, total}
+}
+
+// draw writes the status; p.mu is held.
 func (p *progress) draw(t time.Time) {
 	p.drawn = t
-	p.shown = true
-	_, _ = fmt.Fprint(p.w, clearLine+p.line(t)) // a status line lost to a closed terminal is no failure
+	if p.shown {
+		p.erase()
+	} else {
+		_, _ = fmt.Fprint(p.w, clearLine) // whatever the line holds
+	}
+	p.write(t)
+}
+
+// erase clears the status drawn last, if any; p.mu is held. A status of one
+// line is cleared where it stands; one with partition lines from its first.
+func (p *progress) erase() {
+	if !p.shown {
+		return
+	}
+	if p.below > 0 {
+		_, _ = fmt.Fprintf(p.w, "\x1b[%dA"+clearLine+"\x1b[J", p.below) // up, then clear to the screen's end
+	} else {
+		_, _ = fmt.Fprint(p.w, clearLine)
+	}
+	p.shown, p.below = false, 0
+}
+
+// write draws the status where the cursor is; p.mu is held. A status lost to a
+// closed terminal is no failure.
+func (p *progress) write(t time.Time) {
+	text := p.line(t)
+	slow := p.slowest()
+	for _, s := range slow {
+		text += "\n\x1b[K" + s
+	}
+	_, _ = fmt.Fprint(p.w, text)
+	p.shown, p.below = true, len(slow)
+}
+
+// slowest lists the progressSlowest partitions with the most left to read,
+// when more than one is being read; p.mu is held.
+func (p *progress) slowest() []string {
+	if len(p.parts) < 2 {
+		return nil
+	}
+	keys := make([]progressPart, 0, len(p.parts))
+	for k := range p.parts {
+		keys = append(keys, k)
+	}
+	left := func(k progressPart) int64 { return p.parts[k].total - p.parts[k].done }
+	slices.SortFunc(keys, func(a, b progressPart) int {
+		return cmp.Or(cmp.Compare(left(b), left(a)), cmp.Compare(a.topic, b.topic), cmp.Compare(a.partition, b.partition))
+	})
+	var lines []string
+	for _, k := range keys[:min(len(keys), progressSlowest)] {
+		d := p.parts[k]
+		lines = append(lines, fmt.Sprintf("  %s/%d  %3d%%  %s left", k.topic, k.partition, 100*d.done/d.total, count(d.total-d.done)))
+	}
+	if more := len(keys) - progressSlowest; more > 0 {
+		lines[len(lines)-1] += fmt.Sprintf("  (+%s partitions in flight)", count(int64(more)))
+	}
+	return lines
 }
 
 // line is the status line at time t.
@@ -131,12 +219,11 @@ func (p *progress) rate(t time.Time) (float64, bool) {
 func (p *progress) writeAbove(b []byte) (int, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.shown {
-		_, _ = fmt.Fprint(p.w, clearLine)
-	}
+	shown := p.shown
+	p.erase()
 	n, err := p.w.Write(b)
-	if p.shown {
-		_, _ = fmt.Fprint(p.w, p.line(p.now()))
+	if shown {
+		p.write(p.now())
 	}
 	return n, err
 }
@@ -145,10 +232,7 @@ func (p *progress) writeAbove(b []byte) (int, error) {
 func (p *progress) clear() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.shown {
-		_, _ = fmt.Fprint(p.w, clearLine)
-		p.shown = false
-	}
+	p.erase()
 }
 
 // done erases the status line and gives g's log its own writer back.

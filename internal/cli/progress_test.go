@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -107,5 +108,66 @@ func TestCountAndSizes(t *testing.T) {
 		if got := shortDuration(d); got != want {
 			t.Errorf("shortDuration(%s) = %q, want %q", d, got, want)
 		}
+	}
+}
+
+// TestProgressListsSlowestPartitions (issue 12): while thousands of partitions
+// are read the status is the aggregate line and the progressSlowest partitions
+// with the most left, not a line each; finished partitions leave the list, and
+// the next draw first erases every line of the previous one.
+func TestProgressListsSlowestPartitions(t *testing.T) {
+	clock := &fakeClock{t: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)}
+	var out bytes.Buffer
+	p := startProgress(&out, "backup", clock.now)
+	p.SetTotal(10000 * 100)
+	for i := range 10000 {
+		done := int64(90)
+		switch i {
+		case 4321:
+			done = 5
+		case 17:
+			done = 10
+		case 9999:
+			done = 20
+		}
+		p.Partition(fmt.Sprintf("t%04d", i/10), int32(i%10), done, 100)
+	}
+	clock.t = clock.t.Add(time.Second)
+	p.Add(100, 1000)
+	first := out.String()
+	want := clearLine + "backup    0% 100/1,000,000 records  1000 B  100 rec/s  ETA 2h46m  1s" +
+		"\n\x1b[K  t0432/1    5%  95 left" +
+		"\n\x1b[K  t0001/7   10%  90 left" +
+		"\n\x1b[K  t0999/9   20%  80 left  (+9,997 partitions in flight)"
+	if first != want {
+		t.Fatalf("status %q, want %q", first, want)
+	}
+
+	// t0432/1 finishes: the next draw goes up the three partition lines, clears
+	// to the end of the screen and lists the next slowest.
+	p.Partition("t0432", 1, 100, 100)
+	out.Reset()
+	clock.t = clock.t.Add(time.Second)
+	p.Add(100, 1000)
+	got := out.String()
+	if !strings.HasPrefix(got, "\x1b[3A"+clearLine+"\x1b[J") {
+		t.Errorf("redraw %q does not erase the 4-line status first", got)
+	}
+	if strings.Contains(got, "t0432/1") || !strings.Contains(got, "t0001/7") || strings.Count(got, "\n") != progressSlowest {
+		t.Errorf("redraw %q: want t0432/1 gone and %d partition lines", got, progressSlowest)
+	}
+
+	// Down to one partition being read: no partition lines.
+	for i := range 10000 {
+		if i != 17 {
+			p.Partition(fmt.Sprintf("t%04d", i/10), int32(i%10), 100, 100)
+		}
+	}
+	out.Reset()
+	p.clear()
+	clock.t = clock.t.Add(time.Second)
+	p.Add(1, 1)
+	if got := out.String(); strings.Contains(got, "\n") {
+		t.Errorf("one partition left: %q, want the aggregate line alone", got)
 	}
 }

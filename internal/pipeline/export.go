@@ -214,7 +214,17 @@ type window struct {
 	paused   []bool
 	held     []int64 // what each range's objects held after the last fetch
 	streamer int     // -1: none yet
+	// commits runs the last commit of each finished range (windowCommits at
+	// once) while the others read on: committing in the read loop made a
+	// window wait one or two bucket round trips per partition, which for
+	// thousands of small partitions was most of an export's time.
+	commits *errgroup.Group
 }
+
+// windowCommits bounds the commits a window runs beside its reading; what
+// they hold is what their ranges held when they finished (under windowBuffer
+// together, or one streaming object).
+const windowCommits = 8
 
 func runWindow(ctx context.Context, rd *kafka.Reader, ranges []kafka.PartitionRange, newExport func(kafka.PartitionRange) *PartitionExport) error {
 	w := &window{ctx: ctx, rd: rd, ranges: ranges, pes: make([]*PartitionExport, len(ranges)), done: make([]bool, len(ranges)), paused: make([]bool, len(ranges)), held: make([]int64, len(ranges)), streamer: -1}
@@ -231,7 +241,13 @@ func runWindow(ctx context.Context, rd *kafka.Reader, ranges []kafka.PartitionRa
 			pe.OnGap(from, to)
 		}
 	}
-	err := rd.ReadRanges(ctx, ranges, w)
+	commits, cctx := errgroup.WithContext(ctx)
+	commits.SetLimit(windowCommits)
+	w.commits, w.ctx = commits, cctx
+	err := rd.ReadRanges(cctx, ranges, w)
+	if cerr := commits.Wait(); cerr != nil {
+		err = cerr // a failed commit cancelled the reading
+	}
 	if err != nil {
 		for _, pe := range w.pes {
 			if pe.set != nil {
@@ -254,6 +270,10 @@ func (w *window) Records(i int, batch []*record.Record) error {
 	}
 	if pe.Opts.Progress != nil {
 		pe.Opts.Progress.Add(n, bytes)
+		if pp, ok := pe.Opts.Progress.(PartitionProgress); ok && len(batch) > 0 {
+			r := pe.Range
+			pp.Partition(r.Topic, r.Partition, batch[len(batch)-1].Offset+1-r.Start, r.End-r.Start)
+		}
 	}
 	return nil
 }
@@ -264,9 +284,18 @@ func (w *window) Done(i int) error {
 	if w.streamer == i {
 		w.streamer = -1
 	}
-	if err := pe.rotate(); err != nil {
-		return fmt.Errorf("%s/%d: %w", pe.Range.Topic, pe.Range.Partition, err)
+	if pp, ok := pe.Opts.Progress.(PartitionProgress); ok {
+		r := pe.Range
+		pp.Partition(r.Topic, r.Partition, r.End-r.Start, r.End-r.Start)
 	}
+	// The window touches a finished range's export no more: its commit may run
+	// beside the reading (runWindow waits for it).
+	w.commits.Go(func() error {
+		if err := pe.rotate(); err != nil {
+			return fmt.Errorf("%s/%d: %w", pe.Range.Topic, pe.Range.Partition, err)
+		}
+		return nil
+	})
 	return nil
 }
 

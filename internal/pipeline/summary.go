@@ -63,6 +63,13 @@ type ProgressTotal interface {
 	SetTotal(records int64)
 }
 
+// PartitionProgress is implemented by a Progress that shows the partitions
+// with the most left to read. Export and backup tell it where each partition
+// they read stands: done of total offsets; done == total when it is finished.
+type PartitionProgress interface {
+	Partition(topic string, partition int32, done, total int64)
+}
+
 // SetTotal tells p the total when it listens for one.
 func SetTotal(p Progress, records int64) {
 	if t, ok := p.(ProgressTotal); ok {

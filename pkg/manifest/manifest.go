@@ -8,7 +8,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -204,35 +206,68 @@ func (t *Topic) PartitionByID(p int32) *Partition {
 // Roll extends a partition's rolling digest with one record: SHA-256 over the
 // previous digest and the record's key, value, headers and timestamp, each length-
 // prefixed with null distinct from empty. Offsets are left out so a restored
-// topic (new offsets) compares equal to its backup.
+// topic (new offsets) compares equal to its backup. A Roller computes the same
+// without allocating.
 func Roll(prev []byte, rec *record.Record) []byte {
-	h := sha256.New()
-	h.Write(prev)
-	var scratch [9]byte
-	field := func(b []byte) {
-		if b == nil {
-			h.Write([]byte{0})
-			return
-		}
-		scratch[0] = 1
-		binary.BigEndian.PutUint64(scratch[1:], uint64(len(b)))
-		h.Write(scratch[:])
-		h.Write(b)
+	var r Roller
+	return slices.Clone(r.Roll(prev, rec))
+}
+
+// Roller computes Roll record after record with one hash, reset each time: a
+// backup of 2,000,000 records of 100 B spent 15% of its CPU building a hash,
+// closures and slices per record. Not safe for concurrent use.
+type Roller struct {
+	h       hash.Hash
+	sum     [sha256.Size]byte
+	scratch [9]byte
+}
+
+// Roll returns Roll(prev, rec) in the Roller's own array, valid until its next
+// Roll; prev may be the previous result.
+func (r *Roller) Roll(prev []byte, rec *record.Record) []byte {
+	if r.h == nil {
+		r.h = sha256.New()
 	}
-	field(rec.Key)
-	field(rec.Value)
-	field(binary.BigEndian.AppendUint32(nil, uint32(len(rec.Headers)))) //nolint:gosec // G115: the digest counts headers in 4 bytes (FORMAT.md); a record has far fewer
+	r.h.Reset()
+	r.h.Write(prev)
+	r.field(rec.Key)
+	r.field(rec.Value)
+	// The header count is a field of 4 bytes (FORMAT.md).
+	r.scratch[0] = 1
+	binary.BigEndian.PutUint64(r.scratch[1:], 4)
+	r.h.Write(r.scratch[:])
+	binary.BigEndian.PutUint32(r.scratch[:4], uint32(len(rec.Headers))) //nolint:gosec // G115: the digest counts headers in 4 bytes (FORMAT.md); a record has far fewer
+	r.h.Write(r.scratch[:4])
 	for _, hd := range rec.Headers {
-		field([]byte(hd.Key))
-		field(hd.Value)
+		r.fieldString(hd.Key)
+		r.field(hd.Value)
 	}
 	var ts uint64
 	if !rec.Timestamp.IsZero() {
 		ts = uint64(rec.Timestamp.UnixMilli())
 	}
-	binary.BigEndian.PutUint64(scratch[:8], ts)
-	h.Write(scratch[:8])
-	return h.Sum(nil)
+	binary.BigEndian.PutUint64(r.scratch[:8], ts)
+	r.h.Write(r.scratch[:8])
+	return r.h.Sum(r.sum[:0])
+}
+
+func (r *Roller) field(b []byte) {
+	if b == nil {
+		r.scratch[0] = 0
+		r.h.Write(r.scratch[:1])
+		return
+	}
+	r.scratch[0] = 1
+	binary.BigEndian.PutUint64(r.scratch[1:], uint64(len(b)))
+	r.h.Write(r.scratch[:])
+	r.h.Write(b)
+}
+
+func (r *Roller) fieldString(s string) {
+	r.scratch[0] = 1
+	binary.BigEndian.PutUint64(r.scratch[1:], uint64(len(s)))
+	r.h.Write(r.scratch[:])
+	_, _ = io.WriteString(r.h, s) // a hash's Write never fails
 }
 
 // HexDigest formats a digest for the manifest.

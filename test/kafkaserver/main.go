@@ -130,14 +130,23 @@ func createTopics(ctx context.Context, c *realkafka.Cluster, topics []topic) err
 	}
 	defer cl.Close()
 	adm := kadm.NewClient(cl)
+	// One CreateTopics per partition count: the bench creates 1,000 topics.
+	byCount := map[int32][]string{}
 	for _, t := range topics {
-		resp, err := adm.CreateTopic(ctx, t.partitions, -1, nil, t.name)
-		if err == nil {
-			err = resp.Err
-		}
+		byCount[t.partitions] = append(byCount[t.partitions], t.name)
+	}
+	for parts, names := range byCount {
+		resps, err := adm.CreateTopics(ctx, parts, -1, nil, names...)
 		if err != nil {
-			return fmt.Errorf("create topic %s: %w", t.name, err)
+			return fmt.Errorf("create topics %s: %w", strings.Join(names, ","), err)
 		}
+		for _, r := range resps.Sorted() {
+			if r.Err != nil {
+				return fmt.Errorf("create topic %s: %w", r.Topic, r.Err)
+			}
+		}
+	}
+	for _, t := range topics {
 		if err := c.WaitTopic(ctx, t.name); err != nil {
 			return fmt.Errorf("create topic %s: %w", t.name, err)
 		}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"sync"
 	"time"
 
@@ -230,4 +231,24 @@ func (c *Cluster) AddPartitions(ctx context.Context, topic string, total int) er
 		return fmt.Errorf("add partitions to %s: %w", topic, err)
 	}
 	return nil
+}
+
+// CountRequests counts every request the brokers get from now on, by request
+// name ("Metadata", "Fetch", ...); the returned func reads the counts so far. A
+// test bounds the round trips of a job over many topics with it.
+func (c *Cluster) CountRequests() func() map[string]int {
+	var mu sync.Mutex
+	counts := map[string]int{}
+	c.Control(func(req kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		mu.Lock()
+		counts[kmsg.NameForKey(req.Key())]++
+		mu.Unlock()
+		return nil, nil, false
+	})
+	return func() map[string]int {
+		mu.Lock()
+		defer mu.Unlock()
+		return maps.Clone(counts)
+	}
 }

@@ -12,7 +12,6 @@ import (
 
 	"github.com/hamba/avro/v2"
 	"github.com/hamba/avro/v2/ocf"
-	"github.com/klauspost/compress/zstd"
 
 	"github.com/kferry/kferry/pkg/format"
 	"github.com/kferry/kferry/pkg/layout"
@@ -118,33 +117,24 @@ func (Format) NewDecoder(r io.Reader, view layout.View) (format.Decoder, error) 
 type encoder struct {
 	w     io.Writer
 	codec ocf.CodecName
-	enc   *ocf.Encoder
+	c     *containerWriter
 	wire  wireRecord
 }
 
 // Encode appends rec. The container header is written with the first record, so
 // it can name the record's topic and partition.
 func (e *encoder) Encode(rec *record.Record) error {
-	if e.enc == nil {
-		enc, err := ocf.NewEncoderWithSchema(schema, e.w,
-			ocf.WithCodec(e.codec),
-			ocf.WithBlockLength(1000),
-			ocf.WithBlockSize(1<<20),
-			// One object is one stream of 1 MiB blocks: a single-goroutine
-			// encoder with a 1 MiB window compresses them as well, and keeps
-			// an open object at a few MiB instead of tens (an exporter holds
-			// one open object per partition).
-			ocf.WithZStandardEncoderOptions(zstd.WithEncoderConcurrency(1), zstd.WithWindowSize(1<<20), zstd.WithLowerEncoderMem(true)),
-			ocf.WithMetadata(map[string][]byte{
-				MetaFormat:    []byte("native"),
-				MetaVersion:   []byte(Version),
-				MetaTopic:     []byte(rec.Topic),
-				MetaPartition: []byte(strconv.Itoa(int(rec.Partition))),
-			}))
+	if e.c == nil {
+		c, err := newContainerWriter(e.w, e.codec, map[string][]byte{
+			MetaFormat:    []byte("native"),
+			MetaVersion:   []byte(Version),
+			MetaTopic:     []byte(rec.Topic),
+			MetaPartition: []byte(strconv.Itoa(int(rec.Partition))),
+		})
 		if err != nil {
 			return fmt.Errorf("native: %w", err)
 		}
-		e.enc = enc
+		e.c = c
 	}
 	w := &e.wire
 	w.Offset, w.TimestampType = rec.Offset, int32(rec.TimestampType)
@@ -157,15 +147,15 @@ func (e *encoder) Encode(rec *record.Record) error {
 	for i := range rec.Headers {
 		w.Headers = append(w.Headers, wireHeader{Key: rec.Headers[i].Key, Value: nullable(rec.Headers[i].Value)})
 	}
-	return e.enc.Encode(w)
+	return e.c.encode(w)
 }
 
 // Close writes the last block. The caller closes the underlying writer after it.
 func (e *encoder) Close() error {
-	if e.enc == nil {
+	if e.c == nil {
 		return nil
 	}
-	return e.enc.Close()
+	return e.c.flush()
 }
 
 func nullable(b []byte) *[]byte {
