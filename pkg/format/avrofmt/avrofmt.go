@@ -233,7 +233,7 @@ func (e *encoder) Encode(rec *record.Record) error {
 		return err
 	}
 	if e.cw == nil {
-		if e.cw, err = container.NewWriter(e.w, ws.json, e.f.codec, syncMarker(rec, e.view), blockBytes); err != nil {
+		if e.cw, err = container.NewWriter(e.w, ws.json, e.f.codec, syncMarker(rec, e.view), container.Options{BlockBytes: blockBytes}); err != nil {
 			return err
 		}
 		e.cur = ws
