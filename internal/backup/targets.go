@@ -171,13 +171,13 @@ func (rt *restoreTargets) checkEmpty(ctx context.Context, targets []string, done
 		}
 		return err
 	}
-	txnID := func(topic string, p int32) string {
+	txnIDs := func(topic string, p int32) []string {
 		if rt.o.AtLeastOnce {
-			return ""
+			return nil
 		}
-		return restoreTxnID(rt.progress, topic, p)
+		return []string{pipeline.SlotTxnID(rt.progress, pipeline.Shard{}, pipeline.TxnSlot(topic, p)), restoreTxnID(rt.progress, topic, p)}
 	}
-	r, err := pipeline.ForeignRecords(ctx, rt.kc, rt.progress, txnID, nonEmpty)
+	r, err := pipeline.ForeignRecords(ctx, rt.kc, rt.progress, txnIDs, nonEmpty)
 	if err != nil || r == nil {
 		return err
 	}

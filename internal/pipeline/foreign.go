@@ -14,28 +14,24 @@ import (
 // progress looked absent in a plain (unstable) read; a run killed right after
 // its first commit may have left that commit in flight, its records visible
 // before its progress is, so each partition found holding records is confirmed
-// the way a writer resumes (kafka.TxnWriter.Resume: fence the writer with
-// txnID(range), then read the progress stable). A partition that turns out to
+// the way a writer resumes (kafka.Client.ResumeRun: fence the writers with
+// txnIDs(range), then read the progress stable). A partition that turns out to
 // have progress is this run's own; every other partition is confirmed on its
 // own (its records may be another writer's even when a partition of the same
-// topic is this run's). txnID returns "" for writers without transactions.
-func ForeignRecords(ctx context.Context, kc *kafka.Client, group string, txnID func(topic string, partition int32) string, ranges []kafka.PartitionRange) (*kafka.PartitionRange, error) {
+// topic is this run's). txnIDs returns none for writers without transactions.
+func ForeignRecords(ctx context.Context, kc *kafka.Client, group string, txnIDs func(topic string, partition int32) []string, ranges []kafka.PartitionRange) (*kafka.PartitionRange, error) {
 	for len(ranges) > 0 {
 		r, err := FirstHoldingRecords(ctx, kc, ranges)
 		if err != nil || r == nil {
 			return nil, err
 		}
 		found := *r
-		w, err := kafka.NewTxnWriter(ctx, kc.Config(), txnID(found.Topic, found.Partition), kafka.WriterOptions{})
-		if err != nil {
-			return nil, err
-		}
 		tp := kafka.TopicPartition{Topic: found.Topic, Partition: found.Partition}
-		done, err := w.Resume(ctx, group, tp)
-		w.Close()
+		p, err := kc.ResumeRun(ctx, group, txnIDs(found.Topic, found.Partition), []kafka.TopicPartition{tp})
 		if err != nil {
 			return nil, err
 		}
+		done := p.Offsets
 		if _, ours := done[tp]; !ours {
 			return &found, nil
 		}
