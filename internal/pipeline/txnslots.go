@@ -23,7 +23,7 @@ const TxnSlots = 64
 // before) and a topic of thousands shares TxnSlots writers.
 func TxnSlot(target string, partition int32) int {
 	h := fnv.New32a()
-	_, _ = h.Write([]byte(target)) // a hash.Hash never returns a write error
+	_, _ = h.Write([]byte(target))                                 // a hash.Hash never returns a write error
 	return int((uint64(h.Sum32()) + uint64(partition)) % TxnSlots) // #nosec G115 -- a partition number is not negative
 }
 
