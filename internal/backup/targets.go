@@ -356,7 +356,7 @@ func restorePlan(kc *kafka.Client, bucketName string, m *manifest.Manifest, o *R
 			}
 		}
 	}
-	mode := "exactly once: one transaction per object, progress in group " + o.progressGroup(m)
+	mode := "exactly once: transactions of whole objects of several partitions with their progress, in group " + o.progressGroup(m)
 	if o.AtLeastOnce {
 		mode = "at least once (no transactions)"
 	}

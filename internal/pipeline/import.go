@@ -68,6 +68,9 @@ type ImportOptions struct {
 	// and the progress is committed after them, so an import interrupted and
 	// run again may write an object's records twice.
 	AtLeastOnce bool
+	// TxnObjects bounds the objects one transaction carries (TxnBatchObjects
+	// when 0; 1: one per object).
+	TxnObjects int
 	// Shard limits the import to the source partitions it owns.
 	Shard    Shard
 	Progress Progress

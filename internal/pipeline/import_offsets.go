@@ -31,7 +31,7 @@ type progressOrigin struct {
 // by a per-partition writer (import --follow, migrate, and one-shot import of
 // an older kferry); slotMetaPrefix by a slot writer (one-shot import, see
 // TxnSlot). A run tells from it whether per-partition writers may have left a
-// transaction open (legacyIDs).
+// transaction open (LegacyTxnIDs).
 const (
 	importMetaPrefix = "kferry-import/1 "
 	slotMetaPrefix   = "kferry-import/2 "

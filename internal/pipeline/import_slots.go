@@ -13,7 +13,7 @@ import (
 // writer per slot, --parallelism slots at a time, each transaction carrying
 // whole objects of several partitions with their progress (TxnBatch). Before
 // any writing, every slot's id (and the per-partition ids of an older kferry
-// or of import --follow, where their progress shows them; legacyIDs) is fenced
+// or of import --follow, where their progress shows them; LegacyTxnIDs) is fenced
 // and then the progress of every partition read stable, once
 // (kafka.Client.ResumeRun).
 func (r *importRun) importSlots(ctx context.Context, kc *kafka.Client, tasks []importTask) error {
@@ -27,7 +27,7 @@ func (r *importRun) importSlots(ctx context.Context, kc *kafka.Client, tasks []i
 	for _, t := range tasks {
 		parts = append(parts, kafka.TopicPartition{Topic: t.target, Partition: t.src.Partition})
 	}
-	legacy, err := legacyIDs(ctx, kc, o.Group, parts, slotMetaPrefix, importTxnID)
+	legacy, err := LegacyTxnIDs(ctx, kc, o.Group, parts, slotMetaPrefix, importTxnID)
 	if err != nil {
 		return err
 	}
@@ -52,13 +52,13 @@ func (r *importRun) importSlots(ctx context.Context, kc *kafka.Client, tasks []i
 	return g.Wait()
 }
 
-// legacyIDs returns the per-partition transactional ids (idOf) of parts when
+// LegacyTxnIDs returns the per-partition transactional ids (idOf) of parts when
 // any of them has progress not committed by a slot writer (its metadata does
 // not start with marker): an older kferry, or the per-partition writers of
 // --follow, may have left a transaction open under them. Fencing those of
 // every selected partition aborts it now; without such progress the killed
 // run's transaction, if any, is aborted by the broker's transaction timeout.
-func legacyIDs(ctx context.Context, kc *kafka.Client, group string, parts []kafka.TopicPartition, marker string, idOf func(group, topic string, p int32) string) ([]string, error) {
+func LegacyTxnIDs(ctx context.Context, kc *kafka.Client, group string, parts []kafka.TopicPartition, marker string, idOf func(group, topic string, p int32) string) ([]string, error) {
 	var topics []string
 	seen := map[string]bool{}
 	for _, tp := range parts {
@@ -121,7 +121,7 @@ func (r *importRun) slotOnce(ctx context.Context, tasks []importTask, resumed *k
 			return false, err
 		}
 	}
-	batch := NewTxnBatch(w)
+	batch := NewTxnBatch(w, o.TxnObjects)
 	pis := make([]*partitionImport, 0, len(tasks))
 	progressed := func() bool {
 		for _, pi := range pis {

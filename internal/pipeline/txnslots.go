@@ -81,11 +81,12 @@ const (
 // partition's progress moves past records that are not committed with it.
 // Not safe for concurrent use.
 type TxnBatch struct {
-	w       *kafka.TxnWriter
-	begun   bool
-	records int64
-	bytes   int64
-	items   []batchItem
+	w          *kafka.TxnWriter
+	maxObjects int
+	begun      bool
+	records    int64
+	bytes      int64
+	items      []batchItem
 }
 
 type batchItem struct {
@@ -93,8 +94,15 @@ type batchItem struct {
 	done    func()
 }
 
-// NewTxnBatch returns a batch writing through w.
-func NewTxnBatch(w *kafka.TxnWriter) *TxnBatch { return &TxnBatch{w: w} }
+// NewTxnBatch returns a batch writing through w whose transactions hold at
+// most maxObjects objects (TxnBatchObjects when 0 or less; 1 gives a
+// transaction per object, as kferry wrote before).
+func NewTxnBatch(w *kafka.TxnWriter, maxObjects int) *TxnBatch {
+	if maxObjects <= 0 {
+		maxObjects = TxnBatchObjects
+	}
+	return &TxnBatch{w: w, maxObjects: maxObjects}
+}
 
 // Writer is the batch's writer.
 func (b *TxnBatch) Writer() *kafka.TxnWriter { return b.w }
@@ -127,7 +135,7 @@ func (b *TxnBatch) Add(offsets func() []kafka.GroupOffset, done func()) {
 
 // Full reports whether the transaction reached its bounds and should commit.
 func (b *TxnBatch) Full() bool {
-	return b.bytes >= TxnBatchBytes || len(b.items) >= TxnBatchObjects
+	return b.bytes >= TxnBatchBytes || len(b.items) >= b.maxObjects
 }
 
 // Commit commits the objects added: their records and offsets together. A
