@@ -113,9 +113,21 @@ func NewTxnWriter(ctx context.Context, cfg Config, txnID string, o WriterOptions
 		return nil, fmt.Errorf("kafka transactional writer: %w", err)
 	}
 	w := &TxnWriter{cl: cl, adm: kadm.NewClient(cl), txnID: txnID, ids: map[string][16]byte{}, timeout: cfg.timeout()}
-	w.resumed = to.resumed != nil && to.resumed.fenced[txnID]
 	w.stall, w.stalled = context.WithCancel(context.Background())
 	go w.watch()
+	if to.resumed != nil && to.resumed.fenced[txnID] {
+		// The writer's own InitProducerId before its first transaction, as
+		// Resume does: franz-go picks the transaction protocol (KIP-890)
+		// from the broker versions it knows at BeginTransaction, and a
+		// client that has not talked to a broker yet picks the old one,
+		// whose transactions kfake then mixes up with the new (fenced
+		// transactions of a killed run became visible).
+		if err := w.fence(ctx); err != nil {
+			w.Close()
+			return nil, err
+		}
+		w.resumed = true
+	}
 	if txnID == "" && to.fenceID != "" {
 		w.fenceOther = func(ctx context.Context) error { return fenceTxnID(ctx, kopts, to.fenceID) }
 	}

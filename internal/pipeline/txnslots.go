@@ -64,14 +64,23 @@ func SlotOf[T any](items []T, key func(T) (target string, partition int32, bytes
 	return out
 }
 
-// Bounds of one transaction of a TxnBatch: it commits once it holds this many
-// record bytes or whole objects. Large enough that a topic of thousands of
-// small partitions needs few transactions; small enough that a transaction
-// ends well within the broker's transaction timeout and a retried one redoes
-// little.
+// Bounds of one transaction of a TxnBatch: it commits once it holds
+// TxnBatchBytes of records, TxnPartitionBytes of one partition's, or
+// TxnBatchObjects whole objects (an object is never split). Enough that a
+// topic of thousands of small partitions needs few transactions; small enough
+// that a transaction ends well within the broker's transaction timeout and a
+// retried one redoes little. The bound per partition keeps an aborted
+// transaction's records of a partition, even two such side by side (a run
+// killed twice), within one fetch response of a read_committed consumer: on
+// kfake, aborted records that a consumer reaches in a later fetch than their
+// transaction's first show as committed (franz-go's default fetch is 1 MiB per
+// partition; found by TestRestoreKilled/twice-before-any-commit with
+// 3,400-record transactions; an object larger than that is as exposed as
+// when each object had a transaction of its own).
 const (
-	TxnBatchBytes   = 8 << 20
-	TxnBatchObjects = 256
+	TxnBatchBytes     = 1 << 20
+	TxnPartitionBytes = 128 << 10
+	TxnBatchObjects   = 256
 )
 
 // TxnBatch gathers whole objects of several partitions into one transaction of
@@ -87,6 +96,10 @@ type TxnBatch struct {
 	records    int64
 	bytes      int64
 	items      []batchItem
+	// part is the partition last produced to and partBytes its bytes in
+	// the transaction (a slot writes its partitions one after the other).
+	part      kafka.TopicPartition
+	partBytes int64
 }
 
 type batchItem struct {
@@ -121,8 +134,13 @@ func (b *TxnBatch) Begin() error {
 
 // Produce sends rec into the open transaction (Begin first).
 func (b *TxnBatch) Produce(ctx context.Context, rec *record.Record, onAck func(int64)) {
+	n := int64(rec.Size())
+	if tp := (kafka.TopicPartition{Topic: rec.Topic, Partition: rec.Partition}); tp != b.part {
+		b.part, b.partBytes = tp, 0
+	}
 	b.records++
-	b.bytes += int64(rec.Size())
+	b.bytes += n
+	b.partBytes += n
 	b.w.Produce(ctx, rec, onAck)
 }
 
@@ -135,7 +153,7 @@ func (b *TxnBatch) Add(offsets func() []kafka.GroupOffset, done func()) {
 
 // Full reports whether the transaction reached its bounds and should commit.
 func (b *TxnBatch) Full() bool {
-	return b.bytes >= TxnBatchBytes || len(b.items) >= b.maxObjects
+	return b.bytes >= TxnBatchBytes || b.partBytes >= TxnPartitionBytes || len(b.items) >= b.maxObjects
 }
 
 // Commit commits the objects added: their records and offsets together. A
@@ -145,7 +163,7 @@ func (b *TxnBatch) Full() bool {
 func (b *TxnBatch) Commit(ctx context.Context) error {
 	items := b.items
 	records, begun := b.records, b.begun
-	b.items, b.records, b.bytes, b.begun = nil, 0, 0, false
+	b.items, b.records, b.bytes, b.begun, b.partBytes = nil, 0, 0, false, 0
 	if len(items) == 0 {
 		if begun {
 			b.w.Abort(ctx)
@@ -185,5 +203,5 @@ func (b *TxnBatch) Abort(ctx context.Context) {
 	if b.begun {
 		b.w.Abort(ctx)
 	}
-	b.items, b.records, b.bytes, b.begun = nil, 0, 0, false
+	b.items, b.records, b.bytes, b.begun, b.partBytes = nil, 0, 0, false, 0
 }
