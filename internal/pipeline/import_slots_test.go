@@ -4,11 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync/atomic"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/kferry/kferry/internal/pipeline"
 	"github.com/kferry/kferry/internal/testkit"
@@ -18,28 +16,6 @@ import (
 // partitions p and p+TxnSlots share a slot: their objects go into the same
 // transactions.
 const slotPartitions = pipeline.TxnSlots + 2
-
-// holdSlotCommit leaves the EndTxn(commit) of the slot txnID unanswered (and
-// unapplied), as for a writer killed after sending TxnOffsetCommit and before
-// its EndTxn reached the coordinator, and calls held the first time. The
-// returned function stops holding.
-func holdSlotCommit(e *testkit.Env, txnID string, held func()) func() {
-	var on atomic.Bool
-	on.Store(true)
-	var once atomic.Bool
-	e.Cluster.ControlKey(int16(kmsg.EndTxn), func(kr kmsg.Request) (kmsg.Response, error, bool) {
-		e.Cluster.KeepControl()
-		req, ok := kr.(*kmsg.EndTxnRequest)
-		if !on.Load() || !ok || !req.Commit || req.TransactionalID != txnID {
-			return nil, nil, false
-		}
-		if once.CompareAndSwap(false, true) {
-			held()
-		}
-		return nil, nil, true
-	})
-	return func() { on.Store(false) }
-}
 
 // progressOf reads the committed progress of group on topic.
 func progressOf(t *testing.T, e *testkit.Env, group, topic string) map[int32]int64 {
@@ -62,7 +38,7 @@ func TestImportSlotKilledBeforeEndTxn(t *testing.T) {
 	const group = "g"
 	ctx, cancel := context.WithCancel(e.Ctx)
 	defer cancel()
-	stop := holdSlotCommit(e, pipeline.SlotTxnID(group, pipeline.Shard{}, pipeline.TxnSlot("eo", 0)), cancel)
+	stop := e.Cluster.HoldCommits(pipeline.SlotTxnID(group, pipeline.Shard{}, pipeline.TxnSlot("eo", 0)), cancel)
 	o := pipeline.ImportOptions{TopicsDir: "topics", CreateTopics: true, ReplicationFactor: -1, Parallelism: 1, Group: group, Logger: testkit.DiscardLogger()}
 	if _, err := pipeline.Import(ctx, e.KC, e.B, e.URL, o); !errors.Is(err, context.Canceled) {
 		t.Fatalf("first run: err = %v, want context.Canceled", err)

@@ -56,9 +56,9 @@ type targetCluster struct {
 	stallNth int
 	// slotRecords counts the records of the partitions of stallTxn's slot.
 	slotRecords int64
-	stalled  atomic.Int64
-	mu       sync.Mutex
-	commits  map[string]int
+	stalled     atomic.Int64
+	mu          sync.Mutex
+	commits     map[string]int
 	// stallGroup, while set, holds the plain offset commits of that group.
 	stallGroup atomic.Pointer[string]
 }
