@@ -43,7 +43,7 @@ func (r *restoreRun) restoreSlots(ctx context.Context, tasks []restoreTask) erro
 		return err
 	}
 	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(pipeline.Parallelism(r.o.Parallelism))
+	g.SetLimit(pipeline.SlotParallelism(r.o.Parallelism))
 	for _, st := range slots {
 		g.Go(func() error {
 			p := resumed

@@ -36,7 +36,7 @@ func (r *importRun) importSlots(ctx context.Context, kc *kafka.Client, tasks []i
 		return err
 	}
 	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(Parallelism(o.Parallelism))
+	g.SetLimit(SlotParallelism(o.Parallelism))
 	for _, st := range slots {
 		g.Go(func() error {
 			p := progress
