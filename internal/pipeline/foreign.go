@@ -71,3 +71,63 @@ func FirstHoldingRecords(ctx context.Context, kc *kafka.Client, ranges []kafka.P
 	}
 	return nil, nil
 }
+
+// CheckTargetsEmpty refuses target partitions that hold committed records the
+// progress group does not account for (this import did not write them), unless
+// --append. Partitions with progress are this import's own and resume.
+func CheckTargetsEmpty(ctx context.Context, kc *kafka.Client, group string, shard Shard, atLeastOnce, dryRun bool, targets []string, owned func(target string, p int32) bool) (string, error) {
+	if len(targets) == 0 {
+		return "", nil
+	}
+	ranges, err := kc.Ranges(ctx, targets)
+	if err != nil {
+		return "", err
+	}
+	done, err := kc.CommittedOffsets(ctx, group, targets)
+	if err != nil {
+		return "", err
+	}
+	var check []kafka.PartitionRange
+	for _, r := range ranges {
+		if _, ok := done[r.Topic][r.Partition]; ok || r.End <= r.Start || !owned(r.Topic, r.Partition) {
+			continue
+		}
+		check = append(check, r)
+	}
+	// Records another copy of this import (or a killed run) committed may be
+	// visible before their progress is: foreignRecords confirms each
+	// partition found holding records with a fenced, stable read, fencing
+	// the partition's slot writer and the per-partition writer of an older
+	// kferry or of import --follow.
+	txnIDs := func(topic string, p int32) []string {
+		if atLeastOnce {
+			return nil
+		}
+		return []string{SlotTxnID(group, shard, TxnSlot(topic, p)), importTxnID(group, topic, p)}
+	}
+	if dryRun {
+		// No fencing in a dry run: it would abort a running copy's
+		// transaction. Say what a real run will check instead.
+		r, err := FirstHoldingRecords(ctx, kc, check)
+		if err != nil || r == nil {
+			return "", err
+		}
+		return fmt.Sprintf("%s partition %d already holds records at offsets %d–%d without progress of group %s: a real run refuses it unless an earlier run of this import wrote them (pass --append to add to it)", r.Topic, r.Partition, r.Start, r.End-1, group), nil
+	}
+	r, err := ForeignRecords(ctx, kc, group, txnIDs, check)
+	if err != nil {
+		return "", err
+	}
+	if r != nil {
+		return "", fmt.Errorf("%w: %s partition %d already holds records at offsets %d–%d that progress group %s did not write; import into an empty topic, or pass --append to add to it", ErrTargetNotEmpty, r.Topic, r.Partition, r.Start, r.End-1, group)
+	}
+	return "", nil
+}
+
+// importTxnID is the transactional id of an import's writer of one target
+// partition, shared by reruns and by every copy of the import: import --follow
+// and migrate; one-shot import uses it as kferry before 0.x did, and only
+// fences it now (see SlotTxnID and docs/operations.md).
+func importTxnID(group, target string, partition int32) string {
+	return fmt.Sprintf("%s-%s-%d", group, target, partition)
+}
