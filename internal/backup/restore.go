@@ -8,11 +8,9 @@ import (
 	"log/slog"
 	"regexp"
 	"slices"
-	"sort"
 	"time"
 
 	"gocloud.dev/blob"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/kferry/kferry/internal/catalog"
 	"github.com/kferry/kferry/internal/kafka"
@@ -39,8 +37,11 @@ type RestoreOptions struct {
 	ReplicationFactor int16
 	Force             bool
 	AtLeastOnce       bool
-	Key               *seal.Key // decrypts an encrypted backup
-	Parallelism       int
+	// TxnObjects bounds the objects one transaction carries
+	// (pipeline.TxnBatchObjects when 0; 1: one per object).
+	TxnObjects  int
+	Key         *seal.Key // decrypts an encrypted backup
+	Parallelism int
 	// IncludeDeleted restores topics that were deleted from the source
 	// (manifest.Topic.DeletedIn); without it they are skipped with a warning,
 	// unless named in Selector.Names.
@@ -88,9 +89,10 @@ type restoreTask struct {
 
 // Restore writes a backup back into Kafka: topics created with their partition
 // counts and configs, records in order into the same partition numbers with
-// their keys, values, headers and timestamps, one Kafka transaction per object
-// together with the restore's progress and the translated consumer-group offsets,
-// so a restore killed at any moment and run again writes every record once.
+// their keys, values, headers and timestamps, in Kafka transactions of whole
+// objects (of several partitions: restoreSlots) together with the restore's
+// progress and the translated consumer-group offsets, so a restore killed at
+// any moment and run again writes every record once.
 func Restore(ctx context.Context, kc *kafka.Client, b *blob.Bucket, bucketName string, o RestoreOptions) (pipeline.Summary, error) {
 	started := time.Now()
 	log := pipeline.Logger(o.Logger)
@@ -134,23 +136,8 @@ func Restore(ctx context.Context, kc *kafka.Client, b *blob.Bucket, bucketName s
 	} else {
 		col.Warn("--at-least-once: no transactions; a restore interrupted and run again may write some records twice")
 	}
-	par := pipeline.Parallelism(o.Parallelism)
-	ids := make([]string, 0, len(tasks))
-	for _, t := range tasks {
-		ids = append(ids, restoreTxnID(o.progressGroup(m), t.target, t.src.Partition))
-	}
-	// Every partition's id fenced before any partition resumes (see
-	// kafka.Client.FenceTxnIDs); also for --at-least-once (kafka.FenceID).
-	if err := kc.FenceTxnIDs(ctx, ids); err != nil {
-		return pipeline.Summary{}, err
-	}
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(par)
 	run := &restoreRun{kc: kc, b: b, m: m, o: &o, col: col, log: log}
-	for _, t := range tasks {
-		g.Go(func() error { return run.partition(gctx, t) })
-	}
-	err = g.Wait()
+	err = run.restoreSlots(ctx, tasks)
 	s := col.Summary("restore", bucketName, started)
 	if err != nil {
 		return s, err
@@ -215,13 +202,15 @@ type partitionRestore struct {
 	t        restoreTask
 	o        *RestoreOptions
 	w        *kafka.TxnWriter
+	batch    *pipeline.TxnBatch // the slot's transaction, through w
+	run      *restoreRun
 	progress string
 	next     int64 // next source offset to restore
 	started  bool  // the --since point was passed (always true without --since)
 	stopped  bool  // the --until point was reached
 	pending  []manifest.GroupOffset
 	lastDst  int64 // target offset of the last restored record
-	commits  *int  // counts the objects committed (see restoreRun.partition)
+	commits  *int  // counts the objects committed (see restoreRun.restoreSlots)
 }
 
 // restoreRun is what every partition of one restore shares.
@@ -234,101 +223,10 @@ type restoreRun struct {
 	log *slog.Logger
 }
 
-// partition restores one partition, starting over from its committed progress
-// after a Kafka fault (pipeline.RestartOnTransient).
-func (r *restoreRun) partition(ctx context.Context, t restoreTask) error {
-	tp := kafka.TopicPartition{Topic: t.target, Partition: t.src.Partition}
-	return pipeline.RestartOnTransient(ctx, r.log, "restore", tp, r.kc.Config().Timeout, func() (bool, error) {
-		var commits int
-		err := r.partitionOnce(ctx, t, &commits)
-		return commits > 0, err
-	})
-}
-
-// partitionOnce restores one partition from its committed progress on: fence,
-// stable read, then one transaction per object, counted in commits.
-func (r *restoreRun) partitionOnce(ctx context.Context, t restoreTask, commits *int) error {
-	kc, b, m, o, col, log := r.kc, r.b, r.m, r.o, r.col, r.log
-	pr := &partitionRestore{t: t, o: o, progress: o.progressGroup(m), next: t.src.StartOffset, lastDst: -1, started: o.Since.IsZero(), commits: commits}
-	// An at-least-once writer still fences the exactly-once id (see open in
-	// import_txn.go).
-	id := restoreTxnID(pr.progress, t.target, t.src.Partition)
-	txnID, opts := id, []kafka.TxnOption{kafka.BatchMaxBytes(t.batchMax)}
-	if o.AtLeastOnce {
-		txnID, opts = "", append(opts, kafka.FenceID(id))
-	}
-	var err error
-	if pr.w, err = kafka.NewTxnWriter(ctx, kc.Config(), txnID, kafka.WriterOptions{}, opts...); err != nil {
-		return err
-	}
-	defer pr.w.Close()
-	tp := kafka.TopicPartition{Topic: t.target, Partition: t.src.Partition}
-	done, err := pr.w.Resume(ctx, pr.progress, tp)
-	if err != nil {
-		return err
-	}
-	prev, resumed := done[tp]
-	if resumed {
-		meta := parseRestoreMeta(prev.Metadata)
-		switch {
-		case meta.hasLineage && meta.lineage != t.src.Lineage:
-			// The source topic was recreated: the progress counts offsets of
-			// the old lineage. checkLineages made sure the target topic holds
-			// none of its records; this partition is checked again now that
-			// the previous writer is fenced.
-			if err := pr.checkFresh(ctx, kc, prev, meta); err != nil {
-				return err
-			}
-			log.Warn("the source topic was recreated: restoring its new lineage from the start into the empty target partition", "topic", t.target, "partition", t.src.Partition, "lineage", t.src.Lineage, "start_offset", t.src.StartOffset)
-			resumed = false
-		default:
-			pr.next = prev.Offset
-			pr.started = pr.started || meta.sincePassed
-			log.Info("resuming", "topic", t.target, "partition", t.src.Partition, "next_source_offset", prev.Offset)
-			if !meta.hasLineage {
-				// Progress of an older kferry: name its lineage now, so that a
-				// later recreation of the source topic is noticed.
-				meta.lineage, meta.hasLineage = t.src.Lineage, true
-				if err := pr.w.CommitPlain(ctx, []kafka.GroupOffset{{Group: pr.progress, Topic: t.target, Partition: t.src.Partition, Offset: prev.Offset, Metadata: meta.String()}}); err != nil {
-					return err
-				}
-			}
-		}
-	}
-	for _, g := range t.groups {
-		// A group whose offset lies before the resume point went out in the
-		// transaction that restored its record.
-		if !resumed || g.Offset >= pr.next {
-			pr.pending = append(pr.pending, g)
-		}
-	}
-	for _, obj := range t.src.Objects {
-		if obj.LastOffset < pr.next || pr.stopped {
-			continue
-		}
-		n, bytes, err := pr.restoreObject(ctx, b, obj)
-		if err != nil {
-			return fmt.Errorf("restore %s/%d: %w", t.topic, t.src.Partition, err)
-		}
-		col.Update(t.topic, t.src.Partition, func(ps *pipeline.PartitionSummary) {
-			if ps.FirstOffset < 0 {
-				ps.FirstOffset = obj.FirstOffset
-			}
-			ps.LastOffset = pr.next - 1
-			ps.Records += n
-			ps.Bytes += bytes
-			ps.Objects++
-		})
-		if o.Progress != nil {
-			o.Progress.Add(n, bytes)
-		}
-	}
-	return pr.finishGroups(ctx, kc)
-}
-
-// restoreTxnID is the transactional id of a restore's writer of one target
-// partition: a rerun (or restore --follow's next round) uses the same id, so
-// its writer fences the previous one.
+// restoreTxnID is the transactional id an older kferry's restore wrote one
+// target partition with (one writer per partition); a restore now writes
+// through slots (pipeline.SlotTxnID) and only fences it when the progress
+// shows such a writer (pipeline.LegacyTxnIDs).
 func restoreTxnID(progress, target string, partition int32) string {
 	return fmt.Sprintf("%s-%s-%d", progress, target, partition)
 }
@@ -349,37 +247,6 @@ func (pr *partitionRestore) take(rec *record.Record) bool {
 	}
 	pr.started = true
 	return true
-}
-
-// restoreObject restores the records of obj from pr.next on in one transaction,
-// committed only if the object's bytes and count match the manifest.
-func (pr *partitionRestore) restoreObject(ctx context.Context, b *blob.Bucket, obj manifest.Object) (int64, int64, error) {
-	info := catalog.ObjectInfo{Key: obj.Key, Size: obj.Size, Object: layout.Object{Topic: pr.t.topic, Partition: pr.t.src.Partition, StartOffset: obj.FirstOffset, View: layout.ViewValues, Ext: ".kfr"}}
-	hr, err := objset.OpenHashed(ctx, b, info, pr.o.Key)
-	if err != nil {
-		return 0, 0, err
-	}
-	defer hr.Close()
-	if err := pr.w.Begin(); err != nil {
-		return 0, 0, err
-	}
-	rs, err := pr.produceObject(ctx, hr)
-	if err != nil {
-		return 0, 0, err
-	}
-	if err := hr.Check(obj, rs.seen); err != nil {
-		pr.w.Abort(ctx)
-		return 0, 0, err
-	}
-	// The group offsets below need every record's target offset (acks).
-	if err := pr.w.Flush(ctx); err != nil {
-		pr.w.Abort(ctx)
-		return 0, 0, err
-	}
-	if err := pr.commitObject(ctx, obj, rs.n > 0, rs.acks); err != nil {
-		return 0, 0, err
-	}
-	return rs.n, rs.bytes, nil
 }
 
 // restoredAck pairs a restored record's source offset with the cell its
@@ -407,7 +274,7 @@ func (pr *partitionRestore) produceObject(ctx context.Context, hr *objset.Hashed
 			return rs, nil
 		}
 		if err != nil {
-			pr.w.Abort(ctx)
+			pr.batch.Abort(ctx)
 			return restoredRecords{}, err
 		}
 		rs.seen++
@@ -417,51 +284,10 @@ func (pr *partitionRestore) produceObject(ctx context.Context, hr *objset.Hashed
 		rec.Topic, rec.Partition = pr.t.target, pr.t.src.Partition
 		dst := new(int64)
 		rs.acks = append(rs.acks, restoredAck{src: rec.Offset, dst: dst})
-		pr.w.Produce(ctx, &rec, func(off int64) { *dst = off })
+		pr.batch.Produce(ctx, &rec, func(off int64) { *dst = off })
 		rs.n++
 		rs.bytes += int64(rec.Size())
 	}
-}
-
-// commitObject commits the transaction (wrote: it holds records) with the
-// partition's new progress and the offsets of the groups the restored records
-// reached, and then advances pr.
-func (pr *partitionRestore) commitObject(ctx context.Context, obj manifest.Object, wrote bool, acks []restoredAck) error {
-	next := pr.next
-	if !pr.stopped {
-		next = obj.LastOffset + 1
-	}
-	meta := restoreMeta{sincePassed: pr.started && !pr.o.Since.IsZero(), lineage: pr.t.src.Lineage, hasLineage: true}
-	offsets := []kafka.GroupOffset{{Group: pr.progress, Topic: pr.t.target, Partition: pr.t.src.Partition, Offset: next, Metadata: meta.String()}}
-	// A group's committed source offset O becomes the target offset of the first
-	// restored record whose source offset is ≥ O, in the same transaction.
-	var keep []manifest.GroupOffset
-	for _, g := range pr.pending {
-		i := sort.Search(len(acks), func(i int) bool { return acks[i].src >= g.Offset })
-		if i < len(acks) {
-			offsets = append(offsets, kafka.GroupOffset{Group: g.Metadata, Topic: pr.t.target, Partition: pr.t.src.Partition, Offset: *acks[i].dst})
-			continue
-		}
-		keep = append(keep, g)
-	}
-	var err error
-	if wrote || !pr.w.Transactional() {
-		err = pr.w.Commit(ctx, offsets)
-	} else {
-		// A transaction without records cannot carry offsets; nothing was
-		// written, so committing the progress plainly keeps it exact.
-		pr.w.Abort(ctx)
-		err = pr.w.CommitPlain(ctx, offsets)
-	}
-	if err != nil {
-		return err
-	}
-	*pr.commits++
-	if len(acks) > 0 {
-		pr.lastDst = *acks[len(acks)-1].dst
-	}
-	pr.pending, pr.next = keep, next
-	return nil
 }
 
 // finishGroups commits the groups whose offsets lie beyond every restored record:

@@ -33,7 +33,8 @@ func TestRestoreTranslatesGroupOffsets(t *testing.T) {
 	}
 
 	tg := e.NewTarget()
-	e.MustRestore(tg, backup.RestoreOptions{})
+	// A transaction per object, so that markers lie between the objects.
+	e.MustRestore(tg, backup.RestoreOptions{TxnObjects: 1})
 	for _, topic := range []string{"orders", "payments"} {
 		src := testkit.ReadTopic(t, e.Ctx, e.Cluster.Config(), topic)[0]
 		dst := testkit.ReadTopic(t, e.Ctx, tg.Cluster.Config(), topic)[0]
@@ -135,7 +136,7 @@ func TestRestoreGroupsResumed(t *testing.T) {
 	}
 	e.MustBackup(backup.BackupOptions{FlushSize: 3}) // objects [0,2] [3,5] [6,7]
 	tg := e.NewTarget()
-	o := backup.RestoreOptions{Renames: renames(t, "ledger=ledger-copy"), Groups: regexp.MustCompile(`early|late|done`), Parallelism: 1}
+	o := backup.RestoreOptions{Renames: renames(t, "ledger=ledger-copy"), Groups: regexp.MustCompile(`early|late|done`), Parallelism: 1, TxnObjects: 1}
 
 	ctx, cancel := context.WithCancel(e.Ctx)
 	defer cancel()

@@ -18,17 +18,21 @@ import (
 // counts (a topic deleted and recreated at the source starts a new lineage,
 // whose offsets start over), and whether the --since point lies behind (so a
 // resumed restore does not skip early-stamped records that follow it).
-// Written as space-separated words: "lineage=1 since-passed"; progress of an
-// older kferry has no lineage word.
+// Written as space-separated words: "lineage=1 since-passed txn=slots";
+// progress of an older kferry has no lineage word, and progress committed by
+// a per-partition writer (kferry before the transactional slots) no txn word.
 type restoreMeta struct {
 	sincePassed bool
 	lineage     int
 	hasLineage  bool
+	// slots: committed by a slot writer (pipeline.TxnSlot).
+	slots bool
 }
 
 const (
 	sincePassedWord = "since-passed"
 	lineageWord     = "lineage="
+	slotsWord       = "txn=slots"
 )
 
 func parseRestoreMeta(s string) restoreMeta {
@@ -36,6 +40,8 @@ func parseRestoreMeta(s string) restoreMeta {
 	for _, w := range strings.Fields(s) {
 		if w == sincePassedWord {
 			m.sincePassed = true
+		} else if w == slotsWord {
+			m.slots = true
 		} else if v, ok := strings.CutPrefix(w, lineageWord); ok {
 			if l, err := strconv.Atoi(v); err == nil && l >= 0 {
 				m.lineage, m.hasLineage = l, true
@@ -52,6 +58,9 @@ func (m restoreMeta) String() string {
 	}
 	if m.sincePassed {
 		words = append(words, sincePassedWord)
+	}
+	if m.slots {
+		words = append(words, slotsWord)
 	}
 	return strings.Join(words, " ")
 }

@@ -144,7 +144,7 @@ func TestRestoreSinceResumes(t *testing.T) {
 	e.Produce(recs...)
 	e.MustBackup(backup.BackupOptions{FlushSize: 2}) // objects [0,1] [2,3] [4,5] [6]
 	tg := e.NewTarget()
-	o := backup.RestoreOptions{Since: base.Add(30 * time.Second), Parallelism: 1}
+	o := backup.RestoreOptions{Since: base.Add(30 * time.Second), Parallelism: 1, TxnObjects: 1}
 
 	// The first run stops after its first object, which held the --since point.
 	ctx, cancel := context.WithCancel(e.Ctx)

@@ -171,13 +171,13 @@ func (rt *restoreTargets) checkEmpty(ctx context.Context, targets []string, done
 		}
 		return err
 	}
-	txnID := func(topic string, p int32) string {
+	txnIDs := func(topic string, p int32) []string {
 		if rt.o.AtLeastOnce {
-			return ""
+			return nil
 		}
-		return restoreTxnID(rt.progress, topic, p)
+		return []string{pipeline.SlotTxnID(rt.progress, pipeline.Shard{}, pipeline.TxnSlot(topic, p)), restoreTxnID(rt.progress, topic, p)}
 	}
-	r, err := pipeline.ForeignRecords(ctx, rt.kc, rt.progress, txnID, nonEmpty)
+	r, err := pipeline.ForeignRecords(ctx, rt.kc, rt.progress, txnIDs, nonEmpty)
 	if err != nil || r == nil {
 		return err
 	}
@@ -356,7 +356,7 @@ func restorePlan(kc *kafka.Client, bucketName string, m *manifest.Manifest, o *R
 			}
 		}
 	}
-	mode := "exactly once: one transaction per object, progress in group " + o.progressGroup(m)
+	mode := "exactly once: transactions of whole objects of several partitions with their progress, in group " + o.progressGroup(m)
 	if o.AtLeastOnce {
 		mode = "at least once (no transactions)"
 	}

@@ -106,7 +106,8 @@ func TestVerifyObjects(t *testing.T) {
 			testkit.WantErrContains(t, err, backup.ErrVerify, tt.problem)
 
 			tg := c.NewTarget()
-			_, err = c.Restore(tg, backup.RestoreOptions{Selector: plan.Selector{Names: []string{"audit"}}, Parallelism: 1})
+			// A transaction per object: those before the damaged one commit.
+			_, err = c.Restore(tg, backup.RestoreOptions{Selector: plan.Selector{Names: []string{"audit"}}, Parallelism: 1, TxnObjects: 1})
 			got := testkit.Values(testkit.ReadTopic(t, c.Ctx, tg.Cluster.Config(), "audit")[0])
 			if !tt.restore {
 				if err != nil || len(got) != 10 {

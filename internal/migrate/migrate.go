@@ -455,7 +455,7 @@ func (mg *migration) prepare(ctx context.Context) ([]string, error) {
 	}
 	if !mg.o.Import.Append {
 		all := func(string, int32) bool { return true }
-		warn, err := pipeline.CheckTargetsEmpty(ctx, mg.dst, mg.o.Import.Group, mg.o.Import.AtLeastOnce, mg.o.DryRun, targets, all)
+		warn, err := pipeline.CheckTargetsEmpty(ctx, mg.dst, mg.o.Import.Group, mg.o.Import.Shard, mg.o.Import.AtLeastOnce, mg.o.DryRun, targets, all)
 		if err != nil {
 			return nil, err
 		}

@@ -19,6 +19,23 @@ func Parallelism(n int) int {
 	return runtime.NumCPU() * 2
 }
 
+// MinSlotParallelism is how many transactional slots (TxnSlot) import and
+// restore write at once by default at the least: a slot's writer mostly waits
+// on round trips (its producer id, metadata, the commit), so on a machine of
+// few CPUs twice their number leaves the network idle (2,000 partitions × 50
+// records on kfake, 2 CPUs: 4.1 s with 4 slots at once, 2.5 s with 8, at
+// about the same memory).
+const MinSlotParallelism = 8
+
+// SlotParallelism is n, or by default Parallelism's default and at least
+// MinSlotParallelism.
+func SlotParallelism(n int) int {
+	if n > 0 {
+		return n
+	}
+	return max(Parallelism(0), MinSlotParallelism)
+}
+
 // Logger is l, or slog.Default() when l is nil.
 func Logger(l *slog.Logger) *slog.Logger {
 	if l != nil {

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"gocloud.dev/blob"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/kferry/kferry/internal/catalog"
 	"github.com/kferry/kferry/internal/kafka"
@@ -69,6 +68,9 @@ type ImportOptions struct {
 	// and the progress is committed after them, so an import interrupted and
 	// run again may write an object's records twice.
 	AtLeastOnce bool
+	// TxnObjects bounds the objects one transaction carries (TxnBatchObjects
+	// when 0; 1: one per object).
+	TxnObjects int
 	// Shard limits the import to the source partitions it owns.
 	Shard    Shard
 	Progress Progress
@@ -153,28 +155,8 @@ func Import(ctx context.Context, kc *kafka.Client, b *blob.Bucket, bucketName st
 		return Summary{Command: "import", Bucket: bucketName, Started: started, Plan: importPlan(kc, bucketName, &o, tasks, topics, col)}, nil
 	}
 	logMode(col, log, &o)
-	ids := make([]string, 0, len(tasks))
-	for _, t := range tasks {
-		ids = append(ids, importTxnID(o.Group, t.target, t.src.Partition))
-	}
-	// Every partition's id fenced before any partition resumes (see
-	// kafka.Client.FenceTxnIDs); also for --at-least-once (kafka.FenceID).
-	if err := kc.FenceTxnIDs(ctx, ids); err != nil {
-		return Summary{}, err
-	}
-	par := Parallelism(o.Parallelism)
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(par)
 	run := &importRun{b: b, o: &o, cfg: kc.Config(), col: col, log: log, metrics: o.metrics()}
-	for _, t := range tasks {
-		g.Go(func() error {
-			tp := kafka.TopicPartition{Topic: t.target, Partition: t.src.Partition}
-			return RestartOnTransient(gctx, log, "import", tp, run.cfg.Timeout, func() (bool, error) {
-				return run.partitionOnce(gctx, t)
-			})
-		})
-	}
-	err = g.Wait()
+	err = run.importSlots(ctx, kc, tasks)
 	s := col.Summary("import", bucketName, started)
 	if err != nil {
 		return s, fmt.Errorf("%w (%d records were written before the error; see the summary for which partitions)", err, s.Records)
@@ -233,7 +215,7 @@ func prepareTargets(ctx context.Context, kc *kafka.Client, cat *catalog.Catalog,
 	}
 	if !o.Append {
 		owned := func(dst string, p int32) bool { return o.Shard.Owns(sourceOf[dst], p) }
-		warn, err := CheckTargetsEmpty(ctx, kc, o.Group, o.AtLeastOnce, o.DryRun, toCheck, owned)
+		warn, err := CheckTargetsEmpty(ctx, kc, o.Group, o.Shard, o.AtLeastOnce, o.DryRun, toCheck, owned)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -325,19 +307,6 @@ type importRun struct {
 	metrics ImportMetrics
 }
 
-// partitionOnce imports one partition from its committed progress on, and
-// reports whether it committed a transaction.
-func (r *importRun) partitionOnce(ctx context.Context, t importTask) (bool, error) {
-	pi := newPartitionImport(t, r.o, r.o.Group, r.cfg, r.col, r.log, r.metrics)
-	b := r.b
-	defer pi.close()
-	if err := pi.resume(ctx); err != nil {
-		return false, err
-	}
-	err := pi.pass(ctx, ctx, b, false)
-	return pi.commits > 0, err
-}
-
 // importPlan describes the tasks of an import: each partition's objects, from
 // the first one's start offset (how many records they hold, only reading them
 // tells).
@@ -350,7 +319,7 @@ func importPlan(kc *kafka.Client, bucketName string, o *ImportOptions, tasks []i
 		}
 		p.Tasks = append(p.Tasks, pt)
 	}
-	mode := "exactly once: one transaction per object, progress in group " + o.Group
+	mode := "exactly once: transactions of whole objects of several partitions with their progress, in group " + o.Group
 	if o.AtLeastOnce {
 		mode = "at least once (no transactions)"
 	}

@@ -210,12 +210,20 @@ func (f *importFollower) scan(ctx, work context.Context) error {
 	})
 	// The partitions about to resume have their ids fenced together first
 	// (kafka.Client.FenceTxnIDs), so none waits on another's abandoned
-	// transaction. A failure is retried at the next scan.
+	// transaction: their own (per partition: --follow writes one partition
+	// per transaction) and their slots' (a one-shot import of the same
+	// progress group writes through them, see TxnSlot). A failure is retried
+	// at the next scan.
 	var ids []string
+	slots := map[string]bool{}
 	for _, pi := range run {
 		if f.failed[pi] {
 			ids = append(ids, importTxnID(f.o.Group, pi.t.target, pi.t.src.Partition))
+			slots[SlotTxnID(f.o.Group, f.o.Shard, TxnSlot(pi.t.target, pi.t.src.Partition))] = true
 		}
+	}
+	for id := range slots {
+		ids = append(ids, id)
 	}
 	if err := f.kc.FenceTxnIDs(work, ids); err != nil {
 		if ctx.Err() != nil {

@@ -27,21 +27,35 @@ type progressOrigin struct {
 	counted bool
 }
 
-// importMetaPrefix starts the commit metadata of an import's progress.
-const importMetaPrefix = "kferry-import/1 "
+// importMetaPrefix starts the commit metadata of an import's progress written
+// by a per-partition writer (import --follow, migrate, and one-shot import of
+// an older kferry); slotMetaPrefix by a slot writer (one-shot import, see
+// TxnSlot). A run tells from it whether per-partition writers may have left a
+// transaction open (LegacyTxnIDs).
+const (
+	importMetaPrefix = "kferry-import/1 "
+	slotMetaPrefix   = "kferry-import/2 "
+)
 
-func (o progressOrigin) metadata() string {
+func (o progressOrigin) metadata() string { return importMetaPrefix + o.words() }
+
+func (o progressOrigin) slotMetadata() string { return slotMetaPrefix + o.words() }
+
+func (o progressOrigin) words() string {
 	kind := "exact"
 	if o.counted {
 		kind = "counted"
 	}
-	return importMetaPrefix + kind + " " + o.key
+	return kind + " " + o.key
 }
 
-// parseOrigin reads the commit metadata metadata() wrote; anything else is an
-// unknown origin.
+// parseOrigin reads the commit metadata metadata() or slotMetadata() wrote;
+// anything else is an unknown origin.
 func parseOrigin(meta string) progressOrigin {
 	rest, ok := strings.CutPrefix(meta, importMetaPrefix)
+	if !ok {
+		rest, ok = strings.CutPrefix(meta, slotMetaPrefix)
+	}
 	if !ok {
 		return progressOrigin{}
 	}

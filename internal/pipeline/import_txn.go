@@ -100,7 +100,10 @@ type partitionImport struct {
 	log     *slog.Logger
 	metrics ImportMetrics
 	w       *kafka.TxnWriter
-	cfg     kafka.Config
+	// batch, if set, is the transaction of the partition's slot (one-shot
+	// import): objects join it and commit with other partitions' objects.
+	batch *TxnBatch
+	cfg   kafka.Config
 	// next is the next source offset to import, -1 while unknown (no progress
 	// committed and nothing imported yet); origin is what it rests on.
 	next   int64
@@ -189,7 +192,7 @@ func (pi *partitionImport) pass(ctx, work context.Context, b *blob.Bucket, follo
 			if fresh {
 				pi.warnImported(g)
 			}
-			pi.deleteImported(work, b, g)
+			pi.afterCommit(func() { pi.deleteImported(work, b, g) })
 			continue
 		}
 		if pi.next >= 0 && g.Start > pi.next && follow {
@@ -332,6 +335,9 @@ func (pi *partitionImport) importObject(ctx context.Context, b *blob.Bucket, g c
 	if oi.skipped > 0 && oi.n > 0 && pi.lastKey != "" {
 		pi.col.Warn(fmt.Sprintf("%s: %d records overlap earlier objects of %s/%d and were skipped", g.Values.Key, oi.skipped, pi.t.src.Topic, pi.t.src.Partition))
 	}
+	if pi.batch != nil {
+		return oi.join(ctx, b)
+	}
 	if oi.n > 0 {
 		if err := oi.commit(ctx); err != nil {
 			return 0, err
@@ -343,8 +349,50 @@ func (pi *partitionImport) importObject(ctx context.Context, b *blob.Bucket, g c
 	if oi.n == 0 {
 		return 0, nil
 	}
-	oi.report()
+	oi.report(pi.next)
 	return oi.n, nil
+}
+
+// join adds the object, read whole, to the slot's transaction (pi.batch) and
+// commits that once it is full. The partition's state moves on at once (its
+// next object continues from it); what is reported, and objects deleted, wait
+// for the commit. A failure of the transaction fails the slot, which starts
+// over from the committed progress with fresh state.
+func (oi *objectImport) join(ctx context.Context, b *blob.Bucket) (int64, error) {
+	pi := oi.pi
+	origin := progressOrigin{key: oi.g.Values.Key, counted: !oi.src.exact}
+	offsets := func() []kafka.GroupOffset { return nil }
+	if oi.n > 0 {
+		off := kafka.GroupOffset{Group: pi.group, Topic: pi.t.target, Partition: pi.t.src.Partition, Offset: oi.end, Metadata: origin.slotMetadata()}
+		offsets = func() []kafka.GroupOffset { return []kafka.GroupOffset{off} }
+		pi.origin = origin
+	}
+	pi.lastKey, pi.lastSize = oi.g.Values.Key, oi.g.Values.Size
+	pi.next = max(pi.next, oi.end)
+	next, g := pi.next, oi.g
+	pi.batch.Add(offsets, func() {
+		if oi.n > 0 {
+			pi.commits++
+			oi.report(next)
+		}
+		pi.deleteImported(ctx, b, g)
+	})
+	if pi.batch.Full() {
+		if err := pi.batch.Commit(ctx); err != nil {
+			return 0, err
+		}
+	}
+	return oi.n, nil
+}
+
+// afterCommit runs f once what the partition's state says is committed: now,
+// or with the slot's open transaction.
+func (pi *partitionImport) afterCommit(f func()) {
+	if pi.batch == nil {
+		f()
+		return
+	}
+	pi.batch.Add(func() []kafka.GroupOffset { return nil }, f)
 }
 
 // objectImport is the transaction importObject writes for one object: the
@@ -371,8 +419,13 @@ func (pi *partitionImport) newObjectImport(g catalog.Group, src *objectOffsetSou
 	return oi
 }
 
-// abort aborts the transaction if it has begun.
+// abort aborts the transaction if it has begun: with a slot's transaction,
+// that is every object in it, of every partition.
 func (oi *objectImport) abort(ctx context.Context) {
+	if oi.pi.batch != nil {
+		oi.pi.batch.Abort(ctx)
+		return
+	}
 	if oi.begun {
 		oi.pi.w.Abort(ctx)
 	}
@@ -432,7 +485,11 @@ func (oi *objectImport) produce(ctx context.Context, rec *record.Record, off int
 	if oi.first < 0 {
 		oi.first = off
 	}
-	pi.w.Produce(ctx, rec, onAck)
+	if pi.batch != nil {
+		pi.batch.Produce(ctx, rec, onAck)
+	} else {
+		pi.w.Produce(ctx, rec, onAck)
+	}
 	oi.n++
 	oi.bytes += int64(rec.Size())
 }
@@ -452,11 +509,11 @@ func (oi *objectImport) commit(ctx context.Context) error {
 }
 
 // report tells o.OnCommit, the summary, the metrics and the progress bar what
-// the committed transaction wrote.
-func (oi *objectImport) report() {
+// the committed transaction wrote; next is the progress it committed.
+func (oi *objectImport) report(next int64) {
 	pi := oi.pi
 	if c := oi.c; c != nil {
-		c.Next, c.Dst = pi.next, make([]int64, len(oi.acks))
+		c.Next, c.Dst = next, make([]int64, len(oi.acks))
 		for i, d := range oi.acks {
 			c.Dst[i] = *d
 		}
@@ -500,64 +557,11 @@ func (pi *partitionImport) open(ctx context.Context) error {
 
 // begin starts a transaction on the writer resume opened.
 func (pi *partitionImport) begin() error {
+	if pi.batch != nil {
+		return pi.batch.Begin()
+	}
 	if pi.w == nil {
 		return fmt.Errorf("import %s/%d: %w", pi.t.src.Topic, pi.t.src.Partition, kafka.ErrNotResumed)
 	}
 	return pi.w.Begin()
-}
-
-// CheckTargetsEmpty refuses target partitions that hold committed records the
-// progress group does not account for (this import did not write them), unless
-// --append. Partitions with progress are this import's own and resume.
-func CheckTargetsEmpty(ctx context.Context, kc *kafka.Client, group string, atLeastOnce, dryRun bool, targets []string, owned func(target string, p int32) bool) (string, error) {
-	if len(targets) == 0 {
-		return "", nil
-	}
-	ranges, err := kc.Ranges(ctx, targets)
-	if err != nil {
-		return "", err
-	}
-	done, err := kc.CommittedOffsets(ctx, group, targets)
-	if err != nil {
-		return "", err
-	}
-	var check []kafka.PartitionRange
-	for _, r := range ranges {
-		if _, ok := done[r.Topic][r.Partition]; ok || r.End <= r.Start || !owned(r.Topic, r.Partition) {
-			continue
-		}
-		check = append(check, r)
-	}
-	// Records another copy of this import (or a killed run) committed may be
-	// visible before their progress is: foreignRecords confirms each
-	// partition found holding records with a fenced, stable read.
-	txnID := func(topic string, p int32) string {
-		if atLeastOnce {
-			return ""
-		}
-		return importTxnID(group, topic, p)
-	}
-	if dryRun {
-		// No fencing in a dry run: it would abort a running copy's
-		// transaction. Say what a real run will check instead.
-		r, err := FirstHoldingRecords(ctx, kc, check)
-		if err != nil || r == nil {
-			return "", err
-		}
-		return fmt.Sprintf("%s partition %d already holds records at offsets %d–%d without progress of group %s: a real run refuses it unless an earlier run of this import wrote them (pass --append to add to it)", r.Topic, r.Partition, r.Start, r.End-1, group), nil
-	}
-	r, err := ForeignRecords(ctx, kc, group, txnID, check)
-	if err != nil {
-		return "", err
-	}
-	if r != nil {
-		return "", fmt.Errorf("%w: %s partition %d already holds records at offsets %d–%d that progress group %s did not write; import into an empty topic, or pass --append to add to it", ErrTargetNotEmpty, r.Topic, r.Partition, r.Start, r.End-1, group)
-	}
-	return "", nil
-}
-
-// importTxnID is the transactional id of an import's writer of one target
-// partition, shared by reruns and by every copy of the import.
-func importTxnID(group, target string, partition int32) string {
-	return fmt.Sprintf("%s-%s-%d", group, target, partition)
 }

@@ -113,3 +113,24 @@ func (c *Cluster) HidePlainOffsets(group string) {
 		return resp, nil, true
 	})
 }
+
+// HoldCommits leaves every later EndTxn(commit) of transactional id txnID
+// unanswered and unapplied, as for a writer killed after it sent its records
+// and TxnOffsetCommit but before its EndTxn reached the coordinator; held runs
+// at the first. The returned function stops holding.
+func (c *Cluster) HoldCommits(txnID string, held func()) (stop func()) {
+	var on, once atomic.Bool
+	on.Store(true)
+	c.ControlKey(int16(kmsg.EndTxn), func(kr kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		req, ok := kr.(*kmsg.EndTxnRequest)
+		if !on.Load() || !ok || !req.Commit || req.TransactionalID != txnID {
+			return nil, nil, false
+		}
+		if once.CompareAndSwap(false, true) {
+			held()
+		}
+		return nil, nil, true
+	})
+	return func() { on.Store(false) }
+}
