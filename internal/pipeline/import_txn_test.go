@@ -63,12 +63,14 @@ func liveRec(p int32, off int64) testkit.Rec {
 // reported (a transaction may carry several, of several partitions).
 type cancelAfterObjects struct {
 	n         atomic.Int64
-	committed atomic.Int64
+	committed atomic.Int64 // Add calls: objects, or transactions of several
+	records   atomic.Int64 // records reported committed
 	cancel    context.CancelFunc
 }
 
-func (c *cancelAfterObjects) Add(int64, int64) {
+func (c *cancelAfterObjects) Add(records, _ int64) {
 	c.committed.Add(1)
+	c.records.Add(records)
 	if c.n.Add(-1) == 0 {
 		c.cancel()
 	}
