@@ -155,6 +155,25 @@ func (f *importFollower) scan(ctx, work context.Context) error {
 		return nil
 	}
 	f.reportSkipped(cat)
+	if err := f.prepareFresh(work, cat); err != nil {
+		return err
+	}
+	run := f.partitionsToRun(cat)
+	if err := f.fence(work, run); err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		f.log.Warn("fencing the partitions' previous writers failed; retrying at the next poll", "err", err)
+		return nil
+	}
+	f.runAll(ctx, work, run)
+	return nil
+}
+
+// prepareFresh checks (and creates) the targets of topics seen for the first
+// time. A Kafka fault leaves them fresh for the next scan; a failed check
+// ends the run.
+func (f *importFollower) prepareFresh(work context.Context, cat *catalog.Catalog) error {
 	var fresh []string
 	for _, t := range cat.TopicNames() {
 		if _, ok := f.targetOf[t]; ok || !f.o.Selector.Matches(t) {
@@ -165,17 +184,26 @@ func (f *importFollower) scan(ctx, work context.Context) error {
 		}
 		fresh = append(fresh, t)
 	}
-	if len(fresh) > 0 {
-		if err := f.prepare(work, cat, fresh); err != nil {
-			if !kafkaFault(err) {
-				return err
-			}
-			// The target did not answer (a broker restarting): a fault, not a
-			// check that failed; the topics are fresh again at the next scan.
-			f.metrics.Error("prepare")
-			f.log.Warn("checking the new topics' targets failed; retrying at the next poll", "topics", strings.Join(fresh, ","), "err", err)
-		}
+	if len(fresh) == 0 {
+		return nil
 	}
+	if err := f.prepare(work, cat, fresh); err != nil {
+		if !kafkaFault(err) {
+			return err
+		}
+		// The target did not answer (a broker restarting): a fault, not a
+		// check that failed; the topics are fresh again at the next scan.
+		f.metrics.Error("prepare")
+		f.log.Warn("checking the new topics' targets failed; retrying at the next poll", "topics", strings.Join(fresh, ","), "err", err)
+	}
+	return nil
+}
+
+// partitionsToRun returns the partitions this copy imports in this scan, in
+// topic and partition order, creating their state on first sight. A
+// partition another copy took over is closed, to be fenced and reloaded if
+// it comes back.
+func (f *importFollower) partitionsToRun(cat *catalog.Catalog) []*partitionImport {
 	var run []*partitionImport
 	for src, dst := range f.targetOf {
 		for _, po := range cat.Partitions(src) {
@@ -208,12 +236,15 @@ func (f *importFollower) scan(ctx, work context.Context) error {
 		a, b := run[i].t.src, run[j].t.src
 		return a.Topic < b.Topic || a.Topic == b.Topic && a.Partition < b.Partition
 	})
-	// The partitions about to resume have their ids fenced together first
-	// (kafka.Client.FenceTxnIDs), so none waits on another's abandoned
-	// transaction: their own (per partition: --follow writes one partition
-	// per transaction) and their slots' (a one-shot import of the same
-	// progress group writes through them, see TxnSlot). A failure is retried
-	// at the next scan.
+	return run
+}
+
+// fence fences the previous writers of the partitions about to resume
+// together (kafka.Client.FenceTxnIDs), so none waits on another's abandoned
+// transaction: their own (per partition: --follow writes one partition per
+// transaction) and their slots' (a one-shot import of the same progress
+// group writes through them, see TxnSlot).
+func (f *importFollower) fence(work context.Context, run []*partitionImport) error {
 	var ids []string
 	slots := map[string]bool{}
 	for _, pi := range run {
@@ -225,15 +256,7 @@ func (f *importFollower) scan(ctx, work context.Context) error {
 	for id := range slots {
 		ids = append(ids, id)
 	}
-	if err := f.kc.FenceTxnIDs(work, ids); err != nil {
-		if ctx.Err() != nil {
-			return nil
-		}
-		f.log.Warn("fencing the partitions' previous writers failed; retrying at the next poll", "err", err)
-		return nil
-	}
-	f.runAll(ctx, work, run)
-	return nil
+	return f.kc.FenceTxnIDs(work, ids)
 }
 
 // runAll runs one pass over each partition, --parallelism at a time.
