@@ -76,3 +76,24 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+// TestChecker: a payload is one whole datum of the schema, or an error; a
+// top-level bytes schema takes any payload.
+func TestChecker(t *testing.T) {
+	c, err := NewChecker(`{"type":"record","name":"R","fields":[{"name":"n","type":"long"},{"name":"s","type":["null","string"]}]}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		payload []byte
+		ok      bool
+	}{{[]byte{2, 0}, true}, {[]byte{2, 2, 2, 'x'}, true}, {[]byte{0x10, 0x20, 0x30}, false}, {[]byte{2, 0, 0}, false}, {[]byte{2}, false}} {
+		if err := c.Check(tc.payload); (err == nil) != tc.ok {
+			t.Errorf("Check(%x): %v, want ok %v", tc.payload, err, tc.ok)
+		}
+	}
+	b, err := NewChecker(`"bytes"`)
+	if err != nil || b.Check([]byte{0xff, 1}) != nil {
+		t.Errorf("bytes schema: %v", err)
+	}
+}
