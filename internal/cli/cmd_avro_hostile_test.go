@@ -263,3 +263,52 @@ func TestImportLongKeysNotTranslated(t *testing.T) {
 		t.Error("the key's supposed schema was registered under lk-key in the target")
 	}
 }
+
+// TestAvroExportLongKeys: --store-keys with binary keys that start with byte
+// 0 (big-endian longs): one whose bytes 1-4 are an id the registry does not
+// know, one whose id it knows but whose payload is no datum of that schema.
+// Both are bytes keys, not Avro ones (the export used to fail on the first
+// with "schema id 0 not found"); they import as they were, and the unknown
+// id is asked of the registry once, not per record.
+func TestAvroExportLongKeys(t *testing.T) {
+	src, reg := kafkatest.NewCluster(t), kafkatest.NewRegistry(t, "", "")
+	id := reg.Register(t, "lk-value", orderV1)
+	var gets atomic.Int32
+	reg.Intercept(func(_ http.ResponseWriter, r *http.Request) bool {
+		if r.URL.Path == "/schemas/ids/0" {
+			gets.Add(1)
+		}
+		return false
+	})
+	good := avroValue(t, orderV1, id, map[string]any{"id": int64(1), "note": nil})
+	keys := [][]byte{{0, 0, 0, 0, 0, 0, 0, 7}, {0, 0, 0, 0, byte(id), 0x10, 0x20, 0x30}, {0, 0, 0, 0, 0, 0, 0, 9}}
+	var recs []record.Record
+	for _, k := range keys {
+		recs = append(recs, record.Record{Topic: "lk", Key: k, Value: good})
+	}
+	if err := src.CreateTopic(context.Background(), "lk", 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := src.Produce(context.Background(), recs); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	mustRun(t, "export", "--brokers", brokers(src), "--topics", "lk", "--to", dir, "--format", "avro", "--store-keys", "--schema-registry", reg.URL())
+	if n := gets.Load(); n != 1 {
+		t.Errorf("schema id 0 asked %d times, want once", n)
+	}
+	if got := avroKeys(bucketKeys(t, dir)); len(got) != 2 {
+		t.Errorf("objects %v, want one values and one keys object", got)
+	}
+	dst := kafkatest.NewCluster(t)
+	mustRun(t, "import", "--from", dir, "--brokers", brokers(dst), "--schema-registry", reg.URL())
+	got := records(t, dst, "lk")[0]
+	if len(got) != len(keys) {
+		t.Fatalf("%d records, want %d", len(got), len(keys))
+	}
+	for i, k := range keys {
+		if !bytes.Equal(got[i].Key, k) {
+			t.Errorf("record %d: key %x, want %x", i, got[i].Key, k)
+		}
+	}
+}

@@ -107,11 +107,15 @@ func NewChecker(text string) (*Checker, error) {
 
 // Check returns an error unless payload (the bytes after the schema id) is
 // exactly one datum of the schema.
-func (c *Checker) Check(payload []byte) error {
-	if c.rawBytes {
-		return nil // Confluent writes a top-level bytes payload as is: any bytes are one
+func (c *Checker) Check(payload []byte) error { return checkDatum(c.schema, c.rawBytes, payload) }
+
+// checkDatum returns an error unless payload is exactly one datum of s.
+// Confluent writes a top-level bytes payload as is (rawBytes): any bytes are one.
+func checkDatum(s avro.Schema, rawBytes bool, payload []byte) error {
+	if rawBytes {
+		return nil
 	}
-	n, err := datumLen(c.schema, payload)
+	n, err := datumLen(s, payload)
 	if err == nil && n != len(payload) {
 		err = fmt.Errorf("%d bytes left after the datum", len(payload)-n)
 	}
