@@ -175,10 +175,19 @@ func (d *decoder) headers(rec *record.Record, datum []byte) error {
 		if !ok {
 			return fmt.Errorf("%w: record %d: a header is not a {key, value} record", format.ErrMalformed, d.index)
 		}
-		key, _ := unwrap(m["key"]).(string)
+		// Anything but a string key and a string (or null) value would be lost
+		// on the way to a Kafka header: refused, not dropped.
+		key, ok := unwrap(m["key"]).(string)
+		if !ok {
+			return fmt.Errorf("%w: record %d: a header key is %T, not a string", format.ErrMalformed, d.index, unwrap(m["key"]))
+		}
 		h := record.Header{Key: key}
-		if val, ok := unwrap(m["value"]).(string); ok {
+		switch val := unwrap(m["value"]).(type) {
+		case string:
 			h.Value = []byte(val)
+		case nil:
+		default:
+			return fmt.Errorf("%w: record %d: header %q has a %T value, not a string (Confluent writes header values as strings)", format.ErrMalformed, d.index, key, val)
 		}
 		rec.Headers = append(rec.Headers, h)
 	}
