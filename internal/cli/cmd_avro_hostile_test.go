@@ -267,7 +267,7 @@ func TestImportLongKeysNotTranslated(t *testing.T) {
 // TestAvroExportLongKeys: --store-keys with binary keys that start with byte
 // 0 (big-endian longs): one whose bytes 1-4 are an id the registry does not
 // know, one whose id it knows but whose payload is no datum of that schema.
-// Both are bytes keys, not Avro ones (the export used to fail on the first
+// Both are plain keys, not Avro ones (the export used to fail on the first
 // with "schema id 0 not found"); they import as they were, and the unknown
 // id is asked of the registry once, not per record.
 func TestAvroExportLongKeys(t *testing.T) {

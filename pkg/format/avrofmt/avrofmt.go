@@ -152,8 +152,8 @@ func (e *encoder) identify(rec *record.Record) (*writerSchema, []byte, error) {
 		// A key in the wire format is an Avro key (AvroConverter); other
 		// keys are StringConverter text, or bytes. A key that only starts
 		// like the wire format (a big-endian long: byte 0, then an id the
-		// registry does not know or a schema its payload does not fit) is
-		// bytes: written as bytes, it comes back as it was.
+		// registry does not know or a schema its payload does not fit) is a
+		// plain key: written as such, it comes back as it was.
 		if w, err := ParseWire(rec.Key); err == nil {
 			ws, payload, err := e.registered(rec, "key", w)
 			if err == nil && checkDatum(ws.schema, ws.rawBytes, payload) == nil {
