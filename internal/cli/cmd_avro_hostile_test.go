@@ -124,7 +124,8 @@ func connectorFile(t *testing.T, path, schema, codec string, n int) []byte {
 const connectSchema = `{"type":"record","name":"Order","namespace":"com.acme","fields":[{"name":"id","type":"long"},{"name":"note","type":["null","string"],"default":null}],"connect.version":1,"connect.name":"com.acme.Order"}`
 
 // TestAvroConnectorFiles: .avro files as Confluent's connector writes them
-// (connect.* properties; deflate, snappy, null; one with no records) import;
+// (connect.* properties; deflate, snappy, null; with no records, which
+// registers nothing) import;
 // a truncated file and one with an altered sync marker fail with one line
 // naming the object, nothing of it written.
 func TestAvroConnectorFiles(t *testing.T) {
@@ -133,10 +134,14 @@ func TestAvroConnectorFiles(t *testing.T) {
 	connectorFile(t, p("conn+0+0000000000.avro"), connectSchema, "deflate", 0)
 	connectorFile(t, p("conn+0+0000000001.avro"), connectSchema, "snappy", 5)
 	connectorFile(t, p("conn+0+0000000006.avro"), connectSchema, "null", 3)
+	connectorFile(t, filepath.Join(dir, "topics", "empty", "partition=0", "empty+0+0000000000.avro"), connectSchema, "snappy", 0)
 	dst, reg := kafkatest.NewCluster(t), kafkatest.NewRegistry(t, "", "")
 	mustRun(t, "import", "--from", dir, "--brokers", brokers(dst), "--schema-registry", reg.URL())
 	if n := total(records(t, dst, "conn")); n != 8 {
 		t.Errorf("%d records, want 8", n)
+	}
+	if _, _, ok := reg.Version("empty-value", 1); ok {
+		t.Error("a file without records registered its schema")
 	}
 	for _, bad := range []struct {
 		name string

@@ -35,10 +35,12 @@ type decoder struct {
 	schema avro.Schema
 	kind   string // "wire", "string", "bytes", "headers"
 	id     int
-	raw    bool // top-level bytes: see writerSchema.rawBytes
-	block  []byte
-	left   int64
-	index  int
+	// registered: id is the target registry's id of the file's schema.
+	registered bool
+	raw        bool // top-level bytes: see writerSchema.rawBytes
+	block      []byte
+	left       int64
+	index      int
 }
 
 func (d *decoder) open() error {
@@ -69,9 +71,18 @@ func (d *decoder) open() error {
 		return ErrNoRegistry
 	}
 	d.kind, d.raw = "wire", s.Type() == avro.Bytes
-	if d.id, err = d.f.reg.Register(d.f.ctx, d.obj.Topic, d.obj.View, text); err != nil {
+	return nil
+}
+
+// register registers the file's schema in the target registry, with the
+// first datum: a file without records registers nothing (and cannot fail on
+// a registry that would refuse its schema).
+func (d *decoder) register() error {
+	id, err := d.f.reg.Register(d.f.ctx, d.obj.Topic, d.obj.View, string(d.c.Meta["avro.schema"]))
+	if err != nil {
 		return fmt.Errorf("register the schema of %s: %w", d.obj.View, err)
 	}
+	d.id, d.registered = id, true
 	return nil
 }
 
@@ -135,6 +146,11 @@ func (d *decoder) fill(rec *record.Record, datum []byte) error {
 		}
 		rec.Key = key
 		return nil
+	}
+	if !d.registered {
+		if err := d.register(); err != nil {
+			return err
+		}
 	}
 	if d.raw {
 		_, w := binary.Varint(datum) // checked by datumLen
