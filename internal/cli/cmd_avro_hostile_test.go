@@ -317,3 +317,60 @@ func TestAvroExportLongKeys(t *testing.T) {
 		}
 	}
 }
+
+// TestAvroAbortedGap: an aborted transaction of another schema between two
+// committed runs of one schema: its records are not exported and do not
+// split the object; the record after it (the other schema) starts one.
+func TestAvroAbortedGap(t *testing.T) {
+	src, reg := kafkatest.NewCluster(t), kafkatest.NewRegistry(t, "", "")
+	v1, v2 := reg.Register(t, "ab-value", orderV1), reg.Register(t, "ab-value", orderV2)
+	mk := func(n int, sch string, id int) []record.Record {
+		var r []record.Record
+		for i := range n {
+			v := map[string]any{"id": int64(i), "note": nil}
+			if sch == orderV2 {
+				v["qty"] = i
+			}
+			r = append(r, record.Record{Topic: "ab", Key: []byte("k"), Value: avroValue(t, sch, id, v)})
+		}
+		return r
+	}
+	if err := src.CreateTopic(context.Background(), "ab", 1); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	must := func(err error) {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(src.ProduceTxn(ctx, "x", mk(3, orderV1, v1), true))
+	must(src.ProduceTxn(ctx, "x", mk(4, orderV2, v2), false))
+	must(src.ProduceTxn(ctx, "x", mk(2, orderV1, v1), true))
+	must(src.Produce(ctx, mk(1, orderV2, v2)))
+	dir := t.TempDir()
+	mustRun(t, "export", "--brokers", brokers(src), "--topics", "ab", "--to", dir, "--format", "avro", "--store-keys", "--schema-registry", reg.URL())
+	want := []string{"topics/ab/partition=0/ab+0+0000000000.avro", "topics/ab/partition=0/ab+0+0000000000.keys.avro", "topics/ab/partition=0/ab+0+0000000012.avro", "topics/ab/partition=0/ab+0+0000000012.keys.avro"}
+	if diff := cmp.Diff(want, bucketKeys(t, dir)); diff != "" {
+		t.Errorf("objects (-want +got):\n%s", diff)
+	}
+	dst := kafkatest.NewCluster(t)
+	mustRun(t, "import", "--from", dir, "--brokers", brokers(dst), "--schema-registry", reg.URL())
+	cl, err := schemareg.New(schemareg.Config{URL: reg.URL()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []any
+	for _, r := range records(t, dst, "ab")[0] {
+		_, v := decoded(t, cl, r.Value)
+		got = append(got, v)
+	}
+	wantVals := []any{}
+	for _, id := range []int64{0, 1, 2, 0, 1} {
+		wantVals = append(wantVals, map[string]any{"id": id, "note": nil})
+	}
+	wantVals = append(wantVals, map[string]any{"id": int64(0), "note": nil, "qty": 0})
+	if diff := cmp.Diff(wantVals, got); diff != "" {
+		t.Errorf("imported values (-want +got):\n%s", diff)
+	}
+}
