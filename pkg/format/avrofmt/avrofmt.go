@@ -132,9 +132,44 @@ var fixedSchemas = sync.OnceValue(func() map[string]*writerSchema {
 })
 
 // parse parses a schema without hamba/avro's global cache, where two versions
-// of one named record would meet.
+// of one named record would meet. A schema whose only fault is a default that
+// does not match its type ("type": "string", "default": null) parses without
+// its defaults: Confluent's registry accepts such schemas (it does not
+// validate defaults unless configured to) and its converter ignores them, and
+// defaults play no part in reading or checking datums.
 func parse(text string) (avro.Schema, error) {
-	return avro.ParseWithCache(text, "", &avro.SchemaCache{})
+	s, err := avro.ParseWithCache(text, "", &avro.SchemaCache{})
+	if err == nil {
+		return s, nil
+	}
+	var v any
+	if json.Unmarshal([]byte(text), &v) != nil {
+		return nil, err
+	}
+	stripped, jerr := json.Marshal(withoutDefaults(v))
+	if jerr != nil {
+		return nil, err
+	}
+	if s, serr := avro.ParseWithCache(string(stripped), "", &avro.SchemaCache{}); serr == nil {
+		return s, nil
+	}
+	return nil, err
+}
+
+// withoutDefaults returns v (decoded schema JSON) without its "default" keys.
+func withoutDefaults(v any) any {
+	switch t := v.(type) {
+	case map[string]any:
+		delete(t, "default")
+		for k, x := range t {
+			t[k] = withoutDefaults(x)
+		}
+	case []any:
+		for i, x := range t {
+			t[i] = withoutDefaults(x)
+		}
+	}
+	return v
 }
 
 // identify finds the schema rec's view is written with.
