@@ -29,8 +29,9 @@ import (
 // ErrConfig means the registry settings are incomplete or unreadable.
 var ErrConfig = errors.New("schema registry settings")
 
-// ErrUnknownSchema means the registry does not know a schema id.
-var ErrUnknownSchema = errors.New("schema id not found in the Schema Registry")
+// ErrUnknownSchema means the registry does not know a schema id (the avro
+// format's ErrUnknownID, which it tells from other registry errors).
+var ErrUnknownSchema = avrofmt.ErrUnknownID
 
 // Config is how to reach a registry.
 type Config struct {

@@ -24,6 +24,8 @@ type Translator struct {
 
 	mu  sync.Mutex
 	ids map[translation]int
+	// checks holds a checker of each Avro source id (nil for other types).
+	checks map[int]*avrofmt.Checker
 }
 
 type translation struct {
@@ -33,7 +35,7 @@ type translation struct {
 
 // NewTranslator returns a translator from src's ids to dst's.
 func NewTranslator(src, dst *Client) *Translator {
-	return &Translator{Source: src, Target: dst, ids: map[translation]int{}}
+	return &Translator{Source: src, Target: dst, ids: map[translation]int{}, checks: map[int]*avrofmt.Checker{}}
 }
 
 // ID returns the target's id of the source's schema id for topic's view.
@@ -58,6 +60,39 @@ func (tr *Translator) ID(ctx context.Context, topic string, view layout.View, id
 	return to, nil
 }
 
+// check returns an error unless payload is a datum of the source's schema
+// id: bytes that only start like the wire format, such as a big-endian long
+// key, are never rewritten (nor their "schema" registered in the target).
+// Protobuf and JSON Schema payloads are not checked.
+func (tr *Translator) check(ctx context.Context, id int, payload []byte) error {
+	tr.mu.Lock()
+	c, ok := tr.checks[id]
+	tr.mu.Unlock()
+	if !ok {
+		s, err := tr.Source.SchemaByID(ctx, id)
+		if err != nil {
+			return err
+		}
+		if s.Type == "" || s.Type == "AVRO" {
+			if c, err = avrofmt.NewChecker(s.Text); err != nil {
+				return fmt.Errorf("the source's schema does not parse: %w", err)
+			}
+		}
+		tr.mu.Lock()
+		tr.checks[id] = c
+		tr.mu.Unlock()
+	}
+	if c == nil {
+		return nil
+	}
+	if err := c.Check(payload); err != nil {
+		return fmt.Errorf("%w: %w", errNotDatum, err)
+	}
+	return nil
+}
+
+var errNotDatum = errors.New("starts like the wire format but is not an Avro datum of that schema (import without --source-schema-registry to copy it unchanged)")
+
 // rewrite translates b in place if it is in the wire format (magic byte 0);
 // other bytes (plain keys, JSON values) are left alone.
 func (tr *Translator) rewrite(ctx context.Context, topic string, view layout.View, b []byte) error {
@@ -71,6 +106,9 @@ func (tr *Translator) rewrite(ctx context.Context, topic string, view layout.Vie
 	}
 	if err != nil {
 		return nil
+	}
+	if err := tr.check(ctx, w.ID, w.Payload); err != nil {
+		return fmt.Errorf("%s schema id %d: %w", what, w.ID, err)
 	}
 	to, err := tr.ID(ctx, topic, view, w.ID)
 	if err != nil {

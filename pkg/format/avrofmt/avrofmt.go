@@ -25,6 +25,10 @@ import (
 // configured.
 var ErrNoRegistry = errors.New("avro objects need --schema-registry URL (export: the source's registry, import: the target's)")
 
+// ErrUnknownID is the error of a Registry (wrapped) that does not know a
+// schema id.
+var ErrUnknownID = errors.New("schema id not found in the Schema Registry")
+
 // Schema is a registry schema: its text and type ("" or "AVRO", "PROTOBUF",
 // "JSON").
 type Schema struct {
@@ -128,9 +132,44 @@ var fixedSchemas = sync.OnceValue(func() map[string]*writerSchema {
 })
 
 // parse parses a schema without hamba/avro's global cache, where two versions
-// of one named record would meet.
+// of one named record would meet. A schema whose only fault is a default that
+// does not match its type ("type": "string", "default": null) parses without
+// its defaults: Confluent's registry accepts such schemas (it does not
+// validate defaults unless configured to) and its converter ignores them, and
+// defaults play no part in reading or checking datums.
 func parse(text string) (avro.Schema, error) {
-	return avro.ParseWithCache(text, "", &avro.SchemaCache{})
+	s, err := avro.ParseWithCache(text, "", &avro.SchemaCache{})
+	if err == nil {
+		return s, nil
+	}
+	var v any
+	if json.Unmarshal([]byte(text), &v) != nil {
+		return nil, err
+	}
+	stripped, jerr := json.Marshal(withoutDefaults(v))
+	if jerr != nil {
+		return nil, err
+	}
+	if s, serr := avro.ParseWithCache(string(stripped), "", &avro.SchemaCache{}); serr == nil {
+		return s, nil
+	}
+	return nil, err
+}
+
+// withoutDefaults returns v (decoded schema JSON) without its "default" keys.
+func withoutDefaults(v any) any {
+	switch t := v.(type) {
+	case map[string]any:
+		delete(t, "default")
+		for k, x := range t {
+			t[k] = withoutDefaults(x)
+		}
+	case []any:
+		for i, x := range t {
+			t[i] = withoutDefaults(x)
+		}
+	}
+	return v
 }
 
 // identify finds the schema rec's view is written with.
@@ -146,9 +185,18 @@ func (e *encoder) identify(rec *record.Record) (*writerSchema, []byte, error) {
 			return nil, nil, fmt.Errorf("%w: key at offset %d: %w; use --format native", format.ErrUnsupported, rec.Offset, ErrHeaderID)
 		}
 		// A key in the wire format is an Avro key (AvroConverter); other
-		// keys are StringConverter text, or bytes.
+		// keys are StringConverter text, or bytes. A key that only starts
+		// like the wire format (a big-endian long: byte 0, then an id the
+		// registry does not know or a schema its payload does not fit) is a
+		// plain key: written as such, it comes back as it was.
 		if w, err := ParseWire(rec.Key); err == nil {
-			return e.registered(rec, "key", w)
+			ws, payload, err := e.registered(rec, "key", w)
+			if err == nil && checkDatum(ws.schema, ws.rawBytes, payload) == nil {
+				return ws, payload, nil
+			}
+			if err != nil && !errors.Is(err, ErrUnknownID) {
+				return nil, nil, err
+			}
 		}
 		if utf8.Valid(rec.Key) {
 			return fixedSchemas()["string"], rec.Key, nil
@@ -174,10 +222,16 @@ func (e *encoder) identify(rec *record.Record) (*writerSchema, []byte, error) {
 // registered resolves the schema of a wire-format key or value.
 func (e *encoder) registered(rec *record.Record, what string, w Wire) (*writerSchema, []byte, error) {
 	if ws, ok := e.parsed[w.ID]; ok {
+		if ws == nil { // unknown: asked once, not per record
+			return nil, nil, fmt.Errorf("%s at offset %d: schema id %d: %w", what, rec.Offset, w.ID, ErrUnknownID)
+		}
 		return ws, w.Payload, nil
 	}
 	s, err := e.f.reg.SchemaByID(e.f.ctx, w.ID)
 	if err != nil {
+		if errors.Is(err, ErrUnknownID) {
+			e.parsed[w.ID] = nil
+		}
 		return nil, nil, fmt.Errorf("%s at offset %d: schema id %d: %w", what, rec.Offset, w.ID, err)
 	}
 	if s.Type != "" && s.Type != "AVRO" {
@@ -254,16 +308,13 @@ func (e *encoder) encodeDatum(ws *writerSchema, rec *record.Record, payload []by
 		d = binary.AppendVarint(d, 1) // the non-null branch
 		d = append(binary.AppendVarint(d, int64(len(payload))), payload...)
 	default:
+		if err := checkDatum(ws.schema, ws.rawBytes, payload); err != nil {
+			return nil, fmt.Errorf("%s at offset %d is not an Avro datum of schema id %d: %w", e.view, rec.Offset, ws.id, err)
+		}
 		if ws.rawBytes {
 			d = binary.AppendVarint(d, int64(len(payload)))
 		}
 		d = append(d, payload...)
-		if n, err := datumLen(ws.schema, d); err != nil || n != len(d) {
-			if err == nil {
-				err = fmt.Errorf("%d bytes left after the datum", len(d)-n)
-			}
-			return nil, fmt.Errorf("%s at offset %d is not an Avro datum of schema id %d: %w", e.view, rec.Offset, ws.id, err)
-		}
 	}
 	e.datum = d
 	return d, nil

@@ -362,3 +362,42 @@ func TestConnectorObject(t *testing.T) {
 		t.Errorf("records (-want +got):\n%s", diff)
 	}
 }
+
+// TestHeadersNotText: a headers object whose values (or keys) are not
+// strings is malformed: its headers are refused, never imported with their
+// values dropped to null.
+func TestHeadersNotText(t *testing.T) {
+	for name, schema := range map[string]string{
+		"int value": `{"type":"array","items":{"type":"record","name":"H","fields":[{"name":"key","type":"string"},{"name":"value","type":["null","int"]}]}}`,
+		"long key":  `{"type":"array","items":{"type":"record","name":"H","fields":[{"name":"key","type":"long"},{"name":"value","type":"string"}]}}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			var item map[string]any
+			if strings.Contains(name, "value") {
+				item = map[string]any{"key": "n", "value": map[string]any{"int": 42}}
+			} else {
+				item = map[string]any{"key": int64(7), "value": "v"}
+			}
+			var buf bytes.Buffer
+			enc, err := ocf.NewEncoder(schema, &buf)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := enc.Encode([]any{item}); err != nil {
+				t.Fatal(err)
+			}
+			if err := enc.Close(); err != nil {
+				t.Fatal(err)
+			}
+			f, _ := newFormat(t, "")
+			dec, err := f.NewObjectDecoder(bytes.NewReader(buf.Bytes()), layout.Object{Topic: "orders", View: layout.ViewHeaders})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var rec record.Record
+			if err := dec.Next(&rec); !errors.Is(err, format.ErrMalformed) || !strings.Contains(err.Error(), "not a string") {
+				t.Errorf("Next: %v, headers %v; want ErrMalformed, not a string", err, rec.Headers)
+			}
+		})
+	}
+}

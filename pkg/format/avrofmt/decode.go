@@ -35,10 +35,12 @@ type decoder struct {
 	schema avro.Schema
 	kind   string // "wire", "string", "bytes", "headers"
 	id     int
-	raw    bool // top-level bytes: see writerSchema.rawBytes
-	block  []byte
-	left   int64
-	index  int
+	// registered: id is the target registry's id of the file's schema.
+	registered bool
+	raw        bool // top-level bytes: see writerSchema.rawBytes
+	block      []byte
+	left       int64
+	index      int
 }
 
 func (d *decoder) open() error {
@@ -69,9 +71,18 @@ func (d *decoder) open() error {
 		return ErrNoRegistry
 	}
 	d.kind, d.raw = "wire", s.Type() == avro.Bytes
-	if d.id, err = d.f.reg.Register(d.f.ctx, d.obj.Topic, d.obj.View, text); err != nil {
+	return nil
+}
+
+// register registers the file's schema in the target registry, with the
+// first datum: a file without records registers nothing (and cannot fail on
+// a registry that would refuse its schema).
+func (d *decoder) register() error {
+	id, err := d.f.reg.Register(d.f.ctx, d.obj.Topic, d.obj.View, string(d.c.Meta["avro.schema"]))
+	if err != nil {
 		return fmt.Errorf("register the schema of %s: %w", d.obj.View, err)
 	}
+	d.id, d.registered = id, true
 	return nil
 }
 
@@ -136,6 +147,11 @@ func (d *decoder) fill(rec *record.Record, datum []byte) error {
 		rec.Key = key
 		return nil
 	}
+	if !d.registered {
+		if err := d.register(); err != nil {
+			return err
+		}
+	}
 	if d.raw {
 		_, w := binary.Varint(datum) // checked by datumLen
 		datum = datum[w:]
@@ -175,10 +191,19 @@ func (d *decoder) headers(rec *record.Record, datum []byte) error {
 		if !ok {
 			return fmt.Errorf("%w: record %d: a header is not a {key, value} record", format.ErrMalformed, d.index)
 		}
-		key, _ := unwrap(m["key"]).(string)
+		// Anything but a string key and a string (or null) value would be lost
+		// on the way to a Kafka header: refused, not dropped.
+		key, ok := unwrap(m["key"]).(string)
+		if !ok {
+			return fmt.Errorf("%w: record %d: a header key is %T, not a string", format.ErrMalformed, d.index, unwrap(m["key"]))
+		}
 		h := record.Header{Key: key}
-		if val, ok := unwrap(m["value"]).(string); ok {
+		switch val := unwrap(m["value"]).(type) {
+		case string:
 			h.Value = []byte(val)
+		case nil:
+		default:
+			return fmt.Errorf("%w: record %d: header %q has a %T value, not a string (Confluent writes header values as strings)", format.ErrMalformed, d.index, key, val)
 		}
 		rec.Headers = append(rec.Headers, h)
 	}

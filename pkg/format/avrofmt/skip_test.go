@@ -3,6 +3,7 @@ package avrofmt
 import (
 	"bytes"
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/hamba/avro/v2"
@@ -75,4 +76,58 @@ func FuzzDecode(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestChecker: a payload is one whole datum of the schema, or an error; a
+// top-level bytes schema takes any payload.
+func TestChecker(t *testing.T) {
+	c, err := NewChecker(`{"type":"record","name":"R","fields":[{"name":"n","type":"long"},{"name":"s","type":["null","string"]}]}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		payload []byte
+		ok      bool
+	}{{[]byte{2, 0}, true}, {[]byte{2, 2, 2, 'x'}, true}, {[]byte{0x10, 0x20, 0x30}, false}, {[]byte{2, 0, 0}, false}, {[]byte{2}, false}} {
+		if err := c.Check(tc.payload); (err == nil) != tc.ok {
+			t.Errorf("Check(%x): %v, want ok %v", tc.payload, err, tc.ok)
+		}
+	}
+	b, err := NewChecker(`"bytes"`)
+	if err != nil || b.Check([]byte{0xff, 1}) != nil {
+		t.Errorf("bytes schema: %v", err)
+	}
+}
+
+// TestInvalidDefaults: schemas Confluent's registry accepts although a
+// default does not match its type (it does not validate defaults unless told
+// to) are read: their datums are checked and split as any others.
+func TestInvalidDefaults(t *testing.T) {
+	for _, text := range []string{
+		`{"type":"record","name":"A","fields":[{"name":"x","type":"string","default":null},{"name":"n","type":"long"}]}`,
+		`{"type":"record","name":"A","fields":[{"name":"x","type":["string","null"],"default":null},{"name":"n","type":"long"}]}`,
+		`{"type":"record","name":"A","fields":[{"name":"x","type":{"type":"enum","name":"E","symbols":["a"],"default":"zz"}},{"name":"n","type":"long","default":"one"}]}`,
+	} {
+		c, err := NewChecker(text)
+		if err != nil {
+			t.Errorf("%s: %v", text, err)
+			continue
+		}
+		datum := []byte{2, 'a', 4} // "a", then the long 2
+		if strings.Contains(text, "enum") {
+			datum = []byte{0, 4}
+		}
+		if strings.Contains(text, `["string","null"]`) {
+			datum = []byte{0, 2, 'a', 4}
+		}
+		if err := c.Check(datum); err != nil {
+			t.Errorf("%s: datum %x: %v", text, datum, err)
+		}
+		if err := c.Check(append(datum, 0)); err == nil {
+			t.Errorf("%s: a byte too many passes", text)
+		}
+	}
+	if _, err := NewChecker(`{"type":"record","name":"my-rec","fields":[]}`); err == nil {
+		t.Error("an invalid name parses")
+	}
 }

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/hamba/avro/v2"
+
 	"github.com/kferry/kferry/pkg/record"
 )
 
@@ -84,4 +86,38 @@ func headerID(rec *record.Record, name string) bool {
 		}
 	}
 	return false
+}
+
+// Checker checks that payloads of the wire format are Avro datums of one
+// schema: a check before bytes that merely start with byte 0 (a big-endian
+// long key) are taken for a schema id and rewritten.
+type Checker struct {
+	schema   avro.Schema
+	rawBytes bool
+}
+
+// NewChecker parses an Avro schema's text.
+func NewChecker(text string) (*Checker, error) {
+	s, err := parse(text)
+	if err != nil {
+		return nil, err
+	}
+	return &Checker{schema: s, rawBytes: s.Type() == avro.Bytes}, nil
+}
+
+// Check returns an error unless payload (the bytes after the schema id) is
+// exactly one datum of the schema.
+func (c *Checker) Check(payload []byte) error { return checkDatum(c.schema, c.rawBytes, payload) }
+
+// checkDatum returns an error unless payload is exactly one datum of s.
+// Confluent writes a top-level bytes payload as is (rawBytes): any bytes are one.
+func checkDatum(s avro.Schema, rawBytes bool, payload []byte) error {
+	if rawBytes {
+		return nil
+	}
+	n, err := datumLen(s, payload)
+	if err == nil && n != len(payload) {
+		err = fmt.Errorf("%d bytes left after the datum", len(payload)-n)
+	}
+	return err
 }
