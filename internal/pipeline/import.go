@@ -223,6 +223,11 @@ func prepareTargets(ctx context.Context, kc *kafka.Client, cat *catalog.Catalog,
 			col.Warn(warn)
 		}
 	}
+	for _, src := range selected {
+		for _, po := range cat.Partitions(src) {
+			warnMissingSidecars(filterGroups(po, o.Files), col)
+		}
+	}
 	var tasks []importTask
 	var topics []plan.Topic
 	for _, src := range selected {
@@ -257,6 +262,43 @@ func prepareTargets(ctx context.Context, kc *kafka.Client, cat *catalog.Catalog,
 	}
 	sort.SliceStable(tasks, func(i, j int) bool { return tasks[i].src.Bytes > tasks[j].src.Bytes })
 	return tasks, topics, nil
+}
+
+// warnMissingSidecars warns of values objects without the keys (or headers)
+// object other objects of their partition have: their records go in with
+// null keys (no headers), which is right only if the export wrote them
+// without --store-keys (--store-headers), and a sign of a lost object
+// otherwise.
+func warnMissingSidecars(po *catalog.PartitionObjects, col *Collector) {
+	var keys, headers int
+	for _, g := range po.Groups {
+		if g.Keys != nil {
+			keys++
+		}
+		if g.Headers != nil {
+			headers++
+		}
+	}
+	for _, c := range []struct {
+		n    int
+		view string
+		has  func(catalog.Group) bool
+	}{
+		{keys, "keys", func(g catalog.Group) bool { return g.Keys != nil }},
+		{headers, "headers", func(g catalog.Group) bool { return g.Headers != nil }},
+	} {
+		if c.n == 0 || c.n == len(po.Groups) {
+			continue
+		}
+		var missing []string
+		for _, g := range po.Groups {
+			if !c.has(g) {
+				missing = append(missing, g.Values.Key)
+			}
+		}
+		col.Warn(fmt.Sprintf("%s/%d: %d of %d objects have no .%s object beside them (first: %s); their records are imported without %s: right if they were exported without --store-%s, a lost object otherwise",
+			po.Topic, po.Partition, len(missing), len(po.Groups), c.view, missing[0], c.view, c.view))
+	}
 }
 
 // filterGroups keeps the groups whose values object --files admits.
