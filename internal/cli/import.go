@@ -233,7 +233,7 @@ func (o *importOptions) addFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.appendTo, "append", false, "allow target topics that already hold records")
 	fs.BoolVar(&o.strict, "strict", false, "fail on keys under the topics folder that are not object names (default: warn and skip)")
 	fs.StringVar(&o.topicsDir, "topics-dir", layout.DefaultTopicsDir, "top folder of the objects (topics.dir)")
-	fs.IntVar(&o.parallelism, "parallelism", 0, "partitions imported at once (default: 2 × CPUs)")
+	fs.IntVar(&o.parallelism, "parallelism", 0, "writers at once: transactional slots, each a share of the partitions (default: 2 × CPUs, at least 8); with --follow, partitions (default: 2 × CPUs)")
 	fs.StringVar(&o.compression, "produce-compression", "none", "compression of produced batches: none, gzip, snappy, lz4, zstd")
 	fs.StringVar(&o.group, "group", "", "progress group on the target (default: kferry-import-<hash of bucket URL, topics dir, selection, --files and renames>)")
 	fs.BoolVar(&o.atLeastOnce, "at-least-once", false, "no transactions: produce idempotently and commit the progress after the records (a rerun may write records twice)")

@@ -103,7 +103,7 @@ Exit status: 0 done, 1 failed, 2 usage error.` + envHelp,
 	fs.BoolVar(&o.force, "force", false, "restore into topics that hold records or whose cleanup.policy differs")
 	fs.BoolVar(&o.atLeastOnce, "at-least-once", false, "no transactions (for clusters that forbid them); a rerun may duplicate records")
 	fs.BoolVar(&o.includeDeleted, "include-deleted", false, "also restore topics that were deleted from the source (skipped by default)")
-	fs.IntVar(&o.parallelism, "parallelism", 0, "partitions restored at once (default: 2 × CPUs)")
+	fs.IntVar(&o.parallelism, "parallelism", 0, "writers at once: transactional slots, each a share of the partitions (default: 2 × CPUs, at least 8)")
 	fs.BoolVar(&o.follow, "follow", false, "keep restoring each new backup as it appears, until SIGTERM/SIGINT")
 	fs.DurationVar(&o.pollInterval, "poll-interval", backup.DefaultRestoreInterval, "with --follow: how often to look for a newer backup")
 	fs.DurationVar(&o.shutdown, "shutdown-timeout", pipeline.DefaultShutdownTimeout, "with --follow: how long SIGTERM/SIGINT may take to finish the restore in flight")
