@@ -23,6 +23,20 @@ type TopicPartition struct {
 	Partition int32
 }
 
+// TopicsOf returns the topics of parts, each once, in the order they first
+// appear.
+func TopicsOf(parts []TopicPartition) []string {
+	var topics []string
+	seen := map[string]bool{}
+	for _, tp := range parts {
+		if !seen[tp.Topic] {
+			seen[tp.Topic] = true
+			topics = append(topics, tp.Topic)
+		}
+	}
+	return topics
+}
+
 func (tp TopicPartition) String() string { return fmt.Sprintf("%s/%d", tp.Topic, tp.Partition) }
 
 // Batch is what one poll delivered for one partition.
@@ -393,14 +407,7 @@ func (g *GroupReader) Lag(ctx context.Context) ([]PartitionLag, error) {
 	if len(parts) == 0 {
 		return nil, nil
 	}
-	var topics []string
-	seen := map[string]bool{}
-	for _, tp := range parts {
-		if !seen[tp.Topic] {
-			seen[tp.Topic] = true
-			topics = append(topics, tp.Topic)
-		}
-	}
+	topics := TopicsOf(parts)
 	ends, err := g.adm.ListCommittedOffsets(ctx, topics...)
 	if err != nil {
 		return nil, fmt.Errorf("list end offsets: %w", err)

@@ -59,14 +59,7 @@ func (r *importRun) importSlots(ctx context.Context, kc *kafka.Client, tasks []i
 // every selected partition aborts it now; without such progress the killed
 // run's transaction, if any, is aborted by the broker's transaction timeout.
 func LegacyTxnIDs(ctx context.Context, kc *kafka.Client, group string, parts []kafka.TopicPartition, marker string, idOf func(group, topic string, p int32) string) ([]string, error) {
-	var topics []string
-	seen := map[string]bool{}
-	for _, tp := range parts {
-		if !seen[tp.Topic] {
-			seen[tp.Topic] = true
-			topics = append(topics, tp.Topic)
-		}
-	}
+	topics := kafka.TopicsOf(parts)
 	done, err := kc.CommittedOffsetsMeta(ctx, group, topics)
 	if err != nil {
 		return nil, err
