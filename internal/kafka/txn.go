@@ -375,6 +375,14 @@ func (w *TxnWriter) fenced(err error) error {
 
 // Abort ends the open transaction without committing.
 func (w *TxnWriter) Abort(ctx context.Context) {
+	// Also when ctx has ended (a run cancelled by another partition's error,
+	// or by SIGINT): a transaction left open holds back every read_committed
+	// reader of its partitions until the broker's transaction timeout. And
+	// bounded: with its brokers gone (records stalled) nothing answers the
+	// abort, and AbortBufferedRecords waits for every record in flight; what
+	// is left open then, the next writer's fence (or the timeout) aborts.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), max(w.timeout, time.Second))
+	defer cancel()
 	_ = w.cl.AbortBufferedRecords(ctx)
 	if w.txnID == "" {
 		return
