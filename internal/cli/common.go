@@ -27,6 +27,7 @@ type kafkaFlags struct {
 	prefix  string // "" or "source-"/"target-" for migrate
 	brokers []string
 	timeout time.Duration
+	maxRate string
 	sec     kafka.Security
 }
 
@@ -38,6 +39,7 @@ func (k *kafkaFlags) addFlagsFor(fs *pflag.FlagSet, prefix, side string) {
 	k.prefix = prefix
 	fs.StringSliceVar(&k.brokers, prefix+"brokers", nil, side+"Kafka bootstrap brokers, host:port[,host:port]")
 	fs.DurationVar(&k.timeout, prefix+"timeout", kafka.DefaultTimeout, side+"how long to wait for Kafka to answer before failing")
+	fs.StringVar(&k.maxRate, prefix+"max-rate", "", side+"most bytes per second to read from or write to Kafka, all workers together (e.g. 20MiB; default no limit), to spare a busy cluster")
 	fs.BoolVar(&k.sec.TLS, prefix+"tls", false, side+"connect with TLS (system roots unless --"+prefix+"tls-ca)")
 	fs.StringVar(&k.sec.TLSCA, prefix+"tls-ca", "", side+"PEM file of the CA(s) that signed the brokers' certificates (implies TLS)")
 	fs.StringVar(&k.sec.TLSCert, prefix+"tls-cert", "", side+"PEM client certificate for mutual TLS (with the key)")
@@ -63,11 +65,19 @@ func (k *kafkaFlags) config(stderr io.Writer) (kafka.Config, error) {
 	if k.timeout <= 0 {
 		return kafka.Config{}, usageErrorf("--%stimeout %s: want a positive duration", k.prefix, k.timeout)
 	}
+	var limit *kafka.RateLimit
+	if k.maxRate != "" {
+		rate, err := parseSize(k.maxRate)
+		if err != nil || rate == 0 {
+			return kafka.Config{}, usageErrorf("--%smax-rate %q: want bytes per second such as 20MiB", k.prefix, k.maxRate)
+		}
+		limit = kafka.NewRateLimit(rate)
+	}
 	if k.sec.TLSInsecureSkipVerify {
 		warn := &printer{w: stderr} // best effort: a warning that cannot be shown stops nothing
 		warn.printf("kferry: warning: --%stls-insecure-skip-verify: the brokers' certificates are not checked; anyone on the path can read and change the data\n", k.prefix)
 	}
-	return kafka.Config{Brokers: k.brokers, Timeout: k.timeout, ClientID: "kferry/" + buildinfo.Version(), Security: k.sec}, nil
+	return kafka.Config{Brokers: k.brokers, Timeout: k.timeout, ClientID: "kferry/" + buildinfo.Version(), Security: k.sec, Limit: limit}, nil
 }
 
 // checkSASL refuses credentials without a mechanism: the client would connect

@@ -351,11 +351,12 @@ func stableOffsets(ctx context.Context, cl *kgo.Client, limit time.Duration, gro
 	if len(parts) == 0 {
 		return out, nil
 	}
+	parent := ctx
 	ctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
 	pending := parts
 	for tries := 0; ; tries++ {
-		unstable, err := fetchStableOnce(ctx, cl, group, pending, out)
+		unstable, err := fetchOffsetsOnce(ctx, cl, group, pending, out, true)
 		if err == nil && len(unstable) == 0 {
 			return out, nil
 		}
@@ -372,17 +373,20 @@ func stableOffsets(ctx context.Context, cl *kgo.Client, limit time.Duration, gro
 		select {
 		case <-ctx.Done():
 			t.Stop()
+			if parent.Err() != nil {
+				return nil, fmt.Errorf("fetch offsets of group %s: %w", group, parent.Err())
+			}
 			return nil, fmt.Errorf("fetch offsets of group %s: still unstable after %s (an open transaction of another writer holds them; fence it first): %w", group, limit, err)
 		case <-t.C:
 		}
 	}
 }
 
-// fetchStableOnce sends one OffsetFetch RequireStable for parts, adds the
-// final offsets to out and returns the partitions still pending.
-func fetchStableOnce(ctx context.Context, cl *kgo.Client, group string, parts []TopicPartition, out map[TopicPartition]GroupOffset) ([]TopicPartition, error) {
+// fetchOffsetsOnce sends one OffsetFetch for parts (RequireStable when
+// stable), adds the offsets to out and returns the partitions still pending.
+func fetchOffsetsOnce(ctx context.Context, cl *kgo.Client, group string, parts []TopicPartition, out map[TopicPartition]GroupOffset, stable bool) ([]TopicPartition, error) {
 	req := kmsg.NewPtrOffsetFetchRequest()
-	req.Group, req.RequireStable = group, true
+	req.Group, req.RequireStable = group, stable
 	index := map[string]int{}
 	for _, tp := range parts {
 		i, ok := index[tp.Topic]

@@ -35,6 +35,9 @@ type Config struct {
 	Timeout time.Duration
 	// Security holds TLS and SASL settings.
 	Security Security
+	// Limit, when not nil, caps the bytes per second that every reader and
+	// writer made from this Config moves, together.
+	Limit *RateLimit
 }
 
 func (c Config) timeout() time.Duration {

@@ -95,9 +95,10 @@ type GroupOptions struct {
 // partitions without a committed offset start at their log start. Poll must be
 // called from one goroutine; Commit, Lag and Joined may be called from any.
 type GroupReader struct {
-	o   GroupOptions
-	cl  *kgo.Client
-	adm *kadm.Client
+	o     GroupOptions
+	cl    *kgo.Client
+	adm   *kadm.Client
+	limit *RateLimit
 
 	mu       sync.Mutex
 	assigned map[TopicPartition]bool
@@ -123,7 +124,7 @@ func NewGroupReader(ctx context.Context, cfg Config, o GroupOptions) (*GroupRead
 	if o.RebalanceTimeout <= 0 {
 		o.RebalanceTimeout = time.Minute
 	}
-	g := &GroupReader{o: o, assigned: map[TopicPartition]bool{}}
+	g := &GroupReader{o: o, assigned: map[TopicPartition]bool{}, limit: cfg.Limit}
 	topics := o.Topics
 	if len(o.Regexes) > 0 {
 		topics = append([]string(nil), o.Regexes...)
@@ -261,6 +262,9 @@ func (g *GroupReader) Poll(ctx context.Context, fn func(Batch) error, onTransien
 	defer g.cl.AllowRebalance()
 	if err := ctx.Err(); err != nil {
 		return err // anything polled is left uncommitted, so it is read again
+	}
+	if err := g.limit.wait(ctx, fetchedBytes(fetches)); err != nil {
+		return err
 	}
 	var ferr error
 	fetches.EachError(func(t string, p int32, err error) {

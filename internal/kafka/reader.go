@@ -24,10 +24,11 @@ type Reader struct {
 	// they could be read; reading goes on at to.
 	OnGap func(pr PartitionRange, from, to int64)
 
-	cl   *kgo.Client
-	idle time.Duration
-	recs []record.Record
-	ptrs []*record.Record
+	cl    *kgo.Client
+	idle  time.Duration
+	limit *RateLimit
+	recs  []record.Record
+	ptrs  []*record.Record
 	// active is what the ReadRanges in progress still reads.
 	active map[TopicPartition]*rangeRead
 }
@@ -64,7 +65,7 @@ func NewReader(ctx context.Context, cfg Config) (*Reader, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kafka reader: %w", err)
 	}
-	return &Reader{cl: cl, idle: max(6*cfg.timeout(), time.Minute)}, nil
+	return &Reader{cl: cl, idle: max(6*cfg.timeout(), time.Minute), limit: cfg.Limit}, nil
 }
 
 // Close releases the reader's connections.
@@ -155,6 +156,9 @@ func (r *Reader) readOnce(ctx context.Context, h RangeHandler) error {
 	cancel()
 	if ctx.Err() != nil {
 		return ctx.Err()
+	}
+	if err := r.limit.wait(ctx, fetchedBytes(fetches)); err != nil {
+		return err
 	}
 	var ferr error
 	var outOfRange []*rangeRead
@@ -294,6 +298,19 @@ func (r *Reader) skipGap(ctx context.Context, pr PartitionRange, next int64) (in
 		r.cl.AddConsumePartitions(map[string]map[int32]kgo.Offset{pr.Topic: {pr.Partition: kgo.NewOffset().At(so.Offset)}})
 	}
 	return so.Offset, nil
+}
+
+// fetchedBytes is the size of the records of fetches, as a rate limit counts
+// them: keys, values and headers.
+func fetchedBytes(fetches kgo.Fetches) int {
+	n := 0
+	fetches.EachRecord(func(kr *kgo.Record) {
+		n += len(kr.Key) + len(kr.Value)
+		for _, h := range kr.Headers {
+			n += len(h.Key) + len(h.Value)
+		}
+	})
+	return n
 }
 
 func fromKgo(kr *kgo.Record) record.Record {

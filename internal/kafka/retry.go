@@ -84,8 +84,9 @@ func isRetriable(err error) bool {
 // isRetriable). Work that can start over from a durable point, such as a
 // restore resuming from its committed progress, retries on it (franz-go fails
 // a transactional producer for good after such a fault at InitProducerId, so
-// only a new writer gets past it).
-func Transient(err error) bool { return isRetriable(err) }
+// only a new writer gets past it). A commit that ended aborted
+// (ErrCommitLost) is one too.
+func Transient(err error) bool { return isRetriable(err) || errors.Is(err, ErrCommitLost) }
 
 // PauseBeforeRestart waits a little longer before each start-over after a
 // Transient fault (200 ms × restarts), so a restarting broker has time to come

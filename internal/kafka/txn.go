@@ -27,6 +27,7 @@ type TxnWriter struct {
 	adm   *kadm.Client
 	txnID string
 	ids   map[string][16]byte
+	limit *RateLimit
 	// timeout bounds the retries of a retriable error in commitOffsets.
 	timeout time.Duration
 
@@ -112,7 +113,7 @@ func NewTxnWriter(ctx context.Context, cfg Config, txnID string, o WriterOptions
 	if err != nil {
 		return nil, fmt.Errorf("kafka transactional writer: %w", err)
 	}
-	w := &TxnWriter{cl: cl, adm: kadm.NewClient(cl), txnID: txnID, ids: map[string][16]byte{}, timeout: cfg.timeout()}
+	w := &TxnWriter{cl: cl, adm: kadm.NewClient(cl), txnID: txnID, ids: map[string][16]byte{}, timeout: cfg.timeout(), limit: cfg.Limit}
 	w.stall, w.stalled = context.WithCancel(context.Background())
 	go w.watch()
 	if to.resumed != nil && to.resumed.fenced[txnID] {
@@ -286,6 +287,9 @@ func (w *TxnWriter) Produce(ctx context.Context, rec *record.Record, onAck func(
 	// before the time, would measure from an acknowledgement long past (the
 	// writer idle since) and report a stall that is none. With nothing
 	// outstanding no callback runs, so nothing else changes either here.
+	// A wait here ends early when ctx does; the record is then produced
+	// anyway, and the Flush that follows reports the end of the run.
+	_ = w.limit.wait(ctx, rec.Size())
 	if w.outstanding.Load() == 0 {
 		w.lastAck.Store(time.Now().UnixNano())
 	}
@@ -355,7 +359,65 @@ func (w *TxnWriter) Commit(ctx context.Context, offsets []GroupOffset) error {
 	if err := w.cl.EndTransaction(ctx, kgo.TryCommit); err != nil {
 		return w.fenced(fmt.Errorf("commit transaction: %w", err))
 	}
-	return nil
+	return w.checkCommitted(ctx, offsets)
+}
+
+// ErrCommitLost means a transaction reported committed was aborted instead:
+// its progress did not move. franz-go ends a transaction with an abort, and
+// returns no error, when it believes none of its records reached a broker;
+// under load it has believed so of records the broker had acknowledged (found
+// by TestImportSlotKilledAfterEndTxn on kfake: six acknowledged records
+// aborted, their import reported done). Nothing of the transaction is visible,
+// so it is Transient: the work restarts from the committed progress.
+var ErrCommitLost = errors.New("the transaction was aborted although its commit reported success (its progress did not move); nothing of it is visible, so it is written again")
+
+// checkCommitted reads back the progress a commit carried: the proof that the
+// transaction committed rather than ended aborted. It reads the group of the
+// first offset, the writer's own progress (the callers put it first), which
+// only moves forward and which the fence keeps other writers away from; other
+// groups in the commit (consumer groups a restore translates) may have
+// consumers of their own. The commit happened when any of its offsets is there:
+// they are applied together or not at all. A plain read first: it holds the
+// commit once the broker applied it (kfake before answering EndTxn); else a
+// stable read, which waits for the commit's markers (Apache Kafka writes them
+// after answering) and then is final. Stable first would wait on kfake for
+// every writer of the group: it answers UNSTABLE_OFFSET_COMMIT for a whole
+// group while any transaction holds offsets of it.
+func (w *TxnWriter) checkCommitted(ctx context.Context, offsets []GroupOffset) error {
+	if len(offsets) == 0 {
+		return nil
+	}
+	group := offsets[0].Group
+	var parts []TopicPartition
+	for _, o := range offsets {
+		if o.Group == group {
+			parts = append(parts, TopicPartition{Topic: o.Topic, Partition: o.Partition})
+		}
+	}
+	committed := func(got map[TopicPartition]GroupOffset) bool {
+		for _, o := range offsets {
+			if o.Group == group && got[TopicPartition{Topic: o.Topic, Partition: o.Partition}].Offset == o.Offset {
+				return true
+			}
+		}
+		return false
+	}
+	got := map[TopicPartition]GroupOffset{}
+	rctx, cancel := context.WithTimeout(ctx, w.timeout)
+	_, err := fetchOffsetsOnce(rctx, w.cl, group, parts, got, false)
+	cancel()
+	if err == nil && committed(got) {
+		return nil
+	}
+	if got, err = stableOffsets(ctx, w.cl, w.timeout, group, parts); err != nil {
+		return fmt.Errorf("check the commit of transaction %s: %w", w.txnID, err)
+	}
+	if committed(got) {
+		return nil
+	}
+	o := offsets[0]
+	return fmt.Errorf("transaction %s: group %s holds %d for %s/%d, the commit carried %d: %w", w.txnID, group,
+		got[TopicPartition{Topic: o.Topic, Partition: o.Partition}].Offset, o.Topic, o.Partition, o.Offset, ErrCommitLost)
 }
 
 // ErrWriterFenced means a newer writer with the same transactional id took over:

@@ -222,3 +222,47 @@ func TestAtLeastOnceFencesTheExactlyOnceID(t *testing.T) {
 		t.Fatalf("last stable offset after the at-least-once writer resumed = %d, want past the aborted transaction", got)
 	}
 }
+
+// TestTxnWriterCommitLost: a commit the broker applied as an abort while
+// answering success (what franz-go does by itself when it wrongly believes no
+// record reached a broker) is an ErrCommitLost, a Transient error, never a
+// success; the next transaction commits.
+func TestTxnWriterCommitLost(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	c := kafkatest.NewCluster(t)
+	if err := c.CreateTopic(ctx, "t", 1); err != nil {
+		t.Fatal(err)
+	}
+	const id = "kferry-test-lost"
+	c.AbortCommits(id, 1)
+	w, err := kafka.NewTxnWriter(ctx, c.Config(), id, kafka.WriterOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	if _, err := w.Resume(ctx, "g", kafka.TopicPartition{Topic: "t"}); err != nil {
+		t.Fatal(err)
+	}
+	commit := func(v string, next int64) error {
+		if err := w.Begin(); err != nil {
+			t.Fatal(err)
+		}
+		w.Produce(ctx, &record.Record{Topic: "t", Value: []byte(v)}, nil)
+		return w.Commit(ctx, []kafka.GroupOffset{{Group: "g", Topic: "t", Offset: next}})
+	}
+	err = commit("lost", 1)
+	if !errors.Is(err, kafka.ErrCommitLost) || !kafka.Transient(err) {
+		t.Fatalf("commit turned abort: err = %v, want a Transient ErrCommitLost", err)
+	}
+	if err := commit("kept", 1); err != nil {
+		t.Fatalf("next commit: %v", err)
+	}
+	got, err := c.ReadAll(ctx, "t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got[0]) != 1 || string(got[0][0].Value) != "kept" {
+		t.Errorf("records %+v, want only the second transaction's", got[0])
+	}
+}

@@ -27,6 +27,7 @@ type WriterOptions struct {
 type Writer struct {
 	cl      *kgo.Client
 	keep    bool
+	limit   *RateLimit
 	promise func(*kgo.Record, error)
 
 	mu      sync.Mutex
@@ -62,7 +63,7 @@ func NewWriter(ctx context.Context, cfg Config, o WriterOptions) (*Writer, error
 	if err != nil {
 		return nil, fmt.Errorf("kafka writer: %w", err)
 	}
-	w := &Writer{cl: cl, keep: o.KeepTimestamps}
+	w := &Writer{cl: cl, keep: o.KeepTimestamps, limit: cfg.Limit}
 	w.promise = w.delivered
 	return w, nil
 }
@@ -87,6 +88,9 @@ func codecFor(name string) (kgo.CompressionCodec, error) {
 // delivery error seen so far, if any. It blocks while the producer buffer is full.
 func (w *Writer) Produce(ctx context.Context, rec *record.Record) error {
 	if err := w.Err(); err != nil {
+		return err
+	}
+	if err := w.limit.wait(ctx, rec.Size()); err != nil {
 		return err
 	}
 	kr := &kgo.Record{Topic: rec.Topic, Partition: rec.Partition, Key: rec.Key, Value: rec.Value}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -138,5 +139,31 @@ func TestImportSlotObjectFails(t *testing.T) {
 	}
 	if diff := cmp.Diff(wantRecs(slotPartitions, 6), e.TopicRecords("eo")); diff != "" {
 		t.Errorf("target after the rerun (-want +got):\n%s", diff)
+	}
+}
+
+// TestImportSlotCommitLost: a slot's commit that ended aborted while reported
+// committed (franz-go, believing none of the transaction's records reached a
+// broker, aborts in the commit's stead and returns no error) is noticed from
+// the progress that did not move, and the slot writes those objects again: the
+// run succeeds with every record once.
+func TestImportSlotCommitLost(t *testing.T) {
+	e := testkit.New(t, "file")
+	putObjects(e, "eo", slotPartitions, 0, 6, 3)
+	e.Cluster.AbortCommits(pipeline.SlotTxnID("g", pipeline.Shard{}, pipeline.TxnSlot("eo", 0)), 1)
+	var logs testkit.LogBuffer
+	o := pipeline.ImportOptions{TopicsDir: "topics", CreateTopics: true, ReplicationFactor: -1, Parallelism: 2, Group: "g", Logger: logs.Logger()}
+	s, err := e.ImportAll(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(wantRecs(slotPartitions, 6), e.TopicRecords("eo")); diff != "" {
+		t.Errorf("target (-want +got):\n%s", diff)
+	}
+	if s.Records != slotPartitions*6 {
+		t.Errorf("summary counts %d records, want %d", s.Records, slotPartitions*6)
+	}
+	if !strings.Contains(logs.String(), "commit reported success") {
+		t.Errorf("no warning about the lost commit in the log:\n%s", logs.String())
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -92,11 +93,13 @@ func (e *Env) Export(o pipeline.ExportOptions) (pipeline.Summary, error) {
 	return pipeline.Export(e.Ctx, e.KC, e.B, e.URL, o)
 }
 
-// ImportAll runs pipeline.Import with a quiet logger and the broker's default
+// ImportAll runs pipeline.Import with a quiet logger (unless o has one) and the broker's default
 // replication factor.
 func (e *Env) ImportAll(o pipeline.ImportOptions) (pipeline.Summary, error) {
 	e.T.Helper()
-	o.Logger = DiscardLogger()
+	if o.Logger == nil {
+		o.Logger = DiscardLogger()
+	}
 	if o.ReplicationFactor == 0 {
 		o.ReplicationFactor = -1
 	}
@@ -289,4 +292,26 @@ func WantErrContains(t *testing.T, err error, target error, parts ...string) {
 			t.Errorf("error %q does not mention %q", err, p)
 		}
 	}
+}
+
+// LogBuffer collects what a logger writes, safe for the goroutines of a run.
+type LogBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+// Logger returns a text logger writing into the buffer.
+func (l *LogBuffer) Logger() *slog.Logger { return slog.New(slog.NewTextHandler(l, nil)) }
+
+func (l *LogBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+// String is everything logged so far.
+func (l *LogBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

@@ -19,6 +19,11 @@ import (
 // for every run to be seen in its middle on two cores.
 const lfPerPart = 6000
 
+// lfRate is the --max-rate of the one-shot export and backup: their 1.9 MB
+// would otherwise be read in a third of a second, before a leader can be
+// killed in the middle; at this rate they take about 5 s.
+const lfRate = "400KiB"
+
 // TestLeaderKill SIGKILLs the node that leads a partition kferry reads or
 // writes, in the middle of export, import, backup, restore and migrate
 // --follow (source side and target side) on a 3-node cluster, and the node
@@ -38,7 +43,7 @@ func TestLeaderKill(t *testing.T) {
 	exportURL, exportDir := fileURL(t)
 	exported := t.Run("export", func(t *testing.T) {
 		p := startKferry(t, runOpts{}, "export", "--brokers", tr.brokers(), "--topics", topics, "--to", exportURL,
-			"--flush-size", "600", "--store-keys", "--parallelism", "3")
+			"--flush-size", "600", "--store-keys", "--parallelism", "3", "--max-rate", lfRate)
 		waitUntil(t, p, "15 of 90 objects in the bucket", time.Minute, func(context.Context) (bool, error) {
 			n, err := countValueObjects(exportDir)
 			return n >= 15, err
@@ -81,7 +86,7 @@ func TestLeaderKill(t *testing.T) {
 	var backupID string
 	backedUp := t.Run("backup", func(t *testing.T) {
 		p := startKferry(t, runOpts{}, "backup", "--brokers", tr.brokers(), "--topics", topics, "--to", backupURL,
-			"--flush-size", "600", "--parallelism", "3")
+			"--flush-size", "600", "--parallelism", "3", "--max-rate", lfRate)
 		waitUntil(t, p, "15 of 90 objects in the bucket", time.Minute, func(context.Context) (bool, error) {
 			objs, _, err := bucketFiles(backupDir)
 			return len(objs) >= 15, err

@@ -134,3 +134,21 @@ func (c *Cluster) HoldCommits(txnID string, held func()) (stop func()) {
 	})
 	return func() { on.Store(false) }
 }
+
+// AbortCommits turns the next n EndTxn(commit) requests of transactional id
+// txnID into aborts that answer as a commit would: the writer is told its
+// transaction committed while nothing of it is visible. franz-go does the same
+// on its own when it believes no record of a transaction reached a broker, and
+// has believed so of acknowledged records under load.
+func (c *Cluster) AbortCommits(txnID string, n int) {
+	var left atomic.Int64
+	left.Store(int64(n))
+	c.ControlKey(int16(kmsg.EndTxn), func(kr kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		req, ok := kr.(*kmsg.EndTxnRequest)
+		if ok && req.Commit && req.TransactionalID == txnID && left.Add(-1) >= 0 {
+			req.Commit = false
+		}
+		return nil, nil, false
+	})
+}
