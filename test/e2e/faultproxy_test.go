@@ -51,12 +51,14 @@ type faultProxy struct {
 	rng    *rand.Rand
 	f      faults
 	counts map[string]int
+	stalls []string // the requests stalled since the last arm
 	rp     *httputil.ReverseProxy
 }
 
 // injected is what a faultProxy did between two arms.
 type injected struct {
 	counts map[string]int
+	stalls []string // which requests were stalled
 }
 
 func newFaultProxy(t *testing.T, seed uint64) *faultProxy {
@@ -91,7 +93,8 @@ func newFaultProxy(t *testing.T, seed uint64) *faultProxy {
 func (p *faultProxy) arm(f faults) injected {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	done := injected{counts: p.counts}
+	done := injected{counts: p.counts, stalls: p.stalls}
+	p.stalls = nil
 	p.f, p.counts = f, map[string]int{}
 	return done
 }
@@ -142,6 +145,7 @@ func (p *faultProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p.drop(w)
 	case "stall PUT mid-body":
 		_, _ = io.CopyN(io.Discard, r.Body, 256<<10)
+		p.noteStall(r)
 		p.stall(r.Context())
 		p.drop(w)
 	default:
@@ -176,6 +180,13 @@ func (p *faultProxy) claimStallGet() bool {
 	p.f.stallGet = false
 	p.counts["stall GET mid-body"]++
 	return true
+}
+
+// noteStall remembers which request is stalled.
+func (p *faultProxy) noteStall(r *http.Request) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.stalls = append(p.stalls, fmt.Sprintf("%s %s (%d bytes) at %s", r.Method, r.URL.RequestURI(), r.ContentLength, time.Now().Format("15:04:05.000")))
 }
 
 // stall holds the request for stallFor, or until the client leaves or the test
@@ -213,6 +224,9 @@ type stallingBody struct {
 func (b *stallingBody) Read(buf []byte) (int, error) {
 	if b.left == 0 && b.p.claimStallGet() {
 		b.p.stall(b.ctx)
+		b.p.mu.Lock()
+		b.p.stalls = append(b.p.stalls, "a GET response body")
+		b.p.mu.Unlock()
 		return 0, errors.New("fault proxy: stalled")
 	}
 	if b.left <= 0 {

@@ -126,7 +126,7 @@ func TestS3Faults(t *testing.T) {
 			t.Errorf("%s: the proxy injected %s; want one stall", name, row.faults)
 		}
 		if r.elapsed >= stallFor {
-			t.Errorf("%s took %s: the stalled request was waited out, not timed out", name, r.elapsed)
+			t.Errorf("%s took %s: the stalled request was waited out, not timed out; stalled: %q\n%s", name, r.elapsed, row.faults.stalls, r.stderr)
 		}
 		return r
 	}

@@ -88,7 +88,9 @@ func run(m *testing.M) int {
 	}
 	defer func() { _ = os.RemoveAll(dir) }() // best effort: a leftover temporary folder harms nothing
 	kferryBin = filepath.Join(dir, "kferry")
+	// Static, as released (CGO_ENABLED=0): the image test builds the same.
 	build := exec.Command("go", "build", "-o", kferryBin, "github.com/kferry/kferry/cmd/kferry")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := build.CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "e2e: go build: %v\n%s", err, out)
 		return 1

@@ -1,0 +1,152 @@
+package main
+
+import (
+	"archive/tar"
+	"bytes"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+)
+
+// TestImage builds the image of a freshly built static kferry for this
+// machine's platform, then reads it back as `docker load` and a registry
+// would: the tarball's config (non-root user, entrypoint, labels), its files
+// (the binary, CA certificates, passwd), the binary run from the extracted
+// image (`version` prints the stamped version), and the OCI layout's index.
+// Built twice, it has the same digest.
+func TestImage(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("the image holds a linux binary")
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "kferry")
+	build := exec.Command("go", "build", "-ldflags", "-X github.com/kferry/kferry/internal/buildinfo.version=9.8.7", "-o", bin, "../../cmd/kferry")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build kferry: %v\n%s", err, out)
+	}
+	certs := filepath.Join(dir, "ca.crt")
+	if err := os.WriteFile(certs, []byte("-----BEGIN CERTIFICATE-----\ntest\n-----END CERTIFICATE-----\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	platform := "linux/" + runtime.GOARCH
+	o := Options{Version: "9.8.7", Commit: "abc123", Created: "2026-01-02T03:04:05Z", Binaries: map[string]string{platform: bin},
+		CACerts: certs, Repository: "ghcr.io/kferry/kferry", Out: filepath.Join(dir, "out")}
+	if err := Build(o); err != nil {
+		t.Fatal(err)
+	}
+	dynamic := o
+	dynamic.Binaries = map[string]string{platform: "/bin/sh"}
+	if err := Build(dynamic); err == nil || !strings.Contains(err.Error(), "CGO_ENABLED=0") {
+		t.Errorf("image of a dynamically linked binary: err = %v, want a refusal naming CGO_ENABLED=0", err)
+	}
+
+	img, err := tarball.ImageFromPath(filepath.Join(o.Out, "kferry_linux_"+runtime.GOARCH+".tar"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := img.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Config.User != "65532:65532" || strings.Join(cfg.Config.Entrypoint, " ") != "/kferry" || cfg.OS != "linux" || cfg.Architecture != runtime.GOARCH {
+		t.Errorf("config user %q entrypoint %q platform %s/%s, want 65532:65532, /kferry, %s", cfg.Config.User, cfg.Config.Entrypoint, cfg.OS, cfg.Architecture, platform)
+	}
+	for k, want := range map[string]string{
+		"org.opencontainers.image.source":   "https://github.com/kferry/kferry",
+		"org.opencontainers.image.version":  "9.8.7",
+		"org.opencontainers.image.revision": "abc123",
+		"org.opencontainers.image.licenses": "Apache-2.0",
+		"org.opencontainers.image.created":  "2026-01-02T03:04:05Z",
+	} {
+		if got := cfg.Config.Labels[k]; got != want {
+			t.Errorf("label %s = %q, want %q", k, got, want)
+		}
+	}
+
+	files := imageFiles(t, img)
+	if !bytes.Contains(files["etc/ssl/certs/ca-certificates.crt"], []byte("BEGIN CERTIFICATE")) {
+		t.Error("no CA certificates in the image")
+	}
+	if !strings.Contains(string(files["etc/passwd"]), "nonroot:x:65532:65532") {
+		t.Errorf("passwd %q has no nonroot user", files["etc/passwd"])
+	}
+	extracted := filepath.Join(dir, "extracted-kferry")
+	if err := os.WriteFile(extracted, files["kferry"], 0o755); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(extracted, "version").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "9.8.7") {
+		t.Errorf("the image's kferry version: %v\n%s", err, out)
+	}
+
+	idx, err := layout.ImageIndexFromPath(filepath.Join(o.Out, "oci"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	im, err := idx.IndexManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(im.Manifests) != 1 || im.Manifests[0].Platform == nil || im.Manifests[0].Platform.Architecture != runtime.GOARCH {
+		t.Fatalf("OCI index %+v, want one manifest for %s", im.Manifests, platform)
+	}
+	fromLayout, err := idx.Image(im.Manifests[0].Digest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The config's digest names the image in both forms (a docker tarball
+	// does not keep the OCI manifest).
+	digest, err := img.ConfigName()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d, err := fromLayout.ConfigName(); err != nil || d != digest {
+		t.Errorf("OCI layout holds config %s (%v), the tarball %s: not the same image", d, err, digest)
+	}
+	o.Out = filepath.Join(dir, "again")
+	if err := Build(o); err != nil {
+		t.Fatal(err)
+	}
+	again, err := tarball.ImageFromPath(filepath.Join(o.Out, "kferry_linux_"+runtime.GOARCH+".tar"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d, err := again.ConfigName(); err != nil || d != digest {
+		t.Errorf("second build: digest %s (%v), want %s: the build is not reproducible", d, err, digest)
+	}
+}
+
+// imageFiles reads every regular file of img's flattened filesystem.
+func imageFiles(t *testing.T, img v1.Image) map[string][]byte {
+	t.Helper()
+	rc := mutate.Extract(img)
+	defer rc.Close()
+	files := map[string][]byte{}
+	tr := tar.NewReader(rc)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			return files
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if h.Typeflag == tar.TypeReg {
+			body, err := io.ReadAll(tr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			files[h.Name] = body
+		}
+	}
+}
