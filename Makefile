@@ -30,9 +30,13 @@ vet:
 # Then the compatibility subset on the oldest release we support (3.9.2; the
 # e2e suite ran on 4.1.2), about 2 min; `make test-compat` runs every release.
 # Its table goes to a scratch file: docs/compatibility.md is test-compat's.
+# Last, the release build for the host's platform (scripts/release.sh --host,
+# into build/release-check): archive, SBOM, checksums, image, and the binary's
+# version; `make release-snapshot` builds all six platforms.
 test: vet race
 	GO=$(GO) bash scripts/test-env.sh $(GO) test -count=1 -timeout 30m ./...
 	GO=$(GO) bash scripts/test-env.sh $(GO) run ./test/compat -versions 3.9.2 -out "$${TMPDIR:-/tmp}/kferry-compat-3.9.2.md"
+	GO=$(GO) bash scripts/release.sh --host
 
 # race: the packages that run goroutines (errgroups and franz-go callbacks in
 # pipeline, backup, migrate, objset and kafka, the metrics server, the S3 transport's connections in
@@ -78,6 +82,16 @@ bench:
 # KFERRY_KILL_SEED=N replays a printed seed.
 soak:
 	KFERRY_KILLS=$${KFERRY_KILLS:-200} $(GO) test -count=1 -timeout 60m -run 'TestRandomKill' -v ./test/e2e/
+
+.PHONY: release-snapshot
+# release-snapshot: a release of the checkout into dist/, nothing published
+# (scripts/release.sh): static binaries for linux, darwin and windows on amd64
+# and arm64 with goreleaser (pinned, built into the cache folder once), archives
+# with man pages and completions, an SBOM per archive, checksums.txt, and the
+# container image (deploy/image, no Docker engine); then it checks them (checksums
+# verify, the host binary prints the snapshot's version).
+release-snapshot:
+	GO=$(GO) bash scripts/release.sh
 
 .PHONY: fuzz
 # fuzz: every decoder and parser fuzz target for FUZZTIME each (default 30s).

@@ -16,24 +16,9 @@ GO=${GO:-go}
 
 log() { echo "golangci-lint.sh: $*" >&2; }
 
-# ensure_golangci_lint prints the path of a golangci-lint binary, building it if needed.
-ensure_golangci_lint() {
-	if [ -n "${KFERRY_GOLANGCI_LINT:-}" ]; then
-		echo "$KFERRY_GOLANGCI_LINT"
-		return
-	fi
-	local cache=${KFERRY_CACHE_DIR:-${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/kferry}
-	local dir=$cache/golangci-lint-$GOLANGCI_LINT_VERSION
-	if [ ! -x "$dir/golangci-lint" ]; then
-		log "building golangci-lint $GOLANGCI_LINT_VERSION into $dir (takes a few minutes, once)"
-		mkdir -p "$dir"
-		# Outside any module, so the pinned version's own go.mod decides.
-		(cd "$dir" && GOBIN=$dir GOFLAGS= "$GO" install "github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$GOLANGCI_LINT_VERSION") >&2
-	fi
-	echo "$dir/golangci-lint"
-}
+. "$(dirname "${BASH_SOURCE[0]}")/lib/go-installed.sh"
 
-bin=$(ensure_golangci_lint)
+bin=$(go_installed golangci-lint github.com/golangci/golangci-lint/v2/cmd/golangci-lint "$GOLANGCI_LINT_VERSION" "${KFERRY_GOLANGCI_LINT:-}")
 if [ $# -eq 0 ]; then
 	echo "$bin"
 	exit 0

@@ -104,27 +104,8 @@ ensure_java_maven() {
 	command -v java >/dev/null && command -v mvn >/dev/null
 }
 
-cache_dir() { echo "${KFERRY_CACHE_DIR:-${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/kferry}"; }
-
-# go_installed NAME MODULE VERSION OVERRIDE prints the path of the binary NAME,
-# built from MODULE@VERSION with `go install` into the cache folder if needed,
-# or OVERRIDE when that is set.
-go_installed() {
-	local name=$1 module=$2 version=$3 override=$4
-	if [ -n "$override" ]; then
-		echo "$override"
-		return
-	fi
-	local dir
-	dir=$(cache_dir)/$name-$version
-	if [ ! -x "$dir/$name" ]; then
-		log "building $name $version into $dir (takes a few minutes, once)"
-		mkdir -p "$dir"
-		# Outside any module, so the pinned version's own go.mod decides.
-		(cd "$dir" && GOBIN=$dir GOFLAGS= "$GO" install "$module@$version") >&2
-	fi
-	echo "$dir/$name"
-}
+# cache_dir, go_installed
+. "$(dirname "${BASH_SOURCE[0]}")/lib/go-installed.sh"
 
 # ensure_azurite prints the path of Azurite's blob service, installing the
 # pinned version from npm into the cache folder if needed.

@@ -1,7 +1,7 @@
-// Command gen-docs writes kferry's man pages (section 1, one per command) from
-// its command tree, for release archives and packages.
+// Command gen-docs writes kferry's man pages (section 1, one per command) and
+// its shell completion scripts from its command tree, for release archives.
 //
-//	go run ./cmd/gen-docs -out dist/man
+//	go run ./cmd/gen-docs -out build/man -completions build/completions
 package main
 
 import (
@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -20,11 +21,40 @@ import (
 
 func main() {
 	out := flag.String("out", "man", "folder to write the man pages to (created if missing)")
+	completions := flag.String("completions", "", "folder to write kferry.bash, kferry.zsh and kferry.fish to (none if empty)")
 	flag.Parse()
-	if err := run(*out); err != nil {
+	err := run(*out)
+	if err == nil && *completions != "" {
+		err = writeCompletions(*completions)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "gen-docs:", err)
 		os.Exit(1)
 	}
+}
+
+// writeCompletions writes the scripts `kferry completion SHELL` prints, so that
+// packages can install them without running the binary.
+func writeCompletions(dir string) error {
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return err
+	}
+	root := cli.Command(io.Discard, io.Discard)
+	gens := map[string]func(io.Writer) error{
+		"kferry.bash": func(w io.Writer) error { return root.GenBashCompletionV2(w, true) },
+		"kferry.zsh":  root.GenZshCompletion,
+		"kferry.fish": func(w io.Writer) error { return root.GenFishCompletion(w, true) },
+	}
+	for name, gen := range gens {
+		var b strings.Builder
+		if err := gen(&b); err != nil {
+			return fmt.Errorf("completion %s: %w", name, err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(b.String()), 0o644); err != nil { //nolint:gosec // shipped in archives, read by every user
+			return err
+		}
+	}
+	return nil
 }
 
 func run(dir string) error {

@@ -51,3 +51,21 @@ func TestManPages(t *testing.T) {
 		t.Errorf("kferry-export.1 has no section 1 title line:\n%.300s", page)
 	}
 }
+
+// TestCompletions: the scripts are those of cobra for kferry's tree (each
+// names kferry and a subcommand's flag source, __complete).
+func TestCompletions(t *testing.T) {
+	dir := t.TempDir()
+	if err := writeCompletions(dir); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"kferry.bash", "kferry.zsh", "kferry.fish"} {
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(b), "kferry") || !strings.Contains(string(b), "__complete") {
+			t.Errorf("%s is not a completion script for kferry:\n%.300s", name, b)
+		}
+	}
+}

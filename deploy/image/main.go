@@ -6,6 +6,10 @@
 //	    -binary linux/amd64=dist/kferry_linux_amd64_v1/kferry \
 //	    -binary linux/arm64=dist/kferry_linux_arm64_v8.0/kferry
 //
+// or, after a goreleaser build, from what it wrote (`make release-snapshot`):
+//
+//	go run ./deploy/image -dist dist -out dist/image
+//
 // The image holds /kferry, the CA certificates of the machine that builds it
 // (/etc/ssl/certs/ca-certificates.crt, for TLS to brokers and object stores)
 // and a passwd entry for the user it runs as, 65532 (nonroot), not root.
@@ -15,6 +19,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"debug/elf"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -60,8 +65,14 @@ func main() {
 	flag.StringVar(&o.CACerts, "ca-certs", "/etc/ssl/certs/ca-certificates.crt", "CA bundle to ship")
 	flag.StringVar(&o.Repository, "repository", "ghcr.io/kferry/kferry", "image name in the tarballs")
 	flag.StringVar(&o.Out, "out", "dist/image", "output folder")
+	dist := flag.String("dist", "", "goreleaser's dist folder: its linux binaries, version, commit and date (instead of -binary, -version, -commit, -created)")
 	flag.Parse()
 	o.Binaries = map[string]string{}
+	if *dist != "" {
+		if err := fromDist(&o, *dist); err != nil {
+			log.Fatal(err)
+		}
+	}
 	for _, b := range bins {
 		platform, path, ok := strings.Cut(b, "=")
 		if !ok {
@@ -72,6 +83,45 @@ func main() {
 	if err := Build(o); err != nil {
 		log.Fatal(err)
 	}
+}
+
+// fromDist fills o from goreleaser's artifacts.json (every linux binary) and
+// metadata.json (version, commit, and the date unless -created gave one) in dir.
+func fromDist(o *Options, dir string) error {
+	var meta struct{ Version, Commit, Date string }
+	if err := readJSON(filepath.Join(dir, "metadata.json"), &meta); err != nil {
+		return err
+	}
+	var artifacts []struct{ Type, Path, Goos, Goarch string }
+	if err := readJSON(filepath.Join(dir, "artifacts.json"), &artifacts); err != nil {
+		return err
+	}
+	for _, a := range artifacts {
+		if a.Type == "Binary" && a.Goos == "linux" {
+			o.Binaries[a.Goos+"/"+a.Goarch] = a.Path
+		}
+	}
+	if len(o.Binaries) == 0 {
+		return fmt.Errorf("%s lists no linux binary: run goreleaser first", filepath.Join(dir, "artifacts.json"))
+	}
+	// Tags allow [A-Za-z0-9_.-]: a snapshot's build metadata ("+abc") becomes ".abc".
+	o.Version = strings.ReplaceAll(meta.Version, "+", ".")
+	o.Commit = meta.Commit
+	if t, err := time.Parse(time.RFC3339, meta.Date); err == nil && o.Created == "" {
+		o.Created = t.UTC().Format(time.RFC3339) // the run's time: -created (the commit's) keeps builds reproducible
+	}
+	return nil
+}
+
+func readJSON(path string, v any) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return nil
 }
 
 type multiFlag []string

@@ -150,3 +150,40 @@ func imageFiles(t *testing.T, img v1.Image) map[string][]byte {
 		}
 	}
 }
+
+// TestFromDist: goreleaser's metadata and artifact lists give the linux
+// binaries (not the darwin or windows ones, nor archives), the version made
+// tag-safe, the commit, and the date only when -created gave none.
+func TestFromDist(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, body string) {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("metadata.json", `{"project_name":"kferry","version":"1.2.4-snapshot+abc","commit":"abc123","date":"2026-12-02T04:26:50.03Z"}`)
+	write("artifacts.json", `[
+	 {"name":"kferry","path":"dist/kferry_linux_amd64_v1/kferry","goos":"linux","goarch":"amd64","type":"Binary"},
+	 {"name":"kferry","path":"dist/kferry_linux_arm64_v8.0/kferry","goos":"linux","goarch":"arm64","type":"Binary"},
+	 {"name":"kferry","path":"dist/kferry_darwin_arm64_v8.0/kferry","goos":"darwin","goarch":"arm64","type":"Binary"},
+	 {"name":"kferry_1.2.4_linux_amd64.tar.gz","path":"dist/kferry_1.2.4_linux_amd64.tar.gz","goos":"linux","goarch":"amd64","type":"Archive"}]`)
+	o := Options{Binaries: map[string]string{}}
+	if err := fromDist(&o, dir); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"linux/amd64": "dist/kferry_linux_amd64_v1/kferry", "linux/arm64": "dist/kferry_linux_arm64_v8.0/kferry"}
+	if len(o.Binaries) != len(want) || o.Binaries["linux/amd64"] != want["linux/amd64"] || o.Binaries["linux/arm64"] != want["linux/arm64"] {
+		t.Errorf("binaries %v, want %v", o.Binaries, want)
+	}
+	if o.Version != "1.2.4-snapshot.abc" || o.Commit != "abc123" || o.Created != "2026-12-02T04:26:50Z" {
+		t.Errorf("version %q commit %q created %q", o.Version, o.Commit, o.Created)
+	}
+	o = Options{Binaries: map[string]string{}, Created: "2026-01-01T00:00:00Z"}
+	if err := fromDist(&o, dir); err != nil || o.Created != "2026-01-01T00:00:00Z" {
+		t.Errorf("-created was overridden: %q, %v", o.Created, err)
+	}
+	write("artifacts.json", `[{"name":"kferry","path":"x","goos":"darwin","goarch":"arm64","type":"Binary"}]`)
+	if err := fromDist(&Options{Binaries: map[string]string{}}, dir); err == nil || !strings.Contains(err.Error(), "no linux binary") {
+		t.Errorf("no linux binary: %v", err)
+	}
+}
