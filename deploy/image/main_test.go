@@ -23,6 +23,7 @@ import (
 // (the binary, CA certificates, passwd), the binary run from the extracted
 // image (`version` prints the stamped version), and the OCI layout's index.
 // Built twice, it has the same digest.
+// (Longer than 80 lines on purpose: one image, checked fact by fact.)
 func TestImage(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("the image holds a linux binary")

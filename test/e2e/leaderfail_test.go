@@ -35,6 +35,7 @@ const lfRate = "400KiB"
 // export (--follow too) and backup, on the target read_committed for the others. The
 // subtests share one cluster and run in turn; import restores the export's
 // bucket and restore the backup's.
+// (Longer than 80 lines on purpose: the subtests share the cluster it starts.)
 func TestLeaderKill(t *testing.T) {
 	tr := newTrio(t)
 	src := lfFill(t, tr, "lf", lfPerPart)
