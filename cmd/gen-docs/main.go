@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/cobra/doc"
@@ -22,8 +23,10 @@ import (
 func main() {
 	out := flag.String("out", "man", "folder to write the man pages to (created if missing)")
 	completions := flag.String("completions", "", "folder to write kferry.bash, kferry.zsh and kferry.fish to (none if empty)")
+	version := flag.String("version", buildinfo.Read().Version, "version the pages name (a release passes its own)")
+	date := flag.String("date", "", "date the pages carry, RFC 3339 (a release passes its commit's, so the same commit gives the same pages; default: today)")
 	flag.Parse()
-	err := run(*out)
+	err := run(*out, *version, *date)
 	if err == nil && *completions != "" {
 		err = writeCompletions(*completions)
 	}
@@ -57,7 +60,7 @@ func writeCompletions(dir string) error {
 	return nil
 }
 
-func run(dir string) error {
+func run(dir, version, date string) error {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return err
 	}
@@ -65,7 +68,14 @@ func run(dir string) error {
 	root.InitDefaultCompletionCmd() // cobra adds it only when the command runs
 	root.DisableAutoGenTag = true   // no generation date: the same tree gives the same pages
 	escapePlaceholders(root)
-	header := &doc.GenManHeader{Title: "KFERRY", Section: "1", Source: "kferry " + buildinfo.Read().Version, Manual: "kferry manual"}
+	header := &doc.GenManHeader{Title: "KFERRY", Section: "1", Source: "kferry " + version, Manual: "kferry manual"}
+	if date != "" {
+		t, err := time.Parse(time.RFC3339, date)
+		if err != nil {
+			return fmt.Errorf("-date %q: %w", date, err)
+		}
+		header.Date = &t
+	}
 	if err := doc.GenManTree(root, header, dir); err != nil {
 		return fmt.Errorf("man pages in %s: %w", dir, err)
 	}

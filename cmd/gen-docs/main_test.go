@@ -16,7 +16,7 @@ import (
 // and placeholders in the help texts survive the Markdown renderer.
 func TestManPages(t *testing.T) {
 	dir := t.TempDir()
-	if err := run(dir); err != nil {
+	if err := run(dir, "1.2.3", "2026-11-30T18:00:00+01:00"); err != nil {
 		t.Fatal(err)
 	}
 	var want []string
@@ -47,7 +47,7 @@ func TestManPages(t *testing.T) {
 	if !strings.Contains(string(page), "topics/<topic>/partition=<p>/<topic>+<p>+<start") {
 		t.Error("kferry-export.1 lost the layout's placeholders (read as HTML tags)")
 	}
-	if !strings.Contains(string(page), ".TH \"KFERRY\" \"1\"") {
+	if !strings.Contains(string(page), `.TH "KFERRY" "1" "Nov 2026" "kferry 1.2.3"`) {
 		t.Errorf("kferry-export.1 has no section 1 title line:\n%.300s", page)
 	}
 }

@@ -6,9 +6,10 @@
 //	    -binary linux/amd64=dist/kferry_linux_amd64_v1/kferry \
 //	    -binary linux/arm64=dist/kferry_linux_arm64_v8.0/kferry
 //
-// or, after a goreleaser build, from what it wrote (`make release-snapshot`):
+// or, after a goreleaser build, from what it wrote (`make release-snapshot`;
+// -created keeps the digest the same for the same commit):
 //
-//	go run ./deploy/image -dist dist -out dist/image
+//	go run ./deploy/image -dist dist -out dist/image -created "$(git log -1 --format=%cI)"
 //
 // The image holds /kferry, the CA certificates of the machine that builds it
 // (/etc/ssl/certs/ca-certificates.crt, for TLS to brokers and object stores)
@@ -42,6 +43,8 @@ import (
 
 // User is the uid and gid the image runs as (distroless's "nonroot").
 const User = "65532:65532"
+
+const nonrootID = 65532
 
 // Options say what to build.
 type Options struct {
@@ -90,7 +93,7 @@ func main() {
 func fromDist(o *Options, dir string) error {
 	var meta struct{ Version, Commit, Date string }
 	if err := readJSON(filepath.Join(dir, "metadata.json"), &meta); err != nil {
-		return err
+		return fmt.Errorf("%w (-dist is the folder goreleaser wrote: run make release-snapshot)", err)
 	}
 	var artifacts []struct{ Type, Path, Goos, Goarch string }
 	if err := readJSON(filepath.Join(dir, "artifacts.json"), &artifacts); err != nil {
@@ -98,7 +101,7 @@ func fromDist(o *Options, dir string) error {
 	}
 	for _, a := range artifacts {
 		if a.Type == "Binary" && a.Goos == "linux" {
-			o.Binaries[a.Goos+"/"+a.Goarch] = a.Path
+			o.Binaries[a.Goos+"/"+a.Goarch] = distPath(dir, a.Path)
 		}
 	}
 	if len(o.Binaries) == 0 {
@@ -111,6 +114,14 @@ func fromDist(o *Options, dir string) error {
 		o.Created = t.UTC().Format(time.RFC3339) // the run's time: -created (the commit's) keeps builds reproducible
 	}
 	return nil
+}
+
+// distPath is where a binary artifacts.json lists is, wherever this runs: the
+// list names it from the folder goreleaser ran in, and goreleaser puts it in
+// <dist>/<build>_<os>_<arch>[_<variant>]/<name>.
+func distPath(dir, path string) string {
+	folder, name := filepath.Split(filepath.Clean(path))
+	return filepath.Join(dir, filepath.Base(folder), name)
 }
 
 func readJSON(path string, v any) error {
@@ -145,7 +156,7 @@ func Build(o Options) error {
 	}
 	certs, err := os.ReadFile(o.CACerts)
 	if err != nil {
-		return fmt.Errorf("CA certificates: %w", err)
+		return fmt.Errorf("CA certificates: %w (install ca-certificates or give -ca-certs FILE)", err)
 	}
 	tag, err := name.NewTag(o.Repository + ":" + o.Version)
 	if err != nil {
@@ -171,11 +182,18 @@ func Build(o Options) error {
 			return fmt.Errorf("write %s: %w", file, err)
 		}
 	}
+	// The layout's index.json holds one entry, the multi-platform index, named
+	// by the version: `crane push dir ref` and `skopeo copy oci:dir:<version>`
+	// take it whole.
 	dir := filepath.Join(o.Out, "oci")
 	if err := os.RemoveAll(dir); err != nil {
 		return err
 	}
-	if _, err := layout.Write(dir, idx); err != nil {
+	lp, err := layout.Write(dir, empty.Index)
+	if err != nil {
+		return fmt.Errorf("write OCI layout: %w", err)
+	}
+	if err := lp.AppendIndex(idx, layout.WithAnnotations(map[string]string{"org.opencontainers.image.ref.name": tag.TagStr()})); err != nil {
 		return fmt.Errorf("write OCI layout: %w", err)
 	}
 	return nil
@@ -192,30 +210,33 @@ func platformImage(o Options, platform string, certs []byte, created time.Time) 
 	if err != nil {
 		return nil, nil, fmt.Errorf("binary for %s: %w", platform, err)
 	}
-	if err := checkStatic(bin); err != nil {
+	if err := checkBinary(bin, arch); err != nil {
 		return nil, nil, fmt.Errorf("binary for %s (%s): %w", platform, o.Binaries[platform], err)
 	}
 	base, err := layer(created, []file{
-		{"etc/", nil, 0o755},
-		{"etc/passwd", []byte("root:x:0:0:root:/root:/sbin/nologin\nnonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\n"), 0o644},
-		{"etc/group", []byte("root:x:0:\nnonroot:x:65532:\n"), 0o644},
-		{"etc/ssl/", nil, 0o755},
-		{"etc/ssl/certs/", nil, 0o755},
-		{"etc/ssl/certs/ca-certificates.crt", certs, 0o644},
-		{"home/", nil, 0o755},
-		{"home/nonroot/", nil, 0o700},
-		{"tmp/", nil, 0o1777},
+		{"etc/", nil, 0o755, 0},
+		{"etc/passwd", []byte("root:x:0:0:root:/root:/sbin/nologin\nnonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\n"), 0o644, 0},
+		{"etc/group", []byte("root:x:0:\nnonroot:x:65532:\n"), 0o644, 0},
+		{"etc/ssl/", nil, 0o755, 0},
+		{"etc/ssl/certs/", nil, 0o755, 0},
+		{"etc/ssl/certs/ca-certificates.crt", certs, 0o644, 0},
+		{"home/", nil, 0o755, 0},
+		{"home/nonroot/", nil, 0o700, nonrootID}, // the user's own: HOME and the working folder
+		{"tmp/", nil, 0o1777, 0},
 	})
 	if err != nil {
 		return nil, nil, err
 	}
-	app, err := layer(created, []file{{"kferry", bin, 0o755}})
+	app, err := layer(created, []file{{"kferry", bin, 0o755, 0}})
 	if err != nil {
 		return nil, nil, err
 	}
 	img := mutate.MediaType(empty.Image, types.OCIManifestSchema1)
 	img = mutate.ConfigMediaType(img, types.OCIConfigJSON)
-	if img, err = mutate.AppendLayers(img, base, app); err != nil {
+	hist := func(by string) v1.History { return v1.History{Created: v1.Time{Time: created}, CreatedBy: by} }
+	if img, err = mutate.Append(img,
+		mutate.Addendum{Layer: base, History: hist("deploy/image: passwd, group, CA certificates, home, tmp")},
+		mutate.Addendum{Layer: app, History: hist("deploy/image: /kferry")}); err != nil {
 		return nil, nil, err
 	}
 	cfg, err := img.ConfigFile()
@@ -244,14 +265,23 @@ func platformImage(o Options, platform string, certs []byte, created time.Time) 
 	return img, &v1.Platform{OS: osName, Architecture: arch}, nil
 }
 
-// checkStatic refuses a binary that needs a dynamic loader: the image has
-// none (build with CGO_ENABLED=0).
-func checkStatic(bin []byte) error {
+// machines are the ELF machines of the architectures images are built for.
+var machines = map[string]elf.Machine{"amd64": elf.EM_X86_64, "arm64": elf.EM_AARCH64}
+
+// checkBinary refuses a binary of another architecture than arch (the image
+// would fail with "exec format error") or one that needs a dynamic loader:
+// the image has none (build with CGO_ENABLED=0).
+func checkBinary(bin []byte, arch string) error {
 	f, err := elf.NewFile(bytes.NewReader(bin))
 	if err != nil {
-		return fmt.Errorf("not an ELF binary: %w", err)
+		return fmt.Errorf("not a linux (ELF) binary: %w", err)
 	}
 	defer func() { _ = f.Close() }() // reads from memory: nothing to lose
+	if want, ok := machines[arch]; !ok {
+		return fmt.Errorf("architecture %q: want amd64 or arm64", arch)
+	} else if f.Machine != want {
+		return fmt.Errorf("built for %v, not %s: give each platform its own binary (GOARCH=%s)", f.Machine, arch, arch)
+	}
 	for _, p := range f.Progs {
 		if p.Type == elf.PT_INTERP {
 			return errors.New("dynamically linked; the image has no loader: build with CGO_ENABLED=0")
@@ -264,15 +294,16 @@ type file struct {
 	name string
 	body []byte // nil: a folder
 	mode int64
+	uid  int // owner (and group); root when 0
 }
 
-// layer is a gzipped tar of files, owned by root, with fixed times, so that the
-// same inputs give the same digest.
+// layer is a gzipped tar of files with fixed times, so that the same inputs
+// give the same digest.
 func layer(modTime time.Time, files []file) (v1.Layer, error) {
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
 	for _, f := range files {
-		h := &tar.Header{Name: f.name, Mode: f.mode, ModTime: modTime, Typeflag: tar.TypeReg, Size: int64(len(f.body)), Format: tar.FormatPAX}
+		h := &tar.Header{Name: f.name, Mode: f.mode, Uid: f.uid, Gid: f.uid, ModTime: modTime, Typeflag: tar.TypeReg, Size: int64(len(f.body)), Format: tar.FormatPAX}
 		if f.body == nil {
 			h.Typeflag, h.Size = tar.TypeDir, 0
 		}

@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
@@ -50,6 +51,12 @@ func TestImage(t *testing.T) {
 	if err := Build(dynamic); err == nil || !strings.Contains(err.Error(), "CGO_ENABLED=0") {
 		t.Errorf("image of a dynamically linked binary: err = %v, want a refusal naming CGO_ENABLED=0", err)
 	}
+	other := map[string]string{"amd64": "arm64", "arm64": "amd64"}[runtime.GOARCH]
+	wrongArch := o
+	wrongArch.Binaries = map[string]string{"linux/" + other: bin}
+	if err := Build(wrongArch); err == nil || !strings.Contains(err.Error(), "GOARCH="+other) {
+		t.Errorf("a %s binary as linux/%s: err = %v, want a refusal", runtime.GOARCH, other, err)
+	}
 
 	img, err := tarball.ImageFromPath(filepath.Join(o.Out, "kferry_linux_"+runtime.GOARCH+".tar"), nil)
 	if err != nil {
@@ -74,7 +81,16 @@ func TestImage(t *testing.T) {
 		}
 	}
 
-	files := imageFiles(t, img)
+	files, headers := imageFiles(t, img)
+	if h := headers["home/nonroot"]; h == nil || h.Uid != 65532 || h.Gid != 65532 || h.Mode&0o700 != 0o700 {
+		t.Errorf("home/nonroot %+v: the user it runs as must own its home and working folder", h)
+	}
+	if h := headers["tmp"]; h == nil || h.Mode&0o1777 != 0o1777 {
+		t.Errorf("tmp %+v, want mode 1777", h)
+	}
+	if cf, err := img.ConfigFile(); err != nil || len(cf.History) != 2 || !cf.History[1].Created.Time.Equal(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)) {
+		t.Errorf("history %+v (%v), want two entries dated -created", cf.History, err)
+	}
 	if !bytes.Contains(files["etc/ssl/certs/ca-certificates.crt"], []byte("BEGIN CERTIFICATE")) {
 		t.Error("no CA certificates in the image")
 	}
@@ -90,7 +106,17 @@ func TestImage(t *testing.T) {
 		t.Errorf("the image's kferry version: %v\n%s", err, out)
 	}
 
-	idx, err := layout.ImageIndexFromPath(filepath.Join(o.Out, "oci"))
+	// index.json holds one multi-platform index named by the version, which
+	// `crane push` and `skopeo copy oci:…:9.8.7` take whole.
+	outer, err := layout.ImageIndexFromPath(filepath.Join(o.Out, "oci"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	om, err := outer.IndexManifest()
+	if err != nil || len(om.Manifests) != 1 || om.Manifests[0].Annotations["org.opencontainers.image.ref.name"] != "9.8.7" {
+		t.Fatalf("index.json %+v (%v), want one index named 9.8.7", om, err)
+	}
+	idx, err := outer.ImageIndex(om.Manifests[0].Digest)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,21 +153,24 @@ func TestImage(t *testing.T) {
 	}
 }
 
-// imageFiles reads every regular file of img's flattened filesystem.
-func imageFiles(t *testing.T, img v1.Image) map[string][]byte {
+// imageFiles reads every regular file of img's flattened filesystem, and
+// every entry's header.
+func imageFiles(t *testing.T, img v1.Image) (map[string][]byte, map[string]*tar.Header) {
 	t.Helper()
 	rc := mutate.Extract(img)
 	defer rc.Close()
 	files := map[string][]byte{}
+	headers := map[string]*tar.Header{}
 	tr := tar.NewReader(rc)
 	for {
 		h, err := tr.Next()
 		if err == io.EOF {
-			return files
+			return files, headers
 		}
 		if err != nil {
 			t.Fatal(err)
 		}
+		headers[strings.TrimSuffix(h.Name, "/")] = h
 		if h.Typeflag == tar.TypeReg {
 			body, err := io.ReadAll(tr)
 			if err != nil {
@@ -172,7 +201,7 @@ func TestFromDist(t *testing.T) {
 	if err := fromDist(&o, dir); err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]string{"linux/amd64": "dist/kferry_linux_amd64_v1/kferry", "linux/arm64": "dist/kferry_linux_arm64_v8.0/kferry"}
+	want := map[string]string{"linux/amd64": filepath.Join(dir, "kferry_linux_amd64_v1/kferry"), "linux/arm64": filepath.Join(dir, "kferry_linux_arm64_v8.0/kferry")}
 	if len(o.Binaries) != len(want) || o.Binaries["linux/amd64"] != want["linux/amd64"] || o.Binaries["linux/arm64"] != want["linux/arm64"] {
 		t.Errorf("binaries %v, want %v", o.Binaries, want)
 	}

@@ -122,13 +122,17 @@ func Int32Partitions(topic string, n int) (int32, error) {
 }
 
 // Scan lists the bucket (page by page; only names and sizes are kept) and groups
-// the Confluent objects under topicsDir by topic and partition. Keys that do not
-// parse are skipped and reported, or are an error when strict.
-func Scan(ctx context.Context, b *blob.Bucket, topicsDir string, strict bool) (*Catalog, error) {
-	return scan(ctx, b, topicsDir, strict)
+// the Confluent objects under topicsDir, in the folders of layout l (nil: the
+// default partitioner's), by topic and partition. Keys that do not parse are
+// skipped and reported, or are an error when strict.
+func Scan(ctx context.Context, b *blob.Bucket, topicsDir string, l layout.Layout, strict bool) (*Catalog, error) {
+	if l == nil {
+		l = layout.DefaultLayout{}
+	}
+	return scan(ctx, b, topicsDir, l, strict)
 }
 
-func scan(ctx context.Context, b *blob.Bucket, topicsDir string, strict bool) (*Catalog, error) {
+func scan(ctx context.Context, b *blob.Bucket, topicsDir string, l layout.Layout, strict bool) (*Catalog, error) {
 	c := &Catalog{Topics: map[string]map[int32]*PartitionObjects{}, Metas: map[string]TopicMeta{}}
 	prefix := ""
 	if d := strings.Trim(topicsDir, "/"); d != "" {
@@ -147,7 +151,7 @@ func scan(ctx context.Context, b *blob.Bucket, topicsDir string, strict bool) (*
 		if obj.IsDir || strings.HasPrefix(obj.Key, MetaPrefix) || strings.HasPrefix(obj.Key, OffsetsPrefix) {
 			continue // with a blank topics dir, kferry's own metadata is listed too
 		}
-		parsed, err := layout.Parse(obj.Key, topicsDir)
+		parsed, err := layout.ParseIn(obj.Key, topicsDir, l)
 		if err == nil && TempFile.MatchString(obj.Key) {
 			err = fmt.Errorf("object key %q: temporary file of an interrupted write to a local folder", obj.Key)
 		}

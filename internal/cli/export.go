@@ -39,6 +39,7 @@ type exportOptions struct {
 	follow         followFlags
 	store          storeFlags
 	registry       registryFlags
+	partitioner    partitionerFlags
 }
 
 func newExportCmd(g *globals) *cobra.Command {
@@ -79,6 +80,7 @@ Exit status: 0 done, 1 failed, 2 usage error.` + envHelp,
 	o.report.addFlags(fs)
 	o.follow.addFlags(fs)
 	o.store.addFlags(fs)
+	o.partitioner.addFlags(fs, true)
 	fs.StringVar(&o.to, "to", "", "bucket URL: s3://bucket/prefix?region=R[&endpoint=URL&use_path_style=true], gs://, azblob://, file:///dir or a local path")
 	o.registry.addFlags(fs, "", "the source's, for --format avro; schemas are read by id")
 	fs.StringVar(&o.registry.codec, "avro-codec", "null", "avro.codec of --format avro objects: null, deflate, snappy or zstd")
@@ -139,6 +141,10 @@ func runExport(ctx context.Context, g *globals, o *exportOptions) error {
 	if err := o.checkFormats(); err != nil {
 		return err
 	}
+	folder, err := o.partitioner.writer()
+	if err != nil {
+		return err
+	}
 	shard, err := pipeline.ParseShard(o.shard)
 	if err != nil {
 		return usageErrorf("--shard: %v", err)
@@ -170,7 +176,7 @@ func runExport(ctx context.Context, g *globals, o *exportOptions) error {
 		Selector: sel, Format: o.format, KeysFormat: o.keysFormat, HeadersFormat: o.headersFormat,
 		StoreKeys: o.storeKeys, StoreHeaders: o.storeHeaders,
 		Naming:    layout.Naming{TopicsDir: o.topicsDir, Pad: o.pad},
-		FlushSize: o.flushSize, RotateBytes: rotateBytes, RotateInterval: o.rotateInterval,
+		FlushSize: o.flushSize, RotateBytes: rotateBytes, RotateInterval: o.rotateInterval, Folder: folder,
 		Gzip: gz, Key: key, Parallelism: o.parallelism, Shard: shard, Logger: log, DryRun: o.report.dryRun,
 	}
 	if o.follow.on {

@@ -43,6 +43,7 @@ type importOptions struct {
 	contiguous        bool
 	registry          registryFlags
 	sourceRegistry    registryFlags
+	partitioner       partitionerFlags
 }
 
 func newImportCmd(g *globals) *cobra.Command {
@@ -108,6 +109,10 @@ func runImport(ctx context.Context, g *globals, o *importOptions) error {
 	if err := firstErr(checkParallelism(o.parallelism), checkNotNegative("--hole-wait", o.holeWait), checkTopicsDir(o.topicsDir)); err != nil {
 		return err
 	}
+	objLayout, err := o.partitioner.layout()
+	if err != nil {
+		return err
+	}
 	key, err := o.key.load()
 	if err != nil {
 		return err
@@ -129,7 +134,7 @@ func runImport(ctx context.Context, g *globals, o *importOptions) error {
 		group = pipeline.ImportGroup(store.Redact(o.from), o.topicsDir, sel, o.files, o.renames)
 	}
 	iopts := pipeline.ImportOptions{
-		Selector: sel, Files: files, Renames: renames, TopicsDir: o.topicsDir, Strict: o.strict,
+		Selector: sel, Files: files, Renames: renames, TopicsDir: o.topicsDir, Layout: objLayout, Strict: o.strict,
 		CreateTopics: o.createTopics, ReplicationFactor: int16(o.replicationFactor), Append: o.appendTo,
 		Parallelism: o.parallelism, HoleWait: o.holeWait, Key: key, Producer: kafka.WriterOptions{Compression: o.compression},
 		Group: group, AtLeastOnce: o.atLeastOnce, Shard: shard, Logger: log, DeleteImported: o.deleteImported,
@@ -233,6 +238,7 @@ func (o *importOptions) addFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.appendTo, "append", false, "allow target topics that already hold records")
 	fs.BoolVar(&o.strict, "strict", false, "fail on keys under the topics folder that are not object names (default: warn and skip)")
 	fs.StringVar(&o.topicsDir, "topics-dir", layout.DefaultTopicsDir, "top folder of the objects (topics.dir)")
+	o.partitioner.addFlags(fs, false)
 	fs.IntVar(&o.parallelism, "parallelism", 0, "writers at once: transactional slots, each a share of the partitions (default: 2 × CPUs, at least 8); with --follow, partitions (default: 2 × CPUs)")
 	fs.StringVar(&o.compression, "produce-compression", "none", "compression of produced batches: none, gzip, snappy, lz4, zstd")
 	fs.StringVar(&o.group, "group", "", "progress group on the target (default: kferry-import-<hash of bucket URL, topics dir, selection, --files and renames>)")

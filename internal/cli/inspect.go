@@ -24,10 +24,11 @@ import (
 )
 
 type lsOptions struct {
-	key       keyFlags
-	topicsDir string
-	json      bool
-	backupID  string
+	key         keyFlags
+	topicsDir   string
+	partitioner partitionerFlags
+	json        bool
+	backupID    string
 }
 
 func newLsCmd(g *globals) *cobra.Command {
@@ -57,6 +58,7 @@ Exit status: 0 done, 1 failed, 2 usage error.` + envHelp,
 		},
 	}
 	cmd.Flags().StringVar(&o.topicsDir, "topics-dir", layout.DefaultTopicsDir, "top folder of the objects (topics.dir)")
+	o.partitioner.addFlags(cmd.Flags(), false)
 	cmd.Flags().BoolVar(&o.json, "json", false, "print JSON instead of a table")
 	cmd.Flags().StringVar(&o.backupID, "backup", "", "backup whose partitions to show (default: the newest)")
 	o.key.addFlags(cmd.Flags())
@@ -83,7 +85,11 @@ func runLs(ctx context.Context, g *globals, raw string, o *lsOptions) error {
 		return err
 	}
 	defer closeBucket(b)
-	cat, err := catalog.Scan(ctx, b, o.topicsDir, false)
+	objLayout, err := o.partitioner.layout()
+	if err != nil {
+		return err
+	}
+	cat, err := catalog.Scan(ctx, b, o.topicsDir, objLayout, false)
 	if err != nil {
 		return err
 	}
@@ -186,7 +192,7 @@ func splitObjectURL(raw, topicsDir string) (string, string, layout.Object, error
 	marker := "/" + strings.Trim(topicsDir, "/") + "/"
 	for i := strings.LastIndex(path, marker); i >= 0; i = strings.LastIndex(path[:i], marker) {
 		key := path[i+1:]
-		obj, err := layout.Parse(key, topicsDir)
+		obj, err := layout.ParseIn(key, topicsDir, layout.AnyLayout{})
 		if err != nil {
 			continue
 		}
@@ -197,7 +203,7 @@ func splitObjectURL(raw, topicsDir string) (string, string, layout.Object, error
 		}
 		return bu.String(), key, obj, nil
 	}
-	return "", "", layout.Object{}, usageErrorf("%s does not end in an object key like %s/<topic>/partition=<p>/<topic>+<p>+<offset>.<ext>", store.Redact(raw), topicsDir)
+	return "", "", layout.Object{}, usageErrorf("%s does not end in an object key like %s/<topic>/partition=<p>/<topic>+<p>+<offset>.<ext> (or another partitioner's folders)", store.Redact(raw), topicsDir)
 }
 
 func runCat(ctx context.Context, g *globals, raw string, o *catOptions) error {

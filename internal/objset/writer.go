@@ -133,8 +133,11 @@ type Spec struct {
 	Topic     string
 	Partition int32
 	Start     int64
-	Checksum  bool
-	Key       *seal.Key // encrypts every view when set
+	// Folder is the encoded partition of a field or time partitioner ("" for
+	// the default's partition=<p>): see layout.Object.
+	Folder   string
+	Checksum bool
+	Key      *seal.Key // encrypts every view when set
 	// Hold keeps the whole set in memory, however large, until Release:
 	// for a reader of many partitions at once that lets one of them stream
 	// at a time (see pipeline.RunPartitions).
@@ -154,7 +157,7 @@ func Create(ctx context.Context, b *blob.Bucket, sp Spec) (*Writer, error) {
 		if f == nil {
 			continue
 		}
-		key := sp.Naming.Key(layout.Object{Topic: sp.Topic, Partition: sp.Partition, StartOffset: sp.Start, View: layout.View(v), Ext: f.Ext(), Gzip: sp.Gzip})
+		key := sp.Naming.Key(layout.Object{Topic: sp.Topic, Partition: sp.Partition, StartOffset: sp.Start, View: layout.View(v), Ext: f.Ext(), Gzip: sp.Gzip, Folder: sp.Folder})
 		vw := &viewWriter{key: key, set: set, stored: &countingHash{}}
 		if sp.Checksum && len(set.views) == 0 {
 			vw.stored.h = sha256.New()

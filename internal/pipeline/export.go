@@ -38,7 +38,12 @@ type ExportOptions struct {
 	FlushSize      int
 	RotateBytes    int64
 	RotateInterval time.Duration
-	Gzip           bool
+	// Folder names the folder of each record's object (a field or time
+	// partitioner, see PartitionerConfig); nil writes partition=<p>. A record
+	// of another folder than the open object's starts a new object, so that
+	// every object still holds consecutive offsets of one partition.
+	Folder FolderFunc
+	Gzip   bool
 	// Key, if set, encrypts every object (pkg/seal).
 	Key         *seal.Key
 	Parallelism int
@@ -370,6 +375,7 @@ type PartitionExport struct {
 	OnCommit func(set *objset.Writer)
 	OnGap    func(from, to int64)
 	firstTS  time.Time
+	folder   string // the open object's
 	// uploadTook is how long the last rotate's Commit took (for follow metrics).
 	uploadTook time.Duration
 	// noChecksum: onCommit does not read the set's checksum (export --follow).
@@ -392,6 +398,18 @@ func (pe *PartitionExport) stream() {
 
 func (pe *PartitionExport) add(ctx context.Context, rec *record.Record) error {
 	o := pe.Opts
+	folder := ""
+	if o.Folder != nil {
+		var err error
+		if folder, err = o.Folder(rec); err != nil {
+			return err
+		}
+		if pe.set != nil && folder != pe.folder {
+			if err := pe.rotate(); err != nil {
+				return err
+			}
+		}
+	}
 	if pe.set != nil && o.RotateInterval > 0 && rec.Timestamp.Sub(pe.firstTS) >= o.RotateInterval {
 		if err := pe.rotate(); err != nil {
 			return err
@@ -414,12 +432,12 @@ func (pe *PartitionExport) add(ctx context.Context, rec *record.Record) error {
 		// Only observers of commits (backups) read the checksum.
 		set, err := objset.Create(ctx, pe.Bucket, objset.Spec{
 			Naming: o.Naming, Formats: pe.Formats, Gzip: o.Gzip, Topic: rec.Topic, Partition: rec.Partition, Start: rec.Offset,
-			Checksum: pe.OnCommit != nil && !pe.noChecksum, Key: o.Key, Hold: pe.hold,
+			Folder: folder, Checksum: pe.OnCommit != nil && !pe.noChecksum, Key: o.Key, Hold: pe.hold,
 		})
 		if err != nil {
 			return err
 		}
-		pe.set, pe.firstTS = set, rec.Timestamp
+		pe.set, pe.firstTS, pe.folder = set, rec.Timestamp, folder
 	}
 	if err := pe.set.Add(rec); err != nil {
 		return err

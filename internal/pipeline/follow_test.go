@@ -126,7 +126,7 @@ func committed(e *testkit.Env, group, topic string) map[int32]int64 {
 // the number of objects.
 func checkExactlyOnce(e *testkit.Env, topic string, want map[int32]int64) int {
 	e.T.Helper()
-	cat, err := catalog.Scan(e.Ctx, e.B, layout.DefaultTopicsDir, true)
+	cat, err := catalog.Scan(e.Ctx, e.B, layout.DefaultTopicsDir, nil, true)
 	if err != nil {
 		e.T.Fatal(err)
 	}

@@ -39,10 +39,13 @@ func checkNotBackup(ctx context.Context, b *blob.Bucket, bucketName, topicsDir s
 
 // ImportOptions configure a one-shot import.
 type ImportOptions struct {
-	Selector          plan.Selector // source topics, as named in the bucket
-	Files             layout.FileFilters
-	Renames           layout.Renames
-	TopicsDir         string
+	Selector  plan.Selector // source topics, as named in the bucket
+	Files     layout.FileFilters
+	Renames   layout.Renames
+	TopicsDir string
+	// Layout is where objects sit under a topic's folder: the export's
+	// partitioner (nil: the default's partition=<p>).
+	Layout            layout.Layout
 	Strict            bool
 	CreateTopics      bool
 	ReplicationFactor int16 // -1: the broker's default
@@ -112,7 +115,7 @@ func Import(ctx context.Context, kc *kafka.Client, b *blob.Bucket, bucketName st
 	if err := checkNotBackup(ctx, b, bucketName, o.TopicsDir); err != nil {
 		return Summary{}, err
 	}
-	cat, err := catalog.Scan(ctx, b, o.TopicsDir, o.Strict)
+	cat, err := catalog.Scan(ctx, b, o.TopicsDir, o.Layout, o.Strict)
 	if err != nil {
 		return Summary{}, err
 	}

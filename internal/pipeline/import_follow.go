@@ -145,7 +145,7 @@ func (f *importFollower) closeAll() {
 // scan lists the bucket once and imports what is new. A listing error is
 // logged and retried at the next scan.
 func (f *importFollower) scan(ctx, work context.Context) error {
-	cat, err := catalog.Scan(work, f.b, f.o.TopicsDir, false)
+	cat, err := catalog.Scan(work, f.b, f.o.TopicsDir, f.o.Layout, false)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil

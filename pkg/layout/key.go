@@ -75,6 +75,10 @@ type Object struct {
 	Ext string
 	// Gzip says the key ends in ".gz".
 	Gzip bool
+	// Folder is the encoded partition between the topic's folder and the file
+	// name, without slashes at its ends: "" or "partition=<p>" for the default
+	// partitioner, "year=2026/month=11/day=30" for a time-based one.
+	Folder string
 }
 
 // Naming holds the writer-side settings of object keys.
@@ -87,7 +91,8 @@ type Naming struct {
 }
 
 // Key returns the object key of o, for example
-// "topics/orders/partition=3/orders+3+0000000040.keys.json.gz".
+// "topics/orders/partition=3/orders+3+0000000040.keys.json.gz", or with o.Folder
+// "topics/orders/year=2026/month=11/orders+3+0000000040.json".
 // Offsets wider than the pad are written in full, as Confluent does.
 // Key does not validate o: Parse rejects the key of an invalid object.
 func (n Naming) Key(o Object) string {
@@ -96,7 +101,11 @@ func (n Naming) Key(o Object) string {
 		pad = DefaultPad
 	}
 	var b strings.Builder
-	b.WriteString(n.PartitionPrefix(o.Topic, o.Partition))
+	if o.Folder == "" {
+		b.WriteString(n.PartitionPrefix(o.Topic, o.Partition))
+	} else {
+		b.WriteString(n.TopicPrefix(o.Topic) + o.Folder + "/")
+	}
 	b.WriteString(o.Topic)
 	b.WriteByte('+')
 	b.WriteString(strconv.FormatInt(int64(o.Partition), 10))
@@ -149,12 +158,19 @@ func cleanDir(dir string) string {
 	return strings.Trim(dir, "/")
 }
 
-// Parse parses an object key of the form <topicsDir>/<topic>/partition=<p>/<topic>+<p>+<offset><ext>.
-// The offset may have any pad width. The topic and partition come from the file name, as in
-// Confluent's S3 Source, but the folders must agree with them. A ".keys" or ".headers" infix right
-// after the offset sets View, a ".gz" suffix sets Gzip, and what is left must be a non-empty Ext.
-// topicsDir may be "" or contain slashes. Every error wraps ErrNotObject and names the key.
+// Parse parses an object key of the form <topicsDir>/<topic>/partition=<p>/<topic>+<p>+<offset><ext>
+// (the default partitioner's layout): ParseIn with DefaultLayout.
 func Parse(key, topicsDir string) (Object, error) {
+	return ParseIn(key, topicsDir, DefaultLayout{})
+}
+
+// ParseIn parses an object key of the form <topicsDir>/<topic>/<folder>/<topic>+<p>+<offset><ext>
+// whose folder (one or more path segments, the encoded partition) l accepts. The offset may have
+// any pad width. The topic and partition come from the file name, as in Confluent's S3 Source,
+// but the topic's folder must agree. A ".keys" or ".headers" infix right after the offset sets
+// View, a ".gz" suffix sets Gzip, and what is left must be a non-empty Ext. topicsDir may be ""
+// or contain slashes. Every error wraps ErrNotObject and names the key.
+func ParseIn(key, topicsDir string, l Layout) (Object, error) {
 	if strings.HasPrefix(key, "/") {
 		return Object{}, notObject(key, "absolute key")
 	}
@@ -169,21 +185,20 @@ func Parse(key, topicsDir string) (Object, error) {
 		}
 	}
 	segs := strings.Split(rest, "/")
-	if len(segs) != 3 {
-		return Object{}, notObject(key, "want <topic>/partition=<n>/<file> under the topics dir, got %d path segments "+
-			"(only the default partitioner layout is supported)", len(segs))
+	if len(segs) < 3 {
+		return Object{}, notObject(key, "want <topic>/<folder>/<file> under the topics dir (%s), got %d path segments", l, len(segs))
 	}
-	folderTopic, folder, name := segs[0], segs[1], segs[2]
+	folderTopic, name := segs[0], segs[len(segs)-1]
+	folder := strings.Join(segs[1:len(segs)-1], "/")
 	if folder == "tombstone" {
 		return Object{}, notObject(key, "the tombstone folder (behavior.on.null.values=write) is not supported")
-	}
-	folderPart, ok := strings.CutPrefix(folder, partitionFolder)
-	if !ok {
-		return Object{}, notObject(key, "folder %q is not partition=<n> (only the default partitioner layout is supported)", folder)
 	}
 	o, err := parseName(key, name)
 	if err != nil {
 		return Object{}, err
+	}
+	if slices.Contains(segs, "") {
+		return Object{}, notObject(key, "empty path segment")
 	}
 	if err := ValidTopic(o.Topic); err != nil {
 		return Object{}, fmt.Errorf("object key %q: %w: %w", key, err, ErrNotObject)
@@ -191,15 +206,47 @@ func Parse(key, topicsDir string) (Object, error) {
 	if folderTopic != o.Topic {
 		return Object{}, notObject(key, "topic folder %q differs from topic %q in the file name", folderTopic, o.Topic)
 	}
-	p, err := parsePartition(folderPart)
-	if err != nil {
-		return Object{}, notObject(key, "folder %q: partition %v", folder, err)
+	if err := l.CheckFolder(o.Partition, folder); err != nil {
+		return Object{}, notObject(key, "%v", err)
 	}
-	if p != o.Partition {
-		return Object{}, notObject(key, "folder %q differs from partition %d in the file name", folder, o.Partition)
+	if folder != partitionFolder+strconv.FormatInt(int64(o.Partition), 10) {
+		o.Folder = folder // the default partitioner's is "", as Key writes it
 	}
 	return o, nil
 }
+
+// Layout says which folders between a topic's folder and an object's file name
+// (Confluent's encoded partitions) belong to a partitioner's layout: import
+// finds objects the way the S3 Source does, given the sink's partitioner.
+type Layout interface {
+	// CheckFolder returns an error that says why folder is not one of the
+	// layout's for an object of Kafka partition p.
+	CheckFolder(p int32, folder string) error
+	// String names the layout in errors.
+	String() string
+}
+
+// DefaultLayout is the DefaultPartitioner's: partition=<p>, the same p as in
+// the file name.
+type DefaultLayout struct{}
+
+// CheckFolder accepts partition=<p> only.
+func (DefaultLayout) CheckFolder(p int32, folder string) error {
+	folderPart, ok := strings.CutPrefix(folder, partitionFolder)
+	if !ok {
+		return fmt.Errorf("folder %q is not the default partitioner's partition=<n> (objects of a field or time partitioner: give the export's --partitioner settings)", folder)
+	}
+	fp, err := parsePartition(folderPart)
+	if err != nil {
+		return fmt.Errorf("folder %q: partition %w", folder, err)
+	}
+	if fp != p {
+		return fmt.Errorf("folder %q differs from partition %d in the file name", folder, p)
+	}
+	return nil
+}
+
+func (DefaultLayout) String() string { return "default partitioner: <topic>/partition=<p>/<file>" }
 
 // parseName parses the file name <topic>+<p>+<offset><ext>. It anchors on the last two '+'
 // like Confluent's filename.regex `(.+)\+(\d+)\+.+$`.

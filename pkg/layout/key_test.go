@@ -173,7 +173,7 @@ func TestParseRejects(t *testing.T) {
 		{"absolute without dir", "/orders/partition=3/orders+3+0000000040.json", "", "absolute"},
 		{"other topics dir", "backup/orders/partition=3/orders+3+0000000040.json", "topics", "not under topics dir"},
 		{"dir given, key has none", "orders/partition=3/orders+3+0000000040.json", "topics", "not under topics dir"},
-		{"dir not given, key has one", "topics/orders/partition=3/orders+3+0000000040.json", "", "path segments"},
+		{"dir not given, key has one", "topics/orders/partition=3/orders+3+0000000040.json", "", "differs from topic"},
 		{"tombstone", "topics/s3_topic/tombstone/s3_topic+97+0000000001.keys.avro", "topics", "tombstone"},
 		{"invalid topic", "topics/a b/partition=3/a b+3+0000000040.json", "topics", "not allowed"},
 		{"empty topic", "topics//partition=3/+3+0000000040.json", "topics", "empty"},

@@ -20,7 +20,14 @@ go_installed() {
 		log "building $name $version into $dir (takes a few minutes, once)"
 		mkdir -p "$dir"
 		# Outside any module, so the pinned version's own go.mod decides.
-		(cd "$dir" && GOBIN=$dir GOFLAGS= "${GO:-go}" install "$module@$version") >&2
+		(cd "$dir" && GOBIN=$dir GOFLAGS= "${GO:-go}" install "$module@$version") >&2 || true
+	fi
+	# Callers run this in $(…), where set -e does not stop them: a failed build
+	# must fail them here, not later with a tool missing or, worse, another one
+	# found on PATH.
+	if [ ! -x "$dir/$name" ]; then
+		log "could not build $name $version into $dir (see go's message above; check the network and GOPROXY, or set the override to a binary)"
+		return 1
 	fi
 	echo "$dir/$name"
 }

@@ -382,7 +382,7 @@ func checkFollowBucket(t *testing.T, ctx context.Context, dir, url string, sent 
 		t.Fatal(err)
 	}
 	defer b.Close()
-	cat, err := catalog.Scan(ctx, b, layout.DefaultTopicsDir, false)
+	cat, err := catalog.Scan(ctx, b, layout.DefaultTopicsDir, nil, false)
 	if err != nil {
 		t.Fatal(err)
 	}

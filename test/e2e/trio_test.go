@@ -255,7 +255,7 @@ func checkExported(t *testing.T, url string, d lfData) {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	cat, err := catalog.Scan(ctx, b, layout.DefaultTopicsDir, true)
+	cat, err := catalog.Scan(ctx, b, layout.DefaultTopicsDir, nil, true)
 	if err != nil {
 		t.Fatal(err)
 	}
