@@ -76,6 +76,10 @@ type Catalog struct {
 	Metas  map[string]TopicMeta
 	// Skipped names keys under the topics folder that are not object names.
 	Skipped []string
+	// OtherLayout names, per topic, the first of its skipped keys that is an
+	// object in another partitioner's folders than the scan's layout: data
+	// the wrong --partitioner settings would leave behind.
+	OtherLayout map[string]string
 }
 
 // TopicNames returns the catalog's topics, sorted.
@@ -133,7 +137,7 @@ func Scan(ctx context.Context, b *blob.Bucket, topicsDir string, l layout.Layout
 }
 
 func scan(ctx context.Context, b *blob.Bucket, topicsDir string, l layout.Layout, strict bool) (*Catalog, error) {
-	c := &Catalog{Topics: map[string]map[int32]*PartitionObjects{}, Metas: map[string]TopicMeta{}}
+	c := &Catalog{Topics: map[string]map[int32]*PartitionObjects{}, Metas: map[string]TopicMeta{}, OtherLayout: map[string]string{}}
 	prefix := ""
 	if d := strings.Trim(topicsDir, "/"); d != "" {
 		prefix = d + "/"
@@ -160,6 +164,9 @@ func scan(ctx context.Context, b *blob.Bucket, topicsDir string, l layout.Layout
 				return nil, fmt.Errorf("%w: %w (drop --strict to skip it with a warning)", ErrBadObjectName, err)
 			}
 			c.Skipped = append(c.Skipped, obj.Key)
+			if other, err := layout.ParseIn(obj.Key, topicsDir, layout.AnyLayout{}); err == nil && c.OtherLayout[other.Topic] == "" {
+				c.OtherLayout[other.Topic] = obj.Key
+			}
 			continue
 		}
 		if err := slots.add(&ObjectInfo{Object: parsed, Key: obj.Key, Size: obj.Size}); err != nil {

@@ -43,6 +43,7 @@ func ExitCode(err error) int {
 		errors.Is(err, format.ErrUnknownFormat),
 		errors.Is(err, store.ErrBadURL),
 		errors.Is(err, pipeline.ErrBackupBucket), // import pointed at a backup: kferry restore reads it
+		errors.Is(err, pipeline.ErrOtherLayout),  // import without the export's --partitioner settings
 		errors.Is(err, catalog.ErrUnknownBackup), // --backup names no backup of the bucket
 		isCobraUsage(err):
 		return ExitUsage

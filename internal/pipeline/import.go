@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -105,6 +106,31 @@ type importTask struct {
 	target string
 }
 
+// ErrOtherLayout means selected topics have objects in the folders of another
+// partitioner than the one import was given: importing the rest would leave
+// them behind and look complete.
+var ErrOtherLayout = errors.New("objects in another partitioner's folders")
+
+// checkOtherLayout refuses a selection that includes topics with objects in
+// other folders than l's.
+func checkOtherLayout(cat *catalog.Catalog, sel plan.Selector, l layout.Layout) error {
+	var topics []string
+	for t := range cat.OtherLayout {
+		if sel.Empty() || sel.Matches(t) {
+			topics = append(topics, t)
+		}
+	}
+	if len(topics) == 0 {
+		return nil
+	}
+	slices.Sort(topics)
+	if l == nil {
+		l = layout.DefaultLayout{}
+	}
+	return fmt.Errorf("%w: topic %s has objects outside the folders of the %s (e.g. %s); import with the export's --partitioner settings, or leave the topic out with --topics",
+		ErrOtherLayout, strings.Join(topics, ", "), l, cat.OtherLayout[topics[0]])
+}
+
 // Import writes the selected topics of the bucket into Kafka, each source
 // partition's records in offset order into the same partition number of the
 // (renamed) target topic. Target topics are checked, and created if missing,
@@ -117,6 +143,9 @@ func Import(ctx context.Context, kc *kafka.Client, b *blob.Bucket, bucketName st
 	}
 	cat, err := catalog.Scan(ctx, b, o.TopicsDir, o.Layout, o.Strict)
 	if err != nil {
+		return Summary{}, err
+	}
+	if err := checkOtherLayout(cat, o.Selector, o.Layout); err != nil {
 		return Summary{}, err
 	}
 	col := NewCollector()

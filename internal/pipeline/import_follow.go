@@ -155,6 +155,9 @@ func (f *importFollower) scan(ctx, work context.Context) error {
 		return nil
 	}
 	f.reportSkipped(cat)
+	if err := checkOtherLayout(cat, f.o.Selector, f.o.Layout); err != nil {
+		return err // the settings are wrong: waiting would not help
+	}
 	if err := f.prepareFresh(work, cat); err != nil {
 		return err
 	}

@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -22,8 +23,8 @@ type PartitionerConfig struct {
 	// Fields are the top-level value fields of the field partitioner
 	// (partition.field.name).
 	Fields []string
-	// Time-based: path.format, partition.duration.ms, timezone, locale
-	// (hourly and daily fix the first two).
+	// Time-based: path.format, partition.duration.ms, timezone (default
+	// UTC), locale (default en); hourly and daily fix the first two.
 	PathFormat string
 	Duration   time.Duration
 	Timezone   string
@@ -42,12 +43,19 @@ type FolderFunc func(rec *record.Record) (string, error)
 // Partitioner returns the folder of each record (nil for the default
 // partitioner) and the layout import finds such objects with.
 func (c PartitionerConfig) Partitioner() (FolderFunc, layout.Layout, error) {
+	timeSet := c.PathFormat != "" || c.Duration != 0
 	switch c.Kind {
 	case "", "default":
+		if len(c.Fields) > 0 || timeSet {
+			return nil, nil, errors.New("--partition-field, --path-format and --partition-duration need --partitioner field, time, hourly or daily")
+		}
 		return nil, layout.DefaultLayout{}, nil
 	case "field":
 		if len(c.Fields) == 0 {
 			return nil, nil, errors.New("--partitioner field needs --partition-field NAME[,NAME…]")
+		}
+		if timeSet {
+			return nil, nil, errors.New("--path-format and --partition-duration are for --partitioner time, not field")
 		}
 		fields := c.Fields
 		return func(rec *record.Record) (string, error) {
@@ -62,13 +70,19 @@ func (c PartitionerConfig) Partitioner() (FolderFunc, layout.Layout, error) {
 			return layout.FieldFolder(fields, values)
 		}, layout.FieldLayout{Names: fields}, nil
 	case "time", "hourly", "daily":
+		if len(c.Fields) > 0 {
+			return nil, nil, fmt.Errorf("--partition-field is for --partitioner field, not %s", c.Kind)
+		}
+		if c.Kind != "time" && timeSet {
+			return nil, nil, fmt.Errorf("--partitioner %s fixes --path-format and --partition-duration: use --partitioner time to choose them", c.Kind)
+		}
 		return c.timePartitioner()
 	}
 	return nil, nil, fmt.Errorf("--partitioner %q: want default, field, time, hourly or daily", c.Kind)
 }
 
 func (c PartitionerConfig) timePartitioner() (FolderFunc, layout.Layout, error) {
-	tc := layout.TimeConfig{PathFormat: c.PathFormat, Duration: c.Duration, Timezone: c.Timezone, Locale: c.Locale}
+	tc := layout.TimeConfig{PathFormat: c.PathFormat, Duration: c.Duration, Timezone: cmp.Or(c.Timezone, "UTC"), Locale: cmp.Or(c.Locale, "en")}
 	switch c.Kind {
 	case "hourly":
 		tc.PathFormat, tc.Duration = layout.HourlyPathFormat, time.Hour

@@ -10,6 +10,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/kferry/kferry/internal/pipeline"
+	"github.com/kferry/kferry/internal/plan"
 	"github.com/kferry/kferry/internal/testkit"
 	"github.com/kferry/kferry/pkg/layout"
 	"github.com/kferry/kferry/pkg/record"
@@ -119,5 +120,35 @@ func TestFieldPartitionerRoundTrip(t *testing.T) {
 	_, err := e.Export(pipeline.ExportOptions{Format: "json", Naming: layout.Naming{TopicsDir: "other"}, Folder: folder})
 	if err == nil || !strings.Contains(err.Error(), `offset 4`) || !strings.Contains(err.Error(), `no field "region"`) {
 		t.Errorf("export of a record without the field: %v", err)
+	}
+}
+
+// TestImportOtherLayout: an import whose layout does not read some of the
+// selected topics' objects refuses before writing anything, naming the topic,
+// an object and the flag, rather than import the rest and look complete;
+// topics left out of the selection do not matter.
+func TestImportOtherLayout(t *testing.T) {
+	e := testkit.New(t, "mem")
+	e.CreateTopic("plain", 1)
+	e.CreateTopic("events", 1)
+	e.Produce(append(testkit.Records("plain", 0, 3), testkit.Records("events", 0, 2)...)...)
+	if _, err := e.Export(pipeline.ExportOptions{Format: "json", Naming: layout.Naming{TopicsDir: "topics"}, Selector: plan.Selector{Names: []string{"plain"}}}); err != nil {
+		t.Fatal(err)
+	}
+	folder, _, err := pipeline.PartitionerConfig{Kind: "daily", Timezone: "UTC"}.Partitioner()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Export(pipeline.ExportOptions{Format: "json", Naming: layout.Naming{TopicsDir: "topics"}, Selector: plan.Selector{Names: []string{"events"}}, Folder: folder}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.ImportAll(pipeline.ImportOptions{TopicsDir: "topics", CreateTopics: true, Renames: testkit.MustRenames(t, `(.*)=copy-$1`)})
+	testkit.WantErrContains(t, err, pipeline.ErrOtherLayout, "topic events", "topics/events/year=", "--partitioner")
+	if parts := e.Partitions(); parts["copy-plain"] != 0 {
+		t.Errorf("copy-plain was created (%d partitions) by an import that refused", parts["copy-plain"])
+	}
+	s, err := e.ImportAll(pipeline.ImportOptions{TopicsDir: "topics", CreateTopics: true, Selector: plan.Selector{Names: []string{"plain"}}, Renames: testkit.MustRenames(t, `(.*)=copy-$1`)})
+	if err != nil || s.Records != 3 {
+		t.Errorf("import of the default layout's topic alone: %d records, %v", s.Records, err)
 	}
 }
