@@ -164,7 +164,7 @@ func scan(ctx context.Context, b *blob.Bucket, topicsDir string, l layout.Layout
 				return nil, fmt.Errorf("%w: %w (drop --strict to skip it with a warning)", ErrBadObjectName, err)
 			}
 			c.Skipped = append(c.Skipped, obj.Key)
-			if other, err := layout.ParseIn(obj.Key, topicsDir, layout.AnyLayout{}); err == nil && c.OtherLayout[other.Topic] == "" {
+			if other, err := layout.ParseIn(obj.Key, topicsDir, layout.AnyLayout{}); err == nil && other.Folder != "" && !TempFile.MatchString(obj.Key) && c.OtherLayout[other.Topic] == "" {
 				c.OtherLayout[other.Topic] = obj.Key
 			}
 			continue
