@@ -5,6 +5,9 @@ import (
 	"math"
 	"strings"
 	"time"
+	// The zone database inside the binary: kferry's image is FROM scratch and
+	// minimal hosts have no /usr/share/zoneinfo, where --timezone would fail.
+	_ "time/tzdata"
 )
 
 // loadJodaZone resolves a timezone setting the way Joda's DateTimeZone.forID
