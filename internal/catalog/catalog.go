@@ -25,6 +25,11 @@ import (
 // that is not a Confluent object name.
 var ErrBadObjectName = errors.New("unparsable object name")
 
+// ErrOtherLayout means a topic has objects in the folders of another
+// partitioner than the one the bucket is read with: reading on would leave
+// them behind and look complete.
+var ErrOtherLayout = errors.New("objects in another partitioner's folders")
+
 // ObjectInfo is one listed object.
 type ObjectInfo struct {
 	layout.Object
@@ -160,6 +165,9 @@ func scan(ctx context.Context, b *blob.Bucket, topicsDir string, l layout.Layout
 			err = fmt.Errorf("object key %q: temporary file of an interrupted write to a local folder", obj.Key)
 		}
 		if err != nil {
+			if other, oerr := layout.ParseIn(obj.Key, topicsDir, layout.AnyLayout{}); strict && oerr == nil && other.Folder != "" {
+				return nil, fmt.Errorf("%w: %s is in folders the %s does not write: give the export's --partitioner settings (and its --timezone, --locale)", ErrOtherLayout, obj.Key, l)
+			}
 			if strict {
 				return nil, fmt.Errorf("%w: %w (drop --strict to skip it with a warning)", ErrBadObjectName, err)
 			}
@@ -220,6 +228,9 @@ func (si slotIndex) add(info *ObjectInfo) error {
 	if *target != nil {
 		if (*target).Ext != parsed.Ext {
 			return fmt.Errorf("%s/%d holds objects of two formats (%s and %s, e.g. %s): give kferry export and kferry backup different buckets or prefixes", parsed.Topic, parsed.Partition, (*target).Ext, parsed.Ext, info.Key)
+		}
+		if (*target).Folder != parsed.Folder {
+			return fmt.Errorf("two %s objects for %s/%d at offset %d in different folders: %s and %s: two exports wrote the same records with other partitioner settings (or --timestamp wallclock): keep the objects of one export, delete the other's (kferry cat shows their records)", parsed.View, parsed.Topic, parsed.Partition, parsed.StartOffset, (*target).Key, info.Key)
 		}
 		return fmt.Errorf("two %s objects for %s/%d at offset %d: %s and %s; remove one", parsed.View, parsed.Topic, parsed.Partition, parsed.StartOffset, (*target).Key, info.Key)
 	}

@@ -58,5 +58,17 @@ func TestPartitionerUsage(t *testing.T) {
 		{"unsupported letter", []string{"--partitioner", "time", "--partition-duration", "1h", "--path-format", "'x'=q"}, "q"},
 		{"hourly with a format", []string{"--partitioner", "hourly", "--path-format", "YYYY"}, "--partitioner time"},
 		{"unknown timestamp", []string{"--partitioner", "hourly", "--timestamp", "kafka"}, "want record, field or wallclock"},
+		{"time alone", []string{"--partitioner", "time"}, "needs --path-format"},
+		{"weekday without a date", []string{"--partitioner", "time", "--partition-duration", "24h", "--path-format", "'year'=YYYY/'dow'=EEE"}, "could not find its folders"},
+		{"week without its week-year", []string{"--partitioner", "time", "--partition-duration", "24h", "--path-format", "yyyy/ww"}, "could not find its folders"},
+		{"empty level", []string{"--partitioner", "time", "--partition-duration", "1h", "--path-format", "'y'=YYYY//'m'=MM"}, "could not find its folders"},
+		{"dot dot", []string{"--partitioner", "time", "--partition-duration", "1h", "--path-format", "'..'/YYYY"}, "could not find its folders"},
+		{"timezone with default", []string{"--timezone", "Europe/Berlin"}, "--timezone is for the time partitioners"},
+		{"wallclock with field", []string{"--partitioner", "field", "--partition-field", "a", "--timestamp", "wallclock"}, "--timestamp is for the time partitioners"},
+		{"timestamp field without field", []string{"--partitioner", "hourly", "--timestamp-field", "ts"}, "needs --timestamp field"},
+		{"field partitioner on avro", []string{"--partitioner", "field", "--partition-field", "a", "--format", "avro", "--schema-registry", "http://127.0.0.1:1"}, "read JSON values"},
+	})
+	checkUsage(t, []string{"import", "--brokers", "127.0.0.1:1", "--from", "file://" + t.TempDir()}, []usageCase{
+		{"import time without format", []string{"--partitioner", "time"}, "needs --path-format"},
 	})
 }

@@ -49,7 +49,9 @@ func newExportCmd(g *globals) *cobra.Command {
 		Short: "Copy topics to a bucket in the Confluent S3 Sink layout (one-shot, or continuously with --follow)",
 		Long: `export reads every selected partition from its start up to the end offset captured
 when it starts (read_committed), and writes objects named as Confluent's S3 Sink
-does: topics/<topic>/partition=<p>/<topic>+<p>+<startOffset>.<ext>.
+does: topics/<topic>/partition=<p>/<topic>+<p>+<startOffset>.<ext>, or with
+--partitioner field|time|hourly|daily in the folders of Confluent's other
+partitioners (topics/<topic>/year=2026/month=11/day=30/hour=18/…).
 
 Objects become visible only when complete, and their names depend only on the
 offsets, so a rerun after a failure rewrites the same objects.
@@ -141,7 +143,7 @@ func runExport(ctx context.Context, g *globals, o *exportOptions) error {
 	if err := o.checkFormats(); err != nil {
 		return err
 	}
-	folder, err := o.partitioner.writer()
+	folder, err := o.partitioner.writer(o.format)
 	if err != nil {
 		return err
 	}

@@ -174,7 +174,8 @@ const importLong = `import lists the bucket, parses Confluent object names (any 
 and writes each source partition's records in offset order into the same
 partition number of the target topic, with keys and headers where their .keys
 and .headers objects exist. Target topics are checked (partition count, empty)
-and created if missing before any record is written.
+and created if missing before any record is written. Objects in the folders of
+a field or time partitioner are found with the export's --partitioner settings.
 
 A bucket that holds kferry backups (manifests under _kferry/backups/) is
 refused: restore it with kferry restore, which follows deleted and recreated

@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"cmp"
+
 	"github.com/spf13/pflag"
 
 	"github.com/kferry/kferry/internal/pipeline"
@@ -11,13 +13,15 @@ import (
 // writes objects in their folders, import finds objects in them.
 type partitionerFlags struct {
 	cfg pipeline.PartitionerConfig
+	fs  *pflag.FlagSet
 }
 
 // addFlags adds the flags; writer says whether the command writes objects
 // (export: the timestamp source matters) or only finds them (import).
 func (f *partitionerFlags) addFlags(fs *pflag.FlagSet, writer bool) {
+	f.fs = fs
 	fs.StringVar(&f.cfg.Kind, "partitioner", "default", "object folders (partitioner.class): default (partition=<p>), field (--partition-field), time (--path-format, --partition-duration), hourly or daily")
-	fs.StringSliceVar(&f.cfg.Fields, "partition-field", nil, "field partitioner: top-level fields of the JSON value, one folder level each (partition.field.name)")
+	fs.StringSliceVar(&f.cfg.Fields, "partition-field", nil, "field partitioner: fields of the JSON value (dots for nested fields), one folder level each (partition.field.name)")
 	fs.StringVar(&f.cfg.PathFormat, "path-format", "", "time partitioner: Joda-Time pattern of the folders (path.format), e.g. \"'year'=YYYY/'month'=MM/'day'=dd/'hour'=HH\"")
 	fs.DurationVar(&f.cfg.Duration, "partition-duration", 0, "time partitioner: length of one folder's time range (partition.duration.ms), e.g. 1h")
 	fs.StringVar(&f.cfg.Timezone, "timezone", "UTC", "time partitioner: zone the folders' times are in (timezone), e.g. Europe/Berlin")
@@ -30,7 +34,14 @@ func (f *partitionerFlags) addFlags(fs *pflag.FlagSet, writer bool) {
 
 // writer returns what export needs: the folder of each record (nil for the
 // default partitioner).
-func (f *partitionerFlags) writer() (pipeline.FolderFunc, error) {
+func (f *partitionerFlags) writer(valueFormat string) (pipeline.FolderFunc, error) {
+	if err := f.unused(); err != nil {
+		return nil, err
+	}
+	readsValues := f.cfg.Kind == "field" || (f.cfg.Timestamp == "field" && f.cfg.Kind != "default")
+	if readsValues && valueFormat == "avro" {
+		return nil, usageErrorf("--partitioner field and --timestamp field read JSON values; with --format avro, use a time partitioner on the record timestamp")
+	}
 	fn, _, err := f.cfg.Partitioner()
 	if err != nil {
 		return nil, usageErrorf("%v", err)
@@ -40,9 +51,37 @@ func (f *partitionerFlags) writer() (pipeline.FolderFunc, error) {
 
 // layout returns what import needs: the folders to find objects in.
 func (f *partitionerFlags) layout() (layout.Layout, error) {
-	_, l, err := f.cfg.Partitioner()
+	if err := f.unused(); err != nil {
+		return nil, err
+	}
+	_, l, err := f.cfg.ForImport().Partitioner()
 	if err != nil {
 		return nil, usageErrorf("%v", err)
 	}
 	return l, nil
+}
+
+// unused refuses settings given for a partitioner other than the chosen one:
+// ignoring them would write (or look for) other folders than the user meant.
+func (f *partitionerFlags) unused() error {
+	timeFlags := []string{"timezone", "locale", "timestamp", "timestamp-field"}
+	switch f.cfg.Kind {
+	case "time", "hourly", "daily":
+		if f.changed("timestamp-field") && f.cfg.Timestamp != "field" {
+			return usageErrorf("--timestamp-field needs --timestamp field")
+		}
+		return nil
+	case "default", "field", "":
+		for _, name := range timeFlags {
+			if f.changed(name) {
+				return usageErrorf("--%s is for the time partitioners (--partitioner time, hourly or daily), not %s", name, cmp.Or(f.cfg.Kind, "default"))
+			}
+		}
+	}
+	return nil
+}
+
+func (f *partitionerFlags) changed(name string) bool {
+	fl := f.fs.Lookup(name)
+	return fl != nil && fl.Changed
 }

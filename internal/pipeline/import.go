@@ -109,7 +109,7 @@ type importTask struct {
 // ErrOtherLayout means selected topics have objects in the folders of another
 // partitioner than the one import was given: importing the rest would leave
 // them behind and look complete.
-var ErrOtherLayout = errors.New("objects in another partitioner's folders")
+var ErrOtherLayout = catalog.ErrOtherLayout
 
 // checkOtherLayout refuses a selection that includes topics with objects in
 // other folders than l's.
@@ -127,7 +127,7 @@ func checkOtherLayout(cat *catalog.Catalog, sel plan.Selector, l layout.Layout) 
 	if l == nil {
 		l = layout.DefaultLayout{}
 	}
-	return fmt.Errorf("%w: topic %s has objects outside the folders of the %s (e.g. %s); import with the export's --partitioner settings, or leave the topic out with --topics",
+	return fmt.Errorf("%w: topic %s has objects outside the folders of the %s (e.g. %s); import with the export's --partitioner settings (and its --timezone, --locale), or leave the topic out with --topics",
 		ErrOtherLayout, strings.Join(topics, ", "), l, cat.OtherLayout[topics[0]])
 }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"path"
 	"strings"
 
 	"github.com/cespare/xxhash/v2"
@@ -183,6 +184,9 @@ func (pi *partitionImport) overlapError(g catalog.Group, exact bool) error {
 	return pi.overlapMessage(pi.origin.key, g.Values.Key, counted)
 }
 
+// folderOf is the folder part of an object key.
+func folderOf(key string) string { return path.Dir(key) }
+
 // overlapPair refuses g, counted, whose records reach past the start of the
 // next object succ.
 func (pi *partitionImport) overlapPair(g, succ catalog.Group) error {
@@ -191,6 +195,12 @@ func (pi *partitionImport) overlapPair(g, succ catalog.Group) error {
 
 func (pi *partitionImport) overlapMessage(a, b, counted string) error {
 	t, p := pi.t.src.Topic, pi.t.src.Partition
+	if folderOf(a) != folderOf(b) {
+		// A field or time partitioner's sink keeps an object open per folder:
+		// its objects interleave offsets, and neither covers the other.
+		return fmt.Errorf("%w: %s and %s, in different folders, hold interleaved records of %s/%d (a Confluent sink with a field or time partitioner keeps one object open per folder), and %s has no offsets record, so the records' offsets cannot be told; reading them as consecutive would drop or misplace records: export the topic again with kferry, which starts a new object at each change of folder",
+			catalog.ErrOverlap, a, b, t, p, counted)
+	}
 	return fmt.Errorf("%w: %s and %s hold some of the same records of %s/%d, and %s has no offsets record (written by the Confluent connector or an older kferry), so which of its records are new cannot be told exactly; delete whichever of the two the other objects cover (kferry cat shows their records), export again into an empty prefix (kferry writes offsets records), or pass --contiguous-offsets if %s/%d never had transactions or compaction",
 		catalog.ErrOverlap, a, b, t, p, counted, t, p)
 }

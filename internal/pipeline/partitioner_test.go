@@ -152,3 +152,55 @@ func TestImportOtherLayout(t *testing.T) {
 		t.Errorf("import of the default layout's topic alone: %d records, %v", s.Records, err)
 	}
 }
+
+// TestPartitionerHostile: what a field value or an import's settings could
+// lose is refused with a message that says why. A field value holding "/" or
+// ".." stops the export at its record (import could not find its object); an
+// import in another zone than the export's finds an hour that does not exist
+// there and refuses; a Confluent bucket whose objects interleave offsets
+// across folders is refused without advice that would lose records.
+func TestPartitionerHostile(t *testing.T) {
+	t.Run("field values", func(t *testing.T) {
+		for _, v := range []string{`"eu/west"`, `"../../x"`, `"a//b"`, `"x/"`} {
+			e := testkit.New(t, "mem")
+			e.CreateTopic("events", 1)
+			e.Produce(record.Record{Topic: "events", Partition: 0, Key: []byte("k"), Value: []byte(`{"region":"eu"}`)},
+				record.Record{Topic: "events", Partition: 0, Key: []byte("k"), Value: []byte(`{"region":` + v + `}`)})
+			folder, _, err := pipeline.PartitionerConfig{Kind: "field", Fields: []string{"region"}}.Partitioner()
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = e.Export(pipeline.ExportOptions{Format: "json", Naming: layout.Naming{TopicsDir: "topics"}, Folder: folder})
+			if err == nil || !strings.Contains(err.Error(), "offset 1") || !strings.Contains(err.Error(), "import could not find") {
+				t.Errorf("region %s: %v, want an error at offset 1 saying import could not find the object", v, err)
+			}
+		}
+	})
+	t.Run("zone", func(t *testing.T) {
+		e := testkit.New(t, "mem")
+		e.CreateTopic("events", 1)
+		// 02:30 UTC on the day Berlin's clocks skip from 02:00 to 03:00.
+		for i, ts := range []time.Time{time.Date(2026, 3, 29, 0, 30, 0, 0, time.UTC), time.Date(2026, 3, 29, 2, 30, 0, 0, time.UTC)} {
+			e.Produce(record.Record{Topic: "events", Partition: 0, Key: []byte("k"), Value: fmt.Appendf(nil, `{"n":%d}`, i), Timestamp: ts})
+		}
+		partitionedExport(t, e, pipeline.PartitionerConfig{Kind: "hourly", Timezone: "UTC"})
+		_, berlin, err := pipeline.PartitionerConfig{Kind: "hourly", Timezone: "Europe/Berlin"}.Partitioner()
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = e.ImportAll(pipeline.ImportOptions{TopicsDir: "topics", Layout: berlin, CreateTopics: true, Renames: testkit.MustRenames(t, `events=copy`)})
+		testkit.WantErrContains(t, err, pipeline.ErrOtherLayout, "hour=02", "--timezone")
+	})
+	t.Run("interleaved", func(t *testing.T) {
+		e := testkit.New(t, "mem")
+		e.Put(map[string]string{
+			"topics/events/region=eu/events+0+0000000000.json": "{\"n\":0}\n{\"n\":2}\n{\"n\":4}\n",
+			"topics/events/region=us/events+0+0000000001.json": "{\"n\":1}\n{\"n\":3}\n{\"n\":5}\n",
+		})
+		_, err := e.ImportAll(pipeline.ImportOptions{TopicsDir: "topics", Layout: layout.FieldLayout{Names: []string{"region"}}, CreateTopics: true})
+		testkit.WantErrContains(t, err, nil, "interleaved", "export the topic again with kferry")
+		if err != nil && strings.Contains(err.Error(), "--contiguous-offsets") {
+			t.Errorf("the error advises --contiguous-offsets, which would drop records here: %v", err)
+		}
+	})
+}
