@@ -48,6 +48,8 @@ type migrateOptions struct {
 	appendTo          bool
 	compression       string
 	deleteImported    bool
+	sourceRegistry    registryFlags
+	targetRegistry    registryFlags
 }
 
 func newMigrateCmd(g *globals) *cobra.Command {
@@ -145,6 +147,14 @@ func runMigrate(ctx context.Context, g *globals, o *migrateOptions) error {
 		return err
 	}
 	o.store.dryRun = o.report.dryRun
+	// The registry clients are checked here but connect only when used; the
+	// importer's native objects decode through the translating format.
+	if ctx, err = o.targetRegistry.bind(ctx, renames, &o.sourceRegistry); err != nil {
+		return err
+	}
+	if o.targetRegistry.cfg.URL != "" && o.sourceRegistry.cfg.URL == "" {
+		return usageErrorf("--target-schema-registry needs --source-schema-registry: the ids in the records are the source registry's")
+	}
 	b, src, release, err := connect(ctx, o.via, o.store.openDestination, srcCfg)
 	if err != nil {
 		return err
@@ -268,6 +278,8 @@ func (o *migrateOptions) addFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&o.replicationFactor, "replication-factor", -1, "replication factor of created topics (-1: the target broker's default)")
 	fs.BoolVar(&o.appendTo, "append", false, "allow target topics that already hold records")
 	fs.StringVar(&o.compression, "produce-compression", "none", "compression of batches produced to the target: none, gzip, snappy, lz4, zstd")
+	o.sourceRegistry.addFlags(fs, "source-", "the source cluster's, which knows the records' schema ids")
+	o.targetRegistry.addFlags(fs, "target-", "the target cluster's: with --source-schema-registry, the schemas of wire-format keys and values are registered in it under <topic>-value and <topic>-key and their ids rewritten")
 	fs.BoolVar(&o.deleteImported, "delete-imported", false, "delete each object from --via once its records are committed on the target (the bucket stays small; not with --object-lock-days)")
 }
 

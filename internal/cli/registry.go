@@ -18,12 +18,14 @@ import (
 type registryFlags struct {
 	cfg   schemareg.Config
 	codec string // export only
+	flag  string // the URL flag's name, for messages
 }
 
 // addFlags adds the --<prefix>schema-registry* flags; role says which
 // registry they reach.
 func (r *registryFlags) addFlags(fs *pflag.FlagSet, prefix, role string) {
 	n := prefix + "schema-registry"
+	r.flag = "--" + n
 	env := "KFERRY_" + strings.ToUpper(strings.ReplaceAll(n, "-", "_"))
 	fs.StringVar(&r.cfg.URL, n, "", "Schema Registry URL ("+role+"): https://host:8081")
 	fs.StringVar(&r.cfg.User, n+"-user", "", "basic auth user of --"+n)
@@ -64,7 +66,7 @@ func (r *registryFlags) bind(ctx context.Context, renames layout.Renames, source
 	cl, err := r.client(renames)
 	if err != nil || cl == nil {
 		if err == nil && source != nil && source.cfg.URL != "" {
-			err = usageErrorf("--source-schema-registry needs --schema-registry, the target's registry, to translate schema ids into")
+			err = usageErrorf("%s needs %s, the target's registry, to translate schema ids into", source.flag, r.flag)
 		}
 		return ctx, err
 	}

@@ -32,6 +32,8 @@ type restoreOptions struct {
 	pollInterval      time.Duration
 	shutdown          time.Duration
 	group             string
+	registry          registryFlags
+	sourceRegistry    registryFlags
 }
 
 func newRestoreCmd(g *globals) *cobra.Command {
@@ -108,6 +110,8 @@ Exit status: 0 done, 1 failed, 2 usage error.` + envHelp,
 	fs.DurationVar(&o.pollInterval, "poll-interval", backup.DefaultRestoreInterval, "with --follow: how often to look for a newer backup")
 	fs.DurationVar(&o.shutdown, "shutdown-timeout", pipeline.DefaultShutdownTimeout, "with --follow: how long SIGTERM/SIGINT may take to finish the restore in flight")
 	fs.StringVar(&o.group, "group", "", "with --follow: progress group on the target (default: kferry-restore-follow-<hash>)")
+	o.registry.addFlags(fs, "", "the target's: with --source-schema-registry, the schemas of wire-format records are registered in it under <topic>-value and <topic>-key and their ids rewritten")
+	o.sourceRegistry.addFlags(fs, "source-", "the backed-up cluster's, which knows the records' schema ids")
 	return cmd
 }
 
@@ -164,6 +168,10 @@ func runRestore(ctx context.Context, g *globals, o *restoreOptions) error {
 		return err
 	}
 	if err := o.report.refuseFollow(o.follow); err != nil {
+		return err
+	}
+	// The registry clients are checked here but connect only when used.
+	if ctx, err = o.registry.bind(ctx, renames, &o.sourceRegistry); err != nil {
 		return err
 	}
 	open := openBucket

@@ -321,6 +321,12 @@ func newMigration(src, dst *kafka.Client, o *Options) (*migration, error) {
 	if o.Import.PollInterval <= 0 {
 		o.Import.PollInterval = DefaultPoll
 	}
+	if o.Mode != Follow && o.Import.StopAfter == 0 {
+		// A run that waits to catch up must not wait on a partition that
+		// cannot go on (a record the target refuses, a schema id no registry
+		// knows): after the restarts a Kafka fault gets, its error ends it.
+		o.Import.StopAfter = pipeline.PartitionRestarts
+	}
 	mg := &migration{src: src, dst: dst, o: o, log: o.Logger, m: o.Metrics,
 		parts: map[partKey]*migratedPart{}, targetOf: map[string]string{},
 		committed: map[groupKey]int64{}, warned: map[groupKey]bool{}, owned: map[partKey]bool{}}

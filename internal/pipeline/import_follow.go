@@ -41,6 +41,12 @@ type ImportFollowOptions struct {
 	// copies, so a partition taken (again) first fences the previous owner's
 	// transactional writer and then reads the progress that is final after it.
 	Owns func(topic string, partition int32) bool
+	// StopAfter, if above 0, ends the run with a partition's error once it
+	// has failed that many scans in a row (one-shot migrate: a record the
+	// target refuses, a schema id no registry knows, would otherwise be
+	// retried while the migration waits for it forever). 0: a service
+	// retries at every scan.
+	StopAfter int
 }
 
 // importFollower is the state of a continuous import across scans.
@@ -55,6 +61,8 @@ type importFollower struct {
 	sourceOf map[string]string
 	parts    map[string]map[int32]*partitionImport
 	failed   map[*partitionImport]bool // retried with the progress reloaded
+	failures map[*partitionImport]int  // scans failed in a row
+	fatal    error                     // a partition's error after StopAfter failed scans
 	skipped  map[string]bool           // unparsable keys already reported
 }
 
@@ -89,7 +97,7 @@ func ImportFollow(ctx context.Context, kc *kafka.Client, b *blob.Bucket, bucketN
 	f := &importFollower{
 		kc: kc, b: b, o: &o, log: o.Logger, col: NewCollector(), metrics: o.metrics(),
 		targetOf: map[string]string{}, sourceOf: map[string]string{},
-		parts: map[string]map[int32]*partitionImport{}, failed: map[*partitionImport]bool{}, skipped: map[string]bool{},
+		parts: map[string]map[int32]*partitionImport{}, failed: map[*partitionImport]bool{}, failures: map[*partitionImport]int{}, skipped: map[string]bool{},
 	}
 	f.log = Logger(f.log)
 	defer f.closeAll()
@@ -170,7 +178,7 @@ func (f *importFollower) scan(ctx, work context.Context) error {
 		return nil
 	}
 	f.runAll(ctx, work, run)
-	return nil
+	return f.fatal
 }
 
 // prepareFresh checks (and creates) the targets of topics seen for the first
@@ -283,13 +291,22 @@ func (f *importFollower) runAll(ctx, work context.Context, run []*partitionImpor
 			defer mu.Unlock()
 			if err == nil {
 				delete(f.failed, pi)
+				delete(f.failures, pi)
 				pi.lag()
 				return
 			}
 			f.failed[pi] = true
-			if ctx.Err() == nil {
-				f.log.Warn("import of a partition failed; retrying at the next poll from its committed progress", "topic", pi.t.src.Topic, "partition", pi.t.src.Partition, "err", err)
+			f.failures[pi]++
+			if ctx.Err() != nil {
+				return
 			}
+			if f.o.StopAfter > 0 && f.failures[pi] >= f.o.StopAfter {
+				if f.fatal == nil {
+					f.fatal = fmt.Errorf("import of %s/%d failed %d times in a row: %w", pi.t.src.Topic, pi.t.src.Partition, f.failures[pi], err)
+				}
+				return
+			}
+			f.log.Warn("import of a partition failed; retrying at the next poll from its committed progress", "topic", pi.t.src.Topic, "partition", pi.t.src.Partition, "err", err)
 		}()
 	}
 	wg.Wait()

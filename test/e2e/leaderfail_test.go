@@ -19,9 +19,9 @@ import (
 // for every run to be seen in its middle on two cores.
 const lfPerPart = 6000
 
-// lfRate is the --max-rate of the one-shot export and backup: their 1.9 MB
-// would otherwise be read in a third of a second, before a leader can be
-// killed in the middle; at this rate they take about 5 s.
+// lfRate is the --max-rate of the one-shot runs whose middle a kill must hit:
+// export and backup read their 1.9 MB in a third of a second otherwise, before
+// a leader can be killed; at this rate they take about 5 s.
 const lfRate = "400KiB"
 
 // TestLeaderKill SIGKILLs the node that leads a partition kferry reads or
@@ -172,7 +172,7 @@ func TestLeaderOnlyBrokerDown(t *testing.T) {
 
 	t.Run("import-back-within-timeout", func(t *testing.T) {
 		dst := renamer("down-", "downa-")
-		p := startKferry(t, runOpts{}, "import", "--from", url, "--brokers", rk.Bootstrap(), "--rename", "down-(.*)=downa-$1", "--parallelism", "3", "--timeout", "2m")
+		p := startKferry(t, runOpts{}, "import", "--from", url, "--brokers", rk.Bootstrap(), "--rename", "down-(.*)=downa-$1", "--parallelism", "3", "--timeout", "2m", "--max-rate", lfRate)
 		waitCommitted(t, p, adm, src, dst, 0.1)
 		node.Kill()
 		restart(t)
@@ -181,7 +181,9 @@ func TestLeaderOnlyBrokerDown(t *testing.T) {
 	})
 	t.Run("import-down-past-timeout", func(t *testing.T) {
 		dst := renamer("down-", "downi-")
-		args := []string{"import", "--from", url, "--brokers", rk.Bootstrap(), "--rename", "down-(.*)=downi-$1", "--parallelism", "3", "--timeout", "3s"}
+		// --max-rate: unthrottled, the 1.2 MB went in within 0.6 s, before
+		// the broker was killed (CI, 2026-12-02).
+		args := []string{"import", "--from", url, "--brokers", rk.Bootstrap(), "--rename", "down-(.*)=downi-$1", "--parallelism", "3", "--timeout", "3s", "--max-rate", lfRate}
 		p := startKferry(t, runOpts{}, args...)
 		waitCommitted(t, p, adm, src, dst, 0.1)
 		node.Kill()
@@ -191,6 +193,7 @@ func TestLeaderOnlyBrokerDown(t *testing.T) {
 		r := result{args: p.args, stdout: p.stdout.String(), stderr: p.stderr.String(), code: code, elapsed: time.Since(p.start)}
 		wantError(t, r, 1, "kafka unavailable", "--timeout 3s", "run the same command")
 		if t.Failed() {
+			restart(t) // for the next subtests
 			t.FailNow()
 		}
 		restart(t)

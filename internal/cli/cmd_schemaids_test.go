@@ -1,0 +1,101 @@
+package cli
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/kferry/kferry/internal/kafka/kafkatest"
+	"github.com/kferry/kferry/pkg/format/avrofmt"
+	"github.com/kferry/kferry/pkg/record"
+)
+
+// lostIDCluster is a cluster whose topic "lost" holds a record of a schema
+// id srcReg knows, then one of id 777, which it does not.
+func lostIDCluster(t *testing.T, srcReg string) *kafkatest.Cluster {
+	t.Helper()
+	c := kafkatest.NewCluster(t)
+	if err := c.CreateTopic(context.Background(), "lost", 1); err != nil {
+		t.Fatal(err)
+	}
+	id := register(t, srcReg, "lost-value", orderV1)
+	good := avroValue(t, orderV1, id, map[string]any{"id": int64(1), "note": nil})
+	if err := c.Produce(context.Background(), []record.Record{{Topic: "lost", Value: good}, {Topic: "lost", Value: avrofmt.AppendWire(nil, 777, good[5:])}}); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// wantLostIDError checks a run that met schema id 777: exit 1, one line
+// naming the record and the id, and nothing of its object written.
+func wantLostIDError(t *testing.T, dst *kafkatest.Cluster, errOut string, code int) {
+	t.Helper()
+	if code != ExitFailed || !errorLine(errLine(errOut)) {
+		t.Fatalf("unknown id: exit %d, stderr %q", code, errOut)
+	}
+	for _, w := range []string{"lost/0", "offset 1", "schema id 777", "not found"} {
+		if !strings.Contains(errLine(errOut), w) {
+			t.Errorf("error %q does not say %q", errLine(errOut), w)
+		}
+	}
+	if topicExists(t, dst, "lost") {
+		if n := total(records(t, dst, "lost")); n != 0 {
+			t.Errorf("%d records of the failed object written", n)
+		}
+	}
+}
+
+// TestRestoreTranslatesIDs: a backup of records in the wire format restores
+// into a cluster with another registry with --source-schema-registry: every
+// schema id is rewritten to the target's id of the same schema, registered
+// under the renamed subject; an id the source registry does not know stops
+// the restore with one line naming topic, partition, offset and the id.
+func TestRestoreTranslatesIDs(t *testing.T) {
+	src, srcReg := kafkatest.NewCluster(t), kafkatest.NewRegistry(t, "", "").URL()
+	seedAvro(t, src, srcReg)
+	dir := t.TempDir()
+	mustRun(t, "backup", "--brokers", brokers(src), "--topics", "orders", "--to", dir)
+	dst, dstReg := kafkatest.NewCluster(t), kafkatest.NewRegistry(t, "", "").URL()
+	register(t, dstReg, "other-value", `{"type":"record","name":"D","fields":[]}`)
+	register(t, dstReg, "other-value", `{"type":"record","name":"D","fields":[{"name":"e","type":"long","default":0}]}`)
+	mustRun(t, "restore", "--from", dir, "--brokers", brokers(dst), "--rename", "orders=orders-copy",
+		"--schema-registry", dstReg, "--source-schema-registry", srcReg)
+	verifyAvroCopy(t, src, dst, srcReg, dstReg)
+
+	bad := lostIDCluster(t, srcReg)
+	dir = t.TempDir()
+	mustRun(t, "backup", "--brokers", brokers(bad), "--topics", "lost", "--to", dir)
+	_, errOut, code := run(t, "restore", "--from", dir, "--brokers", brokers(dst), "--schema-registry", dstReg, "--source-schema-registry", srcReg)
+	wantLostIDError(t, dst, errOut, code)
+
+	_, errOut, code = run(t, "restore", "--from", dir, "--brokers", brokers(dst), "--source-schema-registry", srcReg)
+	if code != ExitUsage || !strings.Contains(errOut, "needs --schema-registry") {
+		t.Errorf("--source-schema-registry alone: exit %d, stderr %q", code, errOut)
+	}
+}
+
+// TestMigrateTranslatesIDs: migrate with both clusters' registries rewrites
+// every schema id to the target registry's (renamed subjects); an id the
+// source registry does not know stops the migration naming the record and the
+// id; one registry without the other is a usage error.
+func TestMigrateTranslatesIDs(t *testing.T) {
+	src, srcReg := kafkatest.NewCluster(t), kafkatest.NewRegistry(t, "", "").URL()
+	seedAvro(t, src, srcReg)
+	dst, dstReg := kafkatest.NewCluster(t), kafkatest.NewRegistry(t, "", "").URL()
+	register(t, dstReg, "other-value", `{"type":"record","name":"D","fields":[]}`)
+	register(t, dstReg, "other-value", `{"type":"record","name":"D","fields":[{"name":"e","type":"long","default":0}]}`)
+	mustRun(t, append([]string{"migrate", "--source-brokers", brokers(src), "--target-brokers", brokers(dst), "--topics", "orders",
+		"--rename", "orders=orders-copy", "--via", t.TempDir(), "--source-schema-registry", srcReg, "--target-schema-registry", dstReg}, fast...)...)
+	verifyAvroCopy(t, src, dst, srcReg, dstReg)
+
+	bad := lostIDCluster(t, srcReg)
+	_, errOut, code := run(t, append([]string{"migrate", "--source-brokers", brokers(bad), "--target-brokers", brokers(dst), "--topics", "lost",
+		"--via", t.TempDir(), "--source-schema-registry", srcReg, "--target-schema-registry", dstReg}, fast...)...)
+	wantLostIDError(t, dst, errOut, code)
+
+	base := []string{"migrate", "--source-brokers", brokers(src), "--target-brokers", brokers(dst), "--topics", "orders", "--via", t.TempDir()}
+	checkUsage(t, base, []usageCase{
+		{"source registry alone", []string{"--source-schema-registry", srcReg}, "--source-schema-registry needs --target-schema-registry"},
+		{"target registry alone", []string{"--target-schema-registry", dstReg}, "--target-schema-registry needs --source-schema-registry"},
+	})
+}
