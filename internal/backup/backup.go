@@ -18,6 +18,7 @@ import (
 
 	"github.com/kferry/kferry/internal/catalog"
 	"github.com/kferry/kferry/internal/kafka"
+	"github.com/kferry/kferry/internal/kafka/schemareg"
 	"github.com/kferry/kferry/internal/objset"
 	"github.com/kferry/kferry/internal/pipeline"
 	"github.com/kferry/kferry/internal/plan"
@@ -57,6 +58,10 @@ type BackupOptions struct {
 	// DryRun returns the plan (Summary.Plan) without reading a record or
 	// writing anything.
 	DryRun bool
+	// Registry, if set, is the source cluster's Schema Registry: the schemas
+	// of wire-format keys and values are stored with the backup (SchemasKey),
+	// so a restore into a cluster with an empty registry needs nothing else.
+	Registry schemareg.Source
 }
 
 // backupPartition is one partition's manifest entry being built.
@@ -113,6 +118,9 @@ func Backup(ctx context.Context, kc *kafka.Client, b *blob.Bucket, bucketName st
 		br.log.Debug("nothing changed since the newest backup; no manifest written", "newest", br.prev.ID)
 		return br.summary(), br.prev, nil
 	}
+	if err := br.storeSchemas(ctx); err != nil {
+		return br.summary(), nil, err
+	}
 	return br.writeManifest(ctx)
 }
 
@@ -138,12 +146,13 @@ type backupRun struct {
 	// partitions' OnGap callbacks append to it concurrently.
 	gapsMu sync.Mutex
 	gaps   []string
+	ids    schemaIDs // with o.Registry
 }
 
 // startBackup loads the bucket's newest backup and starts the manifest that
 // follows it, refusing an id that does not sort after it.
 func startBackup(ctx context.Context, kc *kafka.Client, b *blob.Bucket, bucketName string, o BackupOptions) (*backupRun, error) {
-	br := &backupRun{kc: kc, b: b, bucketName: bucketName, o: o, now: time.Now}
+	br := &backupRun{kc: kc, b: b, bucketName: bucketName, o: o, now: time.Now, ids: schemaIDs{ids: map[int]struct{}{}}}
 	if o.Now != nil {
 		br.now = o.Now
 	}
@@ -250,6 +259,9 @@ func (br *backupRun) partitionExport(eo *pipeline.ExportOptions, native format.F
 	}
 	pe := &pipeline.PartitionExport{Opts: peo, Bucket: br.b, Formats: objset.Formats{native}, Col: br.col, Log: br.log, Range: r}
 	pe.OnRecord = bp.addRecord
+	if br.o.Registry != nil {
+		pe.OnRecord = func(rec *record.Record) { bp.addRecord(rec); br.ids.add(rec) }
+	}
 	pe.OnCommit = func(set *objset.Writer) { bp.addObject(set, br.m.ID) }
 	pe.OnGap = func(from, to int64) {
 		bp.addGap(from, to, "retention removed these records while the backup ran")

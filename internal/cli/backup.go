@@ -32,6 +32,7 @@ type backupOptions struct {
 	follow      bool
 	interval    time.Duration
 	shutdown    time.Duration
+	registry    registryFlags
 }
 
 func newBackupCmd(g *globals) *cobra.Command {
@@ -77,6 +78,7 @@ could be read: the rest is backed up and the manifest records the gaps), 2 usage
 	o.report.addFlags(fs)
 	o.store.addFlags(fs)
 	fs.StringVar(&o.to, "to", "", "bucket URL to back up to (as for export)")
+	o.registry.addFlags(fs, "", "the source cluster's: the schemas of wire-format keys and values are stored with the backup, so that restore --schema-registry can register them in a new registry")
 	fs.StringVar(&o.groups, "groups", "", "keep the offsets of consumer groups whose whole name matches this regex (default: every group with offsets on the topics)")
 	fs.IntVar(&o.flushSize, "flush-size", 0, "records per object; 0: rotate by size only")
 	fs.StringVar(&o.rotateBytes, "rotate-bytes", "64MiB", "start a new object after this many bytes of records")
@@ -120,6 +122,10 @@ func runBackup(ctx context.Context, g *globals, o *backupOptions) error {
 		return err
 	}
 	o.store.dryRun = o.report.dryRun
+	reg, err := o.registry.client(nil)
+	if err != nil {
+		return err
+	}
 	b, kc, release, err := connect(ctx, o.to, o.store.openDestination, cfg)
 	if err != nil {
 		return err
@@ -129,6 +135,9 @@ func runBackup(ctx context.Context, g *globals, o *backupOptions) error {
 		Selector: sel, Groups: groups, Naming: layout.Naming{TopicsDir: layout.DefaultTopicsDir},
 		Key: key, FlushSize: o.flushSize, RotateBytes: rotate, Parallelism: o.parallelism, Version: buildinfo.Version(),
 		Logger: log, DryRun: o.report.dryRun,
+	}
+	if reg != nil {
+		bo.Registry = reg // a nil *Client in the interface would not be nil
 	}
 	if o.follow {
 		s, err := backup.BackupFollow(ctx, kc, b, store.Redact(o.to), backup.BackupFollowOptions{

@@ -256,7 +256,7 @@ func TestImportLongKeysNotTranslated(t *testing.T) {
 	if code != ExitFailed || !errorLine(errLine(errOut)) {
 		t.Fatalf("exit %d, stderr %q; want exit %d and one error line", code, errOut, ExitFailed)
 	}
-	for _, w := range []string{"lk+0+0000000000", "offset 0", "key schema id 1", "not an Avro datum"} {
+	for _, w := range []string{"lk+0+0000000000", "offset 0", "key schema id 1", "not a datum of that schema"} {
 		if !strings.Contains(errLine(errOut), w) {
 			t.Errorf("error %q does not say %q", errLine(errOut), w)
 		}

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"fmt"
 	"maps"
 	"strings"
 	"testing"
@@ -143,4 +144,26 @@ func TestMigrateUsage(t *testing.T) {
 		{"profile without config", []string{"--source-profile", "old"}, "--source-profile old needs --config FILE"},
 		{"target timeout", []string{"--target-timeout", "0s"}, "--target-timeout"},
 	})
+}
+
+// TestMigrateRidesOutLostCommits: a one-shot migrate whose target loses
+// commits (reported committed, aborted: a Kafka fault kferry redoes) more
+// often than the 5 tries a partition gets for a permanent failure still
+// completes, every record once.
+func TestMigrateRidesOutLostCommits(t *testing.T) {
+	src := kafkatest.NewCluster(t)
+	seed(t, src, "t", 1, 200)
+	dst := kafkatest.NewCluster(t)
+	dst.AbortCommits("g1-t-0", 8)
+	mustRun(t, append([]string{"migrate", "--source-brokers", brokers(src), "--target-brokers", brokers(dst), "--topics", "t",
+		"--group", "g1", "--via", t.TempDir(), "--target-timeout", "60s"}, fast...)...)
+	got := records(t, dst, "t")
+	if total(got) != 200 {
+		t.Fatalf("target holds %d records, want 200", total(got))
+	}
+	for i, r := range got[0] {
+		if want := fmt.Sprintf(`{"n":%d}`, i); string(r.Value) != want {
+			t.Fatalf("record %d is %s, want %s", i, r.Value, want)
+		}
+	}
 }

@@ -5,9 +5,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/kferry/kferry/internal/backup"
 	"github.com/kferry/kferry/internal/kafka/kafkatest"
 	"github.com/kferry/kferry/pkg/format/avrofmt"
 	"github.com/kferry/kferry/pkg/record"
+	"github.com/kferry/kferry/pkg/store"
 )
 
 // lostIDCluster is a cluster whose topic "lost" holds a record of a schema
@@ -98,4 +100,70 @@ func TestMigrateTranslatesIDs(t *testing.T) {
 		{"source registry alone", []string{"--source-schema-registry", srcReg}, "--source-schema-registry needs --target-schema-registry"},
 		{"target registry alone", []string{"--target-schema-registry", dstReg}, "--target-schema-registry needs --source-schema-registry"},
 	})
+}
+
+// TestRestoreStoredSchemas: a backup made with --schema-registry stores the
+// schemas of its records' ids (and its predecessors'), and a restore given
+// only the new cluster's registry registers them there and rewrites the ids:
+// it needs nothing of the old registry. A backup without them, or --follow,
+// asks for --source-schema-registry.
+func TestRestoreStoredSchemas(t *testing.T) {
+	src, srcReg := kafkatest.NewCluster(t), kafkatest.NewRegistry(t, "", "").URL()
+	seedAvro(t, src, srcReg)
+	dir := t.TempDir()
+	mustRun(t, "backup", "--brokers", brokers(src), "--topics", "orders", "--to", dir, "--schema-registry", srcReg)
+	seed(t, src, "plain", 1, 3) // no wire format: nothing to store
+	mustRun(t, "backup", "--brokers", brokers(src), "--topics", "orders,plain", "--to", dir, "--schema-registry", srcReg)
+	ids := manifests(t, dir)
+	if len(ids) != 2 {
+		t.Fatalf("backups %v, want 2", ids)
+	}
+	b, err := store.Open(context.Background(), "file://"+dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = b.Close() }()
+	for _, id := range ids {
+		stored, err := backup.LoadSchemas(context.Background(), b, id, nil)
+		if err != nil || len(stored) != 2 {
+			t.Errorf("backup %s stored %d schemas (%v), want orders' 2 (the second carries the first's)", id, len(stored), err)
+		}
+	}
+
+	dst, dstReg := kafkatest.NewCluster(t), kafkatest.NewRegistry(t, "", "").URL()
+	register(t, dstReg, "other-value", `{"type":"record","name":"D","fields":[]}`)
+	register(t, dstReg, "other-value", `{"type":"record","name":"D","fields":[{"name":"e","type":"long","default":0}]}`)
+	mustRun(t, "restore", "--from", dir, "--brokers", brokers(dst), "--topics", "orders", "--rename", "orders=orders-copy", "--schema-registry", dstReg)
+	verifyAvroCopy(t, src, dst, srcReg, dstReg)
+
+	plain := t.TempDir()
+	mustRun(t, "backup", "--brokers", brokers(src), "--topics", "orders", "--to", plain)
+	_, errOut, code := run(t, "restore", "--from", plain, "--brokers", brokers(dst), "--rename", "orders=orders-2", "--schema-registry", dstReg)
+	if code != ExitUsage || !errorLine(errOut) || !strings.Contains(errOut, "stored no schemas") || !strings.Contains(errOut, "--source-schema-registry") {
+		t.Errorf("backup without schemas: exit %d, stderr %q", code, errOut)
+	}
+	if topicExists(t, dst, "orders-2") {
+		t.Error("the refused restore created its target topic")
+	}
+	_, errOut, code = run(t, "restore", "--follow", "--from", dir, "--brokers", brokers(dst), "--schema-registry", dstReg)
+	if code != ExitUsage || !strings.Contains(errOut, "--source-schema-registry") {
+		t.Errorf("--follow with stored schemas: exit %d, stderr %q", code, errOut)
+	}
+}
+
+// TestBackupSchemasRegistryDown: a backup whose registry does not answer
+// fails without writing its manifest (the bucket's newest backup is still the
+// one before), naming the registry.
+func TestBackupSchemasRegistryDown(t *testing.T) {
+	src, srcReg := kafkatest.NewCluster(t), kafkatest.NewRegistry(t, "", "").URL()
+	seedAvro(t, src, srcReg)
+	dir := t.TempDir()
+	_, errOut, code := run(t, "backup", "--brokers", brokers(src), "--topics", "orders", "--to", dir,
+		"--schema-registry", "http://127.0.0.1:1", "--schema-registry-timeout", "500ms")
+	if code != ExitFailed || !strings.Contains(errLine(errOut), "no manifest was written") || !strings.Contains(errLine(errOut), "127.0.0.1:1") {
+		t.Errorf("registry down: exit %d, stderr %q", code, errOut)
+	}
+	if ids := manifests(t, dir); len(ids) != 0 {
+		t.Errorf("manifests %v written by a backup whose schemas were not stored", ids)
+	}
 }

@@ -220,6 +220,12 @@ Modes:
              commit the final consumer-group offsets. Stop the producers (and,
              for exact offsets, the consumers) on the source first.
 
+A one-shot run or a cutover whose import of a partition fails 5 times in a row
+for another reason than a Kafka fault (a record the target refuses, a schema id
+no registry knows) ends with that error; --follow retries at each poll.
+--source-schema-registry with --target-schema-registry rewrite the schema ids of
+wire-format keys and values to the target registry's.
+
 Lag per partition (records, and seconds since the oldest missing record was
 first seen on the source) is logged every --report-interval and served as
 kferry_migrate_lag_records and kferry_migrate_lag_seconds on --metrics-addr.

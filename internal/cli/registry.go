@@ -46,7 +46,8 @@ func (r *registryFlags) client(renames layout.Renames) (*schemareg.Client, error
 	}
 	cl, err := schemareg.New(r.cfg)
 	if err != nil {
-		return nil, usageErrorf("%v", err)
+		// schemareg names the flags without their prefix (source-, target-).
+		return nil, usageErrorf("%s", strings.ReplaceAll(err.Error(), "--schema-registry", r.flag))
 	}
 	cl.Subject = func(topic string, view layout.View) string {
 		if dst, err := renames.Target(topic); err == nil {
@@ -63,11 +64,25 @@ func (r *registryFlags) client(renames layout.Renames) (*schemareg.Client, error
 // and native formats also translate the schema ids of wire-format keys and
 // values from the source registry's to this one's.
 func (r *registryFlags) bind(ctx context.Context, renames layout.Renames, source *registryFlags) (context.Context, error) {
+	if source != nil && source.cfg.URL != "" && r.cfg.URL == "" {
+		return ctx, usageErrorf("%s needs %s, the target's registry, to translate schema ids into", source.flag, r.flag)
+	}
+	var src schemareg.Source
+	if source != nil && source.cfg.URL != "" {
+		cl, err := source.client(renames)
+		if err != nil {
+			return ctx, err
+		}
+		src = cl
+	}
+	return r.bindWith(ctx, renames, src)
+}
+
+// bindWith is bind with the source of the schema ids given: a registry, the
+// schemas a backup stored, or nil for no translation.
+func (r *registryFlags) bindWith(ctx context.Context, renames layout.Renames, src schemareg.Source) (context.Context, error) {
 	cl, err := r.client(renames)
 	if err != nil || cl == nil {
-		if err == nil && source != nil && source.cfg.URL != "" {
-			err = usageErrorf("%s needs %s, the target's registry, to translate schema ids into", source.flag, r.flag)
-		}
 		return ctx, err
 	}
 	f, err := avrofmt.New(ctx, cl, r.codec)
@@ -75,11 +90,7 @@ func (r *registryFlags) bind(ctx context.Context, renames layout.Renames, source
 		return ctx, usageErrorf("--avro-codec: %v", err)
 	}
 	fs := []format.Format{f}
-	if source != nil && source.cfg.URL != "" {
-		src, err := source.client(renames)
-		if err != nil {
-			return ctx, err
-		}
+	if src != nil {
 		var plain []format.Format
 		for _, name := range []string{"json", "bytes", "native"} {
 			pf, err := format.Lookup(name)

@@ -6,10 +6,13 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+	"gocloud.dev/blob"
 
 	"github.com/kferry/kferry/internal/backup"
 	"github.com/kferry/kferry/internal/pipeline"
 	"github.com/kferry/kferry/pkg/layout"
+	"github.com/kferry/kferry/pkg/seal"
 	"github.com/kferry/kferry/pkg/store"
 )
 
@@ -52,6 +55,10 @@ writes every record exactly once. A group's committed offset O lands on the firs
 restored record whose source offset is ≥ O. --at-least-once turns transactions
 off for clusters that forbid them.
 
+Records in the Schema Registry wire format get the target registry's ids with
+--schema-registry (the new cluster's): the schemas come from the backup when it
+was made with backup --schema-registry, else from --source-schema-registry.
+
 --until T restores, per partition, everything before the first record stamped
 after T; --since T starts at the first record stamped at or after T. TIME is
 RFC 3339 or Unix milliseconds.
@@ -90,7 +97,11 @@ Exit status: 0 done, 1 failed, 2 usage error.` + envHelp,
 			return runRestore(cmd.Context(), g, o)
 		},
 	}
-	fs := cmd.Flags()
+	o.addFlags(cmd.Flags())
+	return cmd
+}
+
+func (o *restoreOptions) addFlags(fs *pflag.FlagSet) {
 	o.kafka.addFlags(fs)
 	o.key.addFlags(fs)
 	o.sel.addFlags(fs)
@@ -112,7 +123,6 @@ Exit status: 0 done, 1 failed, 2 usage error.` + envHelp,
 	fs.StringVar(&o.group, "group", "", "with --follow: progress group on the target (default: kferry-restore-follow-<hash>)")
 	o.registry.addFlags(fs, "", "the target's: with --source-schema-registry, the schemas of wire-format records are registered in it under <topic>-value and <topic>-key and their ids rewritten")
 	o.sourceRegistry.addFlags(fs, "source-", "the backed-up cluster's, which knows the records' schema ids")
-	return cmd
 }
 
 // parseTime reads RFC 3339 or Unix milliseconds.
@@ -170,8 +180,8 @@ func runRestore(ctx context.Context, g *globals, o *restoreOptions) error {
 	if err := o.report.refuseFollow(o.follow); err != nil {
 		return err
 	}
-	// The registry clients are checked here but connect only when used.
-	if ctx, err = o.registry.bind(ctx, renames, &o.sourceRegistry); err != nil {
+	storedSchemas, ctx, err := o.bindRegistries(ctx, renames)
+	if err != nil {
 		return err
 	}
 	open := openBucket
@@ -183,6 +193,11 @@ func runRestore(ctx context.Context, g *globals, o *restoreOptions) error {
 		return err
 	}
 	defer release()
+	if storedSchemas {
+		if ctx, err = o.bindStoredSchemas(ctx, b, renames, key); err != nil {
+			return err
+		}
+	}
 	ro := backup.RestoreOptions{
 		Selector: sel, Renames: renames, BackupID: o.backupID, Since: since, Until: until, Groups: groups,
 		ReplicationFactor: int16(o.replicationFactor), Force: o.force, AtLeastOnce: o.atLeastOnce, IncludeDeleted: o.includeDeleted, Key: key, // #nosec G115 -- range checked by checkModes
@@ -222,4 +237,31 @@ func (o *restoreOptions) checkModes() error {
 		return usageErrorf("--poll-interval and --shutdown-timeout must be positive")
 	}
 	return nil
+}
+
+// bindRegistries binds the registries to ctx (they connect only when used).
+// Without --source-schema-registry the schemas come from the backup, which
+// the caller reads once connected (bindStoredSchemas): stored is then true.
+func (o *restoreOptions) bindRegistries(ctx context.Context, renames layout.Renames) (stored bool, _ context.Context, _ error) {
+	if o.registry.cfg.URL == "" || o.sourceRegistry.cfg.URL != "" {
+		ctx, err := o.registry.bind(ctx, renames, &o.sourceRegistry)
+		return false, ctx, err
+	}
+	if o.follow {
+		return false, ctx, usageErrorf("restore --follow translates schema ids with --source-schema-registry (the schemas one backup stored do not cover the next)")
+	}
+	return true, ctx, nil
+}
+
+// bindStoredSchemas binds the target registry with the schemas the backup
+// stored as the source of the records' ids.
+func (o *restoreOptions) bindStoredSchemas(ctx context.Context, b *blob.Bucket, renames layout.Renames, key *seal.Key) (context.Context, error) {
+	stored, err := backup.LoadSchemas(ctx, b, o.backupID, key)
+	if err != nil {
+		return ctx, err
+	}
+	if stored == nil {
+		return ctx, usageErrorf("--schema-registry: the backup stored no schemas (back up with --schema-registry to store them); give --source-schema-registry, the backed-up cluster's registry, to translate the records' schema ids")
+	}
+	return o.registry.bindWith(ctx, renames, stored)
 }

@@ -35,7 +35,7 @@ func TestExportBadOptions(t *testing.T) {
 		target error
 		has    []string
 	}{
-		{"unknown format", pipeline.ExportOptions{Format: "avro"}, format.ErrUnknownFormat, []string{`"avro"`}},
+		{"unknown format", pipeline.ExportOptions{Format: "orc"}, format.ErrUnknownFormat, []string{`"orc"`}},
 		{"unknown keys format", pipeline.ExportOptions{Format: "json", StoreKeys: true, KeysFormat: "xml"}, format.ErrUnknownFormat, []string{"--keys-format"}},
 		{"bytes headers", pipeline.ExportOptions{Format: "bytes", StoreHeaders: true, HeadersFormat: "bytes"}, format.ErrUnsupported, []string{"--headers-format bytes"}},
 	}

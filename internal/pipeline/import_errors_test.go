@@ -91,8 +91,8 @@ func TestImportBadObjects(t *testing.T) {
 			nil, []string{dir + "orders+0+0000000000.headers.json", "more records", dir + "orders+0+0000000000.json"}},
 		{"gzip extension on plain content", map[string]string{dir + "orders+0+0000000000.json.gz": "plain"},
 			nil, []string{dir + "orders+0+0000000000.json.gz", "gzip"}},
-		{"unknown format extension", map[string]string{dir + "orders+0+0000000000.avro": "Obj\x01"},
-			format.ErrUnknownFormat, []string{dir + "orders+0+0000000000.avro", ".avro"}},
+		{"unknown format extension", map[string]string{dir + "orders+0+0000000000.orc": "ORC"},
+			format.ErrUnknownFormat, []string{dir + "orders+0+0000000000.orc", ".orc"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

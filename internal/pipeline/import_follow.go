@@ -42,10 +42,10 @@ type ImportFollowOptions struct {
 	// transactional writer and then reads the progress that is final after it.
 	Owns func(topic string, partition int32) bool
 	// StopAfter, if above 0, ends the run with a partition's error once it
-	// has failed that many scans in a row (one-shot migrate: a record the
-	// target refuses, a schema id no registry knows, would otherwise be
-	// retried while the migration waits for it forever). 0: a service
-	// retries at every scan.
+	// has failed that many scans in a row and the last failure is not a Kafka
+	// fault (one-shot migrate: a record the target refuses, a schema id no
+	// registry knows, would otherwise be retried while the migration waits for
+	// it forever). 0: a service retries at every scan.
 	StopAfter int
 }
 
@@ -300,7 +300,9 @@ func (f *importFollower) runAll(ctx, work context.Context, run []*partitionImpor
 			if ctx.Err() != nil {
 				return
 			}
-			if f.o.StopAfter > 0 && f.failures[pi] >= f.o.StopAfter {
+			// Kafka faults are ridden out here as everywhere (the migration's
+			// lag measures give up on a cluster that stays away).
+			if f.o.StopAfter > 0 && f.failures[pi] >= f.o.StopAfter && !kafkaFault(err) {
 				if f.fatal == nil {
 					f.fatal = fmt.Errorf("import of %s/%d failed %d times in a row: %w", pi.t.src.Topic, pi.t.src.Partition, f.failures[pi], err)
 				}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/kferry/kferry/pkg/layout"
@@ -112,18 +113,23 @@ func fieldFolders(fields []string) FolderFunc {
 }
 
 // checkedFolders refuses a folder its layout would not find. Records of one
-// folder come together, so only a new folder is checked.
+// folder come together, so a folder just checked is not checked again; the
+// partitions' readers call this at once, and the field and time layouts do
+// not depend on the partition.
 func checkedFolders(fn FolderFunc, l layout.Layout) FolderFunc {
-	last := ""
+	var last atomic.Pointer[string]
 	return func(rec *record.Record) (string, error) {
 		folder, err := fn(rec)
-		if err != nil || folder == last {
-			return folder, err
+		if err != nil {
+			return "", err
+		}
+		if p := last.Load(); p != nil && *p == folder {
+			return folder, nil
 		}
 		if err := checkFolder(l, rec.Partition, folder); err != nil {
 			return "", fmt.Errorf("offset %d: folder %q: %w; import could not find its object (change the field's values or the --partitioner settings)", rec.Offset, folder, err)
 		}
-		last = folder
+		last.Store(&folder)
 		return folder, nil
 	}
 }

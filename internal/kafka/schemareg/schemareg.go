@@ -43,7 +43,8 @@ type Config struct {
 	TLSCert, TLSKey       string // PEM files for mutual TLS
 	TLSInsecureSkipVerify bool
 	// Timeout bounds each request (default 10s); Retry bounds the retries of
-	// one call (default 30s).
+	// one call (default three timeouts, at most 30s: a shorter timeout asks
+	// for a quicker answer, also when the registry is down).
 	Timeout, Retry time.Duration
 }
 
@@ -93,7 +94,7 @@ func New(cfg Config) (*Client, error) {
 		cfg.Timeout = 10 * time.Second
 	}
 	if cfg.Retry <= 0 {
-		cfg.Retry = 30 * time.Second
+		cfg.Retry = min(30*time.Second, 3*cfg.Timeout)
 	}
 	tr := &http.Transport{Proxy: http.ProxyFromEnvironment, MaxIdleConnsPerHost: 4, IdleConnTimeout: 90 * time.Second, TLSHandshakeTimeout: 10 * time.Second}
 	if u.Scheme == "https" || cfg.TLSCA != "" || cfg.TLSCert != "" {

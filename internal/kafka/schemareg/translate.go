@@ -3,6 +3,7 @@ package schemareg
 import (
 	"context"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -20,12 +21,13 @@ import (
 // record's (renamed) topic (Target.Subject) and the 4 id bytes are replaced;
 // payload and Protobuf message indexes stay.
 type Translator struct {
-	Source, Target *Client
+	Source Source
+	Target *Client
 
 	mu  sync.Mutex
 	ids map[translation]int
-	// checks holds a checker of each Avro source id (nil for other types).
-	checks map[int]*avrofmt.Checker
+	// checks holds a check of the payloads of each source id.
+	checks map[int]func(payload []byte) error
 }
 
 type translation struct {
@@ -33,9 +35,15 @@ type translation struct {
 	id      int
 }
 
+// Source is where a translator reads the schemas of the ids it meets: the
+// source cluster's registry (*Client) or the schemas a backup stored (Stored).
+type Source interface {
+	SchemaByID(ctx context.Context, id int) (avrofmt.Schema, error)
+}
+
 // NewTranslator returns a translator from src's ids to dst's.
-func NewTranslator(src, dst *Client) *Translator {
-	return &Translator{Source: src, Target: dst, ids: map[translation]int{}, checks: map[int]*avrofmt.Checker{}}
+func NewTranslator(src Source, dst *Client) *Translator {
+	return &Translator{Source: src, Target: dst, ids: map[translation]int{}, checks: map[int]func([]byte) error{}}
 }
 
 // ID returns the target's id of the source's schema id for topic's view.
@@ -63,7 +71,8 @@ func (tr *Translator) ID(ctx context.Context, topic string, view layout.View, id
 // check returns an error unless payload is a datum of the source's schema
 // id: bytes that only start like the wire format, such as a big-endian long
 // key, are never rewritten (nor their "schema" registered in the target).
-// Protobuf and JSON Schema payloads are not checked.
+// Avro payloads are decoded with the schema; Protobuf ones must start with
+// message indexes that fit; JSON Schema payloads must be JSON.
 func (tr *Translator) check(ctx context.Context, id int, payload []byte) error {
 	tr.mu.Lock()
 	c, ok := tr.checks[id]
@@ -73,25 +82,53 @@ func (tr *Translator) check(ctx context.Context, id int, payload []byte) error {
 		if err != nil {
 			return err
 		}
-		if s.Type == "" || s.Type == "AVRO" {
-			if c, err = avrofmt.NewChecker(s.Text); err != nil {
-				return fmt.Errorf("the source's schema does not parse: %w", err)
-			}
+		if c, err = payloadCheck(s); err != nil {
+			return err
 		}
 		tr.mu.Lock()
 		tr.checks[id] = c
 		tr.mu.Unlock()
 	}
-	if c == nil {
-		return nil
-	}
-	if err := c.Check(payload); err != nil {
+	if err := c(payload); err != nil {
 		return fmt.Errorf("%w: %w", errNotDatum, err)
 	}
 	return nil
 }
 
-var errNotDatum = errors.New("starts like the wire format but is not an Avro datum of that schema (import without --source-schema-registry to copy it unchanged)")
+// payloadCheck is the check of the payloads of schema s.
+func payloadCheck(s avrofmt.Schema) (func([]byte) error, error) {
+	switch s.Type {
+	case "", "AVRO":
+		c, err := avrofmt.NewChecker(s.Text)
+		if err != nil {
+			return nil, fmt.Errorf("the source's schema does not parse: %w", err)
+		}
+		return c.Check, nil
+	case "PROTOBUF":
+		return func(p []byte) error {
+			idx, _, err := avrofmt.MessageIndexes(p)
+			if err != nil {
+				return err
+			}
+			for _, i := range idx {
+				if i < 0 || i > 10000 {
+					return fmt.Errorf("message index %d", i)
+				}
+			}
+			return nil
+		}, nil
+	case "JSON":
+		return func(p []byte) error {
+			if !json.Valid(p) {
+				return errors.New("not JSON")
+			}
+			return nil
+		}, nil
+	}
+	return func([]byte) error { return nil }, nil
+}
+
+var errNotDatum = errors.New("starts like the wire format but is not a datum of that schema (run without --source-schema-registry to copy keys and values unchanged)")
 
 // rewrite translates b in place if it is in the wire format (magic byte 0);
 // other bytes (plain keys, JSON values) are left alone.

@@ -1,0 +1,154 @@
+package backup
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"sync"
+
+	"gocloud.dev/blob"
+	"gocloud.dev/gcerrors"
+
+	"github.com/kferry/kferry/internal/catalog"
+	"github.com/kferry/kferry/internal/kafka/schemareg"
+	"github.com/kferry/kferry/pkg/format/avrofmt"
+	"github.com/kferry/kferry/pkg/record"
+	"github.com/kferry/kferry/pkg/seal"
+	"github.com/kferry/kferry/pkg/store"
+)
+
+// SchemasKey is where backup id keeps the schemas of its records' schema ids
+// (and of the backups before it): a restore into a cluster whose registry
+// has never seen them reads them there.
+func SchemasKey(id string) string { return "_kferry/schemas/" + id + ".json" }
+
+// maxSchemaIDs bounds the ids a backup collects: values that only start like
+// the wire format (a big-endian long, say) could otherwise grow the set
+// without end.
+const maxSchemaIDs = 10000
+
+// schemaIDs collects the schema ids of wire-format keys and values.
+type schemaIDs struct {
+	mu       sync.Mutex
+	ids      map[int]struct{}
+	overflow bool
+}
+
+func (s *schemaIDs) add(rec *record.Record) {
+	for _, b := range [][]byte{rec.Key, rec.Value} {
+		w, err := avrofmt.ParseWire(b)
+		if err != nil {
+			continue
+		}
+		s.mu.Lock()
+		if _, ok := s.ids[w.ID]; !ok {
+			if len(s.ids) < maxSchemaIDs {
+				s.ids[w.ID] = struct{}{}
+			} else {
+				s.overflow = true
+			}
+		}
+		s.mu.Unlock()
+	}
+}
+
+// storeSchemas writes the schemas of the ids the run met, and those the
+// previous backup stored, before the manifest that makes the backup visible.
+// Ids the registry does not know (bytes that only start like the wire format,
+// or deleted schemas) are left out with a warning.
+func (br *backupRun) storeSchemas(ctx context.Context) error {
+	if br.o.Registry == nil {
+		return nil
+	}
+	stored := schemareg.Stored{}
+	if br.prev != nil {
+		prev, err := LoadSchemas(ctx, br.b, br.prev.ID, br.o.Key)
+		if err != nil {
+			return err
+		}
+		maps.Copy(stored, prev)
+	}
+	if br.ids.overflow {
+		br.col.Warn(fmt.Sprintf("more than %d distinct schema ids in the records: only the first %d were looked up", maxSchemaIDs, maxSchemaIDs))
+	}
+	var unknown []int
+	for _, id := range slices.Sorted(maps.Keys(br.ids.ids)) {
+		if _, ok := stored[id]; ok {
+			continue
+		}
+		s, err := br.o.Registry.SchemaByID(ctx, id)
+		if errors.Is(err, schemareg.ErrUnknownSchema) {
+			unknown = append(unknown, id)
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("store the schemas of the backup: schema id %d: %w; no manifest was written: rerun the backup when the registry answers", id, err)
+		}
+		stored[id] = s
+	}
+	if len(unknown) > 0 {
+		msg := fmt.Sprintf("%d schema ids in the records are unknown to the registry (first: %d): values or keys that only start like the wire format, or deleted schemas; a restore cannot translate them", len(unknown), unknown[0])
+		br.col.Warn(msg)
+		br.log.Warn(msg)
+	}
+	body, err := stored.MarshalJSON()
+	if err != nil {
+		return err
+	}
+	if br.o.Key != nil {
+		var sealed bytes.Buffer
+		w, err := br.o.Key.Seal(&sealed)
+		if err == nil {
+			_, err = w.Write(body)
+		}
+		if err == nil {
+			err = w.Close()
+		}
+		if err != nil {
+			return fmt.Errorf("seal %s: %w", SchemasKey(br.m.ID), err)
+		}
+		body = sealed.Bytes()
+	}
+	if err := store.WriteAll(ctx, br.b, SchemasKey(br.m.ID), body, nil); err != nil {
+		return fmt.Errorf("write %s: %w", SchemasKey(br.m.ID), err)
+	}
+	br.log.Info("schemas stored", "key", SchemasKey(br.m.ID), "schemas", len(stored))
+	return nil
+}
+
+// LoadSchemas reads the schemas backup id stored (the newest backup's when id
+// is ""), or nil when it stored none (made without a registry).
+func LoadSchemas(ctx context.Context, b *blob.Bucket, id string, key *seal.Key) (schemareg.Stored, error) {
+	if id == "" {
+		ids, err := catalog.ListBackups(ctx, b)
+		if err != nil || len(ids) == 0 {
+			return nil, err
+		}
+		id = ids[len(ids)-1]
+	}
+	r, err := b.NewReader(ctx, SchemasKey(id), nil)
+	if gcerrors.Code(err) == gcerrors.NotFound {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", SchemasKey(id), err)
+	}
+	defer func() { _ = r.Close() }()
+	plain, err := seal.OpenMaybe(r, key)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", SchemasKey(id), err)
+	}
+	body, err := io.ReadAll(plain)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", SchemasKey(id), err)
+	}
+	var s schemareg.Stored
+	if err := s.UnmarshalJSON(body); err != nil {
+		return nil, fmt.Errorf("read %s: %w", SchemasKey(id), err)
+	}
+	return s, nil
+}

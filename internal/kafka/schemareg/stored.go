@@ -1,0 +1,62 @@
+package schemareg
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+
+	"github.com/kferry/kferry/pkg/format/avrofmt"
+)
+
+// Stored is a set of schemas by id kept beside a backup, so that a restore
+// into a cluster whose registry has never seen them needs nothing else: a
+// Source for a Translator.
+type Stored map[int]avrofmt.Schema
+
+// SchemaByID returns the stored schema of id, or ErrUnknownSchema.
+func (s Stored) SchemaByID(_ context.Context, id int) (avrofmt.Schema, error) {
+	if sc, ok := s[id]; ok {
+		return sc, nil
+	}
+	return avrofmt.Schema{}, fmt.Errorf("%w (not among the %d schemas the backup stored)", ErrUnknownSchema, len(s))
+}
+
+// storedFile is the JSON form: ids as strings, in order.
+type storedFile struct {
+	Schemas map[string]storedSchema `json:"schemas"`
+}
+
+type storedSchema struct {
+	Schema     string `json:"schema"`
+	SchemaType string `json:"schemaType,omitempty"` // as the registry names it; empty: AVRO
+}
+
+// MarshalJSON writes {"schemas":{"<id>":{"schema":…,"schemaType":…}}}.
+func (s Stored) MarshalJSON() ([]byte, error) {
+	f := storedFile{Schemas: map[string]storedSchema{}}
+	for _, id := range slices.Sorted(maps.Keys(s)) {
+		f.Schemas[strconv.Itoa(id)] = storedSchema{Schema: s[id].Text, SchemaType: s[id].Type}
+	}
+	return json.Marshal(f)
+}
+
+// UnmarshalJSON reads what MarshalJSON writes.
+func (s *Stored) UnmarshalJSON(b []byte) error {
+	var f storedFile
+	if err := json.Unmarshal(b, &f); err != nil {
+		return err
+	}
+	out := Stored{}
+	for k, v := range f.Schemas {
+		id, err := strconv.Atoi(k)
+		if err != nil {
+			return fmt.Errorf("stored schema id %q: %w", k, err)
+		}
+		out[id] = avrofmt.Schema{Text: v.Schema, Type: v.SchemaType}
+	}
+	*s = out
+	return nil
+}

@@ -1,0 +1,57 @@
+package schemareg
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"testing"
+
+	"github.com/kferry/kferry/pkg/format/avrofmt"
+)
+
+// TestStoredRoundTrip: stored schemas survive their JSON form, and an id
+// not among them is ErrUnknownSchema.
+func TestStoredRoundTrip(t *testing.T) {
+	in := Stored{7: {Text: `{"type":"string"}`}, 12: {Text: `syntax = "proto3"; message M {}`, Type: "PROTOBUF"}}
+	b, err := json.Marshal(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out Stored
+	if err := json.Unmarshal(b, &out); err != nil {
+		t.Fatal(err)
+	}
+	if len(out) != 2 || out[7] != in[7] || out[12] != in[12] {
+		t.Errorf("%s read back as %v", b, out)
+	}
+	if _, err := out.SchemaByID(context.Background(), 8); !errors.Is(err, ErrUnknownSchema) {
+		t.Errorf("unknown id: %v", err)
+	}
+}
+
+// TestPayloadCheck: payloads that only start like the wire format are told
+// from data of the schema's type: a big-endian long's tail is not Protobuf
+// message indexes, and not JSON.
+func TestPayloadCheck(t *testing.T) {
+	tests := []struct {
+		typ     string
+		payload []byte
+		ok      bool
+	}{
+		{"PROTOBUF", []byte{0x00, 0x08, 0x01}, true},       // [0], then the message
+		{"PROTOBUF", []byte{0x02, 0x02, 0x08, 0x01}, true}, // [1]
+		{"PROTOBUF", []byte{0x3c, 0x2a, 0x10}, false},      // 30 indexes in 3 bytes
+		{"PROTOBUF", []byte{0x02, 0x01}, false},            // index -1
+		{"JSON", []byte(`{"a":1}`), true},
+		{"JSON", []byte{0x3c, 0x2a, 0x10}, false},
+	}
+	for _, tt := range tests {
+		c, err := payloadCheck(avrofmt.Schema{Type: tt.typ, Text: "x"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c(tt.payload); (err == nil) != tt.ok {
+			t.Errorf("%s %x: err %v, want ok=%v", tt.typ, tt.payload, err, tt.ok)
+		}
+	}
+}
