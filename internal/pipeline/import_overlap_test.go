@@ -1,6 +1,7 @@
 package pipeline_test
 
 import (
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/kferry/kferry/internal/catalog"
 	"github.com/kferry/kferry/internal/pipeline"
+	"github.com/kferry/kferry/internal/plan"
 	"github.com/kferry/kferry/internal/testkit"
 	"github.com/kferry/kferry/pkg/layout"
 	"github.com/kferry/kferry/pkg/record"
@@ -265,7 +267,13 @@ func overlapTrial(t *testing.T, rng *rand.Rand, compacted bool) {
 			t.Fatal(err)
 		}
 	}
-	if _, err := e.ImportAll(pipeline.ImportOptions{TopicsDir: "topics", CreateTopics: true, Renames: testkit.MustRenames(t, topic+"=copy")}); err != nil {
+	_, err := e.ImportAll(pipeline.ImportOptions{TopicsDir: "topics", CreateTopics: true, Renames: testkit.MustRenames(t, topic+"=copy")})
+	if errors.Is(err, plan.ErrNothingSelected) && len(committed) == 0 {
+		// A draw that committed no record (only aborted ones) exports no
+		// object: import says so rather than copy nothing.
+		return
+	}
+	if err != nil {
 		t.Fatal(err)
 	}
 	source, target := recordsByPartition(e, topic), recordsByPartition(e, "copy")
