@@ -396,27 +396,9 @@ func TestImportTranslatesIDs(t *testing.T) {
 		"--schema-registry", dstReg, "--source-schema-registry", srcReg)
 	verifyAvroCopy(t, src, dst, srcReg, dstReg)
 
-	bad := kafkatest.NewCluster(t)
-	if err := bad.CreateTopic(context.Background(), "lost", 1); err != nil {
-		t.Fatal(err)
-	}
-	id := register(t, srcReg, "lost-value", orderV1)
-	good := avroValue(t, orderV1, id, map[string]any{"id": int64(1), "note": nil})
-	if err := bad.Produce(context.Background(), []record.Record{{Topic: "lost", Value: good}, {Topic: "lost", Value: avrofmt.AppendWire(nil, 777, good[5:])}}); err != nil {
-		t.Fatal(err)
-	}
+	bad := lostIDCluster(t, srcReg)
 	dir = t.TempDir()
 	mustRun(t, "export", "--brokers", brokers(bad), "--topics", "lost", "--to", dir, "--format", "native")
 	_, errOut, code := run(t, "import", "--from", dir, "--brokers", brokers(dst), "--schema-registry", dstReg, "--source-schema-registry", srcReg)
-	if code != ExitFailed || !errorLine(errLine(errOut)) {
-		t.Fatalf("unknown id: exit %d, stderr %q", code, errOut)
-	}
-	for _, w := range []string{"lost/0", "offset 1", "schema id 777", "not found"} {
-		if !strings.Contains(errLine(errOut), w) {
-			t.Errorf("error %q does not say %q", errLine(errOut), w)
-		}
-	}
-	if n := total(records(t, dst, "lost")); n != 0 {
-		t.Errorf("%d records of the failed object written", n)
-	}
+	wantLostIDError(t, dst, errOut, code)
 }
