@@ -32,6 +32,10 @@ const (
 	// UnlistedTempFile is the temporary file of an interrupted write of such an
 	// object to a local folder. Prune deletes it.
 	UnlistedTempFile UnlistedKind = "temporary-file"
+	// UnlistedSchemas is the stored schemas of a backup whose manifest is
+	// missing (SchemasKey): left by a backup interrupted between the two, or
+	// whose manifest was deleted. Prune deletes it.
+	UnlistedSchemas UnlistedKind = "schemas"
 	// UnlistedOther is anything else: not a kferry backup's object. Prune never
 	// deletes it.
 	UnlistedOther UnlistedKind = "other"
@@ -54,6 +58,8 @@ func (u UnlistedObject) String() string {
 		return fmt.Sprintf("object %s (%d bytes) is in no manifest: left by an interrupted backup, or its manifest was deleted (kferry prune removes it)", u.Key, u.Size)
 	case UnlistedTempFile:
 		return fmt.Sprintf("temporary file %s (%d bytes) of an interrupted write is in no manifest (kferry prune removes it)", u.Key, u.Size)
+	case UnlistedSchemas:
+		return fmt.Sprintf("stored schemas %s (%d bytes) belong to no manifest: left by an interrupted backup, or its manifest was deleted (kferry prune removes them)", u.Key, u.Size)
 	}
 	return fmt.Sprintf("object %s (%d bytes) is in no manifest and not a backup object (kferry prune leaves it alone)", u.Key, u.Size)
 }
@@ -150,8 +156,28 @@ func listBucket(ctx context.Context, b *blob.Bucket) (*BucketAudit, error) {
 		a.Unlisted = append(a.Unlisted, u)
 	}
 	sort.Strings(a.Manifests)
+	// A backup's stored schemas are listed by its manifest's existence.
+	a.Unlisted = slices.DeleteFunc(a.Unlisted, func(u UnlistedObject) bool {
+		id, ok := schemasID(u.Key)
+		return ok && slices.Contains(a.Manifests, id)
+	})
+	for i, u := range a.Unlisted {
+		if _, ok := schemasID(u.Key); ok {
+			a.Unlisted[i].Kind = UnlistedSchemas
+		}
+	}
 	sort.Slice(a.Unlisted, func(i, j int) bool { return a.Unlisted[i].Key < a.Unlisted[j].Key })
 	return a, nil
+}
+
+// schemasID is the backup id of a SchemasKey.
+func schemasID(key string) (string, bool) {
+	rest, ok := strings.CutPrefix(key, "_kferry/schemas/")
+	if !ok || !strings.HasSuffix(rest, ".json") {
+		return "", false
+	}
+	id := strings.TrimSuffix(rest, ".json")
+	return id, SchemasKey(id) == key && id != ""
 }
 
 // backupObjectTopic reports whether key names a native object as backup writes

@@ -3,6 +3,7 @@ package backup
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -13,7 +14,6 @@ import (
 	"gocloud.dev/blob"
 	"gocloud.dev/gcerrors"
 
-	"github.com/kferry/kferry/internal/catalog"
 	"github.com/kferry/kferry/internal/kafka/schemareg"
 	"github.com/kferry/kferry/pkg/format/avrofmt"
 	"github.com/kferry/kferry/pkg/record"
@@ -25,6 +25,14 @@ import (
 // (and of the backups before it): a restore into a cluster whose registry
 // has never seen them reads them there.
 func SchemasKey(id string) string { return "_kferry/schemas/" + id + ".json" }
+
+// schemasFile is the JSON of SchemasKey. Complete says it covers every
+// backup of the chain: false once a backup before it stored none (made
+// without --schema-registry), whose records' ids are then unknown.
+type schemasFile struct {
+	Complete bool             `json:"complete"`
+	Schemas  schemareg.Stored `json:"schemas"`
+}
 
 // maxSchemaIDs bounds the ids a backup collects: values that only start like
 // the wire format (a big-endian long, say) could otherwise grow the set
@@ -41,8 +49,8 @@ type schemaIDs struct {
 func (s *schemaIDs) add(rec *record.Record) {
 	for _, b := range [][]byte{rec.Key, rec.Value} {
 		w, err := avrofmt.ParseWire(b)
-		if err != nil {
-			continue
+		if err != nil || w.ID == 0 {
+			continue // registries never issue id 0: a big-endian number, not the wire format
 		}
 		s.mu.Lock()
 		if _, ok := s.ids[w.ID]; !ok {
@@ -64,13 +72,18 @@ func (br *backupRun) storeSchemas(ctx context.Context) error {
 	if br.o.Registry == nil {
 		return nil
 	}
-	stored := schemareg.Stored{}
+	stored, complete := schemareg.Stored{}, true
 	if br.prev != nil {
-		prev, err := LoadSchemas(ctx, br.b, br.prev.ID, br.o.Key)
+		prev, prevComplete, err := LoadSchemas(ctx, br.b, br.prev.ID, br.o.Key)
 		if err != nil {
 			return err
 		}
 		maps.Copy(stored, prev)
+		if complete = prev != nil && prevComplete; !complete {
+			msg := fmt.Sprintf("backup %s (or one before it) stored no schemas (made without --schema-registry): this backup's stored schemas cover only its own records, and restoring the chain will need --source-schema-registry; back up into a new bucket or prefix for a chain restore can translate alone", br.prev.ID)
+			br.col.Warn(msg)
+			br.log.Warn(msg)
+		}
 	}
 	if br.ids.overflow {
 		br.col.Warn(fmt.Sprintf("more than %d distinct schema ids in the records: only the first %d were looked up", maxSchemaIDs, maxSchemaIDs))
@@ -95,7 +108,7 @@ func (br *backupRun) storeSchemas(ctx context.Context) error {
 		br.col.Warn(msg)
 		br.log.Warn(msg)
 	}
-	body, err := stored.MarshalJSON()
+	body, err := json.Marshal(schemasFile{Complete: complete, Schemas: stored})
 	if err != nil {
 		return err
 	}
@@ -120,35 +133,29 @@ func (br *backupRun) storeSchemas(ctx context.Context) error {
 	return nil
 }
 
-// LoadSchemas reads the schemas backup id stored (the newest backup's when id
-// is ""), or nil when it stored none (made without a registry).
-func LoadSchemas(ctx context.Context, b *blob.Bucket, id string, key *seal.Key) (schemareg.Stored, error) {
-	if id == "" {
-		ids, err := catalog.ListBackups(ctx, b)
-		if err != nil || len(ids) == 0 {
-			return nil, err
-		}
-		id = ids[len(ids)-1]
-	}
+// LoadSchemas reads the schemas backup id stored, and whether they cover
+// every backup of its chain; nil when it stored none (made without a
+// registry).
+func LoadSchemas(ctx context.Context, b *blob.Bucket, id string, key *seal.Key) (schemareg.Stored, bool, error) {
 	r, err := b.NewReader(ctx, SchemasKey(id), nil)
 	if gcerrors.Code(err) == gcerrors.NotFound {
-		return nil, nil
+		return nil, false, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", SchemasKey(id), err)
+		return nil, false, fmt.Errorf("read %s: %w", SchemasKey(id), err)
 	}
 	defer func() { _ = r.Close() }()
 	plain, err := seal.OpenMaybe(r, key)
 	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", SchemasKey(id), err)
+		return nil, false, fmt.Errorf("read %s: %w", SchemasKey(id), err)
 	}
 	body, err := io.ReadAll(plain)
 	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", SchemasKey(id), err)
+		return nil, false, fmt.Errorf("read %s: %w", SchemasKey(id), err)
 	}
-	var s schemareg.Stored
-	if err := s.UnmarshalJSON(body); err != nil {
-		return nil, fmt.Errorf("read %s: %w", SchemasKey(id), err)
+	var f schemasFile
+	if err := json.Unmarshal(body, &f); err != nil {
+		return nil, false, fmt.Errorf("read %s: %w", SchemasKey(id), err)
 	}
-	return s, nil
+	return f.Schemas, f.Complete, nil
 }

@@ -124,10 +124,13 @@ func TestRestoreStoredSchemas(t *testing.T) {
 	}
 	defer func() { _ = b.Close() }()
 	for _, id := range ids {
-		stored, err := backup.LoadSchemas(context.Background(), b, id, nil)
-		if err != nil || len(stored) != 2 {
-			t.Errorf("backup %s stored %d schemas (%v), want orders' 2 (the second carries the first's)", id, len(stored), err)
+		stored, complete, err := backup.LoadSchemas(context.Background(), b, id, nil)
+		if err != nil || len(stored) != 2 || !complete {
+			t.Errorf("backup %s stored %d schemas, complete %v (%v), want orders' 2 (the second carries the first's)", id, len(stored), complete, err)
 		}
+	}
+	if a, err := backup.AuditBucket(context.Background(), b, nil); err != nil || len(a.Unlisted) != 0 {
+		t.Errorf("audit (verify, ls, prune) finds %v unlisted (%v): the stored schemas belong to their manifests", a.Unlisted, err)
 	}
 
 	dst, dstReg := kafkatest.NewCluster(t), kafkatest.NewRegistry(t, "", "").URL()
@@ -148,6 +151,18 @@ func TestRestoreStoredSchemas(t *testing.T) {
 	_, errOut, code = run(t, "restore", "--follow", "--from", dir, "--brokers", brokers(dst), "--schema-registry", dstReg)
 	if code != ExitUsage || !strings.Contains(errOut, "--source-schema-registry") {
 		t.Errorf("--follow with stored schemas: exit %d, stderr %q", code, errOut)
+	}
+	_, errOut, code = run(t, "restore", "--from", dir, "--backup", "20990101T000000.000Z", "--brokers", brokers(dst), "--schema-registry", dstReg)
+	if code == ExitOK || !strings.Contains(errOut, "no backup 20990101T000000.000Z") {
+		t.Errorf("unknown backup id: exit %d, stderr %q", code, errOut)
+	}
+
+	// A chain with a backup made without the registry: the next one's stored
+	// schemas cover its own records only, and restore says so before writing.
+	mustRun(t, "backup", "--brokers", brokers(src), "--topics", "orders", "--to", plain, "--schema-registry", srcReg)
+	_, errOut, code = run(t, "restore", "--from", plain, "--brokers", brokers(dst), "--rename", "orders=orders-3", "--schema-registry", dstReg)
+	if code != ExitUsage || !strings.Contains(errOut, "own records only") || topicExists(t, dst, "orders-3") {
+		t.Errorf("broken chain: exit %d, stderr %q (orders-3 created: %v)", code, errOut, topicExists(t, dst, "orders-3"))
 	}
 }
 

@@ -75,12 +75,20 @@ func (r *registryFlags) bind(ctx context.Context, renames layout.Renames, source
 		}
 		src = cl
 	}
-	return r.bindWith(ctx, renames, src)
+	return r.bindWith(ctx, renames, src, "run without "+sourceFlag(source)+" to copy keys and values unchanged")
+}
+
+func sourceFlag(source *registryFlags) string {
+	if source == nil {
+		return "--source-schema-registry"
+	}
+	return source.flag
 }
 
 // bindWith is bind with the source of the schema ids given: a registry, the
-// schemas a backup stored, or nil for no translation.
-func (r *registryFlags) bindWith(ctx context.Context, renames layout.Renames, src schemareg.Source) (context.Context, error) {
+// schemas a backup stored, or nil for no translation; hint says how to copy
+// records whose bytes only look like the wire format.
+func (r *registryFlags) bindWith(ctx context.Context, renames layout.Renames, src schemareg.Source, hint string) (context.Context, error) {
 	cl, err := r.client(renames)
 	if err != nil || cl == nil {
 		return ctx, err
@@ -99,7 +107,9 @@ func (r *registryFlags) bindWith(ctx context.Context, renames layout.Renames, sr
 			}
 			plain = append(plain, pf)
 		}
-		fs = append(fs, schemareg.NewTranslator(src, cl).Formats(ctx, plain...)...)
+		tr := schemareg.NewTranslator(src, cl)
+		tr.Hint = hint
+		fs = append(fs, tr.Formats(ctx, plain...)...)
 	}
 	return format.WithFormats(ctx, fs...), nil
 }

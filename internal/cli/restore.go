@@ -10,6 +10,7 @@ import (
 	"gocloud.dev/blob"
 
 	"github.com/kferry/kferry/internal/backup"
+	"github.com/kferry/kferry/internal/catalog"
 	"github.com/kferry/kferry/internal/pipeline"
 	"github.com/kferry/kferry/pkg/layout"
 	"github.com/kferry/kferry/pkg/seal"
@@ -121,7 +122,7 @@ func (o *restoreOptions) addFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&o.pollInterval, "poll-interval", backup.DefaultRestoreInterval, "with --follow: how often to look for a newer backup")
 	fs.DurationVar(&o.shutdown, "shutdown-timeout", pipeline.DefaultShutdownTimeout, "with --follow: how long SIGTERM/SIGINT may take to finish the restore in flight")
 	fs.StringVar(&o.group, "group", "", "with --follow: progress group on the target (default: kferry-restore-follow-<hash>)")
-	o.registry.addFlags(fs, "", "the target's: with --source-schema-registry, the schemas of wire-format records are registered in it under <topic>-value and <topic>-key and their ids rewritten")
+	o.registry.addFlags(fs, "", "the target's: the schemas of wire-format keys and values (from --source-schema-registry, or those the backup stored) are registered in it under <topic>-value and <topic>-key and the records' ids rewritten")
 	o.sourceRegistry.addFlags(fs, "source-", "the backed-up cluster's, which knows the records' schema ids")
 }
 
@@ -256,12 +257,18 @@ func (o *restoreOptions) bindRegistries(ctx context.Context, renames layout.Rena
 // bindStoredSchemas binds the target registry with the schemas the backup
 // stored as the source of the records' ids.
 func (o *restoreOptions) bindStoredSchemas(ctx context.Context, b *blob.Bucket, renames layout.Renames, key *seal.Key) (context.Context, error) {
-	stored, err := backup.LoadSchemas(ctx, b, o.backupID, key)
+	m, err := catalog.LoadManifest(ctx, b, o.backupID, key) // the backup restore reads, or why there is none
 	if err != nil {
 		return ctx, err
 	}
-	if stored == nil {
-		return ctx, usageErrorf("--schema-registry: the backup stored no schemas (back up with --schema-registry to store them); give --source-schema-registry, the backed-up cluster's registry, to translate the records' schema ids")
+	stored, complete, err := backup.LoadSchemas(ctx, b, m.ID, key)
+	switch {
+	case err != nil:
+		return ctx, err
+	case stored == nil:
+		return ctx, usageErrorf("--schema-registry: backup %s stored no schemas (back up with --schema-registry to store them); give --source-schema-registry, the backed-up cluster's registry, to translate the records' schema ids", m.ID)
+	case !complete:
+		return ctx, usageErrorf("--schema-registry: backup %s stored the schemas of its own records only (a backup before it was made without --schema-registry); give --source-schema-registry, the backed-up cluster's registry, to translate the records' schema ids", m.ID)
 	}
-	return o.registry.bindWith(ctx, renames, stored)
+	return o.registry.bindWith(ctx, renames, stored, "restore this topic without --schema-registry to copy its keys and values unchanged")
 }

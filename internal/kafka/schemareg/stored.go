@@ -21,12 +21,7 @@ func (s Stored) SchemaByID(_ context.Context, id int) (avrofmt.Schema, error) {
 	if sc, ok := s[id]; ok {
 		return sc, nil
 	}
-	return avrofmt.Schema{}, fmt.Errorf("%w (not among the %d schemas the backup stored)", ErrUnknownSchema, len(s))
-}
-
-// storedFile is the JSON form: ids as strings, in order.
-type storedFile struct {
-	Schemas map[string]storedSchema `json:"schemas"`
+	return avrofmt.Schema{}, fmt.Errorf("%w: not among the %d schemas the backup stored (restore this topic with --source-schema-registry, the backed-up cluster's registry)", ErrUnknownSchema, len(s))
 }
 
 type storedSchema struct {
@@ -34,23 +29,23 @@ type storedSchema struct {
 	SchemaType string `json:"schemaType,omitempty"` // as the registry names it; empty: AVRO
 }
 
-// MarshalJSON writes {"schemas":{"<id>":{"schema":…,"schemaType":…}}}.
+// MarshalJSON writes {"<id>":{"schema":…,"schemaType":…},…}, ids in order.
 func (s Stored) MarshalJSON() ([]byte, error) {
-	f := storedFile{Schemas: map[string]storedSchema{}}
+	f := map[string]storedSchema{}
 	for _, id := range slices.Sorted(maps.Keys(s)) {
-		f.Schemas[strconv.Itoa(id)] = storedSchema{Schema: s[id].Text, SchemaType: s[id].Type}
+		f[strconv.Itoa(id)] = storedSchema{Schema: s[id].Text, SchemaType: s[id].Type}
 	}
 	return json.Marshal(f)
 }
 
 // UnmarshalJSON reads what MarshalJSON writes.
 func (s *Stored) UnmarshalJSON(b []byte) error {
-	var f storedFile
+	var f map[string]storedSchema
 	if err := json.Unmarshal(b, &f); err != nil {
 		return err
 	}
 	out := Stored{}
-	for k, v := range f.Schemas {
+	for k, v := range f {
 		id, err := strconv.Atoi(k)
 		if err != nil {
 			return fmt.Errorf("stored schema id %q: %w", k, err)

@@ -23,6 +23,9 @@ import (
 type Translator struct {
 	Source Source
 	Target *Client
+	// Hint says how to copy records whose bytes only look like the wire
+	// format (in the error that refuses them).
+	Hint string
 
 	mu  sync.Mutex
 	ids map[translation]int
@@ -90,6 +93,9 @@ func (tr *Translator) check(ctx context.Context, id int, payload []byte) error {
 		tr.mu.Unlock()
 	}
 	if err := c(payload); err != nil {
+		if tr.Hint != "" {
+			return fmt.Errorf("%w (%s): %w", errNotDatum, tr.Hint, err)
+		}
 		return fmt.Errorf("%w: %w", errNotDatum, err)
 	}
 	return nil
@@ -128,7 +134,7 @@ func payloadCheck(s avrofmt.Schema) (func([]byte) error, error) {
 	return func([]byte) error { return nil }, nil
 }
 
-var errNotDatum = errors.New("starts like the wire format but is not a datum of that schema (run without --source-schema-registry to copy keys and values unchanged)")
+var errNotDatum = errors.New("starts like the wire format but is not a datum of that schema")
 
 // rewrite translates b in place if it is in the wire format (magic byte 0);
 // other bytes (plain keys, JSON values) are left alone.
@@ -141,8 +147,8 @@ func (tr *Translator) rewrite(ctx context.Context, topic string, view layout.Vie
 	if errors.Is(err, avrofmt.ErrGUID) {
 		return fmt.Errorf("%s: %w", what, err)
 	}
-	if err != nil {
-		return nil
+	if err != nil || w.ID == 0 {
+		return nil // registries never issue id 0: a big-endian number, not the wire format
 	}
 	if err := tr.check(ctx, w.ID, w.Payload); err != nil {
 		return fmt.Errorf("%s schema id %d: %w", what, w.ID, err)
