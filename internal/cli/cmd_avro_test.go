@@ -389,9 +389,7 @@ func TestImportTranslatesIDs(t *testing.T) {
 	seedAvro(t, src, srcReg)
 	dir := t.TempDir()
 	mustRun(t, "export", "--brokers", brokers(src), "--topics", "orders", "--to", dir, "--format", "native")
-	dst, dstReg := kafkatest.NewCluster(t), kafkatest.NewRegistry(t, "", "").URL()
-	register(t, dstReg, "other-value", `{"type":"record","name":"D","fields":[]}`)
-	register(t, dstReg, "other-value", `{"type":"record","name":"D","fields":[{"name":"e","type":"long","default":0}]}`)
+	dst, dstReg := shiftedTarget(t)
 	mustRun(t, "import", "--from", dir, "--brokers", brokers(dst), "--rename", "orders=orders-copy",
 		"--schema-registry", dstReg, "--source-schema-registry", srcReg)
 	verifyAvroCopy(t, src, dst, srcReg, dstReg)

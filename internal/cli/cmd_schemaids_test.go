@@ -28,6 +28,16 @@ func lostIDCluster(t *testing.T, srcReg string) *kafkatest.Cluster {
 	return c
 }
 
+// shiftedTarget is a target cluster whose registry already gave ids away (two
+// versions of another subject), so that translated ids differ from the source's.
+func shiftedTarget(t *testing.T) (*kafkatest.Cluster, string) {
+	t.Helper()
+	dst, reg := kafkatest.NewCluster(t), kafkatest.NewRegistry(t, "", "").URL()
+	register(t, reg, "other-value", `{"type":"record","name":"D","fields":[]}`)
+	register(t, reg, "other-value", `{"type":"record","name":"D","fields":[{"name":"e","type":"long","default":0}]}`)
+	return dst, reg
+}
+
 // wantLostIDError checks a run that met schema id 777: exit 1, one line
 // naming the record and the id, and nothing of its object written.
 func wantLostIDError(t *testing.T, dst *kafkatest.Cluster, errOut string, code int) {
@@ -57,9 +67,7 @@ func TestRestoreTranslatesIDs(t *testing.T) {
 	seedAvro(t, src, srcReg)
 	dir := t.TempDir()
 	mustRun(t, "backup", "--brokers", brokers(src), "--topics", "orders", "--to", dir)
-	dst, dstReg := kafkatest.NewCluster(t), kafkatest.NewRegistry(t, "", "").URL()
-	register(t, dstReg, "other-value", `{"type":"record","name":"D","fields":[]}`)
-	register(t, dstReg, "other-value", `{"type":"record","name":"D","fields":[{"name":"e","type":"long","default":0}]}`)
+	dst, dstReg := shiftedTarget(t)
 	mustRun(t, "restore", "--from", dir, "--brokers", brokers(dst), "--rename", "orders=orders-copy",
 		"--schema-registry", dstReg, "--source-schema-registry", srcReg)
 	verifyAvroCopy(t, src, dst, srcReg, dstReg)
@@ -83,9 +91,7 @@ func TestRestoreTranslatesIDs(t *testing.T) {
 func TestMigrateTranslatesIDs(t *testing.T) {
 	src, srcReg := kafkatest.NewCluster(t), kafkatest.NewRegistry(t, "", "").URL()
 	seedAvro(t, src, srcReg)
-	dst, dstReg := kafkatest.NewCluster(t), kafkatest.NewRegistry(t, "", "").URL()
-	register(t, dstReg, "other-value", `{"type":"record","name":"D","fields":[]}`)
-	register(t, dstReg, "other-value", `{"type":"record","name":"D","fields":[{"name":"e","type":"long","default":0}]}`)
+	dst, dstReg := shiftedTarget(t)
 	mustRun(t, append([]string{"migrate", "--source-brokers", brokers(src), "--target-brokers", brokers(dst), "--topics", "orders",
 		"--rename", "orders=orders-copy", "--via", t.TempDir(), "--source-schema-registry", srcReg, "--target-schema-registry", dstReg}, fast...)...)
 	verifyAvroCopy(t, src, dst, srcReg, dstReg)
@@ -133,9 +139,7 @@ func TestRestoreStoredSchemas(t *testing.T) {
 		t.Errorf("audit (verify, ls, prune) finds %v unlisted (%v): the stored schemas belong to their manifests", a.Unlisted, err)
 	}
 
-	dst, dstReg := kafkatest.NewCluster(t), kafkatest.NewRegistry(t, "", "").URL()
-	register(t, dstReg, "other-value", `{"type":"record","name":"D","fields":[]}`)
-	register(t, dstReg, "other-value", `{"type":"record","name":"D","fields":[{"name":"e","type":"long","default":0}]}`)
+	dst, dstReg := shiftedTarget(t)
 	mustRun(t, "restore", "--from", dir, "--brokers", brokers(dst), "--topics", "orders", "--rename", "orders=orders-copy", "--schema-registry", dstReg)
 	verifyAvroCopy(t, src, dst, srcReg, dstReg)
 
