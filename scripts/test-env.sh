@@ -23,7 +23,8 @@
 #   KFERRY_TEST_KAFKA=1                   run the tests on real Apache Kafka brokers
 #                                         (test/realkafka; KFERRY_TEST_KAFKA_VERSION,
 #                                         if set, picks the release)
-#   KFERRY_TEST_FASTAVRO                  a python with fastavro (avro format tests)
+#   KFERRY_TEST_FASTAVRO                  a python with fastavro, pyarrow and duckdb
+#                                         (the avro and parquet format tests)
 #   KFERRY_TEST_APICURIO=1                run the avro tests on Apicurio Registry too
 #                                         (test/apicurio; java 17+ and mvn)
 #   KFERRY_TEST_SUMMARY                   a file the tests append one-line reports to
@@ -44,7 +45,7 @@
 # Environment: KFERRY_CACHE_DIR (default ${XDG_CACHE_HOME:-$HOME/.cache}/kferry)
 # holds the builds; KFERRY_VERSITYGW, KFERRY_FAKE_GCS_SERVER (binary paths) and
 # KFERRY_AZURITE (the path of an azurite-blob executable) and KFERRY_FASTAVRO_PYTHON
-# (a python that imports fastavro) skip them.
+# (a python that imports fastavro, pyarrow and duckdb) skip them.
 # Installing kcat needs root or passwordless sudo.
 set -euo pipefail
 
@@ -57,6 +58,9 @@ FASTAVRO_VERSION=1.13.1
 # fastavro's snappy and zstandard codecs need these.
 CRAMJAM_VERSION=2.14.0
 BACKPORTS_ZSTD_VERSION=1.8.0
+# pyarrow and DuckDB read the .parquet objects of the parquet format tests.
+PYARROW_VERSION=26.0.1
+DUCKDB_VERSION=2.0.0
 GO=${GO:-go}
 
 log() { echo "test-env: $*" >&2; }
@@ -211,16 +215,17 @@ ensure_fastavro() {
 		return
 	fi
 	local dir
-	dir=$(cache_dir)/fastavro-$FASTAVRO_VERSION
-	if [ ! -x "$dir/bin/python" ] || ! "$dir/bin/python" -c 'import fastavro, cramjam, backports.zstd' 2>/dev/null; then
+	dir=$(cache_dir)/pyreaders-$FASTAVRO_VERSION-$PYARROW_VERSION-$DUCKDB_VERSION
+	if [ ! -x "$dir/bin/python" ] || ! "$dir/bin/python" -c 'import fastavro, cramjam, backports.zstd, pyarrow, duckdb' 2>/dev/null; then
 		if ! command -v python3 >/dev/null; then
 			log "the fastavro tests need python3 (with venv)"
 			return 1
 		fi
-		log "installing fastavro $FASTAVRO_VERSION from PyPI into $dir (once)"
+		log "installing fastavro $FASTAVRO_VERSION, pyarrow $PYARROW_VERSION and duckdb $DUCKDB_VERSION from PyPI into $dir (once)"
 		python3 -m venv "$dir" >&2
 		"$dir/bin/pip" install --quiet --disable-pip-version-check "fastavro==$FASTAVRO_VERSION" \
-			"cramjam==$CRAMJAM_VERSION" "backports.zstd==$BACKPORTS_ZSTD_VERSION" </dev/null >&2
+			"cramjam==$CRAMJAM_VERSION" "backports.zstd==$BACKPORTS_ZSTD_VERSION" \
+			"pyarrow==$PYARROW_VERSION" "duckdb==$DUCKDB_VERSION" </dev/null >&2
 	fi
 	echo "$dir/bin/python"
 }

@@ -29,7 +29,7 @@ const (
 )
 
 // avroValue is a record of schema id in the Confluent wire format.
-func avroValue(t *testing.T, schema string, id int, v map[string]any) []byte {
+func avroValue(t *testing.T, schema string, id int, v any) []byte {
 	t.Helper()
 	b, err := avro.Marshal(avro.MustParse(schema), v)
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 	"github.com/kferry/kferry/internal/pipeline"
 	"github.com/kferry/kferry/pkg/format"
 	"github.com/kferry/kferry/pkg/format/avrofmt"
+	"github.com/kferry/kferry/pkg/format/parquetfmt"
 	"github.com/kferry/kferry/pkg/layout"
 	"github.com/kferry/kferry/pkg/store"
 )
@@ -35,6 +36,8 @@ type exportOptions struct {
 	pad            int
 	topicsDir      string
 	parallelism    int
+	parquetCodec   string
+	rowGroupSize   string
 	shard          string
 	follow         followFlags
 	store          storeFlags
@@ -86,7 +89,9 @@ Exit status: 0 done, 1 failed, 2 usage error.` + envHelp,
 	fs.StringVar(&o.to, "to", "", "bucket URL: s3://bucket/prefix?region=R[&endpoint=URL&use_path_style=true], gs://, azblob://, file:///dir or a local path")
 	o.registry.addFlags(fs, "", "the source's, for --format avro; schemas are read by id")
 	fs.StringVar(&o.registry.codec, "avro-codec", "null", "avro.codec of --format avro objects: null, deflate, snappy or zstd")
-	fs.StringVar(&o.format, "format", "json", "value format: json (Confluent JsonFormat), bytes (ByteArrayFormat) or avro (AvroFormat; records in the Schema Registry wire format, needs --schema-registry)")
+	fs.StringVar(&o.parquetCodec, "parquet-codec", "snappy", "compression of --format parquet objects (parquet.codec): none, snappy, gzip, brotli or zstd")
+	fs.StringVar(&o.rowGroupSize, "parquet-row-group-size", "8MiB", "--format parquet: write a row group once its records reach this many (Avro) bytes; memory holds one per partition exported at once")
+	fs.StringVar(&o.format, "format", "json", "value format: json (Confluent JsonFormat), bytes (ByteArrayFormat), avro (AvroFormat) or parquet (ParquetFormat); avro and parquet take records in the Schema Registry wire format and need --schema-registry")
 	fs.StringVar(&o.keysFormat, "keys-format", "", "format of the .keys objects (default: the value format)")
 	fs.StringVar(&o.headersFormat, "headers-format", "json", "format of the .headers objects")
 	fs.BoolVar(&o.storeKeys, "store-keys", false, "also write record keys to parallel .keys objects (store.kafka.keys)")
@@ -207,12 +212,22 @@ func (o *exportOptions) checkFormats() error {
 		}
 	}
 	keys := cmp.Or(o.keysFormat, o.format)
-	if (o.format == "avro" || (o.storeKeys && keys == "avro")) && o.registry.cfg.URL == "" {
-		return usageErrorf("--format avro needs --schema-registry URL (the source's Schema Registry, to read each record's schema by id)")
+	for _, name := range []string{"avro", "parquet"} {
+		if (o.format == name || (o.storeKeys && keys == name)) && o.registry.cfg.URL == "" {
+			return usageErrorf("--format %s needs --schema-registry URL (the source's Schema Registry, to read each record's schema by id)", name)
+		}
 	}
 	if _, ok := avrofmt.Codecs[o.registry.codec]; !ok {
 		return usageErrorf("--avro-codec %q: use null, deflate, snappy or zstd", o.registry.codec)
 	}
+	if _, ok := parquetfmt.Codecs[o.parquetCodec]; !ok {
+		return usageErrorf("--parquet-codec %q: use one of %s", o.parquetCodec, strings.Join(parquetfmt.CodecNames(), ", "))
+	}
+	rg, err := parseSize(o.rowGroupSize)
+	if err != nil || rg < 1<<10 || rg > 1<<30 {
+		return usageErrorf("--parquet-row-group-size %q: give a size between 1KiB and 1GiB", o.rowGroupSize)
+	}
+	o.registry.parquetCodec, o.registry.rowGroupBytes = o.parquetCodec, int(rg)
 	if o.storeHeaders && o.headersFormat != "" {
 		hf, _ := format.Lookup(o.headersFormat)
 		if _, err := hf.NewEncoder(io.Discard, layout.ViewHeaders); err != nil {

@@ -39,8 +39,8 @@ func (f *partitionerFlags) writer(valueFormat string) (pipeline.FolderFunc, erro
 		return nil, err
 	}
 	readsValues := f.cfg.Kind == "field" || (f.cfg.Timestamp == "field" && f.cfg.Kind != "default")
-	if readsValues && valueFormat == "avro" {
-		return nil, usageErrorf("--partitioner field and --timestamp field read JSON values; with --format avro, use a time partitioner on the record timestamp")
+	if readsValues && (valueFormat == "avro" || valueFormat == "parquet") {
+		return nil, usageErrorf("--partitioner field and --timestamp field read JSON values; with --format %s, use a time partitioner on the record timestamp", valueFormat)
 	}
 	fn, _, err := f.cfg.Partitioner()
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"github.com/kferry/kferry/internal/kafka/schemareg"
 	"github.com/kferry/kferry/pkg/format"
 	"github.com/kferry/kferry/pkg/format/avrofmt"
+	"github.com/kferry/kferry/pkg/format/parquetfmt"
 	"github.com/kferry/kferry/pkg/layout"
 )
 
@@ -18,7 +19,11 @@ import (
 type registryFlags struct {
 	cfg   schemareg.Config
 	codec string // export only
-	flag  string // the URL flag's name, for messages
+	// parquetCodec and rowGroupBytes: export's --parquet-codec and
+	// --parquet-row-group-size.
+	parquetCodec  string
+	rowGroupBytes int
+	flag          string // the URL flag's name, for messages
 }
 
 // addFlags adds the --<prefix>schema-registry* flags; role says which
@@ -58,7 +63,7 @@ func (r *registryFlags) client(renames layout.Renames) (*schemareg.Client, error
 	return cl, nil
 }
 
-// bind returns ctx carrying the avro format bound to the registry, or ctx as
+// bind returns ctx carrying the avro and parquet formats bound to the registry, or ctx as
 // is without --schema-registry (avro objects then fail with a message asking
 // for it). With source (import's --source-schema-registry), the json, bytes
 // and native formats also translate the schema ids of wire-format keys and
@@ -97,7 +102,11 @@ func (r *registryFlags) bindWith(ctx context.Context, renames layout.Renames, sr
 	if err != nil {
 		return ctx, usageErrorf("--avro-codec: %v", err)
 	}
-	fs := []format.Format{f}
+	pf, err := parquetfmt.New(f, r.parquetCodec, r.rowGroupBytes)
+	if err != nil {
+		return ctx, usageErrorf("--parquet-codec: %v", err)
+	}
+	fs := []format.Format{f, pf}
 	if src != nil {
 		var plain []format.Format
 		for _, name := range []string{"json", "bytes", "native"} {

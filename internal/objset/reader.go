@@ -81,6 +81,9 @@ func (or *Reader) Next(rec *record.Record) error {
 // Close releases the object. Close errors of readers are ignored: nothing is
 // lost by them, and what was read was checked as it was decoded.
 func (or *Reader) Close() {
+	if c, ok := or.dec.(format.Closer); ok {
+		_ = c.Close()
+	}
 	if or.gz != nil {
 		_ = or.gz.Close()
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"sync"
 
@@ -46,9 +47,25 @@ type Encoder interface {
 
 // Closer is implemented by encoders that must write a trailer (the last block
 // of a container format) after their last record. The caller calls Close before
-// it closes the underlying writer.
+// it closes the underlying writer. Decoders that hold a resource (parquet's
+// spool file) implement it too; readers call Close when they are done.
 type Closer interface {
 	Close() error
+}
+
+// ExtraExts is implemented by formats whose objects may end in several
+// extensions (parquet: one per compression codec); Register makes ByExt find
+// the format by each.
+type ExtraExts interface {
+	Exts() []string
+}
+
+// exts returns the extensions of f.
+func exts(f Format) []string {
+	if x, ok := f.(ExtraExts); ok {
+		return x.Exts()
+	}
+	return []string{f.Ext()}
 }
 
 // OffsetKeeper is implemented by formats whose objects carry every record's
@@ -88,11 +105,15 @@ func Register(f Format) {
 	if _, dup := byName[f.Name()]; dup {
 		panic("format: duplicate name " + f.Name())
 	}
-	if _, dup := byExt[f.Ext()]; dup {
-		panic("format: duplicate extension " + f.Ext())
+	for _, ext := range exts(f) {
+		if _, dup := byExt[ext]; dup {
+			panic("format: duplicate extension " + ext)
+		}
 	}
 	byName[f.Name()] = f
-	byExt[f.Ext()] = f
+	for _, ext := range exts(f) {
+		byExt[ext] = f
+	}
 }
 
 // Lookup returns the format registered under name.
@@ -182,7 +203,7 @@ func LookupFor(ctx context.Context, name string) (Format, error) {
 func ByExtFor(ctx context.Context, ext string) (Format, error) {
 	fs, _ := ctx.Value(runFormatsKey{}).([]Format)
 	for _, f := range fs {
-		if f.Ext() == ext {
+		if slices.Contains(exts(f), ext) {
 			return f, nil
 		}
 	}

@@ -28,19 +28,13 @@ func (f *Format) NewObjectDecoder(r io.Reader, obj layout.Object) (format.Decode
 }
 
 type decoder struct {
-	f      *Format
-	r      io.Reader
-	obj    layout.Object
-	c      *container.Reader
-	schema avro.Schema
-	kind   string // "wire", "string", "bytes", "headers"
-	id     int
-	// registered: id is the target registry's id of the file's schema.
-	registered bool
-	raw        bool // top-level bytes: see writerSchema.rawBytes
-	block      []byte
-	left       int64
-	index      int
+	f     *Format
+	r     io.Reader
+	obj   layout.Object
+	c     *container.Reader
+	sink  *Sink
+	block []byte
+	left  int64
 }
 
 func (d *decoder) open() error {
@@ -48,41 +42,74 @@ func (d *decoder) open() error {
 	if err != nil {
 		return fmt.Errorf("%w: not an Avro container file: %s", format.ErrMalformed, container.CauseText(err))
 	}
-	text := string(c.Meta["avro.schema"])
-	s, err := parse(text)
+	sink, err := d.f.NewSink(d.obj, string(c.Meta["avro.schema"]))
 	if err != nil {
-		return fmt.Errorf("%w: the file's schema does not parse: %s", format.ErrMalformed, container.CauseText(err))
+		return err
 	}
-	d.c, d.schema = c, s
-	switch d.obj.View {
-	case layout.ViewHeaders:
-		d.kind = "headers"
-		if s.Type() != avro.Array {
-			return fmt.Errorf("%w: a headers object's schema is %s, not an array of {key, value}", format.ErrMalformed, s.Type())
-		}
-		return nil
-	case layout.ViewKeys:
-		if k := plainKind(s); k != "" {
-			d.kind = k
-			return nil
-		}
-	}
-	if d.f.reg == nil {
-		return ErrNoRegistry
-	}
-	d.kind, d.raw = "wire", s.Type() == avro.Bytes
+	d.c, d.sink = c, sink
 	return nil
 }
+
+// Sink turns the Avro datums of one object's view back into records: values
+// (and keys of a registered schema) in the Confluent wire format with the id
+// the target registry gives the object's schema, plain keys as their bytes,
+// headers as headers. The avro and parquet formats share it.
+type Sink struct {
+	f      *Format
+	obj    layout.Object
+	text   string
+	schema avro.Schema
+	kind   string // "wire", "string", "bytes", "headers"
+	id     int
+	// registered: id is the target registry's id of the schema.
+	registered bool
+	raw        bool // top-level bytes: see writerSchema.rawBytes
+	index      int
+}
+
+// NewSink returns the sink of obj's datums of the schema text (JSON). A
+// schema that does not parse, or does not suit the view, is ErrMalformed.
+func (f *Format) NewSink(obj layout.Object, text string) (*Sink, error) {
+	s, err := parse(text)
+	if err != nil {
+		return nil, fmt.Errorf("%w: the file's schema does not parse: %s", format.ErrMalformed, container.CauseText(err))
+	}
+	k := &Sink{f: f, obj: obj, text: text, schema: s}
+	switch obj.View {
+	case layout.ViewHeaders:
+		k.kind = "headers"
+		if s.Type() != avro.Array {
+			return nil, fmt.Errorf("%w: a headers object's schema is %s, not an array of {key, value}", format.ErrMalformed, s.Type())
+		}
+		return k, nil
+	case layout.ViewKeys:
+		if kind := plainKind(s); kind != "" {
+			k.kind = kind
+			return k, nil
+		}
+	}
+	if f.reg == nil {
+		return nil, ErrNoRegistry
+	}
+	k.kind, k.raw = "wire", s.Type() == avro.Bytes
+	return k, nil
+}
+
+// Schema returns the parsed schema of the sink's datums.
+func (k *Sink) Schema() avro.Schema { return k.schema }
+
+// Index returns how many datums the sink was given.
+func (k *Sink) Index() int { return k.index }
 
 // register registers the file's schema in the target registry, with the
 // first datum: a file without records registers nothing (and cannot fail on
 // a registry that would refuse its schema).
-func (d *decoder) register() error {
-	id, err := d.f.reg.Register(d.f.ctx, d.obj.Topic, d.obj.View, string(d.c.Meta["avro.schema"]))
+func (k *Sink) register() error {
+	id, err := k.f.reg.Register(k.f.ctx, k.obj.Topic, k.obj.View, k.text)
 	if err != nil {
-		return fmt.Errorf("register the schema of %s: %w", d.obj.View, err)
+		return fmt.Errorf("register the schema of %s: %w", k.obj.View, err)
 	}
-	d.id, d.registered = id, true
+	k.id, k.registered = id, true
 	return nil
 }
 
@@ -114,50 +141,52 @@ func (d *decoder) Next(rec *record.Record) error {
 	}
 	for d.left == 0 {
 		if len(d.block) > 0 {
-			return fmt.Errorf("%w: record %d: %d stray bytes at the end of a block", format.ErrMalformed, d.index, len(d.block))
+			return fmt.Errorf("%w: record %d: %d stray bytes at the end of a block", format.ErrMalformed, d.sink.index, len(d.block))
 		}
 		count, data, err := d.c.Next()
 		if errors.Is(err, io.EOF) {
 			return io.EOF
 		}
 		if err != nil {
-			return fmt.Errorf("%w: record %d: %s", format.ErrMalformed, d.index+1, container.CauseText(err))
+			return fmt.Errorf("%w: record %d: %s", format.ErrMalformed, d.sink.index+1, container.CauseText(err))
 		}
 		d.left, d.block = count, data
 	}
-	n, err := datumLen(d.schema, d.block)
+	n, err := datumLen(d.sink.schema, d.block)
 	if err != nil {
-		return fmt.Errorf("%w: record %d: %s", format.ErrMalformed, d.index+1, container.CauseText(err))
+		return fmt.Errorf("%w: record %d: %s", format.ErrMalformed, d.sink.index+1, container.CauseText(err))
 	}
 	datum := d.block[:n]
 	d.block, d.left = d.block[n:], d.left-1
-	d.index++
-	return d.fill(rec, datum)
+	return d.sink.Fill(rec, datum)
 }
 
-func (d *decoder) fill(rec *record.Record, datum []byte) error {
-	switch d.kind {
+// Fill sets the view's field of rec from datum, a checked datum of the
+// sink's schema. rec keeps no reference to datum.
+func (k *Sink) Fill(rec *record.Record, datum []byte) error {
+	k.index++
+	switch k.kind {
 	case "headers":
-		return d.headers(rec, datum)
+		return k.headers(rec, datum)
 	case "string", "bytes":
-		key, err := plainValue(d.schema, datum)
+		key, err := plainValue(k.schema, datum)
 		if err != nil {
-			return fmt.Errorf("%w: record %d: %s", format.ErrMalformed, d.index, container.CauseText(err))
+			return fmt.Errorf("%w: record %d: %s", format.ErrMalformed, k.index, container.CauseText(err))
 		}
 		rec.Key = key
 		return nil
 	}
-	if !d.registered {
-		if err := d.register(); err != nil {
+	if !k.registered {
+		if err := k.register(); err != nil {
 			return err
 		}
 	}
-	if d.raw {
+	if k.raw {
 		_, w := binary.Varint(datum) // checked by datumLen
 		datum = datum[w:]
 	}
-	out := AppendWire(make([]byte, 0, 5+len(datum)), d.id, datum)
-	if d.obj.View == layout.ViewKeys {
+	out := AppendWire(make([]byte, 0, 5+len(datum)), k.id, datum)
+	if k.obj.View == layout.ViewKeys {
 		rec.Key = out
 	} else {
 		rec.Value = out
@@ -179,23 +208,23 @@ func plainValue(s avro.Schema, datum []byte) ([]byte, error) {
 }
 
 // headers reads an array of {key, value} records (value possibly optional).
-func (d *decoder) headers(rec *record.Record, datum []byte) error {
+func (k *Sink) headers(rec *record.Record, datum []byte) error {
 	var v any
-	if err := avro.Unmarshal(d.schema, datum, &v); err != nil {
-		return fmt.Errorf("%w: record %d: headers: %s", format.ErrMalformed, d.index, container.CauseText(err))
+	if err := avro.Unmarshal(k.schema, datum, &v); err != nil {
+		return fmt.Errorf("%w: record %d: headers: %s", format.ErrMalformed, k.index, container.CauseText(err))
 	}
 	items, _ := v.([]any)
 	rec.Headers = nil
 	for _, it := range items {
 		m, ok := it.(map[string]any)
 		if !ok {
-			return fmt.Errorf("%w: record %d: a header is not a {key, value} record", format.ErrMalformed, d.index)
+			return fmt.Errorf("%w: record %d: a header is not a {key, value} record", format.ErrMalformed, k.index)
 		}
 		// Anything but a string key and a string (or null) value would be lost
 		// on the way to a Kafka header: refused, not dropped.
 		key, ok := unwrap(m["key"]).(string)
 		if !ok {
-			return fmt.Errorf("%w: record %d: a header key is %T, not a string", format.ErrMalformed, d.index, unwrap(m["key"]))
+			return fmt.Errorf("%w: record %d: a header key is %T, not a string", format.ErrMalformed, k.index, unwrap(m["key"]))
 		}
 		h := record.Header{Key: key}
 		switch val := unwrap(m["value"]).(type) {
@@ -203,7 +232,7 @@ func (d *decoder) headers(rec *record.Record, datum []byte) error {
 			h.Value = []byte(val)
 		case nil:
 		default:
-			return fmt.Errorf("%w: record %d: header %q has a %T value, not a string (Confluent writes header values as strings)", format.ErrMalformed, d.index, key, val)
+			return fmt.Errorf("%w: record %d: header %q has a %T value, not a string (Confluent writes header values as strings)", format.ErrMalformed, k.index, key, val)
 		}
 		rec.Headers = append(rec.Headers, h)
 	}

@@ -1,0 +1,429 @@
+package parquetfmt
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+
+	"github.com/hamba/avro/v2"
+	"github.com/parquet-go/parquet-go"
+	"github.com/parquet-go/parquet-go/compress"
+
+	"github.com/kferry/kferry/pkg/format"
+	"github.com/kferry/kferry/pkg/format/avrofmt"
+	"github.com/kferry/kferry/pkg/layout"
+	"github.com/kferry/kferry/pkg/record"
+)
+
+// Codec is a Parquet compression codec and the extension Confluent's
+// ParquetFormat gives its objects.
+type Codec struct {
+	Ext   string
+	codec compress.Codec
+}
+
+// Codecs maps the --parquet-codec names to their codecs (parquet.codec).
+var Codecs = map[string]Codec{
+	"none":   {".parquet", &parquet.Uncompressed},
+	"snappy": {".snappy.parquet", &parquet.Snappy},
+	"gzip":   {".gz.parquet", &parquet.Gzip},
+	"brotli": {".br.parquet", &parquet.Brotli},
+	"zstd":   {".zstd.parquet", &parquet.Zstd},
+	// lz4_raw is left out: parquet-go v0.32.0 misreads some of its own
+	// lz4_raw pages (a small DELTA_LENGTH_BYTE_ARRAY page of keys).
+}
+
+// DefaultRowGroupBytes is the default row-group size: the uncompressed Avro
+// bytes one object writer buffers before it writes them out.
+const DefaultRowGroupBytes = 8 << 20
+
+// Format is the parquet format. The registered instance has no registry:
+// it writes and reads headers objects only and refuses the rest with
+// avrofmt.ErrNoRegistry; commands bind one with New.
+type Format struct {
+	avro     *avrofmt.Format
+	codec    Codec
+	rowGroup int
+}
+
+var (
+	_ format.Format         = (*Format)(nil)
+	_ format.ObjectDecoders = (*Format)(nil)
+	_ format.ExtraExts      = (*Format)(nil)
+)
+
+func init() {
+	a, _ := avrofmt.New(context.Background(), nil, "")
+	format.Register(&Format{avro: a, codec: Codecs["snappy"], rowGroup: DefaultRowGroupBytes})
+}
+
+// New returns the parquet format writing with the codec named codec ("" =
+// snappy, Confluent's default) and row groups of about rowGroupBytes (0 =
+// DefaultRowGroupBytes), reading schemas through the avro format a.
+func New(a *avrofmt.Format, codec string, rowGroupBytes int) (*Format, error) {
+	c, ok := Codecs[cmpOr(codec, "snappy")]
+	if !ok {
+		return nil, fmt.Errorf("parquet codec %q (known: %v)", codec, CodecNames())
+	}
+	if rowGroupBytes <= 0 {
+		rowGroupBytes = DefaultRowGroupBytes
+	}
+	return &Format{avro: a, codec: c, rowGroup: rowGroupBytes}, nil
+}
+
+// CodecNames lists the --parquet-codec names, sorted.
+func CodecNames() []string {
+	names := make([]string, 0, len(Codecs))
+	for n := range Codecs {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+func cmpOr(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+// Name returns "parquet".
+func (*Format) Name() string { return "parquet" }
+
+// Ext returns the extension of the format's codec (".snappy.parquet").
+func (f *Format) Ext() string { return f.codec.Ext }
+
+// Exts returns the extensions of every codec: a bucket may hold any.
+func (*Format) Exts() []string {
+	exts := make([]string, 0, len(Codecs))
+	for _, c := range Codecs {
+		exts = append(exts, c.Ext)
+	}
+	sort.Strings(exts)
+	return exts
+}
+
+// NewDecoder is NewObjectDecoder without a topic (headers and plain keys only).
+func (f *Format) NewDecoder(r io.Reader, view layout.View) (format.Decoder, error) {
+	return f.NewObjectDecoder(r, layout.Object{View: view})
+}
+
+// envelope is the record Confluent wraps keys and headers in, "" for values.
+func envelope(view layout.View) (name, field string) {
+	switch view {
+	case layout.ViewKeys:
+		return "RecordKey", "key"
+	case layout.ViewHeaders:
+		return "RecordHeaders", "headers"
+	}
+	return "", ""
+}
+
+// fileSchema returns the Avro record schema a file of view holds datums of
+// schema js in: js itself for values, the envelope for keys and headers.
+func fileSchema(view layout.View, js []byte) ([]byte, error) {
+	name, fieldName := envelope(view)
+	if name == "" {
+		return js, nil
+	}
+	return json.Marshal(map[string]any{"type": "record", "name": name, "fields": []any{map[string]any{"name": fieldName, "type": json.RawMessage(js)}}})
+}
+
+// plan is the Parquet form of one writer schema.
+type plan struct {
+	root   *node
+	schema *parquet.Schema
+	json   []byte // parquet.avro.schema
+}
+
+// NewEncoder returns an encoder of view. Values must be Avro records in the
+// Confluent wire format; keys and headers are written as avro writes them,
+// inside their envelope.
+func (f *Format) NewEncoder(w io.Writer, view layout.View) (format.Encoder, error) {
+	d, err := f.avro.NewDatums(view)
+	if err != nil {
+		if errors.Is(err, avrofmt.ErrNoRegistry) {
+			return nil, errNoRegistry
+		}
+		return nil, err
+	}
+	return &encoder{f: f, w: w, view: view, datums: d, plans: map[[2]any]*plan{}}, nil
+}
+
+var errNoRegistry = errors.New("parquet objects need --schema-registry URL (export: the source's registry, import: the target's); they hold Avro records")
+
+type encoder struct {
+	f        *Format
+	w        io.Writer
+	view     layout.View
+	datums   *avrofmt.Datums
+	plans    map[[2]any]*plan
+	cur      *avrofmt.Datum
+	plan     *plan
+	pw       *parquet.Writer
+	rows     *rowWriter
+	buffered int
+	one      [1]parquet.Row
+}
+
+var _ format.Fitter = (*encoder)(nil)
+
+// planOf returns the Parquet plan of d's schema (cached; an error for a
+// schema with no Parquet form, as a value that is not a record).
+func (e *encoder) planOf(rec *record.Record, d avrofmt.Datum) (*plan, error) {
+	k := [2]any{d.Kind, d.ID}
+	if p, ok := e.plans[k]; ok {
+		return p, nil
+	}
+	js, err := fileSchema(e.view, d.JSON)
+	if err != nil {
+		return nil, err
+	}
+	s := d.Schema
+	if e.view != layout.ViewValues {
+		if s, err = avro.ParseWithCache(string(js), "", &avro.SchemaCache{}); err != nil {
+			return nil, fmt.Errorf("%s at offset %d: envelope schema: %w", e.view, rec.Offset, err)
+		}
+	}
+	root, schema, err := newPlan(s)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s at offset %d (schema id %d): %w; use --format avro or native", format.ErrUnsupported, e.view, rec.Offset, d.ID, err)
+	}
+	p := &plan{root: root, schema: schema, json: js}
+	e.plans[k] = p
+	return p, nil
+}
+
+// Fits reports whether rec has the writer schema of the object's records.
+func (e *encoder) Fits(rec *record.Record) (bool, error) {
+	d, err := e.datums.Schema(rec)
+	if err != nil {
+		return false, err
+	}
+	if _, err := e.planOf(rec, d); err != nil {
+		return false, err
+	}
+	return e.cur == nil || e.cur.Same(d), nil
+}
+
+// Encode writes rec's view as one row.
+func (e *encoder) Encode(rec *record.Record) error {
+	d, err := e.datums.Of(rec)
+	if err != nil {
+		return err
+	}
+	if e.cur != nil && !e.cur.Same(d) {
+		return fmt.Errorf("%w: record at offset %d has another schema than the object's first record", format.ErrUnsupported, rec.Offset)
+	}
+	p, err := e.planOf(rec, d)
+	if err != nil {
+		return err
+	}
+	if e.pw == nil {
+		e.pw = parquet.NewWriter(e.w, p.schema,
+			parquet.Compression(e.f.codec.codec),
+			parquet.KeyValueMetadata("parquet.avro.schema", string(p.json)),
+			parquet.KeyValueMetadata("writer.model.name", "avro"),
+			parquet.CreatedBy("kferry", "", ""),
+			parquet.PageBufferSize(64<<10))
+		e.rows = newRowWriter(p.root)
+		id := d
+		id.Bytes = nil
+		e.cur, e.plan = &id, p
+	}
+	row, err := e.rows.rowOf(d.Bytes)
+	if err != nil {
+		return fmt.Errorf("%s at offset %d: %w", e.view, rec.Offset, err)
+	}
+	e.one[0] = row
+	if _, err := e.pw.WriteRows(e.one[:]); err != nil {
+		return fmt.Errorf("%s at offset %d: parquet: %w", e.view, rec.Offset, err)
+	}
+	if e.buffered += len(d.Bytes); e.buffered >= e.f.rowGroup {
+		e.buffered = 0
+		return e.pw.Flush()
+	}
+	return nil
+}
+
+// Close writes the last row group and the footer.
+func (e *encoder) Close() error {
+	if e.pw == nil {
+		return nil
+	}
+	return e.pw.Close()
+}
+
+// NewObjectDecoder returns a decoder of the object obj: kferry's or one
+// written by Confluent's ParquetFormat (parquet-avro).
+func (f *Format) NewObjectDecoder(r io.Reader, obj layout.Object) (format.Decoder, error) {
+	return &decoder{f: f, r: r, obj: obj}, nil
+}
+
+type decoder struct {
+	f      *Format
+	r      io.Reader
+	obj    layout.Object
+	spool  *os.File
+	sink   *avrofmt.Sink
+	rows   *rowReader
+	groups []parquet.RowGroup
+	cur    parquet.Rows
+	buf    []parquet.Row
+	n, i   int
+	datum  []byte
+	index  int
+}
+
+var _ format.Closer = (*decoder)(nil)
+
+// open spools the object to a temporary file (Parquet's footer is at the
+// end), reads its Avro schema and matches its columns to the schema's.
+func (d *decoder) open() error {
+	sp, err := os.CreateTemp("", "kferry-parquet-*")
+	if err != nil {
+		return fmt.Errorf("parquet spool file: %w", err)
+	}
+	_ = os.Remove(sp.Name()) // unlinked: the file goes away with its descriptor
+	d.spool = sp
+	size, err := io.Copy(sp, d.r)
+	if err != nil {
+		return fmt.Errorf("parquet spool file: %w", err)
+	}
+	pf, err := parquet.OpenFile(sp, size, parquet.SkipPageIndex(true), parquet.SkipBloomFilters(true))
+	if err != nil {
+		return fmt.Errorf("%w: not a Parquet file: %v", format.ErrMalformed, err)
+	}
+	text, ok := pf.Lookup("parquet.avro.schema")
+	if !ok {
+		return fmt.Errorf("%w: no parquet.avro.schema in the file's metadata; kferry reads Parquet files written from Avro records (Confluent's ParquetFormat, kferry)", format.ErrMalformed)
+	}
+	s, err := avro.ParseWithCache(text, "", &avro.SchemaCache{})
+	if err != nil {
+		return fmt.Errorf("%w: the file's Avro schema does not parse: %v", format.ErrMalformed, err)
+	}
+	inner := []byte(text)
+	if name, fieldName := envelope(d.obj.View); name != "" {
+		if inner, err = unwrapEnvelope(s, text, fieldName); err != nil {
+			return err
+		}
+	}
+	root, planSchema, err := newPlan(s)
+	if err != nil {
+		return fmt.Errorf("%w: %v", format.ErrMalformed, err)
+	}
+	toCol, err := matchColumns(planSchema, pf.Schema())
+	if err != nil {
+		return err
+	}
+	if d.sink, err = d.f.avro.NewSink(d.obj, string(inner)); err != nil {
+		if errors.Is(err, avrofmt.ErrNoRegistry) {
+			return errNoRegistry
+		}
+		return err
+	}
+	d.rows = newRowReader(root, toCol, len(pf.Schema().Columns()))
+	d.groups = pf.RowGroups()
+	d.buf = make([]parquet.Row, 64)
+	return nil
+}
+
+// unwrapEnvelope returns the JSON of the envelope's one field's type.
+func unwrapEnvelope(s avro.Schema, text, fieldName string) ([]byte, error) {
+	rs, ok := s.(*avro.RecordSchema)
+	if !ok || len(rs.Fields()) != 1 || rs.Fields()[0].Name() != fieldName {
+		return nil, fmt.Errorf("%w: the file's schema is not the envelope {%s} of a %s object", format.ErrMalformed, fieldName, fieldName)
+	}
+	var env struct {
+		Fields []struct {
+			Type json.RawMessage `json:"type"`
+		} `json:"fields"`
+	}
+	if err := json.Unmarshal([]byte(text), &env); err != nil || len(env.Fields) != 1 {
+		return nil, fmt.Errorf("%w: the file's envelope schema is not JSON", format.ErrMalformed)
+	}
+	var out bytes.Buffer
+	if err := json.Compact(&out, env.Fields[0].Type); err != nil {
+		return nil, fmt.Errorf("%w: the file's envelope schema: %v", format.ErrMalformed, err)
+	}
+	return out.Bytes(), nil
+}
+
+// matchColumns maps the plan's columns to the file's by path, checking that
+// each has the levels the Avro schema gives it.
+func matchColumns(want, got *parquet.Schema) ([]int, error) {
+	var toCol []int
+	for _, path := range want.Columns() {
+		w, _ := want.Lookup(path...)
+		g, ok := got.Lookup(path...)
+		if !ok {
+			return nil, fmt.Errorf("%w: column %v of the file's Avro schema is not in the file (another Avro-to-Parquet mapping?)", format.ErrMalformed, path)
+		}
+		if w.MaxDefinitionLevel != g.MaxDefinitionLevel || w.MaxRepetitionLevel != g.MaxRepetitionLevel {
+			return nil, fmt.Errorf("%w: column %v has levels def %d/rep %d, the file's Avro schema gives %d/%d", format.ErrMalformed, path, g.MaxDefinitionLevel, g.MaxRepetitionLevel, w.MaxDefinitionLevel, w.MaxRepetitionLevel)
+		}
+		toCol = append(toCol, g.ColumnIndex)
+	}
+	return toCol, nil
+}
+
+// Next fills the view's field of rec from the next row.
+func (d *decoder) Next(rec *record.Record) error {
+	if d.spool == nil {
+		if err := d.open(); err != nil {
+			return err
+		}
+	}
+	for d.i == d.n {
+		if err := d.fill(); err != nil {
+			return err
+		}
+	}
+	row := d.buf[d.i]
+	d.i++
+	d.index++
+	var err error
+	if d.datum, err = d.rows.datum(d.datum[:0], row); err != nil {
+		return fmt.Errorf("%w: row %d: %v", format.ErrMalformed, d.index, err)
+	}
+	return d.sink.Fill(rec, d.datum)
+}
+
+// fill reads the next rows, moving on to the next row group at the end of one.
+func (d *decoder) fill() error {
+	d.i, d.n = 0, 0
+	if d.cur == nil {
+		if len(d.groups) == 0 {
+			return io.EOF
+		}
+		d.cur, d.groups = d.groups[0].Rows(), d.groups[1:]
+	}
+	n, err := d.cur.ReadRows(d.buf)
+	d.n = n
+	if errors.Is(err, io.EOF) {
+		_ = d.cur.Close()
+		d.cur = nil
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("%w: row %d: %v", format.ErrMalformed, d.index+1, err)
+	}
+	return nil
+}
+
+// Close releases the spool file.
+func (d *decoder) Close() error {
+	if d.cur != nil {
+		_ = d.cur.Close()
+	}
+	if d.spool != nil {
+		return d.spool.Close()
+	}
+	return nil
+}
