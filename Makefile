@@ -77,6 +77,13 @@ test-compat:
 bench:
 	bash bench/run.sh
 
+.PHONY: bench-parquet
+# bench-parquet: 1,000,000 Avro records (wire format, srfake registry, kfake in
+# process) exported as Parquet next to the same records exported as JSON, with
+# peak RSS; BENCH_RECORDS for another count.
+bench-parquet: build
+	$(GO) run ./bench/parquet -kferry bin/kferry -records $${BENCH_RECORDS:-1000000}
+
 .PHONY: soak
 # soak: the random-kill tests with 200 SIGKILLs each instead of 30 (minutes);
 # KFERRY_KILL_SEED=N replays a printed seed.

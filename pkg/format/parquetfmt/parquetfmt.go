@@ -153,7 +153,7 @@ func (f *Format) NewEncoder(w io.Writer, view layout.View) (format.Encoder, erro
 		}
 		return nil, err
 	}
-	return &encoder{f: f, w: w, view: view, datums: d, plans: map[[2]any]*plan{}}, nil
+	return &encoder{f: f, w: w, view: view, datums: d, plans: map[planKey]*plan{}}, nil
 }
 
 var errNoRegistry = errors.New("parquet objects need --schema-registry URL (export: the source's registry, import: the target's); they hold Avro records")
@@ -163,7 +163,7 @@ type encoder struct {
 	w        io.Writer
 	view     layout.View
 	datums   *avrofmt.Datums
-	plans    map[[2]any]*plan
+	plans    map[planKey]*plan
 	cur      *avrofmt.Datum
 	plan     *plan
 	pw       *parquet.Writer
@@ -174,10 +174,15 @@ type encoder struct {
 
 var _ format.Fitter = (*encoder)(nil)
 
+type planKey struct {
+	kind string
+	id   int
+}
+
 // planOf returns the Parquet plan of d's schema (cached; an error for a
 // schema with no Parquet form, as a value that is not a record).
 func (e *encoder) planOf(rec *record.Record, d avrofmt.Datum) (*plan, error) {
-	k := [2]any{d.Kind, d.ID}
+	k := planKey{d.Kind, d.ID}
 	if p, ok := e.plans[k]; ok {
 		return p, nil
 	}
