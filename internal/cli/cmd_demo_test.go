@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -50,4 +51,27 @@ func TestDemoUsage(t *testing.T) {
 		{"avro", []string{"--format", "avro"}, "--format avro"},
 		{"argument", []string{"now"}, "takes no arguments"},
 	})
+}
+
+// TestDemoAvro: demo --avro exports Avro records as Parquet in three daily
+// folders per partition, imports them with the target registry's ids and
+// verifies every record; its flags refuse the other scenario.
+func TestDemoAvro(t *testing.T) {
+	dir := t.TempDir()
+	out, errOut, code := run(t, "demo", "--avro", "--records", "2700", "--keep", dir)
+	if code != ExitOK {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
+	}
+	for _, want := range []string{"exported 2700 records as Parquet to 27 objects", "verified 2700 of 2700 records", "read_parquet("} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output does not say %q:\n%s", want, out)
+		}
+	}
+	days, _ := filepath.Glob(filepath.Join(dir, "topics", "orders", "year=2026", "month=11", "day=*"))
+	if len(days) != 3 {
+		t.Errorf("day folders %v, want 3", days)
+	}
+	if _, errOut, code := run(t, "demo", "--avro", "--backup"); code != ExitUsage {
+		t.Errorf("--avro --backup: exit %d, stderr %q", code, errOut)
+	}
 }

@@ -42,3 +42,12 @@ func (r *Registry) Version(subject string, v int) (id int, schema string, ok boo
 	s, ok := r.GetSchema(subject, v)
 	return s.ID, s.Schema.Schema, ok
 }
+
+// StartRegistry starts a registry outside a test (the demo); Close stops it.
+func StartRegistry() *Registry { return &Registry{srfake.New()} }
+
+// RegisterAvro registers an Avro schema under subject and returns its id.
+func (r *Registry) RegisterAvro(subject, schema string) (int, error) {
+	id, _, err := r.RegisterSchema(subject, sr.Schema{Schema: schema})
+	return id, err
+}

@@ -236,6 +236,12 @@ func (e *encoder) Encode(rec *record.Record) error {
 			parquet.KeyValueMetadata("parquet.avro.schema", string(p.json)),
 			parquet.KeyValueMetadata("writer.model.name", "avro"),
 			parquet.CreatedBy("kferry", "", ""),
+			// Version 1 data pages and PLAIN encoding, as parquet-java's
+			// PARQUET_1_0 writer (Confluent's) without its dictionaries: every
+			// reader takes them (DuckDB refuses parquet-go's default
+			// DELTA_LENGTH_BYTE_ARRAY for decimals).
+			parquet.DataPageVersion(1),
+			parquet.DefaultEncoding(&parquet.Plain),
 			parquet.PageBufferSize(64<<10))
 		e.rows = newRowWriter(p.root)
 		id := d
