@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -160,5 +161,63 @@ func TestParquetPyarrow(t *testing.T) {
 				t.Errorf("DuckDB: %s, want 14 rows, 14 ids, qty sum 26", last)
 			}
 		})
+	}
+}
+
+// TestParquetJSONValues: plain JSON values (no registry) export as Parquet
+// with an inferred schema (or a given one), in field-partitioned folders,
+// and import back as the same JSON, keys and headers included; the schema
+// is logged; --value-schema without --format parquet is a usage error.
+func TestParquetJSONValues(t *testing.T) {
+	src := kafkatest.NewCluster(t)
+	if err := src.CreateTopic(context.Background(), "events", 2); err != nil {
+		t.Fatal(err)
+	}
+	var recs []record.Record
+	for i := range 40 {
+		v := fmt.Sprintf(`{"id":%d,"kind":"k%d","amount":%d.5,"tags":["a","b"],"who":{"name":"n%d"}}`, i, i%2, i, i)
+		if i == 30 { // another shape: a new object
+			v = fmt.Sprintf(`{"id":%d,"kind":"k0","extra":null}`, i)
+		}
+		recs = append(recs, record.Record{Topic: "events", Partition: int32(i % 2), Key: fmt.Appendf(nil, "key-%d", i), Value: []byte(v),
+			Headers: []record.Header{{Key: "h", Value: []byte("v")}}})
+	}
+	if err := src.Produce(context.Background(), recs); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	_, errOut := mustRun(t, "export", "--brokers", brokers(src), "--topics", "events", "--to", dir, "--format", "parquet", "--value-schema", "infer",
+		"--store-keys", "--store-headers", "--partitioner", "field", "--partition-field", "kind")
+	if !strings.Contains(errOut, "schema inferred") || !strings.Contains(errOut, `{\"name\":\"amount\",\"type\":[\"null\",\"double\"]`) {
+		t.Errorf("the inferred schema is not logged:\n%s", errOut)
+	}
+	if n := len(parquetKeys(bucketKeys(t, dir))); n < 8 {
+		t.Errorf("%d parquet objects, want values and keys per partition and kind", n)
+	}
+	dst := kafkatest.NewCluster(t)
+	mustRun(t, "import", "--from", dir, "--brokers", brokers(dst), "--partitioner", "field", "--partition-field", "kind")
+	got, want := records(t, dst, "events"), records(t, src, "events")
+	for p := range int32(2) {
+		if len(got[p]) != len(want[p]) {
+			t.Fatalf("partition %d: %d records, want %d", p, len(got[p]), len(want[p]))
+		}
+		for i := range got[p] {
+			g, w := got[p][i], want[p][i]
+			if string(g.Value) != string(w.Value) || string(g.Key) != string(w.Key) || !cmp.Equal(g.Headers, w.Headers) {
+				t.Fatalf("partition %d record %d: %s %s %v, want %s %s %v", p, i, g.Key, g.Value, g.Headers, w.Key, w.Value, w.Headers)
+			}
+		}
+	}
+	_, errOut, code := run(t, "export", "--brokers", brokers(src), "--topics", "events", "--to", t.TempDir(), "--value-schema", "infer")
+	if code != ExitUsage || !strings.Contains(errOut, "--format parquet") {
+		t.Errorf("--value-schema with json: exit %d, stderr %q", code, errOut)
+	}
+	schema := filepath.Join(t.TempDir(), "s.avsc")
+	if err := os.WriteFile(schema, []byte(`{"type":"record","name":"E","fields":[{"name":"id","type":"long"}]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, errOut, code = run(t, "export", "--brokers", brokers(src), "--topics", "events", "--to", t.TempDir(), "--format", "parquet", "--value-schema", schema)
+	if code != ExitFailed || !strings.Contains(errOut, "offset 0") || !strings.Contains(errOut, `"kind"`) {
+		t.Errorf("values with fields the schema lacks: exit %d, stderr %q", code, errOut)
 	}
 }

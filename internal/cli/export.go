@@ -5,6 +5,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
+	"os"
 	"strings"
 	"time"
 
@@ -38,6 +40,7 @@ type exportOptions struct {
 	parallelism    int
 	parquetCodec   string
 	rowGroupSize   string
+	valueSchema    string
 	shard          string
 	follow         followFlags
 	store          storeFlags
@@ -90,6 +93,7 @@ Exit status: 0 done, 1 failed, 2 usage error.` + envHelp,
 	o.registry.addFlags(fs, "", "the source's, for --format avro; schemas are read by id")
 	fs.StringVar(&o.registry.codec, "avro-codec", "null", "avro.codec of --format avro objects: null, deflate, snappy or zstd")
 	fs.StringVar(&o.parquetCodec, "parquet-codec", "snappy", "compression of --format parquet objects (parquet.codec): none, snappy, gzip, brotli or zstd")
+	fs.StringVar(&o.valueSchema, "value-schema", "", "--format parquet with plain JSON values (no registry): the Avro record schema FILE to write them with, or 'infer' (each object's schema from its first record, logged); such objects import as JSON")
 	fs.StringVar(&o.rowGroupSize, "parquet-row-group-size", "8MiB", "--format parquet: write a row group once its records reach this many (Avro) bytes; memory holds one per partition exported at once")
 	fs.StringVar(&o.format, "format", "json", "value format: json (Confluent JsonFormat), bytes (ByteArrayFormat), avro (AvroFormat) or parquet (ParquetFormat); avro and parquet take records in the Schema Registry wire format and need --schema-registry")
 	fs.StringVar(&o.keysFormat, "keys-format", "", "format of the .keys objects (default: the value format)")
@@ -148,7 +152,11 @@ func runExport(ctx context.Context, g *globals, o *exportOptions) error {
 	if err := o.checkFormats(); err != nil {
 		return err
 	}
-	folder, err := o.partitioner.writer(o.format)
+	valueFormat := o.format
+	if o.valueSchema != "" {
+		valueFormat = "json" // parquet of plain JSON values: the field partitioner reads them
+	}
+	folder, err := o.partitioner.writer(valueFormat)
 	if err != nil {
 		return err
 	}
@@ -172,6 +180,9 @@ func runExport(ctx context.Context, g *globals, o *exportOptions) error {
 	o.store.dryRun = o.report.dryRun
 	// The registry client is checked here but connects only when used.
 	if ctx, err = o.registry.bind(ctx, nil, nil); err != nil {
+		return err
+	}
+	if ctx, err = o.bindJSONParquet(ctx, log); err != nil {
 		return err
 	}
 	b, kc, release, err := connect(ctx, o.to, o.store.openDestination, cfg)
@@ -200,6 +211,35 @@ func runExport(ctx context.Context, g *globals, o *exportOptions) error {
 	return o.report.finish(g.stdout, s, err)
 }
 
+// bindJSONParquet binds the parquet format for plain JSON values
+// (--value-schema), with the registry's avro format when there is one (for
+// keys in the wire format).
+func (o *exportOptions) bindJSONParquet(ctx context.Context, log *slog.Logger) (context.Context, error) {
+	if o.valueSchema == "" {
+		return ctx, nil
+	}
+	var text string
+	if o.valueSchema != "infer" {
+		b, err := os.ReadFile(o.valueSchema)
+		if err != nil {
+			return ctx, usageErrorf("--value-schema: %v", err)
+		}
+		text = string(b)
+	}
+	af, err := format.LookupFor(ctx, "avro")
+	if err != nil {
+		return ctx, err
+	}
+	pf, err := parquetfmt.New(af.(*avrofmt.Format), o.parquetCodec, o.registry.rowGroupBytes)
+	if err != nil {
+		return ctx, usageErrorf("--parquet-codec: %v", err)
+	}
+	if pf, err = pf.WithJSONValues(text, log); err != nil {
+		return ctx, usageErrorf("--value-schema %s: %v", o.valueSchema, err)
+	}
+	return format.WithFormats(ctx, pf), nil
+}
+
 // checkFormats refuses unknown format names before anything is opened, so a typo
 // is a usage error and not a failure after connecting.
 func (o *exportOptions) checkFormats() error {
@@ -212,8 +252,12 @@ func (o *exportOptions) checkFormats() error {
 		}
 	}
 	keys := cmp.Or(o.keysFormat, o.format)
+	if o.valueSchema != "" && o.format != "parquet" {
+		return usageErrorf("--value-schema is for --format parquet (plain JSON values written as Parquet)")
+	}
 	for _, name := range []string{"avro", "parquet"} {
-		if (o.format == name || (o.storeKeys && keys == name)) && o.registry.cfg.URL == "" {
+		jsonValues := name == "parquet" && o.valueSchema != ""
+		if (o.format == name && !jsonValues || (o.storeKeys && keys == name && name == "avro")) && o.registry.cfg.URL == "" {
 			return usageErrorf("--format %s needs --schema-registry URL (the source's Schema Registry, to read each record's schema by id)", name)
 		}
 	}

@@ -189,7 +189,7 @@ func (e *encoder) identify(rec *record.Record) (*writerSchema, []byte, error) {
 		// like the wire format (a big-endian long: byte 0, then an id the
 		// registry does not know or a schema its payload does not fit) is a
 		// plain key: written as such, it comes back as it was.
-		if w, err := ParseWire(rec.Key); err == nil {
+		if w, err := ParseWire(rec.Key); err == nil && e.f.reg != nil {
 			ws, payload, err := e.registered(rec, "key", w)
 			if err == nil && checkDatum(ws.schema, ws.rawBytes, payload) == nil {
 				return ws, payload, nil

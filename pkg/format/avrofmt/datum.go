@@ -32,10 +32,10 @@ func (d Datum) Same(o Datum) bool { return d.Kind == o.Kind && d.ID == o.ID }
 // safe for concurrent use.
 type Datums struct{ e *encoder }
 
-// NewDatums returns the reader of view's datums; like NewEncoder, it needs a
-// registry unless view is headers.
+// NewDatums returns the reader of view's datums. Values need a registry;
+// without one, every key is a plain key (string or bytes).
 func (f *Format) NewDatums(view layout.View) (*Datums, error) {
-	if f.reg == nil && view != layout.ViewHeaders {
+	if f.reg == nil && view == layout.ViewValues {
 		return nil, ErrNoRegistry
 	}
 	return &Datums{e: &encoder{f: f, view: view, parsed: map[int]*writerSchema{}}}, nil

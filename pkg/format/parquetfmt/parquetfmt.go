@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"sort"
 
@@ -49,6 +50,44 @@ type Format struct {
 	avro     *avrofmt.Format
 	codec    Codec
 	rowGroup int
+	// json: values are plain JSON, written with this schema (nil: inferred
+	// per object); see WithJSONValues.
+	json *jsonSchema
+	log  *slog.Logger
+}
+
+// jsonSchema is the Avro schema JSON values are written with.
+type jsonSchema struct {
+	schema   avro.Schema
+	text     string
+	inferred bool
+}
+
+// WithJSONValues returns f for plain JSON values: written with the Avro
+// record schema text (--value-schema FILE), or with one inferred from each
+// object's first record when text is "" (log says which). Such objects
+// import as JSON again.
+func (f *Format) WithJSONValues(text string, log *slog.Logger) (*Format, error) {
+	g := *f
+	g.json, g.log = &jsonSchema{inferred: true}, log
+	if text == "" {
+		return &g, nil
+	}
+	s, err := avro.ParseWithCache(text, "", &avro.SchemaCache{})
+	if err != nil {
+		return nil, fmt.Errorf("the schema does not parse: %w", err)
+	}
+	if _, ok := s.(*avro.RecordSchema); !ok {
+		return nil, fmt.Errorf("the schema is a %s, not a record (Parquet rows are records)", s.Type())
+	}
+	if err := checkJSONSchema(s, 0); err != nil {
+		return nil, fmt.Errorf("JSON values cannot fill this schema: %w", err)
+	}
+	if _, _, err := newPlan(s); err != nil {
+		return nil, err
+	}
+	g.json = &jsonSchema{schema: s, text: s.String()}
+	return &g, nil
 }
 
 var (
@@ -146,6 +185,9 @@ type plan struct {
 // Confluent wire format; keys and headers are written as avro writes them,
 // inside their envelope.
 func (f *Format) NewEncoder(w io.Writer, view layout.View) (format.Encoder, error) {
+	if f.json != nil && view == layout.ViewValues {
+		return &encoder{f: f, w: w, view: view, plans: map[planKey]*plan{}}, nil
+	}
 	d, err := f.avro.NewDatums(view)
 	if err != nil {
 		if errors.Is(err, avrofmt.ErrNoRegistry) {
@@ -170,6 +212,12 @@ type encoder struct {
 	rows     *rowWriter
 	buffered int
 	one      [1]parquet.Row
+	// JSON values: the object's schema, and the last record's datum (Fits
+	// computes what Encode writes).
+	jcur    *jsonSchema
+	jrec    *record.Record
+	jschema *jsonSchema
+	jdatum  []byte
 }
 
 var _ format.Fitter = (*encoder)(nil)
@@ -207,6 +255,10 @@ func (e *encoder) planOf(rec *record.Record, d avrofmt.Datum) (*plan, error) {
 
 // Fits reports whether rec has the writer schema of the object's records.
 func (e *encoder) Fits(rec *record.Record) (bool, error) {
+	if e.datums == nil {
+		js, _, err := e.jsonDatum(rec)
+		return e.jcur == nil || js == e.jcur, err
+	}
 	d, err := e.datums.Schema(rec)
 	if err != nil {
 		return false, err
@@ -219,6 +271,9 @@ func (e *encoder) Fits(rec *record.Record) (bool, error) {
 
 // Encode writes rec's view as one row.
 func (e *encoder) Encode(rec *record.Record) error {
+	if e.datums == nil {
+		return e.encodeJSON(rec)
+	}
 	d, err := e.datums.Of(rec)
 	if err != nil {
 		return err
@@ -231,24 +286,39 @@ func (e *encoder) Encode(rec *record.Record) error {
 		return err
 	}
 	if e.pw == nil {
-		e.pw = parquet.NewWriter(e.w, p.schema,
-			parquet.Compression(e.f.codec.codec),
-			parquet.KeyValueMetadata("parquet.avro.schema", string(p.json)),
-			parquet.KeyValueMetadata("writer.model.name", "avro"),
-			parquet.CreatedBy("kferry", "", ""),
-			// Version 1 data pages and PLAIN encoding, as parquet-java's
-			// PARQUET_1_0 writer (Confluent's) without its dictionaries: every
-			// reader takes them (DuckDB refuses parquet-go's default
-			// DELTA_LENGTH_BYTE_ARRAY for decimals).
-			parquet.DataPageVersion(1),
-			parquet.DefaultEncoding(&parquet.Plain),
-			parquet.PageBufferSize(64<<10))
-		e.rows = newRowWriter(p.root)
+		e.open(p)
 		id := d
 		id.Bytes = nil
 		e.cur, e.plan = &id, p
 	}
-	row, err := e.rows.rowOf(d.Bytes)
+	return e.write(rec, d.Bytes)
+}
+
+// open starts the file of plan p; extra are more metadata pairs.
+func (e *encoder) open(p *plan, extra ...string) {
+	opts := []parquet.WriterOption{
+		parquet.Compression(e.f.codec.codec),
+		parquet.KeyValueMetadata("parquet.avro.schema", string(p.json)),
+		parquet.KeyValueMetadata("writer.model.name", "avro"),
+		parquet.CreatedBy("kferry", "", ""),
+		// Version 1 data pages and PLAIN encoding, as parquet-java's
+		// PARQUET_1_0 writer (Confluent's) without its dictionaries: every
+		// reader takes them (DuckDB refuses parquet-go's default
+		// DELTA_LENGTH_BYTE_ARRAY for decimals).
+		parquet.DataPageVersion(1),
+		parquet.DefaultEncoding(&parquet.Plain),
+		parquet.PageBufferSize(64 << 10),
+	}
+	for i := 0; i+1 < len(extra); i += 2 {
+		opts = append(opts, parquet.KeyValueMetadata(extra[i], extra[i+1]))
+	}
+	e.pw = parquet.NewWriter(e.w, append([]parquet.WriterOption{p.schema}, opts...)...)
+	e.rows = newRowWriter(p.root)
+}
+
+// write writes the datum of rec's view as one row.
+func (e *encoder) write(rec *record.Record, datum []byte) error {
+	row, err := e.rows.rowOf(datum)
 	if err != nil {
 		return fmt.Errorf("%s at offset %d: %w", e.view, rec.Offset, err)
 	}
@@ -256,7 +326,7 @@ func (e *encoder) Encode(rec *record.Record) error {
 	if _, err := e.pw.WriteRows(e.one[:]); err != nil {
 		return fmt.Errorf("%s at offset %d: parquet: %w", e.view, rec.Offset, err)
 	}
-	if e.buffered += len(d.Bytes); e.buffered >= e.f.rowGroup {
+	if e.buffered += len(datum); e.buffered >= e.f.rowGroup {
 		e.buffered = 0
 		return e.pw.Flush()
 	}
@@ -290,6 +360,10 @@ type decoder struct {
 	n, i   int
 	datum  []byte
 	index  int
+	// jsonValues: the file holds JSON values (kferry.value.encoding=json),
+	// read back as JSON text with schema.
+	jsonValues bool
+	schema     avro.Schema
 }
 
 var _ format.Closer = (*decoder)(nil)
@@ -333,15 +407,22 @@ func (d *decoder) open() error {
 	if err != nil {
 		return err
 	}
+	d.rows = newRowReader(root, toCol, len(pf.Schema().Columns()))
+	d.groups = pf.RowGroups()
+	d.buf = make([]parquet.Row, 64)
+	if enc, _ := pf.Lookup(metaValueEncoding); enc == "json" && d.obj.View == layout.ViewValues {
+		d.jsonValues, d.schema = true, s
+		if err := checkJSONSchema(s, 0); err != nil {
+			return fmt.Errorf("%w: a file of JSON values whose schema JSON cannot fill: %v", format.ErrMalformed, err)
+		}
+		return nil
+	}
 	if d.sink, err = d.f.avro.NewSink(d.obj, string(inner)); err != nil {
 		if errors.Is(err, avrofmt.ErrNoRegistry) {
 			return errNoRegistry
 		}
 		return err
 	}
-	d.rows = newRowReader(root, toCol, len(pf.Schema().Columns()))
-	d.groups = pf.RowGroups()
-	d.buf = make([]parquet.Row, 64)
 	return nil
 }
 
@@ -402,6 +483,14 @@ func (d *decoder) Next(rec *record.Record) error {
 	var err error
 	if d.datum, err = d.rows.datum(d.datum[:0], row); err != nil {
 		return fmt.Errorf("%w: row %d: %v", format.ErrMalformed, d.index, err)
+	}
+	if d.jsonValues {
+		v, n, err := datumJSON(nil, d.schema, d.datum, 0)
+		if err != nil || n != len(d.datum) {
+			return fmt.Errorf("%w: row %d: %v", format.ErrMalformed, d.index, cmpErr(err, "bytes left after the value"))
+		}
+		rec.Value = v
+		return nil
 	}
 	return d.sink.Fill(rec, d.datum)
 }

@@ -1,0 +1,623 @@
+package parquetfmt
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/hamba/avro/v2"
+
+	"github.com/kferry/kferry/pkg/format"
+	"github.com/kferry/kferry/pkg/format/jsonfmt"
+	"github.com/kferry/kferry/pkg/record"
+)
+
+// Plain JSON values have no registry schema: they are written with a given
+// Avro schema (--value-schema FILE) or one inferred from each object's first
+// record, and read back as JSON. The file says which in its metadata.
+const (
+	metaValueEncoding = "kferry.value.encoding" // "json" for JSON values
+	metaInferred      = "kferry.value.schema"   // "inferred" or "given"
+)
+
+var errJSON = errors.New("JSON value does not fit the schema")
+
+// jvalue is a decoded JSON value that keeps the order of object keys:
+// nil, bool, json.Number, string, []any or *jobject.
+type jobject struct {
+	keys []string
+	vals []any
+}
+
+// parseJSON decodes one JSON value, keeping key order and numbers' text;
+// duplicate keys are refused (which one counts is up to each reader).
+func parseJSON(b []byte) (any, error) {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	v, err := parseValue(dec, 0)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return nil, errors.New("more than one JSON value")
+	}
+	return v, nil
+}
+
+func parseValue(dec *json.Decoder, depth int) (any, error) {
+	if depth > maxDepth {
+		return nil, fmt.Errorf("nests deeper than %d levels", maxDepth)
+	}
+	tok, err := dec.Token()
+	if err != nil {
+		return nil, err
+	}
+	switch t := tok.(type) {
+	case json.Delim:
+		switch t {
+		case '{':
+			o := &jobject{}
+			seen := map[string]bool{}
+			for dec.More() {
+				k, err := dec.Token()
+				if err != nil {
+					return nil, err
+				}
+				key, _ := k.(string)
+				if seen[key] {
+					return nil, fmt.Errorf("key %q appears twice", key)
+				}
+				seen[key] = true
+				v, err := parseValue(dec, depth+1)
+				if err != nil {
+					return nil, err
+				}
+				o.keys, o.vals = append(o.keys, key), append(o.vals, v)
+			}
+			_, err := dec.Token()
+			return o, err
+		case '[':
+			a := []any{}
+			for dec.More() {
+				v, err := parseValue(dec, depth+1)
+				if err != nil {
+					return nil, err
+				}
+				a = append(a, v)
+			}
+			_, err := dec.Token()
+			return a, err
+		}
+	}
+	return tok, nil
+}
+
+var avroName = regexp.MustCompile(`\A[A-Za-z_][A-Za-z0-9_]*\z`)
+
+// inferSchema derives an Avro record schema from a JSON object: every field
+// optional (["null", T]), integers long, other numbers double, objects
+// records, arrays of the first element's type; null and empty arrays hold
+// strings and {} is a map of strings. Records that do not fit the schema
+// start a new object with a schema of their own.
+func inferSchema(v any) (string, error) {
+	o, ok := v.(*jobject)
+	if !ok {
+		return "", errors.New("the value is not a JSON object (Parquet rows are records)")
+	}
+	names := map[string]bool{}
+	t, err := inferRecord(o, "Value", names)
+	if err != nil {
+		return "", err
+	}
+	b, err := json.Marshal(t)
+	return string(b), err
+}
+
+// The inferred schema's JSON, in the order Avro's own writers use.
+type (
+	recordJSON struct {
+		Type      string      `json:"type"`
+		Name      string      `json:"name"`
+		Namespace string      `json:"namespace"`
+		Fields    []fieldJSON `json:"fields"`
+	}
+	fieldJSON struct {
+		Name    string `json:"name"`
+		Type    any    `json:"type"`
+		Default any    `json:"default"`
+	}
+	arrayJSON struct {
+		Type  string `json:"type"`
+		Items any    `json:"items"`
+	}
+	mapJSON struct {
+		Type   string `json:"type"`
+		Values any    `json:"values"`
+	}
+)
+
+func inferRecord(o *jobject, name string, names map[string]bool) (any, error) {
+	if len(o.keys) == 0 {
+		return mapJSON{"map", []any{"null", "string"}}, nil
+	}
+	for names[name] {
+		name += "_"
+	}
+	names[name] = true
+	fields := make([]fieldJSON, 0, len(o.keys))
+	for i, k := range o.keys {
+		if !avroName.MatchString(k) {
+			return nil, fmt.Errorf("key %q is not an Avro field name ([A-Za-z_][A-Za-z0-9_]*)", k)
+		}
+		t, err := inferType(o.vals[i], name+"_"+k, names)
+		if err != nil {
+			return nil, err
+		}
+		if u, ok := t.([]any); !ok || len(u) != 2 || u[0] != "null" {
+			t = []any{"null", t}
+		}
+		fields = append(fields, fieldJSON{Name: k, Type: t})
+	}
+	return recordJSON{"record", name, "kferry.inferred", fields}, nil
+}
+
+func inferType(v any, name string, names map[string]bool) (any, error) {
+	switch t := v.(type) {
+	case nil:
+		return []any{"null", "string"}, nil
+	case bool:
+		return "boolean", nil
+	case json.Number:
+		if _, err := strconv.ParseInt(string(t), 10, 64); err == nil {
+			return "long", nil
+		}
+		if isInteger(string(t)) {
+			return nil, fmt.Errorf("integer %s does not fit a long", t)
+		}
+		return "double", nil
+	case string:
+		return "string", nil
+	case []any:
+		if len(t) == 0 {
+			return arrayJSON{"array", []any{"null", "string"}}, nil
+		}
+		items, err := inferType(t[0], name, names)
+		if err != nil {
+			return nil, err
+		}
+		return arrayJSON{"array", items}, nil
+	case *jobject:
+		return inferRecord(t, name, names)
+	}
+	return nil, fmt.Errorf("unexpected JSON token %v", v)
+}
+
+func isInteger(s string) bool { return !strings.ContainsAny(s, ".eE") }
+
+// jsonEncoder encodes JSON values as Avro datums of a schema; exact: a JSON
+// object must have exactly the record's fields (a missing optional field
+// only when allowMissing), so that reading the datum back gives the same
+// JSON value.
+type jsonEncoder struct {
+	allowMissing bool
+}
+
+func (e jsonEncoder) encode(dst []byte, s avro.Schema, v any, depth int) ([]byte, error) {
+	if depth > maxDepth {
+		return nil, fmt.Errorf("%w: nests deeper than %d levels", errJSON, maxDepth)
+	}
+	if ref, ok := s.(*avro.RefSchema); ok {
+		s = ref.Schema()
+	}
+	switch t := s.(type) {
+	case *avro.UnionSchema:
+		for i, branch := range t.Types() {
+			if b, err := e.encode(binary.AppendVarint(dst, int64(i)), branch, v, depth+1); err == nil {
+				return b, nil
+			}
+		}
+		return nil, fmt.Errorf("%w: %s fits no branch of %s", errJSON, describe(v), t.String())
+	case *avro.RecordSchema:
+		o, ok := v.(*jobject)
+		if !ok {
+			return nil, fmt.Errorf("%w: %s where record %s is expected", errJSON, describe(v), t.FullName())
+		}
+		used := 0
+		for _, f := range t.Fields() {
+			fv, found := o.get(f.Name())
+			if found {
+				used++
+			} else if !e.allowMissing || !nullable(f.Type()) {
+				return nil, fmt.Errorf("%w: field %q is missing", errJSON, f.Name())
+			}
+			var err error
+			if dst, err = e.encode(dst, f.Type(), fv, depth+1); err != nil {
+				return nil, fmt.Errorf("field %q: %w", f.Name(), err)
+			}
+		}
+		if used != len(o.keys) {
+			for _, k := range o.keys {
+				if !hasField(t, k) {
+					return nil, fmt.Errorf("%w: key %q is not a field of %s", errJSON, k, t.FullName())
+				}
+			}
+		}
+		return dst, nil
+	case *avro.ArraySchema:
+		a, ok := v.([]any)
+		if !ok {
+			return nil, fmt.Errorf("%w: %s where an array is expected", errJSON, describe(v))
+		}
+		if len(a) > 0 {
+			dst = binary.AppendVarint(dst, int64(len(a)))
+			for i, x := range a {
+				var err error
+				if dst, err = e.encode(dst, t.Items(), x, depth+1); err != nil {
+					return nil, fmt.Errorf("item %d: %w", i, err)
+				}
+			}
+		}
+		return binary.AppendVarint(dst, 0), nil
+	case *avro.MapSchema:
+		o, ok := v.(*jobject)
+		if !ok {
+			return nil, fmt.Errorf("%w: %s where a map is expected", errJSON, describe(v))
+		}
+		if len(o.keys) > 0 {
+			dst = binary.AppendVarint(dst, int64(len(o.keys)))
+			for i, k := range o.keys {
+				dst = appendString(dst, k)
+				var err error
+				if dst, err = e.encode(dst, t.Values(), o.vals[i], depth+1); err != nil {
+					return nil, fmt.Errorf("key %q: %w", k, err)
+				}
+			}
+		}
+		return binary.AppendVarint(dst, 0), nil
+	case *avro.EnumSchema:
+		str, ok := v.(string)
+		if ok {
+			for i, sym := range t.Symbols() {
+				if sym == str {
+					return binary.AppendVarint(dst, int64(i)), nil
+				}
+			}
+		}
+		return nil, fmt.Errorf("%w: %s is not a symbol of enum %s", errJSON, describe(v), t.FullName())
+	}
+	return e.primitive(dst, s.Type(), v)
+}
+
+func (jsonEncoder) primitive(dst []byte, typ avro.Type, v any) ([]byte, error) {
+	switch typ {
+	case avro.Null:
+		if v == nil {
+			return dst, nil
+		}
+	case avro.Boolean:
+		if b, ok := v.(bool); ok {
+			if b {
+				return append(dst, 1), nil
+			}
+			return append(dst, 0), nil
+		}
+	case avro.Int, avro.Long:
+		if n, ok := v.(json.Number); ok {
+			bits := 64
+			if typ == avro.Int {
+				bits = 32
+			}
+			if i, err := strconv.ParseInt(string(n), 10, bits); err == nil {
+				return binary.AppendVarint(dst, i), nil
+			}
+		}
+	case avro.Float, avro.Double:
+		if n, ok := v.(json.Number); ok {
+			f, err := strconv.ParseFloat(string(n), 64)
+			if isInteger(string(n)) && (err != nil || math.Abs(f) > 1<<53) {
+				break // an integer a double would round
+			}
+			if err == nil && typ == avro.Double {
+				return binary.LittleEndian.AppendUint64(dst, math.Float64bits(f)), nil
+			}
+			if err == nil && float64(float32(f)) == f {
+				return binary.LittleEndian.AppendUint32(dst, math.Float32bits(float32(f))), nil
+			}
+		}
+	case avro.String:
+		if str, ok := v.(string); ok {
+			return appendString(dst, str), nil
+		}
+	}
+	return nil, fmt.Errorf("%w: %s is not a %s", errJSON, describe(v), typ)
+}
+
+func appendString(dst []byte, s string) []byte {
+	return append(binary.AppendVarint(dst, int64(len(s))), s...)
+}
+
+func (o *jobject) get(k string) (any, bool) {
+	for i, key := range o.keys {
+		if key == k {
+			return o.vals[i], true
+		}
+	}
+	return nil, false
+}
+
+func hasField(r *avro.RecordSchema, name string) bool {
+	for _, f := range r.Fields() {
+		if f.Name() == name {
+			return true
+		}
+	}
+	return false
+}
+
+func nullable(s avro.Schema) bool {
+	u, ok := s.(*avro.UnionSchema)
+	return ok && u.Nullable()
+}
+
+func describe(v any) string {
+	switch t := v.(type) {
+	case nil:
+		return "null"
+	case *jobject:
+		return "an object"
+	case []any:
+		return "an array"
+	case json.Number:
+		return "number " + string(t)
+	case string:
+		return strconv.Quote(t)
+	}
+	return fmt.Sprint(v)
+}
+
+// checkJSONSchema refuses a --value-schema that JSON values cannot fill.
+func checkJSONSchema(s avro.Schema, depth int) error {
+	if depth > maxDepth {
+		return fmt.Errorf("nests deeper than %d levels (a recursive schema?)", maxDepth)
+	}
+	if ref, ok := s.(*avro.RefSchema); ok {
+		s = ref.Schema()
+	}
+	switch t := s.(type) {
+	case *avro.UnionSchema:
+		for _, b := range t.Types() {
+			if err := checkJSONSchema(b, depth+1); err != nil {
+				return err
+			}
+		}
+	case *avro.RecordSchema:
+		for _, f := range t.Fields() {
+			if err := checkJSONSchema(f.Type(), depth+1); err != nil {
+				return fmt.Errorf("field %q: %w", f.Name(), err)
+			}
+		}
+	case *avro.ArraySchema:
+		return checkJSONSchema(t.Items(), depth+1)
+	case *avro.MapSchema:
+		return checkJSONSchema(t.Values(), depth+1)
+	case *avro.EnumSchema:
+	default:
+		switch s.Type() {
+		case avro.Null, avro.Boolean, avro.Int, avro.Long, avro.Float, avro.Double, avro.String:
+			if l, ok := s.(avro.LogicalTypeSchema); ok && l.Logical() != nil && l.Logical().Type() == avro.Decimal {
+				return errors.New("decimal cannot come from a JSON number exactly")
+			}
+		default:
+			return fmt.Errorf("%s values cannot come from JSON text", s.Type())
+		}
+	}
+	return nil
+}
+
+// datumJSON appends the JSON text of the Avro datum of s at b[at:]: records
+// as objects in field order, unions as their branch's value. It is the
+// inverse of jsonEncoder for the schemas checkJSONSchema accepts.
+func datumJSON(dst []byte, s avro.Schema, b []byte, at int) ([]byte, int, error) {
+	if ref, ok := s.(*avro.RefSchema); ok {
+		s = ref.Schema()
+	}
+	switch t := s.(type) {
+	case *avro.UnionSchema:
+		i, next, err := varint(b, at)
+		if err != nil || i < 0 || int(i) >= len(t.Types()) {
+			return nil, 0, cmpErr(err, "union index out of range")
+		}
+		return datumJSON(dst, t.Types()[i], b, next)
+	case *avro.RecordSchema:
+		dst = append(dst, '{')
+		for i, f := range t.Fields() {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = append(jsonfmt.AppendString(dst, []byte(f.Name())), ':')
+			var err error
+			if dst, at, err = datumJSON(dst, f.Type(), b, at); err != nil {
+				return nil, 0, err
+			}
+		}
+		return append(dst, '}'), at, nil
+	case *avro.ArraySchema, *avro.MapSchema:
+		return blocksJSON(dst, t, b, at)
+	case *avro.EnumSchema:
+		i, next, err := varint(b, at)
+		if err != nil || i < 0 || int(i) >= len(t.Symbols()) {
+			return nil, 0, cmpErr(err, "enum index out of range")
+		}
+		return jsonfmt.AppendString(dst, []byte(t.Symbols()[i])), next, nil
+	}
+	return primitiveJSON(dst, s.Type(), b, at)
+}
+
+func blocksJSON(dst []byte, s avro.Schema, b []byte, at int) ([]byte, int, error) {
+	arr, isArray := s.(*avro.ArraySchema)
+	open, end := byte('{'), byte('}')
+	if isArray {
+		open, end = '[', ']'
+	}
+	dst = append(dst, open)
+	first := true
+	for {
+		n, next, err := varint(b, at)
+		if err != nil {
+			return nil, 0, err
+		}
+		at = next
+		if n == 0 {
+			return append(dst, end), at, nil
+		}
+		if n < 0 {
+			n = -n
+			if _, at, err = varint(b, at); err != nil {
+				return nil, 0, err
+			}
+		}
+		for range n {
+			if !first {
+				dst = append(dst, ',')
+			}
+			first = false
+			if isArray {
+				dst, at, err = datumJSON(dst, arr.Items(), b, at)
+			} else {
+				var l int64
+				if l, at, err = varint(b, at); err == nil {
+					if l < 0 || int64(at)+l > int64(len(b)) {
+						return nil, 0, fmt.Errorf("%w: map key past the end", errDatum)
+					}
+					dst = append(jsonfmt.AppendString(dst, b[at:at+int(l)]), ':')
+					dst, at, err = datumJSON(dst, s.(*avro.MapSchema).Values(), b, at+int(l))
+				}
+			}
+			if err != nil {
+				return nil, 0, err
+			}
+		}
+	}
+}
+
+func primitiveJSON(dst []byte, typ avro.Type, b []byte, at int) ([]byte, int, error) {
+	switch typ {
+	case avro.Null:
+		return append(dst, "null"...), at, nil
+	case avro.Boolean:
+		if at >= len(b) {
+			return nil, 0, fmt.Errorf("%w: ends early", errDatum)
+		}
+		return strconv.AppendBool(dst, b[at] != 0), at + 1, nil
+	case avro.Int, avro.Long:
+		v, next, err := varint(b, at)
+		return strconv.AppendInt(dst, v, 10), next, err
+	case avro.Float, avro.Double:
+		var f float64
+		n := 8
+		if typ == avro.Float {
+			n = 4
+		}
+		if at+n > len(b) {
+			return nil, 0, fmt.Errorf("%w: ends early", errDatum)
+		}
+		if n == 4 {
+			f = float64(math.Float32frombits(binary.LittleEndian.Uint32(b[at:])))
+		} else {
+			f = math.Float64frombits(binary.LittleEndian.Uint64(b[at:]))
+		}
+		if math.IsNaN(f) || math.IsInf(f, 0) {
+			return nil, 0, fmt.Errorf("%w: %v has no JSON form", errDatum, f)
+		}
+		bits := 64
+		if n == 4 {
+			bits = 32
+		}
+		return strconv.AppendFloat(dst, f, 'g', -1, bits), at + n, nil
+	case avro.String:
+		l, next, err := varint(b, at)
+		if err != nil || l < 0 || int64(next)+l > int64(len(b)) {
+			return nil, 0, cmpErr(err, "string past the end")
+		}
+		return jsonfmt.AppendString(dst, b[next:next+int(l)]), next + int(l), nil
+	}
+	return nil, 0, fmt.Errorf("%w: %s values have no JSON form here", errDatum, typ)
+}
+
+// jsonDatum returns the schema and datum of rec's JSON value: under the
+// given schema, else under the object's schema if it fits exactly, else
+// under one inferred from rec (a new object's).
+func (e *encoder) jsonDatum(rec *record.Record) (*jsonSchema, []byte, error) {
+	if rec == e.jrec {
+		return e.jschema, e.jdatum, nil
+	}
+	if rec.Value == nil {
+		return nil, nil, fmt.Errorf("%w: null value (tombstone) at offset %d; Parquet objects cannot hold tombstones, use --format native", format.ErrUnsupported, rec.Offset)
+	}
+	v, err := parseJSON(rec.Value)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: value at offset %d is not JSON (%v); use --format bytes or native", format.ErrUnsupported, rec.Offset, err)
+	}
+	js, datum := e.f.json, e.jdatum[:0]
+	switch {
+	case !js.inferred:
+		if datum, err = (jsonEncoder{allowMissing: true}).encode(datum, js.schema, v, 0); err != nil {
+			return nil, nil, fmt.Errorf("%w: value at offset %d does not fit --value-schema: %v", format.ErrUnsupported, rec.Offset, err)
+		}
+	default:
+		if e.jcur != nil {
+			if d, err := (jsonEncoder{}).encode(datum, e.jcur.schema, v, 0); err == nil {
+				js, datum = e.jcur, d
+				break
+			}
+		}
+		text, err := inferSchema(v)
+		if err == nil {
+			js = &jsonSchema{text: text, inferred: true}
+			if js.schema, err = avro.ParseWithCache(text, "", &avro.SchemaCache{}); err == nil {
+				datum, err = (jsonEncoder{}).encode(datum, js.schema, v, 0)
+			}
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("%w: value at offset %d: no Parquet schema can be inferred from it (%v); give one with --value-schema FILE, or use --format json", format.ErrUnsupported, rec.Offset, err)
+		}
+	}
+	e.jrec, e.jschema, e.jdatum = rec, js, datum
+	return js, datum, nil
+}
+
+// encodeJSON writes rec's JSON value as one row.
+func (e *encoder) encodeJSON(rec *record.Record) error {
+	js, datum, err := e.jsonDatum(rec)
+	if err != nil {
+		return err
+	}
+	e.jrec = nil // the next record is parsed anew, even at the same address
+	if e.jcur != nil && js != e.jcur {
+		return fmt.Errorf("%w: value at offset %d does not fit the object's inferred schema", format.ErrUnsupported, rec.Offset)
+	}
+	if e.pw == nil {
+		root, schema, err := newPlan(js.schema)
+		if err != nil {
+			return fmt.Errorf("%w: value at offset %d: %v", format.ErrUnsupported, rec.Offset, err)
+		}
+		how := "given"
+		if js.inferred {
+			how = "inferred"
+			if e.f.log != nil {
+				e.f.log.Info("parquet: schema inferred from a JSON value; a record that does not fit it starts a new object",
+					"topic", rec.Topic, "partition", rec.Partition, "offset", rec.Offset, "schema", js.text)
+			}
+		}
+		e.open(&plan{root: root, schema: schema, json: []byte(js.text)}, metaValueEncoding, "json", metaInferred, how)
+		e.jcur = js
+	}
+	return e.write(rec, datum)
+}
