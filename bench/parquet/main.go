@@ -21,6 +21,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -87,6 +88,54 @@ func run(t *tb, bin string, n int, parts int32) error {
 	defer c.Close()
 	reg := kafkatest.NewRegistry(t, "", "")
 	id := reg.Register(t, "orders-value", orderSchema)
+	if err := seed(ctx, c, id, n, parts); err != nil {
+		return err
+	}
+	brokers := strings.Join(c.ListenAddrs(), ",")
+	type result struct {
+		secs  float64
+		rssMB float64
+	}
+	res := map[string]result{}
+	for _, f := range []struct{ name, topic string }{{"json", "orders-json"}, {"parquet", "orders"}} {
+		dir, err := os.MkdirTemp("", "kferry-bench-parquet-"+f.name)
+		if err != nil {
+			return err
+		}
+		defer func() { _ = os.RemoveAll(dir) }() // scratch data; a leftover harms nothing
+		args := []string{"export", "--brokers", brokers, "--topics", f.topic, "--to", dir, "--format", f.name, "--log-level", "warn"}
+		if f.name == "parquet" {
+			args = append(args, "--schema-registry", reg.URL())
+		}
+		cmd := exec.Command(bin, args...)
+		cmd.Stderr = os.Stderr
+		begin := time.Now()
+		if err := cmd.Start(); err != nil {
+			return fmt.Errorf("export %s: %w", f.name, err)
+		}
+		hwm := watchHWM(cmd.Process.Pid)
+		if err := cmd.Wait(); err != nil {
+			return fmt.Errorf("export %s: %w", f.name, err)
+		}
+		secs := time.Since(begin).Seconds()
+		rss := float64(<-hwm) / 1024
+		got, err := countRecords(dir)
+		if err != nil {
+			return err
+		}
+		if got != n {
+			return fmt.Errorf("export %s: %d records in the bucket, want %d", f.name, got, n)
+		}
+		res[f.name] = result{secs, rss}
+		fmt.Printf("format=%s records=%d secs=%.2f records_per_s=%.0f peak_rss_mib=%.0f\n", f.name, n, secs, float64(n)/secs, rss)
+	}
+	fmt.Printf("parquet_vs_json_records_per_s=%.2f\n", res["json"].secs/res["parquet"].secs)
+	return nil
+}
+
+// seed produces n orders into topic orders (Avro, schema id) and the same
+// orders as JSON into orders-json.
+func seed(ctx context.Context, c *kafkatest.Cluster, id, n int, parts int32) error {
 	sch := avro.MustParse(orderSchema)
 	for _, topic := range []string{"orders", "orders-json"} {
 		if err := c.CreateTopic(ctx, topic, parts); err != nil {
@@ -118,45 +167,6 @@ func run(t *tb, bin string, n int, parts int32) error {
 		}
 	}
 	fmt.Fprintf(os.Stderr, "seeded %d records per topic in %s\n", n, time.Since(start).Round(time.Millisecond))
-	brokers := strings.Join(c.ListenAddrs(), ",")
-	type result struct {
-		secs  float64
-		rssMB float64
-	}
-	res := map[string]result{}
-	for _, f := range []struct{ name, topic string }{{"json", "orders-json"}, {"parquet", "orders"}} {
-		dir, err := os.MkdirTemp("", "kferry-bench-parquet-"+f.name)
-		if err != nil {
-			return err
-		}
-		defer os.RemoveAll(dir)
-		args := []string{"export", "--brokers", brokers, "--topics", f.topic, "--to", dir, "--format", f.name, "--log-level", "warn"}
-		if f.name == "parquet" {
-			args = append(args, "--schema-registry", reg.URL())
-		}
-		cmd := exec.Command(bin, args...)
-		cmd.Stderr = os.Stderr
-		begin := time.Now()
-		if err := cmd.Start(); err != nil {
-			return fmt.Errorf("export %s: %w", f.name, err)
-		}
-		hwm := watchHWM(cmd.Process.Pid)
-		if err := cmd.Wait(); err != nil {
-			return fmt.Errorf("export %s: %w", f.name, err)
-		}
-		secs := time.Since(begin).Seconds()
-		rss := float64(<-hwm) / 1024
-		got, err := countRecords(dir)
-		if err != nil {
-			return err
-		}
-		if got != n {
-			return fmt.Errorf("export %s: %d records in the bucket, want %d", f.name, got, n)
-		}
-		res[f.name] = result{secs, rss}
-		fmt.Printf("format=%s records=%d secs=%.2f records_per_s=%.0f peak_rss_mib=%.0f\n", f.name, n, secs, float64(n)/secs, rss)
-	}
-	fmt.Printf("parquet_vs_json_records_per_s=%.2f\n", res["json"].secs/res["parquet"].secs)
 	return nil
 }
 
@@ -177,7 +187,9 @@ func watchHWM(pid int) <-chan int {
 			}
 			for _, line := range strings.Split(string(b), "\n") {
 				if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-					fmt.Sscan(strings.TrimSuffix(strings.TrimSpace(v), " kB"), &last)
+					if kb, err := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(v), " kB")); err == nil {
+						last = kb
+					}
 				}
 			}
 			time.Sleep(10 * time.Millisecond)
@@ -200,7 +212,7 @@ func countRecords(dir string) (int, error) {
 			if err != nil {
 				return err
 			}
-			defer f.Close()
+			defer func() { _ = f.Close() }() // read only
 			st, err := f.Stat()
 			if err != nil {
 				return err

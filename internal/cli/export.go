@@ -135,13 +135,9 @@ func runExport(ctx context.Context, g *globals, o *exportOptions) error {
 	if err != nil {
 		return usageErrorf("--rotate-bytes: %v", err)
 	}
-	var gz bool
-	switch strings.ToLower(o.compression) {
-	case "none", "":
-	case "gzip":
-		gz = true
-	default:
-		return usageErrorf("--compression %q: use none or gzip (Confluent compresses only json and bytes, with gzip)", o.compression)
+	gz, err := parseCompression(o.compression)
+	if err != nil {
+		return err
 	}
 	if o.flushSize < 0 || o.pad < 1 || o.pad > 19 {
 		return usageErrorf("--flush-size must be ≥ 0 and --offset-pad between 1 and 19")
@@ -152,11 +148,7 @@ func runExport(ctx context.Context, g *globals, o *exportOptions) error {
 	if err := o.checkFormats(); err != nil {
 		return err
 	}
-	valueFormat := o.format
-	if o.valueSchema != "" {
-		valueFormat = "json" // parquet of plain JSON values: the field partitioner reads them
-	}
-	folder, err := o.partitioner.writer(valueFormat)
+	folder, err := o.partitioner.writer(o.valueFormat())
 	if err != nil {
 		return err
 	}
@@ -178,11 +170,7 @@ func runExport(ctx context.Context, g *globals, o *exportOptions) error {
 		return err
 	}
 	o.store.dryRun = o.report.dryRun
-	// The registry client is checked here but connects only when used.
-	if ctx, err = o.registry.bind(ctx, nil, nil); err != nil {
-		return err
-	}
-	if ctx, err = o.bindJSONParquet(ctx, log); err != nil {
+	if ctx, err = o.bindFormats(ctx, log); err != nil {
 		return err
 	}
 	b, kc, release, err := connect(ctx, o.to, o.store.openDestination, cfg)
@@ -211,6 +199,36 @@ func runExport(ctx context.Context, g *globals, o *exportOptions) error {
 	return o.report.finish(g.stdout, s, err)
 }
 
+// valueFormat is what the values are: the --format, except for parquet of
+// plain JSON values (--value-schema), which the field partitioner can read.
+func (o *exportOptions) valueFormat() string {
+	if o.valueSchema != "" {
+		return "json"
+	}
+	return o.format
+}
+
+// bindFormats binds the avro and parquet formats to the registry (checked
+// here, connected only when used) and parquet to --value-schema.
+func (o *exportOptions) bindFormats(ctx context.Context, log *slog.Logger) (context.Context, error) {
+	ctx, err := o.registry.bind(ctx, nil, nil)
+	if err != nil {
+		return ctx, err
+	}
+	return o.bindJSONParquet(ctx, log)
+}
+
+// parseCompression reads --compression: whether objects are gzipped.
+func parseCompression(c string) (bool, error) {
+	switch strings.ToLower(c) {
+	case "none", "":
+		return false, nil
+	case "gzip":
+		return true, nil
+	}
+	return false, usageErrorf("--compression %q: use none or gzip (Confluent compresses only json and bytes, with gzip)", c)
+}
+
 // bindJSONParquet binds the parquet format for plain JSON values
 // (--value-schema), with the registry's avro format when there is one (for
 // keys in the wire format).
@@ -230,7 +248,11 @@ func (o *exportOptions) bindJSONParquet(ctx context.Context, log *slog.Logger) (
 	if err != nil {
 		return ctx, err
 	}
-	pf, err := parquetfmt.New(af.(*avrofmt.Format), o.parquetCodec, o.registry.rowGroupBytes)
+	a, ok := af.(*avrofmt.Format)
+	if !ok {
+		return ctx, fmt.Errorf("the avro format is a %T", af)
+	}
+	pf, err := parquetfmt.New(a, o.parquetCodec, o.registry.rowGroupBytes)
 	if err != nil {
 		return ctx, usageErrorf("--parquet-codec: %v", err)
 	}

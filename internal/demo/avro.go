@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/hamba/avro/v2"
+	"gocloud.dev/blob"
 
 	"github.com/kferry/kferry/internal/kafka"
 	"github.com/kferry/kferry/internal/kafka/kafkatest"
@@ -120,14 +121,27 @@ func RunAvro(ctx context.Context, o Options) (AvroResult, error) {
 		return res, err
 	}
 	defer kc.Close()
+	if err := exportImportAvro(ctx, kc, b, o, log, abs, srcReg.URL(), dstReg.URL(), &res); err != nil {
+		return res, err
+	}
+	if err := verifyAvro(ctx, cluster.Config(), srcReg.URL(), dstReg.URL(), &res); err != nil {
+		return res, err
+	}
+	o.say("demo: verified %d of %d records: same partition, order, key and headers; each value decodes with the target registry (schema id %d, was %d) to the source's value\n", res.Matched, res.Produced, res.TargetID, res.SourceID)
+	return res, nil
+}
+
+// exportImportAvro exports the Avro topic as Parquet in daily folders (the
+// source registry's schemas) and imports it renamed (the target registry).
+func exportImportAvro(ctx context.Context, kc *kafka.Client, b *blob.Bucket, o Options, log *slog.Logger, abs, srcURL, dstURL string, res *AvroResult) error {
 	pc := pipeline.PartitionerConfig{Kind: "time", PathFormat: avroPathFormat, Duration: 24 * time.Hour, Timezone: "UTC", Locale: "en", Timestamp: "record"}
 	folder, lay, err := pc.Partitioner()
 	if err != nil {
-		return res, err
+		return err
 	}
-	exCtx, err := bindRegistry(ctx, srcReg.URL(), nil)
+	exCtx, err := bindRegistry(ctx, srcURL, nil)
 	if err != nil {
-		return res, err
+		return err
 	}
 	res.Export, err = pipeline.Export(exCtx, kc, b, res.Bucket, pipeline.ExportOptions{
 		Selector: plan.Selector{Regex: regexp.MustCompile(`\A` + AvroTopic + `\z`)}, Format: "parquet",
@@ -135,7 +149,7 @@ func RunAvro(ctx context.Context, o Options) (AvroResult, error) {
 		Naming: layout.Naming{TopicsDir: layout.DefaultTopicsDir}, Folder: folder, Logger: log,
 	})
 	if err != nil {
-		return res, fmt.Errorf("export: %w", err)
+		return fmt.Errorf("export: %w", err)
 	}
 	o.say("demo: exported %d records as Parquet to %d objects in daily folders (%s) in %.2fs\n", res.Export.Records, res.Export.Objects, avroPathFormat, res.Export.Seconds)
 	res.DuckDBQuery = fmt.Sprintf(`duckdb -c "SELECT year, month, day, count(*) AS orders, sum(amount) FROM read_parquet('%s/topics/%s/*/*/*/%s+*+[0-9]*[0-9].snappy.parquet', hive_partitioning = true) GROUP BY ALL ORDER BY ALL"`, abs, AvroTopic, AvroTopic)
@@ -143,24 +157,20 @@ func RunAvro(ctx context.Context, o Options) (AvroResult, error) {
 
 	renames, err := layout.ParseRenames([]string{AvroTopic + "=" + AvroTopic + "-copy"})
 	if err != nil {
-		return res, err
+		return err
 	}
-	imCtx, err := bindRegistry(ctx, dstReg.URL(), renames)
+	imCtx, err := bindRegistry(ctx, dstURL, renames)
 	if err != nil {
-		return res, err
+		return err
 	}
 	res.Import, err = pipeline.Import(imCtx, kc, b, res.Bucket, pipeline.ImportOptions{
 		Renames: renames, TopicsDir: layout.DefaultTopicsDir, Layout: lay, CreateTopics: true, ReplicationFactor: -1, Logger: log,
 	})
 	if err != nil {
-		return res, fmt.Errorf("import: %w", err)
+		return fmt.Errorf("import: %w", err)
 	}
 	o.say("demo: imported %d records into %s-copy, registering the schema in the target registry, in %.2fs\n", res.Import.Records, AvroTopic, res.Import.Seconds)
-	if err := verifyAvro(ctx, cluster.Config(), srcReg.URL(), dstReg.URL(), &res); err != nil {
-		return res, err
-	}
-	o.say("demo: verified %d of %d records: same partition, order, key and headers; each value decodes with the target registry (schema id %d, was %d) to the source's value\n", res.Matched, res.Produced, res.TargetID, res.SourceID)
-	return res, nil
+	return nil
 }
 
 // bindRegistry returns ctx carrying the avro and parquet formats bound to the
@@ -224,7 +234,7 @@ func produceAvro(ctx context.Context, c *kafkatest.Cluster, o Options, id int) e
 		ts := avroEpoch.Add(time.Duration(i) * step)
 		v := demoOrder{ID: int64(i), Customer: fmt.Sprintf("customer-%04d", i%5000), Amount: []byte{byte(i % 97), byte(i % 251)},
 			Status: []string{"NEW", "PAID", "SHIPPED"}[i%3], TS: ts.UnixMilli(),
-			Items: []demoItem{{SKU: fmt.Sprintf("sku-%d", i%100), Qty: int32(1 + i%5)}}} //nolint:gosec // G115: small
+			Items: []demoItem{{SKU: fmt.Sprintf("sku-%d", i%100), Qty: int32(1 + i%5)}}}
 		if i%4 == 0 {
 			note := fmt.Sprintf("gift %d", i)
 			v.Note = &note

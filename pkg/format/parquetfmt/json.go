@@ -13,10 +13,6 @@ import (
 	"strings"
 
 	"github.com/hamba/avro/v2"
-
-	"github.com/kferry/kferry/pkg/format"
-	"github.com/kferry/kferry/pkg/format/jsonfmt"
-	"github.com/kferry/kferry/pkg/record"
 )
 
 // Plain JSON values have no registry schema: they are written with a given
@@ -225,31 +221,7 @@ func (e jsonEncoder) encode(dst []byte, s avro.Schema, v any, depth int) ([]byte
 		}
 		return nil, fmt.Errorf("%w: %s fits no branch of %s", errJSON, describe(v), t.String())
 	case *avro.RecordSchema:
-		o, ok := v.(*jobject)
-		if !ok {
-			return nil, fmt.Errorf("%w: %s where record %s is expected", errJSON, describe(v), t.FullName())
-		}
-		used := 0
-		for _, f := range t.Fields() {
-			fv, found := o.get(f.Name())
-			if found {
-				used++
-			} else if !e.allowMissing || !nullable(f.Type()) {
-				return nil, fmt.Errorf("%w: field %q is missing", errJSON, f.Name())
-			}
-			var err error
-			if dst, err = e.encode(dst, f.Type(), fv, depth+1); err != nil {
-				return nil, fmt.Errorf("field %q: %w", f.Name(), err)
-			}
-		}
-		if used != len(o.keys) {
-			for _, k := range o.keys {
-				if !hasField(t, k) {
-					return nil, fmt.Errorf("%w: key %q is not a field of %s", errJSON, k, t.FullName())
-				}
-			}
-		}
-		return dst, nil
+		return e.record(dst, t, v, depth)
 	case *avro.ArraySchema:
 		a, ok := v.([]any)
 		if !ok {
@@ -293,6 +265,36 @@ func (e jsonEncoder) encode(dst []byte, s avro.Schema, v any, depth int) ([]byte
 		return nil, fmt.Errorf("%w: %s is not a symbol of enum %s", errJSON, describe(v), t.FullName())
 	}
 	return e.primitive(dst, s.Type(), v)
+}
+
+// record encodes a JSON object as a record: every field (a missing optional
+// one only when allowMissing) and no other key.
+func (e jsonEncoder) record(dst []byte, t *avro.RecordSchema, v any, depth int) ([]byte, error) {
+	o, ok := v.(*jobject)
+	if !ok {
+		return nil, fmt.Errorf("%w: %s where record %s is expected", errJSON, describe(v), t.FullName())
+	}
+	used := 0
+	for _, f := range t.Fields() {
+		fv, found := o.get(f.Name())
+		if found {
+			used++
+		} else if !e.allowMissing || !nullable(f.Type()) {
+			return nil, fmt.Errorf("%w: field %q is missing", errJSON, f.Name())
+		}
+		var err error
+		if dst, err = e.encode(dst, f.Type(), fv, depth+1); err != nil {
+			return nil, fmt.Errorf("field %q: %w", f.Name(), err)
+		}
+	}
+	if used != len(o.keys) {
+		for _, k := range o.keys {
+			if !hasField(t, k) {
+				return nil, fmt.Errorf("%w: key %q is not a field of %s", errJSON, k, t.FullName())
+			}
+		}
+	}
+	return dst, nil
 }
 
 func (jsonEncoder) primitive(dst []byte, typ avro.Type, v any) ([]byte, error) {
@@ -419,205 +421,4 @@ func checkJSONSchema(s avro.Schema, depth int) error {
 		}
 	}
 	return nil
-}
-
-// datumJSON appends the JSON text of the Avro datum of s at b[at:]: records
-// as objects in field order, unions as their branch's value. It is the
-// inverse of jsonEncoder for the schemas checkJSONSchema accepts.
-func datumJSON(dst []byte, s avro.Schema, b []byte, at int) ([]byte, int, error) {
-	if ref, ok := s.(*avro.RefSchema); ok {
-		s = ref.Schema()
-	}
-	switch t := s.(type) {
-	case *avro.UnionSchema:
-		i, next, err := varint(b, at)
-		if err != nil || i < 0 || int(i) >= len(t.Types()) {
-			return nil, 0, cmpErr(err, "union index out of range")
-		}
-		return datumJSON(dst, t.Types()[i], b, next)
-	case *avro.RecordSchema:
-		dst = append(dst, '{')
-		for i, f := range t.Fields() {
-			if i > 0 {
-				dst = append(dst, ',')
-			}
-			dst = append(jsonfmt.AppendString(dst, []byte(f.Name())), ':')
-			var err error
-			if dst, at, err = datumJSON(dst, f.Type(), b, at); err != nil {
-				return nil, 0, err
-			}
-		}
-		return append(dst, '}'), at, nil
-	case *avro.ArraySchema, *avro.MapSchema:
-		return blocksJSON(dst, t, b, at)
-	case *avro.EnumSchema:
-		i, next, err := varint(b, at)
-		if err != nil || i < 0 || int(i) >= len(t.Symbols()) {
-			return nil, 0, cmpErr(err, "enum index out of range")
-		}
-		return jsonfmt.AppendString(dst, []byte(t.Symbols()[i])), next, nil
-	}
-	return primitiveJSON(dst, s.Type(), b, at)
-}
-
-func blocksJSON(dst []byte, s avro.Schema, b []byte, at int) ([]byte, int, error) {
-	arr, isArray := s.(*avro.ArraySchema)
-	open, end := byte('{'), byte('}')
-	if isArray {
-		open, end = '[', ']'
-	}
-	dst = append(dst, open)
-	first := true
-	for {
-		n, next, err := varint(b, at)
-		if err != nil {
-			return nil, 0, err
-		}
-		at = next
-		if n == 0 {
-			return append(dst, end), at, nil
-		}
-		if n < 0 {
-			n = -n
-			if _, at, err = varint(b, at); err != nil {
-				return nil, 0, err
-			}
-		}
-		for range n {
-			if !first {
-				dst = append(dst, ',')
-			}
-			first = false
-			if isArray {
-				dst, at, err = datumJSON(dst, arr.Items(), b, at)
-			} else {
-				var l int64
-				if l, at, err = varint(b, at); err == nil {
-					if l < 0 || int64(at)+l > int64(len(b)) {
-						return nil, 0, fmt.Errorf("%w: map key past the end", errDatum)
-					}
-					dst = append(jsonfmt.AppendString(dst, b[at:at+int(l)]), ':')
-					dst, at, err = datumJSON(dst, s.(*avro.MapSchema).Values(), b, at+int(l))
-				}
-			}
-			if err != nil {
-				return nil, 0, err
-			}
-		}
-	}
-}
-
-func primitiveJSON(dst []byte, typ avro.Type, b []byte, at int) ([]byte, int, error) {
-	switch typ {
-	case avro.Null:
-		return append(dst, "null"...), at, nil
-	case avro.Boolean:
-		if at >= len(b) {
-			return nil, 0, fmt.Errorf("%w: ends early", errDatum)
-		}
-		return strconv.AppendBool(dst, b[at] != 0), at + 1, nil
-	case avro.Int, avro.Long:
-		v, next, err := varint(b, at)
-		return strconv.AppendInt(dst, v, 10), next, err
-	case avro.Float, avro.Double:
-		var f float64
-		n := 8
-		if typ == avro.Float {
-			n = 4
-		}
-		if at+n > len(b) {
-			return nil, 0, fmt.Errorf("%w: ends early", errDatum)
-		}
-		if n == 4 {
-			f = float64(math.Float32frombits(binary.LittleEndian.Uint32(b[at:])))
-		} else {
-			f = math.Float64frombits(binary.LittleEndian.Uint64(b[at:]))
-		}
-		if math.IsNaN(f) || math.IsInf(f, 0) {
-			return nil, 0, fmt.Errorf("%w: %v has no JSON form", errDatum, f)
-		}
-		bits := 64
-		if n == 4 {
-			bits = 32
-		}
-		return strconv.AppendFloat(dst, f, 'g', -1, bits), at + n, nil
-	case avro.String:
-		l, next, err := varint(b, at)
-		if err != nil || l < 0 || int64(next)+l > int64(len(b)) {
-			return nil, 0, cmpErr(err, "string past the end")
-		}
-		return jsonfmt.AppendString(dst, b[next:next+int(l)]), next + int(l), nil
-	}
-	return nil, 0, fmt.Errorf("%w: %s values have no JSON form here", errDatum, typ)
-}
-
-// jsonDatum returns the schema and datum of rec's JSON value: under the
-// given schema, else under the object's schema if it fits exactly, else
-// under one inferred from rec (a new object's).
-func (e *encoder) jsonDatum(rec *record.Record) (*jsonSchema, []byte, error) {
-	if rec == e.jrec {
-		return e.jschema, e.jdatum, nil
-	}
-	if rec.Value == nil {
-		return nil, nil, fmt.Errorf("%w: null value (tombstone) at offset %d; Parquet objects cannot hold tombstones, use --format native", format.ErrUnsupported, rec.Offset)
-	}
-	v, err := parseJSON(rec.Value)
-	if err != nil {
-		return nil, nil, fmt.Errorf("%w: value at offset %d is not JSON (%v); use --format bytes or native", format.ErrUnsupported, rec.Offset, err)
-	}
-	js, datum := e.f.json, e.jdatum[:0]
-	switch {
-	case !js.inferred:
-		if datum, err = (jsonEncoder{allowMissing: true}).encode(datum, js.schema, v, 0); err != nil {
-			return nil, nil, fmt.Errorf("%w: value at offset %d does not fit --value-schema: %v", format.ErrUnsupported, rec.Offset, err)
-		}
-	default:
-		if e.jcur != nil {
-			if d, err := (jsonEncoder{}).encode(datum, e.jcur.schema, v, 0); err == nil {
-				js, datum = e.jcur, d
-				break
-			}
-		}
-		text, err := inferSchema(v)
-		if err == nil {
-			js = &jsonSchema{text: text, inferred: true}
-			if js.schema, err = avro.ParseWithCache(text, "", &avro.SchemaCache{}); err == nil {
-				datum, err = (jsonEncoder{}).encode(datum, js.schema, v, 0)
-			}
-		}
-		if err != nil {
-			return nil, nil, fmt.Errorf("%w: value at offset %d: no Parquet schema can be inferred from it (%v); give one with --value-schema FILE, or use --format json", format.ErrUnsupported, rec.Offset, err)
-		}
-	}
-	e.jrec, e.jschema, e.jdatum = rec, js, datum
-	return js, datum, nil
-}
-
-// encodeJSON writes rec's JSON value as one row.
-func (e *encoder) encodeJSON(rec *record.Record) error {
-	js, datum, err := e.jsonDatum(rec)
-	if err != nil {
-		return err
-	}
-	e.jrec = nil // the next record is parsed anew, even at the same address
-	if e.jcur != nil && js != e.jcur {
-		return fmt.Errorf("%w: value at offset %d does not fit the object's inferred schema", format.ErrUnsupported, rec.Offset)
-	}
-	if e.pw == nil {
-		root, schema, err := newPlan(js.schema)
-		if err != nil {
-			return fmt.Errorf("%w: value at offset %d: %v", format.ErrUnsupported, rec.Offset, err)
-		}
-		how := "given"
-		if js.inferred {
-			how = "inferred"
-			if e.f.log != nil {
-				e.f.log.Info("parquet: schema inferred from a JSON value; a record that does not fit it starts a new object",
-					"topic", rec.Topic, "partition", rec.Partition, "offset", rec.Offset, "schema", js.text)
-			}
-		}
-		e.open(&plan{root: root, schema: schema, json: []byte(js.text)}, metaValueEncoding, "json", metaInferred, how)
-		e.jcur = js
-	}
-	return e.write(rec, datum)
 }

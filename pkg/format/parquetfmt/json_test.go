@@ -42,7 +42,11 @@ func exportObjects(t *testing.T, f *Format, view layout.View, recs []record.Reco
 	var enc format.Encoder
 	flush := func() {
 		if enc != nil {
-			if err := enc.(format.Closer).Close(); err != nil {
+			c, ok := enc.(format.Closer)
+			if !ok {
+				t.Fatal("the encoder has no Close")
+			}
+			if err := c.Close(); err != nil {
 				t.Fatal(err)
 			}
 			objs = append(objs, buf.Bytes())
@@ -50,7 +54,11 @@ func exportObjects(t *testing.T, f *Format, view layout.View, recs []record.Reco
 	}
 	for i := range recs {
 		if enc != nil {
-			fits, err := enc.(format.Fitter).Fits(&recs[i])
+			fitter, ok := enc.(format.Fitter)
+			if !ok {
+				t.Fatal("the encoder is not a Fitter")
+			}
+			fits, err := fitter.Fits(&recs[i])
 			if err != nil {
 				t.Fatalf("record %d: %v", i, err)
 			}

@@ -208,7 +208,7 @@ type encoder struct {
 	plans    map[planKey]*plan
 	cur      *avrofmt.Datum
 	plan     *plan
-	pw       *parquet.Writer
+	pw       *parquet.Writer //nolint:staticcheck // SA1019: GenericWriter panics on parquet-avro's 2-level lists (repeated int64 array); rows go in as parquet.Row
 	rows     *rowWriter
 	buffered int
 	one      [1]parquet.Row
@@ -383,7 +383,7 @@ func (d *decoder) open() error {
 	}
 	pf, err := parquet.OpenFile(sp, size, parquet.SkipPageIndex(true), parquet.SkipBloomFilters(true))
 	if err != nil {
-		return fmt.Errorf("%w: not a Parquet file: %v", format.ErrMalformed, err)
+		return fmt.Errorf("%w: not a Parquet file: %w", format.ErrMalformed, err)
 	}
 	text, ok := pf.Lookup("parquet.avro.schema")
 	if !ok {
@@ -391,7 +391,7 @@ func (d *decoder) open() error {
 	}
 	s, err := avro.ParseWithCache(text, "", &avro.SchemaCache{})
 	if err != nil {
-		return fmt.Errorf("%w: the file's Avro schema does not parse: %v", format.ErrMalformed, err)
+		return fmt.Errorf("%w: the file's Avro schema does not parse: %w", format.ErrMalformed, err)
 	}
 	inner := []byte(text)
 	if name, fieldName := envelope(d.obj.View); name != "" {
@@ -401,7 +401,7 @@ func (d *decoder) open() error {
 	}
 	root, planSchema, err := newPlan(s)
 	if err != nil {
-		return fmt.Errorf("%w: %v", format.ErrMalformed, err)
+		return fmt.Errorf("%w: %w", format.ErrMalformed, err)
 	}
 	toCol, err := matchColumns(planSchema, pf.Schema())
 	if err != nil {
@@ -413,7 +413,7 @@ func (d *decoder) open() error {
 	if enc, _ := pf.Lookup(metaValueEncoding); enc == "json" && d.obj.View == layout.ViewValues {
 		d.jsonValues, d.schema = true, s
 		if err := checkJSONSchema(s, 0); err != nil {
-			return fmt.Errorf("%w: a file of JSON values whose schema JSON cannot fill: %v", format.ErrMalformed, err)
+			return fmt.Errorf("%w: a file of JSON values whose schema JSON cannot fill: %w", format.ErrMalformed, err)
 		}
 		return nil
 	}
@@ -442,7 +442,7 @@ func unwrapEnvelope(s avro.Schema, text, fieldName string) ([]byte, error) {
 	}
 	var out bytes.Buffer
 	if err := json.Compact(&out, env.Fields[0].Type); err != nil {
-		return nil, fmt.Errorf("%w: the file's envelope schema: %v", format.ErrMalformed, err)
+		return nil, fmt.Errorf("%w: the file's envelope schema: %w", format.ErrMalformed, err)
 	}
 	return out.Bytes(), nil
 }
@@ -482,12 +482,12 @@ func (d *decoder) Next(rec *record.Record) error {
 	d.index++
 	var err error
 	if d.datum, err = d.rows.datum(d.datum[:0], row); err != nil {
-		return fmt.Errorf("%w: row %d: %v", format.ErrMalformed, d.index, err)
+		return fmt.Errorf("%w: row %d: %w", format.ErrMalformed, d.index, err)
 	}
 	if d.jsonValues {
 		v, n, err := datumJSON(nil, d.schema, d.datum, 0)
 		if err != nil || n != len(d.datum) {
-			return fmt.Errorf("%w: row %d: %v", format.ErrMalformed, d.index, cmpErr(err, "bytes left after the value"))
+			return fmt.Errorf("%w: row %d: %w", format.ErrMalformed, d.index, cmpErr(err, "bytes left after the value"))
 		}
 		rec.Value = v
 		return nil
@@ -512,7 +512,7 @@ func (d *decoder) fill() error {
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("%w: row %d: %v", format.ErrMalformed, d.index+1, err)
+		return fmt.Errorf("%w: row %d: %w", format.ErrMalformed, d.index+1, err)
 	}
 	return nil
 }

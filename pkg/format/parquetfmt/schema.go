@@ -13,7 +13,7 @@ import (
 )
 
 // errSchema: an Avro schema with no Parquet form (as in parquet-avro).
-var errSchema = errors.New("Avro schema has no Parquet form")
+var errSchema = errors.New("no Parquet form for this Avro schema")
 
 type kind int
 
@@ -249,14 +249,22 @@ func leaf(n *node, s avro.Schema) error {
 			n.pq = parquet.Decimal(d.Scale(), d.Precision(), parquet.ByteArrayType)
 		}
 	case avro.Enum:
-		n.symbols = s.(*avro.EnumSchema).Symbols()
+		e, ok := s.(*avro.EnumSchema)
+		if !ok {
+			return fmt.Errorf("%w: field %q: enum schema of type %T", errSchema, n.name, s)
+		}
+		n.symbols = e.Symbols()
 		n.symbol = make(map[string]int, len(n.symbols))
 		for i, sym := range n.symbols {
 			n.symbol[sym] = i
 		}
 		n.pq = parquet.Enum()
 	case avro.Fixed:
-		n.size = s.(*avro.FixedSchema).Size()
+		fx, ok := s.(*avro.FixedSchema)
+		if !ok {
+			return fmt.Errorf("%w: field %q: fixed schema of type %T", errSchema, n.name, s)
+		}
+		n.size = fx.Size()
 		typ := parquet.FixedLenByteArrayType(n.size)
 		n.pq = parquet.Leaf(typ)
 		if d, ok := decimal(s); ok {
