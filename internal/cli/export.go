@@ -215,7 +215,7 @@ func (o *exportOptions) bindFormats(ctx context.Context, log *slog.Logger) (cont
 	if err != nil {
 		return ctx, err
 	}
-	return o.bindJSONParquet(ctx, log)
+	return o.bindParquet(ctx, log)
 }
 
 // parseCompression reads --compression: whether objects are gzipped.
@@ -229,21 +229,11 @@ func parseCompression(c string) (bool, error) {
 	return false, usageErrorf("--compression %q: use none or gzip (Confluent compresses only json and bytes, with gzip)", c)
 }
 
-// bindJSONParquet binds the parquet format for plain JSON values
-// (--value-schema), with the registry's avro format when there is one (for
-// keys in the wire format).
-func (o *exportOptions) bindJSONParquet(ctx context.Context, log *slog.Logger) (context.Context, error) {
-	if o.valueSchema == "" {
-		return ctx, nil
-	}
-	var text string
-	if o.valueSchema != "infer" {
-		b, err := os.ReadFile(o.valueSchema)
-		if err != nil {
-			return ctx, usageErrorf("--value-schema: %v", err)
-		}
-		text = string(b)
-	}
+// bindParquet binds the parquet format to --parquet-codec and
+// --parquet-row-group-size (a headers object needs no registry) and to
+// --value-schema for plain JSON values, with the registry's avro format when
+// there is one (for keys in the wire format).
+func (o *exportOptions) bindParquet(ctx context.Context, log *slog.Logger) (context.Context, error) {
 	af, err := format.LookupFor(ctx, "avro")
 	if err != nil {
 		return ctx, err
@@ -256,8 +246,18 @@ func (o *exportOptions) bindJSONParquet(ctx context.Context, log *slog.Logger) (
 	if err != nil {
 		return ctx, usageErrorf("--parquet-codec: %v", err)
 	}
-	if pf, err = pf.WithJSONValues(text, log); err != nil {
-		return ctx, usageErrorf("--value-schema %s: %v", o.valueSchema, err)
+	if o.valueSchema != "" {
+		var text string
+		if o.valueSchema != "infer" {
+			b, err := os.ReadFile(o.valueSchema)
+			if err != nil {
+				return ctx, usageErrorf("--value-schema: %v", err)
+			}
+			text = string(b)
+		}
+		if pf, err = pf.WithJSONValues(text, log); err != nil {
+			return ctx, usageErrorf("--value-schema %s: %v", o.valueSchema, err)
+		}
 	}
 	return format.WithFormats(ctx, pf), nil
 }

@@ -16,6 +16,8 @@ import (
 
 	"github.com/kferry/kferry/internal/catalog"
 	"github.com/kferry/kferry/internal/objset"
+	"github.com/kferry/kferry/pkg/format"
+	"github.com/kferry/kferry/pkg/format/avrofmt"
 	"github.com/kferry/kferry/pkg/layout"
 	"github.com/kferry/kferry/pkg/manifest"
 	"github.com/kferry/kferry/pkg/record"
@@ -224,7 +226,9 @@ func runCat(ctx context.Context, g *globals, raw string, o *catOptions) error {
 	defer closeBucket(b)
 	group := catalog.Group{Start: obj.StartOffset, Values: catalog.ObjectInfo{Object: obj, Key: key}}
 	for _, v := range []layout.View{layout.ViewKeys, layout.ViewHeaders} {
-		for _, ext := range []string{obj.Ext, ".json"} {
+		// The value's extension first, then any other (--headers-format
+		// json or parquet beside avro values, say).
+		for _, ext := range append([]string{obj.Ext}, format.Exts()...) {
 			side := obj
 			side.View, side.Ext = v, ext
 			sideKey := sidecarKey(key, v, obj.Ext, ext)
@@ -245,9 +249,13 @@ func runCat(ctx context.Context, g *globals, raw string, o *catOptions) error {
 	if err != nil {
 		return err
 	}
-	return objset.Dump(ctx, b, group, sealKey, func(rec *record.Record) error {
+	err = objset.Dump(ctx, b, group, sealKey, func(rec *record.Record) error {
 		return enc.Encode(catLine(rec, obj.Ext == ".json"))
 	})
+	if errors.Is(err, avrofmt.ErrNoRegistry) {
+		return fmt.Errorf("%s holds Avro records whose schema a Schema Registry must give an id to, which cat does not do (it would register schemas); read it with an Avro or Parquet reader (fastavro, DuckDB), or import it", key)
+	}
+	return err
 }
 
 // sidecarKey turns ".../t+0+00.json[.gz]" into ".../t+0+00.keys.<ext>[.gz]".

@@ -136,6 +136,18 @@ func ByExt(ext string) (Format, error) {
 	return nil, fmt.Errorf("%w for extension %q (known: %v)", ErrUnknownFormat, ext, namesLocked())
 }
 
+// Exts lists the extensions of the registered formats, sorted.
+func Exts() []string {
+	mu.RLock()
+	defer mu.RUnlock()
+	out := make([]string, 0, len(byExt))
+	for e := range byExt {
+		out = append(out, e)
+	}
+	sort.Strings(out)
+	return out
+}
+
 // Names lists the registered format names, sorted.
 func Names() []string {
 	mu.RLock()

@@ -131,6 +131,10 @@ var fixedSchemas = sync.OnceValue(func() map[string]*writerSchema {
 	return m
 })
 
+// ParseSchema parses a schema as the avro format does (see parse): the
+// parquet format reads the Avro schemas of its files with it.
+func ParseSchema(text string) (avro.Schema, error) { return parse(text) }
+
 // parse parses a schema without hamba/avro's global cache, where two versions
 // of one named record would meet. A schema whose only fault is a default that
 // does not match its type ("type": "string", "default": null) parses without

@@ -114,13 +114,18 @@ func (k *Sink) register() error {
 }
 
 // plainKind returns "string" or "bytes" for the schemas of StringConverter
-// and ByteArrayConverter keys (optional or not), else "".
+// and ByteArrayConverter keys (["null","string"], ["null","bytes"]: optional,
+// as the connector and kferry write them), else "". A bare "string" or
+// "bytes" key schema is a registry schema (AvroConverter keys): such keys
+// import in the wire format again.
 func plainKind(s avro.Schema) string {
-	if u, ok := s.(*avro.UnionSchema); ok && u.Nullable() && len(u.Types()) == 2 {
-		for _, t := range u.Types() {
-			if t.Type() != avro.Null {
-				s = t
-			}
+	u, ok := s.(*avro.UnionSchema)
+	if !ok || !u.Nullable() || len(u.Types()) != 2 {
+		return ""
+	}
+	for _, t := range u.Types() {
+		if t.Type() != avro.Null {
+			s = t
 		}
 	}
 	switch s.Type() {

@@ -198,7 +198,7 @@ func (f *Format) NewEncoder(w io.Writer, view layout.View) (format.Encoder, erro
 	return &encoder{f: f, w: w, view: view, datums: d, plans: map[planKey]*plan{}}, nil
 }
 
-var errNoRegistry = errors.New("parquet objects need --schema-registry URL (export: the source's registry, import: the target's); they hold Avro records")
+var errNoRegistry = fmt.Errorf("parquet objects hold Avro records: %w", avrofmt.ErrNoRegistry)
 
 type encoder struct {
 	f        *Format
@@ -211,6 +211,7 @@ type encoder struct {
 	pw       *parquet.Writer //nolint:staticcheck // SA1019: GenericWriter panics on parquet-avro's 2-level lists (repeated int64 array); rows go in as parquet.Row
 	rows     *rowWriter
 	buffered int
+	groups   int // row groups written
 	one      [1]parquet.Row
 	// JSON values: the object's schema, and the last record's datum (Fits
 	// computes what Encode writes).
@@ -240,7 +241,7 @@ func (e *encoder) planOf(rec *record.Record, d avrofmt.Datum) (*plan, error) {
 	}
 	s := d.Schema
 	if e.view != layout.ViewValues {
-		if s, err = avro.ParseWithCache(string(js), "", &avro.SchemaCache{}); err != nil {
+		if s, err = avrofmt.ParseSchema(string(js)); err != nil {
 			return nil, fmt.Errorf("%s at offset %d: envelope schema: %w", e.view, rec.Offset, err)
 		}
 	}
@@ -306,6 +307,10 @@ func (e *encoder) open(p *plan, extra ...string) {
 		// reader takes them (DuckDB refuses parquet-go's default
 		// DELTA_LENGTH_BYTE_ARRAY for decimals).
 		parquet.DataPageVersion(1),
+		// Page statistics hold whole values: a column of big strings would
+		// carry each page's min and max in its header again (parquet-java
+		// drops statistics over 4 KiB).
+		parquet.DataPageStatistics(false),
 		parquet.DefaultEncoding(&parquet.Plain),
 		parquet.PageBufferSize(64 << 10),
 	}
@@ -316,8 +321,16 @@ func (e *encoder) open(p *plan, extra ...string) {
 	e.rows = newRowWriter(p.root)
 }
 
-// write writes the datum of rec's view as one row.
-func (e *encoder) write(rec *record.Record, datum []byte) error {
+// write writes the datum of rec's view as one row. A row group ends once its
+// records reach the row-group size, doubled every 2,000 row groups: a file
+// holds at most 32,767, which an unbounded object of small row groups would
+// otherwise reach.
+func (e *encoder) write(rec *record.Record, datum []byte) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%s at offset %d: the Parquet writer failed: %v", e.view, rec.Offset, r)
+		}
+	}()
 	row, err := e.rows.rowOf(datum)
 	if err != nil {
 		return fmt.Errorf("%s at offset %d: %w", e.view, rec.Offset, err)
@@ -326,18 +339,25 @@ func (e *encoder) write(rec *record.Record, datum []byte) error {
 	if _, err := e.pw.WriteRows(e.one[:]); err != nil {
 		return fmt.Errorf("%s at offset %d: parquet: %w", e.view, rec.Offset, err)
 	}
-	if e.buffered += len(datum); e.buffered >= e.f.rowGroup {
+	e.buffered += len(datum)
+	if e.buffered >= e.f.rowGroup<<min(e.groups/2000, 30) {
 		e.buffered = 0
+		e.groups++
 		return e.pw.Flush()
 	}
 	return nil
 }
 
 // Close writes the last row group and the footer.
-func (e *encoder) Close() error {
+func (e *encoder) Close() (err error) {
 	if e.pw == nil {
 		return nil
 	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%s: the Parquet writer failed: %v", e.view, r)
+		}
+	}()
 	return e.pw.Close()
 }
 
@@ -375,7 +395,9 @@ func (d *decoder) open() error {
 	if err != nil {
 		return fmt.Errorf("parquet spool file: %w", err)
 	}
-	_ = os.Remove(sp.Name()) // unlinked: the file goes away with its descriptor
+	// Unlinked at once where the system allows it (the file then goes away
+	// with its descriptor, even on a crash); Close removes it elsewhere.
+	_ = os.Remove(sp.Name())
 	d.spool = sp
 	size, err := io.Copy(sp, d.r)
 	if err != nil {
@@ -389,7 +411,7 @@ func (d *decoder) open() error {
 	if !ok {
 		return fmt.Errorf("%w: no parquet.avro.schema in the file's metadata; kferry reads Parquet files written from Avro records (Confluent's ParquetFormat, kferry)", format.ErrMalformed)
 	}
-	s, err := avro.ParseWithCache(text, "", &avro.SchemaCache{})
+	s, err := avrofmt.ParseSchema(text)
 	if err != nil {
 		return fmt.Errorf("%w: the file's Avro schema does not parse: %w", format.ErrMalformed, err)
 	}
@@ -399,11 +421,7 @@ func (d *decoder) open() error {
 			return err
 		}
 	}
-	root, planSchema, err := newPlan(s)
-	if err != nil {
-		return fmt.Errorf("%w: %w", format.ErrMalformed, err)
-	}
-	toCol, err := matchColumns(planSchema, pf.Schema())
+	root, toCol, err := planFile(s, pf.Schema())
 	if err != nil {
 		return err
 	}
@@ -447,9 +465,35 @@ func unwrapEnvelope(s avro.Schema, text, fieldName string) ([]byte, error) {
 	return out.Bytes(), nil
 }
 
+// planFile returns the plan of the file's Avro schema s in the list form
+// the file has (parquet-avro writes 2-level or 3-level lists), its columns
+// matched to the file's.
+func planFile(s avro.Schema, file *parquet.Schema) (*node, []int, error) {
+	three := nullableItems(s, 0)
+	var firstErr error
+	for _, threeLevel := range []bool{three, !three} {
+		root, planSchema, err := newPlanLists(s, threeLevel)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%w: %w", format.ErrMalformed, err)
+		}
+		toCol, err := matchColumns(planSchema, file)
+		if err == nil {
+			return root, toCol, nil
+		}
+		if firstErr == nil {
+			firstErr = err
+		}
+	}
+	return nil, nil, firstErr
+}
+
 // matchColumns maps the plan's columns to the file's by path, checking that
-// each has the levels the Avro schema gives it.
+// each has the physical type and levels the Avro schema gives it, and that
+// the file has no column the schema lacks (it would be dropped).
 func matchColumns(want, got *parquet.Schema) ([]int, error) {
+	if w, g := len(want.Columns()), len(got.Columns()); w != g {
+		return nil, fmt.Errorf("%w: the file has %d columns, its Avro schema %d (a file of another schema?)", format.ErrMalformed, g, w)
+	}
 	var toCol []int
 	for _, path := range want.Columns() {
 		w, _ := want.Lookup(path...)
@@ -460,13 +504,23 @@ func matchColumns(want, got *parquet.Schema) ([]int, error) {
 		if w.MaxDefinitionLevel != g.MaxDefinitionLevel || w.MaxRepetitionLevel != g.MaxRepetitionLevel {
 			return nil, fmt.Errorf("%w: column %v has levels def %d/rep %d, the file's Avro schema gives %d/%d", format.ErrMalformed, path, g.MaxDefinitionLevel, g.MaxRepetitionLevel, w.MaxDefinitionLevel, w.MaxRepetitionLevel)
 		}
+		wt, gt := w.Node.Type(), g.Node.Type()
+		if wt.Kind() != gt.Kind() || wt.Length() != gt.Length() {
+			return nil, fmt.Errorf("%w: column %v is %s, the file's Avro schema gives %s", format.ErrMalformed, path, gt, wt)
+		}
 		toCol = append(toCol, g.ColumnIndex)
 	}
 	return toCol, nil
 }
 
-// Next fills the view's field of rec from the next row.
-func (d *decoder) Next(rec *record.Record) error {
+// Next fills the view's field of rec from the next row. A panic of the
+// Parquet library on a malformed file is an error naming the row.
+func (d *decoder) Next(rec *record.Record) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%w: row %d: the Parquet reader failed on this file: %v", format.ErrMalformed, d.index+1, r)
+		}
+	}()
 	if d.spool == nil {
 		if err := d.open(); err != nil {
 			return err
@@ -480,7 +534,6 @@ func (d *decoder) Next(rec *record.Record) error {
 	row := d.buf[d.i]
 	d.i++
 	d.index++
-	var err error
 	if d.datum, err = d.rows.datum(d.datum[:0], row); err != nil {
 		return fmt.Errorf("%w: row %d: %w", format.ErrMalformed, d.index, err)
 	}
@@ -498,11 +551,15 @@ func (d *decoder) Next(rec *record.Record) error {
 // fill reads the next rows, moving on to the next row group at the end of one.
 func (d *decoder) fill() error {
 	d.i, d.n = 0, 0
-	if d.cur == nil {
+	for d.cur == nil {
 		if len(d.groups) == 0 {
 			return io.EOF
 		}
-		d.cur, d.groups = d.groups[0].Rows(), d.groups[1:]
+		g := d.groups[0]
+		d.groups = d.groups[1:]
+		if g.NumRows() > 0 { // pyarrow writes an empty row group for no rows
+			d.cur = g.Rows()
+		}
 	}
 	n, err := d.cur.ReadRows(d.buf)
 	d.n = n
@@ -517,13 +574,18 @@ func (d *decoder) fill() error {
 	return nil
 }
 
-// Close releases the spool file.
+// Close releases the spool file (and removes it where open's unlink could
+// not).
 func (d *decoder) Close() error {
 	if d.cur != nil {
 		_ = d.cur.Close()
 	}
-	if d.spool != nil {
-		return d.spool.Close()
+	if d.spool == nil {
+		return nil
 	}
-	return nil
+	err := d.spool.Close()
+	if rerr := os.Remove(d.spool.Name()); rerr != nil && !errors.Is(rerr, os.ErrNotExist) && err == nil {
+		err = rerr
+	}
+	return err
 }

@@ -59,13 +59,22 @@ type node struct {
 // maxDepth bounds nesting: a recursive Avro schema has no Parquet form.
 const maxDepth = 64
 
-// newPlan maps a record schema to its Parquet root and column plan.
+// newPlan maps a record schema to its Parquet root and column plan as
+// parquet-avro writes it: 2-level lists (write-old-list-structure), unless
+// an array's items may be null, which makes every list of the file 3-level.
 func newPlan(s avro.Schema) (*node, *parquet.Schema, error) {
+	return newPlanLists(s, nullableItems(s, 0))
+}
+
+// newPlanLists is newPlan with the list form given: 3-level (list/element)
+// or 2-level (repeated array).
+func newPlanLists(s avro.Schema, threeLevel bool) (*node, *parquet.Schema, error) {
 	rs, ok := s.(*avro.RecordSchema)
 	if !ok {
 		return nil, nil, fmt.Errorf("%w: Parquet objects hold records, and this schema is %s", errSchema, s.Type())
 	}
-	root, err := build(rs, rs.Name(), 0, 0, 0)
+	b := builder{threeLevel: threeLevel}
+	root, err := b.build(rs, rs.Name(), 0, 0, 0)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -88,8 +97,47 @@ func number(n *node, col *int) []int {
 	return n.leaves
 }
 
+// nullableItems reports whether an array of s has items that may be null.
+func nullableItems(s avro.Schema, depth int) bool {
+	if depth > maxDepth {
+		return false
+	}
+	if ref, ok := s.(*avro.RefSchema); ok {
+		s = ref.Schema()
+	}
+	switch t := s.(type) {
+	case *avro.ArraySchema:
+		if u, ok := t.Items().(*avro.UnionSchema); ok {
+			for _, b := range u.Types() {
+				if b.Type() == avro.Null {
+					return true
+				}
+			}
+		}
+		return nullableItems(t.Items(), depth+1)
+	case *avro.MapSchema:
+		return nullableItems(t.Values(), depth+1)
+	case *avro.UnionSchema:
+		for _, b := range t.Types() {
+			if nullableItems(b, depth+1) {
+				return true
+			}
+		}
+	case *avro.RecordSchema:
+		for _, f := range t.Fields() {
+			if nullableItems(f.Type(), depth+1) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// builder maps Avro schemas to nodes; threeLevel: every list is 3-level.
+type builder struct{ threeLevel bool }
+
 // build maps s, present at definition level def and repetition level rep.
-func build(s avro.Schema, name string, def, rep, depth int) (*node, error) {
+func (b builder) build(s avro.Schema, name string, def, rep, depth int) (*node, error) {
 	if depth > maxDepth {
 		return nil, fmt.Errorf("%w: field %q nests deeper than %d levels (a recursive schema?)", errSchema, name, maxDepth)
 	}
@@ -99,12 +147,12 @@ func build(s avro.Schema, name string, def, rep, depth int) (*node, error) {
 	n := &node{name: name, def: def, rep: rep, nullIdx: -1, valIdx: -1}
 	switch t := s.(type) {
 	case *avro.UnionSchema:
-		return buildUnion(t, name, def, rep, depth)
+		return b.buildUnion(t, name, def, rep, depth)
 	case *avro.RecordSchema:
 		n.kind = kRecord
 		fields := make([]parquet.Field, 0, len(t.Fields()))
 		for _, f := range t.Fields() {
-			c, err := build(f.Type(), f.Name(), def, rep, depth+1)
+			c, err := b.build(f.Type(), f.Name(), def, rep, depth+1)
 			if err != nil {
 				return nil, err
 			}
@@ -119,9 +167,9 @@ func build(s avro.Schema, name string, def, rep, depth int) (*node, error) {
 		n.kind = kList
 		n.rep = rep + 1
 		items := t.Items()
-		if u, ok := items.(*avro.UnionSchema); ok && u.Nullable() {
-			// Nullable items: parquet-avro's 3-level list { repeated group list { optional element } }.
-			e, err := build(items, "element", def+1, rep+1, depth+1)
+		if b.threeLevel {
+			// parquet-avro's 3-level list { repeated group list { element } }.
+			e, err := b.build(items, "element", def+1, rep+1, depth+1)
 			if err != nil {
 				return nil, err
 			}
@@ -129,7 +177,7 @@ func build(s avro.Schema, name string, def, rep, depth int) (*node, error) {
 			n.pq = &group{fields: []parquet.Field{field{parquet.Repeated(&group{fields: []parquet.Field{field{e.pq, "element"}}, typ: groupType}), "list"}}, typ: listType}
 			break
 		}
-		e, err := build(items, "array", def+1, rep+1, depth+1)
+		e, err := b.build(items, "array", def+1, rep+1, depth+1)
 		if err != nil {
 			return nil, err
 		}
@@ -139,7 +187,7 @@ func build(s avro.Schema, name string, def, rep, depth int) (*node, error) {
 		n.kind = kMap
 		n.rep = rep + 1
 		k := &node{name: "key", kind: kLeaf, prim: avro.String, def: def + 1, rep: rep + 1, nullIdx: -1, valIdx: -1, pq: parquet.String()}
-		v, err := build(t.Values(), "value", def+1, rep+1, depth+1)
+		v, err := b.build(t.Values(), "value", def+1, rep+1, depth+1)
 		if err != nil {
 			return nil, err
 		}
@@ -154,9 +202,10 @@ func build(s avro.Schema, name string, def, rep, depth int) (*node, error) {
 	return n, nil
 }
 
-// buildUnion maps ["null",T] to an optional T and other unions to a group of
-// optional members member0..n (null not counted), optional if null is one.
-func buildUnion(u *avro.UnionSchema, name string, def, rep, depth int) (*node, error) {
+// buildUnion maps ["null",T] to an optional T and other unions (["T"] too)
+// to a group of optional members member0..n (null not counted), optional if
+// null is one.
+func (b builder) buildUnion(u *avro.UnionSchema, name string, def, rep, depth int) (*node, error) {
 	types := u.Types()
 	nullIdx := -1
 	var others []int
@@ -173,21 +222,19 @@ func buildUnion(u *avro.UnionSchema, name string, def, rep, depth int) (*node, e
 	if nullIdx >= 0 {
 		def++
 	}
-	if len(others) == 1 {
-		n, err := build(types[others[0]], name, def, rep, depth+1)
+	if len(others) == 1 && nullIdx >= 0 {
+		n, err := b.build(types[others[0]], name, def, rep, depth+1)
 		if err != nil {
 			return nil, err
 		}
-		if nullIdx >= 0 {
-			n.nullIdx, n.valIdx = nullIdx, others[0]
-			n.pq = parquet.Optional(n.pq)
-		}
+		n.nullIdx, n.valIdx = nullIdx, others[0]
+		n.pq = parquet.Optional(n.pq)
 		return n, nil
 	}
 	n := &node{name: name, kind: kUnion, def: def, rep: rep, nullIdx: nullIdx, valIdx: -1}
 	fields := make([]parquet.Field, 0, len(others))
 	for j, i := range others {
-		m, err := build(types[i], "member"+strconv.Itoa(j), def+1, rep, depth+1)
+		m, err := b.build(types[i], "member"+strconv.Itoa(j), def+1, rep, depth+1)
 		if err != nil {
 			return nil, err
 		}
