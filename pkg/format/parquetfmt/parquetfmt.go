@@ -212,7 +212,11 @@ type encoder struct {
 	rows     *rowWriter
 	buffered int
 	groups   int // row groups written
-	one      [1]parquet.Row
+	// pending rows, their values and bytes (see write)
+	pending      []parquet.Row
+	vals         []parquet.Value
+	arena        []byte
+	firstPending int64
 	// JSON values: the object's schema, and the last record's datum (Fits
 	// computes what Encode writes).
 	jcur    *jsonSchema
@@ -321,30 +325,57 @@ func (e *encoder) open(p *plan, extra ...string) {
 	e.rows = newRowWriter(p.root)
 }
 
-// write writes the datum of rec's view as one row. A row group ends once its
-// records reach the row-group size, doubled every 2,000 row groups: a file
-// holds at most 32,767, which an unbounded object of small row groups would
-// otherwise reach.
+// write adds the datum of rec's view as one row. Rows go to the Parquet
+// writer in batches (one call per row costs more than the row), their bytes
+// kept in an arena until then. A row group ends once its records reach the
+// row-group size, doubled every 2,000 row groups: a file holds at most
+// 32,767, which an unbounded object of small row groups would otherwise reach.
 func (e *encoder) write(rec *record.Record, datum []byte) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("%s at offset %d: the Parquet writer failed: %v", e.view, rec.Offset, r)
 		}
 	}()
-	row, err := e.rows.rowOf(datum)
+	at := len(e.arena)
+	e.arena = append(e.arena, datum...) // a grown arena leaves earlier rows' bytes where they were
+	row, err := e.rows.rowOf(e.arena[at:])
 	if err != nil {
 		return fmt.Errorf("%s at offset %d: %w", e.view, rec.Offset, err)
 	}
-	e.one[0] = row
-	if _, err := e.pw.WriteRows(e.one[:]); err != nil {
-		return fmt.Errorf("%s at offset %d: parquet: %w", e.view, rec.Offset, err)
+	vat := len(e.vals)
+	e.vals = append(e.vals, row...)
+	e.pending = append(e.pending, e.vals[vat:len(e.vals):len(e.vals)])
+	if len(e.pending) == 1 {
+		e.firstPending = rec.Offset
 	}
 	e.buffered += len(datum)
 	if e.buffered >= e.f.rowGroup<<min(e.groups/2000, 30) {
 		e.buffered = 0
 		e.groups++
+		if err := e.flushRows(); err != nil {
+			return err
+		}
 		return e.pw.Flush()
 	}
+	if len(e.pending) >= rowBatch {
+		return e.flushRows()
+	}
+	return nil
+}
+
+// rowBatch is how many rows go to the Parquet writer at once.
+const rowBatch = 256
+
+// flushRows hands the pending rows to the Parquet writer, which copies them.
+func (e *encoder) flushRows() error {
+	if len(e.pending) == 0 {
+		return nil
+	}
+	if _, err := e.pw.WriteRows(e.pending); err != nil {
+		return fmt.Errorf("%s at offsets from %d: parquet: %w", e.view, e.firstPending, err)
+	}
+	clear(e.pending)
+	e.pending, e.vals, e.arena = e.pending[:0], e.vals[:0], e.arena[:0]
 	return nil
 }
 
@@ -358,6 +389,9 @@ func (e *encoder) Close() (err error) {
 			err = fmt.Errorf("%s: the Parquet writer failed: %v", e.view, r)
 		}
 	}()
+	if err := e.flushRows(); err != nil {
+		return err
+	}
 	return e.pw.Close()
 }
 
