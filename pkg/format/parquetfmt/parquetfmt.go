@@ -392,4 +392,3 @@ func (e *encoder) Close() (err error) {
 	}
 	return e.pw.Close()
 }
-
