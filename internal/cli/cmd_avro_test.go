@@ -150,6 +150,8 @@ func TestAvroRoundTripApicurio(t *testing.T) {
 	// Apicurio knows the orders schemas by now (ids 1 and 2): the source
 	// numbers them after five others.
 	t.Run("target", func(t *testing.T) { avroRoundTrip(t, kafkatest.NewRegistry(t, "", "").URL(), real, 5) })
+	// Parquet objects of records whose ids Apicurio gave.
+	t.Run("parquet", func(t *testing.T) { parquetRoundTrip(t, real) })
 }
 
 // avroRoundTrip runs the round trip from a cluster with registry srcReg,

@@ -34,7 +34,13 @@ func parquetKeys(keys []string) []string {
 // decodes with the target registry, under the renamed subject, and equals
 // its source record, key and headers included.
 func TestParquetRoundTrip(t *testing.T) {
-	src, srcReg := kafkatest.NewCluster(t), kafkatest.NewRegistry(t, "", "").URL()
+	parquetRoundTrip(t, kafkatest.NewRegistry(t, "", "").URL())
+}
+
+// parquetRoundTrip is TestParquetRoundTrip with the source's registry at
+// srcReg (TestAvroRoundTripApicurio runs it on Apicurio Registry).
+func parquetRoundTrip(t *testing.T, srcReg string) {
+	src := kafkatest.NewCluster(t)
 	seedAvro(t, src, srcReg)
 	dir := t.TempDir()
 	mustRun(t, "export", "--brokers", brokers(src), "--topics", "orders", "--to", dir, "--format", "parquet",
