@@ -98,6 +98,9 @@ func (br *backupRun) storeSchemas(ctx context.Context) error {
 			unknown = append(unknown, id)
 			continue
 		}
+		if err == nil {
+			err = storeRefs(ctx, br.o.Registry, stored, &s, 0)
+		}
 		if err != nil {
 			return fmt.Errorf("store the schemas of the backup: schema id %d: %w; no manifest was written: rerun the backup when the registry answers", id, err)
 		}
@@ -130,6 +133,31 @@ func (br *backupRun) storeSchemas(ctx context.Context) error {
 		return fmt.Errorf("write %s: %w", SchemasKey(br.m.ID), err)
 	}
 	br.log.Info("schemas stored", "key", SchemasKey(br.m.ID), "schemas", len(stored))
+	return nil
+}
+
+// storeRefs stores the schemas s references (and theirs), noting each
+// reference's id so that a restore resolves it from the stored set.
+func storeRefs(ctx context.Context, reg schemareg.Source, stored schemareg.Stored, s *avrofmt.Schema, depth int) error {
+	if len(s.References) == 0 {
+		return nil
+	}
+	rs, ok := reg.(schemareg.RefSource)
+	if !ok || depth > 32 {
+		return fmt.Errorf("schema references that cannot be resolved")
+	}
+	refs := slices.Clone(s.References)
+	for i, ref := range refs {
+		rschema, id, err := rs.SchemaBySubjectVersion(ctx, ref.Subject, ref.Version)
+		if err != nil {
+			return err
+		}
+		if err := storeRefs(ctx, reg, stored, &rschema, depth+1); err != nil {
+			return err
+		}
+		stored[id], refs[i].ID = rschema, id
+	}
+	s.References = refs
 	return nil
 }
 

@@ -51,3 +51,21 @@ func (r *Registry) RegisterAvro(subject, schema string) (int, error) {
 	id, _, err := r.RegisterSchema(subject, sr.Schema{Schema: schema})
 	return id, err
 }
+
+// RegisterRefs registers an Avro schema that references others (each
+// {name, subject, version}) under subject and returns its id.
+func (r *Registry) RegisterRefs(t TB, subject, schema string, refs ...[3]any) int {
+	t.Helper()
+	var srefs []sr.SchemaReference
+	for _, ref := range refs {
+		name, _ := ref[0].(string)
+		subj, _ := ref[1].(string)
+		version, _ := ref[2].(int)
+		srefs = append(srefs, sr.SchemaReference{Name: name, Subject: subj, Version: version})
+	}
+	id, _, err := r.RegisterSchema(subject, sr.Schema{Schema: schema, References: srefs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
+}

@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"strconv"
 	"sync"
 	"time"
 
@@ -61,7 +62,8 @@ type Client struct {
 
 	mu         sync.Mutex
 	byID       map[int]avrofmt.Schema
-	registered map[[2]string]int // subject and schema text -> id
+	byVersion  map[string]versioned // subject and version -> schema and id
+	registered map[[2]string][2]int // subject and schema -> id and version
 }
 
 var _ avrofmt.Registry = (*Client)(nil)
@@ -113,7 +115,7 @@ func New(cfg Config) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
-	return &Client{cl: cl, url: u.String(), retry: cfg.Retry, Subject: TopicNameStrategy, byID: map[int]avrofmt.Schema{}, registered: map[[2]string]int{}}, nil
+	return &Client{cl: cl, url: u.String(), retry: cfg.Retry, Subject: TopicNameStrategy, byID: map[int]avrofmt.Schema{}, byVersion: map[string]versioned{}, registered: map[[2]string][2]int{}}, nil
 }
 
 func redact(raw string) string {
@@ -170,14 +172,62 @@ func (c *Client) SchemaByID(ctx context.Context, id int) (avrofmt.Schema, error)
 		}
 		return avrofmt.Schema{}, fmt.Errorf("schema registry %s: %w", c.url, err)
 	}
-	if len(got.References) > 0 {
-		return avrofmt.Schema{}, fmt.Errorf("schema registry %s: schema id %d has references, which kferry does not resolve yet", c.url, id)
-	}
-	s = avrofmt.Schema{Text: got.Schema, Type: got.Type.String()}
+	s = avrofmt.Schema{Text: got.Schema, Type: got.Type.String(), References: fromSR(got.References)}
 	c.mu.Lock()
 	c.byID[id] = s
 	c.mu.Unlock()
 	return s, nil
+}
+
+func fromSR(refs []sr.SchemaReference) []avrofmt.Reference {
+	var out []avrofmt.Reference
+	for _, r := range refs {
+		out = append(out, avrofmt.Reference{Name: r.Name, Subject: r.Subject, Version: r.Version})
+	}
+	return out
+}
+
+func toSR(refs []avrofmt.Reference) []sr.SchemaReference {
+	var out []sr.SchemaReference
+	for _, r := range refs {
+		out = append(out, sr.SchemaReference{Name: r.Name, Subject: r.Subject, Version: r.Version})
+	}
+	return out
+}
+
+// SchemaBySubjectVersion returns version of subject (a schema reference's
+// target) and its id, from the cache after the first call.
+func (c *Client) SchemaBySubjectVersion(ctx context.Context, subject string, version int) (avrofmt.Schema, int, error) {
+	k := subject + "\x00" + strconv.Itoa(version)
+	c.mu.Lock()
+	got, ok := c.byVersion[k]
+	c.mu.Unlock()
+	if ok {
+		return got.schema, got.id, nil
+	}
+	var ss sr.SubjectSchema
+	err := c.do(ctx, func(ctx context.Context) error {
+		var err error
+		ss, err = c.cl.SchemaByVersion(ctx, subject, version)
+		return err
+	})
+	if err != nil {
+		var re *sr.ResponseError
+		if errors.As(err, &re) && (re.ErrorCode == 40401 || re.ErrorCode == 40402) {
+			return avrofmt.Schema{}, 0, fmt.Errorf("%w: version %d of subject %s (%s)", ErrUnknownSchema, version, subject, c.url)
+		}
+		return avrofmt.Schema{}, 0, fmt.Errorf("schema registry %s: subject %s version %d: %w", c.url, subject, version, err)
+	}
+	s := avrofmt.Schema{Text: ss.Schema.Schema, Type: ss.Type.String(), References: fromSR(ss.References)}
+	c.mu.Lock()
+	c.byVersion[k] = versioned{s, ss.ID}
+	c.mu.Unlock()
+	return s, ss.ID, nil
+}
+
+type versioned struct {
+	schema avrofmt.Schema
+	id     int
 }
 
 // Register registers an Avro schema under the subject of topic's view and
@@ -189,31 +239,39 @@ func (c *Client) Register(ctx context.Context, topic string, view layout.View, s
 // RegisterSchema registers a schema (of any type) under subject and returns
 // its id, from the cache after the first call.
 func (c *Client) RegisterSchema(ctx context.Context, subject string, schema avrofmt.Schema) (int, error) {
+	id, _, err := c.RegisterSchemaVersion(ctx, subject, schema)
+	return id, err
+}
+
+// RegisterSchemaVersion is RegisterSchema that also returns the version the
+// schema has under subject (what a reference to it names).
+func (c *Client) RegisterSchemaVersion(ctx context.Context, subject string, schema avrofmt.Schema) (int, int, error) {
 	var typ sr.SchemaType
 	if schema.Type != "" {
 		if err := typ.UnmarshalText([]byte(schema.Type)); err != nil {
-			return 0, fmt.Errorf("schema type %q: %w", schema.Type, err)
+			return 0, 0, fmt.Errorf("schema type %q: %w", schema.Type, err)
 		}
 	}
-	k := [2]string{subject, schema.Type + "\x00" + schema.Text}
+	k := [2]string{subject, schema.Type + "\x00" + schema.Text + "\x00" + fmt.Sprint(schema.References)}
 	c.mu.Lock()
-	id, ok := c.registered[k]
+	got, ok := c.registered[k]
 	c.mu.Unlock()
 	if ok {
-		return id, nil
+		return got[0], got[1], nil
 	}
+	var ss sr.SubjectSchema
 	err := c.do(ctx, func(ctx context.Context) error {
-		ss, err := c.cl.CreateSchema(ctx, subject, sr.Schema{Schema: schema.Text, Type: typ})
-		id = ss.ID
+		var err error
+		ss, err = c.cl.CreateSchema(ctx, subject, sr.Schema{Schema: schema.Text, Type: typ, References: toSR(schema.References)})
 		return err
 	})
 	if err != nil {
-		return 0, fmt.Errorf("register the schema under subject %s in %s: %w", subject, c.url, err)
+		return 0, 0, fmt.Errorf("register the schema under subject %s in %s: %w", subject, c.url, err)
 	}
 	c.mu.Lock()
-	c.registered[k] = id
+	c.registered[k] = [2]int{ss.ID, ss.Version}
 	c.mu.Unlock()
-	return id, nil
+	return ss.ID, ss.Version, nil
 }
 
 // do runs op, retrying with backoff while it fails in a way that may pass

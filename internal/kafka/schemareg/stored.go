@@ -24,16 +24,32 @@ func (s Stored) SchemaByID(_ context.Context, id int) (avrofmt.Schema, error) {
 	return avrofmt.Schema{}, fmt.Errorf("%w: not among the %d schemas the backup stored (restore this topic with --source-schema-registry, the backed-up cluster's registry)", ErrUnknownSchema, len(s))
 }
 
+// SchemaBySubjectVersion resolves a reference of a stored schema: the
+// backup kept each reference's id and stored its schema too.
+func (s Stored) SchemaBySubjectVersion(_ context.Context, subject string, version int) (avrofmt.Schema, int, error) {
+	for _, sc := range s {
+		for _, r := range sc.References {
+			if r.Subject == subject && r.Version == version && r.ID != 0 {
+				if ref, ok := s[r.ID]; ok {
+					return ref, r.ID, nil
+				}
+			}
+		}
+	}
+	return avrofmt.Schema{}, 0, fmt.Errorf("%w: version %d of subject %s is not among the schemas the backup stored (restore with --source-schema-registry, the backed-up cluster's registry)", ErrUnknownSchema, version, subject)
+}
+
 type storedSchema struct {
-	Schema     string `json:"schema"`
-	SchemaType string `json:"schemaType,omitempty"` // as the registry names it; empty: AVRO
+	Schema     string              `json:"schema"`
+	SchemaType string              `json:"schemaType,omitempty"` // as the registry names it; empty: AVRO
+	References []avrofmt.Reference `json:"references,omitempty"`
 }
 
 // MarshalJSON writes {"<id>":{"schema":…,"schemaType":…},…}, ids in order.
 func (s Stored) MarshalJSON() ([]byte, error) {
 	f := map[string]storedSchema{}
 	for _, id := range slices.Sorted(maps.Keys(s)) {
-		f[strconv.Itoa(id)] = storedSchema{Schema: s[id].Text, SchemaType: s[id].Type}
+		f[strconv.Itoa(id)] = storedSchema{Schema: s[id].Text, SchemaType: s[id].Type, References: s[id].References}
 	}
 	return json.Marshal(f)
 }
@@ -50,7 +66,7 @@ func (s *Stored) UnmarshalJSON(b []byte) error {
 		if err != nil {
 			return fmt.Errorf("stored schema id %q: %w", k, err)
 		}
-		out[id] = avrofmt.Schema{Text: v.Schema, Type: v.SchemaType}
+		out[id] = avrofmt.Schema{Text: v.Schema, Type: v.SchemaType, References: v.References}
 	}
 	*s = out
 	return nil

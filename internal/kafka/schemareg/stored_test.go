@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"reflect"
 	"testing"
 
 	"github.com/kferry/kferry/pkg/format/avrofmt"
@@ -12,7 +13,8 @@ import (
 // TestStoredRoundTrip: stored schemas survive their JSON form, and an id
 // not among them is ErrUnknownSchema.
 func TestStoredRoundTrip(t *testing.T) {
-	in := Stored{7: {Text: `{"type":"string"}`}, 12: {Text: `syntax = "proto3"; message M {}`, Type: "PROTOBUF"}}
+	in := Stored{7: {Text: `{"type":"string"}`}, 12: {Text: `syntax = "proto3"; message M {}`, Type: "PROTOBUF"},
+		13: {Text: `{"type":"record","name":"O","fields":[{"name":"a","type":"A"}]}`, References: []avrofmt.Reference{{Name: "A", Subject: "a", Version: 2, ID: 7}}}}
 	b, err := json.Marshal(in)
 	if err != nil {
 		t.Fatal(err)
@@ -21,8 +23,14 @@ func TestStoredRoundTrip(t *testing.T) {
 	if err := json.Unmarshal(b, &out); err != nil {
 		t.Fatal(err)
 	}
-	if len(out) != 2 || out[7] != in[7] || out[12] != in[12] {
+	if !reflect.DeepEqual(in, out) {
 		t.Errorf("%s read back as %v", b, out)
+	}
+	if s, id, err := out.SchemaBySubjectVersion(context.Background(), "a", 2); err != nil || id != 7 || s.Text != in[7].Text {
+		t.Errorf("reference a/2: %v %d %v", s, id, err)
+	}
+	if _, _, err := out.SchemaBySubjectVersion(context.Background(), "a", 3); !errors.Is(err, ErrUnknownSchema) {
+		t.Errorf("unknown reference: %v", err)
 	}
 	if _, err := out.SchemaByID(context.Background(), 8); !errors.Is(err, ErrUnknownSchema) {
 		t.Errorf("unknown id: %v", err)
@@ -46,7 +54,7 @@ func TestPayloadCheck(t *testing.T) {
 		{"JSON", []byte{0x3c, 0x2a, 0x10}, false},
 	}
 	for _, tt := range tests {
-		c, err := payloadCheck(avrofmt.Schema{Type: tt.typ, Text: "x"})
+		c, err := payloadCheck(avrofmt.Schema{Type: tt.typ, Text: "x"}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -62,6 +62,9 @@ func (tr *Translator) ID(ctx context.Context, topic string, view layout.View, id
 	if err != nil {
 		return 0, err
 	}
+	if s.References, err = tr.targetRefs(ctx, s.References, 0); err != nil {
+		return 0, err
+	}
 	if to, err = tr.Target.RegisterSchema(ctx, k.subject, s); err != nil {
 		return 0, err
 	}
@@ -69,6 +72,71 @@ func (tr *Translator) ID(ctx context.Context, topic string, view layout.View, id
 	tr.ids[k] = to
 	tr.mu.Unlock()
 	return to, nil
+}
+
+// RefSource is a Source that also resolves schema references (by subject
+// and version): the source's registry, or the schemas a backup stored.
+type RefSource interface {
+	SchemaBySubjectVersion(ctx context.Context, subject string, version int) (avrofmt.Schema, int, error)
+}
+
+// maxRefDepth bounds chains of references.
+const maxRefDepth = 32
+
+// refSchema returns the schema a reference names, from the source.
+func (tr *Translator) refSchema(ctx context.Context, ref avrofmt.Reference, depth int) (avrofmt.Schema, error) {
+	if depth > maxRefDepth {
+		return avrofmt.Schema{}, fmt.Errorf("schema references nest deeper than %d", maxRefDepth)
+	}
+	rs, ok := tr.Source.(RefSource)
+	if !ok {
+		return avrofmt.Schema{}, fmt.Errorf("the schema references %s version %d, which the source cannot resolve", ref.Subject, ref.Version)
+	}
+	s, _, err := rs.SchemaBySubjectVersion(ctx, ref.Subject, ref.Version)
+	if err != nil {
+		return avrofmt.Schema{}, fmt.Errorf("reference %s (subject %s version %d): %w", ref.Name, ref.Subject, ref.Version, err)
+	}
+	return s, nil
+}
+
+// targetRefs registers the schemas refs name in the target, under the same
+// subjects (theirs first), and returns the references with the target's
+// versions.
+func (tr *Translator) targetRefs(ctx context.Context, refs []avrofmt.Reference, depth int) ([]avrofmt.Reference, error) {
+	var out []avrofmt.Reference
+	for _, ref := range refs {
+		s, err := tr.refSchema(ctx, ref, depth)
+		if err != nil {
+			return nil, err
+		}
+		if s.References, err = tr.targetRefs(ctx, s.References, depth+1); err != nil {
+			return nil, err
+		}
+		_, v, err := tr.Target.RegisterSchemaVersion(ctx, ref.Subject, s)
+		if err != nil {
+			return nil, fmt.Errorf("reference %s: %w", ref.Name, err)
+		}
+		out = append(out, avrofmt.Reference{Name: ref.Name, Subject: ref.Subject, Version: v})
+	}
+	return out, nil
+}
+
+// refTexts returns the texts of the schemas refs name, theirs first (the
+// order an Avro parser needs).
+func (tr *Translator) refTexts(ctx context.Context, refs []avrofmt.Reference, depth int) ([]string, error) {
+	var out []string
+	for _, ref := range refs {
+		s, err := tr.refSchema(ctx, ref, depth)
+		if err != nil {
+			return nil, err
+		}
+		deps, err := tr.refTexts(ctx, s.References, depth+1)
+		if err != nil {
+			return nil, err
+		}
+		out = append(append(out, deps...), s.Text)
+	}
+	return out, nil
 }
 
 // check returns an error unless payload is a datum of the source's schema
@@ -85,7 +153,13 @@ func (tr *Translator) check(ctx context.Context, id int, payload []byte) error {
 		if err != nil {
 			return err
 		}
-		if c, err = payloadCheck(s); err != nil {
+		var refs []string
+		if (s.Type == "" || s.Type == "AVRO") && len(s.References) > 0 {
+			if refs, err = tr.refTexts(ctx, s.References, 0); err != nil {
+				return err
+			}
+		}
+		if c, err = payloadCheck(s, refs); err != nil {
 			return err
 		}
 		tr.mu.Lock()
@@ -101,11 +175,12 @@ func (tr *Translator) check(ctx context.Context, id int, payload []byte) error {
 	return nil
 }
 
-// payloadCheck is the check of the payloads of schema s.
-func payloadCheck(s avrofmt.Schema) (func([]byte) error, error) {
+// payloadCheck is the check of the payloads of schema s (refs: the texts of
+// the Avro schemas it references).
+func payloadCheck(s avrofmt.Schema, refs []string) (func([]byte) error, error) {
 	switch s.Type {
 	case "", "AVRO":
-		c, err := avrofmt.NewChecker(s.Text)
+		c, err := avrofmt.NewCheckerWith(refs, s.Text)
 		if err != nil {
 			return nil, fmt.Errorf("the source's schema does not parse: %w", err)
 		}

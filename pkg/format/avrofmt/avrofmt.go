@@ -34,6 +34,20 @@ var ErrUnknownID = errors.New("schema id not found in the Schema Registry")
 type Schema struct {
 	Text string
 	Type string
+	// References are the schemas this one names (Confluent's schema
+	// references): resolved by subject and version.
+	References []Reference
+}
+
+// Reference is a schema reference: the name the schema uses for it, and the
+// subject and version that hold it.
+type Reference struct {
+	Name    string `json:"name"`
+	Subject string `json:"subject"`
+	Version int    `json:"version"`
+	// ID is the referenced schema's id in its registry, kept by backups so
+	// that the schemas they store resolve their references.
+	ID int `json:"id,omitempty"`
 }
 
 // Registry is the Schema Registry the format reads schemas from (export) and
@@ -240,6 +254,9 @@ func (e *encoder) registered(rec *record.Record, what string, w Wire) (*writerSc
 	}
 	if s.Type != "" && s.Type != "AVRO" {
 		return nil, nil, fmt.Errorf("%w: %s at offset %d: schema id %d is %s; --format avro writes Avro records only, use --format bytes or native", format.ErrUnsupported, what, rec.Offset, w.ID, s.Type)
+	}
+	if len(s.References) > 0 {
+		return nil, nil, fmt.Errorf("%w: %s at offset %d: schema id %d has schema references, which the avro and parquet formats do not resolve yet; use --format native (import and restore translate such ids)", format.ErrUnsupported, what, rec.Offset, w.ID)
 	}
 	sch, err := parse(s.Text)
 	if err != nil {

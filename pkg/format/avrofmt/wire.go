@@ -96,6 +96,25 @@ type Checker struct {
 	rawBytes bool
 }
 
+// NewCheckerWith is NewChecker for a schema with references: refs are the
+// texts of the schemas it references, those they reference first.
+func NewCheckerWith(refs []string, text string) (*Checker, error) {
+	if len(refs) == 0 {
+		return NewChecker(text)
+	}
+	cache := &avro.SchemaCache{}
+	for _, r := range refs {
+		if _, err := avro.ParseWithCache(r, "", cache); err != nil {
+			return nil, fmt.Errorf("a referenced schema: %w", err)
+		}
+	}
+	s, err := avro.ParseWithCache(text, "", cache)
+	if err != nil {
+		return nil, err
+	}
+	return &Checker{schema: s, rawBytes: s.Type() == avro.Bytes}, nil
+}
+
 // NewChecker parses an Avro schema's text.
 func NewChecker(text string) (*Checker, error) {
 	s, err := parse(text)

@@ -1,0 +1,119 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/hamba/avro/v2"
+
+	"github.com/kferry/kferry/internal/kafka/kafkatest"
+	"github.com/kferry/kferry/internal/kafka/schemareg"
+	"github.com/kferry/kferry/pkg/format/avrofmt"
+	"github.com/kferry/kferry/pkg/record"
+)
+
+const (
+	addressSchema  = `{"type":"record","name":"Address","namespace":"com.acme","fields":[{"name":"city","type":"string"}]}`
+	shipmentSchema = `{"type":"record","name":"Shipment","namespace":"com.acme","fields":[{"name":"id","type":"long"},{"name":"to","type":"com.acme.Address"}]}`
+)
+
+// seedRefs produces shipments whose schema references com.acme.Address
+// (subject address, version 1) into topic ships of c; it returns the
+// registry's id of the shipment schema.
+func seedRefs(t *testing.T, c *kafkatest.Cluster, reg *kafkatest.Registry) int {
+	t.Helper()
+	reg.Register(t, "address", addressSchema)
+	id := reg.RegisterRefs(t, "ships-value", shipmentSchema, [3]any{"com.acme.Address", "address", 1})
+	cache := &avro.SchemaCache{}
+	if _, err := avro.ParseWithCache(addressSchema, "", cache); err != nil {
+		t.Fatal(err)
+	}
+	sch, err := avro.ParseWithCache(shipmentSchema, "", cache)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var recs []record.Record
+	for i := range 6 {
+		b, err := avro.Marshal(sch, map[string]any{"id": int64(i), "to": map[string]any{"city": fmt.Sprintf("city-%d", i)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		recs = append(recs, record.Record{Topic: "ships", Partition: int32(i % 2), Key: fmt.Appendf(nil, "k%d", i), Value: avrofmt.AppendWire(nil, id, b)})
+	}
+	if err := c.CreateTopic(context.Background(), "ships", 2); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Produce(context.Background(), recs); err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+// checkRefsCopy checks that topic of dst holds src's ships with every value
+// under one target id whose schema references the target's address subject,
+// payloads unchanged.
+func checkRefsCopy(t *testing.T, src, dst *kafkatest.Cluster, topic, dstReg string, srcID int) {
+	t.Helper()
+	cl, err := schemareg.New(schemareg.Config{URL: dstReg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, want := records(t, dst, topic), records(t, src, "ships")
+	n := 0
+	for p := range int32(2) {
+		if len(got[p]) != len(want[p]) {
+			t.Fatalf("partition %d: %d records, want %d", p, len(got[p]), len(want[p]))
+		}
+		for i := range got[p] {
+			g, err := avrofmt.ParseWire(got[p][i].Value)
+			if err != nil || g.ID == srcID {
+				t.Fatalf("partition %d record %d: id %d (source %d), %v", p, i, g.ID, srcID, err)
+			}
+			s, err := cl.SchemaByID(context.Background(), g.ID)
+			if err != nil || len(s.References) != 1 || s.References[0].Subject != "address" {
+				t.Fatalf("target schema %d: %+v, %v", g.ID, s, err)
+			}
+			if string(g.Payload) != string(want[p][i].Value[5:]) {
+				t.Errorf("partition %d record %d: payload changed", p, i)
+			}
+			n++
+		}
+	}
+	if n != 6 {
+		t.Errorf("%d records compared, want 6", n)
+	}
+	if _, v, err := cl.SchemaBySubjectVersion(context.Background(), "address", 1); err != nil || v == 0 {
+		t.Errorf("the referenced schema is not in the target registry: %v", err)
+	}
+}
+
+// TestSchemaReferences: records whose schema references another (Confluent
+// schema references) keep their meaning across registries: import with
+// --source-schema-registry and a restore from the schemas a backup stored
+// register the referenced schema under its subject in the target first,
+// then the record's schema with the target's reference, and rewrite the id.
+func TestSchemaReferences(t *testing.T) {
+	src, srcReg := kafkatest.NewCluster(t), kafkatest.NewRegistry(t, "", "")
+	srcID := seedRefs(t, src, srcReg)
+	dir := t.TempDir()
+	mustRun(t, "export", "--brokers", brokers(src), "--topics", "ships", "--to", dir, "--format", "native")
+	dst, dstReg := shiftedTarget(t)
+	mustRun(t, "import", "--from", dir, "--brokers", brokers(dst), "--rename", "ships=ships-copy",
+		"--schema-registry", dstReg, "--source-schema-registry", srcReg.URL())
+	checkRefsCopy(t, src, dst, "ships-copy", dstReg, srcID)
+
+	bdir := t.TempDir()
+	mustRun(t, "backup", "--brokers", brokers(src), "--topics", "ships", "--to", bdir, "--schema-registry", srcReg.URL())
+	dst2, dstReg2 := shiftedTarget(t)
+	mustRun(t, "restore", "--from", bdir, "--brokers", brokers(dst2), "--schema-registry", dstReg2)
+	checkRefsCopy(t, src, dst2, "ships", dstReg2, srcID)
+
+	// The avro format does not resolve references yet: one line, no object.
+	out := t.TempDir()
+	_, errOut, code := run(t, "export", "--brokers", brokers(src), "--topics", "ships", "--to", out, "--format", "avro", "--schema-registry", srcReg.URL())
+	if code != ExitFailed || !errorLine(errLine(errOut)) || !strings.Contains(errOut, "references") {
+		t.Errorf("avro export of a schema with references: exit %d, stderr %q", code, errOut)
+	}
+}
