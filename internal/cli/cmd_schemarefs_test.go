@@ -117,3 +117,30 @@ func TestSchemaReferences(t *testing.T) {
 		t.Errorf("avro export of a schema with references: exit %d, stderr %q", code, errOut)
 	}
 }
+
+// TestKeyOfValueSchema: a key whose bytes start like the wire format with
+// the id of a value schema, and then happen to be a datum of it, is refused
+// with one line, not rewritten (the source registry knows the id only under
+// <topic>-value).
+func TestKeyOfValueSchema(t *testing.T) {
+	src, srcReg := kafkatest.NewCluster(t), kafkatest.NewRegistry(t, "", "")
+	id := srcReg.Register(t, "odd-value", orderV1)
+	key := avrofmt.AppendWire(nil, id, []byte{0x02, 0x00}) // {id: 1, note: null}
+	if err := src.CreateTopic(context.Background(), "odd", 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := src.Produce(context.Background(), []record.Record{{Topic: "odd", Key: key, Value: []byte(`{"a":1}`)}}); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	mustRun(t, "export", "--brokers", brokers(src), "--topics", "odd", "--to", dir, "--format", "native")
+	dst, dstReg := shiftedTarget(t)
+	_, errOut, code := run(t, "import", "--from", dir, "--brokers", brokers(dst), "--schema-registry", dstReg, "--source-schema-registry", srcReg.URL())
+	if code != ExitFailed || !errorLine(errLine(errOut)) || !strings.Contains(errOut, "only for values") || !strings.Contains(errOut, "without --source-schema-registry") {
+		t.Errorf("exit %d, stderr %q", code, errOut)
+	}
+	mustRun(t, "import", "--from", dir, "--brokers", brokers(dst), "--rename", "odd=odd-copy")
+	if got := records(t, dst, "odd-copy"); len(got[0]) != 1 || string(got[0][0].Key) != string(key) {
+		t.Errorf("a plain import changed the key: %v", got)
+	}
+}

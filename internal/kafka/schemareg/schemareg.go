@@ -63,6 +63,7 @@ type Client struct {
 	mu         sync.Mutex
 	byID       map[int]avrofmt.Schema
 	byVersion  map[string]versioned // subject and version -> schema and id
+	subjects   map[int][]string     // id -> subjects
 	registered map[[2]string][2]int // subject and schema -> id and version
 }
 
@@ -115,7 +116,7 @@ func New(cfg Config) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
-	return &Client{cl: cl, url: u.String(), retry: cfg.Retry, Subject: TopicNameStrategy, byID: map[int]avrofmt.Schema{}, byVersion: map[string]versioned{}, registered: map[[2]string][2]int{}}, nil
+	return &Client{cl: cl, url: u.String(), retry: cfg.Retry, Subject: TopicNameStrategy, byID: map[int]avrofmt.Schema{}, byVersion: map[string]versioned{}, subjects: map[int][]string{}, registered: map[[2]string][2]int{}}, nil
 }
 
 func redact(raw string) string {
@@ -223,6 +224,29 @@ func (c *Client) SchemaBySubjectVersion(ctx context.Context, subject string, ver
 	c.byVersion[k] = versioned{s, ss.ID}
 	c.mu.Unlock()
 	return s, ss.ID, nil
+}
+
+// SubjectsByID returns the subjects under which id is registered, from the
+// cache after the first call.
+func (c *Client) SubjectsByID(ctx context.Context, id int) ([]string, error) {
+	c.mu.Lock()
+	subjects, ok := c.subjects[id]
+	c.mu.Unlock()
+	if ok {
+		return subjects, nil
+	}
+	err := c.do(ctx, func(ctx context.Context) error {
+		var err error
+		subjects, err = c.cl.SubjectsByID(ctx, id)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("schema registry %s: subjects of schema id %d: %w", c.url, id, err)
+	}
+	c.mu.Lock()
+	c.subjects[id] = subjects
+	c.mu.Unlock()
+	return subjects, nil
 }
 
 type versioned struct {

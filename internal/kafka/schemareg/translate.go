@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 
 	"github.com/kferry/kferry/pkg/format"
@@ -72,6 +73,33 @@ func (tr *Translator) ID(ctx context.Context, topic string, view layout.View, id
 	tr.ids[k] = to
 	tr.mu.Unlock()
 	return to, nil
+}
+
+// keySchema returns an error when the source registry knows id only under
+// value subjects (<topic>-value): a key whose bytes merely start like the
+// wire format and then happen to decode under a value schema is not
+// rewritten. Sources that know no subjects (stored schemas) skip the check.
+func (tr *Translator) keySchema(ctx context.Context, id int) error {
+	src, ok := tr.Source.(interface {
+		SubjectsByID(ctx context.Context, id int) ([]string, error)
+	})
+	if !ok {
+		return nil
+	}
+	subjects, err := src.SubjectsByID(ctx, id)
+	if err != nil || len(subjects) == 0 {
+		return err
+	}
+	for _, s := range subjects {
+		if !strings.HasSuffix(s, "-value") {
+			return nil
+		}
+	}
+	hint := ""
+	if tr.Hint != "" {
+		hint = " (" + tr.Hint + ")"
+	}
+	return fmt.Errorf("%w%s: the source registry knows schema id %d only for values (%s), not for keys", errNotDatum, hint, id, strings.Join(subjects, ", "))
 }
 
 // RefSource is a Source that also resolves schema references (by subject
@@ -144,7 +172,12 @@ func (tr *Translator) refTexts(ctx context.Context, refs []avrofmt.Reference, de
 // key, are never rewritten (nor their "schema" registered in the target).
 // Avro payloads are decoded with the schema; Protobuf ones must start with
 // message indexes that fit; JSON Schema payloads must be JSON.
-func (tr *Translator) check(ctx context.Context, id int, payload []byte) error {
+func (tr *Translator) check(ctx context.Context, view layout.View, id int, payload []byte) error {
+	if view == layout.ViewKeys {
+		if err := tr.keySchema(ctx, id); err != nil {
+			return err
+		}
+	}
 	tr.mu.Lock()
 	c, ok := tr.checks[id]
 	tr.mu.Unlock()
@@ -225,7 +258,7 @@ func (tr *Translator) rewrite(ctx context.Context, topic string, view layout.Vie
 	if err != nil || w.ID == 0 {
 		return nil // registries never issue id 0: a big-endian number, not the wire format
 	}
-	if err := tr.check(ctx, w.ID, w.Payload); err != nil {
+	if err := tr.check(ctx, view, w.ID, w.Payload); err != nil {
 		return fmt.Errorf("%s schema id %d: %w", what, w.ID, err)
 	}
 	to, err := tr.ID(ctx, topic, view, w.ID)
