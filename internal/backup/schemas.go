@@ -3,6 +3,8 @@ package backup
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,6 +18,7 @@ import (
 
 	"github.com/kferry/kferry/internal/kafka/schemareg"
 	"github.com/kferry/kferry/pkg/format/avrofmt"
+	"github.com/kferry/kferry/pkg/manifest"
 	"github.com/kferry/kferry/pkg/record"
 	"github.com/kferry/kferry/pkg/seal"
 	"github.com/kferry/kferry/pkg/store"
@@ -74,7 +77,7 @@ func (br *backupRun) storeSchemas(ctx context.Context) error {
 	}
 	stored, complete := schemareg.Stored{}, true
 	if br.prev != nil {
-		prev, prevComplete, err := LoadSchemas(ctx, br.b, br.prev.ID, br.o.Key)
+		prev, prevComplete, err := LoadManifestSchemas(ctx, br.b, br.prev, br.o.Key)
 		if err != nil {
 			return err
 		}
@@ -132,6 +135,8 @@ func (br *backupRun) storeSchemas(ctx context.Context) error {
 	if err := store.WriteAll(ctx, br.b, SchemasKey(br.m.ID), body, nil); err != nil {
 		return fmt.Errorf("write %s: %w", SchemasKey(br.m.ID), err)
 	}
+	sum := sha256.Sum256(body)
+	br.m.Schemas = &manifest.SchemasFile{Key: SchemasKey(br.m.ID), SHA256: hex.EncodeToString(sum[:]), Schemas: len(stored)}
 	br.log.Info("schemas stored", "key", SchemasKey(br.m.ID), "schemas", len(stored))
 	return nil
 }
@@ -161,6 +166,26 @@ func storeRefs(ctx context.Context, reg schemareg.Source, stored schemareg.Store
 	return nil
 }
 
+// ErrSchemasChecksum means a schemas file is not the one its manifest names.
+var ErrSchemasChecksum = errors.New("the schemas file does not match the checksum in its manifest")
+
+// LoadManifestSchemas is LoadSchemas for the backup of manifest m: the file
+// its manifest names must be there and match the manifest's checksum
+// (manifests older than the checksum are read as LoadSchemas reads).
+func LoadManifestSchemas(ctx context.Context, b *blob.Bucket, m *manifest.Manifest, key *seal.Key) (schemareg.Stored, bool, error) {
+	if m.Schemas == nil {
+		return LoadSchemas(ctx, b, m.ID, key)
+	}
+	raw, err := b.ReadAll(ctx, m.Schemas.Key)
+	if err != nil {
+		return nil, false, fmt.Errorf("read %s (named by manifest %s): %w", m.Schemas.Key, m.ID, err)
+	}
+	if sum := sha256.Sum256(raw); hex.EncodeToString(sum[:]) != m.Schemas.SHA256 {
+		return nil, false, fmt.Errorf("%s: %w %s", m.Schemas.Key, ErrSchemasChecksum, m.ID)
+	}
+	return parseSchemas(bytes.NewReader(raw), m.Schemas.Key, key)
+}
+
 // LoadSchemas reads the schemas backup id stored, and whether they cover
 // every backup of its chain; nil when it stored none (made without a
 // registry).
@@ -173,17 +198,22 @@ func LoadSchemas(ctx context.Context, b *blob.Bucket, id string, key *seal.Key) 
 		return nil, false, fmt.Errorf("read %s: %w", SchemasKey(id), err)
 	}
 	defer func() { _ = r.Close() }()
+	return parseSchemas(r, SchemasKey(id), key)
+}
+
+// parseSchemas reads a schemas file (sealed or not) from r.
+func parseSchemas(r io.Reader, name string, key *seal.Key) (schemareg.Stored, bool, error) {
 	plain, err := seal.OpenMaybe(r, key)
 	if err != nil {
-		return nil, false, fmt.Errorf("read %s: %w", SchemasKey(id), err)
+		return nil, false, fmt.Errorf("read %s: %w", name, err)
 	}
 	body, err := io.ReadAll(plain)
 	if err != nil {
-		return nil, false, fmt.Errorf("read %s: %w", SchemasKey(id), err)
+		return nil, false, fmt.Errorf("read %s: %w", name, err)
 	}
 	var f schemasFile
 	if err := json.Unmarshal(body, &f); err != nil {
-		return nil, false, fmt.Errorf("read %s: %w", SchemasKey(id), err)
+		return nil, false, fmt.Errorf("read %s: %w", name, err)
 	}
 	return f.Schemas, f.Complete, nil
 }

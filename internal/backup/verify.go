@@ -88,6 +88,11 @@ func Verify(ctx context.Context, b *blob.Bucket, o VerifyOptions) (VerifyReport,
 			}
 		}
 	}
+	if m.Schemas != nil {
+		if _, _, err := LoadManifestSchemas(ctx, b, m, o.Key); err != nil {
+			rep.Problems = append(rep.Problems, err.Error())
+		}
+	}
 	rep.Gaps = manifestGaps(m, o.Topics)
 	for _, g := range rep.Gaps {
 		rep.GapOffsets += g.Offsets

@@ -3,6 +3,8 @@ package cli
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -142,5 +144,44 @@ func TestKeyOfValueSchema(t *testing.T) {
 	mustRun(t, "import", "--from", dir, "--brokers", brokers(dst), "--rename", "odd=odd-copy")
 	if got := records(t, dst, "odd-copy"); len(got[0]) != 1 || string(got[0][0].Key) != string(key) {
 		t.Errorf("a plain import changed the key: %v", got)
+	}
+}
+
+// TestSchemasChecksum: the manifest of a backup made with a registry names
+// its schemas file with a SHA-256; verify reads the file and reports a
+// changed one, and restore refuses to translate ids with it.
+func TestSchemasChecksum(t *testing.T) {
+	src, srcReg := kafkatest.NewCluster(t), kafkatest.NewRegistry(t, "", "")
+	seedRefs(t, src, srcReg)
+	dir := t.TempDir()
+	mustRun(t, "backup", "--brokers", brokers(src), "--topics", "ships", "--to", dir, "--schema-registry", srcReg.URL())
+	ids := manifests(t, dir)
+	if len(ids) != 1 {
+		t.Fatalf("backups %v", ids)
+	}
+	raw, err := os.ReadFile(filepath.Join(dir, "_kferry", "backups", ids[0]+".json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(raw), `"key": "_kferry/schemas/`+ids[0]+`.json",`) || !strings.Contains(string(raw), `"sha256": "`) {
+		t.Fatalf("the manifest does not name its schemas file:\n%s", raw)
+	}
+	mustRun(t, "verify", dir)
+	path := filepath.Join(dir, "_kferry", "schemas", ids[0]+".json")
+	body, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(strings.Replace(string(body), "city", "town", 1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, code := run(t, "verify", dir)
+	if code == ExitOK || !strings.Contains(out+errOut, "checksum") {
+		t.Errorf("verify of a changed schemas file: exit %d\n%s\n%s", code, out, errOut)
+	}
+	dst, dstReg := shiftedTarget(t)
+	_, errOut, code = run(t, "restore", "--from", dir, "--brokers", brokers(dst), "--schema-registry", dstReg)
+	if code == ExitOK || !errorLine(errLine(errOut)) || !strings.Contains(errOut, "checksum") {
+		t.Errorf("restore with a changed schemas file: exit %d, stderr %q", code, errOut)
 	}
 }

@@ -261,7 +261,7 @@ func (o *restoreOptions) bindStoredSchemas(ctx context.Context, b *blob.Bucket, 
 	if err != nil {
 		return ctx, err
 	}
-	stored, complete, err := backup.LoadSchemas(ctx, b, m.ID, key)
+	stored, complete, err := backup.LoadManifestSchemas(ctx, b, m, key)
 	switch {
 	case err != nil:
 		return ctx, err

@@ -54,6 +54,18 @@ type Manifest struct {
 	Warnings     []string `json:"warnings,omitempty"`
 	// Encryption is set when the backup's objects (and this manifest) are encrypted.
 	Encryption *Encryption `json:"encryption,omitempty"`
+	// Schemas names the schemas file a backup made with a Schema Registry
+	// wrote (since format 1.1, kferry 0.x: absent in older manifests).
+	Schemas *SchemasFile `json:"schemas,omitempty"`
+}
+
+// SchemasFile is the file of the Schema Registry schemas a backup's records
+// name: its key, the SHA-256 of its bytes as stored (sealed when the backup
+// is encrypted) and how many schemas it holds.
+type SchemasFile struct {
+	Key     string `json:"key"`
+	SHA256  string `json:"sha256"`
+	Schemas int    `json:"schemas"`
 }
 
 // Topic is one backed-up topic.
