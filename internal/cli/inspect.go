@@ -250,7 +250,9 @@ func runCat(ctx context.Context, g *globals, raw string, o *catOptions) error {
 		return err
 	}
 	err = objset.Dump(ctx, b, group, sealKey, func(rec *record.Record) error {
-		return enc.Encode(catLine(rec, obj.Ext == ".json"))
+		// json objects, and parquet objects of JSON values (cat cannot show
+		// the others), hold JSON values.
+		return enc.Encode(catLine(rec, obj.Ext == ".json" || strings.HasSuffix(obj.Ext, ".parquet")))
 	})
 	if errors.Is(err, avrofmt.ErrNoRegistry) {
 		return fmt.Errorf("%s holds Avro records whose schema a Schema Registry must give an id to, which cat does not do (it would register schemas); read it with an Avro or Parquet reader (fastavro, DuckDB), or import it", key)

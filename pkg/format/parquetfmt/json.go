@@ -8,9 +8,11 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"math/big"
 	"regexp"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/hamba/avro/v2"
 )
@@ -35,6 +37,13 @@ type jobject struct {
 // parseJSON decodes one JSON value, keeping key order and numbers' text;
 // duplicate keys are refused (which one counts is up to each reader).
 func parseJSON(b []byte) (any, error) {
+	// encoding/json would turn these into U+FFFD without a word.
+	if !utf8.Valid(b) {
+		return nil, errors.New("not UTF-8 text")
+	}
+	if err := checkSurrogates(b); err != nil {
+		return nil, err
+	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.UseNumber()
 	v, err := parseValue(dec, 0)
@@ -45,6 +54,44 @@ func parseJSON(b []byte) (any, error) {
 		return nil, errors.New("more than one JSON value")
 	}
 	return v, nil
+}
+
+// checkSurrogates refuses \u escapes of UTF-16 surrogates that do not
+// pair up (a high one, then a low one): no UTF-8 text holds them.
+func checkSurrogates(b []byte) error {
+	inString, pendingHigh := false, false
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		if !inString {
+			inString = c == '"'
+			continue
+		}
+		switch {
+		case c == '"':
+			inString = false
+		case c == '\\' && i+1 < len(b) && b[i+1] == 'u' && i+5 < len(b):
+			r, err := strconv.ParseUint(string(b[i+2:i+6]), 16, 16)
+			if err != nil {
+				return fmt.Errorf("bad escape at byte %d", i)
+			}
+			high, low := r >= 0xD800 && r <= 0xDBFF, r >= 0xDC00 && r <= 0xDFFF
+			if pendingHigh != low {
+				return fmt.Errorf("a lone UTF-16 surrogate escape at byte %d", i)
+			}
+			pendingHigh = high
+			i += 5
+			continue
+		case c == '\\':
+			i++
+		}
+		if pendingHigh {
+			return fmt.Errorf("a lone UTF-16 surrogate escape before byte %d", i)
+		}
+	}
+	if pendingHigh {
+		return errors.New("a lone UTF-16 surrogate escape at the end")
+	}
+	return nil
 }
 
 func parseValue(dec *json.Decoder, depth int) (any, error) {
@@ -177,6 +224,9 @@ func inferType(v any, name string, names map[string]bool) (any, error) {
 		if isInteger(string(t)) {
 			return nil, fmt.Errorf("integer %s does not fit a long", t)
 		}
+		if _, ok := exactFloat(string(t), 64); !ok {
+			return nil, fmt.Errorf("number %s does not fit a double exactly", t)
+		}
 		return "double", nil
 	case string:
 		return "string", nil
@@ -184,15 +234,47 @@ func inferType(v any, name string, names map[string]bool) (any, error) {
 		if len(t) == 0 {
 			return arrayJSON{"array", []any{"null", "string"}}, nil
 		}
-		items, err := inferType(t[0], name, names)
-		if err != nil {
-			return nil, err
-		}
-		return arrayJSON{"array", items}, nil
+		return inferItems(t, name, names)
 	case *jobject:
 		return inferRecord(t, name, names)
 	}
 	return nil, fmt.Errorf("unexpected JSON token %v", v)
+}
+
+// inferItems types an array from its items: numbers are long unless one is
+// not an integer (double), a null among them makes the items optional;
+// other items take the first non-null item's type.
+func inferItems(items []any, name string, names map[string]bool) (any, error) {
+	var first any
+	nulls, doubles := false, false
+	for _, it := range items {
+		switch n := it.(type) {
+		case nil:
+			nulls = true
+			continue
+		case json.Number:
+			if !isInteger(string(n)) {
+				doubles = true
+			}
+		}
+		if first == nil {
+			first = it
+		}
+	}
+	if first == nil {
+		return arrayJSON{"array", []any{"null", "string"}}, nil
+	}
+	t, err := inferType(first, name, names)
+	if err != nil {
+		return nil, err
+	}
+	if t == "long" && doubles {
+		t = "double"
+	}
+	if u, ok := t.([]any); nulls && (!ok || len(u) != 2 || u[0] != "null") {
+		t = []any{"null", t}
+	}
+	return arrayJSON{"array", t}, nil
 }
 
 func isInteger(s string) bool { return !strings.ContainsAny(s, ".eE") }
@@ -275,12 +357,16 @@ func (e jsonEncoder) record(dst []byte, t *avro.RecordSchema, v any, depth int) 
 		return nil, fmt.Errorf("%w: %s where record %s is expected", errJSON, describe(v), t.FullName())
 	}
 	used := 0
-	for _, f := range t.Fields() {
+	for i, f := range t.Fields() {
+		if !e.allowMissing && (i >= len(o.keys) || o.keys[i] != f.Name()) {
+			// Inferred schemas keep key order: another order is another shape.
+			return nil, fmt.Errorf("%w: keys not in the order of the fields of %s", errJSON, t.FullName())
+		}
 		fv, found := o.get(f.Name())
 		if found {
 			used++
-		} else if !e.allowMissing || !nullable(f.Type()) {
-			return nil, fmt.Errorf("%w: field %q is missing", errJSON, f.Name())
+		} else if !e.allowMissing || !nullable(f.Type()) || (f.HasDefault() && f.Default() != nil) {
+			return nil, fmt.Errorf("%w: field %q is missing (only an optional field without a default other than null may be)", errJSON, f.Name())
 		}
 		var err error
 		if dst, err = e.encode(dst, f.Type(), fv, depth+1); err != nil {
@@ -322,14 +408,15 @@ func (jsonEncoder) primitive(dst []byte, typ avro.Type, v any) ([]byte, error) {
 		}
 	case avro.Float, avro.Double:
 		if n, ok := v.(json.Number); ok {
-			f, err := strconv.ParseFloat(string(n), 64)
-			if isInteger(string(n)) && (err != nil || math.Abs(f) > 1<<53) {
-				break // an integer a double would round
+			bits := 64
+			if typ == avro.Float {
+				bits = 32
 			}
-			if err == nil && typ == avro.Double {
+			f, ok := exactFloat(string(n), bits)
+			if ok && bits == 64 {
 				return binary.LittleEndian.AppendUint64(dst, math.Float64bits(f)), nil
 			}
-			if err == nil && float64(float32(f)) == f {
+			if ok {
 				return binary.LittleEndian.AppendUint32(dst, math.Float32bits(float32(f))), nil
 			}
 		}
@@ -339,6 +426,23 @@ func (jsonEncoder) primitive(dst []byte, typ avro.Type, v any) ([]byte, error) {
 		}
 	}
 	return nil, fmt.Errorf("%w: %s is not a %s", errJSON, describe(v), typ)
+}
+
+// exactFloat parses a JSON number into a float of bits (32 or 64) only when
+// the float's shortest text is the same number: 1.50 and 0.1 are, while
+// 9007199254740993, 0.10000000000000000001 and 1e-400 would come back as
+// other numbers and are refused.
+func exactFloat(text string, bits int) (float64, bool) {
+	f, err := strconv.ParseFloat(text, bits)
+	if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
+		return 0, false
+	}
+	in, ok := new(big.Rat).SetString(text)
+	if !ok {
+		return 0, false
+	}
+	out, ok := new(big.Rat).SetString(strconv.FormatFloat(f, 'g', -1, bits))
+	return f, ok && in.Cmp(out) == 0
 }
 
 func appendString(dst []byte, s string) []byte {

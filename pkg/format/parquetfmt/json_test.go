@@ -112,7 +112,7 @@ func TestJSONInferred(t *testing.T) {
 	}
 	want := []string{
 		`{"id":1,"name":"a","tags":["x","y"],"addr":{"city":"Zürich","zip":8000},"score":1.5,"ok":true,"note":null}`,
-		`{"id":2,"name":"b\"qé","tags":[],"addr":{"city":"Bern","zip":3000},"score":-2.25e-07,"ok":false,"note":null}`,
+		`{"id":2,"name":"b\"qé","tags":[],"addr":{"city":"Bern","zip":3000},"score":-2.25e-7,"ok":false,"note":null}`,
 		`{"id":3,"name":"c","tags":["z"],"addr":{"city":"Basel","zip":4000},"score":3,"ok":true,"note":null}`,
 		values[3], values[4], values[5], values[6],
 	}
@@ -143,7 +143,8 @@ func TestJSONInferred(t *testing.T) {
 // naming the offset, never written changed.
 func TestJSONRefused(t *testing.T) {
 	f := jsonFormat(t, "")
-	for _, v := range []string{`"text"`, `[1,2]`, `{"bad-name":1}`, `{"big":123456789012345678901234567890}`, `{"a":1,"a":2}`, `{"a":1} {"b":2}`, `not json`} {
+	for _, v := range []string{`"text"`, `[1,2]`, `{"bad-name":1}`, `{"big":123456789012345678901234567890}`, `{"a":1,"a":2}`, `{"a":1} {"b":2}`, `not json`,
+		"{\"s\":\"\xff\"}", `{"s":"\ud800"}`, `{"s":"\udc00\ud800"}`, `{"s":"\ud800x"}`, `{"d":0.10000000000000000001}`, `{"d":1e-400}`, `{"d":1e400}`} {
 		var buf bytes.Buffer
 		enc, _ := f.NewEncoder(&buf, layout.ViewValues)
 		err := enc.Encode(&record.Record{Offset: 7, Value: []byte(v)})
@@ -191,5 +192,48 @@ func TestJSONGivenSchema(t *testing.T) {
 		if _, err := base.WithJSONValues(bad, nil); err == nil {
 			t.Errorf("schema %s accepted", bad)
 		}
+	}
+}
+
+// TestJSONExact: the review's values come back as the same JSON: doubles
+// that hold integers print as integers, an integer a double would round
+// starts no silent change (it is refused), a reordered record starts a new
+// object and keeps its order, arrays of integers and doubles or nulls take
+// one type.
+func TestJSONExact(t *testing.T) {
+	values := []string{
+		`{"n":1.5,"a":[1,1.5],"b":[1,null],"s":"\ud83d\ude00"}`,
+		`{"n":1234567,"a":[2],"b":[null],"s":"x"}`,
+		`{"a":[3],"n":0.000001,"b":[],"s":"y"}`,
+	}
+	var recs []record.Record
+	for i, v := range values {
+		recs = append(recs, record.Record{Offset: int64(i), Value: []byte(v)})
+	}
+	f := jsonFormat(t, "")
+	objs := exportObjects(t, f, layout.ViewValues, recs)
+	if len(objs) != 2 {
+		t.Errorf("%d objects, want 2 (the reordered record starts one)", len(objs))
+	}
+	var got []string
+	for _, o := range objs {
+		for _, r := range decode(t, f, layout.Object{}, o) {
+			got = append(got, string(r.Value))
+		}
+	}
+	want := []string{`{"n":1.5,"a":[1,1.5],"b":[1,null],"s":"😀"}`, `{"n":1234567,"a":[2],"b":[null],"s":"x"}`, `{"a":[3],"n":0.000001,"b":[],"s":"y"}`}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("read back:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	// 2^53+1 in a column of doubles would come back as 2^53.
+	var buf bytes.Buffer
+	enc, _ := f.NewEncoder(&buf, layout.ViewValues)
+	if err := enc.Encode(&record.Record{Value: []byte(`{"n":1.5}`)}); err != nil {
+		t.Fatal(err)
+	}
+	fitter, _ := enc.(format.Fitter)
+	fits, err := fitter.Fits(&record.Record{Offset: 1, Value: []byte(`{"n":9007199254740993}`)})
+	if err != nil || fits {
+		t.Errorf("2^53+1 after a double: fits %v, %v; want a new object (a long column)", fits, err)
 	}
 }

@@ -130,7 +130,7 @@ func primitiveJSON(dst []byte, typ avro.Type, b []byte, at int) ([]byte, int, er
 		if n == 4 {
 			bits = 32
 		}
-		return strconv.AppendFloat(dst, f, 'g', -1, bits), at + n, nil
+		return appendFloat(dst, f, bits), at + n, nil
 	case avro.String:
 		l, next, err := varint(b, at)
 		if err != nil || l < 0 || int64(next)+l > int64(len(b)) {
@@ -147,4 +147,22 @@ func mapValues(s avro.Schema) avro.Schema {
 		return m.Values()
 	}
 	return s
+}
+
+// appendFloat writes f as encoding/json does (ES6): plain digits for
+// 1e-6 <= |f| < 1e21, so 1234567 stays 1234567; exponents otherwise.
+func appendFloat(dst []byte, f float64, bits int) []byte {
+	abs := math.Abs(f)
+	fmtc := byte('f')
+	if abs != 0 && (abs < 1e-6 || abs >= 1e21) {
+		fmtc = 'e'
+	}
+	dst = strconv.AppendFloat(dst, f, fmtc, -1, bits)
+	if fmtc == 'e' { // e-09 -> e-9
+		if n := len(dst); n >= 4 && dst[n-4] == 'e' && dst[n-3] == '-' && dst[n-2] == '0' {
+			dst[n-2] = dst[n-1]
+			dst = dst[:n-1]
+		}
+	}
+	return dst
 }

@@ -9,6 +9,10 @@ import (
 	"github.com/kferry/kferry/pkg/record"
 )
 
+// maxInferredColumns bounds the columns of an inferred schema: each costs
+// a page buffer per open object.
+const maxInferredColumns = 1000
+
 // jsonDatum returns the schema and datum of rec's JSON value: under the
 // given schema, else under the object's schema if it fits exactly, else
 // under one inferred from rec (a new object's).
@@ -69,8 +73,11 @@ func (e *encoder) encodeJSON(rec *record.Record) error {
 		how := "given"
 		if js.inferred {
 			how = "inferred"
-			if e.f.log != nil {
-				e.f.log.Info("parquet: schema inferred from a JSON value; a record that does not fit it starts a new object",
+			if n := len(root.leaves); n > maxInferredColumns {
+				return fmt.Errorf("%w: value at offset %d: %d columns inferred, more than %d (an object used as a map?); give --value-schema FILE with a map type, or use --format json", format.ErrUnsupported, rec.Offset, n, maxInferredColumns)
+			}
+			if _, seen := e.f.seen.LoadOrStore(js.text, true); !seen && e.f.log != nil {
+				e.f.log.Info("parquet: schema inferred from a JSON value (logged once per schema); a record that does not fit it starts a new object",
 					"topic", rec.Topic, "partition", rec.Partition, "offset", rec.Offset, "schema", js.text)
 			}
 		}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"sort"
+	"sync"
 
 	"github.com/hamba/avro/v2"
 	"github.com/parquet-go/parquet-go"
@@ -52,6 +53,7 @@ type Format struct {
 	// per object); see WithJSONValues.
 	json *jsonSchema
 	log  *slog.Logger
+	seen *sync.Map // inferred schemas logged
 }
 
 // jsonSchema is the Avro schema JSON values are written with.
@@ -67,7 +69,7 @@ type jsonSchema struct {
 // import as JSON again.
 func (f *Format) WithJSONValues(text string, log *slog.Logger) (*Format, error) {
 	g := *f
-	g.json, g.log = &jsonSchema{inferred: true}, log
+	g.json, g.log, g.seen = &jsonSchema{inferred: true}, log, &sync.Map{}
 	if text == "" {
 		return &g, nil
 	}
