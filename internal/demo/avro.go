@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"regexp"
 	"time"
@@ -66,21 +65,11 @@ func RunAvro(ctx context.Context, o Options) (AvroResult, error) {
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	dir := o.Keep
-	if dir == "" {
-		tmp, err := os.MkdirTemp("", "kferry-demo-avro-")
-		if err != nil {
-			return res, err
-		}
-		defer removeTemp(tmp)
-		dir = tmp
-	} else if err := os.MkdirAll(dir, 0o755); err != nil { //nolint:gosec // G301: --keep's folder of sample data
-		return res, err
-	}
-	abs, err := filepath.Abs(dir)
+	abs, cleanup, err := bucketFolder(o.Keep, "kferry-demo-avro-")
 	if err != nil {
 		return res, err
 	}
+	defer cleanup()
 	res.Bucket = "file://" + filepath.ToSlash(abs)
 
 	cluster, err := kafkatest.Start(3)

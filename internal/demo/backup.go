@@ -3,7 +3,6 @@ package demo
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -43,19 +42,11 @@ func RunBackup(ctx context.Context, o Options) (BackupResult, error) {
 	if o.Partitions <= 0 {
 		o.Partitions = 9
 	}
-	dir := o.Keep
-	if dir == "" {
-		tmp, err := os.MkdirTemp("", "kferry-backup-demo-")
-		if err != nil {
-			return res, err
-		}
-		defer removeTemp(tmp)
-		dir = tmp
-	}
-	abs, err := filepath.Abs(dir)
+	abs, cleanup, err := bucketFolder(o.Keep, "kferry-backup-demo-")
 	if err != nil {
 		return res, err
 	}
+	defer cleanup()
 	bucket := "file://" + filepath.ToSlash(abs)
 	source, err := kafkatest.Start(3)
 	if err != nil {

@@ -56,6 +56,28 @@ func closeBucket(b *blob.Bucket) { _ = b.Close() }
 // nothing.
 func removeTemp(dir string) { _ = os.RemoveAll(dir) }
 
+// bucketFolder returns the absolute path of the demo's bucket folder: keep
+// (created if missing), or a temporary folder that cleanup removes.
+func bucketFolder(keep, prefix string) (abs string, cleanup func(), err error) {
+	cleanup = func() {}
+	dir := keep
+	if dir == "" {
+		if dir, err = os.MkdirTemp("", prefix); err != nil {
+			return "", cleanup, err
+		}
+		tmp := dir
+		cleanup = func() { removeTemp(tmp) }
+	} else if err := os.MkdirAll(dir, 0o755); err != nil { //nolint:gosec // G301: --keep's folder of sample data, readable like any output folder
+		return "", cleanup, err
+	}
+	abs, err = filepath.Abs(dir)
+	if err != nil {
+		cleanup()
+		return "", func() {}, err
+	}
+	return abs, cleanup, nil
+}
+
 // Topics are the recipe's topic names.
 var Topics = []string{"source-topic-1", "source-topic-2", "source-topic-3"}
 
@@ -89,21 +111,11 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	dir := o.Keep
-	if dir == "" {
-		tmp, err := os.MkdirTemp("", "kferry-demo-")
-		if err != nil {
-			return res, err
-		}
-		defer removeTemp(tmp)
-		dir = tmp
-	} else if err := os.MkdirAll(dir, 0o755); err != nil { //nolint:gosec // G301: --keep's folder of sample data, readable like any output folder
-		return res, err
-	}
-	abs, err := filepath.Abs(dir)
+	abs, cleanup, err := bucketFolder(o.Keep, "kferry-demo-")
 	if err != nil {
 		return res, err
 	}
+	defer cleanup()
 	res.Bucket = "file://" + filepath.ToSlash(abs)
 
 	cluster, err := kafkatest.Start(3)
