@@ -79,10 +79,15 @@ func (br *backupRun) storeSchemas(ctx context.Context) error {
 	if br.prev != nil {
 		prev, prevComplete, err := LoadManifestSchemas(ctx, br.b, br.prev, br.o.Key)
 		if err != nil {
-			return err
+			// A missing or changed file must not stop the chain's backups:
+			// this one stores its own records' schemas, marked incomplete.
+			msg := fmt.Sprintf("the schemas backup %s stored cannot be read (%v): this backup's stored schemas cover only its own records, and restoring the chain will need --source-schema-registry", br.prev.ID, err)
+			br.col.Warn(msg)
+			br.log.Warn(msg)
+			prev, prevComplete = schemareg.Stored{}, false
 		}
 		maps.Copy(stored, prev)
-		if complete = prev != nil && prevComplete; !complete {
+		if complete = prev != nil && prevComplete; !complete && err == nil {
 			msg := fmt.Sprintf("backup %s (or one before it) stored no schemas (made without --schema-registry): this backup's stored schemas cover only its own records, and restoring the chain will need --source-schema-registry; back up into a new bucket or prefix for a chain restore can translate alone", br.prev.ID)
 			br.col.Warn(msg)
 			br.log.Warn(msg)
@@ -97,12 +102,12 @@ func (br *backupRun) storeSchemas(ctx context.Context) error {
 			continue
 		}
 		s, err := br.o.Registry.SchemaByID(ctx, id)
-		if errors.Is(err, schemareg.ErrUnknownSchema) {
-			unknown = append(unknown, id)
-			continue
-		}
 		if err == nil {
 			err = storeRefs(ctx, br.o.Registry, stored, &s, 0)
+		}
+		if errors.Is(err, schemareg.ErrUnknownSchema) {
+			unknown = append(unknown, id) // the id, or a schema it references
+			continue
 		}
 		if err != nil {
 			return fmt.Errorf("store the schemas of the backup: schema id %d: %w; no manifest was written: rerun the backup when the registry answers", id, err)
@@ -148,12 +153,15 @@ func storeRefs(ctx context.Context, reg schemareg.Source, stored schemareg.Store
 		return nil
 	}
 	rs, ok := reg.(schemareg.RefSource)
-	if !ok || depth > 32 {
-		return fmt.Errorf("schema references that cannot be resolved")
+	if !ok {
+		return errors.New("schema references, which this registry cannot resolve")
+	}
+	if depth > 32 {
+		return errors.New("schema references nest deeper than 32")
 	}
 	refs := slices.Clone(s.References)
 	for i, ref := range refs {
-		rschema, id, err := rs.SchemaBySubjectVersion(ctx, ref.Subject, ref.Version)
+		rschema, id, err := rs.SchemaByReference(ctx, ref)
 		if err != nil {
 			return err
 		}

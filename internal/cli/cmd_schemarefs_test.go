@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -183,5 +184,83 @@ func TestSchemasChecksum(t *testing.T) {
 	_, errOut, code = run(t, "restore", "--from", dir, "--brokers", brokers(dst), "--schema-registry", dstReg)
 	if code == ExitOK || !errorLine(errLine(errOut)) || !strings.Contains(errOut, "checksum") {
 		t.Errorf("restore with a changed schemas file: exit %d, stderr %q", code, errOut)
+	}
+}
+
+// softDelete soft-deletes subject in the registry at url (Confluent's
+// DELETE /subjects/{subject}): its versions stay readable with deleted=true.
+func softDelete(t *testing.T, url, subject string) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(context.Background(), http.MethodDelete, url+"/subjects/"+subject, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close() // only the status matters
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("delete subject %s: %s", subject, resp.Status)
+	}
+}
+
+// TestSchemaRefsDeleted: subjects soft-deleted since the records were
+// written (the records' ids still resolve) stop neither a backup nor an
+// import: references resolve with deleted versions included, and a key's
+// soft-deleted -key subject still counts as a key subject.
+func TestSchemaRefsDeleted(t *testing.T) {
+	src, srcReg := kafkatest.NewCluster(t), kafkatest.NewRegistry(t, "", "")
+	srcID := seedRefs(t, src, srcReg)
+	softDelete(t, srcReg.URL(), "ships-value")
+	softDelete(t, srcReg.URL(), "address")
+	bdir := t.TempDir()
+	mustRun(t, "backup", "--brokers", brokers(src), "--topics", "ships", "--to", bdir, "--schema-registry", srcReg.URL())
+	dst, dstReg := shiftedTarget(t)
+	mustRun(t, "restore", "--from", bdir, "--brokers", brokers(dst), "--schema-registry", dstReg)
+	checkRefsCopy(t, src, dst, "ships", dstReg, srcID)
+
+	// A key of a schema registered under a -key subject and a -value one,
+	// the -key one soft-deleted since: still a key, translated.
+	id := srcReg.Register(t, "keyed-key", orderV1)
+	srcReg.Register(t, "other-value", orderV1)
+	softDelete(t, srcReg.URL(), "keyed-key")
+	key := avrofmt.AppendWire(nil, id, []byte{0x02, 0x00})
+	if err := src.CreateTopic(context.Background(), "keyed", 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := src.Produce(context.Background(), []record.Record{{Topic: "keyed", Key: key, Value: []byte(`{"a":1}`)}}); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	mustRun(t, "export", "--brokers", brokers(src), "--topics", "keyed", "--to", dir, "--format", "native")
+	mustRun(t, "import", "--from", dir, "--brokers", brokers(dst), "--schema-registry", dstReg, "--source-schema-registry", srcReg.URL())
+	got := records(t, dst, "keyed")
+	if w, err := avrofmt.ParseWire(got[0][0].Key); err != nil || w.ID == id || string(w.Payload) != string(key[5:]) {
+		t.Errorf("key %x: not translated (source id %d): %v", got[0][0].Key, id, err)
+	}
+}
+
+// TestSchemasFileMissingChain: a backup whose predecessor's schemas file is
+// gone (or changed) still runs: it stores its own records' schemas, marked
+// incomplete, and says so.
+func TestSchemasFileMissingChain(t *testing.T) {
+	src, srcReg := kafkatest.NewCluster(t), kafkatest.NewRegistry(t, "", "")
+	seedRefs(t, src, srcReg)
+	dir := t.TempDir()
+	mustRun(t, "backup", "--brokers", brokers(src), "--topics", "ships", "--to", dir, "--schema-registry", srcReg.URL())
+	ids := manifests(t, dir)
+	if err := os.Remove(filepath.Join(dir, "_kferry", "schemas", ids[0]+".json")); err != nil {
+		t.Fatal(err)
+	}
+	seed(t, src, "ships", 2, 2) // something new for the next backup
+	out, errOut := mustRun(t, "backup", "--brokers", brokers(src), "--topics", "ships", "--to", dir, "--schema-registry", srcReg.URL())
+	if !strings.Contains(out+errOut, "cannot be read") {
+		t.Errorf("no warning about the missing schemas file:\n%s\n%s", out, errOut)
+	}
+	ids = manifests(t, dir)
+	body, err := os.ReadFile(filepath.Join(dir, "_kferry", "schemas", ids[len(ids)-1]+".json"))
+	if err != nil || !strings.Contains(string(body), `"complete":false`) {
+		t.Errorf("the second backup's schemas file: %s (%v), want complete false", body, err)
 	}
 }

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"fmt"
 	"strconv"
 	"time"
 
@@ -264,7 +265,7 @@ func (o *restoreOptions) bindStoredSchemas(ctx context.Context, b *blob.Bucket, 
 	stored, complete, err := backup.LoadManifestSchemas(ctx, b, m, key)
 	switch {
 	case err != nil:
-		return ctx, err
+		return ctx, fmt.Errorf("%w; give --source-schema-registry (the backed-up cluster's registry) to translate the records' schema ids without it", err)
 	case stored == nil:
 		return ctx, usageErrorf("--schema-registry: backup %s stored no schemas (back up with --schema-registry to store them); give --source-schema-registry, the backed-up cluster's registry, to translate the records' schema ids", m.ID)
 	case !complete:

@@ -7,6 +7,7 @@ package schemareg
 
 import (
 	"context"
+	"encoding/json"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -209,7 +210,9 @@ func (c *Client) SchemaBySubjectVersion(ctx context.Context, subject string, ver
 	var ss sr.SubjectSchema
 	err := c.do(ctx, func(ctx context.Context) error {
 		var err error
-		ss, err = c.cl.SchemaByVersion(ctx, subject, version)
+		// A referenced subject soft-deleted since is still what the
+		// records' schema names (and SchemaByID still serves their id).
+		ss, err = c.cl.SchemaByVersion(sr.WithParams(ctx, sr.ShowDeleted), subject, version)
 		return err
 	})
 	if err != nil {
@@ -226,8 +229,14 @@ func (c *Client) SchemaBySubjectVersion(ctx context.Context, subject string, ver
 	return s, ss.ID, nil
 }
 
-// SubjectsByID returns the subjects under which id is registered, from the
-// cache after the first call.
+// SchemaByReference returns the schema a reference names and its id: by
+// subject and version (the registry knows no other way).
+func (c *Client) SchemaByReference(ctx context.Context, ref avrofmt.Reference) (avrofmt.Schema, int, error) {
+	return c.SchemaBySubjectVersion(ctx, ref.Subject, ref.Version)
+}
+
+// SubjectsByID returns the subjects under which id is registered (deleted
+// ones included), from the cache after the first call.
 func (c *Client) SubjectsByID(ctx context.Context, id int) ([]string, error) {
 	c.mu.Lock()
 	subjects, ok := c.subjects[id]
@@ -237,7 +246,7 @@ func (c *Client) SubjectsByID(ctx context.Context, id int) ([]string, error) {
 	}
 	err := c.do(ctx, func(ctx context.Context) error {
 		var err error
-		subjects, err = c.cl.SubjectsByID(ctx, id)
+		subjects, err = c.cl.SubjectsByID(sr.WithParams(ctx, sr.ShowDeleted), id)
 		return err
 	})
 	if err != nil {
@@ -276,7 +285,11 @@ func (c *Client) RegisterSchemaVersion(ctx context.Context, subject string, sche
 			return 0, 0, fmt.Errorf("schema type %q: %w", schema.Type, err)
 		}
 	}
-	k := [2]string{subject, schema.Type + "\x00" + schema.Text + "\x00" + fmt.Sprint(schema.References)}
+	refs, err := json.Marshal(schema.References)
+	if err != nil {
+		return 0, 0, err
+	}
+	k := [2]string{subject, schema.Type + "\x00" + schema.Text + "\x00" + string(refs)}
 	c.mu.Lock()
 	got, ok := c.registered[k]
 	c.mu.Unlock()
@@ -284,7 +297,7 @@ func (c *Client) RegisterSchemaVersion(ctx context.Context, subject string, sche
 		return got[0], got[1], nil
 	}
 	var ss sr.SubjectSchema
-	err := c.do(ctx, func(ctx context.Context) error {
+	err = c.do(ctx, func(ctx context.Context) error {
 		var err error
 		ss, err = c.cl.CreateSchema(ctx, subject, sr.Schema{Schema: schema.Text, Type: typ, References: toSR(schema.References)})
 		return err

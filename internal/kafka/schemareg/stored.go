@@ -24,19 +24,36 @@ func (s Stored) SchemaByID(_ context.Context, id int) (avrofmt.Schema, error) {
 	return avrofmt.Schema{}, fmt.Errorf("%w: not among the %d schemas the backup stored (restore this topic with --source-schema-registry, the backed-up cluster's registry)", ErrUnknownSchema, len(s))
 }
 
-// SchemaBySubjectVersion resolves a reference of a stored schema: the
-// backup kept each reference's id and stored its schema too.
-func (s Stored) SchemaBySubjectVersion(_ context.Context, subject string, version int) (avrofmt.Schema, int, error) {
-	for _, sc := range s {
-		for _, r := range sc.References {
-			if r.Subject == subject && r.Version == version && r.ID != 0 {
-				if ref, ok := s[r.ID]; ok {
-					return ref, r.ID, nil
-				}
-			}
+// SchemaByReference resolves a reference of a stored schema: by the id the
+// backup kept with it. A reference without one (none is kept by other
+// writers) is looked up by subject and version, and refused when the stored
+// schemas give that subject and version two different ids (a subject
+// deleted and registered again between backups).
+func (s Stored) SchemaByReference(_ context.Context, ref avrofmt.Reference) (avrofmt.Schema, int, error) {
+	if ref.ID != 0 {
+		if sc, ok := s[ref.ID]; ok {
+			return sc, ref.ID, nil
 		}
 	}
-	return avrofmt.Schema{}, 0, fmt.Errorf("%w: version %d of subject %s is not among the schemas the backup stored (restore with --source-schema-registry, the backed-up cluster's registry)", ErrUnknownSchema, version, subject)
+	found := 0
+	for _, sc := range s {
+		for _, r := range sc.References {
+			if r.Subject != ref.Subject || r.Version != ref.Version || r.ID == 0 || r.ID == found {
+				continue
+			}
+			if _, ok := s[r.ID]; !ok {
+				continue
+			}
+			if found != 0 {
+				return avrofmt.Schema{}, 0, fmt.Errorf("version %d of subject %s stands for two stored schemas (ids %d and %d): restore with --source-schema-registry, the backed-up cluster's registry", ref.Version, ref.Subject, found, r.ID)
+			}
+			found = r.ID
+		}
+	}
+	if found != 0 {
+		return s[found], found, nil
+	}
+	return avrofmt.Schema{}, 0, fmt.Errorf("%w: version %d of subject %s is not among the schemas the backup stored (restore with --source-schema-registry, the backed-up cluster's registry)", ErrUnknownSchema, ref.Version, ref.Subject)
 }
 
 type storedSchema struct {

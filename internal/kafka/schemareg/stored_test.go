@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/kferry/kferry/pkg/format/avrofmt"
@@ -26,14 +27,40 @@ func TestStoredRoundTrip(t *testing.T) {
 	if !reflect.DeepEqual(in, out) {
 		t.Errorf("%s read back as %v", b, out)
 	}
-	if s, id, err := out.SchemaBySubjectVersion(context.Background(), "a", 2); err != nil || id != 7 || s.Text != in[7].Text {
+	if s, id, err := out.SchemaByReference(context.Background(), avrofmt.Reference{Subject: "a", Version: 2, ID: 7}); err != nil || id != 7 || s.Text != in[7].Text {
 		t.Errorf("reference a/2: %v %d %v", s, id, err)
 	}
-	if _, _, err := out.SchemaBySubjectVersion(context.Background(), "a", 3); !errors.Is(err, ErrUnknownSchema) {
+	if s, id, err := out.SchemaByReference(context.Background(), avrofmt.Reference{Subject: "a", Version: 2}); err != nil || id != 7 || s.Text != in[7].Text {
+		t.Errorf("reference a/2 without an id: %v %d %v", s, id, err)
+	}
+	if _, _, err := out.SchemaByReference(context.Background(), avrofmt.Reference{Subject: "a", Version: 3}); !errors.Is(err, ErrUnknownSchema) {
 		t.Errorf("unknown reference: %v", err)
 	}
 	if _, err := out.SchemaByID(context.Background(), 8); !errors.Is(err, ErrUnknownSchema) {
 		t.Errorf("unknown id: %v", err)
+	}
+}
+
+// TestStoredAmbiguousReference: a subject deleted and registered again
+// between backups gives one subject and version two stored schemas; each
+// reference resolves by the id the backup kept, and one without an id is
+// refused, never resolved at random.
+func TestStoredAmbiguousReference(t *testing.T) {
+	s := Stored{
+		1: {Text: `{"type":"record","name":"A","fields":[{"name":"city","type":"string"}]}`},
+		2: {Text: "old", References: []avrofmt.Reference{{Name: "A", Subject: "address", Version: 1, ID: 1}}},
+		3: {Text: `{"type":"record","name":"A","fields":[{"name":"street","type":"string"}]}`},
+		4: {Text: "new", References: []avrofmt.Reference{{Name: "A", Subject: "address", Version: 1, ID: 3}}},
+	}
+	for range 50 { // map order varies between calls
+		for _, want := range []int{1, 3} {
+			if _, id, err := s.SchemaByReference(context.Background(), avrofmt.Reference{Subject: "address", Version: 1, ID: want}); err != nil || id != want {
+				t.Fatalf("reference with id %d resolved to %d (%v)", want, id, err)
+			}
+		}
+	}
+	if _, _, err := s.SchemaByReference(context.Background(), avrofmt.Reference{Subject: "address", Version: 1}); err == nil || !strings.Contains(err.Error(), "two stored schemas") {
+		t.Errorf("ambiguous reference: %v", err)
 	}
 }
 

@@ -88,7 +88,7 @@ func (tr *Translator) keySchema(ctx context.Context, id int) error {
 	}
 	subjects, err := src.SubjectsByID(ctx, id)
 	if err != nil || len(subjects) == 0 {
-		return err
+		return nil // an unknown id is reported by the schema lookup that follows
 	}
 	for _, s := range subjects {
 		if !strings.HasSuffix(s, "-value") {
@@ -99,13 +99,14 @@ func (tr *Translator) keySchema(ctx context.Context, id int) error {
 	if tr.Hint != "" {
 		hint = " (" + tr.Hint + ")"
 	}
-	return fmt.Errorf("%w%s: the source registry knows schema id %d only for values (%s), not for keys", errNotDatum, hint, id, strings.Join(subjects, ", "))
+	return fmt.Errorf("%w%s: the source registry knows schema id %d only for values (%s), not for keys", errValueID, hint, id, strings.Join(subjects, ", "))
 }
 
-// RefSource is a Source that also resolves schema references (by subject
-// and version): the source's registry, or the schemas a backup stored.
+// RefSource is a Source that also resolves schema references: the source's
+// registry (by subject and version), or the schemas a backup stored (by the
+// id it kept with each reference).
 type RefSource interface {
-	SchemaBySubjectVersion(ctx context.Context, subject string, version int) (avrofmt.Schema, int, error)
+	SchemaByReference(ctx context.Context, ref avrofmt.Reference) (avrofmt.Schema, int, error)
 }
 
 // maxRefDepth bounds chains of references.
@@ -120,7 +121,7 @@ func (tr *Translator) refSchema(ctx context.Context, ref avrofmt.Reference, dept
 	if !ok {
 		return avrofmt.Schema{}, fmt.Errorf("the schema references %s version %d, which the source cannot resolve", ref.Subject, ref.Version)
 	}
-	s, _, err := rs.SchemaBySubjectVersion(ctx, ref.Subject, ref.Version)
+	s, _, err := rs.SchemaByReference(ctx, ref)
 	if err != nil {
 		return avrofmt.Schema{}, fmt.Errorf("reference %s (subject %s version %d): %w", ref.Name, ref.Subject, ref.Version, err)
 	}
@@ -173,11 +174,6 @@ func (tr *Translator) refTexts(ctx context.Context, refs []avrofmt.Reference, de
 // Avro payloads are decoded with the schema; Protobuf ones must start with
 // message indexes that fit; JSON Schema payloads must be JSON.
 func (tr *Translator) check(ctx context.Context, view layout.View, id int, payload []byte) error {
-	if view == layout.ViewKeys {
-		if err := tr.keySchema(ctx, id); err != nil {
-			return err
-		}
-	}
 	tr.mu.Lock()
 	c, ok := tr.checks[id]
 	tr.mu.Unlock()
@@ -204,6 +200,9 @@ func (tr *Translator) check(ctx context.Context, view layout.View, id int, paylo
 			return fmt.Errorf("%w (%s): %w", errNotDatum, tr.Hint, err)
 		}
 		return fmt.Errorf("%w: %w", errNotDatum, err)
+	}
+	if view == layout.ViewKeys {
+		return tr.keySchema(ctx, id)
 	}
 	return nil
 }
@@ -243,6 +242,10 @@ func payloadCheck(s avrofmt.Schema, refs []string) (func([]byte) error, error) {
 }
 
 var errNotDatum = errors.New("starts like the wire format but is not a datum of that schema")
+
+// errValueID refuses a key that starts like the wire format with the id of a
+// value schema.
+var errValueID = errors.New("a key that starts like the wire format with the id of a value schema is not rewritten")
 
 // rewrite translates b in place if it is in the wire format (magic byte 0);
 // other bytes (plain keys, JSON values) are left alone.
