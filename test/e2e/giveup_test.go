@@ -34,12 +34,15 @@ func TestGiveUpOverSASL(t *testing.T) {
 	sasl := strings.Join(rk.SASLAddrs(), ",")
 	env := runOpts{env: []string{"KFERRY_SASL_PASSWORD=" + password, "KFERRY_SOURCE_SASL_PASSWORD=" + password, "KFERRY_TARGET_SASL_PASSWORD=" + password}}
 	auth := []string{"--brokers", sasl, "--sasl-mechanism", "scram-sha-512", "--sasl-username", user, "--timeout", "3s"}
+	// --max-rate: unthrottled, a restore of the 27,000 records once ended
+	// before the kill reached its broker (exit 0 "0s after" the kill).
+	throttle := []string{"--max-rate", lfRate}
 	for _, tc := range []struct {
 		name, prefix string
 		args         []string
 	}{
-		{"import", "gui-", append([]string{"import", "--from", exportURL, "--rename", "gu-(.*)=gui-$1", "--parallelism", "3"}, auth...)},
-		{"restore", "gur-", append([]string{"restore", "--from", backupURL, "--rename", "gu-(.*)=gur-$1", "--parallelism", "3"}, auth...)},
+		{"import", "gui-", append(append([]string{"import", "--from", exportURL, "--rename", "gu-(.*)=gui-$1", "--parallelism", "3"}, auth...), throttle...)},
+		{"restore", "gur-", append(append([]string{"restore", "--from", backupURL, "--rename", "gu-(.*)=gur-$1", "--parallelism", "3"}, auth...), throttle...)},
 		{"migrate-once", "gum-", func() []string {
 			via, _ := fileURL(t)
 			return []string{"migrate", "--source-brokers", sasl, "--target-brokers", sasl, "--topics", topics, "--via", via, "--rename", "gu-(.*)=gum-$1",
