@@ -71,6 +71,10 @@ func windowSource(t *testing.T, e *testkit.Env) []string {
 	return []string{"uneven", "txn", "compacted"}
 }
 
+// compactedRaw is how many records windowSource produces into "compacted"
+// before compaction.
+const compactedRaw = 4 * 6 * 5
+
 // TestExportWindowsRoundTrip: with one worker and a window bound so small that
 // every fetch pauses all but one partition, export reads windows of uneven
 // partitions (empty, tiny, large, aborted-only, compacted) with rotation by
@@ -111,7 +115,11 @@ func TestExportWindowsRoundTrip(t *testing.T) {
 					t.Errorf("%s (-source +copy):\n%s", topic, diff)
 				}
 			}
-			if exp.Records != int64(total) || imp.Records != int64(total) {
+			// kfake's cleaner may compact "compacted" (and its copy) further
+			// after the export read it: the contents must match, and the
+			// export may count the records compaction removed since, never
+			// fewer than the source holds (CI saw 1,382 against 1,362).
+			if exp.Records < int64(total) || imp.Records != exp.Records || exp.Records > int64(total)+compactedRaw {
 				t.Errorf("export %d records, import %d, source %d", exp.Records, imp.Records, total)
 			}
 		})
