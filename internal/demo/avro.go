@@ -1,11 +1,10 @@
 package demo
 
 import (
+	"cmp"
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
-	"path/filepath"
 	"regexp"
 	"time"
 
@@ -55,22 +54,14 @@ type AvroResult struct {
 // source, with the same key and headers.
 func RunAvro(ctx context.Context, o Options) (AvroResult, error) {
 	var res AvroResult
-	if o.Records <= 0 {
-		o.Records = 100_000
-	}
-	if o.Partitions <= 0 {
-		o.Partitions = 9
-	}
+	o = o.withDefaults()
 	log := o.Logger
-	if log == nil {
-		log = slog.New(slog.NewTextHandler(io.Discard, nil))
-	}
-	abs, cleanup, err := bucketFolder(o.Keep, "kferry-demo-avro-")
+	abs, url, cleanup, err := bucketFolder(o.Keep, "kferry-demo-avro-")
 	if err != nil {
 		return res, err
 	}
 	defer cleanup()
-	res.Bucket = "file://" + filepath.ToSlash(abs)
+	res.Bucket = url
 
 	cluster, err := kafkatest.Start(3)
 	if err != nil {
@@ -294,7 +285,7 @@ func verifyAvro(ctx context.Context, cfg kafka.Config, srcURL, dstURL string, re
 	}
 	n, err := compareTopics(ctx, cfg, AvroTopic, AvroTopic+"-copy", srcDigest, dstDigest)
 	res.Matched = n
-	if err = cmpErr(err, decodeErr); err != nil {
+	if err = cmp.Or(err, decodeErr); err != nil {
 		return fmt.Errorf("verify %s -> %s-copy: %w", AvroTopic, AvroTopic, err)
 	}
 	if len(dstIDs) != 1 || dstIDs[res.SourceID] {
@@ -305,15 +296,6 @@ func verifyAvro(ctx context.Context, cfg kafka.Config, srcURL, dstURL string, re
 	}
 	if res.Matched != res.Produced {
 		return fmt.Errorf("verify: %d of %d records matched", res.Matched, res.Produced)
-	}
-	return nil
-}
-
-func cmpErr(errs ...error) error {
-	for _, err := range errs {
-		if err != nil {
-			return err
-		}
 	}
 	return nil
 }

@@ -3,7 +3,6 @@ package demo
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"time"
@@ -36,18 +35,12 @@ type BackupResult struct {
 // that the group resumes at the same records there.
 func RunBackup(ctx context.Context, o Options) (BackupResult, error) {
 	var res BackupResult
-	if o.Records <= 0 {
-		o.Records = 100_000
-	}
-	if o.Partitions <= 0 {
-		o.Partitions = 9
-	}
-	abs, cleanup, err := bucketFolder(o.Keep, "kferry-backup-demo-")
+	o = o.withDefaults()
+	_, bucket, cleanup, err := bucketFolder(o.Keep, "kferry-backup-demo-")
 	if err != nil {
 		return res, err
 	}
 	defer cleanup()
-	bucket := "file://" + filepath.ToSlash(abs)
 	source, err := kafkatest.Start(3)
 	if err != nil {
 		return res, err

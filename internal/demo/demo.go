@@ -56,26 +56,42 @@ func closeBucket(b *blob.Bucket) { _ = b.Close() }
 // nothing.
 func removeTemp(dir string) { _ = os.RemoveAll(dir) }
 
-// bucketFolder returns the absolute path of the demo's bucket folder: keep
-// (created if missing), or a temporary folder that cleanup removes.
-func bucketFolder(keep, prefix string) (abs string, cleanup func(), err error) {
+// withDefaults fills what the scenarios share: 100,000 records, 9
+// partitions, a logger that discards.
+func (o Options) withDefaults() Options {
+	if o.Records <= 0 {
+		o.Records = 100_000
+	}
+	if o.Partitions <= 0 {
+		o.Partitions = 9
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	return o
+}
+
+// bucketFolder returns the absolute path and file:// URL of the demo's
+// bucket folder: keep (created if missing), or a temporary folder that
+// cleanup removes.
+func bucketFolder(keep, prefix string) (abs, url string, cleanup func(), err error) {
 	cleanup = func() {}
 	dir := keep
 	if dir == "" {
 		if dir, err = os.MkdirTemp("", prefix); err != nil {
-			return "", cleanup, err
+			return "", "", cleanup, err
 		}
 		tmp := dir
 		cleanup = func() { removeTemp(tmp) }
 	} else if err := os.MkdirAll(dir, 0o755); err != nil { //nolint:gosec // G301: --keep's folder of sample data, readable like any output folder
-		return "", cleanup, err
+		return "", "", cleanup, err
 	}
 	abs, err = filepath.Abs(dir)
 	if err != nil {
 		cleanup()
-		return "", func() {}, err
+		return "", "", func() {}, err
 	}
-	return abs, cleanup, nil
+	return abs, "file://" + filepath.ToSlash(abs), cleanup, nil
 }
 
 // Topics are the recipe's topic names.
@@ -95,12 +111,7 @@ const Rename = `source-topic-(\d)=sink-topic-$1`
 // sink-topic-1..3 and compares every record. It fails unless all match.
 func Run(ctx context.Context, o Options) (Result, error) {
 	var res Result
-	if o.Records <= 0 {
-		o.Records = 100_000
-	}
-	if o.Partitions <= 0 {
-		o.Partitions = 9
-	}
+	o = o.withDefaults()
 	if o.Format == "" {
 		o.Format = "json"
 	}
@@ -108,15 +119,12 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		o.FlushSize = 1000
 	}
 	log := o.Logger
-	if log == nil {
-		log = slog.New(slog.NewTextHandler(io.Discard, nil))
-	}
-	abs, cleanup, err := bucketFolder(o.Keep, "kferry-demo-")
+	_, url, cleanup, err := bucketFolder(o.Keep, "kferry-demo-")
 	if err != nil {
 		return res, err
 	}
 	defer cleanup()
-	res.Bucket = "file://" + filepath.ToSlash(abs)
+	res.Bucket = url
 
 	cluster, err := kafkatest.Start(3)
 	if err != nil {

@@ -1,6 +1,7 @@
 package parquetfmt
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -105,7 +106,7 @@ func init() {
 // snappy, Confluent's default) and row groups of about rowGroupBytes (0 =
 // DefaultRowGroupBytes), reading schemas through the avro format a.
 func New(a *avrofmt.Format, codec string, rowGroupBytes int) (*Format, error) {
-	c, ok := Codecs[cmpOr(codec, "snappy")]
+	c, ok := Codecs[cmp.Or(codec, "snappy")]
 	if !ok {
 		return nil, fmt.Errorf("parquet codec %q (known: %v)", codec, CodecNames())
 	}
@@ -123,13 +124,6 @@ func CodecNames() []string {
 	}
 	sort.Strings(names)
 	return names
-}
-
-func cmpOr(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
 }
 
 // Name returns "parquet".
@@ -207,7 +201,6 @@ type encoder struct {
 	datums   *avrofmt.Datums
 	plans    map[planKey]*plan
 	cur      *avrofmt.Datum
-	plan     *plan
 	pw       *parquet.Writer //nolint:staticcheck // SA1019: GenericWriter panics on parquet-avro's 2-level lists (repeated int64 array); rows go in as parquet.Row
 	rows     *rowWriter
 	buffered int
@@ -294,7 +287,7 @@ func (e *encoder) Encode(rec *record.Record) error {
 		e.open(p)
 		id := d
 		id.Bytes = nil
-		e.cur, e.plan = &id, p
+		e.cur = &id
 	}
 	return e.write(rec, d.Bytes)
 }
