@@ -56,6 +56,10 @@ type RunProgress struct {
 	// Offsets holds the committed progress of the partitions read; those
 	// without a commit are absent.
 	Offsets map[TopicPartition]GroupOffset
+	// topicIDs are the ids of the partitions' topics, which a writer's
+	// TxnOffsetCommit names: read once for the run instead of once per writer
+	// (a metadata answer for a topic of thousands of partitions each).
+	topicIDs map[string][16]byte
 }
 
 // ResumeRun is Resume for a run of many writers: it fences every id in ids
@@ -72,7 +76,15 @@ func (c *Client) ResumeRun(ctx context.Context, group string, ids []string, part
 	if err != nil {
 		return nil, err
 	}
-	p := &RunProgress{fenced: make(map[string]bool, len(ids)+1), Offsets: done}
+	p := &RunProgress{fenced: make(map[string]bool, len(ids)+1), Offsets: done, topicIDs: map[string][16]byte{}}
+	// Without the ids (a failed metadata answer), each writer reads its own.
+	if td, err := listTopics(ctx, c.cl, TopicsOf(parts)...); err == nil {
+		for name, t := range td {
+			if t.Err == nil {
+				p.topicIDs[name] = t.ID
+			}
+		}
+	}
 	p.fenced[""] = true // an at-least-once writer has nothing to fence
 	for _, id := range ids {
 		p.fenced[id] = true

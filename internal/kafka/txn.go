@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -114,6 +115,9 @@ func NewTxnWriter(ctx context.Context, cfg Config, txnID string, o WriterOptions
 	w := &TxnWriter{cl: cl, adm: kadm.NewClient(cl), txnID: txnID, ids: map[string][16]byte{}, timeout: cfg.timeout(), limit: cfg.Limit}
 	w.stall, w.stalled = context.WithCancel(context.Background())
 	go w.watch()
+	if to.resumed != nil {
+		maps.Copy(w.ids, to.resumed.topicIDs)
+	}
 	if to.resumed != nil && to.resumed.fenced[txnID] {
 		// The writer's own InitProducerId before its first transaction, as
 		// Resume does: franz-go picks the transaction protocol (KIP-890)

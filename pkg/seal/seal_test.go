@@ -6,6 +6,7 @@ import (
 	"io"
 	"strings"
 	"testing"
+	"testing/iotest"
 )
 
 func seal(t *testing.T, k *Key, plain []byte) []byte {
@@ -82,5 +83,28 @@ func TestParse(t *testing.T) {
 	_, err = Parse("AGE-SECRET-KEY-1NOTAKEYATALLhunter2")
 	if !errors.Is(err, ErrBadKey) || strings.Contains(err.Error(), "hunter2") {
 		t.Errorf("bad key: err = %v (must not quote the key)", err)
+	}
+}
+
+// Plain objects come back byte for byte, also those shorter than the age
+// header, those that start like it, and a failing reader's error.
+func TestOpenMaybePlain(t *testing.T) {
+	k, err := Generate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, plain := range []string{"", "a", Magic[:len(Magic)-1], Magic[:len(Magic)-1] + "X and more", strings.Repeat("line\n", 50_000)} {
+		r, err := OpenMaybe(strings.NewReader(plain), k)
+		if err != nil {
+			t.Fatalf("%.20q: %v", plain, err)
+		}
+		got, err := io.ReadAll(r)
+		if err != nil || string(got) != plain {
+			t.Fatalf("%.20q: read %d bytes (%v), want %d", plain, len(got), err, len(plain))
+		}
+	}
+	boom := errors.New("boom")
+	if _, err := OpenMaybe(iotest.ErrReader(boom), k); !errors.Is(err, boom) {
+		t.Fatalf("failing reader: %v, want boom", err)
 	}
 }

@@ -175,3 +175,39 @@ func TestReadError(t *testing.T) {
 		t.Errorf("records before the error (-want +got):\n%s", diff)
 	}
 }
+
+// A Reader read to its end hands its buffer to the next one: what the next
+// one returns is its own input, and the finished one keeps answering io.EOF.
+func TestBufferReuse(t *testing.T) {
+	first := linereader.New(strings.NewReader("a\nb"), '\n')
+	var got []string
+	for {
+		b, err := first.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, string(b))
+	}
+	for i := range 3 {
+		if b, err := first.Next(); !errors.Is(err, io.EOF) || b != nil {
+			t.Fatalf("call %d after the end: %q, %v; want io.EOF", i, b, err)
+		}
+	}
+	for i := range 100 {
+		want := strings.Repeat(string(rune('c'+i%20)), 1+i*37)
+		r := linereader.New(strings.NewReader(want+"\n"), '\n')
+		b, err := r.Next()
+		if err != nil || string(b) != want {
+			t.Fatalf("reader %d: %d bytes, %v; want its own %d-byte line", i, len(b), err, len(want))
+		}
+		if _, err := r.Next(); !errors.Is(err, io.EOF) {
+			t.Fatalf("reader %d: %v after its only line, want io.EOF", i, err)
+		}
+	}
+	if diff := cmp.Diff([]string{"a", "b"}, got); diff != "" {
+		t.Fatal(diff)
+	}
+}

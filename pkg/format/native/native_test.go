@@ -2,8 +2,10 @@ package native
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"io"
+	"strings"
 	"testing"
 	"time"
 
@@ -137,5 +139,37 @@ func TestRefusesTimestampTypeOutOfRange(t *testing.T) {
 func TestViewsOtherThanValuesRefused(t *testing.T) {
 	if _, err := (Format{}).NewEncoder(io.Discard, layout.ViewKeys); !errors.Is(err, format.ErrUnsupported) {
 		t.Errorf("keys view: err = %v", err)
+	}
+}
+
+// withSchemaText rewrites the avro.schema header entry of a native object.
+func withSchemaText(t *testing.T, body []byte, text string) []byte {
+	t.Helper()
+	old := binary.AppendVarint(nil, int64(len(schemaText)))
+	old = append(old, schemaText...)
+	i := bytes.Index(body, old)
+	if i < 0 {
+		t.Fatal("no schema entry in the header")
+	}
+	repl := append(binary.AppendVarint(nil, int64(len(text))), text...)
+	return append(append(append([]byte{}, body[:i]...), repl...), body[i+len(old):]...)
+}
+
+// The schema is compared as text first (parsing it per object cost a restore
+// of small objects more than its records); another spelling of the same
+// schema still decodes, another schema is still refused.
+func TestSchemaSpellings(t *testing.T) {
+	body := encodeAll(t, Format{}, sample()[:3])
+	spaced := withSchemaText(t, body, " \n"+schemaText+"\n")
+	got, err := decodeAll(t, spaced)
+	if err != nil || len(got) != 3 {
+		t.Fatalf("schema with whitespace: %d records, %v; want 3", len(got), err)
+	}
+	if !strings.Contains(schemaText, `"offset"`) {
+		t.Fatalf("native schema without an offset field: %s", schemaText)
+	}
+	other := withSchemaText(t, body, strings.Replace(schemaText, `"offset"`, `"offzet"`, 1))
+	if _, err := decodeAll(t, other); !errors.Is(err, format.ErrMalformed) {
+		t.Fatalf("another schema: %v, want ErrMalformed", err)
 	}
 }
