@@ -267,8 +267,12 @@ type restoredRecords struct {
 // into the open transaction, which it aborts on a read error.
 func (pr *partitionRestore) produceObject(ctx context.Context, hr *objset.Hashed) (restoredRecords, error) {
 	var rs restoredRecords
+	var cells pipeline.AckCells
+	// One Record for all: the writer copies what it sends, and each decoded
+	// record's bytes are its own.
+	var rec record.Record
 	for {
-		rec := record.Record{Offset: -1}
+		rec = record.Record{Offset: -1}
 		err := hr.Next(&rec)
 		if errors.Is(err, io.EOF) {
 			return rs, nil
@@ -282,7 +286,7 @@ func (pr *partitionRestore) produceObject(ctx context.Context, hr *objset.Hashed
 			continue
 		}
 		rec.Topic, rec.Partition = pr.t.target, pr.t.src.Partition
-		dst := new(int64)
+		dst := cells.Next()
 		rs.acks = append(rs.acks, restoredAck{src: rec.Offset, dst: dst})
 		pr.batch.Produce(ctx, &rec, func(off int64) { *dst = off })
 		rs.n++

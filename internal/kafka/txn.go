@@ -22,7 +22,11 @@ import (
 // at all. A restarted TxnWriter with the same transactional id fences the old one.
 // It is not safe for concurrent use.
 type TxnWriter struct {
-	cl    *kgo.Client
+	cl *kgo.Client
+	// recs hands out the kgo.Records Produce queues, recChunk at a time: one
+	// allocation per record was a tenth of a restore's CPU with 100-byte
+	// records. A chunk lives until kgo is done with its last record.
+	recs  []kgo.Record
 	adm   *kadm.Client
 	txnID string
 	ids   map[string][16]byte
@@ -137,6 +141,9 @@ func NewTxnWriter(ctx context.Context, cfg Config, txnID string, o WriterOptions
 	return w, nil
 }
 
+// recChunk is how many kgo.Records a TxnWriter allocates at once.
+const recChunk = 256
+
 // ErrProduceStalled means records waited longer than the Kafka timeout
 // without any being acknowledged: the brokers that lead their partitions are
 // down. It is Transient: a new writer may succeed once they are back.
@@ -194,7 +201,12 @@ func (w *TxnWriter) Begin() error {
 // Produce queues rec in the open transaction with its own timestamp; onAck, if
 // not nil, receives the offset the record got.
 func (w *TxnWriter) Produce(ctx context.Context, rec *record.Record, onAck func(offset int64)) {
-	kr := &kgo.Record{Topic: rec.Topic, Partition: rec.Partition, Key: rec.Key, Value: rec.Value, Timestamp: rec.Timestamp}
+	if len(w.recs) == 0 {
+		w.recs = make([]kgo.Record, recChunk)
+	}
+	kr := &w.recs[0]
+	w.recs = w.recs[1:]
+	*kr = kgo.Record{Topic: rec.Topic, Partition: rec.Partition, Key: rec.Key, Value: rec.Value, Timestamp: rec.Timestamp}
 	if len(rec.Headers) > 0 {
 		kr.Headers = make([]kgo.RecordHeader, len(rec.Headers))
 		for i, h := range rec.Headers {

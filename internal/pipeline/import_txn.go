@@ -409,6 +409,7 @@ type objectImport struct {
 	begun                   bool
 	c                       *Committed // for o.OnCommit, nil without it
 	acks                    []*int64   // c's target offsets, one cell per record
+	cells                   AckCells   // where acks point
 }
 
 func (pi *partitionImport) newObjectImport(g catalog.Group, src *objectOffsetSource) *objectImport {
@@ -435,8 +436,11 @@ func (oi *objectImport) abort(ctx context.Context) {
 // progress on, beginning the transaction at the first of them. On an error it
 // aborts what it began.
 func (oi *objectImport) produceAll(ctx context.Context, gr *objset.DrainValues) error {
+	// One Record for all: the writer copies what it sends, and each decoded
+	// record's bytes are its own.
+	var rec record.Record
 	for {
-		rec := record.Record{Offset: -1}
+		rec = record.Record{Offset: -1}
 		err := gr.Next(&rec)
 		if errors.Is(err, io.EOF) {
 			return nil
@@ -477,7 +481,7 @@ func (oi *objectImport) produce(ctx context.Context, rec *record.Record, off int
 	if oi.c != nil {
 		// Acks arrive on the producer's goroutines while this loop grows
 		// the slices, so each gets a cell of its own.
-		dst := new(int64)
+		dst := oi.cells.Next()
 		oi.c.Src = append(oi.c.Src, off)
 		oi.acks = append(oi.acks, dst)
 		onAck = func(o int64) { *dst = o }

@@ -1,14 +1,11 @@
 package native
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/hamba/avro/v2"
 	"github.com/hamba/avro/v2/ocf"
@@ -56,11 +53,9 @@ func sameSchema(text string) bool {
 	return err == nil && ws.Fingerprint() == schema.Fingerprint()
 }
 
-// MaxRecordBytes bounds one key, value or header value on read. hamba/avro's
-// default (1 MiB) is below what brokers are often configured to accept.
+// MaxRecordBytes bounds one key, value or header value on read: far above
+// Kafka's 1 MiB default, for brokers configured above it.
 const MaxRecordBytes = 64 << 20
-
-var decoderConfig = avro.Config{MaxByteSliceSize: MaxRecordBytes, MaxSliceAllocSize: MaxRecordBytes}.Freeze()
 
 type wireHeader struct {
 	Key   string  `avro:"key"`
@@ -178,11 +173,9 @@ func nullable(b []byte) *[]byte {
 type decoder struct {
 	r     io.Reader
 	c     *containerReader
-	block *bytes.Reader
-	avro  *avro.Decoder
+	block blockReader
 	left  int64 // records left in the current block
 	index int
-	wire  wireRecord
 }
 
 func (d *decoder) open() error {
@@ -203,8 +196,6 @@ func (d *decoder) open() error {
 		return fmt.Errorf("%w: the file's schema is not the native version 1 schema", format.ErrMalformed)
 	}
 	d.c = c
-	d.block = bytes.NewReader(nil)
-	d.avro = decoderConfig.NewDecoder(schema, d.block)
 	return nil
 }
 
@@ -216,8 +207,8 @@ func (d *decoder) Next(rec *record.Record) error {
 		}
 	}
 	for d.left == 0 {
-		if d.block.Len() > 0 {
-			return fmt.Errorf("%w: record %d: %d stray bytes at the end of a block", format.ErrMalformed, d.index, d.block.Len())
+		if d.block.left() > 0 {
+			return fmt.Errorf("%w: record %d: %d stray bytes at the end of a block", format.ErrMalformed, d.index, d.block.left())
 		}
 		count, data, err := d.c.Next()
 		if errors.Is(err, io.EOF) {
@@ -227,41 +218,12 @@ func (d *decoder) Next(rec *record.Record) error {
 			return fmt.Errorf("%w: record %d: %s", format.ErrMalformed, d.index+1, causeText(err))
 		}
 		d.left = count
-		d.block.Reset(data)
+		d.block.reset(data)
 	}
-	d.wire = wireRecord{}
-	if err := d.avro.Decode(&d.wire); err != nil {
+	if err := d.block.record(rec); err != nil {
 		return fmt.Errorf("%w: record %d: %s", format.ErrMalformed, d.index+1, causeText(err))
 	}
 	d.left--
 	d.index++
-	w := &d.wire
-	if w.TimestampType < math.MinInt8 || w.TimestampType > math.MaxInt8 {
-		return fmt.Errorf("%w: record %d: timestamp type %d", format.ErrMalformed, d.index, w.TimestampType)
-	}
-	rec.Offset = w.Offset
-	rec.TimestampType = record.TimestampType(w.TimestampType)
-	rec.Timestamp = time.Time{}
-	if w.TimestampType >= 0 || w.Timestamp != 0 {
-		rec.Timestamp = time.UnixMilli(w.Timestamp)
-	}
-	rec.Key, rec.Value = denull(w.Key), denull(w.Value)
-	rec.Headers = nil
-	if len(w.Headers) > 0 {
-		rec.Headers = make([]record.Header, len(w.Headers))
-		for i, h := range w.Headers {
-			rec.Headers[i] = record.Header{Key: h.Key, Value: denull(h.Value)}
-		}
-	}
 	return nil
-}
-
-func denull(p *[]byte) []byte {
-	if p == nil {
-		return nil
-	}
-	if *p == nil {
-		return []byte{}
-	}
-	return *p
 }
