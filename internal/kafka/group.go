@@ -303,10 +303,17 @@ func (g *GroupReader) Poll(ctx context.Context, fn func(Batch) error, onTransien
 }
 
 // groupSessionLost reports a group session that franz-go lost to a fault
-// that may pass (see isRetriable), after which it rejoins the group.
+// that may pass (see isRetriable), or because the coordinator dropped the
+// member (its session expired: heartbeats late on a loaded machine, a long
+// pause) or moved to a new generation without it. franz-go rejoins by itself
+// in every case; such a loss once ended a migrate --follow.
 func groupSessionLost(err error) bool {
 	var gs *kgo.ErrGroupSession
-	return errors.As(err, &gs) && isRetriable(gs.Err)
+	if !errors.As(err, &gs) {
+		return false
+	}
+	return isRetriable(gs.Err) || errors.Is(gs.Err, kerr.UnknownMemberID) ||
+		errors.Is(gs.Err, kerr.IllegalGeneration) || errors.Is(gs.Err, kerr.RebalanceInProgress)
 }
 
 // deliver hands one fetched partition's records to fn as a Batch.

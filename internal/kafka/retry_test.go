@@ -92,3 +92,26 @@ func TestShardErrorsRetriable(t *testing.T) {
 		t.Error("ListGroups refused by authorization is transient")
 	}
 }
+
+// A member the coordinator dropped (session expired under load) or left
+// behind a new generation rejoins, as a member whose coordinator moved: none
+// of them ends a run. A fenced static member or a refused group does.
+func TestGroupSessionLost(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		want bool
+	}{
+		{&kgo.ErrGroupSession{Err: kerr.UnknownMemberID}, true},
+		{&kgo.ErrGroupSession{Err: kerr.IllegalGeneration}, true},
+		{&kgo.ErrGroupSession{Err: kerr.RebalanceInProgress}, true},
+		{&kgo.ErrGroupSession{Err: kerr.NotCoordinator}, true},
+		{fmt.Errorf("poll: %w", &kgo.ErrGroupSession{Err: kerr.CoordinatorNotAvailable}), true},
+		{&kgo.ErrGroupSession{Err: kerr.FencedInstanceID}, false},
+		{&kgo.ErrGroupSession{Err: kerr.GroupAuthorizationFailed}, false},
+		{kerr.UnknownMemberID, false}, // not a group session's
+	} {
+		if got := groupSessionLost(tc.err); got != tc.want {
+			t.Errorf("groupSessionLost(%v) = %v, want %v", tc.err, got, tc.want)
+		}
+	}
+}
