@@ -221,6 +221,8 @@ type restoreRun struct {
 	o   *RestoreOptions
 	col *pipeline.Collector
 	log *slog.Logger
+	// pool lends the at-least-once slots their writers.
+	pool pipeline.WriterPool
 }
 
 // restoreTxnID is the transactional id an older kferry's restore wrote one

@@ -42,6 +42,7 @@ func (r *restoreRun) restoreSlots(ctx context.Context, tasks []restoreTask) erro
 	if err != nil {
 		return err
 	}
+	defer r.pool.Close()
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(pipeline.SlotParallelism(r.o.Parallelism))
 	for _, st := range slots {
@@ -80,10 +81,6 @@ func (r *restoreRun) slotOnce(ctx context.Context, tasks []restoreTask, resumed 
 			return err
 		}
 	}
-	txnID := id
-	if r.o.AtLeastOnce {
-		txnID = "" // fenced with the run: see import's slotOnce
-	}
 	// A writer's batch limit is one for all its topics: the slot's
 	// partitions are written by one writer per target max.message.bytes,
 	// one after the other (the same id: each fences the one before).
@@ -94,12 +91,22 @@ func (r *restoreRun) slotOnce(ctx context.Context, tasks []restoreTask, resumed 
 		for n < len(tasks) && tasks[n].batchMax == tasks[0].batchMax {
 			n++
 		}
-		w, err := kafka.NewTxnWriter(ctx, r.kc.Config(), txnID, kafka.WriterOptions{}, kafka.BatchMaxBytes(tasks[0].batchMax), kafka.ResumedBy(resumed))
+		var w *kafka.TxnWriter
+		var err error
+		if r.o.AtLeastOnce { // no transactional id: fenced with the run (see import's slotOnce)
+			w, err = r.pool.Get(ctx, r.kc.Config(), tasks[0].batchMax, kafka.WriterOptions{}, kafka.ResumedBy(resumed))
+		} else {
+			w, err = kafka.NewTxnWriter(ctx, r.kc.Config(), id, kafka.WriterOptions{}, kafka.BatchMaxBytes(tasks[0].batchMax), kafka.ResumedBy(resumed))
+		}
 		if err != nil {
 			return err
 		}
 		err = r.writeSlot(ctx, w, tasks[:n], resumed.Offsets, progress, commits)
-		w.Close()
+		if r.o.AtLeastOnce {
+			r.pool.Put(w, tasks[0].batchMax, err == nil)
+		} else {
+			w.Close()
+		}
 		if err != nil {
 			return err
 		}

@@ -379,6 +379,8 @@ type importRun struct {
 	col     *Collector
 	log     *slog.Logger
 	metrics ImportMetrics
+	// pool lends the at-least-once slots their writers.
+	pool WriterPool
 }
 
 // importPlan describes the tasks of an import: each partition's objects, from

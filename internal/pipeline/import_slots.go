@@ -35,6 +35,7 @@ func (r *importRun) importSlots(ctx context.Context, kc *kafka.Client, tasks []i
 	if err != nil {
 		return err
 	}
+	defer r.pool.Close()
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(SlotParallelism(o.Parallelism))
 	for _, st := range slots {
@@ -97,11 +98,24 @@ func (r *importRun) slotOnce(ctx context.Context, tasks []importTask, resumed *k
 	if resumed != nil {
 		opts = append(opts, kafka.ResumedBy(resumed))
 	}
-	w, err := kafka.NewTxnWriter(ctx, r.cfg, txnID, o.Producer, opts...)
+	var w *kafka.TxnWriter
+	var err error
+	if o.AtLeastOnce {
+		w, err = r.pool.Get(ctx, r.cfg, 0, o.Producer, opts...)
+	} else {
+		w, err = kafka.NewTxnWriter(ctx, r.cfg, txnID, o.Producer, opts...)
+	}
 	if err != nil {
 		return false, err
 	}
-	defer w.Close()
+	ok := false
+	defer func() {
+		if o.AtLeastOnce {
+			r.pool.Put(w, 0, ok)
+		} else {
+			w.Close()
+		}
+	}()
 	var done map[kafka.TopicPartition]kafka.GroupOffset
 	if resumed != nil {
 		done = resumed.Offsets
@@ -138,5 +152,6 @@ func (r *importRun) slotOnce(ctx context.Context, tasks []importTask, resumed *k
 		}
 	}
 	err = batch.Commit(ctx)
+	ok = err == nil
 	return progressed(), err
 }
