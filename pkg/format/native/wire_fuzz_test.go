@@ -26,7 +26,7 @@ func FuzzWireMatchesHamba(f *testing.F) {
 		}
 	}
 	f.Add(block.Bytes())
-	f.Add([]byte{14, 0, 0, 0, 0, 3, 2, 2, 'a', 0, 0}) // a negative headers block with a byte size
+	f.Add([]byte{14, 0, 0, 0, 0, 3, 2, 2, 'a', 0, 0})                                           // a negative headers block with a byte size
 	f.Add([]byte{0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01, 0}) // -2^63 headers
 	f.Fuzz(func(t *testing.T, b []byte) {
 		hamba := avro.Config{MaxByteSliceSize: MaxRecordBytes, MaxSliceAllocSize: MaxRecordBytes}.Freeze().NewDecoder(schema, bytes.NewReader(b))
