@@ -111,12 +111,27 @@ func Sniff(br *bufio.Reader) bool {
 // zeroing memory than in decoding (the decoders buffer for themselves).
 func OpenMaybe(r io.Reader, k *Key) (io.Reader, error) {
 	head := make([]byte, len(Magic))
-	n, err := io.ReadFull(r, head)
-	switch {
-	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+	// Not io.ReadFull: it reports an end within the header as
+	// io.ErrUnexpectedEOF, which is also what a dropped connection's body
+	// returns; only the stream's own io.EOF means a short object.
+	n := 0
+	for empty := 0; n < len(head); {
+		m, err := r.Read(head[n:])
+		n += m
+		if err == io.EOF { //nolint:errorlint // io.EOF is returned bare, as io.ReadFull compares it
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+		if m > 0 {
+			empty = 0
+		} else if empty++; empty >= 100 {
+			return nil, io.ErrNoProgress
+		}
+	}
+	if n < len(head) {
 		return bytes.NewReader(head[:n]), nil // shorter than the header: not sealed
-	case err != nil:
-		return nil, err
 	}
 	rest := io.MultiReader(bytes.NewReader(head), r)
 	if !bytes.Equal(head, []byte(Magic)) {

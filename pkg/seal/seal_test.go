@@ -108,3 +108,24 @@ func TestOpenMaybePlain(t *testing.T) {
 		t.Fatalf("failing reader: %v, want boom", err)
 	}
 }
+
+// A stream that breaks within the header's bytes (a dropped connection: the
+// HTTP body of an object ends with io.ErrUnexpectedEOF) is an error, not a
+// short plain object: read as one, an import would take a cut object, or an
+// empty one, for the whole of it.
+func TestOpenMaybeCutStream(t *testing.T) {
+	for _, head := range []string{"", "a", "{\"k\":1", Magic[:len(Magic)-1]} {
+		r := io.MultiReader(strings.NewReader(head), iotest.ErrReader(io.ErrUnexpectedEOF))
+		plain, err := OpenMaybe(r, nil)
+		if err == nil {
+			var got []byte
+			got, err = io.ReadAll(plain)
+			if err == nil {
+				t.Fatalf("%q then a dropped connection: read %q without error", head, got)
+			}
+		}
+		if !errors.Is(err, io.ErrUnexpectedEOF) {
+			t.Fatalf("%q then a dropped connection: %v, want io.ErrUnexpectedEOF", head, err)
+		}
+	}
+}

@@ -3,8 +3,10 @@ package linereader_test
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
+	"sync"
 	"testing"
 	"testing/iotest"
 
@@ -209,5 +211,40 @@ func TestBufferReuse(t *testing.T) {
 	}
 	if diff := cmp.Diff([]string{"a", "b"}, got); diff != "" {
 		t.Fatal(diff)
+	}
+}
+
+// Readers on many goroutines pass read buffers through the pool, some ending
+// at io.EOF, some at a read error: each reads its own input (run with -race).
+func TestBufferReuseConcurrently(t *testing.T) {
+	var wg sync.WaitGroup
+	errs := make(chan error, 512)
+	for g := range 512 {
+		wg.Go(func() {
+			line := strings.Repeat(string(rune('a'+g%26)), 1+g*13%5000)
+			var src io.Reader = strings.NewReader(strings.Repeat(line+"\n", 1+g%7))
+			if g%3 == 0 {
+				src = io.MultiReader(src, iotest.ErrReader(errors.New("boom")))
+			}
+			r := linereader.New(src, '\n')
+			for n := 0; ; n++ {
+				b, err := r.Next()
+				if err != nil {
+					if (g%3 == 0) == errors.Is(err, io.EOF) || n != 1+g%7 {
+						errs <- fmt.Errorf("reader %d: %v after %d lines", g, err, n)
+					}
+					return
+				}
+				if string(b) != line {
+					errs <- fmt.Errorf("reader %d line %d: %.10q, want %.10q", g, n, b, line)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
 	}
 }

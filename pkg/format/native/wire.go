@@ -125,7 +125,7 @@ func (r *blockReader) headers() ([]record.Header, error) {
 				return nil, err
 			}
 		}
-		if n > int64(r.left())/2 { // a header takes two bytes at least
+		if n < 0 || n > int64(r.left())/2 { // -2^63 stays negative; a header takes two bytes at least
 			return nil, fmt.Errorf("%d headers in a block with %d bytes left", n, r.left())
 		}
 		hs = append(make([]record.Header, 0, len(hs)+int(n)), hs...)

@@ -115,3 +115,23 @@ func TestWireRefusesBrokenBlocks(t *testing.T) {
 		t.Fatal("union branch 2 read without error")
 	}
 }
+
+// A headers block whose count is the most negative long (its negation is
+// itself) is an error, not a panic: a corrupt object must not crash a restore.
+func TestWireRefusesMinInt64HeaderCount(t *testing.T) {
+	b := []byte{0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01, 0}
+	var r blockReader
+	r.reset(b)
+	var rec record.Record
+	err := func() (err error) {
+		defer func() {
+			if p := recover(); p != nil {
+				t.Fatalf("panic: %v", p)
+			}
+		}()
+		return r.record(&rec)
+	}()
+	if err == nil {
+		t.Fatal("a headers block of -2^63 records read without error")
+	}
+}
