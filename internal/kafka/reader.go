@@ -213,8 +213,16 @@ func (r *Reader) readOnce(ctx context.Context, h RangeHandler) error {
 func (r *Reader) deliver(rr *rangeRead, recs []*kgo.Record, h RangeHandler) error {
 	r.recs, r.ptrs = r.recs[:0], r.ptrs[:0]
 	for _, kr := range recs {
-		if kr.Offset < rr.next || kr.Offset >= rr.pr.End {
+		if kr.Offset < rr.next {
 			continue
+		}
+		if kr.Offset >= rr.pr.End {
+			// A later record came first: the rest of the range is gone (the
+			// log cleaner compacted it away, or it was aborted and read
+			// committed). Waiting for it stalled a migrate of a compacted
+			// topic until the idle limit failed the run.
+			rr.next = rr.pr.End
+			break
 		}
 		rr.next = kr.Offset + 1
 		if kr.Attrs.IsControl() {

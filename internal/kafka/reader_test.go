@@ -2,8 +2,12 @@ package kafka_test
 
 import (
 	"context"
+	"slices"
 	"testing"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/kferry/kferry/internal/kafka"
 	"github.com/kferry/kferry/internal/kafka/kafkatest"
@@ -62,5 +66,50 @@ func TestReaderReportsRetentionGap(t *testing.T) {
 	}
 	if len(got) != 4 || got[0] != 6 || got[3] != 9 {
 		t.Errorf("offsets read = %v, want 6..9", got)
+	}
+}
+
+// A range whose last offsets the log cleaner removed ends at the first record
+// after it: nothing of the range is left to wait for. Before, the read waited
+// for the removed offsets until its idle limit failed the run (a one-shot
+// migrate of a compacted topic whose cleaner ran during the read).
+func TestReaderRangeEndCompactedAway(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c := kafkatest.NewCluster(t)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	compact := "compact"
+	if _, err := kadm.NewClient(cl).CreateTopic(ctx, 1, 1, map[string]*string{"cleanup.policy": &compact}, "t"); err != nil {
+		t.Fatal(err)
+	}
+	// Offsets 3 and 4 (keys d, e) are superseded by 5 and 6; one batch each,
+	// as kfake compacts whole batches and never the last one.
+	for _, k := range []string{"a", "b", "c", "d", "e", "d", "e", "f"} {
+		if err := c.Produce(ctx, []record.Record{{Topic: "t", Key: []byte(k), Value: []byte("v-" + k)}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.Compact()
+	r, err := kafka.NewReader(ctx, c.Config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	var got []int64
+	err = r.Read(ctx, kafka.PartitionRange{Topic: "t", Start: 0, End: 5}, func(batch []*record.Record) error {
+		for _, rec := range batch {
+			got = append(got, rec.Offset)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("read of a range whose end was compacted away: %v", err)
+	}
+	if want := []int64{0, 1, 2}; !slices.Equal(got, want) {
+		t.Fatalf("read offsets %v, want %v (3 and 4 compacted away)", got, want)
 	}
 }
