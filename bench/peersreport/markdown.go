@@ -1,0 +1,95 @@
+package main
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/kferry/kferry/bench/internal/peers"
+)
+
+// references names, per step, the tool each other tool's rate is divided by.
+var references = map[string][]string{
+	"export":  {"kcat-consume", "consumer-perf-test"},
+	"import":  {"kcat-produce", "producer-perf-test"},
+	"backup":  {"kcat-consume"},
+	"migrate": {"mirrormaker2"},
+}
+
+// refStep is where a step's reference tools ran: backup is compared with the
+// export step's reads.
+func refStep(step string) string {
+	if step == "backup" {
+		return "export"
+	}
+	return step
+}
+
+func markdown(res *peers.Result, svg string) string {
+	var b strings.Builder
+	m := res.Meta
+	fmt.Fprintf(&b, "kferry bench-peers, scale %s: Apache Kafka %s (one node; MirrorMaker 2 from %s jars), versitygw %s, kcat %s,\n",
+		m["scale"], m["kafka"], m["peers_jars"], m["versitygw"], m["kcat"])
+	fmt.Fprintf(&b, "%s, %s, kferry %s; %s CPUs (%s), %s MiB; JVM peers -Xmx%s; %s partitions; load before %s\n\n",
+		m["java"], m["go"], m["kferry"], m["cpus"], m["cpu_model"], m["mem_mib"], m["heap"], m["partitions"], m["load_before"])
+	byKey := map[string]peers.Run{}
+	for _, r := range res.Runs {
+		byKey[r.Key()] = r
+	}
+	b.WriteString("| step | tool | record B | records | seconds | records/s | MB/s | CPU s | peak RSS MiB | ratios (records/s) |\n")
+	b.WriteString("|---|---|---:|---:|---:|---:|---:|---:|---:|---|\n")
+	for _, r := range res.Runs {
+		var ratios []string
+		for _, ref := range references[r.Step] {
+			base, ok := byKey[fmt.Sprintf("%s/%s/%d", refStep(r.Step), ref, r.RecordBytes)]
+			if ok && base.Tool != r.Tool && base.RecordsPerS > 0 {
+				ratios = append(ratios, fmt.Sprintf("%.2f× %s", r.RecordsPerS/base.RecordsPerS, ref))
+			}
+		}
+		fmt.Fprintf(&b, "| %s | %s | %d | %d | %.2f | %.0f | %.1f | %.2f | %.0f | %s |\n", r.Step, r.Tool, r.RecordBytes,
+			r.Records, r.Seconds, r.RecordsPerS, r.MBPerS, r.CPUSeconds, r.PeakRSSMiB, strings.Join(ratios, ", "))
+	}
+	if len(res.Offsets) > 0 {
+		b.WriteString("\nGroup offsets after the migration (record at the target's committed offset vs the source's):\n\n")
+		b.WriteString("| tool | record B | group | topic/partition | source offset | target offset | record ids source/target | verdict |\n")
+		b.WriteString("|---|---:|---|---|---:|---:|---|---|\n")
+		for _, o := range res.Offsets {
+			fmt.Fprintf(&b, "| %s | %d | %s | %s/%d | %s | %s | %s | %s |\n", o.Tool, o.RecordBytes, o.Group, o.Topic,
+				o.Partition, o.SourceOffset, o.TargetOffset, o.Records, o.Verdict)
+		}
+		b.WriteString("\n" + verdictLine(res) + "\n")
+	}
+	if len(res.Notes) > 0 {
+		b.WriteString("\nNotes:\n\n")
+		for _, n := range res.Notes {
+			b.WriteString("- " + n + "\n")
+		}
+	}
+	if svg != "" {
+		fmt.Fprintf(&b, "\n![records/s per tool and offset exactness](%s)\n", svg)
+	}
+	return b.String()
+}
+
+// verdictLine sums the offsets: "kferry-migrate: 10 exact; mirrormaker2: ...".
+func verdictLine(res *peers.Result) string {
+	v := res.Verdicts()
+	tools := make([]string, 0, len(v))
+	for t := range v {
+		tools = append(tools, t)
+	}
+	sort.Strings(tools)
+	parts := make([]string, 0, len(tools))
+	for _, t := range tools {
+		var c []string
+		for _, k := range verdictOrder {
+			if v[t][k] > 0 {
+				c = append(c, fmt.Sprintf("%d %s", v[t][k], k))
+			}
+		}
+		parts = append(parts, t+": "+strings.Join(c, ", "))
+	}
+	return "Offset exactness: " + strings.Join(parts, "; ") + "."
+}
+
+var verdictOrder = []string{"exact", "ahead", "behind", "missing"}
