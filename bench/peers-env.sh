@@ -43,7 +43,7 @@ start_versitygw() {
 	port_open "$port" || die "versitygw did not start: $(tail -n 5 "$WORK/versitygw.log")"
 	S3_ENDPOINT=http://127.0.0.1:$port
 	curl -sf --max-time 30 --aws-sigv4 "aws:amz:us-east-1:s3" --user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" \
-		-X PUT "$S3_ENDPOINT/$BUCKET" >/dev/null || die "could not create bucket $BUCKET on versitygw"
+		-H "x-amz-content-sha256: $(printf '' | sha256sum | cut -d' ' -f1)" -X PUT "$S3_ENDPOINT/$BUCKET" >/dev/null || die "could not create bucket $BUCKET on versitygw"
 	S3_DATA=$WORK/s3/data/$BUCKET # the posix backend's folder of the bucket
 	log "versitygw $PEERS_VGW_VERSION at $S3_ENDPOINT, bucket $BUCKET"
 }
@@ -108,7 +108,8 @@ mvn_copy() {
 	if ! timeout 900 mvn -B -q -f "$dir.tmp/pom.xml" "-Dmaven.repo.local=$(cache_dir)/m2" "$@" \
 		org.apache.maven.plugins:maven-dependency-plugin:3.6.1:copy-dependencies -DincludeScope=runtime \
 		"-DoutputDirectory=$dir.tmp/libs" >"$dir.tmp/mvn.log" 2>&1; then
-		MVN_ERROR=$(grep -m1 -o 'Could not [^(]*' "$dir.tmp/mvn.log" || tail -n1 "$dir.tmp/mvn.log")
+		MVN_ERROR=$(grep -oE '[a-z0-9.-]+:[a-z0-9.-]+:(jar|pom):[0-9][^ ]*' "$dir.tmp/mvn.log" | grep -v '^io.github.kferry' | head -n1 || true)
+		MVN_ERROR="${MVN_ERROR:-$(tail -n1 "$dir.tmp/mvn.log")} not found on Maven Central"
 		return 1
 	fi
 	echo "$stamp" >"$dir.tmp/.stamp"

@@ -36,18 +36,23 @@ func run(w io.Writer, oldPath, newPath string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "old: %s (kferry %s, Kafka %s, scale %s, %s CPUs)\n", oldPath, a.Meta["kferry"], a.Meta["kafka"], a.Meta["scale"], a.Meta["cpus"])
-	fmt.Fprintf(w, "new: %s (kferry %s, Kafka %s, scale %s, %s CPUs)\n\n", newPath, b.Meta["kferry"], b.Meta["kafka"], b.Meta["scale"], b.Meta["cpus"])
+	out := &printer{w: w}
+	out.printf("old: %s (kferry %s, Kafka %s, scale %s, %s CPUs)\n", oldPath, a.Meta["kferry"], a.Meta["kafka"], a.Meta["scale"], a.Meta["cpus"])
+	out.printf("new: %s (kferry %s, Kafka %s, scale %s, %s CPUs)\n\n", newPath, b.Meta["kferry"], b.Meta["kafka"], b.Meta["scale"], b.Meta["cpus"])
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "step/tool/record B\trecords/s old\tnew\tnew÷old\tCPU s old\tnew\tRSS MiB old\tnew\t")
+	tab := &printer{w: tw}
+	tab.printf("step/tool/record B\trecords/s old\tnew\tnew÷old\tCPU s old\tnew\tRSS MiB old\tnew\t\n")
 	olds, news := index(a.Runs), index(b.Runs)
 	for _, k := range keys(olds, news) {
 		o, okO := olds[k]
 		n, okN := news[k]
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", k,
+		tab.printf("%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", k,
 			num(okO, o.RecordsPerS, "%.0f"), num(okN, n.RecordsPerS, "%.0f"), ratio(okO && okN, n.RecordsPerS, o.RecordsPerS),
 			num(okO, o.CPUSeconds, "%.2f"), num(okN, n.CPUSeconds, "%.2f"),
 			num(okO, o.PeakRSSMiB, "%.0f"), num(okN, n.PeakRSSMiB, "%.0f"))
+	}
+	if tab.err != nil {
+		return tab.err
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -56,12 +61,31 @@ func run(w io.Writer, oldPath, newPath string) error {
 		name string
 		res  *peers.Result
 	}{{"old", a}, {"new", b}} {
-		for tool, c := range r.res.Verdicts() {
-			fmt.Fprintf(w, "%s offsets %s: %d exact, %d ahead, %d behind, %d missing\n", r.name, tool,
+		v := r.res.Verdicts()
+		tools := make([]string, 0, len(v))
+		for t := range v {
+			tools = append(tools, t)
+		}
+		sort.Strings(tools)
+		for _, tool := range tools {
+			c := v[tool]
+			out.printf("%s offsets %s: %d exact, %d ahead, %d behind, %d missing\n", r.name, tool,
 				c["exact"], c["ahead"], c["behind"], c["missing"])
 		}
 	}
-	return nil
+	return out.err
+}
+
+// printer keeps the first write error.
+type printer struct {
+	w   io.Writer
+	err error
+}
+
+func (p *printer) printf(format string, args ...any) {
+	if p.err == nil {
+		_, p.err = fmt.Fprintf(p.w, format, args...)
+	}
 }
 
 func index(runs []peers.Run) map[string]peers.Run {

@@ -109,7 +109,7 @@ func withFile(path string, f func(io.Reader) error) error {
 	if err != nil {
 		return err
 	}
-	defer fh.Close()
+	defer func() { _ = fh.Close() }() // read only
 	if err := f(fh); err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -36,9 +37,10 @@ func markdown(res *peers.Result, svg string) string {
 	for _, r := range res.Runs {
 		byKey[r.Key()] = r
 	}
+	runs := sortedRuns(res.Runs)
 	b.WriteString("| step | tool | record B | records | seconds | records/s | MB/s | CPU s | peak RSS MiB | ratios (records/s) |\n")
 	b.WriteString("|---|---|---:|---:|---:|---:|---:|---:|---:|---|\n")
-	for _, r := range res.Runs {
+	for _, r := range runs {
 		var ratios []string
 		for _, ref := range references[r.Step] {
 			base, ok := byKey[fmt.Sprintf("%s/%s/%d", refStep(r.Step), ref, r.RecordBytes)]
@@ -93,3 +95,19 @@ func verdictLine(res *peers.Result) string {
 }
 
 var verdictOrder = []string{"exact", "ahead", "behind", "missing"}
+
+// stepOrder is the order of the tables and charts.
+var stepOrder = map[string]int{"export": 0, "import": 1, "backup": 2, "migrate": 3, "connect": 4}
+
+// sortedRuns orders runs by record size, then step, keeping the run order
+// within a step.
+func sortedRuns(runs []peers.Run) []peers.Run {
+	out := slices.Clone(runs)
+	slices.SortStableFunc(out, func(a, b peers.Run) int {
+		if a.RecordBytes != b.RecordBytes {
+			return b.RecordBytes - a.RecordBytes
+		}
+		return stepOrder[a.Step] - stepOrder[b.Step]
+	})
+	return out
+}

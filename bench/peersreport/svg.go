@@ -10,11 +10,11 @@ import (
 )
 
 const (
-	chartWidth = 900
+	chartWidth = 1000
 	labelWidth = 330
 	barHeight  = 16
 	rowGap     = 4
-	barSpace   = chartWidth - labelWidth - 110
+	barSpace   = chartWidth - labelWidth - 210
 )
 
 var verdictColors = map[string]string{"exact": "#2e7d32", "ahead": "#f9a825", "behind": "#c62828", "missing": "#757575"}
@@ -25,7 +25,7 @@ var verdictColors = map[string]string{"exact": "#2e7d32", "ahead": "#f9a825", "b
 func chart(res *peers.Result) string {
 	var body strings.Builder
 	y := 30
-	groups, order := groupRuns(res.Runs)
+	groups, order := groupRuns(sortedRuns(res.Runs))
 	for _, g := range order {
 		runs := groups[g]
 		maxRate := 0.0
