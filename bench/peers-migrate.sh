@@ -193,12 +193,12 @@ mirror_maker() { # SIZE N
 	log "migrate/mm2/$size: ${secs}s to every record on the target (CPU s, peak RSS KiB: $usage)"
 	check_target "$size" "$n"
 	# Group offsets reach the target after an offset sync and a checkpoint.
-	deadline=$((SECONDS + 90))
+	deadline=$((SECONDS + 60))
 	while ((SECONDS < deadline)); do
 		(($(target_offsets "$TGT_BROKERS" | wc -l) >= $(wc -l <"$WORK/groups.tsv"))) && { synced=1; break; }
 		sleep 2
 	done
-	((synced)) || note "migrate/mm2/$size: not every group's offset reached the target within 90 s after the copy"
+	((synced)) || note "migrate/mm2/$size: not every group's offset reached the target within 60 s after the copy"
 	# CPU until the copy was complete; peak RSS also over the offset sync.
 	row migrate mirrormaker2 "$size" $((2 * n)) "$secs" "${usage% *}" "$(proc_usage "$pid" | cut -d' ' -f2)" \
 		"time to the last record; $PEERS_VERSION jars, tasks.max=$(nproc)"

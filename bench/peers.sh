@@ -29,8 +29,8 @@
 # compare two with `go run ./bench/compare A.json B.json`), .md (tables) and
 # .svg (charts), written by bench/peersreport.
 #
-# Environment: BENCH_PEERS_SCALE=small (a few minutes: 20,000 records of 1 KiB
-# and 50,000 of 100 B; default 200,000 and 1,000,000), BENCH_PEERS_RECORDS
+# Environment: BENCH_PEERS_SCALE=small (a few minutes: 50,000 records of 1 KiB
+# and 200,000 of 100 B; default 500,000 and 2,000,000), BENCH_PEERS_RECORDS
 # (overrides both counts), BENCH_PEERS_SIZES ("1024 100"), BENCH_PEERS_STEPS,
 # BENCH_PARTITIONS (6), BENCH_KAFKA_VERSION (4.4.0, else 4.1.2 if 4.4.0 does not
 # install), BENCH_PEERS_HEAP (JVM peers' -Xmx, 512m), BENCH_TIMEOUT seconds per
@@ -59,7 +59,7 @@ records() {
 	if [[ -n ${BENCH_PEERS_RECORDS:-} ]]; then echo "$BENCH_PEERS_RECORDS"; return; fi
 	local small=0
 	[[ $SCALE == small ]] && small=1
-	if (($1 >= 1000)); then echo $((small ? 20000 : 200000)); else echo $((small ? 50000 : 1000000)); fi
+	if (($1 >= 1000)); then echo $((small ? 50000 : 500000)); else echo $((small ? 200000 : 2000000)); fi
 }
 
 # shellcheck source=scripts/lib/go-installed.sh
