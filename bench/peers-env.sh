@@ -34,17 +34,26 @@ start_versitygw() {
 	AWS_ACCESS_KEY_ID=peersroot
 	AWS_SECRET_ACCESS_KEY=root-$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
 	export AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_REGION=us-east-1
-	port=$(free_port)
-	ROOT_ACCESS_KEY_ID=$AWS_ACCESS_KEY_ID ROOT_SECRET_ACCESS_KEY=$AWS_SECRET_ACCESS_KEY \
-		"$vgw" --port "127.0.0.1:$port" --iam-dir "$WORK/s3/iam" --quiet posix "$WORK/s3/data" \
-		>"$WORK/versitygw.log" 2>&1 </dev/null &
-	PIDS+=($!)
-	for _ in $(seq 300); do port_open "$port" && break; sleep 0.1; done
-	port_open "$port" || die "versitygw did not start: $(tail -n 5 "$WORK/versitygw.log")"
+	local pid attempt
+	for attempt in 1 2 3 4 5; do # another process may take the port meanwhile
+		port=$(free_port)
+		ROOT_ACCESS_KEY_ID=$AWS_ACCESS_KEY_ID ROOT_SECRET_ACCESS_KEY=$AWS_SECRET_ACCESS_KEY \
+			"$vgw" --port "127.0.0.1:$port" --iam-dir "$WORK/s3/iam" --quiet posix "$WORK/s3/data" \
+			>"$WORK/versitygw.log" 2>&1 </dev/null &
+		pid=$!
+		PIDS+=("$pid")
+		for _ in $(seq 300); do
+			port_open "$port" && break 2
+			kill -0 "$pid" 2>/dev/null || break
+			sleep 0.1
+		done
+		stop_pid "$pid"
+		log "versitygw did not start on port $port (attempt $attempt): $(tail -n 1 "$WORK/versitygw.log")"
+	done
+	port_open "$port" || die "versitygw did not start"
 	S3_ENDPOINT=http://127.0.0.1:$port
 	curl -sf --max-time 30 --aws-sigv4 "aws:amz:us-east-1:s3" --user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" \
 		-H "x-amz-content-sha256: $(printf '' | sha256sum | cut -d' ' -f1)" -X PUT "$S3_ENDPOINT/$BUCKET" >/dev/null || die "could not create bucket $BUCKET on versitygw"
-	S3_DATA=$WORK/s3/data/$BUCKET # the posix backend's folder of the bucket
 	log "versitygw $PEERS_VGW_VERSION at $S3_ENDPOINT, bucket $BUCKET"
 }
 
