@@ -25,7 +25,7 @@ group_cmd() {
 
 # end_offset BROKERS TOPIC PARTITION
 end_offset() {
-	timeout 60 kcat -Q -b "$1" -t "$2:$3:-1" 2>/dev/null | awk '{print $NF; exit}'
+	timeout 60 kcat -Q -b "$1" -t "$2:$3:-1" 2>/dev/null | awk 'NR == 1 {print $NF}'
 }
 
 # record_id BROKERS TOPIC PARTITION OFFSET prints the id of the first committed
@@ -39,8 +39,9 @@ record_id() {
 # first_marker BROKERS TOPIC PARTITION: the offset of the first transaction
 # marker (the first gap in the records' offsets), or -1.
 first_marker() {
+	# awk reads to the end: kcat must not meet a closed pipe (set -o pipefail).
 	timeout 120 kcat -C -b "$1" -t "$2" -p "$3" -o beginning -e -q -f '%o\n' |
-		awk 'NR > 1 && $1 != prev + 1 {print prev + 1; found = 1; exit} {prev = $1} END {if (!found) print -1}'
+		awk 'NR > 1 && $1 != prev + 1 && m == "" {m = prev + 1} {prev = $1} END {print (m == "" ? -1 : m)}'
 }
 
 # make_txn_topic SIZE N: txn-SIZE on the source, imported exactly once from an

@@ -99,6 +99,15 @@ note() { log "note: $*"; printf '%s\n' "$*" >>"$WORK/notes.txt"; }
 # row STEP TOOL SIZE RECORDS SECONDS CPU_S RSS_KB [NOTE]: one measured run.
 row() { printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" "$5" "$6" "$7" "${8:-}" >>"$WORK/runs.tsv"; }
 
+# own_rate STEP TOOL SIZE NOTE_PREFIX: appends to the last run's note the rate
+# a perf tool printed itself (its measured interval, without the JVM's start).
+own_rate() {
+	local file=$WORK/m-$1-$2-$3.out rate
+	rate=$(awk -F', *' '/records sent/ {split($2, a, " "); r = a[1]} NF >= 6 && $6 ~ /^[0-9.]+$/ {r = $6} END {print r}' "$file")
+	[[ -n $rate ]] || return 0
+	sed -i "\$ s/\t\$/\t$4 $rate records\/s by its own clock (without JVM start)/" "$WORK/runs.tsv"
+}
+
 # measure STEP TOOL SIZE RECORDS STDIN CMD...: CMD under GNU time with a timeout.
 measure() {
 	local step=$1 tool=$2 size=$3 n=$4 in=$5
@@ -180,6 +189,7 @@ export_step() { # SIZE N
 	measure export consumer-perf-test "$size" "$n" /dev/null "$JAVA" "${HARNESS_JVM[@]}" \
 		org.apache.kafka.tools.ConsumerPerformance --bootstrap-server "$BROKERS" --topic "src-$size" \
 		--messages "$n" --timeout 60000 --group "peers-perf-$size"
+	own_rate export consumer-perf-test "$size" "ConsumerPerformance:"
 	for f in json bytes; do
 		measure export "kferry-export-$f" "$size" "$n" /dev/null "$WORK/kferry" export --brokers "$BROKERS" \
 			--topics "src-$size" --to "$(bucket_url "export-$f-$size")" --format "$f" --store-keys --store-headers \
@@ -194,6 +204,7 @@ import_step() { # SIZE N (after export_step: imports its bytes export)
 		org.apache.kafka.tools.ProducerPerformance --topic "pp-$size" --num-records "$n" \
 		--payload-file "$WORK/payload-$size.txt" --throughput -1 \
 		--producer-props "bootstrap.servers=$BROKERS" acks=all enable.idempotence=true
+	own_rate import producer-perf-test "$size" "ProducerPerformance:"
 	for mode in eos alo; do
 		flags=()
 		[[ $mode == alo ]] && flags=(--at-least-once)

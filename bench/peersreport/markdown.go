@@ -38,8 +38,8 @@ func markdown(res *peers.Result, svg string) string {
 		byKey[r.Key()] = r
 	}
 	runs := sortedRuns(res.Runs)
-	b.WriteString("| step | tool | record B | records | seconds | records/s | MB/s | CPU s | peak RSS MiB | ratios (records/s) |\n")
-	b.WriteString("|---|---|---:|---:|---:|---:|---:|---:|---:|---|\n")
+	b.WriteString("| step | tool | record B | records | seconds | records/s | MB/s | CPU s | peak RSS MiB | ratios (records/s) | note |\n")
+	b.WriteString("|---|---|---:|---:|---:|---:|---:|---:|---:|---|---|\n")
 	for _, r := range runs {
 		var ratios []string
 		for _, ref := range references[r.Step] {
@@ -48,8 +48,8 @@ func markdown(res *peers.Result, svg string) string {
 				ratios = append(ratios, fmt.Sprintf("%.2f× %s", r.RecordsPerS/base.RecordsPerS, ref))
 			}
 		}
-		fmt.Fprintf(&b, "| %s | %s | %d | %d | %.2f | %.0f | %.1f | %.2f | %.0f | %s |\n", r.Step, r.Tool, r.RecordBytes,
-			r.Records, r.Seconds, r.RecordsPerS, r.MBPerS, r.CPUSeconds, r.PeakRSSMiB, strings.Join(ratios, ", "))
+		fmt.Fprintf(&b, "| %s | %s | %d | %d | %.2f | %.0f | %.1f | %.2f | %.0f | %s | %s |\n", r.Step, r.Tool, r.RecordBytes,
+			r.Records, r.Seconds, r.RecordsPerS, r.MBPerS, r.CPUSeconds, r.PeakRSSMiB, strings.Join(ratios, ", "), r.Note)
 	}
 	if len(res.Offsets) > 0 {
 		b.WriteString("\nGroup offsets after the migration (record at the target's committed offset vs the source's):\n\n")
