@@ -193,13 +193,21 @@ mirror_maker() { # SIZE N
 	secs=$(awk -v ns=$((t1 - t0)) 'BEGIN {printf "%.3f", ns / 1e9}')
 	log "migrate/mm2/$size: ${secs}s to every record on the target (CPU s, peak RSS KiB: $usage)"
 	check_target "$size" "$n"
-	# Group offsets reach the target after an offset sync and a checkpoint.
+	# Group offsets reach the target after an offset sync and a checkpoint, and
+	# may move on with later syncs: wait until every group is there and none
+	# moved for two reads in a row.
+	local prev= cur
 	deadline=$((SECONDS + 60))
 	while ((SECONDS < deadline)); do
-		(($(target_offsets "$TGT_BROKERS" | wc -l) >= $(wc -l <"$WORK/groups.tsv"))) && { synced=1; break; }
+		cur=$(target_offsets "$TGT_BROKERS" | sort)
+		if (($(grep -c . <<<"$cur") >= $(wc -l <"$WORK/groups.tsv"))) && [[ $cur == "$prev" ]]; then
+			synced=1
+			break
+		fi
+		prev=$cur
 		sleep 2
 	done
-	((synced)) || note "migrate/mm2/$size: not every group's offset reached the target within 60 s after the copy"
+	((synced)) || note "migrate/mm2/$size: the groups' offsets on the target were not all there and steady within 60 s after the copy"
 	# CPU until the copy was complete; peak RSS also over the offset sync.
 	row migrate mirrormaker2 "$size" $((2 * n)) "$secs" "${usage% *}" "$(proc_usage "$pid" | cut -d' ' -f2)" \
 		"time to the last record; $PEERS_VERSION jars, tasks.max=$(nproc)"

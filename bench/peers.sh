@@ -233,8 +233,8 @@ one_size() {
 	gen_data "$size" "$n"
 	start_kafka SRC "src-$size:$P" "pp-$size:$P"
 	kcat_load "$size" "$n" "src-$size"
-	if want export || want import || want migrate; then export_step "$size" "$n"; fi
-	if want import || want migrate; then import_step "$size" "$n"; fi
+	if want export || want import; then export_step "$size" "$n"; fi
+	want import && import_step "$size" "$n"
 	want backup && backup_step "$size" "$n"
 	want migrate && migrate_step "$size" "$n"
 	want connect && connect_step "$size" "$n"

@@ -9,21 +9,21 @@ import (
 	"github.com/kferry/kferry/bench/internal/peers"
 )
 
-// references names, per step, the tool each other tool's rate is divided by.
+// references names, per step or per tool, the runs ("step/tool") a run's
+// rate is divided by: the ceilings of reads and writes, and the peers.
 var references = map[string][]string{
-	"export":  {"kcat-consume", "consumer-perf-test"},
-	"import":  {"kcat-produce", "producer-perf-test"},
-	"backup":  {"kcat-consume"},
-	"migrate": {"mirrormaker2"},
+	"export":         {"export/kcat-consume", "export/consumer-perf-test"},
+	"import":         {"import/kcat-produce", "import/producer-perf-test"},
+	"kferry-backup":  {"export/kcat-consume"},
+	"kferry-restore": {"import/kcat-produce", "import/producer-perf-test"},
+	"migrate":        {"migrate/mirrormaker2"},
 }
 
-// refStep is where a step's reference tools ran: backup is compared with the
-// export step's reads.
-func refStep(step string) string {
-	if step == "backup" {
-		return "export"
+func refsOf(r peers.Run) []string {
+	if refs, ok := references[r.Tool]; ok {
+		return refs
 	}
-	return step
+	return references[r.Step]
 }
 
 func markdown(res *peers.Result, svg string) string {
@@ -42,10 +42,10 @@ func markdown(res *peers.Result, svg string) string {
 	b.WriteString("|---|---|---:|---:|---:|---:|---:|---:|---:|---|---|\n")
 	for _, r := range runs {
 		var ratios []string
-		for _, ref := range references[r.Step] {
-			base, ok := byKey[fmt.Sprintf("%s/%s/%d", refStep(r.Step), ref, r.RecordBytes)]
-			if ok && base.Tool != r.Tool && base.RecordsPerS > 0 {
-				ratios = append(ratios, fmt.Sprintf("%.2f× %s", r.RecordsPerS/base.RecordsPerS, ref))
+		for _, ref := range refsOf(r) {
+			base, ok := byKey[fmt.Sprintf("%s/%d", ref, r.RecordBytes)]
+			if ok && base.Key() != r.Key() && base.RecordsPerS > 0 {
+				ratios = append(ratios, fmt.Sprintf("%.2f× %s", r.RecordsPerS/base.RecordsPerS, base.Tool))
 			}
 		}
 		fmt.Fprintf(&b, "| %s | %s | %d | %d | %.2f | %.0f | %.1f | %.2f | %.0f | %s | %s |\n", r.Step, r.Tool, r.RecordBytes,
