@@ -144,9 +144,9 @@ install_peers() {
 }
 
 setup_env() {
-	log "building kferry, kafkaserver and bench/peersreport into $WORK"
+	log "building kferry, kafkaserver, bench/peersreport and bench/latency into $WORK"
 	(cd "$ROOT" && $GO build -o "$WORK/kferry" ./cmd/kferry && $GO build -o "$WORK/kafkaserver" ./test/kafkaserver &&
-		$GO build -o "$WORK/peersreport" ./bench/peersreport)
+		$GO build -o "$WORK/peersreport" ./bench/peersreport && $GO build -o "$WORK/latency" ./bench/latency)
 	[[ -n ${BENCH_KFERRY:-} ]] && cp "$BENCH_KFERRY" "$WORK/kferry"
 	start_versitygw
 	# A first start resolves the release's jars; 4.4.0 may not be installable.

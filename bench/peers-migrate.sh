@@ -128,7 +128,7 @@ kferry_migrate() { # SIZE N
 	stop_kafka TGT
 }
 
-# mm2_config SIZE: the dedicated-mode properties.
+# mm2_config TOPICS: the dedicated-mode properties (TOPICS: comma-separated).
 mm2_config() {
 	cat <<EOF
 clusters=A,B
@@ -136,7 +136,7 @@ A.bootstrap.servers=$BROKERS
 B.bootstrap.servers=$TGT_BROKERS
 A->B.enabled=true
 B->A.enabled=false
-A->B.topics=src-$1,txn-$1
+A->B.topics=$1
 A->B.groups=peers-g-.*
 tasks.max=$(nproc)
 replication.policy.class=org.apache.kafka.connect.mirror.IdentityReplicationPolicy
@@ -175,7 +175,7 @@ mirror_maker() { # SIZE N
 	local size=$1 n=$2 pid t0 t1 deadline usage secs synced=0
 	[[ -n $PEERS_VERSION ]] || { note "migrate/mm2: skipped: MirrorMaker 2's jars did not resolve"; return 0; }
 	start_kafka TGT
-	mm2_config "$size" >"$WORK/mm2.properties"
+	mm2_config "src-$size,txn-$size" >"$WORK/mm2.properties"
 	log "migrate/mm2/$size: MirrorMaker 2 ($PEERS_VERSION jars), dedicated mode"
 	t0=$(date +%s%N)
 	"$JAVA" "${PEERS_JVM[@]}" org.apache.kafka.connect.mirror.MirrorMaker "$WORK/mm2.properties" --clusters B \

@@ -20,6 +20,8 @@
 #            cluster: time until the target holds every record, and group offset
 #            exactness (bench/peers-migrate.sh).
 #   connect  Kafka Connect standalone + Aiven's S3 sink (bench/peers-connect.sh).
+#   latency  follow-mode latency p50/p99 of kferry migrate --follow and MirrorMaker 2
+#            at a fixed rate (bench/peers-latency.sh, bench/latency).
 # A peer that cannot run is skipped with a one-line reason; the run goes on.
 #
 # Each tool is measured as its own process(es): wall seconds start to exit (or,
@@ -34,7 +36,8 @@
 # (overrides both counts), BENCH_PEERS_SIZES ("1024 100"), BENCH_PEERS_STEPS,
 # BENCH_PARTITIONS (6), BENCH_KAFKA_VERSION (4.4.0, else 4.1.2 if 4.4.0 does not
 # install), BENCH_PEERS_HEAP (JVM peers' -Xmx, 512m), BENCH_TIMEOUT seconds per
-# tool (900), BENCH_KEEP=1 keeps the work folder, BENCH_KFERRY=path.
+# tool (900), BENCH_KEEP=1 keeps the work folder, BENCH_KFERRY=path,
+# BENCH_PEERS_PROFILE=1, BENCH_PEERS_LATENCY_RATE, BENCH_PEERS_LATENCY_DURATION.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -42,16 +45,21 @@ RESULTS=$ROOT/bench/results
 GO=${GO:-go}
 P=${BENCH_PARTITIONS:-6}
 SIZES=${BENCH_PEERS_SIZES:-1024 100}
-STEPS=${BENCH_PEERS_STEPS:-export import backup migrate connect}
+STEPS=${BENCH_PEERS_STEPS:-export import backup migrate connect latency}
 STEP_TIMEOUT=${BENCH_TIMEOUT:-900}
 HEAP=${BENCH_PEERS_HEAP:-512m}
 SCALE=${BENCH_PEERS_SCALE:-full}
+STAMP=$(date +%Y%m%d-%H%M%S)
+# BENCH_PEERS_PROFILE=1: every kferry step writes a CPU profile (KFERRY_CPUPROFILE)
+# into bench/results/profiles-<stamp>/ (gitignored; go tool pprof -top FILE).
+PROFILE=${BENCH_PEERS_PROFILE:-0}
+PROFILES=$RESULTS/profiles-$STAMP
 
 log() { printf '%s peers: %s\n' "$(date +%T)" "$*" >&2; }
 die() { log "$*"; exit 1; }
 want() { [[ " $STEPS " == *" $1 "* ]]; }
 for s in $STEPS; do
-	[[ " export import backup migrate connect " == *" $s "* ]] || die "BENCH_PEERS_STEPS: unknown step $s"
+	[[ " export import backup migrate connect latency " == *" $s "* ]] || die "BENCH_PEERS_STEPS: unknown step $s"
 done
 
 # records SIZE: how many records of SIZE bytes the run uses.
@@ -112,10 +120,14 @@ own_rate() {
 measure() {
 	local step=$1 tool=$2 size=$3 n=$4 in=$5
 	shift 5
-	local file=$WORK/m-$step-$tool-$size rc=0 t0 t1
+	local file=$WORK/m-$step-$tool-$size rc=0 t0 t1 pre=()
+	if [[ $PROFILE == 1 && $tool == kferry-* ]]; then
+		mkdir -p "$PROFILES"
+		pre=(env "KFERRY_CPUPROFILE=$PROFILES/$step-$tool-$size.pprof")
+	fi
 	log "$step/$tool/$size: $*"
 	t0=$(date +%s%N)
-	timeout -k 10 "$STEP_TIMEOUT" /usr/bin/time -v -o "$file.time" "$@" <"$in" >"$file.out" 2>"$file.log" || rc=$?
+	timeout -k 10 "$STEP_TIMEOUT" /usr/bin/time -v -o "$file.time" "${pre[@]}" "$@" <"$in" >"$file.out" 2>"$file.log" || rc=$?
 	t1=$(date +%s%N)
 	if ((rc != 0)); then
 		tail -n 20 "$file.log" >&2 || true
@@ -173,6 +185,8 @@ gen_data() {
 . "$ROOT/bench/peers-migrate.sh"
 # shellcheck source=bench/peers-connect.sh
 . "$ROOT/bench/peers-connect.sh"
+# shellcheck source=bench/peers-latency.sh
+. "$ROOT/bench/peers-latency.sh"
 
 # kcat_load SIZE N TOPIC: the data into TOPIC, measured as import/kcat-produce.
 kcat_load() {
@@ -245,13 +259,15 @@ main() {
 	setup_env
 	: >"$WORK/runs.tsv"
 	: >"$WORK/offsets.tsv"
+	: >"$WORK/latency.tsv"
 	touch "$WORK/notes.txt"
 	local size
 	for size in $SIZES; do one_size "$size"; done
+	want latency && latency_step
 	mkdir -p "$RESULTS"
 	local out
-	out=$RESULTS/peers-$(date +%Y%m%d-%H%M%S)
-	"$WORK/peersreport" -runs "$WORK/runs.tsv" -offsets "$WORK/offsets.tsv" -notes "$WORK/notes.txt" \
+	out=$RESULTS/peers-$STAMP
+	"$WORK/peersreport" -runs "$WORK/runs.tsv" -offsets "$WORK/offsets.tsv" -latency "$WORK/latency.tsv" -notes "$WORK/notes.txt" \
 		-meta "$WORK/meta.txt" -json "$out.json" -md "$out.md" -svg "$out.svg"
 	log "results: $out.json, $out.md, $out.svg"
 	cat "$out.md"

@@ -73,6 +73,15 @@ func run(w io.Writer, oldPath, newPath string) error {
 				c["exact"], c["ahead"], c["behind"], c["missing"])
 		}
 	}
+	for _, r := range []struct {
+		name string
+		res  *peers.Result
+	}{{"old", a}, {"new", b}} {
+		for _, l := range r.res.Latency {
+			out.printf("%s latency %s at %.0f records/s: p50 %d ms, p99 %d ms, %d missing, %d duplicates\n",
+				r.name, l.Tool, l.Rate, l.P50Ms, l.P99Ms, l.Missing, l.Duplicates)
+		}
+	}
 	return out.err
 }
 

@@ -31,6 +31,7 @@ func run(args []string) error {
 	fs := flag.NewFlagSet("peersreport", flag.ContinueOnError)
 	runsPath := fs.String("runs", "", "runs.tsv of bench/peers.sh")
 	offsetsPath := fs.String("offsets", "", "offsets.tsv of bench/peers.sh")
+	latencyPath := fs.String("latency", "", "latency.tsv of bench/peers.sh")
 	notesPath := fs.String("notes", "", "notes.txt of bench/peers.sh (one note a line)")
 	metaPath := fs.String("meta", "", "meta.txt of bench/peers.sh (key=value lines)")
 	from := fs.String("from", "", "read this result file instead of the tab-separated files")
@@ -45,7 +46,7 @@ func run(args []string) error {
 	if *from != "" {
 		res, err = peers.Load(*from)
 	} else {
-		res, err = readTSV(*runsPath, *offsetsPath, *notesPath, *metaPath)
+		res, err = readTSV(*runsPath, *offsetsPath, *latencyPath, *notesPath, *metaPath)
 	}
 	if err != nil {
 		return err
@@ -77,13 +78,16 @@ func svgName(path string) string {
 }
 
 // readTSV reads the script's files; an empty path is an empty file.
-func readTSV(runsPath, offsetsPath, notesPath, metaPath string) (*peers.Result, error) {
+func readTSV(runsPath, offsetsPath, latencyPath, notesPath, metaPath string) (*peers.Result, error) {
 	res := &peers.Result{FormatVersion: peers.FormatVersion, Meta: map[string]string{}}
 	var err error
 	if err = withFile(runsPath, func(r io.Reader) (e error) { res.Runs, e = peers.ParseRuns(r); return }); err != nil {
 		return nil, err
 	}
 	if err = withFile(offsetsPath, func(r io.Reader) (e error) { res.Offsets, e = peers.ParseOffsets(r); return }); err != nil {
+		return nil, err
+	}
+	if err = withFile(latencyPath, func(r io.Reader) (e error) { res.Latency, e = peers.ParseLatency(r); return }); err != nil {
 		return nil, err
 	}
 	if err = withFile(metaPath, func(r io.Reader) (e error) { res.Meta, e = peers.ParseMeta(r); return }); err != nil {

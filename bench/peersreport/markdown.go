@@ -61,6 +61,7 @@ func markdown(res *peers.Result, svg string) string {
 		}
 		b.WriteString("\n" + verdictLine(res) + "\n")
 	}
+	latencyTable(&b, res)
 	if len(res.Notes) > 0 {
 		b.WriteString("\nNotes:\n\n")
 		for _, n := range res.Notes {
@@ -110,4 +111,18 @@ func sortedRuns(runs []peers.Run) []peers.Run {
 		return stepOrder[a.Step] - stepOrder[b.Step]
 	})
 	return out
+}
+
+func latencyTable(b *strings.Builder, res *peers.Result) {
+	if len(res.Latency) == 0 {
+		return
+	}
+	b.WriteString("\nFollow-mode latency (arrival on the target minus produce time on the source, bench/latency):\n\n")
+	b.WriteString("| tool | records/s | records | missing | duplicates | p50 s | p90 s | p99 s | max s | CPU s | peak RSS MiB |\n")
+	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	for _, l := range res.Latency {
+		fmt.Fprintf(b, "| %s | %.0f | %d | %d | %d | %.2f | %.2f | %.2f | %.2f | %.2f | %.0f |\n", l.Tool, l.Rate, l.Records,
+			l.Missing, l.Duplicates, float64(l.P50Ms)/1000, float64(l.P90Ms)/1000, float64(l.P99Ms)/1000,
+			float64(l.MaxMs)/1000, l.CPUSeconds, l.PeakRSSMiB)
+	}
 }

@@ -51,6 +51,7 @@ func chart(res *peers.Result) string {
 		y += 10
 	}
 	y = offsetBars(&body, res, y)
+	y = latencyBars(&body, res, y)
 	return fmt.Sprintf(`<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" font-family="sans-serif" font-size="12">`+"\n"+
 		`<rect width="100%%" height="100%%" fill="white"/>`+"\n"+
 		`<text x="4" y="16" font-size="14" font-weight="bold">kferry bench-peers (Apache Kafka %s, scale %s)</text>`+"\n%s</svg>\n",
@@ -119,4 +120,31 @@ func human(v float64) string {
 		return fmt.Sprintf("%.1fk", v/1e3)
 	}
 	return fmt.Sprintf("%.0f", v)
+}
+
+// latencyBars draws p50 and p99 per tool on one scale; it returns the next y.
+func latencyBars(body *strings.Builder, res *peers.Result, y int) int {
+	if len(res.Latency) == 0 {
+		return y
+	}
+	most := int64(1)
+	for _, l := range res.Latency {
+		most = max(most, l.P99Ms)
+	}
+	fmt.Fprintf(body, `<text x="4" y="%d" font-weight="bold">follow-mode latency, seconds: p50 (dark), p99 (light)</text>`+"\n", y+22)
+	y += 30
+	for _, l := range res.Latency {
+		for _, q := range []struct {
+			name  string
+			ms    int64
+			color string
+		}{{"p50", l.P50Ms, "#37474f"}, {"p99", l.P99Ms, "#b0bec5"}} {
+			w := float64(q.ms) / float64(most) * barSpace
+			fmt.Fprintf(body, `<text x="%d" y="%d" text-anchor="end">%s %s</text>`, labelWidth-6, y+12, html.EscapeString(l.Tool), q.name)
+			fmt.Fprintf(body, `<rect x="%d" y="%d" width="%.1f" height="%d" fill="%s"/>`, labelWidth, y, w, barHeight, q.color)
+			fmt.Fprintf(body, `<text x="%.1f" y="%d">%.2f s</text>`+"\n", float64(labelWidth)+w+4, y+12, float64(q.ms)/1000)
+			y += barHeight + rowGap
+		}
+	}
+	return y
 }

@@ -21,6 +21,7 @@ type Result struct {
 	Meta    map[string]string `json:"meta"`
 	Runs    []Run             `json:"runs"`
 	Offsets []Offset          `json:"offsets"`
+	Latency []Latency         `json:"latency,omitempty"`
 	// Notes are the script's one-line notes: peers skipped and why, fallbacks.
 	Notes []string `json:"notes"`
 }
