@@ -51,6 +51,7 @@ start_versitygw() {
 		log "versitygw did not start on port $port (attempt $attempt): $(tail -n 1 "$WORK/versitygw.log")"
 	done
 	port_open "$port" || die "versitygw did not start"
+	VGW_PID=$pid
 	S3_ENDPOINT=http://127.0.0.1:$port
 	curl -sf --max-time 30 --aws-sigv4 "aws:amz:us-east-1:s3" --user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" \
 		-H "x-amz-content-sha256: $(printf '' | sha256sum | cut -d' ' -f1)" -X PUT "$S3_ENDPOINT/$BUCKET" >/dev/null || die "could not create bucket $BUCKET on versitygw"

@@ -6,6 +6,9 @@
 #   txn-<size>  the same records written by kferry import exactly once from an
 #               export with small objects, so the partitions hold transaction
 #               markers between records
+#   cmp-<size>  a compacted topic (one partition, 1 MiB segments) of 6 MiB of
+#               records over few keys, once the log cleaner has removed records
+#               (polled, 120 s at most; skipped with a note otherwise)
 # Consumer groups peers-g-* are committed on the source at known offsets first
 # (ConsumerGroupCommand --reset-offsets): mid-partition, at a partition's end,
 # at a transaction marker's offset, right after one, and at the first record.
@@ -56,6 +59,33 @@ make_txn_topic() {
 		>"$WORK/txn-import.log" 2>&1 || die "import into txn-$size: $(tail -n 5 "$WORK/txn-import.log")"
 }
 
+# make_cmp_topic SIZE: cmp-SIZE, compacted; sets CMP_GAP (the first offset the
+# cleaner removed) or leaves it empty with a note.
+make_cmp_topic() {
+	local size=$1 n keys deadline
+	n=$((6 * 1024 * 1024 / size)) keys=$((n / 20))
+	CMP_GAP=
+	"$JAVA" "${HARNESS_JVM[@]}" org.apache.kafka.tools.TopicCommand --bootstrap-server "$BROKERS" --create \
+		--topic "cmp-$size" --partitions 1 --replication-factor 1 --config cleanup.policy=compact \
+		--config segment.bytes=1048576 --config min.cleanable.dirty.ratio=0.01 >"$WORK/cmp.log" 2>&1 ||
+		die "create cmp-$size: $(tail -n 5 "$WORK/cmp.log")"
+	awk -v k="$keys" 'NR <= '"$n"' {split($0, f, "\t"); printf "key-%d\t%s\n", (NR - 1) % k, f[2]}' "$WORK/data-$size.tsv" |
+		timeout "$STEP_TIMEOUT" kcat -P -b "$BROKERS" -t "cmp-$size" -K '\t' -X acks=all ||
+		die "produce into cmp-$size"
+	# The cleaner runs every 15 s (log.cleaner.backoff.ms) once a segment has rolled.
+	deadline=$((SECONDS + 120))
+	while ((SECONDS < deadline)); do
+		CMP_GAP=$(first_marker "$BROKERS" "cmp-$size" 0)
+		if ((CMP_GAP >= 0)); then
+			log "migrate: cmp-$size compacted: $(count_topic "$BROKERS" "cmp-$size") of $n records left, first gap at $CMP_GAP"
+			return 0
+		fi
+		sleep 2
+	done
+	CMP_GAP=
+	note "migrate/$size: the log cleaner had not compacted cmp-$size within 120 s: no compacted topic"
+}
+
 # commit_groups SIZE: the groups on the source; writes $WORK/groups.tsv
 # (group topic partition offset).
 commit_groups() {
@@ -73,6 +103,10 @@ commit_groups() {
 			printf 'peers-g-aftermarker-%s\ttxn-%s\t0\t%s\n' "$size" "$size" "$((m + 1))"
 		fi
 		printf 'peers-g-txnend-%s\ttxn-%s\t1\t%s\n' "$size" "$size" "$(end_offset "$BROKERS" "txn-$size" 1)"
+		if [[ -n $CMP_GAP ]]; then
+			printf 'peers-g-compacted-%s\tcmp-%s\t0\t%s\n' "$size" "$size" "$CMP_GAP"
+			printf 'peers-g-cmpmid-%s\tcmp-%s\t0\t%s\n' "$size" "$size" "$(($(end_offset "$BROKERS" "cmp-$size" 0) / 2))"
+		fi
 	} >"$WORK/groups.tsv"
 	local g t p o
 	while IFS=$'\t' read -r g t p o; do
@@ -108,20 +142,36 @@ compare_groups() {
 	done <"$WORK/groups.tsv"
 }
 
-# check_target SIZE N: both topics complete on the target.
+# migrate_topics SIZE: the topics both tools copy, comma-separated.
+migrate_topics() {
+	local t="src-$1,txn-$1"
+	[[ -n ${CMP_GAP:-} ]] && t+=",cmp-$1"
+	echo "$t"
+}
+
+# migrate_records SIZE N: how many records the migrated topics hold.
+migrate_records() {
+	local total=$((2 * $2))
+	[[ -n ${CMP_GAP:-} ]] && total=$((total + $(count_topic "$BROKERS" "cmp-$1")))
+	echo "$total"
+}
+
+# check_target SIZE N: every migrated topic complete on the target.
 check_target() {
-	local t got
-	for t in "src-$1" "txn-$1"; do
+	local t got want
+	for t in $(migrate_topics "$1" | tr ',' ' '); do
+		want=$2
+		[[ $t == cmp-* ]] && want=$(count_topic "$BROKERS" "$t")
 		got=$(count_topic "$TGT_BROKERS" "$t")
-		[[ $got == "$2" ]] || die "target $t holds $got records, want $2"
+		[[ $got == "$want" ]] || die "target $t holds $got records, want $want"
 	done
 }
 
 kferry_migrate() { # SIZE N
 	local size=$1 n=$2
 	start_kafka TGT
-	measure migrate kferry-migrate "$size" $((2 * n)) /dev/null "$WORK/kferry" migrate --source-brokers "$BROKERS" \
-		--target-brokers "$TGT_BROKERS" --topics "src-$size,txn-$size" --via "$(bucket_url "migrate-$size")" \
+	measure migrate kferry-migrate "$size" "$(migrate_records "$size" "$n")" /dev/null "$WORK/kferry" migrate --source-brokers "$BROKERS" \
+		--target-brokers "$TGT_BROKERS" --topics "$(migrate_topics "$size")" --via "$(bucket_url "migrate-$size")" \
 		--groups 'peers-g-.*' --report "$WORK/report.json" --log-format text
 	check_target "$size" "$n"
 	compare_groups kferry-migrate "$size"
@@ -162,7 +212,7 @@ EOF
 # MM2 writes without transactions, so an end offset counts records).
 target_records() {
 	local t p sum=0 e
-	for t in "src-$1" "txn-$1"; do
+	for t in $(migrate_topics "$1" | tr ',' ' '); do
 		for ((p = 0; p < P; p++)); do
 			e=$(end_offset "$TGT_BROKERS" "$t" "$p")
 			[[ $e =~ ^[0-9]+$ ]] && sum=$((sum + e))
@@ -171,23 +221,46 @@ target_records() {
 	echo "$sum"
 }
 
+# mm2_wait PID SIZE TOTAL: until the target holds TOTAL records; returns 1
+# with MM2_FAIL set when MirrorMaker 2 exits, a task of it dies (Connect does
+# not restart it: the copy would never finish) or BENCH_TIMEOUT passes.
+mm2_wait() {
+	local deadline=$((SECONDS + STEP_TIMEOUT)) got died
+	while got=$(target_records "$2") && ((got < $3)); do
+		died=$(grep -m1 -A1 'Task threw an uncaught and unrecoverable exception' "$WORK/mm2.log" | tail -n1 || true)
+		[[ -z $died ]] && died=$(grep -m1 'java.lang.OutOfMemoryError' "$WORK/mm2.log" || true)
+		if ! kill -0 "$1" 2>/dev/null; then
+			MM2_FAIL="MirrorMaker 2 exited after copying $got of $3 records: $(grep -m1 -E 'ERROR|Exception' "$WORK/mm2.log")"
+			return 1
+		elif [[ -n $died ]]; then
+			MM2_FAIL="a MirrorMaker 2 task died after copying $got of $3 records (-Xmx$HEAP): $(grep -m1 -E '^[a-zA-Z.]+(Error|Exception)' "$WORK/mm2.log" || echo "$died")"
+			return 1
+		elif ((SECONDS >= deadline)); then
+			MM2_FAIL="MirrorMaker 2 copied $got of $3 records in ${STEP_TIMEOUT}s"
+			return 1
+		fi
+		sleep 0.5
+	done
+}
+
 mirror_maker() { # SIZE N
-	local size=$1 n=$2 pid t0 t1 deadline usage secs synced=0
+	local size=$1 n=$2 pid t0 t1 deadline usage secs synced=0 total
 	[[ -n $PEERS_VERSION ]] || { note "migrate/mm2: skipped: MirrorMaker 2's jars did not resolve"; return 0; }
 	start_kafka TGT
-	mm2_config "src-$size,txn-$size" >"$WORK/mm2.properties"
+	mm2_config "$(migrate_topics "$size")" >"$WORK/mm2.properties"
 	log "migrate/mm2/$size: MirrorMaker 2 ($PEERS_VERSION jars), dedicated mode"
 	t0=$(date +%s%N)
 	"$JAVA" "${PEERS_JVM[@]}" org.apache.kafka.connect.mirror.MirrorMaker "$WORK/mm2.properties" --clusters B \
 		>"$WORK/mm2.log" 2>&1 </dev/null &
 	pid=$!
 	PIDS+=("$pid")
-	deadline=$((SECONDS + STEP_TIMEOUT))
-	while (($(target_records "$size") < 2 * n)); do
-		kill -0 "$pid" 2>/dev/null || die "MirrorMaker 2 exited: $(grep -m3 -E 'ERROR|Exception' "$WORK/mm2.log")"
-		((SECONDS < deadline)) || die "MirrorMaker 2 copied $(target_records "$size") of $((2 * n)) records in ${STEP_TIMEOUT}s"
-		sleep 0.5
-	done
+	total=$(migrate_records "$size" "$n")
+	if ! mm2_wait "$pid" "$size" "$total"; then
+		note "migrate/mm2/$size: $MM2_FAIL"
+		stop_pid "$pid"
+		stop_kafka TGT
+		return 0
+	fi
 	t1=$(date +%s%N)
 	usage=$(proc_usage "$pid")
 	secs=$(awk -v ns=$((t1 - t0)) 'BEGIN {printf "%.3f", ns / 1e9}')
@@ -209,7 +282,7 @@ mirror_maker() { # SIZE N
 	done
 	((synced)) || note "migrate/mm2/$size: the groups' offsets on the target were not all there and steady within 60 s after the copy"
 	# CPU until the copy was complete; peak RSS also over the offset sync.
-	row migrate mirrormaker2 "$size" $((2 * n)) "$secs" "${usage% *}" "$(proc_usage "$pid" | cut -d' ' -f2)" \
+	row migrate mirrormaker2 "$size" "$total" "$secs" "${usage% *}" "$(proc_usage "$pid" | cut -d' ' -f2)" \
 		"time to the last record; $PEERS_VERSION jars, tasks.max=$(nproc)"
 	compare_groups mirrormaker2 "$size"
 	stop_pid "$pid"
@@ -218,6 +291,7 @@ mirror_maker() { # SIZE N
 
 migrate_step() { # SIZE N
 	make_txn_topic "$1" "$2"
+	make_cmp_topic "$1"
 	commit_groups "$1"
 	kferry_migrate "$1" "$2"
 	mirror_maker "$1" "$2"

@@ -120,15 +120,17 @@ own_rate() {
 measure() {
 	local step=$1 tool=$2 size=$3 n=$4 in=$5
 	shift 5
-	local file=$WORK/m-$step-$tool-$size rc=0 t0 t1 pre=()
+	local file=$WORK/m-$step-$tool-$size rc=0 t0 t1 pre=() v0 v1
 	if [[ $PROFILE == 1 && $tool == kferry-* ]]; then
 		mkdir -p "$PROFILES"
 		pre=(env "KFERRY_CPUPROFILE=$PROFILES/$step-$tool-$size.pprof")
 	fi
 	log "$step/$tool/$size: $*"
+	v0=$(vgw_ticks)
 	t0=$(date +%s%N)
 	timeout -k 10 "$STEP_TIMEOUT" /usr/bin/time -v -o "$file.time" "${pre[@]}" "$@" <"$in" >"$file.out" 2>"$file.log" || rc=$?
 	t1=$(date +%s%N)
+	v1=$(vgw_ticks)
 	if ((rc != 0)); then
 		tail -n 20 "$file.log" >&2 || true
 		die "$step/$tool/$size exited with $rc"
@@ -137,9 +139,16 @@ measure() {
 	rss=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$file.time")
 	cpu=$(awk -F': ' '/User time|System time/ {s += $2} END {print s}' "$file.time")
 	secs=$(awk -v ns=$((t1 - t0)) 'BEGIN {printf "%.3f", ns / 1e9}')
-	row "$step" "$tool" "$size" "$n" "$secs" "$cpu" "$rss"
+	local vnote=
+	if [[ $tool == kferry-* ]]; then # the bucket's server works for kferry, not for kcat or the perf tools
+		vnote=$(awk -v t=$((v1 - v0)) -v hz="$(getconf CLK_TCK)" 'BEGIN {printf "S3 server (versitygw) CPU %.2f s", t / hz}')
+	fi
+	row "$step" "$tool" "$size" "$n" "$secs" "$cpu" "$rss" "$vnote"
 	log "$step/$tool/$size: ${secs}s, $(awk -v s="$secs" -v n="$n" 'BEGIN {printf "%.0f", n / s}') records/s, peak RSS $((rss / 1024)) MiB"
 }
+
+# vgw_ticks prints the CPU ticks versitygw has used so far.
+vgw_ticks() { awk '{print $14 + $15}' "/proc/$VGW_PID/stat" 2>/dev/null || echo 0; }
 
 # proc_usage PID prints "CPU_S PEAK_RSS_KB" of a running process and its children
 # that are still alive (from /proc).
