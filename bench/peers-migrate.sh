@@ -7,7 +7,8 @@
 #               export with small objects, so the partitions hold transaction
 #               markers between records
 #   cmp-<size>  a compacted topic (one partition, 1 MiB segments) of 6 MiB of
-#               records over few keys, once the log cleaner has removed records
+#               records, half of them over few keys, once the log cleaner has
+#               removed records
 #               (polled, 120 s at most; skipped with a note otherwise)
 # Consumer groups peers-g-* are committed on the source at known offsets first
 # (ConsumerGroupCommand --reset-offsets): mid-partition, at a partition's end,
@@ -69,7 +70,9 @@ make_cmp_topic() {
 		--topic "cmp-$size" --partitions 1 --replication-factor 1 --config cleanup.policy=compact \
 		--config segment.bytes=1048576 --config min.cleanable.dirty.ratio=0.01 >"$WORK/cmp.log" 2>&1 ||
 		die "create cmp-$size: $(tail -n 5 "$WORK/cmp.log")"
-	awk -v k="$keys" 'NR <= '"$n"' {split($0, f, "\t"); printf "key-%d\t%s\n", (NR - 1) % k, f[2]}' "$WORK/data-$size.tsv" |
+	# Every other record has a key of its own, the others share few keys: the
+	# cleaner leaves gaps between the survivors all along the partition.
+	awk -v k="$keys" -v n="$n" 'NR <= n {split($0, f, "\t"); if (NR % 2) printf "key-%d\t%s\n", NR, f[2]; else printf "dup-%d\t%s\n", NR % k, f[2]}' "$WORK/data-$size.tsv" |
 		timeout "$STEP_TIMEOUT" kcat -P -b "$BROKERS" -t "cmp-$size" -K '\t' -X acks=all ||
 		die "produce into cmp-$size"
 	# The cleaner runs every 15 s (log.cleaner.backoff.ms) once a segment has rolled.
