@@ -6,7 +6,7 @@
 # BENCH_PEERS_SIZES bytes (1 KiB and 100 B), keyed (key-<n>), with two headers,
 # loaded by kcat -P into topic src-<size>.
 #
-# Steps (BENCH_PEERS_STEPS, default "export import backup migrate connect"):
+# Steps (BENCH_PEERS_STEPS, default "export import backup migrate connect latency"):
 #   export   kcat -C -e (ceiling), ConsumerPerformance (kafka-consumer-perf-test),
 #            kferry export --format json and --format bytes (keys and headers
 #            stored too) to the bucket.
@@ -18,7 +18,7 @@
 #   migrate  kferry migrate (one-shot) vs MirrorMaker 2 (dedicated mode,
 #            IdentityReplicationPolicy, group offset sync at 1 s) to a second
 #            cluster: time until the target holds every record, and group offset
-#            exactness (bench/peers-migrate.sh).
+#            exactness across transaction markers and compaction (bench/peers-migrate.sh).
 #   connect  Kafka Connect standalone + Aiven's S3 sink (bench/peers-connect.sh).
 #   latency  follow-mode latency p50/p99 of kferry migrate --follow and MirrorMaker 2
 #            at a fixed rate (bench/peers-latency.sh, bench/latency).
@@ -56,7 +56,13 @@ PROFILE=${BENCH_PEERS_PROFILE:-0}
 PROFILES=$RESULTS/profiles-$STAMP
 
 log() { printf '%s peers: %s\n' "$(date +%T)" "$*" >&2; }
-die() { log "$*"; exit 1; }
+# die: the run stops; the results so far are still written (cleanup), with the
+# reason among the notes.
+die() {
+	log "$*"
+	[[ -d ${WORK:-} ]] && printf 'run stopped: %s\n' "$*" >>"$WORK/notes.txt"
+	exit 1
+}
 want() { [[ " $STEPS " == *" $1 "* ]]; }
 for s in $STEPS; do
 	[[ " export import backup migrate connect latency " == *" $s "* ]] || die "BENCH_PEERS_STEPS: unknown step $s"
@@ -76,7 +82,8 @@ for tool in kcat java mvn; do command -v $tool >/dev/null || die "$tool is missi
 [[ -x /usr/bin/time ]] || die "GNU time is missing: apt-get install -y time"
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/kferry-peers.XXXXXX")
-PIDS=() # every background process this script started; cleanup stops them
+PIDS=()     # every background process this script started; cleanup stops them
+REPORTED= # set once the results are written
 cleanup() {
 	local pid
 	for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
@@ -85,6 +92,7 @@ cleanup() {
 		kill -KILL "$pid" 2>/dev/null || true
 		wait "$pid" 2>/dev/null || true
 	done
+	if [[ -z $REPORTED && -s $WORK/runs.tsv ]]; then write_results || true; fi
 	if [[ ${BENCH_KEEP:-0} == 1 ]]; then log "kept $WORK"; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
@@ -273,12 +281,18 @@ main() {
 	local size
 	for size in $SIZES; do one_size "$size"; done
 	want latency && latency_step
+	write_results
+	cat "$RESULTS/peers-$STAMP.md"
+}
+
+# write_results: the JSON, Markdown and SVG of what was measured so far.
+write_results() {
+	local out=$RESULTS/peers-$STAMP
+	REPORTED=1
 	mkdir -p "$RESULTS"
-	local out
-	out=$RESULTS/peers-$STAMP
+	touch "$WORK/offsets.tsv" "$WORK/latency.tsv" "$WORK/notes.txt" "$WORK/meta.txt"
 	"$WORK/peersreport" -runs "$WORK/runs.tsv" -offsets "$WORK/offsets.tsv" -latency "$WORK/latency.tsv" -notes "$WORK/notes.txt" \
 		-meta "$WORK/meta.txt" -json "$out.json" -md "$out.md" -svg "$out.svg"
 	log "results: $out.json, $out.md, $out.svg"
-	cat "$out.md"
 }
 main; exit
