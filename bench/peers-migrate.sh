@@ -159,14 +159,25 @@ migrate_records() {
 	echo "$total"
 }
 
-# check_target SIZE N: every migrated topic complete on the target.
+# latest_per_key BROKERS TOPIC prints "key id" of each key's last record, sorted.
+latest_per_key() {
+	timeout "$STEP_TIMEOUT" kcat -C -b "$1" -t "$2" -e -o beginning -q -f '%k %s\n' |
+		awk '{sub(/^\{"id":/, "", $2); sub(/,.*/, "", $2); last[$1] = $2} END {for (k in last) print k, last[k]}' | sort
+}
+
+# check_target SIZE N: every migrated topic complete on the target. The
+# compacted topic is compared by each key's last record: the target's cleaner
+# (the topic's configs are copied) may remove more than the source's has yet.
 check_target() {
-	local t got want
+	local t got
 	for t in $(migrate_topics "$1" | tr ',' ' '); do
-		want=$2
-		[[ $t == cmp-* ]] && want=$(count_topic "$BROKERS" "$t")
+		if [[ $t == cmp-* ]]; then
+			cmp -s <(latest_per_key "$BROKERS" "$t") <(latest_per_key "$TGT_BROKERS" "$t") ||
+				die "target $t: the last record of some key differs from the source's"
+			continue
+		fi
 		got=$(count_topic "$TGT_BROKERS" "$t")
-		[[ $got == "$want" ]] || die "target $t holds $got records, want $want"
+		[[ $got == "$2" ]] || die "target $t holds $got records, want $2"
 	done
 }
 
