@@ -77,6 +77,17 @@ test-compat:
 bench:
 	bash bench/run.sh
 
+.PHONY: bench-peers
+# bench-peers (issue 14): kferry next to kcat, Kafka's perf tools, MirrorMaker 2 and
+# Kafka Connect + Aiven's S3 sink on one real Apache Kafka broker (4.4.0, else 4.1.2)
+# and versitygw: export, import (exactly once, at least once), backup/restore, and
+# migrate with group offset exactness. Needs java 17+, mvn and kcat (scripts/test-env.sh
+# installs them). BENCH_PEERS_SCALE=small for a run of a few minutes, BENCH_PEERS_STEPS
+# to pick steps; bench/peers.sh lists the knobs. Results (JSON, Markdown, SVG) go to
+# bench/results/peers-*; `go run ./bench/compare OLD.json NEW.json` compares two runs.
+bench-peers:
+	bash bench/peers.sh
+
 .PHONY: bench-parquet
 # bench-parquet: 1,000,000 Avro records (wire format, srfake registry, kfake in
 # process) exported as Parquet next to the same records exported as JSON, with
