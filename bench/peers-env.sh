@@ -162,7 +162,7 @@ setup_env() {
 	HARNESS_JVM=(-Xmx"$HEAP" -XX:+UseG1GC -Djava.awt.headless=true
 		"-Dlog4j2.configurationFile=$HARNESS_DIR/log4j2.properties" -cp "$HARNESS_DIR/libs/*")
 	PEERS_VERSION=
-	if want migrate || want connect; then
+	if want migrate || want connect || want latency; then
 		install_peers || note "MirrorMaker 2 and Connect skipped: their jars did not resolve ($MVN_ERROR)"
 	fi
 	{

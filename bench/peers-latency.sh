@@ -1,6 +1,7 @@
 # shellcheck shell=bash
 # The latency step of make bench-peers (sourced by bench/peers.sh): follow-mode
-# end-to-end latency of kferry migrate --follow (--rotate-interval 1s) and of
+# end-to-end latency of kferry migrate --follow (--rotate-interval
+# BENCH_PEERS_ROTATE, 1s: the bound on kferry's latency is about one rotation) and of
 # MirrorMaker 2 (as in the migrate step), each between two fresh one-node
 # clusters, while bench/latency produces BENCH_PEERS_LATENCY_RATE records/s
 # (1000) round-robin into topic lat on the source for BENCH_PEERS_LATENCY_DURATION
@@ -10,6 +11,7 @@
 # before it is stopped.
 
 LAT_RATE=${BENCH_PEERS_LATENCY_RATE:-1000}
+LAT_ROTATE=${BENCH_PEERS_ROTATE:-1s}
 if [[ $SCALE == small ]]; then LAT_DURATION=${BENCH_PEERS_LATENCY_DURATION:-20s}; else LAT_DURATION=${BENCH_PEERS_LATENCY_DURATION:-60s}; fi
 
 # latency_run TOOL PID: bench/latency against the running TOOL (PID); appends
@@ -39,9 +41,10 @@ latency_step() {
 	local pid
 	latency_clusters
 	"$WORK/kferry" migrate --follow --source-brokers "$LSRC_BROKERS" --target-brokers "$LTGT_BROKERS" --topics lat \
-		--via "$(bucket_url latency-migrate)" --rotate-interval 1s --log-format text >"$WORK/latency-migrate.log" 2>&1 &
+		--via "$(bucket_url latency-migrate)" --rotate-interval "$LAT_ROTATE" --log-format text >"$WORK/latency-migrate.log" 2>&1 &
 	pid=$!
 	PIDS+=("$pid")
+	note "latency/kferry-migrate-follow: --rotate-interval $LAT_ROTATE"
 	latency_run kferry-migrate-follow "$pid"
 	stop_pid "$pid"
 	stop_kafka LSRC
