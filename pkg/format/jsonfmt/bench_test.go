@@ -79,3 +79,27 @@ func BenchmarkCompact(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkHeadersDecode reads a line of two headers, as an import reads the
+// headers sidecar of every record: the fast path and encoding/json.
+func BenchmarkHeadersDecode(b *testing.B) {
+	line := []byte(`{"headers":[{"key":"trace-id","value":"4bf92f3577b34da6a3ce929d0e0e4736"},{"key":"source","value":"orders-service"}]}`)
+	var d decoder
+	b.Run("fast", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, ok := d.headersFast(line); !ok {
+				b.Fatal("fell back")
+			}
+		}
+	})
+	b.Run("encoding-json", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			var hl headerLine
+			if err := json.Unmarshal(line, &hl); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

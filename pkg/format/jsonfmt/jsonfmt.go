@@ -134,6 +134,10 @@ func (d *decoder) Next(rec *record.Record) error {
 		}
 		rec.Key = key
 	case layout.ViewHeaders:
+		if hs, ok := d.headersFast(line); ok {
+			rec.Headers = hs
+			break
+		}
 		var hl headerLine
 		if err := json.Unmarshal(line, &hl); err != nil {
 			return fmt.Errorf("%w: line %d: invalid headers line: %w", format.ErrMalformed, n, err)
