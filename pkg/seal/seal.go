@@ -118,7 +118,7 @@ func OpenMaybe(r io.Reader, k *Key) (io.Reader, error) {
 	for empty := 0; n < len(head); {
 		m, err := r.Read(head[n:])
 		n += m
-		if err == io.EOF { //nolint:errorlint // io.EOF is returned bare, as io.ReadFull compares it
+		if err == io.EOF { // returned bare, as io.ReadFull compares it
 			break
 		}
 		if err != nil {

@@ -231,7 +231,7 @@ func TestBufferReuseConcurrently(t *testing.T) {
 				b, err := r.Next()
 				if err != nil {
 					if (g%3 == 0) == errors.Is(err, io.EOF) || n != 1+g%7 {
-						errs <- fmt.Errorf("reader %d: %v after %d lines", g, err, n)
+						errs <- fmt.Errorf("reader %d: %w after %d lines", g, err, n)
 					}
 					return
 				}
