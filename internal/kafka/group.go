@@ -323,12 +323,13 @@ func deliver(ftp kgo.FetchTopicPartition, id string, fn func(Batch) error) error
 	}
 	b := Batch{TopicPartition: TopicPartition{ftp.Topic, ftp.Partition}, TopicID: id}
 	recs := make([]record.Record, 0, len(ftp.Records))
+	var headers headerArena
 	for _, kr := range ftp.Records {
 		b.Next = kr.Offset + 1
 		if kr.Attrs.IsControl() {
 			continue
 		}
-		recs = append(recs, fromKgo(kr))
+		recs = append(recs, fromKgo(kr, &headers))
 	}
 	b.Records = make([]*record.Record, len(recs))
 	for i := range recs {
