@@ -108,6 +108,14 @@ const (
 	uploadParts     = 2
 )
 
+// maxObjectBytes is where a set is Full and its export rotates, whatever its
+// rotation settings: S3 takes at most 10,000 parts, so an upload of 5 MiB
+// parts holds 48.8 GiB (Azure's 50,000 blocks, 244 GiB) and a larger object
+// fails when its upload ends. It counts encoded bytes before compression and
+// encryption (which add well under 1 %) and leaves 2,000 MiB for the record
+// that crosses it. A variable for tests.
+var maxObjectBytes int64 = uploadPartBytes * (10_000 - 400)
+
 func (v *viewWriter) Write(p []byte) (int, error) {
 	v.size += int64(len(p))
 	v.pending = append(v.pending, p...)
@@ -286,6 +294,18 @@ func (s *Writer) Release() { s.hold = false }
 
 // Bytes is the uncompressed size of the values object so far.
 func (s *Writer) Bytes() int64 { return s.views[0].size }
+
+// Full reports whether one of the set's objects (values, keys or headers)
+// has grown as large as an upload may safely hold: the set must be committed
+// and the next record start a new one, even with size rotation off.
+func (s *Writer) Full() bool {
+	for _, v := range s.views {
+		if v.size >= maxObjectBytes {
+			return true
+		}
+	}
+	return false
+}
 
 // Commit flushes and closes every view, making the objects visible. The values
 // object is closed last: a reader that sees it finds its keys and headers (and

@@ -119,3 +119,41 @@ func formatAndBucket(t *testing.T, name string) (format.Format, *blob.Bucket) {
 	t.Cleanup(func() { _ = b.Close() })
 	return f, b
 }
+
+// TestWriterFullBeforeUploadLimit: uploads hold 5 MiB parts and S3 takes at
+// most 10,000 of them, so an object larger than 48.8 GiB fails at the end of
+// its upload ("exceeded total allowed MaxUploadParts"), after every byte was
+// sent. Rotation by --rotate-bytes looks at the values object only and is off
+// with --rotate-bytes 0, so a big partition (or big headers beside small
+// values) could reach that. A set must say it is Full, for its export to
+// rotate, before any of its objects (sidecars too) outgrows an upload.
+func TestWriterFullBeforeUploadLimit(t *testing.T) {
+	if max := objset.MaxObjectBytes(); max <= 0 || max+1<<30 > objset.UploadLimit {
+		t.Fatalf("sets are full at %d bytes, want at least 1 GiB under the upload limit %d", max, objset.UploadLimit)
+	}
+	defer objset.SetMaxObjectBytes(10_000)()
+	ctx := context.Background()
+	f, b := formatAndBucket(t, "json")
+	set, err := objset.Create(ctx, b, objset.Spec{Formats: objset.Formats{f, nil, f}, Topic: "t"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer set.Abort()
+	// Values of 3 bytes, headers of some 1 KiB: the headers object outgrows
+	// the limit long before the values object does.
+	rec := record.Record{Topic: "t", Value: []byte("{}"), Headers: []record.Header{{Key: "h", Value: bytes.Repeat([]byte("x"), 1000)}}}
+	full := 0
+	for i := range 20 {
+		rec.Offset = int64(i)
+		if err := set.Add(&rec); err != nil {
+			t.Fatal(err)
+		}
+		if set.Full() {
+			full = i + 1
+			break
+		}
+	}
+	if full != 10 {
+		t.Fatalf("the set is full after %d records, want 10 (headers object ≥ 10,000 bytes, values object %d bytes)", full, set.Bytes())
+	}
+}

@@ -445,7 +445,9 @@ func (pe *PartitionExport) add(ctx context.Context, rec *record.Record) error {
 	if pe.OnRecord != nil {
 		pe.OnRecord(rec)
 	}
-	if (o.FlushSize > 0 && pe.set.Records() >= o.FlushSize) || (o.RotateBytes > 0 && pe.set.Bytes() >= o.RotateBytes) {
+	// Full: an object as large as an upload can hold rotates whatever the
+	// settings (S3 takes 10,000 parts of 5 MiB).
+	if (o.FlushSize > 0 && pe.set.Records() >= o.FlushSize) || (o.RotateBytes > 0 && pe.set.Bytes() >= o.RotateBytes) || pe.set.Full() {
 		return pe.rotate()
 	}
 	return nil
