@@ -98,14 +98,16 @@ type viewWriter struct {
 const spillBytes = 256 << 10
 
 // uploadPartBytes and uploadParts bound what one object's upload holds: parts
-// of 5 MiB (S3's smallest), two in flight. The SDK's defaults (8 MiB, five at
-// once) let an export to S3 with keys and headers, three uploads per
-// partition and several partitions streaming, peak at 300 MiB RSS where a
-// backup of the same records took 120-175 MiB. Many objects upload at once
-// anyway, so two parts each keep the connections busy.
+// of 5 MiB (S3's smallest), two in flight for a values object and one for a
+// keys or headers object. The SDK's defaults (8 MiB, five at once) let an
+// export to S3 with keys and headers, three uploads per partition and several
+// partitions streaming, peak at 300 MiB RSS where a backup of the same records
+// took 120-175 MiB. Many objects upload at once anyway, so few parts each keep
+// the connections busy.
 const (
 	uploadPartBytes = 5 << 20
 	uploadParts     = 2
+	uploadSideParts = 1
 )
 
 // maxObjectBytes is where a set is Full and its export rotates, whatever its
@@ -186,7 +188,11 @@ func Create(ctx context.Context, b *blob.Bucket, sp Spec) (*Writer, error) {
 		}
 		contentType := contentType(f, sp.Gzip)
 		vw.open = func() error {
-			bw, err := b.NewWriter(wctx, key, &blob.WriterOptions{ContentType: contentType, BufferSize: uploadPartBytes, MaxConcurrency: uploadParts})
+			parts := uploadParts
+			if layout.View(v) != layout.ViewValues {
+				parts = uploadSideParts
+			}
+			bw, err := b.NewWriter(wctx, key, &blob.WriterOptions{ContentType: contentType, BufferSize: uploadPartBytes, MaxConcurrency: parts})
 			if err != nil {
 				return fmt.Errorf("open: %w", err)
 			}
