@@ -95,7 +95,7 @@ Exit status: 0 done, 1 failed, 2 usage error.` + envHelp,
 	fs.StringVar(&o.parquetCodec, "parquet-codec", "snappy", "compression of --format parquet objects (parquet.codec): none, snappy, gzip, brotli or zstd")
 	fs.StringVar(&o.valueSchema, "value-schema", "", "--format parquet with plain JSON values (no registry): the Avro record schema FILE to write them with, or 'infer' (each object's schema from its first record, logged); such objects import as JSON")
 	fs.StringVar(&o.rowGroupSize, "parquet-row-group-size", "8MiB", "--format parquet: write a row group once its records reach this many (Avro) bytes; memory holds one per partition exported at once")
-	fs.StringVar(&o.format, "format", "json", "value format: json (Confluent JsonFormat), bytes (ByteArrayFormat), avro (AvroFormat) or parquet (ParquetFormat); avro and parquet take records in the Schema Registry wire format and need --schema-registry")
+	fs.StringVar(&o.format, "format", "json", "value format: json (Confluent JsonFormat), bytes (ByteArrayFormat), avro (AvroFormat), parquet (ParquetFormat) or native (kferry's own: keys, values, headers, timestamps and offsets in one .kfr object, as backup writes); avro and parquet take records in the Schema Registry wire format and need --schema-registry")
 	fs.StringVar(&o.keysFormat, "keys-format", "", "format of the .keys objects (default: the value format)")
 	fs.StringVar(&o.headersFormat, "headers-format", "json", "format of the .headers objects")
 	fs.BoolVar(&o.storeKeys, "store-keys", false, "also write record keys to parallel .keys objects (store.kafka.keys)")
