@@ -12,6 +12,7 @@ import (
 
 	"gocloud.dev/blob"
 
+	"github.com/kferry/kferry/internal/arena"
 	"github.com/kferry/kferry/internal/catalog"
 	"github.com/kferry/kferry/internal/kafka"
 	"github.com/kferry/kferry/internal/objset"
@@ -269,7 +270,7 @@ type restoredRecords struct {
 // into the open transaction, which it aborts on a read error.
 func (pr *partitionRestore) produceObject(ctx context.Context, hr *objset.Hashed) (restoredRecords, error) {
 	var rs restoredRecords
-	var cells pipeline.AckCells
+	var cells arena.Arena[int64] // a cell per record for its ack, from shared blocks
 	// One Record for all: the writer copies what it sends, and each decoded
 	// record's bytes are its own.
 	var rec record.Record
@@ -288,7 +289,7 @@ func (pr *partitionRestore) produceObject(ctx context.Context, hr *objset.Hashed
 			continue
 		}
 		rec.Topic, rec.Partition = pr.t.target, pr.t.src.Partition
-		dst := cells.Next()
+		dst := cells.New()
 		rs.acks = append(rs.acks, restoredAck{src: rec.Offset, dst: dst})
 		pr.batch.Produce(ctx, &rec, func(off int64) { *dst = off })
 		rs.n++

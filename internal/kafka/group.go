@@ -14,6 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/kferry/kferry/internal/arena"
 	"github.com/kferry/kferry/pkg/record"
 )
 
@@ -323,7 +324,7 @@ func deliver(ftp kgo.FetchTopicPartition, id string, fn func(Batch) error) error
 	}
 	b := Batch{TopicPartition: TopicPartition{ftp.Topic, ftp.Partition}, TopicID: id}
 	recs := make([]record.Record, 0, len(ftp.Records))
-	var headers headerArena
+	var headers arena.Arena[record.Header]
 	for _, kr := range ftp.Records {
 		b.Next = kr.Offset + 1
 		if kr.Attrs.IsControl() {

@@ -10,6 +10,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/kferry/kferry/internal/arena"
 	"github.com/kferry/kferry/pkg/record"
 )
 
@@ -30,7 +31,7 @@ type Reader struct {
 	recs  []record.Record
 	ptrs  []*record.Record
 	// headers holds the converted records' headers.
-	headers headerArena
+	headers arena.Arena[record.Header]
 	// active is what the ReadRanges in progress still reads.
 	active map[TopicPartition]*rangeRead
 }
@@ -323,23 +324,10 @@ func fetchedBytes(fetches kgo.Fetches) int {
 	return n
 }
 
-// headerArena hands out the Headers of converted records from shared blocks,
-// one allocation for many records instead of one each (the read path of an
-// export of small records spent a third of its CPU collecting garbage). A
-// block is never reused: records that keep their headers keep it alive.
-type headerArena struct{ free []record.Header }
-
-func (a *headerArena) take(n int) []record.Header {
-	if len(a.free) < n {
-		a.free = make([]record.Header, max(n, 512))
-	}
-	hs := a.free[:n:n]
-	a.free = a.free[n:]
-	return hs
-}
-
-// fromKgo is kr as a record.Record, its headers from a.
-func fromKgo(kr *kgo.Record, a *headerArena) record.Record {
+// fromKgo is kr as a record.Record, its headers from a: one allocation for
+// many records instead of one each (the read path of an export of small
+// records spent a third of its CPU collecting garbage).
+func fromKgo(kr *kgo.Record, a *arena.Arena[record.Header]) record.Record {
 	rec := record.Record{
 		Topic:         kr.Topic,
 		Partition:     kr.Partition,
@@ -350,7 +338,7 @@ func fromKgo(kr *kgo.Record, a *headerArena) record.Record {
 		Value:         kr.Value,
 	}
 	if len(kr.Headers) > 0 {
-		rec.Headers = a.take(len(kr.Headers))
+		rec.Headers = a.Take(len(kr.Headers))
 		for i, h := range kr.Headers {
 			rec.Headers[i] = record.Header{Key: h.Key, Value: h.Value}
 		}

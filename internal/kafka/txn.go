@@ -14,6 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/kferry/kferry/internal/arena"
 	"github.com/kferry/kferry/pkg/record"
 )
 
@@ -23,10 +24,9 @@ import (
 // It is not safe for concurrent use.
 type TxnWriter struct {
 	cl *kgo.Client
-	// recs hands out the kgo.Records Produce queues, recChunk at a time: one
-	// allocation per record was a tenth of a restore's CPU with 100-byte
-	// records. A chunk lives until kgo is done with its last record.
-	recs  []kgo.Record
+	// recs hands out the kgo.Records Produce queues: one allocation per
+	// record was a tenth of a restore's CPU with 100-byte records.
+	recs  arena.Arena[kgo.Record]
 	adm   *kadm.Client
 	txnID string
 	ids   map[string][16]byte
@@ -141,9 +141,6 @@ func NewTxnWriter(ctx context.Context, cfg Config, txnID string, o WriterOptions
 	return w, nil
 }
 
-// recChunk is how many kgo.Records a TxnWriter allocates at once.
-const recChunk = 256
-
 // ErrProduceStalled means records waited longer than the Kafka timeout
 // without any being acknowledged: the brokers that lead their partitions are
 // down. It is Transient: a new writer may succeed once they are back.
@@ -201,11 +198,7 @@ func (w *TxnWriter) Begin() error {
 // Produce queues rec in the open transaction with its own timestamp; onAck, if
 // not nil, receives the offset the record got.
 func (w *TxnWriter) Produce(ctx context.Context, rec *record.Record, onAck func(offset int64)) {
-	if len(w.recs) == 0 {
-		w.recs = make([]kgo.Record, recChunk)
-	}
-	kr := &w.recs[0]
-	w.recs = w.recs[1:]
+	kr := w.recs.New()
 	*kr = kgo.Record{Topic: rec.Topic, Partition: rec.Partition, Key: rec.Key, Value: rec.Value, Timestamp: rec.Timestamp}
 	if len(rec.Headers) > 0 {
 		kr.Headers = make([]kgo.RecordHeader, len(rec.Headers))

@@ -14,6 +14,7 @@ import (
 	"gocloud.dev/blob"
 	"gocloud.dev/gcerrors"
 
+	"github.com/kferry/kferry/internal/arena"
 	"github.com/kferry/kferry/internal/catalog"
 	"github.com/kferry/kferry/internal/kafka"
 	"github.com/kferry/kferry/internal/objset"
@@ -409,7 +410,9 @@ type objectImport struct {
 	begun                   bool
 	c                       *Committed // for o.OnCommit, nil without it
 	acks                    []*int64   // c's target offsets, one cell per record
-	cells                   AckCells   // where acks point
+	// cells are where acks point: a cell of its own per record (acks arrive
+	// on the producer's goroutines while this loop goes on), from shared blocks.
+	cells arena.Arena[int64]
 }
 
 func (pi *partitionImport) newObjectImport(g catalog.Group, src *objectOffsetSource) *objectImport {
@@ -481,7 +484,7 @@ func (oi *objectImport) produce(ctx context.Context, rec *record.Record, off int
 	if oi.c != nil {
 		// Acks arrive on the producer's goroutines while this loop grows
 		// the slices, so each gets a cell of its own.
-		dst := oi.cells.Next()
+		dst := oi.cells.New()
 		oi.c.Src = append(oi.c.Src, off)
 		oi.acks = append(oi.acks, dst)
 		onAck = func(o int64) { *dst = o }

@@ -205,20 +205,3 @@ func (b *TxnBatch) Abort(ctx context.Context) {
 	}
 	b.items, b.records, b.bytes, b.begun, b.partBytes = nil, 0, 0, false, 0
 }
-
-// AckCells hands out the cells that producer acknowledgements write a record's
-// offset into, from shared blocks: a cell of its own per record (acks arrive
-// on the producer's goroutines while the reading loop goes on) without an
-// allocation per record. The zero AckCells is ready; it is not safe for
-// concurrent use.
-type AckCells struct{ free []int64 }
-
-// Next returns a fresh cell.
-func (c *AckCells) Next() *int64 {
-	if len(c.free) == 0 {
-		c.free = make([]int64, 1024)
-	}
-	cell := &c.free[0]
-	c.free = c.free[1:]
-	return cell
-}
