@@ -66,7 +66,7 @@ func (c *realCluster) CreateTopicConfigs(ctx context.Context, topic string, part
 	if err != nil {
 		return fmt.Errorf("create topic %s: %w", topic, err)
 	}
-	return c.rk.WaitTopic(ctx, topic)
+	return c.rk.WaitTopicID(ctx, topic, resp.ID)
 }
 
 func (c *realCluster) DeleteTopic(topic string) error {

@@ -70,18 +70,26 @@ func (n *Node) readyOnce(ctx context.Context, seed *kgo.Broker, want int) error 
 // the metadata log, a moment after CreateTopics has answered, and until then
 // answers UNKNOWN_TOPIC_OR_PARTITION (kfake has no such delay).
 func (c *Cluster) WaitTopic(ctx context.Context, topic string) error {
+	return c.WaitTopicID(ctx, topic, [16]byte{})
+}
+
+// WaitTopicID is WaitTopic for the topic of that id (CreateTopics answers
+// it): a topic deleted and created again under the same name is otherwise
+// "there" while a broker still serves the deleted one, and records produced
+// then go into the deleted topic's log. A zero id takes any.
+func (c *Cluster) WaitTopicID(ctx context.Context, topic string, id [16]byte) error {
 	for _, n := range c.nodes {
 		if !n.Running() {
 			continue
 		}
-		if err := n.waitTopic(ctx, topic); err != nil {
+		if err := n.waitTopic(ctx, topic, id); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (n *Node) waitTopic(ctx context.Context, topic string) error {
+func (n *Node) waitTopic(ctx context.Context, topic string, id [16]byte) error {
 	cl, err := kgo.NewClient(kgo.SeedBrokers(n.Addr()), kgo.DialTimeout(2*time.Second))
 	if err != nil {
 		return err
@@ -91,7 +99,7 @@ func (n *Node) waitTopic(ctx context.Context, topic string) error {
 	poll := time.NewTicker(pollInterval)
 	defer poll.Stop()
 	for {
-		last := topicLed(ctx, seed, topic)
+		last := topicLed(ctx, seed, topic, id)
 		if last == nil {
 			return nil
 		}
@@ -104,7 +112,7 @@ func (n *Node) waitTopic(ctx context.Context, topic string) error {
 }
 
 // topicLed asks one broker whether it knows topic with a leader everywhere.
-func topicLed(ctx context.Context, seed *kgo.Broker, topic string) error {
+func topicLed(ctx context.Context, seed *kgo.Broker, topic string, id [16]byte) error {
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
 	req := kmsg.NewPtrMetadataRequest()
@@ -122,6 +130,9 @@ func topicLed(ctx context.Context, seed *kgo.Broker, topic string) error {
 	t := mr.Topics[0]
 	if err := kerr.ErrorForCode(t.ErrorCode); err != nil {
 		return err
+	}
+	if id != ([16]byte{}) && t.TopicID != id {
+		return fmt.Errorf("topic id %x, not yet the new topic's %x", t.TopicID, id)
 	}
 	if len(t.Partitions) == 0 {
 		return fmt.Errorf("no partitions yet")
