@@ -103,7 +103,8 @@ const spillBytes = 256 << 10
 // export to S3 with keys and headers, three uploads per partition and several
 // partitions streaming, peak at 300 MiB RSS where a backup of the same records
 // took 120-175 MiB. Many objects upload at once anyway, so few parts each keep
-// the connections busy.
+// the connections busy. store.Uploads also has the S3 upload buffer one part,
+// not 16 MiB, before it starts (the SDK's threshold for a multipart upload).
 const (
 	uploadPartBytes = 5 << 20
 	uploadParts     = 2
@@ -192,7 +193,8 @@ func Create(ctx context.Context, b *blob.Bucket, sp Spec) (*Writer, error) {
 			if layout.View(v) != layout.ViewValues {
 				parts = uploadSideParts
 			}
-			bw, err := b.NewWriter(wctx, key, &blob.WriterOptions{ContentType: contentType, BufferSize: uploadPartBytes, MaxConcurrency: parts})
+			up := store.Uploads{PartBytes: uploadPartBytes, Parts: parts}
+			bw, err := b.NewWriter(wctx, key, up.WriterOptions(b, blob.WriterOptions{ContentType: contentType}))
 			if err != nil {
 				return fmt.Errorf("open: %w", err)
 			}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/aws/aws-sdk-go-v2/feature/s3/transfermanager"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"gocloud.dev/blob"
 )
 
@@ -37,4 +39,42 @@ func WriteAll(ctx context.Context, b *blob.Bucket, key string, p []byte, opts *b
 		return err
 	}
 	return CloseWriter(w)
+}
+
+// Uploads says how an object streams into the bucket: parts of PartBytes, Parts
+// of them in flight. On S3 an upload also buffers only PartBytes before it
+// chooses between one PutObject and a multipart upload: the SDK's transfer
+// manager reads up to 16 MiB into memory first (growing a slice to it) when
+// left alone, which for an export that streams three objects per partition on
+// several partitions at once was most of its peak memory.
+type Uploads struct {
+	PartBytes int64
+	Parts     int
+}
+
+// WriterOptions returns o with the upload shaped by u on b's driver.
+func (u Uploads) WriterOptions(b *blob.Bucket, o blob.WriterOptions) *blob.WriterOptions {
+	o.BufferSize, o.MaxConcurrency = int(u.PartBytes), u.Parts
+	var client *s3.Client
+	if !b.As(&client) {
+		return &o
+	}
+	before := o.BeforeWrite
+	o.BeforeWrite = func(as func(any) bool) error {
+		// gocloud's s3blob does not take the threshold; its writer hands out
+		// its transfer manager, which is replaced in place by one that does.
+		var tm *transfermanager.Client
+		if as(&tm) && tm != nil {
+			*tm = *transfermanager.New(client, func(to *transfermanager.Options) {
+				to.PartSizeBytes, to.Concurrency = u.PartBytes, u.Parts
+				to.MultipartUploadThreshold = u.PartBytes
+				to.RequestChecksumCalculation = client.Options().RequestChecksumCalculation
+			})
+		}
+		if before != nil {
+			return before(as)
+		}
+		return nil
+	}
+	return &o
 }
