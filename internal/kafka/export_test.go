@@ -7,3 +7,6 @@ import "context"
 func (w *TxnWriter) CommitOffsetsOnly(ctx context.Context, offsets []GroupOffset) error {
 	return w.commitOffsets(ctx, offsets)
 }
+
+// PausedPartitions is what the reader's client holds paused.
+func (r *Reader) PausedPartitions() map[string][]int32 { return r.cl.PauseFetchPartitions(nil) }

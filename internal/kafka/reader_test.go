@@ -113,3 +113,77 @@ func TestReaderRangeEndCompactedAway(t *testing.T) {
 		t.Fatalf("read offsets %v, want %v (3 and 4 compacted away)", got, want)
 	}
 }
+
+// rangeCounter counts each range's records; its first Polled pauses range 0
+// and its second resumes it, as an export's window does.
+type rangeCounter struct {
+	rd     *kafka.Reader
+	ranges []kafka.PartitionRange
+	n      []int
+	done   []bool
+	polls  int
+}
+
+func (h *rangeCounter) Records(i int, batch []*record.Record) error { h.n[i] += len(batch); return nil }
+func (h *rangeCounter) Done(i int) error                            { h.done[i] = true; return nil }
+func (h *rangeCounter) Polled() error {
+	h.polls++
+	switch h.polls {
+	case 1:
+		h.rd.Pause(h.ranges[0])
+	case 2:
+		h.rd.Resume(h.ranges[0])
+	}
+	return nil
+}
+
+// Ranges read to their end are paused until ReadRanges returns (removing them
+// one by one made franz-go stop fetching the others now and then), and then
+// removed and resumed: the client holds nothing paused, and a second
+// ReadRanges of the same partitions reads every record again.
+func TestReaderRangesLeaveNothingPaused(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	c := kafkatest.NewCluster(t)
+	if err := c.CreateTopic(ctx, "t", 4); err != nil {
+		t.Fatal(err)
+	}
+	sizes := []int{300, 1, 5, 0}
+	var recs []record.Record
+	for p, n := range sizes {
+		for range n {
+			recs = append(recs, record.Record{Topic: "t", Partition: int32(p), Value: make([]byte, 100)})
+		}
+	}
+	if err := c.Produce(ctx, recs); err != nil {
+		t.Fatal(err)
+	}
+	kc, err := kafka.Dial(ctx, c.Config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer kc.Close()
+	ranges, err := kc.Ranges(ctx, []string{"t"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rd, err := kafka.NewReader(ctx, c.Config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rd.Close()
+	for round := range 2 {
+		h := &rangeCounter{rd: rd, ranges: ranges, n: make([]int, len(ranges)), done: make([]bool, len(ranges))}
+		if err := rd.ReadRanges(ctx, ranges, h); err != nil {
+			t.Fatalf("round %d: %v", round, err)
+		}
+		for i, r := range ranges {
+			if want := sizes[r.Partition]; h.n[i] != want || !h.done[i] {
+				t.Errorf("round %d: partition %d: %d records, done %t; want %d, done", round, r.Partition, h.n[i], h.done[i], want)
+			}
+		}
+		if p := rd.PausedPartitions(); len(p) != 0 {
+			t.Errorf("round %d: the client still holds %v paused", round, p)
+		}
+	}
+}
