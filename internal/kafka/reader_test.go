@@ -28,15 +28,7 @@ func TestReaderReportsRetentionGap(t *testing.T) {
 	if err := c.Produce(ctx, recs); err != nil {
 		t.Fatal(err)
 	}
-	kc, err := kafka.Dial(ctx, c.Config())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer kc.Close()
-	ranges, err := kc.Ranges(ctx, []string{"t"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	ranges := rangesOf(ctx, t, c, "t")
 	if ranges[0].Start != 0 || ranges[0].End != 10 {
 		t.Fatalf("range = %+v", ranges[0])
 	}
@@ -160,15 +152,7 @@ func TestReaderRangesLeaveNothingPaused(t *testing.T) {
 	if err := c.Produce(ctx, recs); err != nil {
 		t.Fatal(err)
 	}
-	kc, err := kafka.Dial(ctx, c.Config())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer kc.Close()
-	ranges, err := kc.Ranges(ctx, []string{"t"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	ranges := rangesOf(ctx, t, c, "t")
 	rd, err := kafka.NewReader(ctx, c.Config())
 	if err != nil {
 		t.Fatal(err)
@@ -188,4 +172,19 @@ func TestReaderRangesLeaveNothingPaused(t *testing.T) {
 			t.Errorf("round %d: the client still holds %v paused", round, p)
 		}
 	}
+}
+
+// rangesOf captures the partition ranges of topic on c.
+func rangesOf(ctx context.Context, t *testing.T, c *kafkatest.Cluster, topic string) []kafka.PartitionRange {
+	t.Helper()
+	kc, err := kafka.Dial(ctx, c.Config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer kc.Close()
+	ranges, err := kc.Ranges(ctx, []string{topic})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ranges
 }

@@ -59,3 +59,54 @@ func TestUploadsThreshold(t *testing.T) {
 		})
 	}
 }
+
+// TestUploadsKeepBucketSettings: the transfer manager Uploads puts in place
+// of s3blob's keeps what the bucket sets on every upload: SSE-KMS, the object
+// lock's retention, and a CRC32 on each part even under when_required (a lock
+// needs it).
+func TestUploadsKeepBucketSettings(t *testing.T) {
+	m, url := newMemS3(t)
+	t.Setenv("AWS_REQUEST_CHECKSUM_CALCULATION", "when_required")
+	ctx := context.Background()
+	b, err := OpenWith(ctx, url+"&ssetype=aws:kms&kmskeyid=key-1", Options{ObjectLock: ObjectLock{Days: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	body := bytes.Repeat([]byte("0123456789abcdef"), (6<<20)/16)
+	w, err := b.NewWriter(ctx, "obj", Uploads{PartBytes: 5 << 20, Parts: 1}.WriterOptions(b, blob.WriterOptions{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write(body); err != nil {
+		t.Fatal(err)
+	}
+	if err := CloseWriter(w); err != nil {
+		t.Fatal(err)
+	}
+	reqs := m.requests("CreateMultipartUpload")
+	if len(reqs) != 1 {
+		t.Fatalf("requests %v, want one CreateMultipartUpload", m.ops())
+	}
+	for name, want := range map[string]string{
+		"X-Amz-Server-Side-Encryption":                "aws:kms",
+		"X-Amz-Server-Side-Encryption-Aws-Kms-Key-Id": "key-1",
+		"X-Amz-Object-Lock-Mode":                      "GOVERNANCE",
+	} {
+		if got := reqs[0].header.Get(name); got != want {
+			t.Errorf("CreateMultipartUpload: %s = %q, want %q", name, got, want)
+		}
+	}
+	if reqs[0].header.Get("X-Amz-Object-Lock-Retain-Until-Date") == "" {
+		t.Error("CreateMultipartUpload without a retain-until date")
+	}
+	parts := m.requests("UploadPart")
+	if len(parts) != 2 {
+		t.Errorf("%d parts, want 2", len(parts))
+	}
+	for _, r := range parts {
+		if r.header.Get("X-Amz-Checksum-Crc32") == "" {
+			t.Errorf("UploadPart without a CRC32 checksum header: %v", r.header)
+		}
+	}
+}
