@@ -106,7 +106,7 @@ const spillBytes = 256 << 10
 // the connections busy. store.Uploads also has the S3 upload buffer one part,
 // not 16 MiB, before it starts (the SDK's threshold for a multipart upload).
 const (
-	uploadPartBytes = 5 << 20
+	uploadPartBytes = store.MinPartBytes
 	uploadParts     = 2
 	uploadSideParts = 1
 )

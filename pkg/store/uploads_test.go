@@ -110,3 +110,33 @@ func TestUploadsKeepBucketSettings(t *testing.T) {
 		}
 	}
 }
+
+// TestUploadsPartFloor: a part size under S3's minimum is raised to it, so a
+// 6 MiB object still goes up in parts S3 takes (5 MiB and 1 MiB), not six
+// parts of 1 MiB that S3 would refuse with EntityTooSmall.
+func TestUploadsPartFloor(t *testing.T) {
+	m, url := newMemS3(t)
+	ctx := context.Background()
+	b, err := Open(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	body := bytes.Repeat([]byte("0123456789abcdef"), (6<<20)/16)
+	w, err := b.NewWriter(ctx, "obj", Uploads{PartBytes: 1 << 20, Parts: 1}.WriterOptions(b, blob.WriterOptions{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write(body); err != nil {
+		t.Fatal(err)
+	}
+	if err := CloseWriter(w); err != nil {
+		t.Fatal(err)
+	}
+	if parts := m.requests("UploadPart"); len(parts) != 2 {
+		t.Errorf("%d parts, want 2 (5 MiB and 1 MiB)", len(parts))
+	}
+	if o, _ := m.object("obj"); !bytes.Equal(o.body, body) {
+		t.Errorf("the object holds %d bytes, want %d", len(o.body), len(body))
+	}
+}

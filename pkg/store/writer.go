@@ -48,12 +48,18 @@ func WriteAll(ctx context.Context, b *blob.Bucket, key string, p []byte, opts *b
 // left alone, which for an export that streams three objects per partition on
 // several partitions at once was most of its peak memory.
 type Uploads struct {
-	PartBytes int64
+	PartBytes int64 // at least MinPartBytes: S3 refuses smaller parts but the last
 	Parts     int
 }
 
+// MinPartBytes is the smallest part S3 takes (but for an upload's last).
+const MinPartBytes = 5 << 20
+
 // WriterOptions returns o with the upload shaped by u on b's driver.
 func (u Uploads) WriterOptions(b *blob.Bucket, o blob.WriterOptions) *blob.WriterOptions {
+	// With the threshold at the part size, a part under S3's minimum would
+	// turn every object of two such parts into an upload S3 refuses.
+	u.PartBytes = max(u.PartBytes, MinPartBytes)
 	o.BufferSize, o.MaxConcurrency = int(u.PartBytes), u.Parts
 	var client *s3.Client
 	if !b.As(&client) {
