@@ -34,6 +34,7 @@ type migrateOptions struct {
 	group             string
 	topicsDir         string
 	rotateInterval    time.Duration
+	direct            bool
 	rotateBytes       string
 	pollInterval      time.Duration
 	lagInterval       time.Duration
@@ -172,6 +173,9 @@ func runMigrate(ctx context.Context, g *globals, o *migrateOptions) error {
 	}
 	mo := migrate.Options{
 		Mode: mode, Groups: groups, Logger: log, DryRun: o.report.dryRun,
+		// Records handed over directly skip the importer's decoding, which is
+		// where schema ids are rewritten.
+		Direct:      o.direct && o.targetRegistry.cfg.URL == "",
 		LagInterval: o.lagInterval, ReportInterval: o.reportInterval, GroupsInterval: o.groupsInterval,
 		Export: pipeline.FollowOptions{
 			ExportOptions: pipeline.ExportOptions{
@@ -286,6 +290,7 @@ func (o *migrateOptions) addFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.compression, "produce-compression", "none", "compression of batches produced to the target: none, gzip, snappy, lz4, zstd")
 	o.sourceRegistry.addFlags(fs, "source-", "the source cluster's, which knows the records' schema ids")
 	o.targetRegistry.addFlags(fs, "target-", "the target cluster's: with --source-schema-registry, the schemas of wire-format keys and values are registered in it under <topic>-value and <topic>-key and their ids rewritten")
+	fs.BoolVar(&o.direct, "direct", true, "also hand the records read from the source straight to the target's writer, so they need not wait for their object (lower latency); the bucket still gets every object and the target is written exactly once either way; always off with --target-schema-registry")
 	fs.BoolVar(&o.deleteImported, "delete-imported", false, "delete each object from --via once its records are committed on the target (the bucket stays small; not with --object-lock-days)")
 }
 

@@ -79,6 +79,10 @@ type Options struct {
 	LagInterval, ReportInterval, GroupsInterval time.Duration
 	Metrics                                     Metrics
 	Logger                                      *slog.Logger
+	// Direct hands the records the exporter reads to the importer as well
+	// (pipeline.Lane): they reach the target without waiting for their
+	// object. Not with schema id rewriting, which happens in decoding.
+	Direct bool
 	// DryRun returns the plan (Summary.Plan): no topic is created, nothing
 	// is read or written.
 	DryRun bool
@@ -124,7 +128,7 @@ func Run(ctx context.Context, src, dst *kafka.Client, b *blob.Bucket, bucketName
 			return none, err
 		}
 	}
-	mg.log.Info("migrate starting", "mode", o.Mode.String(), "group", o.Export.Group, "selection", o.Export.Selector.String(), "bucket", bucketName, "groups", regexString(o.Groups))
+	mg.log.Info("migrate starting", "direct", o.Direct, "mode", o.Mode.String(), "group", o.Export.Group, "selection", o.Export.Selector.String(), "bucket", bucketName, "groups", regexString(o.Groups))
 
 	expCtx, stopExport := context.WithCancel(ctx)
 	impCtx, stopImport := context.WithCancel(ctx)
@@ -172,6 +176,7 @@ func Run(ctx context.Context, src, dst *kafka.Client, b *blob.Bucket, bucketName
 	s.Command, s.Bucket, s.Started = "migrate", bucketName, started
 	s.Seconds = time.Since(started).Seconds()
 	s.Warnings = append(s.Warnings, expSum.Warnings...)
+	objectsOf(&s, expSum)
 	if s.Seconds > 0 {
 		s.MBPerSec = float64(s.Bytes) / 1e6 / s.Seconds
 	}
@@ -180,6 +185,28 @@ func Run(ctx context.Context, src, dst *kafka.Client, b *blob.Bucket, bucketName
 	}
 	mg.log.Info("migrate stopped", "records", s.Records, "seconds", s.Seconds, "caught_up", done)
 	return s, err
+}
+
+// objectsOf sets the object counts of s (the importer's summary) to the
+// exporter's: the objects that went through the bucket. With Direct the
+// importer writes most records before their object exists.
+func objectsOf(s *pipeline.Summary, exp pipeline.Summary) {
+	written := map[partKey]int{}
+	byTopic := map[string]int{}
+	for _, t := range exp.Topics {
+		byTopic[t.Topic] = t.Objects
+		for _, p := range t.Partitions {
+			written[partKey{t.Topic, p.Partition}] = p.Objects
+		}
+	}
+	s.Objects = exp.Objects
+	for i := range s.Topics {
+		t := &s.Topics[i]
+		t.Objects = byTopic[t.Topic]
+		for j := range t.Partitions {
+			t.Partitions[j].Objects = written[partKey{t.Topic, t.Partitions[j].Partition}]
+		}
+	}
 }
 
 // finalMeasureTimeout bounds the measure of what is left when a one-shot
@@ -287,6 +314,9 @@ type migration struct {
 	committed map[groupKey]int64
 	warned    map[groupKey]bool
 	owned     map[partKey]bool // partitions this copy's exporter owns
+	// wake starts the importer's next scan (an object completed, partitions
+	// taken: their topics' descriptions are in the bucket).
+	wake chan struct{}
 	// planTopics and planWarnings are what prepare found (for a dry run).
 	planTopics   []plan.Topic
 	planWarnings []string
@@ -344,9 +374,14 @@ func newMigration(src, dst *kafka.Client, o *Options) (*migration, error) {
 		im = pipeline.NoImportMetrics{}
 	}
 	wake := make(chan struct{}, 1)
+	mg.wake = wake
 	o.Export.Metrics, o.Import.Wake, o.Import.Metrics = wakingMetrics{FollowMetrics: em, wake: wake}, wake, im
 	o.Import.Selector, o.Import.TopicsDir = o.Export.Selector, o.Export.Naming.TopicsDir
 	o.Import.HoleWait = -1
+	if o.Direct {
+		lane := pipeline.NewLane(0)
+		o.Export.Lane, o.Import.Lane = lane, lane
+	}
 	// Copies started with the same flags share the work: each imports the
 	// partitions its exporter owns, so one process writes a partition's
 	// objects and its records.
@@ -362,12 +397,18 @@ func newMigration(src, dst *kafka.Client, o *Options) (*migration, error) {
 
 func (mg *migration) ownership(parts []kafka.TopicPartition, owned bool) {
 	mg.mu.Lock()
-	defer mg.mu.Unlock()
 	for _, tp := range parts {
 		if owned {
 			mg.owned[partKey{tp.Topic, tp.Partition}] = true
 		} else {
 			delete(mg.owned, partKey{tp.Topic, tp.Partition})
+		}
+	}
+	mg.mu.Unlock()
+	if owned {
+		select {
+		case mg.wake <- struct{}{}:
+		default:
 		}
 	}
 }

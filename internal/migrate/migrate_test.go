@@ -65,7 +65,7 @@ func migrateOptions(e *testkit.Env, mode migrate.Mode, topics []string, renames 
 	sel := plan.Selector{Names: topics}
 	group := migrate.DefaultGroup(e.URL, layout.DefaultTopicsDir, sel, renames)
 	return migrate.Options{
-		Mode: mode, Groups: regexp.MustCompile(`.*`), Logger: testkit.DiscardLogger(),
+		Mode: mode, Groups: regexp.MustCompile(`.*`), Logger: testkit.DiscardLogger(), Direct: true,
 		LagInterval: 50 * time.Millisecond, GroupsInterval: 50 * time.Millisecond,
 		Export: pipeline.FollowOptions{
 			ExportOptions: pipeline.ExportOptions{Selector: sel, Naming: layout.Naming{TopicsDir: layout.DefaultTopicsDir, Pad: layout.DefaultPad},

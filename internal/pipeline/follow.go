@@ -84,6 +84,9 @@ type FollowOptions struct {
 	// OnOwnership, if set, is told of partitions the member takes (owned
 	// true) and gives up (false; after their open objects are committed).
 	OnOwnership func(parts []kafka.TopicPartition, owned bool)
+	// Lane, if set, also gets every batch once its records are in the open
+	// object (migrate: its importer writes them before the object is done).
+	Lane *Lane
 }
 
 // DefaultGroup is the consumer group of a continuous export when none is
@@ -322,8 +325,9 @@ func (f *follower) worker(tp kafka.TopicPartition) *partWorker {
 	log := f.log.With("topic", tp.Topic, "partition", tp.Partition)
 	w := &partWorker{f: f, tp: tp, log: log, ctx: ctx, cancel: cancel,
 		in: make(chan kafka.Batch, 4), done: make(chan struct{}), committed: f.gr.Committed(tp)}
-	w.pe = &PartitionExport{Opts: &f.eo, Bucket: f.b, Formats: f.vf, Col: f.col, Log: f.log, // rotate adds topic and partition itself
-
+	w.laneFrom = w.committed // where the group's reading of tp resumes
+	// PartitionExport's log: rotate adds topic and partition itself.
+	w.pe = &PartitionExport{Opts: &f.eo, Bucket: f.b, Formats: f.vf, Col: f.col, Log: f.log,
 		Range: kafka.PartitionRange{Topic: tp.Topic, Partition: tp.Partition}}
 	w.pe.OnCommit, w.pe.beforeCommit, w.pe.noChecksum = w.objectDone, w.checkOwner, true
 	f.col.Partition(tp.Topic, tp.Partition)
@@ -354,6 +358,9 @@ func (f *follower) release(tp kafka.TopicPartition, abort bool) {
 	}
 	f.mu.Unlock()
 	f.m.Forget(tp.Topic, tp.Partition)
+	if f.o.Lane != nil {
+		f.o.Lane.Forget(tp)
+	}
 }
 
 func (f *follower) releaseAll(parts []kafka.TopicPartition, abort bool) {

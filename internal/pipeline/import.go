@@ -92,6 +92,9 @@ type ImportOptions struct {
 	// DryRun returns the plan (Summary.Plan): target topics are not created,
 	// writers are not fenced, nothing is written.
 	DryRun bool
+	// laneFed: a Lane moves the progress ahead of the objects, so objects
+	// below it are expected, not worth a warning.
+	laneFed bool
 }
 
 func (o *ImportOptions) group(bucketName string) string {

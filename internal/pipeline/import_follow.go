@@ -41,6 +41,9 @@ type ImportFollowOptions struct {
 	// copies, so a partition taken (again) first fences the previous owner's
 	// transactional writer and then reads the progress that is final after it.
 	Owns func(topic string, partition int32) bool
+	// Lane, if set, brings records from the exporter of the same process
+	// (migrate); they are written as soon as they arrive, between scans.
+	Lane *Lane
 	// StopAfter, if above 0, ends the run with a partition's error once it
 	// has failed that many scans in a row and the last failure is not a Kafka
 	// fault (one-shot migrate: a record the target refuses, a schema id no
@@ -94,6 +97,7 @@ func ImportFollow(ctx context.Context, kc *kafka.Client, b *blob.Bucket, bucketN
 		return Summary{}, err
 	}
 	o.Group = o.group(bucketName)
+	o.laneFed = o.Lane != nil
 	f := &importFollower{
 		kc: kc, b: b, o: &o, log: o.Logger, col: NewCollector(), metrics: o.metrics(),
 		targetOf: map[string]string{}, sourceOf: map[string]string{},
@@ -116,22 +120,8 @@ func ImportFollow(ctx context.Context, kc *kafka.Client, b *blob.Bucket, bucketN
 	defer stopTimer()
 
 	summary := func() Summary { return f.col.Summary("import", bucketName, started) }
-	for scan := 1; ; scan++ {
-		if err := f.scan(ctx, work); err != nil {
-			return summary(), err
-		}
-		f.metrics.Ready(true)
-		if o.AfterScan != nil {
-			o.AfterScan(scan)
-		}
-		select {
-		case <-ctx.Done():
-		case <-time.After(o.PollInterval):
-			continue
-		case <-o.Wake:
-			continue
-		}
-		break
+	if err := f.loop(ctx, work); err != nil {
+		return summary(), err
 	}
 	cancelWork()
 	if expired.Load() {
@@ -140,6 +130,38 @@ func ImportFollow(ctx context.Context, kc *kafka.Client, b *blob.Bucket, bucketN
 	s := summary()
 	f.log.Info("import --follow stopped", "records", s.Records, "objects", s.Objects, "seconds", s.Seconds)
 	return s, nil
+}
+
+// loop scans the bucket every PollInterval (sooner on Wake) until ctx ends,
+// and writes what the lane brings in between.
+func (f *importFollower) loop(ctx, work context.Context) error {
+	o := f.o
+	var laneReady <-chan struct{}
+	if o.Lane != nil {
+		laneReady = o.Lane.Ready()
+	}
+	poll := time.NewTimer(0)
+	defer poll.Stop()
+	for scan := 1; ; {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-laneReady:
+			f.drainLane(ctx, work)
+			continue
+		case <-poll.C:
+		case <-o.Wake:
+		}
+		if err := f.scan(ctx, work); err != nil {
+			return err
+		}
+		f.metrics.Ready(true)
+		if o.AfterScan != nil {
+			o.AfterScan(scan)
+		}
+		scan++
+		poll.Reset(o.PollInterval)
+	}
 }
 
 func (f *importFollower) closeAll() {
@@ -186,7 +208,18 @@ func (f *importFollower) scan(ctx, work context.Context) error {
 // ends the run.
 func (f *importFollower) prepareFresh(work context.Context, cat *catalog.Catalog) error {
 	var fresh []string
-	for _, t := range cat.TopicNames() {
+	names := cat.TopicNames()
+	if f.o.Lane != nil {
+		// The lane brings records before a topic's first object: its
+		// description, written when the exporter takes it, is enough.
+		for t := range cat.Metas {
+			if _, ok := cat.Topics[t]; !ok {
+				names = append(names, t)
+			}
+		}
+		slices.Sort(names)
+	}
+	for _, t := range names {
 		if _, ok := f.targetOf[t]; ok || !f.o.Selector.Matches(t) {
 			continue
 		}

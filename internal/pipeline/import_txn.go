@@ -263,6 +263,9 @@ func holeLevel(wait time.Duration) slog.Level {
 }
 
 func (pi *partitionImport) warnImported(g catalog.Group) {
+	if pi.o.laneFed {
+		return
+	}
 	msg := fmt.Sprintf("%s starts at offset %d, before the progress %d of %s/%d: already imported, skipped", g.Values.Key, g.Start, pi.next, pi.t.src.Topic, pi.t.src.Partition)
 	pi.col.Warn(msg)
 	pi.log.Warn(msg)
@@ -408,6 +411,7 @@ type objectImport struct {
 	first                   int64 // source offset of the first record produced, -1 before
 	end                     int64 // the source offset after the last record read
 	begun                   bool
+	lane                    bool       // records from a Lane, not an object
 	c                       *Committed // for o.OnCommit, nil without it
 	acks                    []*int64   // c's target offsets, one cell per record
 	// cells are where acks point: a cell of its own per record (acks arrive
@@ -533,7 +537,9 @@ func (oi *objectImport) report(next int64) {
 		ps.LastOffset = oi.end - 1
 		ps.Records += oi.n
 		ps.Bytes += oi.bytes
-		ps.Objects++
+		if !oi.lane {
+			ps.Objects++
+		}
 	})
 	pi.metrics.ObjectImported(pi.t.src.Topic, pi.t.src.Partition, oi.n, oi.bytes)
 	if pi.o.Progress != nil {
