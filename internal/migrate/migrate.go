@@ -168,6 +168,9 @@ func Run(ctx context.Context, src, dst *kafka.Client, b *blob.Bucket, bucketName
 		// be old, or missing when the run was short).
 		done, left = mg.finalMeasure(ctx)
 	}
+	if err == nil && done && o.Mode != Follow && o.Direct && o.Import.DeleteImported {
+		err = mg.deleteImported(ctx, dst, b, bucketName, owned)
+	}
 	if err == nil && done && o.Groups != nil && o.Mode != Follow {
 		err = mg.translateGroups(context.WithoutCancel(ctx), true, owned)
 	}
@@ -185,6 +188,25 @@ func Run(ctx context.Context, src, dst *kafka.Client, b *blob.Bucket, bucketName
 	}
 	mg.log.Info("migrate stopped", "records", s.Records, "seconds", s.Seconds, "caught_up", done)
 	return s, err
+}
+
+// deleteImported runs the importer once more, for one scan of the bucket,
+// after both sides stopped: with Direct the target may have caught up through
+// the lane before a scan saw the objects, which --delete-imported removes
+// only when a scan finds them below the progress.
+// Only the partitions this copy owned are scanned: another copy's importer
+// may still be writing the others.
+func (mg *migration) deleteImported(ctx context.Context, dst *kafka.Client, b *blob.Bucket, bucketName string, owned map[partKey]bool) error {
+	io := mg.o.Import
+	io.Lane, io.Wake, io.Metrics, io.OnCommit = nil, nil, nil, nil
+	io.Owns = func(topic string, partition int32) bool { return owned[partKey{topic, partition}] }
+	sctx, stop := context.WithCancel(ctx)
+	defer stop()
+	io.AfterScan = func(int) { stop() }
+	if _, err := pipeline.ImportFollow(sctx, dst, b, bucketName, io); err != nil {
+		return fmt.Errorf("deleting the imported objects: %w", err)
+	}
+	return nil
 }
 
 // objectsOf sets the object counts of s (the importer's summary) to the
@@ -406,6 +428,9 @@ func (mg *migration) ownership(parts []kafka.TopicPartition, owned bool) {
 	}
 	mg.mu.Unlock()
 	if owned {
+		if mg.o.Import.Lane != nil {
+			mg.o.Import.Lane.Unsettle() // their first objects are to be found
+		}
 		select {
 		case mg.wake <- struct{}{}:
 		default:

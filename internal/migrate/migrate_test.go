@@ -321,7 +321,6 @@ func TestMigrateTwoCopies(t *testing.T) {
 	a, b := start("a"), start("b")
 	testkit.CommitGroup(t, e.Ctx, e.Cluster.Config(), "app", "events", map[int32]int64{0: 7, 3: 2})
 	testkit.WaitFor(t, e.Ctx, "both copies importing", func() (bool, error) { return a.imported.records() > 0 && b.imported.records() > 0, nil })
-	p.Halt()
 	a.stop()
 	<-a.done
 	if a.err != nil {
@@ -342,6 +341,7 @@ func TestMigrateTwoCopies(t *testing.T) {
 		}
 		return true, nil
 	})
+	p.Halt() // records flowed until b imported on a's partitions too
 	b.stop()
 	<-b.done
 	if b.err != nil {

@@ -45,6 +45,7 @@ func TestMigrateInterruptedSaysWhatIsLeft(t *testing.T) {
 	o := migrateOptions(e, migrate.Once, []string{"big"})
 	o.LagInterval = time.Hour // no measure before the stop
 	o.Export.FlushSize = 20
+	o.Direct = false // one object a transaction: the stop comes halfway
 	ctx, stop := context.WithCancel(e.Ctx)
 	defer stop()
 	m := &stopAfterFirst{stop: stop}

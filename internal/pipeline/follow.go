@@ -191,6 +191,9 @@ type follower struct {
 	metas     map[string]int    // topic → partition count written to its TopicMeta
 	ids       map[string]string // topic → the topic id its objects come from
 	recreated map[string]bool   // topics deleted and recreated while exported
+	// laneFrom is where the next batch offered to the lane continues from,
+	// per partition read since it was taken (absent: none offered yet).
+	laneFrom  map[kafka.TopicPartition]int64
 	failure   error
 	abandoned []string
 }
@@ -209,7 +212,8 @@ func newFollower(ctx context.Context, kc *kafka.Client, b *blob.Bucket, o *Follo
 		o.LagInterval = DefaultLagInterval
 	}
 	f := &follower{o: o, eo: o.ExportOptions, kc: kc, b: b, col: NewCollector(), log: o.Logger, m: o.Metrics,
-		workers: map[kafka.TopicPartition]*partWorker{}, metas: map[string]int{}, ids: map[string]string{}, recreated: map[string]bool{}}
+		workers: map[kafka.TopicPartition]*partWorker{}, metas: map[string]int{}, ids: map[string]string{}, recreated: map[string]bool{},
+		laneFrom: map[kafka.TopicPartition]int64{}}
 	f.eo.RotateInterval, f.eo.Progress = 0, nil // the workers rotate by wall clock
 	f.log = Logger(f.log)
 	if f.m == nil {
@@ -304,6 +308,7 @@ func (f *follower) dispatch(ctx context.Context) func(kafka.Batch) error {
 			return fmt.Errorf("export %s: %w", b.TopicPartition, ErrLineageChanged)
 		}
 		w := f.worker(b.TopicPartition)
+		f.offer(b)
 		select {
 		case w.in <- b:
 			return nil
@@ -325,7 +330,6 @@ func (f *follower) worker(tp kafka.TopicPartition) *partWorker {
 	log := f.log.With("topic", tp.Topic, "partition", tp.Partition)
 	w := &partWorker{f: f, tp: tp, log: log, ctx: ctx, cancel: cancel,
 		in: make(chan kafka.Batch, 4), done: make(chan struct{}), committed: f.gr.Committed(tp)}
-	w.laneFrom = w.committed // where the group's reading of tp resumes
 	// PartitionExport's log: rotate adds topic and partition itself.
 	w.pe = &PartitionExport{Opts: &f.eo, Bucket: f.b, Formats: f.vf, Col: f.col, Log: f.log,
 		Range: kafka.PartitionRange{Topic: tp.Topic, Partition: tp.Partition}}
@@ -359,8 +363,31 @@ func (f *follower) release(tp kafka.TopicPartition, abort bool) {
 	f.mu.Unlock()
 	f.m.Forget(tp.Topic, tp.Partition)
 	if f.o.Lane != nil {
+		f.mu.Lock()
+		delete(f.laneFrom, tp)
+		f.mu.Unlock()
 		f.o.Lane.Forget(tp)
 	}
+}
+
+// offer gives the batch to the lane, if any, as soon as it is polled: a
+// worker busy uploading an object does not hold it back. What the lane gets
+// need not reach an object (the worker may stop first): the importer writes
+// a run only past its committed progress, and the records are read again by
+// the partition's next owner, whose objects the importer then skips.
+func (f *follower) offer(b kafka.Batch) {
+	if f.o.Lane == nil {
+		return
+	}
+	tp := b.TopicPartition
+	f.mu.Lock()
+	from, seen := f.laneFrom[tp]
+	if !seen {
+		from = f.gr.Committed(tp) // where the group's reading of tp resumed
+	}
+	f.laneFrom[tp] = b.Next
+	f.mu.Unlock()
+	f.o.Lane.Offer(tp, from, !seen && from < 0, b)
 }
 
 func (f *follower) releaseAll(parts []kafka.TopicPartition, abort bool) {

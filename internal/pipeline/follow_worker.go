@@ -40,10 +40,6 @@ type partWorker struct {
 
 	committed int64 // the group's offset as last committed (-1: none known)
 	next      int64 // offset after the last record or transaction marker taken
-	// laneFrom is where the records offered to the lane continue from: the
-	// offset reading resumed at, then each batch's Next (-1: unknown).
-	laneFrom  int64
-	laneBegun bool // a batch was offered to the lane
 	commitErr error
 	timedSet  *objset.Writer // the set the rotation timer runs for
 
@@ -120,10 +116,6 @@ func (w *partWorker) add(b kafka.Batch) error {
 		if w.commitErr != nil {
 			return w.commitErr
 		}
-	}
-	if lane := w.f.o.Lane; lane != nil {
-		lane.Offer(w.tp, w.laneFrom, !w.laneBegun && w.laneFrom < 0, b)
-		w.laneFrom, w.laneBegun = b.Next, true
 	}
 	w.next = max(w.next, b.Next)
 	if w.pe.set == nil {

@@ -151,6 +151,12 @@ func (f *importFollower) loop(ctx, work context.Context) error {
 			continue
 		case <-poll.C:
 		case <-o.Wake:
+			if o.Lane != nil && o.Lane.Settled() {
+				continue // the lane carried the object's records
+			}
+		}
+		if o.Lane != nil {
+			o.Lane.settle()
 		}
 		if err := f.scan(ctx, work); err != nil {
 			return err

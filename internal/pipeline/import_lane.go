@@ -26,21 +26,11 @@ func (f *importFollower) drainLane(ctx, work context.Context) {
 	f.laneOrigins(work)
 	ready := map[kafka.TopicPartition]*partitionImport{}
 	runs := f.o.Lane.Take(func(tp kafka.TopicPartition, run *LaneRun) LaneVerdict {
-		pi := f.parts[tp.Topic][tp.Partition]
-		switch {
-		case pi == nil:
-			return LaneKeep // its target or first object is not known yet
-		case f.failed[pi] || !f.owns(tp):
-			return LaneDrop
-		case pi.next < 0 && (!run.Origin || len(pi.t.src.Groups) > 0):
-			return LaneKeep // the first object comes first
-		case pi.next >= 0 && run.Next <= pi.next:
-			return LaneDrop
-		case run.From > pi.next && pi.next >= 0:
-			return LaneKeep
+		v := f.judge(tp, run)
+		if v == LaneTake {
+			ready[tp] = f.parts[tp.Topic][tp.Partition]
 		}
-		ready[tp] = pi
-		return LaneTake
+		return v
 	})
 	var (
 		mu  sync.Mutex
@@ -57,6 +47,7 @@ func (f *importFollower) drainLane(ctx, work context.Context) {
 				return
 			}
 			pi.metrics.Error("import")
+			f.o.Lane.Unsettle()
 			mu.Lock()
 			f.failed[pi] = true
 			mu.Unlock()
@@ -66,6 +57,29 @@ func (f *importFollower) drainLane(ctx, work context.Context) {
 		})
 	}
 	wg.Wait()
+}
+
+// judge says what drainLane does with a run; a run it cannot take now
+// unsettles the lane, so that completed objects are scanned for.
+func (f *importFollower) judge(tp kafka.TopicPartition, run *LaneRun) LaneVerdict {
+	pi := f.parts[tp.Topic][tp.Partition]
+	v := LaneTake
+	switch {
+	case pi == nil:
+		v = LaneKeep // its target or first object is not known yet
+	case f.failed[pi] || !f.owns(tp):
+		v = LaneDrop
+	case pi.next < 0 && (!run.Origin || len(pi.t.src.Groups) > 0):
+		v = LaneKeep // the first object comes first
+	case pi.next >= 0 && run.Next <= pi.next:
+		return LaneDrop // all of it is on the target already
+	case run.From > pi.next && pi.next >= 0:
+		v = LaneKeep
+	}
+	if v != LaneTake {
+		f.o.Lane.Unsettle()
+	}
+	return v
 }
 
 func (f *importFollower) owns(tp kafka.TopicPartition) bool {

@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"sync"
+	"sync/atomic"
 
 	"github.com/kferry/kferry/internal/kafka"
 	"github.com/kferry/kferry/pkg/record"
@@ -31,6 +32,10 @@ type Lane struct {
 	bytes int64
 	// dropped counts runs given up because the lane was full.
 	dropped int64
+	// missed: since the importer's last scan, records may have gone
+	// uncarried (a run dropped or kept waiting, a partition taken), so a
+	// completed object is worth a scan.
+	missed atomic.Bool
 }
 
 // LaneRun is one partition's records in offset order, read without a gap
@@ -80,9 +85,14 @@ func (l *Lane) Offer(tp kafka.TopicPartition, from int64, origin bool, b kafka.B
 		l.dropLocked(tp, run)
 		run = nil
 		l.dropped++
+		l.missed.Store(true)
 	}
 	if run == nil {
-		if len(b.Records) == 0 || n > l.max-l.bytes {
+		if len(b.Records) == 0 {
+			return
+		}
+		if n > l.max-l.bytes {
+			l.missed.Store(true)
 			return
 		}
 		run = &LaneRun{From: from, Next: from, Origin: origin}
@@ -97,6 +107,16 @@ func (l *Lane) Offer(tp kafka.TopicPartition, from int64, origin bool, b kafka.B
 	default:
 	}
 }
+
+// Unsettle says records may have gone uncarried: the next completed object
+// is worth a scan of the bucket.
+func (l *Lane) Unsettle() { l.missed.Store(true) }
+
+// Settled reports whether everything offered since the last scan was carried.
+func (l *Lane) Settled() bool { return !l.missed.Load() }
+
+// settle starts a scan: what goes uncarried from now on unsettles again.
+func (l *Lane) settle() { l.missed.Store(false) }
 
 // Origins lists the partitions whose run is an origin run.
 func (l *Lane) Origins() []kafka.TopicPartition {
