@@ -1,7 +1,8 @@
 # shellcheck shell=bash
 # The latency step of make bench-peers (sourced by bench/peers.sh): follow-mode
 # end-to-end latency of kferry migrate --follow (--rotate-interval
-# BENCH_PEERS_ROTATE, 1s: the bound on kferry's latency is about one rotation) and of
+# BENCH_PEERS_ROTATE, 1s; records reach the target through --direct, on by
+# default, before their object rotates) and of
 # MirrorMaker 2 (as in the migrate step), each between two fresh one-node
 # clusters, while bench/latency produces BENCH_PEERS_LATENCY_RATE records/s
 # (1000) round-robin into topic lat on the source for BENCH_PEERS_LATENCY_DURATION

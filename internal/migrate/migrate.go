@@ -82,7 +82,10 @@ type Options struct {
 	// Direct hands the records the exporter reads to the importer as well
 	// (pipeline.Lane): they reach the target without waiting for their
 	// object. Not with schema id rewriting, which happens in decoding.
-	Direct bool
+	// LaneBytes bounds the record bytes handed over and not yet written
+	// (pipeline.DefaultLaneBytes when 0).
+	Direct    bool
+	LaneBytes int64
 	// DryRun returns the plan (Summary.Plan): no topic is created, nothing
 	// is read or written.
 	DryRun bool
@@ -353,7 +356,7 @@ func newMigration(src, dst *kafka.Client, o *Options) (*migration, error) {
 	o.Import.Selector, o.Import.TopicsDir = o.Export.Selector, o.Export.Naming.TopicsDir
 	o.Import.HoleWait = -1
 	if o.Direct {
-		lane := pipeline.NewLane(0)
+		lane := pipeline.NewLane(o.LaneBytes)
 		o.Export.Lane, o.Import.Lane = lane, lane
 	}
 	// Copies started with the same flags share the work: each imports the

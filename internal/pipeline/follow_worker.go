@@ -103,6 +103,13 @@ func (w *partWorker) loop() error {
 }
 
 func (w *partWorker) add(b kafka.Batch) error {
+	if w.stopping.Load() {
+		// Batches queued behind one whose records were left must not move
+		// w.next past them, not even one of transaction markers only (an
+		// aborted transaction): finish would commit it, and the next owner
+		// would start after records that are in no object.
+		return nil
+	}
 	for _, rec := range b.Records {
 		if w.stopping.Load() {
 			return nil // w.next stays before the records left

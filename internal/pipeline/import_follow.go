@@ -21,6 +21,10 @@ import (
 // DefaultPollInterval is how often import --follow lists the bucket.
 const DefaultPollInterval = 10 * time.Second
 
+// LaneScanPolls is how many polls go by for one scan of the bucket while a
+// Lane carries everything (a safety net; the lane unsettles when it misses records).
+const LaneScanPolls = 10
+
 // ImportFollowOptions configure a continuous import (import --follow).
 type ImportFollowOptions struct {
 	ImportOptions
@@ -142,6 +146,7 @@ func (f *importFollower) loop(ctx, work context.Context) error {
 	}
 	poll := time.NewTimer(0)
 	defer poll.Stop()
+	skipped := 0
 	for scan := 1; ; {
 		select {
 		case <-ctx.Done():
@@ -150,11 +155,20 @@ func (f *importFollower) loop(ctx, work context.Context) error {
 			f.drainLane(ctx, work)
 			continue
 		case <-poll.C:
+			// While the lane carries everything a scan finds nothing to
+			// import, and holds the lane up while it lists and reads: scan
+			// every LaneScanPolls polls only (every poll to delete objects).
+			if o.Lane != nil && o.Lane.Settled() && !o.DeleteImported && skipped < LaneScanPolls-1 {
+				skipped++
+				poll.Reset(o.PollInterval)
+				continue
+			}
 		case <-o.Wake:
 			if o.Lane != nil && o.Lane.Settled() {
 				continue // the lane carried the object's records
 			}
 		}
+		skipped = 0
 		if o.Lane != nil {
 			o.Lane.settle()
 		}
@@ -167,6 +181,10 @@ func (f *importFollower) loop(ctx, work context.Context) error {
 		}
 		scan++
 		poll.Reset(o.PollInterval)
+		if o.Lane != nil {
+			// Runs kept until the progress reached them may go now.
+			f.drainLane(ctx, work)
+		}
 	}
 }
 

@@ -105,15 +105,27 @@ func (f *importFollower) laneOrigins(work context.Context) {
 		f.failed[pi] = true
 		fresh = append(fresh, pi)
 	}
-	if len(fresh) == 0 || f.fence(work, fresh) != nil {
+	if len(fresh) == 0 {
 		return
 	}
-	for _, pi := range fresh {
-		if err := pi.resume(work); err != nil {
-			pi.close()
-			continue
+	ok := map[*partitionImport]bool{}
+	if f.fence(work, fresh) == nil {
+		for _, pi := range fresh {
+			if err := pi.resume(work); err == nil {
+				ok[pi] = true
+				delete(f.failed, pi)
+			}
 		}
-		delete(f.failed, pi)
+	}
+	for _, pi := range fresh {
+		if !ok[pi] {
+			// Forgotten, so that the next origin run tries again (a
+			// partition with no object is in no scan).
+			pi.close()
+			delete(f.failed, pi)
+			delete(f.parts[pi.t.src.Topic], pi.t.src.Partition)
+			f.o.Lane.Unsettle()
+		}
 	}
 }
 

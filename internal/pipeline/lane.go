@@ -56,7 +56,9 @@ func NewLane(maxBytes int64) *Lane {
 	if maxBytes <= 0 {
 		maxBytes = DefaultLaneBytes
 	}
-	return &Lane{max: maxBytes, ready: make(chan struct{}, 1), runs: map[kafka.TopicPartition]*LaneRun{}}
+	l := &Lane{max: maxBytes, ready: make(chan struct{}, 1), runs: map[kafka.TopicPartition]*LaneRun{}}
+	l.missed.Store(true) // nothing carried yet: the first scan is needed
+	return l
 }
 
 // Ready has a value when runs may be waiting.
